@@ -1,0 +1,68 @@
+"""The root ``stax`` app: lazy command registration and one-sentence error handling.
+
+Every command is registered by an import string so ``stax --help`` imports no
+backend; plugins add their own commands through the ``stax_cli_commands`` hook.
+Errors a user can fix are :class:`stax.errors.StaxError`; they print as one line
+on stderr with a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import cyclopts
+
+from stax import __version__
+from stax.errors import StaxError
+
+BUILTIN_COMMANDS = {
+    "record": "stax.cli.record_command:record",
+    "top": "stax.cli.view_commands:top",
+    "flamegraph": "stax.cli.view_commands:flamegraph",
+    "collapse": "stax.cli.view_commands:collapse",
+    "render": "stax.cli.view_commands:render",
+    "plugins": "stax.cli.plugins_command:plugins",
+}
+
+
+def build_app() -> cyclopts.App:
+    """Build the CLI: built-ins first, then plugin commands."""
+    app = cyclopts.App(
+        name="stax",
+        help="stax: a sampling CPU profiler. Record with `stax record -- CMD`, then explore"
+        " with `stax top`, `stax flamegraph` and `stax collapse`.",
+        version=__version__,
+    )
+    for name, target in BUILTIN_COMMANDS.items():
+        app.command(target, name=name)
+    try:
+        from stax.plugin_manager import get_plugins
+
+        get_plugins().add_cli_commands(app)
+    except StaxError as exc:
+        print(f"stax: {exc}", file=sys.stderr)
+    return app
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code (tests call this)."""
+    app = build_app()
+    try:
+        result = app(argv, result_action="return_value")
+    except StaxError as exc:
+        print(f"stax: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("stax: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,165 @@
+"""The objects plugins hand to stax: capture backends, symbol sources, renderers.
+
+Hooks in :mod:`stax.hookspecs` return these.  They are Protocols, so a plugin
+needs no base class; the attrs value types here are what crosses the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+
+import attrs
+
+from stax.capabilities import CapabilityRow
+from stax.events import Event
+
+if TYPE_CHECKING:
+    from stax.analysis.profile import Profile
+    from stax.stack_table import Image
+
+
+@attrs.frozen(slots=True)
+class RecordRequest:
+    """What the user asked ``stax record`` for, OS-neutral."""
+
+    command: tuple[str, ...] = ()
+    pids: tuple[int, ...] = ()
+    system_wide: bool = False
+    duration: float | None = None
+    frequency: int = 999
+    call_graph: str = "fp"
+    dwarf_stack_size: int = 8192
+    kernel_stacks: bool = True
+    off_cpu: bool = False
+    counters: bool = False
+
+    def target_description(self) -> str:
+        if self.command:
+            return " ".join(self.command)
+        if self.pids:
+            return "pid " + ",".join(str(p) for p in self.pids)
+        return "system-wide"
+
+
+@attrs.frozen(slots=True)
+class CaptureProgress:
+    """A live snapshot for the status line while recording."""
+
+    elapsed: float
+    samples: int
+    lost: int
+
+
+@attrs.define(slots=True)
+class CaptureSummary:
+    """What a backend reports when capture ends.
+
+    ``notes`` are plain sentences for the user (e.g. why kernel frames are missing);
+    ``metadata`` lands in the recording's meta table.
+    """
+
+    samples: int = 0
+    lost_records: int = 0
+    throttled: int = 0
+    target_exit_code: int | None = None
+    notes: list[str] = attrs.field(factory=list)
+    metadata: dict[str, object] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Where a backend delivers decoded events: batches, in time order."""
+
+    def consume(self, events: Sequence[Event]) -> None: ...
+
+
+@runtime_checkable
+class CaptureBackend(Protocol):
+    """A way to record on one OS (see ``stax_capture_backends``)."""
+
+    name: str
+    os_name: str
+    """``sys.platform`` value this backend serves: ``"linux"`` or ``"darwin"``."""
+
+    def capabilities(self) -> list[CapabilityRow]:
+        """One row per platform-table capability, with reason and fix where unavailable."""
+        ...
+
+    def record(
+        self,
+        request: RecordRequest,
+        sink: EventSink,
+        progress: Callable[[CaptureProgress], None],
+        should_stop: Callable[[], bool],
+    ) -> CaptureSummary:
+        """Capture until the target exits, ``request.duration`` passes, or ``should_stop()``.
+
+        Raises :class:`stax.errors.StaxError` with one sentence when it cannot start.
+        """
+        ...
+
+
+@attrs.frozen(slots=True)
+class SymbolInfo:
+    """What one address resolved to.  A list of these, innermost first, is an inline chain."""
+
+    function: str
+    symbol_offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+    inlined: bool = False
+
+
+@attrs.define(slots=True)
+class SymbolContext:
+    """Shared state for one symbolication pass."""
+
+    cache_dir: Path
+    options: Mapping[str, object] = attrs.field(factory=dict)
+    warnings: list[str] = attrs.field(factory=list)
+
+    def warn(self, sentence: str) -> None:
+        """Report a problem in one sentence; symbolication goes on for everything else."""
+        if sentence not in self.warnings:
+            self.warnings.append(sentence)
+
+
+@runtime_checkable
+class SymbolSource(Protocol):
+    """Names addresses in images (see ``stax_symbol_sources``)."""
+
+    name: str
+    order: int
+    """Lower runs first; the first source to answer for an address wins."""
+
+    def symbolicate(
+        self, image: Image, offsets: Sequence[int], context: SymbolContext
+    ) -> Mapping[int, Sequence[SymbolInfo]]:
+        """Resolve ``offsets`` (file offsets; absolute addresses for kernel/JIT images).
+
+        Returns only the offsets it could name; an empty mapping for images it does not serve.
+        """
+        ...
+
+
+@attrs.frozen(slots=True)
+class RenderOptions:
+    """Options every renderer may honour."""
+
+    inverted: bool = False
+    title: str = ""
+    limit: int | None = None
+    extra: Mapping[str, object] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``)."""
+
+    name: str
+    formats: tuple[str, ...]
+    description: str
+
+    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None: ...

@@ -1,0 +1,134 @@
+"""Hook specifications: the whole plugin contract of stax.
+
+Every extension point is a hook here.  Plugins implement them with
+``@stax.hookimpl`` in a module named by an entry point in the ``stax`` group::
+
+    [project.entry-points.stax]
+    my_renderer = "my_package.plugin"
+
+stax's own backends, symbol sources and renderers register exactly that way.
+Hooks take and return batches and objects, never one sample at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from stax.plugin_markers import _hookspec
+
+if TYPE_CHECKING:
+    import cyclopts
+
+    from stax.contracts import CaptureBackend, Renderer, SymbolSource
+    from stax.events import Event
+    from stax.stack_table import FrameTable, SampleColumns, StackTable
+
+
+# -------------------------------------------------------------------------------------------------
+# Capture
+# -------------------------------------------------------------------------------------------------
+
+
+@_hookspec
+def stax_capture_backends() -> Sequence[CaptureBackend]:
+    """Return the capture backends this plugin provides.
+
+    Called once, the first time stax needs a backend (``stax record``, ``stax doctor``).
+    stax picks the backend whose ``os_name`` matches ``sys.platform``; backends for
+    other OSes are still listed so ``stax doctor`` can say why they do not apply.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.CaptureBackend`.
+
+    Implemented by ``stax-backend-linux`` and ``stax-backend-macos``.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Symbolication
+# -------------------------------------------------------------------------------------------------
+
+
+@_hookspec
+def stax_symbol_sources() -> Sequence[SymbolSource]:
+    """Return the symbol sources this plugin provides.
+
+    Called once per symbolication pass.  Sources from all plugins are sorted by their
+    ``order`` attribute (lower first); for each address the first source that names it
+    wins, so a precise source (DWARF, jitdump) should order before a coarse one (ELF
+    symbol tables).  Sources receive unique offsets per image, never per sample.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.SymbolSource`.
+
+    Implemented by ``stax-symbols`` (ELF, kallsyms, vDSO, ...) and third parties.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Rendering
+# -------------------------------------------------------------------------------------------------
+
+
+@_hookspec
+def stax_renderers() -> Sequence[Renderer]:
+    """Return the renderers this plugin provides.
+
+    Called once, when a command needs a renderer.  ``stax render --format NAME``
+    picks a renderer by its ``name``; ``stax top``, ``stax flamegraph`` and
+    ``stax collapse`` use the built-in renderers of those names.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.Renderer`.
+
+    Implemented by ``stax-render`` and third parties.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Event-stream observers and aggregators
+# -------------------------------------------------------------------------------------------------
+
+
+@_hookspec
+def stax_observe_events(events: Sequence[Event]) -> None:
+    """Receive each batch of decoded events while a recording is being built.
+
+    Called by the recording builder, in time order, for every batch the backend
+    delivers (samples arrive here with raw addresses; see ``stax_observe_samples``
+    for the interned, columnar form).  Must not modify the events.
+
+    :param events: Decoded :mod:`stax.events` objects, sorted by time.
+    """
+
+
+@_hookspec
+def stax_observe_samples(
+    samples: SampleColumns, stacks: StackTable, frames: FrameTable
+) -> None:
+    """Receive each columnar batch of on-CPU samples after stack interning.
+
+    Called by the recording builder once per batch.  Aggregators that keep their
+    own running totals (per-thread counts, live views) implement this.  The tables
+    grow between calls but existing ids never change.
+
+    :param samples: The batch: time, pid, tid, cpu, stack id, weight columns.
+    :param stacks: The recording's stack prefix tree.
+    :param frames: The recording's frame table.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Command line
+# -------------------------------------------------------------------------------------------------
+
+
+@_hookspec
+def stax_cli_commands(app: cyclopts.App) -> None:
+    """Add commands to the ``stax`` command line.
+
+    Called once while the CLI is built, after the built-in commands exist.  Register
+    lazily so ``stax --help`` stays fast::
+
+        app.command("my_plugin.cli:frobnicate", name="frobnicate")
+
+    :param app: The root :class:`cyclopts.App`.
+    """

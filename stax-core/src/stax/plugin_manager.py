@@ -1,0 +1,156 @@
+"""Discovery and typed access to plugins.
+
+Plugins load lazily, once, on first use (``import stax`` stays cheap).  Every
+hook call goes through a typed method of :class:`StaxPlugins`, so no other module
+calls untyped ``pm.hook.*``.  ``STAX_PLUGINS`` (comma-separated entry-point
+names) limits which plugins load, for debugging a misbehaving one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import attrs
+import pluggy
+
+from stax import hookspecs
+from stax.errors import StaxError
+from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
+
+if TYPE_CHECKING:
+    import cyclopts
+
+    from stax.contracts import CaptureBackend, Renderer, SymbolSource
+    from stax.events import Event
+    from stax.stack_table import FrameTable, SampleColumns, StackTable
+
+
+@attrs.frozen(slots=True)
+class PluginInfo:
+    """One discovered plugin, for ``stax plugins``."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: tuple[str, ...]
+
+
+class StaxPlugins:
+    """The plugin manager with one typed method per hook."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self._loaded = False
+        self._info: list[PluginInfo] = []
+
+    def load(self) -> None:
+        """Load every ``stax`` entry point once, then reject hooks that match no spec."""
+        if self._loaded:
+            return
+        self._loaded = True
+        allow = os.environ.get("STAX_PLUGINS")
+        allowed = {n.strip() for n in allow.split(",")} if allow else None
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if allowed is not None and ep.name not in allowed:
+                continue
+            if self.pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not break stax
+                print(
+                    f"stax: plugin {ep.name!r} failed to load ({exc}); reinstall or remove it.",
+                    file=sys.stderr,
+                )
+                continue
+            self.pm.register(module, name=ep.name)
+            dist = ep.dist
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
+            self._info.append(
+                PluginInfo(
+                    name=ep.name,
+                    distribution=dist.name if dist else "?",
+                    version=dist.version if dist else "?",
+                    module=ep.value,
+                    hooks=hooks,
+                )
+            )
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise StaxError(f"A stax plugin implements an unknown hook ({exc}).") from None
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register an in-process plugin (tests, embedding)."""
+        self.load()
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+
+    def plugins(self) -> list[PluginInfo]:
+        self.load()
+        return list(self._info)
+
+    # typed hook calls -----------------------------------------------------------------------
+
+    def capture_backends(self) -> list[CaptureBackend]:
+        self.load()
+        return [b for batch in self.pm.hook.stax_capture_backends() for b in batch]
+
+    def backend_for_this_os(self) -> CaptureBackend:
+        backends = self.capture_backends()
+        for backend in backends:
+            if backend.os_name == sys.platform:
+                return backend
+        hint = "pip install 'stax[linux]'" if sys.platform == "linux" else "pip install 'stax[macos]'"
+        raise StaxError(f"No stax capture backend for {sys.platform} is installed; run {hint}.")
+
+    def symbol_sources(self) -> list[SymbolSource]:
+        self.load()
+        sources = [s for batch in self.pm.hook.stax_symbol_sources() for s in batch]
+        return sorted(sources, key=lambda s: s.order)
+
+    def renderers(self) -> dict[str, Renderer]:
+        self.load()
+        out: dict[str, Renderer] = {}
+        for batch in self.pm.hook.stax_renderers():
+            for renderer in batch:
+                out.setdefault(renderer.name, renderer)
+        return out
+
+    def renderer(self, name: str) -> Renderer:
+        renderers = self.renderers()
+        if name not in renderers:
+            known = ", ".join(sorted(renderers)) or "none"
+            raise StaxError(f"No renderer named {name!r} is installed (installed: {known}).")
+        return renderers[name]
+
+    def observe_events(self, events: Sequence[Event]) -> None:
+        self.load()
+        self.pm.hook.stax_observe_events(events=events)
+
+    def observe_samples(
+        self, samples: SampleColumns, stacks: StackTable, frames: FrameTable
+    ) -> None:
+        self.load()
+        self.pm.hook.stax_observe_samples(samples=samples, stacks=stacks, frames=frames)
+
+    def add_cli_commands(self, app: cyclopts.App) -> None:
+        self.load()
+        self.pm.hook.stax_cli_commands(app=app)
+
+
+_plugins: StaxPlugins | None = None
+
+
+def get_plugins() -> StaxPlugins:
+    """The process-wide plugin manager (created on first use)."""
+    global _plugins
+    if _plugins is None:
+        _plugins = StaxPlugins()
+    return _plugins

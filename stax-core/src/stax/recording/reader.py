@@ -1,0 +1,233 @@
+"""Open and query a ``.stax`` file, with one-sentence errors for bad files.
+
+The reader is what analyses, renderers and third-party plugins use; it never
+needs the recorded program or its binaries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+
+from stax.errors import RecordingFormatError
+from stax.events import ImageKind
+from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
+from stax.stack_table import Image
+
+REQUIRED_TABLES = {"meta", "samples", "stacks", "frames", "images", "threads", "processes"}
+
+
+@attrs.frozen(slots=True)
+class FrameLabel:
+    """How one frame is shown: ``function`` or ``libfoo.so+0x1a2b`` when unresolved."""
+
+    name: str
+    image: str
+    is_kernel: bool
+    resolved: bool
+    file: str | None = None
+    line: int | None = None
+    inlined: tuple[str, ...] = ()
+    """Functions inlined at this address, innermost first (shown as frames above it)."""
+
+
+@attrs.frozen(slots=True)
+class ThreadRow:
+    pid: int
+    tid: int
+    name: str
+    process_name: str
+    start_time: int | None
+    end_time: int | None
+
+
+@attrs.frozen(slots=True)
+class SampleFilter:
+    """Which samples an analysis looks at; empty means all."""
+
+    pids: frozenset[int] = frozenset()
+    tids: frozenset[int] = frozenset()
+    comms: frozenset[str] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not (self.pids or self.tids or self.comms)
+
+
+class Recording:
+    """A read-only view of one ``.stax`` file."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.db = db
+
+    @classmethod
+    def open(cls, path: str | Path) -> Recording:
+        path = Path(path)
+        if not path.is_file():
+            raise RecordingFormatError(
+                f"{path} does not exist; record one with `stax record -o {path} -- CMD`."
+            )
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            db.execute("SELECT count(*) FROM samples").fetchone()
+        except sqlite3.DatabaseError:
+            raise RecordingFormatError(
+                f"{path} is not a readable stax recording (corrupt or truncated); record it again."
+            ) from None
+        if app_id != APPLICATION_ID:
+            db.close()
+            raise RecordingFormatError(
+                f"{path} is not a stax recording; pass a file written by `stax record`."
+            )
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise RecordingFormatError(
+                f"{path} uses recording schema {version}, newer than this stax understands"
+                f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
+            )
+        if version < SCHEMA_VERSION or not REQUIRED_TABLES <= tables:
+            db.close()
+            raise RecordingFormatError(
+                f"{path} uses recording schema {version}, which this stax cannot read;"
+                " record it again with this stax."
+            )
+        return cls(path, db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        try:
+            return self.db.execute(sql, tuple(params)).fetchall()
+        except sqlite3.DatabaseError:
+            raise RecordingFormatError(
+                f"{self.path} is corrupt or truncated (reading failed); record it again."
+            ) from None
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, object]:
+        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+
+    def capabilities(self) -> list[dict[str, str]]:
+        return [
+            {"capability": c, "status": s, "reason": r, "fix": f}
+            for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities")
+        ]
+
+    def lost(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind, count in self._query("SELECT kind, sum(count) FROM lost GROUP BY kind"):
+            out[kind] = count
+        return out
+
+    def sample_count(self) -> int:
+        return self._query("SELECT count(*) FROM samples")[0][0]
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def images(self) -> list[Image]:
+        return [
+            Image(i, path, ImageKind(kind), bytes.fromhex(bid) if bid else None, pid)
+            for i, path, kind, bid, pid in self._query(
+                "SELECT id, path, kind, build_id, pid FROM images ORDER BY id"
+            )
+        ]
+
+    def frame_labels(self) -> list[FrameLabel]:
+        """One label per frame id (index = frame id)."""
+        names = {img.id: img.name for img in self.images()}
+        inlines: dict[int, list[str]] = {}
+        for frame_id, function in self._query(
+            "SELECT frame_id, function FROM frame_inlines ORDER BY frame_id, depth"
+        ):
+            inlines.setdefault(frame_id, []).append(function)
+        labels: list[FrameLabel] = []
+        for frame_id, image_id, offset, is_kernel, function, file, line in self._query(
+            "SELECT id, image_id, offset, is_kernel, function, file, line FROM frames ORDER BY id"
+        ):
+            image = names.get(image_id, "?")
+            if function:
+                label = FrameLabel(function, image, bool(is_kernel), True, file, line,
+                                   tuple(inlines.get(frame_id, ())))
+            else:
+                label = FrameLabel(f"{image}+{from_sql_u64(offset):#x}", image, bool(is_kernel),
+                                   False)
+            labels.append(label)
+        return labels
+
+    def stack_arrays(self) -> tuple[array, array]:
+        """(parents, frames) of the stack prefix tree, indexed by stack id."""
+        parents, frames = array("q"), array("q")
+        for parent, frame in self._query("SELECT parent_id, frame_id FROM stacks ORDER BY id"):
+            parents.append(parent)
+            frames.append(frame)
+        return parents, frames
+
+    def threads(self) -> list[ThreadRow]:
+        procs = {pid: name for pid, name in self._query("SELECT pid, name FROM processes")}
+        return [
+            ThreadRow(pid, tid, name or procs.get(pid) or "?", procs.get(pid) or name or "?",
+                      start, end)
+            for pid, tid, name, start, end in self._query(
+                "SELECT pid, tid, name, start_time, end_time FROM threads ORDER BY pid, tid"
+            )
+        ]
+
+    def processes(self) -> list[dict[str, object]]:
+        cols = ("pid", "parent_pid", "name", "command_line", "start_time", "end_time")
+        return [dict(zip(cols, row, strict=True)) for row in self._query(
+            "SELECT pid, parent_pid, name, command_line, start_time, end_time FROM processes"
+        )]
+
+    # -- samples --------------------------------------------------------------------------------
+
+    def _where(self, flt: SampleFilter) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if flt.pids:
+            clauses.append(f"pid IN ({','.join('?' * len(flt.pids))})")
+            params.extend(sorted(flt.pids))
+        if flt.tids:
+            clauses.append(f"tid IN ({','.join('?' * len(flt.tids))})")
+            params.extend(sorted(flt.tids))
+        if flt.comms:
+            keys = [(t.pid, t.tid) for t in self.threads()
+                    if t.name in flt.comms or t.process_name in flt.comms]
+            tids = sorted({tid for _, tid in keys}) or [-2]
+            clauses.append(f"tid IN ({','.join('?' * len(tids))})")
+            params.extend(tids)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
+        """(stack id, sample count, total weight ns) per distinct stack."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT stack_id, count(*), sum(weight) FROM samples{where} GROUP BY stack_id", params
+        )
+
+    def thread_stack_totals(
+        self, flt: SampleFilter = SampleFilter()
+    ) -> list[tuple[int, int, int, int, int]]:
+        """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            " GROUP BY pid, tid, stack_id",
+            params,
+        )
+
+    def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
+        """(pid, tid, count, weight) per thread."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT pid, tid, count(*), sum(weight) FROM samples{where} GROUP BY pid, tid", params
+        )

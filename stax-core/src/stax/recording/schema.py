@@ -1,0 +1,101 @@
+"""The SQL schema of a ``.stax`` file, version :data:`SCHEMA_VERSION`.
+
+Documented column by column in docs/recording-format.md; change both together and
+bump the version.  64-bit addresses are stored as signed integers (two's
+complement), since SQLite integers are signed: see :func:`to_sql_u64`.
+"""
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x53544158  # "STAX", PRAGMA application_id
+
+SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                 -- JSON
+);
+CREATE TABLE capabilities (
+    capability TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,           -- available | via staxd | unavailable
+    reason     TEXT NOT NULL,
+    fix        TEXT NOT NULL
+);
+CREATE TABLE processes (
+    pid          INTEGER PRIMARY KEY,
+    parent_pid   INTEGER,
+    name         TEXT,
+    command_line TEXT,
+    start_time   INTEGER,
+    end_time     INTEGER
+);
+CREATE TABLE threads (
+    pid        INTEGER NOT NULL,
+    tid        INTEGER NOT NULL,
+    name       TEXT,
+    start_time INTEGER,
+    end_time   INTEGER,
+    PRIMARY KEY (pid, tid)
+);
+CREATE TABLE images (
+    id       INTEGER PRIMARY KEY,
+    path     TEXT NOT NULL,
+    kind     TEXT NOT NULL,             -- elf | kernel | vdso | jit | macho | unknown
+    build_id TEXT,                      -- hex
+    pid      INTEGER                    -- set for per-process images (jit, unknown)
+);
+CREATE TABLE mappings (
+    pid         INTEGER NOT NULL,
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL,
+    file_offset INTEGER NOT NULL
+);
+CREATE TABLE frames (
+    id            INTEGER PRIMARY KEY,
+    image_id      INTEGER NOT NULL REFERENCES images(id),
+    offset        INTEGER NOT NULL,     -- file offset; absolute address for kernel/jit/unknown
+    is_kernel     INTEGER NOT NULL,
+    function      TEXT,                 -- NULL: unresolved, shown as image+0xoffset
+    symbol_offset INTEGER,
+    file          TEXT,
+    line          INTEGER
+);
+CREATE TABLE frame_inlines (
+    frame_id INTEGER NOT NULL REFERENCES frames(id),
+    depth    INTEGER NOT NULL,          -- 0 = innermost inlined function
+    function TEXT NOT NULL,
+    file     TEXT,
+    line     INTEGER,
+    PRIMARY KEY (frame_id, depth)
+);
+CREATE TABLE stacks (
+    id        INTEGER PRIMARY KEY,
+    parent_id INTEGER NOT NULL,         -- -1 = root
+    frame_id  INTEGER NOT NULL REFERENCES frames(id)
+);
+CREATE TABLE samples (
+    time     INTEGER NOT NULL,
+    pid      INTEGER NOT NULL,
+    tid      INTEGER NOT NULL,
+    cpu      INTEGER NOT NULL,
+    stack_id INTEGER NOT NULL,          -- -1 = empty stack
+    weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
+);
+CREATE TABLE lost (
+    cpu   INTEGER NOT NULL,
+    kind  TEXT NOT NULL,                -- lost-records | throttled | lost-samples
+    count INTEGER NOT NULL,
+    PRIMARY KEY (cpu, kind)
+);
+"""
+
+_U64 = 1 << 64
+_I64_MAX = (1 << 63) - 1
+
+
+def to_sql_u64(value: int) -> int:
+    """Map an unsigned 64-bit value onto SQLite's signed integers."""
+    return value - _U64 if value > _I64_MAX else value
+
+
+def from_sql_u64(value: int) -> int:
+    return value + _U64 if value < 0 else value

@@ -1,0 +1,293 @@
+"""Build a ``.stax`` file from the event stream while capture runs.
+
+:class:`RecordingBuilder` is the :class:`stax.contracts.EventSink` a backend feeds.
+It resolves addresses to (image, offset), interns frames and stacks, appends
+samples in columnar batches and commits about once a second, so a recorder that is
+killed leaves a readable file up to its last commit.  ``finish`` symbolicates the
+unique frames and writes the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stax.address_spaces import AddressSpaces
+from stax.capabilities import CapabilityRow
+from stax.errors import StaxError
+from stax.events import (
+    CounterValues,
+    Event,
+    ImageLoad,
+    LostNotice,
+    OffCpuInterval,
+    Sample,
+    ThreadExit,
+    ThreadName,
+    ThreadStart,
+    Wakeup,
+)
+from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
+from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, SampleColumns, StackTable
+
+if TYPE_CHECKING:
+    from stax.plugin_manager import StaxPlugins
+
+COMMIT_INTERVAL_S = 1.0
+
+
+class RecordingBuilder:
+    """The sink that turns decoded events into a recording file."""
+
+    def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
+        self.path = Path(path)
+        self.plugins = plugins
+        try:
+            if self.path.exists():
+                self.path.unlink()
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StaxError(f"Cannot create {self.path} ({exc}); choose another -o path.") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        self.db.execute("BEGIN")
+        self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+        self.images = ImageTable()
+        self.frames = FrameTable()
+        self.stacks = StackTable()
+        self.address_spaces = AddressSpaces(self.images)
+        self.samples = SampleColumns()
+        self.sample_count = 0
+        self.lost: dict[tuple[int, str], int] = {}
+        self.threads: dict[tuple[int, int], dict[str, object]] = {}
+        self.processes: dict[int, dict[str, object]] = {}
+        self.off_cpu: list[OffCpuInterval] = []
+        self.wakeups: list[Wakeup] = []
+        self.counters: list[CounterValues] = []
+        self._frame_cache: dict[tuple[int, int, bool], int] = {}
+        self._written = {"images": 0, "frames": 0, "stacks": 0}
+        self._last_commit = time.monotonic()
+
+    # -- EventSink ------------------------------------------------------------------------------
+
+    def consume(self, events: Sequence[Event]) -> None:
+        if self.plugins is not None:
+            self.plugins.observe_events(events)
+        batch = SampleColumns()
+        for event in events:
+            kind = type(event)
+            if kind is Sample:
+                stack_id = self.intern_stack(event.pid, event.kernel_ips, event.user_ips)
+                batch.append(event.time, event.pid, event.tid, event.cpu, stack_id, event.weight)
+                self._thread(event.pid, event.tid, event.time)
+            elif kind is ImageLoad:
+                self.address_spaces.add(event)
+            elif kind is ThreadName:
+                self._on_thread_name(event)
+            elif kind is ThreadStart:
+                self._on_thread_start(event)
+            elif kind is ThreadExit:
+                thread = self._thread(event.pid, event.tid, event.time)
+                thread["end_time"] = event.time
+                if event.pid == event.tid:
+                    self._process(event.pid)["end_time"] = event.time
+            elif kind is LostNotice:
+                key = (event.cpu, str(event.kind))
+                self.lost[key] = self.lost.get(key, 0) + event.count
+            elif kind is OffCpuInterval:
+                self.off_cpu.append(event)
+            elif kind is Wakeup:
+                self.wakeups.append(event)
+            elif kind is CounterValues:
+                self.counters.append(event)
+        if len(batch):
+            self._append_samples(batch)
+        if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
+            self.commit()
+
+    # -- interning ------------------------------------------------------------------------------
+
+    def intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int]) -> int:
+        """Intern a raw stack (both parts leaf first) and return its stack id."""
+        frame_ids = [self._frame(pid, ip, False) for ip in reversed(user_ips)]
+        frame_ids.extend(self._frame(pid, ip, True) for ip in reversed(kernel_ips))
+        return self.stacks.intern(frame_ids) if frame_ids else EMPTY_STACK
+
+    def _frame(self, pid: int, ip: int, is_kernel: bool) -> int:
+        key = (-1 if is_kernel else pid, ip, is_kernel)
+        frame_id = self._frame_cache.get(key)
+        if frame_id is None:
+            if is_kernel:
+                image_id, offset = self.address_spaces.kernel_image_id, ip
+            else:
+                image_id, offset = self.address_spaces.resolve_user(pid, ip)
+            frame_id = self.frames.intern(image_id, offset, is_kernel)
+            self._frame_cache[key] = frame_id
+        return frame_id
+
+    def _invalidate_frame_cache(self, pid: int) -> None:
+        if self._frame_cache:
+            self._frame_cache = {k: v for k, v in self._frame_cache.items() if k[0] != pid}
+
+    # -- threads and processes ------------------------------------------------------------------
+
+    def _process(self, pid: int) -> dict[str, object]:
+        proc = self.processes.get(pid)
+        if proc is None:
+            proc = {"parent_pid": None, "name": None, "command_line": None,
+                    "start_time": None, "end_time": None}
+            self.processes[pid] = proc
+        return proc
+
+    def _thread(self, pid: int, tid: int, when: int) -> dict[str, object]:
+        thread = self.threads.get((pid, tid))
+        if thread is None:
+            thread = {"name": None, "start_time": when, "end_time": None}
+            self.threads[(pid, tid)] = thread
+            self._process(pid)
+        return thread
+
+    def _on_thread_name(self, event: ThreadName) -> None:
+        thread = self._thread(event.pid, event.tid, event.time)
+        thread["name"] = event.name
+        if event.pid == event.tid:
+            self._process(event.pid)["name"] = event.name
+        if event.is_exec:
+            self.address_spaces.exec(event.pid)
+            self._invalidate_frame_cache(event.pid)
+
+    def _on_thread_start(self, event: ThreadStart) -> None:
+        thread = self._thread(event.pid, event.tid, event.time)
+        thread["start_time"] = event.time
+        parent = self.threads.get((event.parent_pid, event.parent_tid))
+        if thread["name"] is None and parent is not None:
+            thread["name"] = parent["name"]
+        if event.pid == event.tid and event.parent_pid != event.pid:
+            proc = self._process(event.pid)
+            proc["parent_pid"] = event.parent_pid
+            proc["start_time"] = event.time
+            if proc["name"] is None and parent is not None:
+                proc["name"] = parent["name"]
+            self.address_spaces.fork(event.parent_pid, event.pid)
+            self._invalidate_frame_cache(event.pid)
+
+    def set_command_line(self, pid: int, command_line: str) -> None:
+        self._process(pid)["command_line"] = command_line
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _append_samples(self, batch: SampleColumns) -> None:
+        self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", batch.rows())
+        self.sample_count += len(batch)
+        if self.plugins is not None:
+            self.plugins.observe_samples(batch, self.stacks, self.frames)
+
+    def _write_tables(self) -> None:
+        images = self.images.images
+        start = self._written["images"]
+        self.db.executemany(
+            "INSERT INTO images VALUES (?,?,?,?,?)",
+            ((i.id, i.path, str(i.kind), i.build_id.hex() if i.build_id else None, i.pid)
+             for i in images[start:]),
+        )
+        self._written["images"] = len(images)
+        f = self.frames
+        start = self._written["frames"]
+        self.db.executemany(
+            "INSERT INTO frames (id, image_id, offset, is_kernel) VALUES (?,?,?,?)",
+            ((i, f.image_ids[i], to_sql_u64(f.offsets[i]), f.is_kernel[i])
+             for i in range(start, len(f))),
+        )
+        self._written["frames"] = len(f)
+        s = self.stacks
+        start = self._written["stacks"]
+        self.db.executemany(
+            "INSERT INTO stacks VALUES (?,?,?)",
+            ((i, s.parents[i], s.frames[i]) for i in range(start, len(s))),
+        )
+        self._written["stacks"] = len(s)
+        self.db.execute("DELETE FROM threads")
+        self.db.executemany(
+            "INSERT INTO threads VALUES (?,?,?,?,?)",
+            ((pid, tid, t["name"], t["start_time"], t["end_time"])
+             for (pid, tid), t in self.threads.items()),
+        )
+        self.db.execute("DELETE FROM processes")
+        self.db.executemany(
+            "INSERT INTO processes VALUES (?,?,?,?,?,?)",
+            ((pid, p["parent_pid"], p["name"], p["command_line"], p["start_time"], p["end_time"])
+             for pid, p in self.processes.items()),
+        )
+        self.db.execute("DELETE FROM lost")
+        self.db.executemany(
+            "INSERT INTO lost VALUES (?,?,?)", ((c, k, n) for (c, k), n in self.lost.items())
+        )
+
+    def commit(self) -> None:
+        """Make everything so far durable: a killed recorder keeps it."""
+        self._write_tables()
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def set_meta(self, values: Mapping[str, object]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?,?)",
+            ((k, json.dumps(v, default=str)) for k, v in values.items()),
+        )
+
+    def set_capabilities(self, rows: Sequence[CapabilityRow]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO capabilities VALUES (?,?,?,?)",
+            ((str(r.capability), str(r.status), r.reason, r.fix) for r in rows),
+        )
+
+    def finish(self, symbolicate: bool = True, symbol_options: Mapping[str, object] | None = None,
+               ) -> list[str]:
+        """Write the remaining tables, symbolicate unique frames, close the file.
+
+        Returns the symbolication warnings (one sentence each).
+        """
+        self._write_tables()
+        warnings: list[str] = []
+        if symbolicate and self.plugins is not None:
+            from stax.symbolication import symbolicate_frames
+
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins,
+                                          symbol_options or {})
+        self.set_meta({"sample_count": self.sample_count,
+                       "address_mappings": len(self.address_spaces.mappings())})
+        self.db.executemany(
+            "INSERT INTO mappings VALUES (?,?,?,?,?)",
+            ((pid, img, to_sql_u64(s), to_sql_u64(e), off)
+             for pid, img, s, e, off in self.address_spaces.mappings()),
+        )
+        self.db.execute("COMMIT")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.execute("PRAGMA journal_mode=DELETE")
+        self.db.close()
+        return warnings
+
+    def abandon(self) -> None:
+        """Close without symbolication (used when capture failed before any data)."""
+        try:
+            self.db.execute("COMMIT")
+            self.db.close()
+        finally:
+            if self.sample_count == 0:
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(str(self.path) + suffix)
+                    except FileNotFoundError:
+                        pass

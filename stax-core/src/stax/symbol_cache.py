@@ -1,0 +1,110 @@
+"""A cross-run cache of symbolication results, keyed by build id.
+
+A second recording of the same binaries finds every address here and calls no
+symbol source for them.  It lives in the platformdirs user cache directory
+(``STAX_CACHE_DIR`` overrides it) as a small SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import platformdirs
+
+from stax.contracts import SymbolInfo
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """The stax cache directory (created on demand)."""
+    override = os.environ.get("STAX_CACHE_DIR")
+    path = Path(override) if override else Path(platformdirs.user_cache_dir("stax"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class SymbolCache:
+    """(build id, offset) -> inline chain; a miss returns nothing."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.path = (directory or cache_dir()) / f"symbols-v{CACHE_VERSION}.sqlite"
+        try:
+            self.db = sqlite3.connect(self.path, timeout=5.0)
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS symbols (build_id TEXT, offset INTEGER, chain TEXT,"
+                " PRIMARY KEY (build_id, offset)) WITHOUT ROWID"
+            )
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS misses (build_id TEXT, offset INTEGER,"
+                " PRIMARY KEY (build_id, offset)) WITHOUT ROWID"
+            )
+        except sqlite3.Error:
+            self.db = sqlite3.connect(":memory:")  # unusable cache: carry on without one
+            self.db.execute(
+                "CREATE TABLE symbols (build_id TEXT, offset INTEGER, chain TEXT,"
+                " PRIMARY KEY (build_id, offset))"
+            )
+            self.db.execute(
+                "CREATE TABLE misses (build_id TEXT, offset INTEGER, PRIMARY KEY (build_id, offset))"
+            )
+
+    def lookup(
+        self, build_id: bytes, offsets: Iterable[int]
+    ) -> tuple[dict[int, list[SymbolInfo]], set[int]]:
+        """Return (hits, known misses) for ``offsets``."""
+        key = build_id.hex()
+        wanted = list(offsets)
+        hits: dict[int, list[SymbolInfo]] = {}
+        misses: set[int] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for offset, chain in self.db.execute(
+                f"SELECT offset, chain FROM symbols WHERE build_id=? AND offset IN ({marks})",
+                (key, *chunk),
+            ):
+                hits[offset] = [SymbolInfo(**entry) for entry in json.loads(chain)]
+            for (offset,) in self.db.execute(
+                f"SELECT offset FROM misses WHERE build_id=? AND offset IN ({marks})",
+                (key, *chunk),
+            ):
+                misses.add(offset)
+        return hits, misses
+
+    def store(
+        self,
+        build_id: bytes,
+        resolved: Mapping[int, Sequence[SymbolInfo]],
+        unresolved: Iterable[int] = (),
+    ) -> None:
+        key = build_id.hex()
+        rows = [
+            (key, offset, json.dumps([_as_dict(s) for s in chain]))
+            for offset, chain in resolved.items()
+        ]
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO symbols VALUES (?,?,?)", rows)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO misses VALUES (?,?)", ((key, o) for o in unresolved)
+                )
+        except sqlite3.Error:
+            pass  # a read-only or locked cache only costs speed
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _as_dict(info: SymbolInfo) -> dict[str, object]:
+    return {
+        "function": info.function,
+        "symbol_offset": info.symbol_offset,
+        "file": info.file,
+        "line": info.line,
+        "inlined": info.inlined,
+    }

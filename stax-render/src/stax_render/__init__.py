@@ -1,0 +1,1 @@
+"""stax renderers: top tables, flamegraph SVG, collapsed stacks."""

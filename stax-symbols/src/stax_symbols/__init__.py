@@ -1,0 +1,1 @@
+"""stax symbol sources: ELF symbol tables, kallsyms, vDSO, separate debug files, debuginfod, DWARF, JIT maps."""

@@ -1,0 +1,1 @@
+"""staxd for Linux: the privileged perf_event_open broker (systemd service)."""

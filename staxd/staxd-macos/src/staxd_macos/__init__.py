@@ -1,0 +1,1 @@
+"""staxd for macOS: the root kperf/kdebug broker (LaunchDaemon)."""
