@@ -47,8 +47,17 @@ def build_app() -> cyclopts.App:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (tests call this)."""
     app = build_app()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "record":
+        from stax.cli.record_command import split_command
+
+        argv = ["record", *split_command(argv[1:])]
     try:
-        result = app(argv, result_action="return_value")
+        result = app(argv, result_action="return_value", exit_on_error=False, print_error=False)
+    except cyclopts.CycloptsError as exc:
+        message = " ".join(str(exc).split())
+        print(f"stax: {message} (see `stax {argv[0] if argv else ''} --help`)", file=sys.stderr)
+        return 2
     except StaxError as exc:
         print(f"stax: {exc}", file=sys.stderr)
         return exc.exit_code

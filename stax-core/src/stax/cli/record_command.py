@@ -1,0 +1,233 @@
+"""``stax record``: capture a profile into a ``.stax`` file.
+
+Flags follow perf record's spellings (``-F``, ``-p``, ``-a``, ``-g``, ``-o``,
+``--call-graph``).  The backend for this OS does the capture; the recording
+builder turns its events into the file; a status line shows progress; Ctrl-C
+stops cleanly and keeps everything recorded so far.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from stax.contracts import CaptureProgress, RecordRequest
+from stax.errors import StaxError, UsageError
+
+# options of `stax record` that take a value: used to find where the command starts
+VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
+
+
+def split_command(argv: list[str]) -> list[str]:
+    """Insert ``--`` before the profiled command, as perf does: ``stax record ls -l`` works."""
+    if "--" in argv:
+        return argv
+    expecting_value = False
+    for index, token in enumerate(argv):
+        if expecting_value:
+            expecting_value = False
+            continue
+        if token.startswith("-") and token != "-":
+            name = token.split("=", 1)[0]
+            expecting_value = name in VALUE_OPTIONS and "=" not in token
+            continue
+        return argv[:index] + ["--"] + argv[index:]
+    return argv
+
+
+def _parse_pids(text: str) -> tuple[int, ...]:
+    pids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or int(part) <= 0:
+            raise UsageError(f"'{part}' is not a process id; give -p a comma-separated list of pids.")
+        pids.append(int(part))
+    if not pids:
+        raise UsageError("-p needs at least one process id, e.g. -p 1234 or -p 1234,5678.")
+    return tuple(pids)
+
+
+def _parse_call_graph(text: str) -> tuple[str, int]:
+    mode, _, size = text.partition(",")
+    if mode not in ("fp", "dwarf"):
+        raise UsageError(f"--call-graph {text!r} is not supported; use 'fp' or 'dwarf[,SIZE]'.")
+    if not size:
+        return mode, 8192
+    if not size.isdigit() or not 8 <= int(size) <= 65528:
+        raise UsageError(f"--call-graph stack size {size!r} must be a number from 8 to 65528.")
+    return mode, int(size) & ~7
+
+
+class _StatusLine:
+    """A live one-line status on a terminal (silent when stderr is not a tty)."""
+
+    def __init__(self, target: str) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.target = target
+        self.last = 0.0
+
+    def __call__(self, progress: CaptureProgress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        lost = f", {progress.lost} lost" if progress.lost else ""
+        sys.stderr.write(
+            f"\r\x1b[K stax: recording {self.target} — {progress.elapsed:6.1f} s,"
+            f" {progress.samples:,} samples{lost}  (Ctrl-C to stop)"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def record(
+    *command: str,
+    output: Annotated[Path, Parameter(name=["-o", "--output"])] = Path("stax.stax"),
+    freq: Annotated[int, Parameter(name=["-F", "--freq"])] = 999,
+    pid: Annotated[str | None, Parameter(name=["-p", "--pid"])] = None,
+    all_cpus: Annotated[bool, Parameter(name=["-a", "--all-cpus"], negative="")] = False,
+    duration: Annotated[float | None, Parameter(name=["-d", "--duration"])] = None,
+    call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
+    no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
+    no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
+    quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+) -> int:
+    """Record a CPU profile of a command, running processes, or the whole system.
+
+    Examples: ``stax record -- ./my-program --its-flag``, ``stax record -p 1234 --duration 10``,
+    ``stax record -a -F 99 -d 5 -o system.stax``.
+
+    Parameters
+    ----------
+    command
+        The program to run and profile, with its arguments (put them after ``--``).
+    output
+        The recording file to write.
+    freq
+        Samples per second per CPU.
+    pid
+        Attach to these running processes (comma-separated), including all their threads.
+    all_cpus
+        Record every process on every CPU (system-wide).
+    duration
+        Stop after this many seconds (the profiled command is then terminated).
+    call_graph
+        Stack unwinding: ``fp`` (frame pointers, in the kernel) or ``dwarf[,SIZE]``.
+    no_kernel
+        Do not record kernel frames.
+    no_symbolicate
+        Skip naming frames at the end (faster; names stay as image+offset).
+    quiet
+        No status line and no summary.
+    """
+    from stax.plugin_manager import get_plugins
+    from stax.recording.writer import RecordingBuilder
+
+    targets = sum(bool(x) for x in (command, pid, all_cpus))
+    if targets == 0:
+        raise UsageError("Nothing to record; give a command after --, -p PID, or -a.")
+    if targets > 1:
+        raise UsageError("Give only one target: a command, -p PID, or -a.")
+    if not 1 <= freq <= 100_000:
+        raise UsageError(f"-F {freq} is out of range; use a frequency from 1 to 100000 Hz.")
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds.")
+    mode, stack_size = _parse_call_graph(call_graph)
+    request = RecordRequest(
+        command=tuple(command),
+        pids=_parse_pids(pid) if pid else (),
+        system_wide=all_cpus,
+        duration=duration,
+        frequency=freq,
+        call_graph=mode,
+        dwarf_stack_size=stack_size,
+        kernel_stacks=not no_kernel,
+    )
+    plugins = get_plugins()
+    backend = plugins.backend_for_this_os()
+    capabilities = backend.capabilities()
+
+    stop_requested = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous_term = signal.signal(signal.SIGTERM, on_sigint)
+    builder = RecordingBuilder(output, plugins)
+    status = _StatusLine(request.target_description()) if not quiet else None
+    started = time.monotonic()
+    try:
+        try:
+            summary = backend.record(
+                request, builder, status or (lambda progress: None), lambda: stop_requested
+            )
+        except StaxError:
+            builder.abandon()
+            raise
+        finally:
+            if status:
+                status.clear()
+        elapsed = time.monotonic() - started
+        builder.set_capabilities(capabilities)
+        builder.set_meta({
+            "command_line": list(command),
+            "target": request.target_description(),
+            "host": os.uname().nodename,
+            "os": sys.platform,
+            "kernel": os.uname().release,
+            "backend": backend.name,
+            "frequency": freq,
+            "call_graph": mode,
+            "duration_s": round(elapsed, 6),
+            "lost_records": summary.lost_records,
+            "throttled": summary.throttled,
+            "notes": summary.notes,
+            "stax_version": _version(),
+            "target_exit_code": summary.target_exit_code,
+            **{f"backend.{k}": v for k, v in summary.metadata.items()},
+        })
+        warnings = builder.finish(
+            symbolicate=not no_symbolicate, symbol_options={}
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+    if not quiet:
+        for note in summary.notes:
+            print(f"stax: {note}", file=sys.stderr)
+        for warning in warnings[:10]:
+            print(f"stax: {warning}", file=sys.stderr)
+        if len(warnings) > 10:
+            print(f"stax: ... and {len(warnings) - 10} more symbol warnings.", file=sys.stderr)
+        size = output.stat().st_size if output.exists() else 0
+        lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
+        throttled = f", throttled {summary.throttled}x" if summary.throttled else ""
+        stopped = " (stopped by Ctrl-C)" if stop_requested else ""
+        print(
+            f"stax: recorded {builder.sample_count:,} samples in {elapsed:.2f} s{lost}{throttled}"
+            f"{stopped}; wrote {output} ({size / 1e6:.2f} MB). Next: stax top {output}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _version() -> str:
+    from stax import __version__
+
+    return __version__
