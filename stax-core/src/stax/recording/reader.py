@@ -77,7 +77,8 @@ class Recording:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            db.execute("SELECT count(*) FROM samples").fetchone()
+            if "samples" in tables:
+                db.execute("SELECT count(*) FROM samples").fetchone()
         except sqlite3.DatabaseError:
             raise RecordingFormatError(
                 f"{path} is not a readable stax recording (corrupt or truncated); record it again."

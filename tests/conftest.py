@@ -1,0 +1,31 @@
+"""Shared fixtures: a private symbol cache per test session, the repo paths, a C compiler."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the symbol cache of the test run out of the user's cache directory."""
+    os.environ["STAX_CACHE_DIR"] = str(tmp_path_factory.mktemp("stax-cache"))
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+def compile_c(source: Path, out: Path, *flags: str) -> Path:
+    """Compile a C file with gcc; the tests build their own workloads."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    assert cc, "gcc is required (apt-get install gcc)"
+    subprocess.run([cc, *flags, "-o", str(out), str(source)], check=True)
+    return out

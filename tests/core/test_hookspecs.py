@@ -1,0 +1,51 @@
+"""The hook specs are the plugin reference: every spec is documented and every hook tested."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from stax import hookspecs
+
+SPECS = [
+    (name, fn)
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    if name.startswith("stax_")
+]
+TESTS = "\n".join(
+    p.read_text()
+    for p in Path(__file__).resolve().parent.parent.rglob("test_*.py")
+    if p.name != "test_hookspecs.py"
+)
+
+
+def test_there_are_hooks_for_every_extension_point() -> None:
+    names = {name for name, _ in SPECS}
+    assert {
+        "stax_capture_backends",
+        "stax_symbol_sources",
+        "stax_renderers",
+        "stax_observe_events",
+        "stax_observe_samples",
+        "stax_cli_commands",
+    } <= names
+
+
+@pytest.mark.parametrize(("name", "fn"), SPECS, ids=[n for n, _ in SPECS])
+def test_hook_is_documented(name: str, fn) -> None:
+    doc = inspect.getdoc(fn) or ""
+    assert doc.splitlines()[0].endswith("."), f"{name}: summary line"
+    assert "Called" in doc, f"{name}: says when it is called"
+    for param in inspect.signature(fn).parameters:
+        assert f":param {param}:" in doc, f"{name}: documents {param}"
+    if inspect.signature(fn).return_annotation not in ("None", None):
+        assert ":returns:" in doc, f"{name}: documents its return value"
+    assert "Implemented by" in doc or "Called by" in doc or "Called once" in doc
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SPECS])
+def test_hook_has_a_test(name: str) -> None:
+    """Like datasette's meta-test: each hook is exercised somewhere in tests/."""
+    assert f"def {name}(" in TESTS, f"no test implements {name}"
