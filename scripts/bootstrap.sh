@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up a development environment from a clean clone: system tools, a virtualenv
+# at .venv with every stax distribution installed editable, and the test extras.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v perf >/dev/null || need_apt+=(linux-perf)
+command -v addr2line >/dev/null || need_apt+=(binutils)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+if ((${#need_apt[@]})); then
+    if [ "$(id -u)" = 0 ]; then
+        echo "bootstrap: installing ${need_apt[*]} with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "bootstrap: missing ${need_apt[*]}; install them with: sudo apt-get install ${need_apt[*]}" >&2
+    fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.stax-installed
+if [ ! -f "$stamp" ] || [ -n "$(find . -name pyproject.toml -newer "$stamp" -not -path './.venv/*' -not -path './tests/*' | head -1)" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q \
+        -e ./stax-core -e ./stax-symbols -e ./stax-render \
+        -e ./stax-backend-linux -e ./stax-backend-macos \
+        -e ./staxd/staxd-linux -e ./staxd/staxd-macos \
+        -e '.[linux,dev]'
+    touch "$stamp"
+fi
