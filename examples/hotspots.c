@@ -3,10 +3,12 @@
  * Build with frame pointers so in-kernel frame-pointer unwinding sees every caller:
  *   gcc -O1 -g -fno-omit-frame-pointer -o hotspots examples/hotspots.c
  * Run:  ./hotspots [SECONDS]   (default 2)
+ *       ./hotspots -n ROUNDS   (a fixed amount of work, for benchmarks)
  * A profile should show hot_a at ~75% and hot_b at ~25%, both under driver under main.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static volatile unsigned long sink;
@@ -38,6 +40,13 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "-n") == 0) {
+        unsigned long n = strtoul(argv[2], NULL, 10);
+        for (unsigned long r = 0; r < n; r++)
+            driver(200000);
+        printf("hotspots: %lu rounds\n", n);
+        return 0;
+    }
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
     double end = now() + seconds;
     unsigned long rounds = 0;
