@@ -19,7 +19,13 @@ if ((${#need_apt[@]})); then
     fi
 fi
 
-PY=${PYTHON:-python3}
+# Prefer the distribution's interpreter: the unprivileged tests run stax as uid 65534,
+# which must be able to execute the venv's python (a pyenv under /root is not reachable).
+if [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import sys, venv, ensurepip; assert sys.version_info >= (3, 11)" 2>/dev/null; then
+    PY=/usr/bin/python3
+else
+    PY=${PYTHON:-python3}
+fi
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi

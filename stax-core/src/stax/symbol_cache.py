@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +25,12 @@ def cache_dir() -> Path:
     """The stax cache directory (created on demand)."""
     override = os.environ.get("STAX_CACHE_DIR")
     path = Path(override) if override else Path(platformdirs.user_cache_dir("stax"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        # e.g. a service user whose HOME does not exist: a private temp dir still caches
+        path = Path(tempfile.gettempdir()) / f"stax-cache-{os.getuid()}"
+        path.mkdir(mode=0o700, exist_ok=True)
     return path
 
 
