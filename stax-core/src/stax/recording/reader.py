@@ -232,3 +232,63 @@ class Recording:
         return self._query(
             f"SELECT pid, tid, count(*), sum(weight) FROM samples{where} GROUP BY pid, tid", params
         )
+
+    def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
+        """(first, last) sample time in ns, or None when no sample passes ``flt``."""
+        where, params = self._where(flt)
+        first, last = self._query(f"SELECT min(time), max(time) FROM samples{where}", params)[0]
+        return None if first is None else (first, last)
+
+    # -- off-CPU, wakeups, counters ---------------------------------------------------------------
+
+    def off_cpu_stack_totals(
+        self, flt: SampleFilter = SampleFilter(), include_preempted: bool = False
+    ) -> list[tuple[int, str, int, int]]:
+        """(stack id, reason, span count, blocked ns) per distinct (stack, reason).
+
+        Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
+        """
+        where, params = self._where(flt)
+        cond = "" if include_preempted else "reason != 'preempted'"
+        if cond:
+            where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        return self._query(
+            f"SELECT stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            " GROUP BY stack_id, reason",
+            params,
+        )
+
+    def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
+        """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT pid, tid, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            " GROUP BY pid, tid, reason",
+            params,
+        )
+
+    def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
+        where, params = self._where(flt)
+        return self._query(
+            "SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id"
+            f" FROM off_cpu_spans{where} ORDER BY start",
+            params,
+        )
+
+    def wakeups(self) -> dict[int, tuple[int, int, int, int, int, int, int]]:
+        """id -> (time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id)."""
+        return {
+            row[0]: tuple(row[1:])
+            for row in self._query(
+                "SELECT id, time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id FROM wakeups"
+            )
+        }
+
+    def counter_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int]]:
+        """(pid, tid, counter name, last value) per thread: counters are running totals."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
+            params,
+        )

@@ -1,0 +1,269 @@
+"""The :class:`Profile`: the selected samples of a recording, aggregated per distinct stack.
+
+Renderers and third-party plugins receive a ``Profile``; it holds everything they
+need (names, the merged stack tree, per-thread totals, metadata) and no longer
+needs the recording open.  Frames are *display frames*: one per function rather
+than per address, with inlined functions expanded into extra frames above the
+function they were inlined into, so two addresses in one function merge.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
+from stax.stack_table import EMPTY_STACK
+
+ROOT = -1
+"""The parent of every outermost node in :attr:`Profile.node_parents`."""
+
+NO_STACK_NAME = "[no stack]"
+"""The frame that stands for samples recorded without any stack, so sums stay whole."""
+
+INLINE_SUFFIX = " (inlined)"
+
+ALL_SAMPLES = SampleFilter()
+
+
+@attrs.frozen(slots=True)
+class DisplayFrame:
+    """One function as shown: a name, its image, and whether it is kernel or inlined code.
+
+    ``is_inline`` frames come from debug info (a function inlined into its caller);
+    they are drawn above the real function that contains them.
+    """
+
+    name: str
+    image: str
+    is_kernel: bool = False
+    is_inline: bool = False
+    resolved: bool = True
+
+    @property
+    def label(self) -> str:
+        """The name with an ``(inlined)`` suffix for inline frames, for text outputs."""
+        return self.name + INLINE_SUFFIX if self.is_inline else self.name
+
+
+@attrs.frozen(slots=True)
+class ThreadStack:
+    """Samples of one thread on one node of the stack tree."""
+
+    pid: int
+    tid: int
+    node: int
+    count: int
+    weight: int
+
+
+class _DisplayTreeBuilder:
+    """Maps raw stack ids of the recording onto a prefix tree of display frames.
+
+    Only stacks that carry samples (and their ancestors) are visited, each once.
+    """
+
+    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array) -> None:
+        self.labels = labels
+        self.raw_parents = parents
+        self.raw_frames = frames
+        self.frames: list[DisplayFrame] = []
+        self.frame_index: dict[DisplayFrame, int] = {}
+        self.node_parents = array("q")
+        self.node_frames = array("q")
+        self.node_index: dict[tuple[int, int], int] = {}
+        self.chains: dict[int, tuple[int, ...]] = {}
+        self.stack_nodes: dict[int, int] = {}
+
+    def frame_id(self, frame: DisplayFrame) -> int:
+        index = self.frame_index.get(frame)
+        if index is None:
+            index = len(self.frames)
+            self.frames.append(frame)
+            self.frame_index[frame] = index
+        return index
+
+    def chain(self, raw_frame: int) -> tuple[int, ...]:
+        """Display frames of one raw frame, outermost first: the function, then its inlines."""
+        chain = self.chains.get(raw_frame)
+        if chain is None:
+            label = self.labels[raw_frame]
+            ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
+                                              label.resolved))]
+            # FrameLabel.inlined is innermost first; the innermost is drawn on top.
+            for name in reversed(label.inlined):
+                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True)))
+            chain = tuple(ids)
+            self.chains[raw_frame] = chain
+        return chain
+
+    def child(self, parent: int, frame: int) -> int:
+        key = (parent, frame)
+        node = self.node_index.get(key)
+        if node is None:
+            node = len(self.node_frames)
+            self.node_parents.append(parent)
+            self.node_frames.append(frame)
+            self.node_index[key] = node
+        return node
+
+    def node_of(self, stack_id: int) -> int:
+        """The display node of a raw stack; parents always get smaller ids than children."""
+        if stack_id == EMPTY_STACK:
+            return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
+        memo = self.stack_nodes
+        pending: list[int] = []
+        stack = stack_id
+        while stack != EMPTY_STACK and stack not in memo:
+            pending.append(stack)
+            stack = self.raw_parents[stack]
+        node = ROOT if stack == EMPTY_STACK else memo[stack]
+        for stack in reversed(pending):
+            for frame in self.chain(self.raw_frames[stack]):
+                node = self.child(node, frame)
+            memo[stack] = node
+        return node
+
+
+@attrs.define(slots=True, eq=False)
+class Profile:
+    """Selected samples aggregated per distinct stack, with names and metadata.
+
+    The stack tree is root first: node ``n`` is frame ``frames[node_frames[n]]``
+    called from node ``node_parents[n]`` (:data:`ROOT` for outermost frames);
+    a parent's id is always smaller than its children's.  ``leaf_nodes`` /
+    ``leaf_counts`` / ``leaf_weights`` hold the samples per node where a stack ends.
+    """
+
+    source: str
+    filter: SampleFilter
+    frames: list[DisplayFrame]
+    node_parents: array
+    node_frames: array
+    leaf_nodes: array
+    leaf_counts: array
+    leaf_weights: array
+    thread_stacks: list[ThreadStack]
+    threads: list[ThreadRow]
+    meta: dict[str, object] = attrs.field(factory=dict)
+    capabilities: list[dict[str, str]] = attrs.field(factory=list)
+    lost: dict[str, int] = attrs.field(factory=dict)
+    duration_ns: int | None = None
+    recorded_samples: int = 0
+    """Samples in the whole recording, before the filter."""
+
+    @classmethod
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
+        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
+        labels = recording.frame_labels()
+        parents, frames = recording.stack_arrays()
+        builder = _DisplayTreeBuilder(labels, parents, frames)
+        thread_stacks: list[ThreadStack] = []
+        per_node: dict[int, list[int]] = {}
+        for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
+            node = builder.node_of(stack_id)
+            weight = weight or 0
+            thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
+            totals = per_node.get(node)
+            if totals is None:
+                per_node[node] = [count, weight]
+            else:
+                totals[0] += count
+                totals[1] += weight
+        leaf_nodes = array("q", per_node)
+        leaf_counts = array("q", (t[0] for t in per_node.values()))
+        leaf_weights = array("q", (t[1] for t in per_node.values()))
+        meta = recording.meta()
+        # The recorder's own duration covers idle time too; a filtered view spans its samples.
+        duration = _duration_from_meta(meta) if flt.is_empty() else None
+        if duration is None:
+            span = recording.time_range(flt)
+            duration = span[1] - span[0] if span is not None else None
+        return cls(
+            source=str(recording.path),
+            filter=flt,
+            frames=builder.frames,
+            node_parents=builder.node_parents,
+            node_frames=builder.node_frames,
+            leaf_nodes=leaf_nodes,
+            leaf_counts=leaf_counts,
+            leaf_weights=leaf_weights,
+            thread_stacks=thread_stacks,
+            threads=recording.threads(),
+            meta=meta,
+            capabilities=recording.capabilities(),
+            lost=recording.lost(),
+            duration_ns=duration,
+            recorded_samples=_int(meta.get("sample_count")) or 0,
+        )
+
+    @classmethod
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> Profile:
+        """Open, aggregate and close a recording file."""
+        recording = Recording.open(path)
+        try:
+            return cls.from_recording(recording, flt)
+        finally:
+            recording.close()
+
+    # -- totals ---------------------------------------------------------------------------------
+
+    @property
+    def sample_count(self) -> int:
+        """Samples selected by the filter (the 100% of every percentage)."""
+        return sum(self.leaf_counts)
+
+    @property
+    def total_weight(self) -> int:
+        """CPU time the selected samples stand for, in ns."""
+        return sum(self.leaf_weights)
+
+    @property
+    def node_count(self) -> int:
+        return len(self.node_frames)
+
+    def frame_of(self, node: int) -> DisplayFrame:
+        return self.frames[self.node_frames[node]]
+
+    def path(self, node: int) -> list[int]:
+        """Display frame ids from the outermost frame down to ``node``."""
+        out: list[int] = []
+        parents, frames = self.node_parents, self.node_frames
+        while node != ROOT:
+            out.append(frames[node])
+            node = parents[node]
+        out.reverse()
+        return out
+
+    def capability_notes(self) -> list[str]:
+        """Plain sentences about what this recording could not capture, and why."""
+        recorded = self.meta.get("notes")
+        notes = [str(n) for n in recorded if n] if isinstance(recorded, list) else []
+        for row in self.capabilities:
+            if row.get("status") == "unavailable" and row.get("reason"):
+                note = f"{row['capability']}: {row['reason']}"
+                if row.get("fix"):
+                    note += f" ({row['fix']})"
+                notes.append(note)
+        return notes
+
+    def lost_total(self) -> int:
+        return sum(self.lost.values())
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _duration_from_meta(meta: dict[str, object]) -> int | None:
+    """The capture duration the recorder wrote, if any (``duration_ns`` or seconds)."""
+    ns = _int(meta.get("duration_ns"))
+    if ns is not None:
+        return ns
+    seconds = meta.get("duration_s", meta.get("duration"))
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return int(seconds * 1e9)
+    return None

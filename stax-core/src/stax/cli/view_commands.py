@@ -1,0 +1,256 @@
+"""``stax top``, ``stax flamegraph``, ``stax collapse`` and ``stax render``: views of a recording.
+
+Each command loads a :class:`stax.analysis.profile.Profile` (filtered by pid, tid
+or thread name, with perf report's spellings) and hands it to a renderer found
+through the plugin manager by name, so core never imports ``stax-render`` and a
+third-party renderer is used exactly like a built-in one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Annotated
+
+from cyclopts import Group, Parameter
+
+from stax.contracts import RenderOptions
+from stax.errors import StaxError, UsageError
+from stax.recording.reader import SampleFilter
+
+DEFAULT_RECORDING = Path("stax.stax")
+"""What ``stax record`` writes when given no ``-o``, so ``stax top`` alone finds it."""
+
+SELECTION = Group("Sample selection", sort_key=1)
+
+
+@Parameter(name="*", group=SELECTION)
+@dataclass
+class Selection:
+    """Which samples a view looks at (all when none is given)."""
+
+    pid: Annotated[list[str] | None, Parameter(name=["-p", "--pid"], negative="")] = None
+    """Only samples of these processes; repeat the flag or comma-separate (1234,5678)."""
+    tid: Annotated[list[str] | None, Parameter(name=["-t", "--tid"], negative="")] = None
+    """Only samples of these threads; repeat the flag or comma-separate."""
+    comm: Annotated[list[str] | None, Parameter(name=["--comm"], negative="")] = None
+    """Only threads whose name, or whose process's name, is one of these."""
+
+    def to_filter(self) -> SampleFilter:
+        return SampleFilter(
+            pids=frozenset(_ids(self.pid, "--pid", "process")),
+            tids=frozenset(_ids(self.tid, "--tid", "thread")),
+            comms=frozenset(name for value in self.comm or () for name in value.split(",") if name),
+        )
+
+    def describe(self) -> str:
+        parts = [f"{flag} {','.join(values)}" for flag, values in
+                 (("--pid", self.pid), ("--tid", self.tid), ("--comm", self.comm)) if values]
+        return " ".join(parts)
+
+
+def _ids(values: list[str] | None, flag: str, what: str) -> list[int]:
+    out: list[int] = []
+    for value in values or ():
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise UsageError(f"'{part}' is not a {what} id; give {flag} numbers, e.g. {flag} 1234.")
+            out.append(int(part))
+    return out
+
+
+def _load(recording: Path, selection: Selection | None):  # -> Profile (imported lazily)
+    """Open, filter and aggregate; an empty selection is an error, not an empty table."""
+    from stax.analysis.profile import Profile
+
+    selection = selection or Selection()
+    profile = Profile.from_path(recording, selection.to_filter())
+    if profile.sample_count == 0:
+        if selection.describe():
+            raise StaxError(
+                f"No samples in {recording} match {selection.describe()}; run `stax top {recording}`"
+                " without filters to see which threads were recorded."
+            )
+        raise StaxError(
+            f"{recording} holds no samples; record for longer or check that the target runs on CPU."
+        )
+    return profile
+
+
+def _renderer(name: str):  # -> Renderer
+    from stax.plugin_manager import get_plugins
+
+    return get_plugins().renderer(name)
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    """stdout, or a file written whole (a temporary renamed into place) so a failure leaves none."""
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except OSError as exc:
+        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
+    try:
+        with handle:
+            yield handle
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _wrote(path: Path | None) -> None:
+    if path is not None and str(path) != "-":
+        print(f"stax: wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", file=sys.stderr)
+
+
+def top(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    limit: Annotated[int, Parameter(name=["-n", "--limit"])] = 20,
+    selection: Selection | None = None,
+    json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
+) -> int:
+    """Show the functions that used the most CPU: self and total samples, image, kernel marker.
+
+    Self counts samples where the function itself was running; total counts samples
+    where it was anywhere on the stack (its callees included). ``[k]`` marks kernel
+    code, ``[.]`` user code. Example: ``stax top rec.stax -n 10 --comm myprog``.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    limit
+        How many functions to show (-1 for all).
+    json_output
+        Print JSON (samples, functions, threads) instead of a table.
+    """
+    profile = _load(recording, selection)
+    options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
+    with _output(None) as out:
+        _renderer("top").render(profile, options, out)
+    return 0
+
+
+def flamegraph(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
+    inverted: Annotated[bool, Parameter(name=["--inverted"], negative="")] = False,
+    title: Annotated[str, Parameter(name=["--title"])] = "",
+    selection: Selection | None = None,
+) -> int:
+    """Write an interactive flame graph: one standalone SVG to open in a browser.
+
+    Click a frame to zoom, "Reset Zoom" to go back, "Search" (or Ctrl-F) to highlight
+    functions matching a regular expression and see their share of samples.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    output
+        The SVG file to write (default: the recording's name with .svg; ``-`` for stdout).
+    inverted
+        Draw an icicle graph of the inverted call tree: functions on CPU at the top,
+        their callers below.
+    title
+        The title shown at the top of the graph.
+    """
+    profile = _load(recording, selection)
+    output = output if output is not None else recording.with_suffix(".svg")
+    with _output(output) as out:
+        _renderer("flamegraph").render(profile, RenderOptions(inverted=inverted, title=title), out)
+    _wrote(output)
+    return 0
+
+
+def collapse(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
+    per_thread: Annotated[bool, Parameter(name=["--per-thread"], negative="")] = False,
+    selection: Selection | None = None,
+) -> int:
+    """Print folded stacks, ``root;...;leaf COUNT`` per line, for flamegraph.pl or inferno.
+
+    Kernel frames end in ``_[k]`` and inlined frames in ``_[i]``. Example:
+    ``stax collapse rec.stax | flamegraph.pl > rec.svg``.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    output
+        Write to this file instead of standard output.
+    per_thread
+        Start every stack with a ``comm-tid`` frame, one tower per thread.
+    """
+    profile = _load(recording, selection)
+    with _output(output) as out:
+        _renderer("collapsed").render(profile, RenderOptions(extra={"per_thread": per_thread}), out)
+    _wrote(output)
+    return 0
+
+
+def render(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    format: Annotated[str, Parameter(name=["-f", "--format"])],  # noqa: A002 (the user's word)
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
+    inverted: Annotated[bool, Parameter(name=["--inverted"], negative="")] = False,
+    title: Annotated[str, Parameter(name=["--title"])] = "",
+    limit: Annotated[int | None, Parameter(name=["-n", "--limit"])] = None,
+    selection: Selection | None = None,
+) -> int:
+    """Render a recording with any installed renderer, built-in or from a plugin.
+
+    ``stax plugins`` lists the renderers. Example: ``stax render rec.stax --format top:json``.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    format
+        A renderer name, optionally with one of its formats: ``NAME`` or ``NAME:FORMAT``.
+    output
+        Write to this file instead of standard output.
+    inverted
+        Ask the renderer for its inverted (callee-first) view, where it has one.
+    title
+        A title, for renderers that show one.
+    limit
+        How many rows, for renderers that show a table.
+    """
+    name, _, kind = format.partition(":")
+    renderer = _renderer(name)
+    if kind and kind not in renderer.formats:
+        raise UsageError(
+            f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
+        )
+    profile = _load(recording, selection)
+    options = RenderOptions(inverted=inverted, title=title, limit=limit,
+                            extra={"format": kind or renderer.formats[0]})
+    with _output(output) as out:
+        renderer.render(profile, options, out)
+    _wrote(output)
+    return 0

@@ -1,0 +1,68 @@
+"""``collapsed``: folded stacks, one ``root;...;leaf COUNT`` line per distinct stack.
+
+This is the input format of flamegraph.pl and inferno.  A frame name may not
+contain ``;`` (the frame separator) or a line break, so those become ``:`` and a
+space.  Kernel frames carry the ``_[k]`` suffix and inlined frames ``_[i]``, the
+annotations both tools colour by.  With ``options.extra["per_thread"]`` every
+line starts with a ``comm-tid`` frame.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from stax.analysis.profile import ROOT, DisplayFrame, Profile
+from stax.contracts import RenderOptions
+
+_TRANSLATE = str.maketrans({";": ":", "\n": " ", "\r": " "})
+
+
+def folded_name(frame: DisplayFrame) -> str:
+    """A frame name safe inside a folded line, with its kernel/inline annotation."""
+    name = frame.name.translate(_TRANSLATE)
+    if frame.is_inline:
+        return name + "_[i]"
+    if frame.is_kernel:
+        return name + "_[k]"
+    return name
+
+
+class CollapsedRenderer:
+    """Folded stacks for flamegraph.pl, inferno and speedscope."""
+
+    name = "collapsed"
+    formats = ("folded",)
+    description = "Folded stacks (root;...;leaf COUNT), the input of flamegraph.pl and inferno."
+
+    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
+        names = [folded_name(f) for f in profile.frames]
+        prefixes: dict[int, str] = {ROOT: ""}
+        parents, frames = profile.node_parents, profile.node_frames
+
+        def folded(node: int) -> str:
+            # Memoised per node: stacks share prefixes, so each node is joined once.
+            text = prefixes.get(node)
+            if text is None:
+                pending = []
+                walk = node
+                while walk not in prefixes:
+                    pending.append(walk)
+                    walk = parents[walk]
+                text = prefixes[walk]
+                for step in reversed(pending):
+                    text = f"{text};{names[frames[step]]}" if text else names[frames[step]]
+                    prefixes[step] = text
+            return text
+
+        if options.extra.get("per_thread"):
+            comms = {(t.pid, t.tid): t.name for t in profile.threads}
+            totals: dict[str, int] = {}
+            for row in profile.thread_stacks:
+                comm = comms.get((row.pid, row.tid), "?").translate(_TRANSLATE)
+                key = f"{comm}-{row.tid};{folded(row.node)}"
+                totals[key] = totals.get(key, 0) + row.count
+            lines = sorted(totals.items())
+        else:
+            lines = sorted((folded(node), count)
+                           for node, count in zip(profile.leaf_nodes, profile.leaf_counts, strict=True))
+        out.writelines(f"{stack} {count}\n" for stack, count in lines)

@@ -1,0 +1,112 @@
+"""``top``: functions ranked by self samples, as a text table or JSON.
+
+The text table is what a user reads first after recording, so its header says how
+much was captured (samples, duration, lost records) and what could not be
+captured (capability notes), before the functions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from stax.analysis.function_totals import FunctionTotal, function_totals
+from stax.analysis.profile import Profile
+from stax.analysis.thread_totals import ThreadTotal, thread_totals
+from stax.contracts import RenderOptions
+
+DEFAULT_LIMIT = 20
+MAX_FUNCTION_WIDTH = 70
+MAX_THREADS_SHOWN = 8
+
+
+class TopRenderer:
+    """The ``stax top`` table; ``options.extra["format"] == "json"`` selects JSON."""
+
+    name = "top"
+    formats = ("text", "json")
+    description = "Functions ranked by self samples, with total (inclusive) samples."
+
+    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
+        limit = options.limit if options.limit is not None else DEFAULT_LIMIT
+        functions = function_totals(profile)
+        if limit >= 0:
+            functions = functions[:limit]
+        threads = thread_totals(profile)
+        if options.extra.get("format") == "json":
+            json.dump(_as_json(profile, functions, threads), out, indent=2)
+            out.write("\n")
+        else:
+            _write_text(profile, functions, threads, out)
+
+
+def function_label(row: FunctionTotal) -> str:
+    """``[k] name`` for kernel code, ``[.] name`` for user code (perf's marks)."""
+    return ("[k] " if row.frame.is_kernel else "[.] ") + row.frame.label
+
+
+def _duration_text(profile: Profile) -> str:
+    if profile.duration_ns is None:
+        return "unknown"
+    return f"{profile.duration_ns / 1e9:.3f} s"
+
+
+def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[ThreadTotal],
+                out: IO[str]) -> None:
+    samples = profile.sample_count
+    selected = "" if profile.filter.is_empty() else f" (selected by filter, of {profile.recorded_samples:,})"
+    out.write(f"# {profile.source}\n")
+    out.write(f"# samples: {samples:,}{selected}   duration: {_duration_text(profile)}"
+              f"   lost: {profile.lost_total():,}\n")
+    for note in profile.capability_notes():
+        out.write(f"# note: {note}\n")
+    if len(threads) > 1:
+        shown = ", ".join(f"{t.name}-{t.tid} {t.percent:.1f}%" for t in threads[:MAX_THREADS_SHOWN])
+        more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
+        out.write(f"# threads: {shown}{more}\n")
+    out.write("\n")
+    labels = [function_label(row) for row in functions]
+    width = min(max((len(label) for label in labels), default=8), MAX_FUNCTION_WIDTH)
+    count_width = max(len(f"{samples:,}"), 5)
+    out.write(f"{'rank':>4}  {'self%':>7}  {'self':>{count_width}}  {'total%':>7}  "
+              f"{'total':>{count_width}}  {'function':<{width}}  image\n")
+    for rank, (row, label) in enumerate(zip(functions, labels, strict=True), start=1):
+        out.write(f"{rank:>4}  {row.self_percent:>6.2f}%  {row.self_count:>{count_width},}  "
+                  f"{row.total_percent:>6.2f}%  {row.total_count:>{count_width},}  "
+                  f"{label:<{width}}  {row.frame.image}\n")
+
+
+def _as_json(profile: Profile, functions: list[FunctionTotal],
+             threads: list[ThreadTotal]) -> dict[str, object]:
+    return {
+        "recording": profile.source,
+        "samples": profile.sample_count,
+        "recorded_samples": profile.recorded_samples,
+        "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
+        "lost": profile.lost,
+        "notes": profile.capability_notes(),
+        "functions": [
+            {
+                "function": row.frame.name,
+                "image": row.frame.image,
+                "self": row.self_count,
+                "self_percent": round(row.self_percent, 4),
+                "total": row.total_count,
+                "total_percent": round(row.total_percent, 4),
+                "is_kernel": row.frame.is_kernel,
+                "is_inline": row.frame.is_inline,
+            }
+            for row in functions
+        ],
+        "threads": [
+            {
+                "pid": t.pid,
+                "tid": t.tid,
+                "name": t.name,
+                "process": t.process_name,
+                "samples": t.count,
+                "percent": round(t.percent, 4),
+            }
+            for t in threads
+        ],
+    }

@@ -1,0 +1,43 @@
+"""Function totals (self, total once per sample under recursion) and thread totals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stax.analysis.function_totals import function_totals
+from stax.analysis.profile import Profile
+from stax.analysis.thread_totals import thread_totals
+from tests.render.synthetic_recording import write_recording
+
+
+def test_hot_functions(tmp_path: Path) -> None:
+    rec = write_recording(tmp_path / "h.stax", [("main;driver;hot_a", 750), ("main;driver;hot_b", 250)])
+    rows = {r.frame.name: r for r in function_totals(Profile.from_path(rec))}
+    assert [r.frame.name for r in function_totals(Profile.from_path(rec))][:2] == ["hot_a", "hot_b"]
+    assert rows["hot_a"].self_percent == 75.0 and rows["hot_a"].self_count == 750
+    assert rows["hot_b"].self_percent == 25.0
+    assert rows["driver"].self_count == 0 and rows["driver"].total_percent == 100.0
+    assert rows["main"].total_count == 1000
+    assert rows["hot_a"].self_weight == 750 * 1_000_000
+
+
+def test_recursion_counts_a_sample_once(tmp_path: Path) -> None:
+    rec = write_recording(tmp_path / "r.stax", [
+        ("main;fib;fib;fib", 60), ("main;fib;leaf;fib", 30), ("main;leaf", 10),
+    ])
+    rows = {r.frame.name: r for r in function_totals(Profile.from_path(rec))}
+    assert rows["fib"].total_count == 90 and rows["fib"].self_count == 90
+    assert rows["leaf"].total_count == 40 and rows["leaf"].self_count == 10
+    assert rows["main"].total_percent == 100.0
+    assert all(r.total_percent <= 100.0 for r in rows.values())
+
+
+def test_threads(tmp_path: Path) -> None:
+    rec = write_recording(tmp_path / "t.stax", [("main;a", 30, 101), ("main;b", 10, 102), ("x", 5, 101)],
+                          threads={100: "proc", 101: "alpha", 102: "beta"})
+    rows = thread_totals(Profile.from_path(rec))
+    assert [(r.tid, r.name, r.process_name, r.count) for r in rows] == [
+        (101, "alpha", "proc", 35), (102, "beta", "proc", 10)]
+    assert rows[0].percent == pytest.approx(35 / 45 * 100)
