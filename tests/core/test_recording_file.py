@@ -80,7 +80,7 @@ def test_round_trip(tmp_path: Path) -> None:
     names = sorted(label.name for label in labels)
     assert "hot_a" in names and "hot_b" in names and "main" in names
     kernel = [label for label in labels if label.is_kernel]
-    assert len(kernel) == 1 and kernel[0].name == "[kernel.kallsyms]+0xffffffff81001234"
+    assert len(kernel) == 1 and kernel[0].image == "[kernel.kallsyms]"
     parents, frames = rec.stack_arrays()
     totals = {}
     for stack_id, count, weight in rec.stack_totals():

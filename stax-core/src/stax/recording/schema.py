@@ -80,6 +80,34 @@ CREATE TABLE samples (
     stack_id INTEGER NOT NULL,          -- -1 = empty stack
     weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
 );
+CREATE TABLE off_cpu_spans (
+    start      INTEGER NOT NULL,        -- ns, switch-out
+    end        INTEGER NOT NULL,        -- ns, switch-in
+    pid        INTEGER NOT NULL,
+    tid        INTEGER NOT NULL,
+    cpu        INTEGER NOT NULL,        -- CPU it left
+    reason     TEXT NOT NULL,           -- a BlockedReason value; 'preempted' = runnable wait
+    wait_site  TEXT NOT NULL,           -- the kernel frame / wchan that decided the reason
+    stack_id   INTEGER NOT NULL,        -- stack at switch-out, -1 = none
+    wakeup_id  INTEGER                  -- the wakeup that ended it, NULL if none was captured
+);
+CREATE TABLE wakeups (
+    id        INTEGER PRIMARY KEY,
+    time      INTEGER NOT NULL,
+    cpu       INTEGER NOT NULL,
+    waker_pid INTEGER NOT NULL,
+    waker_tid INTEGER NOT NULL,
+    wakee_pid INTEGER NOT NULL,
+    wakee_tid INTEGER NOT NULL,
+    stack_id  INTEGER NOT NULL          -- the waker's stack, -1 = none
+);
+CREATE TABLE counter_values (
+    time  INTEGER NOT NULL,
+    pid   INTEGER NOT NULL,
+    tid   INTEGER NOT NULL,
+    name  TEXT NOT NULL,                -- cycles, instructions, l1d-read-misses, branch-misses
+    value INTEGER NOT NULL
+);
 CREATE TABLE lost (
     cpu   INTEGER NOT NULL,
     kind  TEXT NOT NULL,                -- lost-records | throttled | lost-samples

@@ -68,8 +68,10 @@ class RecordingBuilder:
         self.lost: dict[tuple[int, str], int] = {}
         self.threads: dict[tuple[int, int], dict[str, object]] = {}
         self.processes: dict[int, dict[str, object]] = {}
-        self.off_cpu: list[OffCpuInterval] = []
-        self.wakeups: list[Wakeup] = []
+        self.off_cpu: list[tuple] = []
+        self.wakeups: list[tuple] = []
+        self.off_cpu_count = 0
+        self.wakeup_count = 0
         self.counters: list[CounterValues] = []
         self._frame_cache: dict[tuple[int, int, bool], int] = {}
         self._written = {"images": 0, "frames": 0, "stacks": 0}
@@ -102,9 +104,16 @@ class RecordingBuilder:
                 key = (event.cpu, str(event.kind))
                 self.lost[key] = self.lost.get(key, 0) + event.count
             elif kind is OffCpuInterval:
-                self.off_cpu.append(event)
+                stack_id = self.intern_stack(event.pid, event.kernel_ips, event.user_ips)
+                self.off_cpu.append((event.start, event.end, event.pid, event.tid, event.cpu,
+                                     str(event.reason), event.wait_site, stack_id))
+                self.off_cpu_count += 1
+                self._thread(event.pid, event.tid, event.start)
             elif kind is Wakeup:
-                self.wakeups.append(event)
+                stack_id = self.intern_stack(event.waker_pid, event.kernel_ips, event.user_ips)
+                self.wakeups.append((self.wakeup_count, event.time, event.cpu, event.waker_pid,
+                                     event.waker_tid, event.wakee_pid, event.wakee_tid, stack_id))
+                self.wakeup_count += 1
             elif kind is CounterValues:
                 self.counters.append(event)
         if len(batch):
@@ -230,8 +239,37 @@ class RecordingBuilder:
             "INSERT INTO lost VALUES (?,?,?)", ((c, k, n) for (c, k), n in self.lost.items())
         )
 
+    def _flush_off_cpu(self) -> None:
+        """Append pending spans, wakeups and counter values (streamed, bounded memory)."""
+        self.db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", self.wakeups)
+        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,NULL)", self.off_cpu)
+        self.db.executemany(
+            "INSERT INTO counter_values VALUES (?,?,?,?,?)",
+            ((c.time, c.pid, c.tid, name, value) for c in self.counters
+             for name, value in c.values.items()),
+        )
+        self.off_cpu.clear()
+        self.wakeups.clear()
+        self.counters.clear()
+
+    def _link_wakeups(self) -> None:
+        """Link each span to the wakeup that ended it: the wakee's last wakeup inside the span.
+
+        sched_waking fires on the waker's CPU before the switch-in that closes the span,
+        so the latest wakeup of that tid with start <= time <= end is the one.
+        """
+        if not self.wakeup_count:
+            return
+        self.db.execute("CREATE INDEX wakeups_by_wakee ON wakeups (wakee_tid, time)")
+        self.db.execute(
+            "UPDATE off_cpu_spans SET wakeup_id = (SELECT w.id FROM wakeups w"
+            " WHERE w.wakee_tid = off_cpu_spans.tid AND w.time BETWEEN off_cpu_spans.start"
+            " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
+        )
+
     def commit(self) -> None:
         """Make everything so far durable: a killed recorder keeps it."""
+        self._flush_off_cpu()
         self._write_tables()
         self.db.execute("COMMIT")
         self.db.execute("BEGIN")
@@ -255,6 +293,8 @@ class RecordingBuilder:
 
         Returns the symbolication warnings (one sentence each).
         """
+        self._flush_off_cpu()
+        self._link_wakeups()
         self._write_tables()
         warnings: list[str] = []
         if symbolicate and self.plugins is not None:
@@ -264,7 +304,8 @@ class RecordingBuilder:
             self.db.execute("BEGIN")
             warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins,
                                           symbol_options or {})
-        self.set_meta({"sample_count": self.sample_count,
+        self.set_meta({"sample_count": self.sample_count, "off_cpu_spans": self.off_cpu_count,
+                       "wakeups": self.wakeup_count,
                        "address_mappings": len(self.address_spaces.mappings())})
         self.db.executemany(
             "INSERT INTO mappings VALUES (?,?,?,?,?)",
