@@ -1,0 +1,334 @@
+"""One recording: open the events, drain the rings until told to stop, deliver events in time order.
+
+The loop sleeps in poll(2) on the ring fds (woken by ``wakeup_watermark``) with a
+short timeout, so it also ticks for progress and stop checks.  Each wake-up is a
+*round*: every ring is copied out and handed back to the kernel first, then
+decoded, so the kernel never waits on our Python.  Stopping always ends with a
+final round and a flush: nothing the kernel recorded is dropped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
+from stax.errors import CaptureError, StaxError, UsageError
+from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux import proc_snapshot
+from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
+from stax_backend_linux.perf_event_ffi import PerfEventError, disable
+from stax_backend_linux.record_decoder import RecordDecoder
+from stax_backend_linux.ring_buffer import PAGE_SIZE, RingBuffer
+from stax_backend_linux.targets import (
+    CommandTarget,
+    PerCpuEvents,
+    check_pids,
+    online_cpus,
+    open_system_wide,
+    open_task_events,
+    threads_of,
+)
+from stax_backend_linux.time_order import TimeOrderer
+
+POLL_TICK_S = 0.1
+PROGRESS_INTERVAL_S = 0.25
+# 512 KiB of data per CPU fits the default kernel.perf_event_mlock_kb (516 KiB per CPU,
+# header page included) for unprivileged users; root is not limited, so it gets more
+# slack for a slow sink.  At 999 Hz even 1 KiB samples fill 512 KiB in half a second,
+# and we drain every POLL_TICK_S.
+USER_DATA_PAGES = 128
+ROOT_DATA_PAGES = 512
+MIN_DATA_PAGES = 8
+CALL_GRAPHS = ("fp", "dwarf")
+
+
+def _read_int(path: str, default: int) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+class CaptureSession:
+    """Runs one :class:`RecordRequest` to completion (see :meth:`run`)."""
+
+    def __init__(self, request: RecordRequest, facts: HostFacts | None = None) -> None:
+        self.request = request
+        self.facts = facts or probe_host()
+        self.cpus = online_cpus()
+        self.notes: list[str] = []
+        self.build_ids = proc_snapshot.BuildIdCache()
+        self.decoder = RecordDecoder(self.build_ids, self.facts.max_stack)
+        self.orderer = TimeOrderer()
+        self.rings: list[RingBuffer] = []
+        self.events: PerCpuEvents | None = None
+        self.command: CommandTarget | None = None
+        self.kernel = False
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        req = self.request
+        targets = bool(req.command) + bool(req.pids) + bool(req.system_wide)
+        if targets != 1:
+            raise UsageError("Give exactly one target: a command after '--', -p PID, or -a.")
+        if req.frequency <= 0:
+            raise UsageError(f"-F {req.frequency} is not a sampling frequency; give a positive number of Hz.")
+        max_rate = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
+        if req.frequency > max_rate:
+            raise UsageError(f"-F {req.frequency} is above kernel.perf_event_max_sample_rate ({max_rate}); "
+                             f"use a lower -F.")
+        if req.duration is not None and req.duration <= 0:
+            raise UsageError("--duration must be a positive number of seconds.")
+        if req.call_graph not in CALL_GRAPHS:
+            raise UsageError(f"--call-graph {req.call_graph} is not supported; use fp or dwarf.")
+        if req.system_wide and not self.facts.system_wide_allowed:
+            raise CaptureError(f"System-wide recording (-a) is not permitted because "
+                               f"kernel.perf_event_paranoid is {self.facts.paranoid}; {SYSTEM_WIDE_FIX}.")
+        if req.pids:
+            check_pids(req.pids)
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _data_pages(self) -> int:
+        if self.facts.euid == 0 or self.facts.perfmon_capable:
+            return ROOT_DATA_PAGES
+        return USER_DATA_PAGES
+
+    def _open(self, kernel: bool, wakeup_bytes: int) -> PerCpuEvents:
+        req = self.request
+
+        def make_attr() -> Any:
+            return pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
+                                     inherit=not req.system_wide, wakeup_bytes=wakeup_bytes)
+
+        if req.system_wide:
+            return open_system_wide(make_attr, self.cpus)
+        if self.command is not None:
+            return open_task_events(make_attr, [self.command.pid], self.cpus)
+        return open_task_events(make_attr, threads_of(req.pids), self.cpus)
+
+    def _open_with_fallback(self, wakeup_bytes: int) -> PerCpuEvents:
+        """Open with kernel frames if wanted and allowed; fall back to user-only on EACCES/EPERM."""
+        req = self.request
+        want_kernel = req.kernel_stacks
+        kernel = want_kernel and self.facts.kernel_stacks_allowed
+        try:
+            try:
+                events = self._open(kernel, wakeup_bytes)
+            except PerfEventError as exc:
+                if not (kernel and exc.errno in (errno.EACCES, errno.EPERM)):
+                    raise
+                kernel = False
+                events = self._open(False, wakeup_bytes)
+                self.notes.append("Kernel frames are missing because the kernel refused kernel-mode sampling "
+                                  f"({os.strerror(exc.errno or 0)}); to record them, {PARANOID_FIX}.")
+        except PerfEventError as exc:
+            raise self._open_error(exc) from None
+        if want_kernel and not kernel and not self.notes:
+            self.notes.append(self.facts.paranoid_sentence())
+        self.kernel = kernel
+        return events
+
+    def _open_error(self, exc: PerfEventError) -> StaxError:
+        req = self.request
+        err = exc.errno or 0
+        if err in (errno.EACCES, errno.EPERM):
+            if req.pids:
+                who = ", ".join(str(p) for p in req.pids)
+                return CaptureError(f"Not permitted to profile pid {who}: it belongs to another user or "
+                                    f"kernel.perf_event_paranoid ({self.facts.paranoid}) forbids it; "
+                                    f"run as its owner or as root.")
+            return CaptureError(f"perf_event_open is not permitted (kernel.perf_event_paranoid is "
+                                f"{self.facts.paranoid}); {PARANOID_FIX}.")
+        if err == errno.ESRCH and req.pids:
+            return UsageError(f"Process {', '.join(map(str, req.pids))} exited before recording could start.")
+        if err == errno.EMFILE:
+            return CaptureError("Too many open files for one event per thread and CPU; raise the limit "
+                                "with 'ulimit -n' and try again.")
+        return CaptureError(f"Cannot open the cpu-clock sampling event ({os.strerror(err)}).")
+
+    def _map_rings(self, events: PerCpuEvents) -> None:
+        for fd in events.leaders:
+            pages = self._data_pages()
+            while True:
+                try:
+                    self.rings.append(RingBuffer(fd, pages))
+                    break
+                except OSError as exc:
+                    if exc.errno in (errno.EPERM, errno.ENOMEM) and pages > MIN_DATA_PAGES:
+                        pages //= 2  # over the mlock budget: a smaller ring still works
+                        continue
+                    raise CaptureError(
+                        f"Cannot map the perf ring buffer ({os.strerror(exc.errno or 0)}); raise "
+                        f"kernel.perf_event_mlock_kb or 'ulimit -l' and try again.") from None
+        try:
+            events.redirect_followers()
+        except PerfEventError as exc:
+            reason = os.strerror(exc.errno or 0)
+            raise CaptureError(f"Cannot share one ring buffer per CPU ({reason}).") from None
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _round(self, sink: EventSink) -> None:
+        decode = self.decoder.decode
+        per_ring = []
+        for ring in self.rings:
+            chunk = ring.read()
+            if chunk:
+                per_ring.append(chunk)
+        ready = self.orderer.round([decode(chunk) for chunk in per_ring])
+        if ready:
+            sink.consume(ready)
+
+    def _lost(self) -> int:
+        return self.decoder.lost_records + self.decoder.lost_samples
+
+    def run(self, sink: EventSink, progress: Callable[[CaptureProgress], None],
+            should_stop: Callable[[], bool]) -> CaptureSummary:
+        """Record until the command exits, the duration passes or ``should_stop()``; then drain."""
+        self._validate()
+        req = self.request
+        try:
+            if req.command:
+                self.command = CommandTarget(req.command)
+                self.command.start()
+            wakeup = self._data_pages() * PAGE_SIZE // 4
+            t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            self.events = self._open_with_fallback(wakeup)
+            self._map_rings(self.events)
+            if req.pids or req.system_wide:
+                pids = req.pids or proc_snapshot.all_pids()
+                self.orderer.add(proc_snapshot.snapshot(pids, t0, self.build_ids))
+            started = time.monotonic()
+            if self.command is not None:
+                self.command.release()
+            self._loop(sink, progress, should_stop, started)
+            self._stop_target()
+            self._round(sink)  # final drain
+            tail = self.orderer.flush()
+            if tail:
+                sink.consume(tail)
+            elapsed = time.monotonic() - started
+            progress(CaptureProgress(elapsed, self.decoder.samples, self._lost()))
+            return self._summary(elapsed)
+        finally:
+            self._close()
+
+    def _loop(self, sink: EventSink, progress: Callable[[CaptureProgress], None],
+              should_stop: Callable[[], bool], started: float) -> None:
+        poller = select.poll()
+        for ring in self.rings:
+            poller.register(ring.fd, select.POLLIN)
+        pidfd = self.command.pidfd if self.command is not None else -1
+        if pidfd >= 0:
+            poller.register(pidfd, select.POLLIN)
+        deadline = started + self.request.duration if self.request.duration else None
+        next_progress = started + PROGRESS_INTERVAL_S
+        tick_ms = int(POLL_TICK_S * 1000)
+        target_done = False
+        try:
+            while True:
+                for fd, revents in poller.poll(tick_ms):
+                    if fd == pidfd:
+                        target_done = True
+                    elif revents & (select.POLLHUP | select.POLLERR):
+                        poller.unregister(fd)  # the event's task is gone; we still drain its ring
+                self._round(sink)
+                now = time.monotonic()
+                if now >= next_progress:
+                    progress(CaptureProgress(now - started, self.decoder.samples, self._lost()))
+                    next_progress = now + PROGRESS_INTERVAL_S
+                if self.command is not None and (target_done or (pidfd < 0 and self.command.poll_exited())):
+                    return
+                if deadline is not None and now >= deadline:
+                    return
+                if should_stop():
+                    return
+        except KeyboardInterrupt:
+            return  # Ctrl-C reached us directly: stop like should_stop() and keep everything
+
+    def _stop_target(self) -> None:
+        """Reap or stop the command, and disable the events so the final drain is complete."""
+        if self.command is not None:
+            if self.command.poll_exited():
+                self.command.wait()
+            else:
+                self.command.terminate()
+        if self.events is not None:
+            for fd in self.events.all_fds():
+                try:
+                    disable(fd)
+                except PerfEventError:
+                    pass
+
+    def _summary(self, elapsed: float) -> CaptureSummary:
+        d = self.decoder
+        lost = self._lost()
+        if lost:
+            self.notes.append(f"{lost} records were lost because the ring buffers filled; "
+                              f"try a lower -F.")
+        if d.throttled:
+            self.notes.append(f"The kernel throttled sampling {d.throttled} times "
+                              f"(kernel.perf_event_max_sample_rate); try a lower -F.")
+        req = self.request
+        if req.call_graph == "dwarf":
+            self.notes.append("DWARF unwinding is not available in this stax-backend-linux yet, so stacks "
+                              "come from frame pointers.")
+        if req.off_cpu:
+            self.notes.append("Off-CPU intervals are not recorded by this stax-backend-linux yet.")
+        if req.counters:
+            self.notes.append("Hardware counters are not recorded by this stax-backend-linux yet.")
+        ring_bytes = self.rings[0].data_size if self.rings else 0
+        metadata: dict[str, object] = {
+            "backend": "linux-perf",
+            "event": "cpu-clock",
+            "frequency": req.frequency,
+            "sample_period_ns": 1_000_000_000 // req.frequency,
+            "call_graph": "fp",
+            "kernel_stacks": self.kernel,
+            "cpus": len(self.cpus),
+            "perf_event_paranoid": self.facts.paranoid,
+            "kernel_release": os.uname().release,
+            "clock": "CLOCK_MONOTONIC",
+            "ring_buffer_bytes_per_cpu": ring_bytes,
+            "duration_s": round(elapsed, 3),
+            "lost_samples": d.lost_samples,
+        }
+        if self.command is not None:
+            metadata["target_pid"] = self.command.pid
+        if req.pids:
+            metadata["target_pids"] = list(req.pids)
+        return CaptureSummary(
+            samples=d.samples,
+            lost_records=lost,
+            throttled=d.throttled,
+            target_exit_code=self.command.exit_code if self.command is not None else None,
+            notes=self.notes,
+            metadata=metadata,
+        )
+
+    def _close(self) -> None:
+        for ring in self.rings:
+            ring.close()
+        self.rings = []
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+        if self.command is not None:
+            self.command.close()
+
+
+def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureProgress], None],
+           should_stop: Callable[[], bool], facts: HostFacts | None = None) -> CaptureSummary:
+    """Run one capture (the body of ``LinuxBackend.record``)."""
+    return CaptureSession(request, facts).run(sink, progress, should_stop)
+
+
+__all__: Sequence[str] = ["CaptureSession", "record"]

@@ -1,0 +1,180 @@
+"""What this Linux host lets us capture, as capability rows with the reason and fix.
+
+The rules are the kernel's (kernel/events/core.c, perf_event_open(2) "perf_event
+related configuration files"): without CAP_PERFMON (or CAP_SYS_ADMIN),
+kernel.perf_event_paranoid >= 2 allows only user-space measurement of one's own
+processes, >= 1 forbids CPU-wide events, >= 0 forbids raw tracepoint data, and
+Debian's 3 forbids everything.  kernel.kptr_restrict hides kernel symbol addresses.
+Where a fact cannot be derived, we ask the kernel by opening a probe event.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import attrs
+
+from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
+from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
+
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+
+PARANOID_FIX = "run 'sudo sysctl kernel.perf_event_paranoid=1', or install staxd once with 'sudo stax setup'"
+SYSTEM_WIDE_FIX = ("run as root, 'sudo sysctl kernel.perf_event_paranoid=0', or install staxd with "
+                   "'sudo stax setup'")
+NOT_YET = "this version of stax-backend-linux does not record it yet"
+NOT_YET_FIX = "upgrade stax-backend-linux when a release adds it"
+
+
+def _read_int(path: str, default: int) -> int:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def _effective_caps() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _tracefs_mounted() -> bool:
+    try:
+        return any(line.split()[2] == "tracefs" for line in Path("/proc/self/mounts").read_text().splitlines()
+                   if len(line.split()) > 2)
+    except OSError:
+        return False
+
+
+def _probe(type_: int, config: int, exclude_kernel: bool) -> int:
+    """0 if the kernel lets us open this counting event on ourselves, else the errno."""
+    try:
+        fd = perf_event_open(pea.probe_attr(type_, config, exclude_kernel=exclude_kernel), 0, -1)
+    except PerfEventError as exc:
+        return exc.errno or errno.EIO
+    os.close(fd)
+    return 0
+
+
+@attrs.frozen(slots=True)
+class HostFacts:
+    """The privilege-relevant facts about this host and process."""
+
+    paranoid: int
+    euid: int
+    perfmon_capable: bool
+    kptr_restrict: int
+    tracefs_mounted: bool
+    max_stack: int
+    sampling_errno: int
+    """0 if a user-only cpu-clock event on ourselves opens; else why not."""
+    pmu_errno: int
+    """0 if a hardware cycles event opens; ENOENT/ENODEV/EOPNOTSUPP mean no PMU."""
+
+    @property
+    def kernel_stacks_allowed(self) -> bool:
+        return self.perfmon_capable or self.paranoid <= 1
+
+    @property
+    def system_wide_allowed(self) -> bool:
+        return self.perfmon_capable or self.paranoid <= 0
+
+    @property
+    def has_pmu(self) -> bool:
+        return self.pmu_errno not in (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
+
+    def paranoid_sentence(self) -> str:
+        """The one sentence a user-only recording carries in its notes."""
+        return (f"Kernel frames are missing because kernel.perf_event_paranoid is {self.paranoid}; "
+                f"to record them, {PARANOID_FIX}.")
+
+
+def probe_host() -> HostFacts:
+    """Read the sysctls and capabilities, and try the probe events (a few ms)."""
+    caps = _effective_caps()
+    perfmon = bool(caps >> CAP_PERFMON & 1 or caps >> CAP_SYS_ADMIN & 1)
+    paranoid = _read_int("/proc/sys/kernel/perf_event_paranoid", 2)
+    kernel_ok = perfmon or paranoid <= 1
+    return HostFacts(
+        paranoid=paranoid,
+        euid=os.geteuid(),
+        perfmon_capable=perfmon,
+        kptr_restrict=_read_int("/proc/sys/kernel/kptr_restrict", 1),
+        tracefs_mounted=_tracefs_mounted(),
+        max_stack=_read_int("/proc/sys/kernel/perf_event_max_stack", 127),
+        sampling_errno=_probe(pea.PERF_TYPE_SOFTWARE, pea.PERF_COUNT_SW_CPU_CLOCK, exclude_kernel=True),
+        pmu_errno=_probe(pea.PERF_TYPE_HARDWARE, pea.PERF_COUNT_HW_CPU_CYCLES, exclude_kernel=not kernel_ok),
+    )
+
+
+def capability_rows(facts: HostFacts) -> list[CapabilityRow]:
+    """One row per platform-table capability for this host."""
+    ok = CapabilityStatus.AVAILABLE
+    staxd = CapabilityStatus.VIA_STAXD
+    no = CapabilityStatus.UNAVAILABLE
+    rows: list[CapabilityRow] = []
+
+    def row(cap: Capability, status: CapabilityStatus, reason: str = "", fix: str = "") -> None:
+        rows.append(CapabilityRow(cap, status, reason, fix))
+
+    if facts.sampling_errno:
+        why = (f"perf_event_open is refused ({os.strerror(facts.sampling_errno)}); "
+               f"kernel.perf_event_paranoid is {facts.paranoid}")
+        for cap in (Capability.ON_CPU_SAMPLING, Capability.USER_STACKS, Capability.FRAME_POINTER_UNWINDING):
+            row(cap, staxd, why, PARANOID_FIX)
+    else:
+        row(Capability.ON_CPU_SAMPLING, ok)
+        row(Capability.USER_STACKS, ok)
+        row(Capability.FRAME_POINTER_UNWINDING, ok)
+
+    if not facts.kernel_stacks_allowed:
+        row(Capability.KERNEL_STACKS, staxd,
+            f"kernel.perf_event_paranoid is {facts.paranoid}; kernel stacks need <= 1 or CAP_PERFMON",
+            PARANOID_FIX)
+    elif facts.kptr_restrict >= 2 or (facts.kptr_restrict == 1 and not facts.perfmon_capable):
+        row(Capability.KERNEL_STACKS, ok,
+            f"kernel.kptr_restrict is {facts.kptr_restrict}, so kernel addresses will not be named",
+            "run 'sudo sysctl kernel.kptr_restrict=0'")
+    else:
+        row(Capability.KERNEL_STACKS, ok)
+
+    if facts.system_wide_allowed:
+        row(Capability.SYSTEM_WIDE, ok)
+    else:
+        row(Capability.SYSTEM_WIDE, staxd,
+            f"kernel.perf_event_paranoid is {facts.paranoid}; CPU-wide events need <= 0 or CAP_PERFMON",
+            SYSTEM_WIDE_FIX)
+
+    if not facts.has_pmu:
+        row(Capability.PMU_COUNTERS, no,
+            "this machine exposes no hardware PMU (a virtual machine without vPMU?)",
+            "run on bare metal or enable the virtual PMU in the hypervisor")
+    elif facts.pmu_errno:
+        row(Capability.PMU_COUNTERS, staxd,
+            f"opening a hardware counter is refused ({os.strerror(facts.pmu_errno)})", PARANOID_FIX)
+    else:
+        row(Capability.PMU_COUNTERS, no, NOT_YET, NOT_YET_FIX)
+
+    if not facts.tracefs_mounted:
+        row(Capability.WAKEUP_ATTRIBUTION, no,
+            "tracefs is not mounted, so sched:sched_waking cannot be opened",
+            "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'")
+    elif not (facts.perfmon_capable or facts.paranoid <= -1):
+        row(Capability.WAKEUP_ATTRIBUTION, staxd,
+            "the sched:sched_waking tracepoint needs root or CAP_PERFMON",
+            "install staxd with 'sudo stax setup'")
+    else:
+        row(Capability.WAKEUP_ATTRIBUTION, no, NOT_YET, NOT_YET_FIX)
+
+    for cap in (Capability.OFF_CPU_INTERVALS, Capability.BLOCKED_REASON, Capability.DWARF_UNWINDING):
+        row(cap, no, NOT_YET, NOT_YET_FIX)
+    return rows
