@@ -22,6 +22,8 @@ BUILTIN_COMMANDS = {
     "collapse": "stax.cli.view_commands:collapse",
     "render": "stax.cli.view_commands:render",
     "plugins": "stax.cli.plugins_command:plugins",
+    "doctor": "stax.cli.doctor_command:doctor",
+    "setup": "stax.cli.setup_command:setup",
 }
 
 
