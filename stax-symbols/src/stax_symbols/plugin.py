@@ -1,0 +1,62 @@
+"""The stax-symbols plugins: one plugin object, and one ``stax`` entry point, per source.
+
+Separate entry points let ``stax plugins`` list each source, and let a user switch one
+off (``STAX_PLUGINS``) while debugging a wrong name.  Each object builds its source on
+first use, so loading plugins imports neither pyelftools nor any parser.
+
+Sources run in ``order`` (lower first; first answer per address wins).  The bands:
+100s DWARF line/inline tables, 200s separate debug files, 300s symbol tables (ELF
+.symtab/.dynsym 300, kallsyms 310, vDSO 320), 400s network (debuginfod), so cheap exact tables
+answer before anything slow.  Sources of one band serve disjoint image kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import stax
+from stax.contracts import SymbolSource
+
+
+class SymbolSourcePlugin:
+    """A pluggy plugin that offers exactly one symbol source, created once, lazily."""
+
+    def __init__(self, factory: Callable[[], SymbolSource]) -> None:
+        self._factory = factory
+        self._source: SymbolSource | None = None
+
+    def source(self) -> SymbolSource:
+        if self._source is None:
+            self._source = self._factory()
+        return self._source
+
+    @stax.hookimpl
+    def stax_symbol_sources(self) -> Sequence[SymbolSource]:
+        """Return this plugin's one source (the same object every pass, so its memo lives on)."""
+        return [self.source()]
+
+
+def _elf_symbols() -> SymbolSource:
+    from stax_symbols.elf_symbols import ElfSymbolSource
+
+    return ElfSymbolSource()
+
+
+def _kallsyms() -> SymbolSource:
+    from stax_symbols.kallsyms import KallsymsSource
+
+    return KallsymsSource()
+
+
+def _vdso() -> SymbolSource:
+    from stax_symbols.vdso import VdsoSource
+
+    return VdsoSource()
+
+
+elf_symbols = SymbolSourcePlugin(_elf_symbols)
+"""Entry point ``symbols-elf``: .symtab/.dynsym of executables and shared libraries."""
+kallsyms = SymbolSourcePlugin(_kallsyms)
+"""Entry point ``symbols-kallsyms``: kernel and module functions from /proc/kallsyms."""
+vdso = SymbolSourcePlugin(_vdso)
+"""Entry point ``symbols-vdso``: the vDSO, read from this process's own copy."""
