@@ -17,7 +17,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     d = tmp_path_factory.mktemp("symbols-build")
     (d / "libdemo.c").write_text(LIB_SOURCE)
     (d / "prog.c").write_text(PROG_SOURCE)
-    common = ["-O1", "-g0", "-Wl,--build-id"]
+    common = ["-O1", "-g0", "-fno-toplevel-reorder", "-Wl,--build-id"]  # functions in source order
     run(cc, *common, "-shared", "-fPIC", "-o", d / "libdemo.so", d / "libdemo.c")
     # A base address far from 0 makes every vaddr differ from its file offset, as in a
     # prelinked library; the source must use the segments, not assume vaddr == offset.

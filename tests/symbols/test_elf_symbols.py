@@ -75,6 +75,7 @@ def test_stripped_library_resolves_exports_from_dynsym(built: Built, tmp_path: P
     full = nm_functions(built.lib)  # same code, so same addresses as the unstripped copy
     offsets = {name: file_offset_of(built.lib_stripped, exported[name][0]) + 2 for name in exported}
     private = file_offset_of(built.lib, full["demo_private_mix"][0]) + 2
+    assert min(vaddr for vaddr, _ in exported.values()) < full["demo_private_mix"][0], "must follow an export"
     ctx = context(tmp_path)
     answer = source().symbolicate(image(built.lib_stripped), [*offsets.values(), private], ctx)
     for name, offset in offsets.items():
