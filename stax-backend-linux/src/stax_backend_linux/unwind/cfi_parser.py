@@ -495,9 +495,7 @@ class CfaProgram:
                     rules[register] = (kind, expression)
                 elif op == DW_CFA_remember_state:
                     # the CFA rule is part of the state: gcc's epilogues rely on it
-                    self.stack.append(
-                        (self.cfa_register, self.cfa_offset, self.cfa_expression, dict(rules))
-                    )
+                    self.stack.append((self.cfa_register, self.cfa_offset, self.cfa_expression, dict(rules)))
                 elif op == DW_CFA_restore_state:
                     if not self.stack:
                         raise UnwindTableError("DW_CFA_restore_state with nothing remembered")
