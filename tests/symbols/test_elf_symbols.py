@@ -100,11 +100,14 @@ def test_build_id_match_answers_and_mismatch_warns(built: Built, tmp_path: Path)
     assert warning.endswith(".") and "\n" not in warning
 
 
-def test_deleted_suffix_still_resolves_when_build_id_matches(built: Built, tmp_path: Path) -> None:
+def test_deleted_suffix_needs_a_matching_build_id(built: Built, tmp_path: Path) -> None:
     vaddr, _ = nm_functions(built.lib)["demo_lib_other"]
     offset = file_offset_of(built.lib, vaddr)
     img = image(f"{built.lib} (deleted)", build_id_of(built.lib))
     assert source().symbolicate(img, [offset], context(tmp_path))[offset][0].function == "demo_lib_other"
+    unverifiable = context(tmp_path)
+    assert source().symbolicate(image(f"{built.lib} (deleted)"), [offset], unverifiable) == {}
+    assert len(unverifiable.warnings) == 1 and "no build id was recorded" in unverifiable.warnings[0]
 
 
 @pytest.mark.parametrize(

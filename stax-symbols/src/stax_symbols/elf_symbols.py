@@ -39,10 +39,17 @@ class ElfSymbolSource:
         if image.kind is not ImageKind.ELF or not offsets:
             return {}
         path = image.path
-        # The kernel appends " (deleted)" to the path of a file unlinked while mapped; the
-        # replacement at the plain path is only used if its build id still matches.
+        # The kernel appends " (deleted)" to the path of a file unlinked while mapped (an
+        # upgrade replaced it); the file now at the plain path is used only if its build id
+        # proves it is the same object.
         if path.endswith(_DELETED_SUFFIX):
             path = path[: -len(_DELETED_SUFFIX)]
+            if image.build_id is None:
+                context.warn(
+                    f"{path} was replaced or deleted while it was mapped and no build id was recorded,"
+                    " so its frames stay unresolved."
+                )
+                return {}
         if not path.startswith("/") or path.startswith("/memfd:"):
             return {}  # anonymous or memfd code: not a file this source can open
         try:
