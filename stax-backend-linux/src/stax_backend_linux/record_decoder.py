@@ -76,6 +76,16 @@ VDSO_PATH = "[vdso]"
 
 BuildIdLookup = Callable[[str], "bytes | None"]
 
+_IPS_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def _ips(count: int) -> struct.Struct:
+    """The (cached) unpacker for ``count`` u64 callchain entries."""
+    unpacker = _IPS_STRUCTS.get(count)
+    if unpacker is None:
+        unpacker = _IPS_STRUCTS[count] = struct.Struct(f"<{count}Q")
+    return unpacker
+
 
 def image_kind(path: str) -> tuple[ImageKind, str]:
     """Classify a mapping by the name the kernel (or /proc/PID/maps) gives it."""
@@ -130,6 +140,7 @@ class RecordDecoder:
         if end & 7:
             end &= ~7  # records are u64-sized; a ragged tail cannot be a record
         words = memoryview(chunk)[:end].cast("Q")
+        chains = _IPS_STRUCTS
         header_from = HEADER.unpack_from
         sample_from = SAMPLE_BODY.unpack_from
         max_stack = self.max_stack
@@ -145,27 +156,29 @@ class RecordDecoder:
                     break  # corrupt: stop rather than loop or read past the chunk
                 if rtype == PERF_RECORD_SAMPLE:
                     ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8)
-                    first = (off + SAMPLE_IPS_OFFSET) >> 3
+                    at = off + SAMPLE_IPS_OFFSET
                     if nr == 0:
                         kernel: tuple[int, ...] = ()
                         user: tuple[int, ...] = (ip,) if ip < ctx_max else ()
                     else:
-                        head = words[first]
-                        if head == ctx_user:
+                        head = words[at >> 3]
+                        # get_perf_callchain() stores at most one KERNEL then one USER marker, each
+                        # followed only by addresses; guest/hypervisor chains start with another
+                        # marker and take the general path.
+                        if head == ctx_user:  # the common user-only chain: [USER, ips...]
                             kernel = ()
-                            user = tuple(words[first + 1:first + nr])
-                        elif head == ctx_kernel:
-                            chain = tuple(words[first:first + nr])
-                            try:
-                                u = chain.index(ctx_user)
-                            except ValueError:
-                                kernel, user = chain[1:], ()
-                            else:
-                                kernel, user = chain[1:u], chain[u + 1:]
+                            user = (chains.get(nr - 1) or _ips(nr - 1)).unpack_from(chunk, at + 8)
                         else:
-                            kernel, user = split_callchain(tuple(words[first:first + nr]))
-                        if (kernel and max(kernel) >= ctx_max) or (user and max(user) >= ctx_max):
-                            kernel, user = split_callchain(tuple(words[first:first + nr]))
+                            chain = (chains.get(nr) or _ips(nr)).unpack_from(chunk, at)
+                            if head == ctx_kernel:  # [KERNEL, kips..., USER, uips...]
+                                try:
+                                    u = chain.index(ctx_user)
+                                except ValueError:
+                                    kernel, user = chain[1:], ()
+                                else:
+                                    kernel, user = chain[1:u], chain[u + 1:]
+                            else:
+                                kernel, user = split_callchain(chain)
                     append(Sample(when, pid, tid, cpu, period, kernel, user,
                                   len(kernel) + len(user) >= max_stack))
                     samples += 1
