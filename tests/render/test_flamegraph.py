@@ -87,7 +87,7 @@ def test_kinds_are_coloured_and_marked(mixed_rec: Path) -> None:
     red = re.match(r"rgb\((\d+),(\d+),(\d+)\)", rect(user).get("fill")).groups()
     assert int(red[0]) > int(red[2])
     assert "inlined" in inline.find(f"{SVG}title").text
-    assert 'parse&lt;a;b&gt;&amp;"q"' in svg  # escaped, semicolons kept in the SVG
+    assert 'parse&lt;a;b&gt;&amp;&quot;q&quot;' in svg  # escaped, semicolons kept in the SVG
 
 
 def test_control_characters_in_names_stay_well_formed(tmp_path: Path) -> None:

@@ -9,10 +9,13 @@ line starts with a ``comm-tid`` frame.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from stax.analysis.profile import ROOT, DisplayFrame, Profile
-from stax.contracts import RenderOptions
+if TYPE_CHECKING:
+    from stax.analysis.profile import DisplayFrame, Profile
+    from stax.contracts import RenderOptions
+
+ROOT = -1  # stax.analysis.profile.ROOT, not imported so the plugin loads cheaply
 
 _TRANSLATE = str.maketrans({";": ":", "\n": " ", "\r": " "})
 

@@ -1,11 +1,10 @@
-"""``flamegraph``: a standalone interactive SVG flame graph (no external resources).
+"""The SVG document of a flame graph: header, controls, legend, one group per frame.
 
-Root-first by default, the root at the bottom.  With ``options.inverted`` it is
-an icicle graph of the *inverted* call tree: stacks are merged callee first, so
-the functions on CPU form the top row (the root level) and their callers hang
-below them; a function's width there is its self time, summed over all callers.
-The embedded script (``flamegraph.js``) gives click-to-zoom, a reset control,
-regex/substring search with the matched share of samples, and hover details.
+The document is standalone (style and script inline, no external resources) and
+well-formed XML whatever the function names hold.  Each frame is a
+``<g data-s="first sample" data-n="samples">`` with a ``<title>`` (name, samples,
+image: the hover tooltip), a ``<rect>`` and a ``<text>``; ``flamegraph.js`` reads
+those to zoom and search.
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 from typing import IO
-from xml.sax.saxutils import escape, quoteattr
 
-from stax.analysis.call_tree import TREE_ROOT, CallTree, call_tree, inverted_call_tree
+from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import Profile
 from stax.contracts import RenderOptions
 from stax_render.flamegraph_layout import FlameRect, fit_text, layout
@@ -50,24 +48,12 @@ text { font-family: Verdana, sans-serif; font-size: FONT_SIZEpx; fill: rgb(0,0,0
 """.replace("FONT_SIZE", str(FONT_SIZE))
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
 def _text(value: str) -> str:
-    return escape(_NOT_XML.sub("\ufffd", value))
-
-
-def _attr(value: str) -> str:
-    return quoteattr(_NOT_XML.sub("\ufffd", value))
-
-
-class FlamegraphRenderer:
-    """Interactive SVG flame graph; ``options.inverted`` draws the callee-first icicle."""
-
-    name = "flamegraph"
-    formats = ("svg",)
-    description = "Interactive SVG flame graph (--inverted: callee-first icicle graph)."
-
-    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
-        tree = inverted_call_tree(profile) if options.inverted else call_tree(profile)
-        write_svg(tree, profile, options, out)
+    """``value`` as XML character data (also safe inside a double-quoted attribute)."""
+    return _NOT_XML.sub("\ufffd", value).translate(_ESCAPES)
 
 
 def write_svg(tree: CallTree, profile: Profile, options: RenderOptions, out: IO[str]) -> None:

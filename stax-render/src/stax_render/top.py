@@ -8,12 +8,13 @@ captured (capability notes), before the functions.
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from stax.analysis.function_totals import FunctionTotal, function_totals
-from stax.analysis.profile import Profile
-from stax.analysis.thread_totals import ThreadTotal, thread_totals
-from stax.contracts import RenderOptions
+if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays fast
+    from stax.analysis.function_totals import FunctionTotal
+    from stax.analysis.profile import Profile
+    from stax.analysis.thread_totals import ThreadTotal
+    from stax.contracts import RenderOptions
 
 DEFAULT_LIMIT = 20
 MAX_FUNCTION_WIDTH = 70
@@ -28,6 +29,9 @@ class TopRenderer:
     description = "Functions ranked by self samples, with total (inclusive) samples."
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
+        from stax.analysis.function_totals import function_totals
+        from stax.analysis.thread_totals import thread_totals
+
         limit = options.limit if options.limit is not None else DEFAULT_LIMIT
         functions = function_totals(profile)
         if limit >= 0:

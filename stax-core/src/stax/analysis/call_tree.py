@@ -50,13 +50,17 @@ class CallTree:
 
     def children(self, node: int) -> list[int]:
         """Children of ``node`` in creation order."""
+        return self.children_lists()[node]
+
+    def children_lists(self) -> list[list[int]]:
+        """Children of every node (index = node id), built once on first use."""
         if self._children is None:
             kids: list[list[int]] = [[] for _ in range(len(self.frame))]
-            parent = self.parent
-            for child in range(1, len(parent)):
-                kids[parent[child]].append(child)
+            for child, parent in enumerate(self.parent.tolist()):
+                if child:
+                    kids[parent].append(child)
             self._children = kids
-        return self._children[node]
+        return self._children
 
     def frame_of(self, node: int) -> DisplayFrame:
         return self.frames[self.frame[node]]

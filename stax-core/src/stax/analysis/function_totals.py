@@ -33,31 +33,36 @@ def function_totals(profile: Profile, tree: CallTree | None = None) -> list[Func
     """
     tree = tree if tree is not None else call_tree(profile)
     frame_count = len(profile.frames)
+    frame_of = tree.frame.tolist()
+    node_self, node_self_weight = tree.self_count.tolist(), tree.self_weight.tolist()
+    node_total, node_total_weight = tree.total_count.tolist(), tree.total_weight.tolist()
     self_count = [0] * frame_count
     self_weight = [0] * frame_count
+    for node in range(1, len(frame_of)):
+        if node_self[node]:
+            frame = frame_of[node]
+            self_count[frame] += node_self[node]
+            self_weight[frame] += node_self_weight[node]
+    # A node adds to its function's total only when no ancestor is the same function:
+    # the ancestor's total already holds these samples (recursion).  Depth-first, with
+    # ~node pushed to mark leaving a node.
     total_count = [0] * frame_count
     total_weight = [0] * frame_count
-    frame_of = tree.frame
-    for node in range(1, len(tree)):
-        frame = frame_of[node]
-        self_count[frame] += tree.self_count[node]
-        self_weight[frame] += tree.self_weight[node]
-    # A node adds to its function's total only when no ancestor is the same function:
-    # the ancestor's total already holds these samples (recursion).
     on_path = [0] * frame_count
-    stack: list[int] = list(reversed(tree.children(TREE_ROOT)))
+    kids = tree.children_lists()
+    stack: list[int] = list(kids[TREE_ROOT])
     while stack:
         node = stack.pop()
-        if node < 0:  # leaving ~node
+        if node < 0:
             on_path[frame_of[~node]] -= 1
             continue
         frame = frame_of[node]
         if not on_path[frame]:
-            total_count[frame] += tree.total_count[node]
-            total_weight[frame] += tree.total_weight[node]
+            total_count[frame] += node_total[node]
+            total_weight[frame] += node_total_weight[node]
         on_path[frame] += 1
         stack.append(~node)
-        stack.extend(reversed(tree.children(node)))
+        stack.extend(kids[node])
     samples = tree.sample_count
     scale = 100.0 / samples if samples else 0.0
     rows = [

@@ -116,14 +116,29 @@ class _DisplayTreeBuilder:
             return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
         memo = self.stack_nodes
         pending: list[int] = []
+        raw_parents = self.raw_parents
         stack = stack_id
         while stack != EMPTY_STACK and stack not in memo:
             pending.append(stack)
-            stack = self.raw_parents[stack]
+            stack = raw_parents[stack]
         node = ROOT if stack == EMPTY_STACK else memo[stack]
+        # child() inlined: this loop runs once per new tree node and dominates loading.
+        chains, raw_frames, index = self.chains, self.raw_frames, self.node_index
+        node_parents, node_frames = self.node_parents, self.node_frames
         for stack in reversed(pending):
-            for frame in self.chain(self.raw_frames[stack]):
-                node = self.child(node, frame)
+            raw_frame = raw_frames[stack]
+            chain = chains.get(raw_frame)
+            if chain is None:
+                chain = self.chain(raw_frame)
+            for frame in chain:
+                key = (node, frame)
+                child = index.get(key)
+                if child is None:
+                    child = len(node_frames)
+                    node_parents.append(node)
+                    node_frames.append(frame)
+                    index[key] = child
+                node = child
             memo[stack] = node
         return node
 
