@@ -1,0 +1,1 @@
+"""A third-party stax renderer: ``hotlist``, one ``NAME PERCENT`` line per function."""
