@@ -128,6 +128,8 @@ def _functions(path: str) -> tuple[list[int], list[tuple[int, int, str]]]:
         fields = line.split()
         if len(fields) == 4 and fields[2] in "tTwWiI":
             functions.append((int(fields[0], 16), int(fields[1], 16), fields[3].split("@")[0]))
+        elif len(fields) == 3 and fields[1] in "tTwW":  # no size (assembly labels like __restore_rt)
+            functions.append((int(fields[0], 16), 0, fields[2].split("@")[0]))
     functions.sort()
     return [f[0] for f in functions], functions
 
