@@ -118,3 +118,58 @@ def test_ten_thousand_stacks_stay_small(tmp_path: Path) -> None:
     print(f"\nflamegraph of 10,000 distinct stacks: {size / 1024:,.0f} KiB,"
           f" {svg.count('<g ')} frames drawn")
     assert size < 8 * 1024 * 1024
+
+
+def run_script(svg: str, actions: list[list[object]]) -> dict:
+    """Run the SVG's script under node with a minimal DOM, apply ``actions``, return the state."""
+    import json
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    root = ET.fromstring(svg)
+    ids = {el.get("id"): {"attrs": dict(el.attrib), "text": el.text or ""}
+           for el in root.iter() if el.get("id") and el.get("id") != "frames"}
+    groups = [g for g in root.find(f".//{SVG}g[@id='frames']") if g.tag == f"{SVG}g"]
+    frames = [{"g": dict(g.attrib), "rect": dict(rect(g).attrib),
+               "title": g.find(f"{SVG}title").text,
+               "text": {"attrs": dict(g.find(f"{SVG}text").attrib), "text": g.find(f"{SVG}text").text or ""}}
+              for g in groups]
+    payload = {"script": root.find(f"{SVG}script").text, "root": dict(root.attrib), "ids": ids,
+               "frames": frames, "actions": actions}
+    proc = subprocess.run([node, str(Path(__file__).with_name("flamegraph_dom.js"))],
+                          input=json.dumps(payload), capture_output=True, text=True, check=True)
+    state = json.loads(proc.stdout)
+    state["names"] = [f["title"].split("\n")[0] for f in frames]
+    return state
+
+
+def test_script_zooms_and_resets(hot_rec: Path) -> None:
+    svg = render(hot_rec)
+    state = run_script(svg, [])
+    names = state["names"]
+    full = state["frames"][names.index("all")]["width"]
+    assert state["unzoomHidden"]
+    zoomed = run_script(svg, [["click", names.index("hot_b")]])
+    by_name = dict(zip(names, zoomed["frames"], strict=True))
+    assert by_name["hot_b"]["width"] == pytest.approx(full) and by_name["hot_b"]["x"] == pytest.approx(10)
+    assert "hide" in by_name["hot_a"]["cls"]
+    assert "parent" in by_name["driver"]["cls"] and by_name["driver"]["width"] == pytest.approx(full)
+    assert by_name["hot_b"]["text"] == "hot_b" and not zoomed["unzoomHidden"]
+    back = run_script(svg, [["click", names.index("hot_b")], ["unzoom"]])
+    assert back["frames"] == state["frames"] and back["unzoomHidden"]
+
+
+def test_script_search_highlights_and_counts_once(mixed_rec: Path) -> None:
+    svg = render(mixed_rec)
+    state = run_script(svg, [["search", "^fib$"]])
+    names = state["names"]
+    assert state["matched"].startswith("Matched: 10.00% of samples")  # 3 nested fib frames, 100 samples
+    fills = {f["fill"] for n, f in zip(names, state["frames"], strict=True) if n == "fib"}
+    assert fills == {"rgb(230,0,230)"}
+    assert state["search"] == "Reset Search"
+    assert run_script(svg, [["search", "work|main"]])["matched"].startswith("Matched: 100.00%")
+    assert run_script(svg, [["search", "parse<a;b"]])["matched"].startswith("Matched: 5.00%")
+    assert run_script(svg, [["search", "("]])["matched"].startswith("Matched: 0.00%")  # bad regex: text
+    cleared = run_script(svg, [["search", "fib"], ["clear"]])
+    assert cleared["frames"] == run_script(svg, [])["frames"] and cleared["search"] == "Search"
