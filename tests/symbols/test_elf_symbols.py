@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,8 +14,10 @@ import pytest
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
 from stax.stack_table import Image
+from stax_symbols.elf_file import ElfReadError
 from stax_symbols.elf_memo import ElfMemo
 from stax_symbols.elf_symbols import ElfSymbolSource
+from stax_symbols.loaded_elf import load_elf
 from tests.symbols.built_objects import Built, build_id_of, file_offset_of, load_segments, nm_functions, run
 
 LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
@@ -187,3 +191,23 @@ def test_libc_answers_are_never_empty_and_match_nm(tmp_path: Path) -> None:
         assert info.symbol_offset is not None and info.symbol_offset >= 0
         start_vaddr = offset - text.offset + text.vaddr - info.symbol_offset
         assert info.function in by_start.get(start_vaddr, set()), (hex(offset), info)
+
+
+def test_mutated_files_never_raise_anything_but_the_warning(built: Built) -> None:
+    """Flip bytes (mostly in the headers) and truncate: parsing either works or says why."""
+    original = built.lib.read_bytes()
+    rng = random.Random(5)
+    failures = 0
+    for _ in range(300):
+        data = bytearray(original)
+        for _ in range(rng.randrange(1, 16)):
+            position = rng.randrange(0x100) if rng.random() < 0.5 else rng.randrange(len(data))
+            data[position] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        try:
+            load_elf(io.BytesIO(bytes(data)), "libx.so").symbolicate(range(0, 0x2000, 7))
+        except ElfReadError as exc:
+            failures += 1
+            assert str(exc).startswith("Cannot read symbols from libx.so: ")
+    assert 0 < failures < 300

@@ -27,9 +27,9 @@ def test_each_source_is_its_own_entry_point_in_order() -> None:
     ours = [(s.name, s.order) for s in plugins.symbol_sources()
             if s.name in ("elf-symbols", "kallsyms", "vdso")]
     assert ours == [("elf-symbols", 300), ("kallsyms", 310), ("vdso", 320)]
-    # the same source object every pass, so its parsed tables outlive one pass
-    again = {s.name: s for s in plugins.symbol_sources()}
-    assert all(again[name] is s for name, s in ((s.name, s) for s in plugins.symbol_sources()))
+    # the same source objects every pass, so their parsed tables outlive one pass
+    first, second = plugins.symbol_sources(), plugins.symbol_sources()
+    assert all(a is b for a, b in zip(first, second, strict=True))
 
 
 def test_recording_names_user_kernel_frames(built: Built, tmp_path: Path) -> None:
