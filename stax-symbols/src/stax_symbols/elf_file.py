@@ -156,8 +156,8 @@ def read_elf(stream: BinaryIO, label: str) -> ElfFile:
             sections.append(
                 SectionInfo(section.name, header.sh_type, header.sh_flags, header.sh_addr, header.sh_size)
             )
-            if header.sh_type == "SHT_NOTE" and build_id is None and not segments:
-                # Objects without program headers (rare) still carry .note.gnu.build-id.
+            if header.sh_type == "SHT_NOTE" and build_id is None:
+                # Objects without a PT_NOTE (rare) may still carry a .note.gnu.build-id section.
                 build_id = build_id_from_notes(section.data(), header.sh_addralign, elf.little_endian)
             if header.sh_type in ("SHT_SYMTAB", "SHT_DYNSYM") and index != 0:
                 strings = elf.get_section(header.sh_link)
