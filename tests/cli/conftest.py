@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +28,21 @@ def stax(*args: str, check: bool = True, timeout: float = 120, **kw) -> subproce
 
 
 @pytest.fixture(scope="session")
-def bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("workloads")
+def bin_dir() -> Iterator[Path]:
+    """Workloads live outside pytest's 0700 temp root so uid 65534 can run them too."""
+    path = Path(tempfile.mkdtemp(prefix="stax-workloads-"))
     os.chmod(path, 0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A scratch directory any user can write (for recordings made as uid 65534)."""
+    path = Path(tempfile.mkdtemp(prefix="stax-out-"))
+    os.chmod(path, 0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

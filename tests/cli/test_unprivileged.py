@@ -19,16 +19,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch 
 
 
 def test_unprivileged_records_user_frames_and_says_why_no_kernel(
-    hotspots: Path, tmp_path: Path
+    hotspots: Path, world_dir: Path
 ) -> None:
     paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
     if paranoid < 2:
         pytest.skip(f"perf_event_paranoid is {paranoid}; this test needs >= 2 (the default)")
-    out = tmp_path / "nobody"
-    out.mkdir()
-    os.chmod(tmp_path, 0o755)
-    os.chown(out, 65534, 65534)
-    rec = out / "user.stax"
+    rec = world_dir / "user.stax"
     env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent"}
     proc = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
