@@ -21,8 +21,8 @@ from tests.cli.conftest import stax
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for perf_event_open")
 
 
-def top_json(rec: Path, *args: str) -> dict:
-    return json.loads(stax("top", str(rec), "--json", "-n", "50", *args).stdout)
+def top_json(rec: Path, *args: str, limit: int = 50) -> dict:
+    return json.loads(stax("top", str(rec), "--json", "-n", str(limit), *args).stdout)
 
 
 def folded(rec: Path, *args: str) -> dict[str, int]:
@@ -96,7 +96,7 @@ def test_syscall_heavy_workload_shows_kernel_frames_under_user_frames(
 ) -> None:
     rec = tmp_path / "sys.stax"
     stax("record", "-o", str(rec), "--", str(syscalls_bin), "1")
-    top = top_json(rec)
+    top = top_json(rec, limit=100_000)
     kernel_self = sum(f["self"] for f in top["functions"] if f["is_kernel"])
     assert kernel_self / top["samples"] > 0.3
     # kernel frames sit above (leafward of) the user frames that made the syscall; libc's

@@ -287,3 +287,38 @@ def test_bad_frequency_is_a_usage_error(sink: ListSink) -> None:
 def test_samples_are_sample_objects(workloads: dict[str, Path], sink: ListSink) -> None:
     record(RecordRequest(command=(str(workloads["spinner"]), "0.2"), frequency=199), sink)
     assert sink.samples and all(type(s) is Sample and s.weight == 1_000_000_000 // 199 for s in sink.samples)
+
+
+def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path], tmp_path: Path) -> None:
+    """inherit follows processes the command forks; the recording resolves their frames."""
+    import sqlite3
+
+    from stax.events import ThreadStart
+    from stax.recording.writer import RecordingBuilder
+
+    spinner = workloads["spinner"]
+    builder = RecordingBuilder(tmp_path / "fork.stax")
+    seen = ListSink()
+
+    class Tee:
+        def consume(self, events):  # type: ignore[no-untyped-def]
+            seen.consume(events)
+            builder.consume(events)
+
+    summary = record(RecordRequest(command=("/bin/sh", "-c", f"{spinner} 0.4 & {spinner} 0.4; wait")), Tee())
+    builder.finish(symbolicate=False)
+    shell = summary.metadata["target_pid"]
+    assert summary.target_exit_code == 0 and summary.lost_records == 0
+    children = {e.pid for e in seen.of(ThreadStart) if e.pid == e.tid and e.parent_pid == shell}
+    assert len(children) == 2
+    execs = {(n.pid, n.name) for n in seen.of(ThreadName) if n.is_exec}
+    assert {(pid, "spinner") for pid in children} <= execs
+    per_pid = Counter(s.pid for s in seen.samples)
+    assert all(per_pid[pid] >= 100 for pid in children), per_pid
+
+    db = sqlite3.connect(tmp_path / "fork.stax")
+    leaf_images = dict(db.execute(
+        "SELECT i.path, count(*) FROM samples s JOIN stacks st ON st.id = s.stack_id "
+        "JOIN frames f ON f.id = st.frame_id JOIN images i ON i.id = f.image_id GROUP BY i.path"))
+    db.close()
+    assert leaf_images.get(str(spinner), 0) >= 0.9 * sum(leaf_images.values()), leaf_images

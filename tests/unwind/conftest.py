@@ -33,6 +33,11 @@ def signal_run(harness: Path, tmp_path_factory: pytest.TempPathFactory) -> Snaps
 
 
 @pytest.fixture(scope="session")
+def noreturn_run(harness: Path, tmp_path_factory: pytest.TempPathFactory) -> SnapshotRun:
+    return run_harness(harness, "noreturn", tmp_path_factory.mktemp("noreturn"))
+
+
+@pytest.fixture(scope="session")
 def no_hdr_run(tmp_path_factory: pytest.TempPathFactory) -> SnapshotRun:
     """Linked without .eh_frame_hdr: the FDE table must come from scanning .eh_frame."""
     directory = tmp_path_factory.mktemp("no-hdr")

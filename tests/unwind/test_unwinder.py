@@ -56,6 +56,20 @@ def test_qsort_comparator_through_libc(qsort_run: SnapshotRun) -> None:
     assert len(depths) > 1, "snapshots should catch the merge sort at different depths"
 
 
+def test_return_address_past_the_end_of_its_function(noreturn_run: SnapshotRun) -> None:
+    """A call to a noreturn function ends ends_in_noreturn: its return address is the first
+    byte after the function, so the caller's row must be looked up at ip - 1."""
+    [snapshot] = noreturn_run.snapshots
+    result = unwind(snapshot.regs, snapshot.stack, _resolver(noreturn_run))
+    symbolizer = Symbolizer(noreturn_run.maps)
+    assert symbolizer.chain(result.ips) == [
+        "snap", "escape", "ends_in_noreturn", "driver_noreturn", "main", *LIBC_START,
+    ]  # fmt: skip
+    assert symbolizer.name(result.ips[2]) != "ends_in_noreturn"  # really past its end
+    assert result.ips[1:] == list(snapshot.backtrace[1:])
+    assert not result.truncated and result.frame_pointer_frames == 0
+
+
 def test_short_stack_copy_gives_a_correct_prefix(qsort_run: SnapshotRun) -> None:
     resolver = _resolver(qsort_run)
     for snapshot in qsort_run.snapshots[:10]:

@@ -7,6 +7,8 @@
  *     qsort   main -> driver_qsort -> qsort (libc) -> ... -> compare_ints -> snap  (COUNT snapshots)
  *     signal  main -> driver_signal -> faulting_load (SIGSEGV at its first instruction)
  *             -> [__restore_rt] -> on_segv (SA_SIGINFO) -> snap
+ *     noreturn main -> driver_noreturn -> ends_in_noreturn -> escape (noreturn) -> snap; the
+ *             return address into ends_in_noreturn is the first byte after that function
  *
  * Each snapshot N writes OUTDIR/N.regs (name value lines, then the return addresses
  * glibc's backtrace() -- libgcc's unwinder -- found) and OUTDIR/N.stack (the bytes from
@@ -158,6 +160,27 @@ __attribute__((noinline)) int driver_signal(volatile int *p) {
     return -1;
 }
 
+/* ---- noreturn: a call that is the last instruction of its function ---- */
+
+static jmp_buf escape_to;
+static volatile int sink;
+
+__attribute__((noinline, noreturn)) void escape(int v) {
+    sink = v;
+    snap("noreturn");
+    longjmp(escape_to, 1);
+}
+
+__attribute__((noinline)) void ends_in_noreturn(int v) {
+    sink = v * 3;
+    escape(v + 1);
+}
+
+__attribute__((noinline)) int driver_noreturn(int v) {
+    if (setjmp(escape_to) == 0) ends_in_noreturn(v);
+    return sink + 1;
+}
+
 static void find_stack_top(void) {
     FILE *maps = fopen("/proc/self/maps", "r");
     char line[4096];
@@ -184,7 +207,7 @@ static void save_maps(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s chain|qsort|signal OUTDIR [COUNT]\n", argv[0]);
+        fprintf(stderr, "usage: %s chain|qsort|signal|noreturn OUTDIR [COUNT]\n", argv[0]);
         return 2;
     }
     out_dir = argv[2];
@@ -198,6 +221,8 @@ int main(int argc, char **argv) {
         snaps_wanted = argc > 3 ? atoi(argv[3]) : 50;
         snap_every = 97;
         result = driver_qsort(20000);
+    } else if (!strcmp(argv[1], "noreturn")) {
+        result = driver_noreturn(argc);
     } else if (!strcmp(argv[1], "signal")) {
         result = driver_signal(NULL);
     } else {
