@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unwind.snapshots import SnapshotRun, build_harness, run, run_harness
+from tests.unwind.snapshots import PROGRAMS, SnapshotRun, build_harness, run, run_harness
 
 OPTIMISED = ("-O2", "-fomit-frame-pointer")
 
@@ -67,3 +67,11 @@ def frame_pointer_run(tmp_path_factory: pytest.TempPathFactory) -> SnapshotRun:
         "-fno-unwind-tables",
     )  # fmt: skip
     return run_harness(binary, "qsort", directory / "out", 5)
+
+
+@pytest.fixture(scope="session")
+def cfi_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shared object of hand-written CFI: zPLR, S, restore, val_offset, register, ..."""
+    out = tmp_path_factory.mktemp("cfi-zoo") / "cfi_zoo.so"
+    run("gcc", "-shared", "-nostdlib", "-o", out, PROGRAMS / "cfi_zoo.s")
+    return out
