@@ -322,3 +322,23 @@ def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path
         "JOIN frames f ON f.id = st.frame_id JOIN images i ON i.id = f.image_id GROUP BY i.path"))
     db.close()
     assert leaf_images.get(str(spinner), 0) >= 0.9 * sum(leaf_images.values()), leaf_images
+
+
+def test_attach_includes_existing_threads(workloads: dict[str, Path], sink: ListSink) -> None:
+    """-p opens threads x CPUs events and funnels them into one ring per CPU (SET_OUTPUT)."""
+    proc = subprocess.Popen([str(workloads["two_threads"]), "100000"])
+    try:
+        deadline = time.monotonic() + 5
+        while len(os.listdir(f"/proc/{proc.pid}/task")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # let both workers name themselves
+        summary = record(RecordRequest(pids=(proc.pid,), duration=0.8), sink)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert summary.lost_records == 0
+    names = {n.tid: n.name for n in sink.of(ThreadName) if n.pid == proc.pid}
+    assert sorted(names.values()) == ["two_threads", "worker-big", "worker-small"]
+    per_thread = Counter(names.get(s.tid) for s in sink.samples if s.pid == proc.pid)
+    assert per_thread["worker-big"] >= 100 and per_thread["worker-small"] >= 100, per_thread
+    assert {s.cpu for s in sink.samples} <= set(range(os.cpu_count() or 1))

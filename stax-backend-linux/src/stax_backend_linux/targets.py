@@ -209,7 +209,11 @@ class CommandTarget:
             return True
         if self.pid == 0:
             return True
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD set to SIG_IGN): status unknown
+            self.pid, self.exit_status = 0, None
+            return True
         if pid == 0:
             return False
         self.exit_status = status
@@ -220,7 +224,10 @@ class CommandTarget:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.poll_exited():
             if deadline is None:
-                _pid, self.exit_status = os.waitpid(self.pid, 0)
+                try:
+                    _pid, self.exit_status = os.waitpid(self.pid, 0)
+                except ChildProcessError:
+                    self.pid = 0
                 return True
             if time.monotonic() >= deadline:
                 return False
