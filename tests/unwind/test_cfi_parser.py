@@ -128,7 +128,9 @@ def test_signal_trampoline_row() -> None:
     """glibc's __restore_rt: a "zRS" CIE, CFA = *(rsp + 160), every register by expression."""
     tables = ElfUnwindTables.from_path(LIBC)
     symbols = run("nm", "/usr/lib/debug/.build-id/" + _libc_debug_name())
-    address = next(int(line.split()[0], 16) for line in symbols.splitlines() if line.endswith(" __restore_rt"))
+    address = next(
+        int(line.split()[0], 16) for line in symbols.splitlines() if line.endswith(" __restore_rt")
+    )
     row = tables.row_for(address)
     assert row is not None and row.signal_frame
     assert row.cfa_expression is not None and row.cfa_expression.source == bytes([0x77, 0xA0, 0x01, 0x06])

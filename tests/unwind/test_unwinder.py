@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from stax_backend_linux.unwind import ModuleResolver, StopReason, UnwindTableCache, unwind
 from tests.unwind.snapshots import Snapshot, SnapshotRun, Symbolizer, run
 
