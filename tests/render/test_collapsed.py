@@ -32,9 +32,16 @@ def test_lines_parse_and_sum(mixed_rec: Path) -> None:
         assert match, line
         total += int(match.group(2))
     assert total == 1000
+    assert "main;work;sys_write;vfs_write 200" in lines
+    assert "main;helper;outer_inline;inner_inline 50" in lines
+    assert "main;fib;fib;fib 100" in lines
+
+
+def test_annotations(mixed_rec: Path) -> None:
+    lines = render(mixed_rec, annotate=True)
     assert "main;work;sys_write_[k];vfs_write_[k] 200" in lines
     assert "main;helper;outer_inline_[i];inner_inline_[i] 50" in lines
-    assert "main;fib;fib;fib 100" in lines
+    assert "main;work;compute 600" in lines
 
 
 def test_semicolons_in_names_are_replaced(mixed_rec: Path) -> None:
@@ -44,5 +51,5 @@ def test_semicolons_in_names_are_replaced(mixed_rec: Path) -> None:
 def test_per_thread_prefix(mixed_rec: Path) -> None:
     lines = render(mixed_rec, per_thread=True)
     assert "worker-a-101;main;work;compute 600" in lines
-    assert "worker-b-102;main;work;sys_write_[k];vfs_write_[k] 200" in lines
+    assert "worker-b-102;main;work;sys_write;vfs_write 200" in lines
     assert sum(int(line.rsplit(" ", 1)[1]) for line in lines) == 1000

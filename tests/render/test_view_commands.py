@@ -149,3 +149,9 @@ def test_unknown_renderer_through_the_executable(hot_rec: Path) -> None:
     proc = _stax("render", str(hot_rec), "--format", "nosuch")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "nosuch" in proc.stderr
+
+
+def test_collapse_annotate(mixed_rec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_out(capsys, "collapse", str(mixed_rec), "--annotate", "--tid", "102")
+    assert code == 0
+    assert "main;work;sys_write_[k];vfs_write_[k] 200" in out.splitlines()

@@ -2,9 +2,11 @@
 
 This is the input format of flamegraph.pl and inferno.  A frame name may not
 contain ``;`` (the frame separator) or a line break, so those become ``:`` and a
-space.  Kernel frames carry the ``_[k]`` suffix and inlined frames ``_[i]``, the
-annotations both tools colour by.  With ``options.extra["per_thread"]`` every
-line starts with a ``comm-tid`` frame.
+space.  Names are plain function names by default (what ``stax top`` shows);
+with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
+inlined frames ``_[i]``, the annotations both tools colour by (as
+stackcollapse-perf.pl ``--all`` writes them).  With ``options.extra["per_thread"]``
+every line starts with a ``comm-tid`` frame.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ ROOT = -1  # stax.analysis.profile.ROOT, not imported so the plugin loads cheapl
 _TRANSLATE = str.maketrans({";": ":", "\n": " ", "\r": " "})
 
 
-def folded_name(frame: DisplayFrame) -> str:
-    """A frame name safe inside a folded line, with its kernel/inline annotation."""
+def folded_name(frame: DisplayFrame, annotate: bool = False) -> str:
+    """A frame name safe inside a folded line, with its kernel/inline annotation if asked."""
     name = frame.name.translate(_TRANSLATE)
+    if not annotate:
+        return name
     if frame.is_inline:
         return name + "_[i]"
     if frame.is_kernel:
@@ -38,7 +42,8 @@ class CollapsedRenderer:
     description = "Folded stacks (root;...;leaf COUNT), the input of flamegraph.pl and inferno."
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
-        names = [folded_name(f) for f in profile.frames]
+        annotate = bool(options.extra.get("annotate"))
+        names = [folded_name(f, annotate) for f in profile.frames]
         prefixes: dict[int, str] = {ROOT: ""}
         parents, frames = profile.node_parents, profile.node_frames
 

@@ -188,12 +188,12 @@ def collapse(
     *,
     output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
     per_thread: Annotated[bool, Parameter(name=["--per-thread"], negative="")] = False,
+    annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
 ) -> int:
     """Print folded stacks, ``root;...;leaf COUNT`` per line, for flamegraph.pl or inferno.
 
-    Kernel frames end in ``_[k]`` and inlined frames in ``_[i]``. Example:
-    ``stax collapse rec.stax | flamegraph.pl > rec.svg``.
+    Example: ``stax collapse rec.stax | flamegraph.pl > rec.svg``.
 
     Parameters
     ----------
@@ -203,10 +203,14 @@ def collapse(
         Write to this file instead of standard output.
     per_thread
         Start every stack with a ``comm-tid`` frame, one tower per thread.
+    annotate
+        Suffix kernel frames with ``_[k]`` and inlined frames with ``_[i]``, which
+        flamegraph.pl (--color=java) and inferno colour differently.
     """
     profile = _load(recording, selection)
+    options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate})
     with _output(output) as out:
-        _renderer("collapsed").render(profile, RenderOptions(extra={"per_thread": per_thread}), out)
+        _renderer("collapsed").render(profile, options, out)
     _wrote(output)
     return 0
 
