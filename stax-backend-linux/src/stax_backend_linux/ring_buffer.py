@@ -61,6 +61,11 @@ class RingBuffer:
         if head == tail:
             return b""
         size = head - tail
+        if size > self.data_size:
+            # cannot happen while we own data_tail (the kernel drops records rather than
+            # overrun it); if it ever does, the bytes are unusable: resynchronise at head
+            page.data_tail = head
+            return b""
         start = tail & self._mask
         end = start + size
         if end <= self.data_size:
