@@ -43,6 +43,7 @@ class UnwindRow:
         "rules",
         "return_address_undefined",
         "signal_frame",
+        "simple",
     )
 
     def __init__(
@@ -66,6 +67,12 @@ class UnwindRow:
         self.rules = rules
         self.return_address_undefined = return_address_undefined
         self.signal_frame = signal_frame
+        self.simple: tuple[int, int, tuple[tuple[int, int], ...]] | None = (
+            (cfa_register, cfa_offset, saved)
+            if cfa_expression is None and not rules and not return_address_undefined and not signal_frame
+            else None
+        )
+        """(CFA register, CFA offset, saved) when that is the whole row: the unwinder's fast path."""
 
     def __repr__(self) -> str:
         cfa = (

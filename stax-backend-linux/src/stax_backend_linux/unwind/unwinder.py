@@ -103,14 +103,17 @@ def unwind(
     lost_memory = False
     fp_frames = 0
     reason = StopReason.MAX_FRAMES
+    append = ips.append
+    depth = 0
+    pc: int | None = r[16]
 
-    while len(ips) < max_frames:
-        pc = r[16]
+    while depth < max_frames:
         if pc == 0:
             reason = StopReason.ZERO_PC
             break
-        ips.append(pc)
-        lookup = pc if exact_pc else pc - 1
+        append(pc)
+        depth += 1
+        lookup = pc if exact_pc else pc - 1  # type: ignore[operator]
         row = cache_get(lookup, _MISSING)
         if row is _MISSING:
             try:
@@ -133,6 +136,36 @@ def unwind(
             fp_frames += 1
             exact_pc = False
             r = new  # type: ignore[assignment]
+            pc = new[16]
+            continue
+
+        simple = row.simple
+        if simple is not None:
+            # the common row: CFA = register + offset, registers saved at CFA + N
+            cfa_register, cfa_offset, saved = simple
+            value = r[cfa_register]
+            if value is None:
+                reason = StopReason.STACK_EXHAUSTED if lost_memory else StopReason.UNKNOWN_REGISTER
+                break
+            cfa = value + cfa_offset
+            new = [None, None, None, r[3], None, None, r[6], cfa, None, None, None, None,
+                   r[12], r[13], r[14], r[15], None]  # fmt: skip
+            for column, offset in saved:
+                address = cfa + offset - base
+                if 0 <= address <= limit:
+                    new[column] = unpack(stack, address)[0]
+                else:
+                    new[column] = None
+                    lost_memory = True
+            pc = new[16]
+            if pc is None:
+                reason = StopReason.STACK_EXHAUSTED if lost_memory else StopReason.UNKNOWN_REGISTER
+                break
+            if cfa <= r[7]:
+                reason = StopReason.CFA_NOT_INCREASING
+                break
+            exact_pc = False
+            r = new
             continue
 
         # the CFA (DWARF 5 §6.4.1: "the value of the stack pointer at the call site")
@@ -186,6 +219,7 @@ def unwind(
             break
         exact_pc = row.signal_frame
         r = new
+        pc = new[16]
 
     return UnwindResult(ips, reason not in _COMPLETE, str(reason), fp_frames)
 

@@ -53,10 +53,14 @@ def registers_from_names(regs: Mapping[str, int]) -> list[int | None]:
     needs them.
     """
     out: list[int | None] = [None] * REGISTER_COUNT
+    aliases = _ALIASES
     for name, value in regs.items():
-        number = _ALIASES.get(name.lower())
-        if number is not None:
-            out[number] = value
+        number = aliases.get(name)
+        if number is None:
+            number = aliases.get(name.lower())
+            if number is None:
+                continue
+        out[number] = value
     return out
 
 
