@@ -8,6 +8,7 @@ following fork (the child inherits the parent's maps) and exec (maps are reset).
 from __future__ import annotations
 
 import bisect
+import re
 
 import attrs
 
@@ -16,6 +17,12 @@ from stax.stack_table import ImageTable
 
 KERNEL_PID = -1
 UNKNOWN_IMAGE_PATH = "[unknown]"
+JITDUMP_PATHS_OPTION = "jitdump_paths"
+"""``SymbolContext.options`` key: ``{pid: (path, ...)}`` of the jitdump files each process mapped."""
+
+# A JIT runtime writing a jitdump (perf's jitdump-specification.txt) mmaps its
+# ``jit-PID.dump`` executable so that perf sees it; that mapping is how the file is found.
+_JITDUMP_NAME = re.compile(r"jit-\d+\.dump")
 
 
 @attrs.define(slots=True)
@@ -35,11 +42,17 @@ class AddressSpaces:
         self._starts: dict[int, list[int]] = {}
         self.kernel_image_id = images.intern("[kernel.kallsyms]", ImageKind.KERNEL)
         self._unknown_images: dict[int, int] = {}
+        self.jitdump_paths: dict[int, list[str]] = {}
+        """The ``jit-PID.dump`` files each process mapped, in mapping order."""
 
     def add(self, load: ImageLoad) -> None:
         """Record a mapping; a new mapping replaces whatever it overlaps."""
         if load.kind is ImageKind.KERNEL or load.pid == KERNEL_PID:
             return
+        if load.path.endswith(".dump") and _JITDUMP_NAME.fullmatch(load.path.rsplit("/", 1)[-1]):
+            paths = self.jitdump_paths.setdefault(load.pid, [])
+            if load.path not in paths:
+                paths.append(load.path)
         per_process = load.kind in (ImageKind.JIT, ImageKind.UNKNOWN)
         image_id = self.images.intern(
             load.path, load.kind, load.build_id, load.pid if per_process else None
@@ -60,6 +73,10 @@ class AddressSpaces:
         if parent_pid in self._maps and child_pid != parent_pid:
             self._maps[child_pid] = [attrs.evolve(m) for m in self._maps[parent_pid]]
             self._starts[child_pid] = list(self._starts[parent_pid])
+        if parent_pid in self.jitdump_paths and child_pid != parent_pid:
+            # inherited JIT code is described by the parent's dump
+            child = self.jitdump_paths.setdefault(child_pid, [])
+            child[:0] = [p for p in self.jitdump_paths[parent_pid] if p not in child]
 
     def exec(self, pid: int) -> None:
         """exec replaced the process image: forget every old mapping."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stax.address_spaces import AddressSpaces
+from stax.address_spaces import JITDUMP_PATHS_OPTION, AddressSpaces
 from stax.capabilities import CapabilityRow
 from stax.errors import StaxError
 from stax.events import (
@@ -302,8 +302,11 @@ class RecordingBuilder:
 
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
-            warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins,
-                                          symbol_options or {})
+            options = dict(symbol_options or {})
+            if self.address_spaces.jitdump_paths:  # JIT sources find each pid's jitdump here
+                options.setdefault(JITDUMP_PATHS_OPTION, {
+                    pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
+            warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
         self.set_meta({"sample_count": self.sample_count, "off_cpu_spans": self.off_cpu_count,
                        "wakeups": self.wakeup_count,
                        "address_mappings": len(self.address_spaces.mappings())})
