@@ -203,7 +203,7 @@ def test_system_wide_sees_the_spinner(workloads: dict[str, Path], sink: ListSink
     mine = [s for s in sink.samples if s.pid == proc.pid]
     assert all(s.tid == proc.pid for s in mine)
     print(f"-a: {len(mine)} spinner samples for {cpu:.2f} s of CPU; {len(sink.samples)} in all")
-    assert len(mine) >= 0.85 * cpu * FREQ - 20 and len(mine) >= 0.3 * FREQ
+    assert len(mine) >= 0.85 * cpu * FREQ - 20 and len(mine) >= 100
     assert any(n.pid == proc.pid and n.name == "spinner" for n in sink.of(ThreadName))
     assert {s.pid for s in sink.samples} >= {proc.pid}
     _assert_time_ordered(sink)
@@ -305,7 +305,9 @@ def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path
             seen.consume(events)
             builder.consume(events)
 
+    cpu_before = _children_cpu_seconds()  # waited-for grandchildren count too
     summary = record(RecordRequest(command=("/bin/sh", "-c", f"{spinner} 0.4 & {spinner} 0.4; wait")), Tee())
+    cpu = _children_cpu_seconds() - cpu_before
     builder.finish(symbolicate=False)
     shell = summary.metadata["target_pid"]
     assert summary.target_exit_code == 0 and summary.lost_records == 0
@@ -314,7 +316,8 @@ def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path
     execs = {(n.pid, n.name) for n in seen.of(ThreadName) if n.is_exec}
     assert {(pid, "spinner") for pid in children} <= execs
     per_pid = Counter(s.pid for s in seen.samples)
-    assert all(per_pid[pid] >= 100 for pid in children), per_pid
+    assert all(per_pid[pid] >= 20 for pid in children), per_pid
+    assert 0.9 * cpu * FREQ - 10 <= len(seen.samples) <= 1.05 * cpu * FREQ + 10
 
     db = sqlite3.connect(tmp_path / "fork.stax")
     leaf_images = dict(db.execute(
@@ -340,5 +343,5 @@ def test_attach_includes_existing_threads(workloads: dict[str, Path], sink: List
     names = {n.tid: n.name for n in sink.of(ThreadName) if n.pid == proc.pid}
     assert sorted(names.values()) == ["two_threads", "worker-big", "worker-small"]
     per_thread = Counter(names.get(s.tid) for s in sink.samples if s.pid == proc.pid)
-    assert per_thread["worker-big"] >= 100 and per_thread["worker-small"] >= 100, per_thread
+    assert per_thread["worker-big"] >= 40 and per_thread["worker-small"] >= 40, per_thread
     assert {s.cpu for s in sink.samples} <= set(range(os.cpu_count() or 1))
