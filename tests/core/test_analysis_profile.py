@@ -93,5 +93,13 @@ def test_capability_notes(tmp_path: Path) -> None:
         db.execute("INSERT INTO capabilities VALUES ('on-CPU sampling', 'available', '', '')")
         db.execute("""INSERT INTO meta VALUES ('notes', '["Kernel frames are hidden."]')""")
     db.close()
+    # the backend's own sentences win; unrelated capability rows are left to `stax doctor`
+    assert Profile.from_path(rec).capability_notes() == ["Kernel frames are hidden."]
+    db = sqlite3.connect(rec)
+    with db:
+        db.execute("DELETE FROM meta WHERE key='notes'")
+        db.execute("INSERT INTO capabilities VALUES ('kernel call stacks', 'unavailable',"
+                   " 'perf_event_paranoid is 2', 'sysctl')")
+    db.close()
     assert Profile.from_path(rec).capability_notes() == [
-        "Kernel frames are hidden.", "off-CPU intervals: no tracefs"]
+        "kernel call stacks: perf_event_paranoid is 2 (sysctl)"]

@@ -254,10 +254,17 @@ class Profile:
         return out
 
     def capability_notes(self) -> list[str]:
-        """Plain sentences about what this recording could not capture, and why."""
+        """Plain sentences about what this recording could not capture, and why.
+
+        Only the rows that change what an on-CPU view shows (stacks, sampling) are
+        listed; ``stax doctor`` shows the whole capability table.
+        """
         recorded = self.meta.get("notes")
         notes = [str(n) for n in recorded if n] if isinstance(recorded, list) else []
+        relevant = {"on-CPU sampling", "user call stacks", "kernel call stacks"}
         for row in self.capabilities:
+            if row.get("capability") not in relevant or notes:
+                continue
             if row.get("status") == "unavailable" and row.get("reason"):
                 note = f"{row['capability']}: {row['reason']}"
                 if row.get("fix"):
