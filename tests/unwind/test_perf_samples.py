@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.unwind import ModuleResolver, UnwindTableCache, regs_from_perf, unwind
+from stax_backend_linux.unwind import (
+    ModuleResolver,
+    PerfRegisterLayout,
+    UnwindTableCache,
+    regs_from_perf,
+    unwind,
+)
 from tests.unwind.perf_data import PerfData, read_perf_data
 from tests.unwind.snapshots import PROGRAMS, run
 
@@ -94,10 +100,10 @@ def test_faster_than_perf(recorded: tuple[Path, PerfData]) -> None:
     workload_pid = next(m.pid for m in data.mappings if m.path.endswith("qsort_workload"))
     samples = [s for s in data.samples if s.pid == workload_pid and s.regs_values]
     resolver = _resolver(data, workload_pid)
-    regs = [regs_from_perf(data.sample_regs_user, s.regs_values) for s in samples]
+    layout = PerfRegisterLayout(data.sample_regs_user)
     start = time.perf_counter()
-    for r, sample in zip(regs, samples, strict=True):
-        unwind(r, sample.stack, resolver)
+    for sample in samples:
+        unwind(layout.dwarf_registers(sample.regs_values), sample.stack, resolver)
     ours = len(samples) / (time.perf_counter() - start)
     start = time.perf_counter()
     run("perf", "script", "-i", path, "-F", "ip", "--no-inline", check=False)

@@ -55,3 +55,13 @@ def test_regs_from_perf() -> None:
     assert regs == dict(zip(names, values, strict=True))
     dwarf = registers_from_names(regs)
     assert (dwarf[7], dwarf[16], dwarf[6], dwarf[3], dwarf[1]) == (107, 108, 106, 101, 103)
+
+
+def test_perf_register_layout_matches_the_named_path() -> None:
+    from stax_backend_linux.unwind.x86_64_registers import PerfRegisterLayout
+
+    mask = 0xFF0FFF  # what `perf record --call-graph dwarf` asks for on x86-64
+    values = list(range(1000, 1000 + bin(mask).count("1")))
+    layout = PerfRegisterLayout(mask)
+    assert layout.dwarf_registers(values) == registers_from_names(regs_from_perf(mask, values))
+    assert layout.dwarf_registers(values)[16] == 1008  # ip is bit 8

@@ -4,7 +4,8 @@ The capture side (``perf_event_open`` with PERF_SAMPLE_REGS_USER and
 PERF_SAMPLE_STACK_USER) calls, per process and per sample::
 
     resolver = ModuleResolver.from_image_loads(loads, pid=pid)   # once per address space
-    result = unwind(regs_from_perf(mask, values), stack_bytes, resolver)
+    layout = PerfRegisterLayout(attr.sample_regs_user)           # once per event
+    result = unwind(layout.dwarf_registers(values), stack_bytes[:dyn_size], resolver)
 
 and gets the user return addresses leaf first.  Unwind tables are parsed once per
 ELF file (:class:`UnwindTableCache`, keyed by build id or file identity) and each
@@ -23,6 +24,7 @@ from stax_backend_linux.unwind.module_resolver import Module, ModuleResolver
 from stax_backend_linux.unwind.unwinder import StopReason, UnwindResult, unwind
 from stax_backend_linux.unwind.x86_64_registers import (
     PERF_REGS_USER_MASK_X86_64,
+    PerfRegisterLayout,
     regs_from_perf,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "ElfUnwindTables",
     "Module",
     "ModuleResolver",
+    "PerfRegisterLayout",
     "StopReason",
     "UnwindResult",
     "UnwindTableCache",

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
 from stax_backend_linux.unwind.errors import StackReadError, UnknownRegisterError, UnwindTableError
 from stax_backend_linux.unwind.module_resolver import ModuleResolver
 from stax_backend_linux.unwind.unwind_row import RuleKind, UnwindRow
-from stax_backend_linux.unwind.x86_64_registers import RSP, registers_from_names
+from stax_backend_linux.unwind.x86_64_registers import REGISTER_COUNT, RSP, registers_from_names
 
 DEFAULT_MAX_FRAMES = 256
 _MISSING = object()
@@ -75,7 +75,7 @@ class UnwindResult:
 
 
 def unwind(
-    regs: Mapping[str, int],
+    regs: Mapping[str, int] | Sequence[int | None],
     stack: bytes,
     modules: ModuleResolver,
     *,
@@ -84,13 +84,19 @@ def unwind(
     """Walk the user stack of one sample.
 
     :param regs: the user registers by name (``rip``, ``rsp``, ``rbp``, ``rbx``, ...;
-        perf's ``ip``/``sp``/``bp`` spellings work too); ``rip`` and ``rsp`` are required.
+        perf's ``ip``/``sp``/``bp`` spellings work too), or a list indexed by DWARF column
+        (:meth:`PerfRegisterLayout.dwarf_registers`, the fast way); rip and rsp are required.
     :param stack: the copied stack, whose first byte was at ``regs["rsp"]``
         (pass only the ``dyn_size`` bytes the kernel filled).
     :param modules: the process's executable mappings and their unwind tables.
     :returns: the return addresses leaf first, and whether and why the walk stopped early.
     """
-    r = registers_from_names(regs)
+    if isinstance(regs, Mapping):
+        r = registers_from_names(regs)
+    else:
+        r = list(regs)
+        if len(r) != REGISTER_COUNT:
+            raise ValueError(f"expected {REGISTER_COUNT} registers in DWARF order, got {len(r)}")
     base = r[RSP]
     if base is None or r[16] is None:
         raise ValueError("unwind needs at least rip and rsp")

@@ -82,3 +82,30 @@ def regs_from_perf(mask: int, values: Sequence[int]) -> dict[str, int]:
             index += 1
         bit += 1
     return out
+
+
+class PerfRegisterLayout:
+    """Turns PERF_SAMPLE_REGS_USER values straight into the DWARF-ordered list :func:`unwind`
+    takes, without building a dict per sample (the positions depend only on the mask)."""
+
+    __slots__ = ("mask", "_positions")
+
+    def __init__(self, mask: int) -> None:
+        self.mask = mask
+        position_of_bit: dict[int, int] = {}
+        index = 0
+        for bit in range(64):
+            if mask >> bit & 1:
+                position_of_bit[bit] = index
+                index += 1
+        positions: list[int | None] = []
+        for name in DWARF_REGISTER_NAMES:
+            perf_name = {"rip": "ip"}.get(name, name[1:] if name[1:] in PERF_REG_X86_NAMES else name)
+            bit = PERF_REG_X86_NAMES.index(perf_name)
+            positions.append(position_of_bit.get(bit))
+        self._positions = tuple(positions)
+
+    def dwarf_registers(self, values: Sequence[int]) -> list[int | None]:
+        """The register values of one sample, indexed by DWARF column (None: not sampled)."""
+        count = len(values)
+        return [values[p] if p is not None and p < count else None for p in self._positions]
