@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
@@ -219,7 +219,7 @@ class ElfUnwindTables:
         return index.section.rows_for(fde).row_at(vaddr)
 
 
-def _indirect_reader(stream: BinaryIO, name: str, segments: list[LoadSegment]):  # noqa: ANN202
+def _indirect_reader(stream: BinaryIO, name: str, segments: list[LoadSegment]) -> Callable[[int], int]:
     """Read a u64 at an ELF virtual address from the file (for DW_EH_PE_indirect)."""
     in_memory = stream.getvalue() if isinstance(stream, io.BytesIO) else None
 

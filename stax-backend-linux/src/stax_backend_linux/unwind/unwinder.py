@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -230,7 +230,7 @@ def unwind(
     return UnwindResult(ips, reason not in _COMPLETE, str(reason), fp_frames)
 
 
-def _memory_reader(stack: bytes, base: int):  # noqa: ANN202
+def _memory_reader(stack: bytes, base: int) -> Callable[[int, int], int]:
     size = len(stack)
 
     def read(address: int, nbytes: int) -> int:
