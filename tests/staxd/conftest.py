@@ -1,0 +1,133 @@
+"""A real staxd (as root) on a temporary socket with a temporary policy, and a way to be uid 65534.
+
+The daemon runs exactly as systemd would start it, ``python -m staxd_linux
+--socket ... --policy ...``; its stderr (the grant/refuse log) goes to a file the
+tests read.  Clients run as uid 65534 through ``setpriv``, with the group the
+test chooses, so SO_PEERCRED sees a real unprivileged peer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stax.errors import CaptureError
+from staxd_linux.client import StaxdClient
+
+HERE = Path(__file__).resolve().parent
+NOBODY = 65534
+NOGROUP = 65534
+USERS_GID = 100  # a group the test policy does not allow
+
+TEST_POLICY = """\
+allowed_groups = ["nogroup"]
+socket_group = "nogroup"
+socket_mode = "0666"   # so a client outside the group reaches the daemon's own check
+client_timeout = 5.0
+"""
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staxd runs as root")
+
+
+class StaxdProcess:
+    """A running daemon: its pid, socket and log."""
+
+    def __init__(self, directory: Path, policy_text: str = TEST_POLICY) -> None:
+        self.directory = directory
+        self.socket = directory / "staxd.sock"
+        self.policy = directory / "staxd.toml"
+        self.policy.write_text(policy_text)
+        self.log_path = directory / "staxd.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "staxd_linux", "--socket", str(self.socket), "--policy", str(self.policy)],
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.pid = self.proc.pid
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"staxd exited ({self.proc.returncode}): {self.log()}")
+            try:
+                with StaxdClient(self.socket, timeout=2) as client:
+                    if client.hello()["ok"]:
+                        return
+            except CaptureError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"staxd did not answer hello within {timeout} s: {self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def fd_count(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def idle_fd_count(self) -> int:
+        """The fd count with no client connected (a connection just closed may still be closing)."""
+        time.sleep(0.2)
+        return self.fd_count()
+
+    def settled_fd_count(self, expected: int, timeout: float = 5.0) -> int:
+        """The fd count once connection threads have finished closing (they may lag a few ms)."""
+        deadline = time.monotonic() + timeout
+        count = self.fd_count()
+        while count != expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+            count = self.fd_count()
+        return count
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def staxd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("staxd")
+    os.chmod(path, 0o755)  # uid 65534 must reach the socket inside
+    for parent in path.parents:
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        os.chmod(parent, os.stat(parent).st_mode | 0o055)
+    return path
+
+
+@pytest.fixture(scope="session")
+def staxd(staxd_dir: Path) -> Iterator[StaxdProcess]:
+    daemon = StaxdProcess(staxd_dir)
+    yield daemon
+    daemon.stop()
+
+
+def as_nobody(scenario: str, socket: Path, *args: str, gid: int = NOGROUP, timeout: float = 60) -> dict:
+    """Run nobody_client.py SCENARIO as uid 65534 with primary group ``gid`` and no other groups."""
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(HERE)}
+    proc = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={gid}", "--clear-groups",
+         sys.executable, str(HERE / "nobody_client.py"), scenario, str(socket), *args],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)

@@ -1,0 +1,206 @@
+"""Run as an unprivileged user (the tests start it with setpriv): talk to staxd, use what it grants.
+
+``python nobody_client.py SCENARIO SOCKET [ARG]`` prints one JSON object.  It lives
+in its own file because it must run in a separate process with other credentials.
+
+Scenarios:
+  sample       fork a child that spends its time in the kernel (reading /dev/zero); get
+               cpu-clock sampling fds with kernel stacks for it from staxd, map, enable,
+               decode; then try the same in-process (kernel: EACCES expected; user-only:
+               no kernel frames).
+  waking       fork a child that sleeps in a loop; get sched_waking fds filtered on it,
+               count the wakeups of the child in the raw data; then try to open the
+               tracepoint (id ARG) in-process.
+  hello        say hello; report the reply or the refusal sentence.
+  request      send ARG (a JSON request) and report the reply or refusal sentence.
+  raw          send ARG bytes as they are (malformed input) and report the reply.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+from stax.errors import CaptureError
+from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
+from stax_backend_linux.record_decoder import PERF_RECORD_SAMPLE, RecordDecoder
+from stax_backend_linux.ring_buffer import RingBuffer
+from stax_backend_linux.targets import online_cpus
+from staxd_linux.client import StaxdClient
+from staxd_linux.event_attrs import sched_waking
+from staxd_linux.protocol import OpenRequest
+
+RING_PAGES = 8
+
+
+def _child(body: str) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if body == "kernel":
+                with open("/dev/zero", "rb", buffering=0) as zero:
+                    while True:
+                        zero.read(1 << 16)  # the copy to user space runs in the kernel
+            else:
+                while True:
+                    time.sleep(0.002)  # each timer wakes us: a sched_waking of this tid
+        finally:
+            os._exit(0)
+    return pid
+
+
+def _drain(fds: list[int], seconds: float) -> bytes:
+    rings = [RingBuffer(fd, RING_PAGES) for fd in fds]
+    chunks: list[bytes] = []
+    try:
+        for fd in fds:
+            enable(fd)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            chunks.extend(r.read() for r in rings)
+        for fd in fds:
+            disable(fd)
+        chunks.extend(r.read() for r in rings)
+    finally:
+        for r in rings:
+            r.close()
+    return b"".join(c for c in chunks)
+
+
+def _frames(data: bytes) -> dict[str, int]:
+    samples = [e for e in RecordDecoder().decode(data) if type(e).__name__ == "Sample"]
+    return {"samples": len(samples), "with_kernel_frames": sum(1 for s in samples if s.kernel_ips),
+            "with_user_frames": sum(1 for s in samples if s.user_ips)}
+
+
+def scenario_sample(socket_path: str) -> dict[str, object]:
+    child = _child("kernel")
+    out: dict[str, object] = {"child": child}
+    try:
+        time.sleep(0.05)
+        with StaxdClient(socket_path) as client:
+            granted = client.open_events(OpenRequest(kind="sampling", pids=(child,), kernel_stacks=True,
+                                                     frequency=499))
+        out["granted"] = [d.to_json() for _, d in granted]
+        fds = [fd for fd, _ in granted]
+        out["staxd"] = _frames(_drain(fds, 0.6))
+        for fd in fds:
+            os.close(fd)
+        # In-process, the same attr with kernel mode: paranoid 2 says no.
+        try:
+            fd = perf_event_open(pea.sampling_attr(499, kernel=True, enable_on_exec=False, inherit=True,
+                                                   wakeup_bytes=0), child, 0)
+            os.close(fd)
+            out["in_process_kernel_errno"] = 0
+        except PerfEventError as exc:
+            out["in_process_kernel_errno"] = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        # User-only in-process works, and carries no kernel frames.
+        fds = []
+        for cpu in online_cpus():
+            attr = pea.sampling_attr(499, kernel=False, enable_on_exec=False, inherit=True, wakeup_bytes=0)
+            attr.flags |= pea.flag_word(["disabled"])
+            fds.append(perf_event_open(attr, child, cpu))
+        out["in_process_user_only"] = _frames(_drain(fds, 0.6))
+        for fd in fds:
+            os.close(fd)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    return out
+
+
+def _waking_wakees(data: bytes, description: dict[str, object]) -> list[int]:
+    """The wakee pids of PERF_RECORD_SAMPLEs laid out as sample_type IP|TID|TIME|CPU|PERIOD|CALLCHAIN|RAW."""
+    offset, size, _signed = description["raw_fields"]["pid"]  # type: ignore[index]
+    assert size == 4
+    wakees = []
+    off = 0
+    while off + 8 <= len(data):
+        rtype, _misc, rsize = struct.unpack_from("<IHH", data, off)
+        if rsize < 8:
+            break
+        if rtype == PERF_RECORD_SAMPLE:
+            body = off + 8 + 8 + 8 + 8 + 8 + 8  # ip, pid/tid, time, cpu/res, period
+            (nr,) = struct.unpack_from("<Q", data, body)
+            raw = body + 8 + 8 * nr
+            (raw_size,) = struct.unpack_from("<I", data, raw)
+            (wakee,) = struct.unpack_from("<i", data, raw + 4 + offset)
+            assert raw_size >= offset + 4
+            wakees.append(wakee)
+        off += rsize
+    return wakees
+
+
+def scenario_waking(socket_path: str, tracepoint_id: str) -> dict[str, object]:
+    child = _child("sleep")
+    out: dict[str, object] = {"child": child}
+    try:
+        time.sleep(0.05)
+        with StaxdClient(socket_path) as client:
+            granted = client.open_events(OpenRequest(kind="sched_waking", pids=(child,)))
+        out["granted"] = [d.to_json() for _, d in granted]
+        fds = [fd for fd, _ in granted]
+        wakees = _waking_wakees(_drain(fds, 0.5), out["granted"][0])  # type: ignore[index]
+        for fd in fds:
+            os.close(fd)
+        out["wakeups"] = len(wakees)
+        out["wakees"] = sorted(set(wakees))
+        try:
+            attr = sched_waking(int(tracepoint_id), kernel=False, user_stacks=True, start="disabled",
+                                wakeup_bytes=0)
+            fd = perf_event_open(attr, -1, 0)
+            os.close(fd)
+            out["in_process_errno"] = 0
+        except PerfEventError as exc:
+            out["in_process_errno"] = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    return out
+
+
+def scenario_request(socket_path: str, request: str) -> dict[str, object]:
+    fields = json.loads(request)
+    try:
+        with StaxdClient(socket_path) as client:
+            granted = client.open_events(OpenRequest(**fields))
+    except CaptureError as exc:
+        return {"ok": False, "error": str(exc), "type": type(exc).__name__}
+    for fd, _ in granted:
+        os.close(fd)
+    return {"ok": True, "fds": len(granted)}
+
+
+def scenario_hello(socket_path: str) -> dict[str, object]:
+    try:
+        with StaxdClient(socket_path) as client:
+            return {"ok": True, "reply": client.hello()}
+    except CaptureError as exc:
+        return {"ok": False, "error": str(exc), "type": type(exc).__name__}
+
+
+def scenario_raw(socket_path: str, payload: str) -> dict[str, object]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.settimeout(5)
+        sock.connect(socket_path)
+        sock.send(payload.encode())
+        return json.loads(sock.recv(65536))
+
+
+def main() -> None:
+    scenario, socket_path, *rest = sys.argv[1:]
+    handlers = {"sample": scenario_sample, "waking": scenario_waking, "request": scenario_request,
+                "raw": scenario_raw, "hello": scenario_hello}
+    print(json.dumps(handlers[scenario](socket_path, *rest)))
+
+
+if __name__ == "__main__":
+    main()
