@@ -7,7 +7,9 @@ first use, so loading plugins imports neither pyelftools nor any parser.
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
 100s DWARF line/inline tables, 200s separate debug files, 300s symbol tables (ELF
 .symtab/.dynsym 300, kallsyms 310, vDSO 320), 400s network (debuginfod), so cheap exact tables
-answer before anything slow.  Sources of one band serve disjoint image kinds.
+answer before anything slow.  Sources of one band serve disjoint image kinds.  The JIT
+sources (jitdump 150, perf maps 160) serve only per-process JIT/[unknown] images, which
+no other source reads.
 """
 
 from __future__ import annotations
@@ -54,9 +56,25 @@ def _vdso() -> SymbolSource:
     return VdsoSource()
 
 
+def _jitdump() -> SymbolSource:
+    from stax_symbols.jitdump_source import JitdumpSource
+
+    return JitdumpSource()
+
+
+def _perf_map() -> SymbolSource:
+    from stax_symbols.perf_map_source import PerfMapSource
+
+    return PerfMapSource()
+
+
 elf_symbols = SymbolSourcePlugin(_elf_symbols)
 """Entry point ``symbols-elf``: .symtab/.dynsym of executables and shared libraries."""
 kallsyms = SymbolSourcePlugin(_kallsyms)
 """Entry point ``symbols-kallsyms``: kernel and module functions from /proc/kallsyms."""
 vdso = SymbolSourcePlugin(_vdso)
 """Entry point ``symbols-vdso``: the vDSO, read from this process's own copy."""
+jitdump = SymbolSourcePlugin(_jitdump)
+"""Entry point ``symbols-jitdump``: JIT code (names and lines) from the jit-PID.dump a process mapped."""
+perf_map = SymbolSourcePlugin(_perf_map)
+"""Entry point ``symbols-perf-map``: JIT code names from /tmp/perf-PID.map."""
