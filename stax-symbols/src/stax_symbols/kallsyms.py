@@ -23,6 +23,7 @@ import attrs
 
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
+from stax_symbols import kallsyms_cache
 from stax_symbols.elf_file import build_id_from_notes
 from stax_symbols.symbol_table import SymbolTable
 
@@ -139,6 +140,10 @@ def load_kernel_symbols(
         build_id = build_id_from_notes(notes.read_bytes(), 4, sys.byteorder == "little")
     except OSError:
         pass
+    key = kallsyms_cache.boot_key(kallsyms) if kallsyms == KALLSYMS_PATH else None
+    cached = kallsyms_cache.load(key) if key else None
+    if cached is not None:
+        return KernelSymbols(cached, None, build_id)
     try:
         text = kallsyms.read_text(errors="replace")
     except OSError as exc:
@@ -151,6 +156,8 @@ def load_kernel_symbols(
     table, all_zero = parse_kallsyms(text)
     if all_zero:
         return KernelSymbols(None, KPTR_RESTRICT_SENTENCE, build_id)
+    if key:
+        kallsyms_cache.store(key, table)
     return KernelSymbols(table, None, build_id)
 
 
