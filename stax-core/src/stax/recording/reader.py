@@ -64,6 +64,14 @@ class Recording:
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path = path
         self.db = db
+        # finished recordings carry per-(thread, stack) totals; a recorder killed before
+        # the end left only raw samples, which aggregate the same way, just slower
+        try:
+            complete = db.execute("SELECT 1 FROM meta WHERE key='sample_totals'").fetchone()
+        except sqlite3.DatabaseError:
+            complete = None
+        self._totals = "sample_totals" if complete else "samples"
+        self._count = "sum(count)" if complete else "count(*)"
 
     @classmethod
     def open(cls, path: str | Path) -> Recording:
@@ -212,7 +220,8 @@ class Recording:
         """(stack id, sample count, total weight ns) per distinct stack."""
         where, params = self._where(flt)
         return self._query(
-            f"SELECT stack_id, count(*), sum(weight) FROM samples{where} GROUP BY stack_id", params
+            f"SELECT stack_id, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY stack_id",
+            params,
         )
 
     def thread_stack_totals(
@@ -221,7 +230,7 @@ class Recording:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
         where, params = self._where(flt)
         return self._query(
-            f"SELECT pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            f"SELECT pid, tid, stack_id, {self._count}, sum(weight) FROM {self._totals}{where}"
             " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
             params,
         )
@@ -230,7 +239,8 @@ class Recording:
         """(pid, tid, count, weight) per thread."""
         where, params = self._where(flt)
         return self._query(
-            f"SELECT pid, tid, count(*), sum(weight) FROM samples{where} GROUP BY pid, tid", params
+            f"SELECT pid, tid, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY pid, tid",
+            params,
         )
 
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
@@ -292,3 +302,63 @@ class Recording:
             f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
             params,
         )
+
+    # -- off-CPU views (per thread and stack; wakers) -------------------------------------------
+
+    def thread_off_cpu_stack_totals(
+        self, flt: SampleFilter = SampleFilter(), include_preempted: bool = False
+    ) -> list[tuple[int, int, int, str, int, int]]:
+        """(pid, tid, stack id, reason, span count, ns) per distinct (thread, stack, reason).
+
+        Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
+        """
+        where, params = self._where(flt)
+        if not include_preempted:
+            cond = "reason != 'preempted'"
+            where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        return self._query(
+            f"SELECT pid, tid, stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            " GROUP BY stack_id, reason, tid, pid",
+            params,
+        )
+
+    def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
+        """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
+        where, params = self._where(flt)
+        first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
+                                  params)[0]
+        return None if first is None else (first, last)
+
+    def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
+        """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
+        where, params = self._where(flt)
+        return self._query(
+            "SELECT pid, tid, waker_pid, waker_tid, count(*) FROM (SELECT wakee_pid AS pid,"
+            f" wakee_tid AS tid, waker_pid, waker_tid FROM wakeups){where}"
+            " GROUP BY pid, tid, waker_pid, waker_tid",
+            params,
+        )
+
+    def off_cpu_wakers(
+        self, flt: SampleFilter = SampleFilter()
+    ) -> list[tuple[int, int, int, str, int | None, int | None, int | None, int, int]]:
+        """Blocked spans joined to the wakeup that ended them, per distinct combination.
+
+        (pid, tid, stack id, reason, waker pid, waker tid, waker stack id, span count, ns);
+        the waker columns are None for spans with no captured wakeup.  Preemptions are
+        excluded: nobody wakes a runnable thread.
+        """
+        where, params = self._where(flt)
+        cond = "reason != 'preempted'"
+        where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        return self._query(
+            "SELECT s.pid, s.tid, s.stack_id, s.reason, w.waker_pid, w.waker_tid, w.stack_id,"
+            " count(*), sum(s.end - s.start)"
+            f" FROM (SELECT * FROM off_cpu_spans{where}) s LEFT JOIN wakeups w ON w.id = s.wakeup_id"
+            " GROUP BY s.stack_id, s.reason, s.tid, s.pid, w.waker_tid, w.waker_pid, w.stack_id",
+            params,
+        )
+
+    def off_cpu_span_count(self) -> int:
+        """Spans in the whole recording (preemptions included): 0 means no off-CPU data."""
+        return self._query("SELECT count(*) FROM off_cpu_spans")[0][0]

@@ -80,6 +80,13 @@ CREATE TABLE samples (
     stack_id INTEGER NOT NULL,          -- -1 = empty stack
     weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
 );
+CREATE TABLE sample_totals (             -- samples aggregated per (thread, stack), written at the end
+    pid      INTEGER NOT NULL,
+    tid      INTEGER NOT NULL,
+    stack_id INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    weight   INTEGER NOT NULL
+);
 CREATE TABLE off_cpu_spans (
     start      INTEGER NOT NULL,        -- ns, switch-out
     end        INTEGER NOT NULL,        -- ns, switch-in

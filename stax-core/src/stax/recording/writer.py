@@ -267,6 +267,14 @@ class RecordingBuilder:
             " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
         )
 
+    def _write_sample_totals(self) -> None:
+        """Aggregate samples per (thread, stack) once, so every view reads a small table."""
+        self.db.execute(
+            "INSERT INTO sample_totals SELECT pid, tid, stack_id, count(*), sum(weight)"
+            " FROM samples GROUP BY pid, tid, stack_id"
+        )
+        self.set_meta({"sample_totals": True})
+
     def commit(self) -> None:
         """Make everything so far durable: a killed recorder keeps it."""
         self._flush_off_cpu()
@@ -296,6 +304,7 @@ class RecordingBuilder:
         self._flush_off_cpu()
         self._link_wakeups()
         self._write_tables()
+        self._write_sample_totals()
         warnings: list[str] = []
         if symbolicate and self.plugins is not None:
             from stax.symbolication import symbolicate_frames
