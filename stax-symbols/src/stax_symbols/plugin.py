@@ -56,6 +56,24 @@ def _vdso() -> SymbolSource:
     return VdsoSource()
 
 
+def _dwarf() -> SymbolSource:
+    from stax_symbols.dwarf_symbols import DwarfSymbolSource
+
+    return DwarfSymbolSource()
+
+
+def _debug_file_symbols() -> SymbolSource:
+    from stax_symbols.debug_file_symbols import DebugFileSymbolSource
+
+    return DebugFileSymbolSource()
+
+
+def _debuginfod() -> SymbolSource:
+    from stax_symbols.debuginfod_symbols import DebuginfodExecutableSource
+
+    return DebuginfodExecutableSource()
+
+
 def _jitdump() -> SymbolSource:
     from stax_symbols.jitdump_source import JitdumpSource
 
@@ -78,3 +96,9 @@ jitdump = SymbolSourcePlugin(_jitdump)
 """Entry point ``symbols-jitdump``: JIT code (names and lines) from the jit-PID.dump a process mapped."""
 perf_map = SymbolSourcePlugin(_perf_map)
 """Entry point ``symbols-perf-map``: JIT code names from /tmp/perf-PID.map."""
+dwarf = SymbolSourcePlugin(_dwarf)
+"""Entry point ``symbols-dwarf``: names, inline chains and file:line from DWARF, wherever it is."""
+debug_file_symbols = SymbolSourcePlugin(_debug_file_symbols)
+"""Entry point ``symbols-debug-file``: .symtab of a stripped image's separate debug file."""
+debuginfod = SymbolSourcePlugin(_debuginfod)
+"""Entry point ``symbols-debuginfod``: symbol tables of debuginfod's copy of a vanished executable."""
