@@ -104,6 +104,7 @@ def record(
     call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
     no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
+    no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
@@ -131,6 +132,8 @@ def record(
         Do not record kernel frames.
     no_symbolicate
         Skip naming frames at the end (faster; names stay as image+offset).
+    no_debuginfod
+        Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No status line and no summary.
     """
@@ -203,7 +206,7 @@ def record(
             **{f"backend.{k}": v for k, v in summary.metadata.items()},
         })
         warnings = builder.finish(
-            symbolicate=not no_symbolicate, symbol_options={}
+            symbolicate=not no_symbolicate, symbol_options={"debuginfod": not no_debuginfod}
         )
     finally:
         signal.signal(signal.SIGINT, previous)
