@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 import attrs
 import pluggy
 
 from stax import hookspecs
+from stax.entry_point_index import entry_points
 from stax.errors import StaxError
 from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
 
@@ -56,7 +56,7 @@ class StaxPlugins:
         self._loaded = True
         allow = os.environ.get("STAX_PLUGINS")
         allowed = {n.strip() for n in allow.split(",")} if allow else None
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in entry_points(ENTRY_POINT_GROUP):
             if allowed is not None and ep.name not in allowed:
                 continue
             if self.pm.get_plugin(ep.name) is not None:
@@ -70,13 +70,12 @@ class StaxPlugins:
                 )
                 continue
             self.pm.register(module, name=ep.name)
-            dist = ep.dist
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(module) or ()))
             self._info.append(
                 PluginInfo(
                     name=ep.name,
-                    distribution=dist.name if dist else "?",
-                    version=dist.version if dist else "?",
+                    distribution=ep.distribution,
+                    version=ep.version,
                     module=ep.value,
                     hooks=hooks,
                 )
