@@ -41,6 +41,7 @@ class PerfMapSource:
         self.directory = directory
         self._pass: weakref.ref[SymbolContext] | None = None
         self._maps: dict[int, PerfMap | None] = {}
+        self._missing: set[int] = set()
 
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
@@ -61,28 +62,32 @@ class PerfMapSource:
         if self._pass is None or self._pass() is not context:
             self._pass = weakref.ref(context)
             self._maps.clear()
+            self._missing.clear()
         pid = image.pid
         assert pid is not None
-        if pid in self._maps:
-            return self._maps[pid]
         path = perf_map_path(pid, self.directory)
-        try:
-            perf_map: PerfMap | None = read_perf_map(path)
-        except FileNotFoundError:
-            perf_map = None
-            if image.kind is ImageKind.JIT and not _has_jitdump(pid, context):
+        if pid not in self._maps:
+            try:
+                self._maps[pid] = read_perf_map(path)
+            except FileNotFoundError:
+                self._maps[pid] = None
+                self._missing.add(pid)
+            except OSError as exc:
+                self._maps[pid] = None
                 context.warn(
-                    f"JIT frames of pid {pid} stay unnamed because {path} is gone or was never"
-                    " written; run the runtime with its perf-map option (node --perf-basic-prof,"
-                    " python3.12+ -X perf) and keep the file until stax record ends."
+                    f"JIT frames of pid {pid} stay unnamed because {path} cannot be read"
+                    f" ({exc.strerror or exc}); run stax as the process's user or as root."
                 )
-        except OSError as exc:
-            perf_map = None
+                return None
+        perf_map = self._maps[pid]
+        # Only anonymous executable memory says "a JIT ran here"; an [unknown] image alone
+        # (a stray address) is no reason to ask for a perf map.
+        if pid in self._missing and image.kind is ImageKind.JIT and not _has_jitdump(pid, context):
             context.warn(
-                f"JIT frames of pid {pid} stay unnamed because {path} cannot be read"
-                f" ({exc.strerror or exc}); run stax as the process's user or as root."
+                f"JIT frames of pid {pid} stay unnamed because {path} is gone or was never"
+                " written; run the runtime with its perf-map option (node --perf-basic-prof,"
+                " python3.12+ -X perf) and keep the file until stax record ends."
             )
-        self._maps[pid] = perf_map
         return perf_map
 
 
