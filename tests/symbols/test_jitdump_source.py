@@ -183,3 +183,22 @@ def test_recording_names_jit_frames_through_the_mapped_dump(tmp_path: Path) -> N
         recording.close()
     assert labels == {"JS:*handler /srv/app.js:7:1"}
     assert files == {("JS:*handler /srv/app.js:7:1", "/srv/app.js", 7)}
+
+
+def test_jit_sources_are_entry_points_ordered_before_the_elf_band() -> None:
+    plugins = StaxPlugins()
+    infos = {i.name: i for i in plugins.plugins()}
+    for entry_point in ("symbols-jitdump", "symbols-perf-map"):
+        assert infos[entry_point].distribution == "stax-symbols"
+        assert infos[entry_point].hooks == ("stax_symbol_sources",)
+    ours = [(s.name, s.order) for s in plugins.symbol_sources() if s.name in ("jitdump", "perf-map")]
+    assert ours == [("jitdump", 150), ("perf-map", 160)]
+
+
+def test_a_dump_too_short_for_a_header_or_unreadable_is_one_sentence(tmp_path: Path) -> None:
+    empty = tmp_path / "jit-1.dump"
+    empty.write_bytes(b"")
+    context = _context(tmp_path, {PID: (str(empty), str(tmp_path))})  # a directory is unreadable
+    assert _source().symbolicate(_jit(), [BASE], context) == {}
+    assert len(context.warnings) == 2
+    assert "is empty" in context.warnings[0] and "cannot be read" in context.warnings[1]

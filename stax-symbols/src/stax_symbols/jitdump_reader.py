@@ -36,6 +36,8 @@ how bytes are laid out or meant:
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from pathlib import Path
 
@@ -56,6 +58,9 @@ MAX_CODE_SIZE = 1 << 30
 """No jitted function is a gigabyte; a larger code_size means the record is damaged."""
 MAX_DEBUG_SPAN = 1 << 24
 """Debug entries lie within this distance above their function's code_addr."""
+
+Buffer = bytes | mmap.mmap
+"""What the reader decodes: the file's bytes, or a read-only map of it."""
 
 V8_PAD1_MARKER = 0xDEADBEEF
 _ELF_HEADER_SIZE_32 = 0x34
@@ -146,15 +151,22 @@ class Jitdump:
 def load_jitdump(path: str | Path) -> Jitdump:
     """Read the jitdump at ``path``; a file that cannot be read gives a Jitdump with a problem."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < FILE_HEADER_SIZE:
+                return read_jitdump(f.read(), str(path))
+            # mapped rather than read: a long-running runtime's dump can be hundreds of MB,
+            # and only names and offsets are kept from it
+            with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+                return read_jitdump(data, str(path))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         return Jitdump(str(path), None, problems=(
-            f"JIT frames stay unnamed because {path} cannot be read ({exc.strerror or exc}).",))
-    return read_jitdump(data, str(path))
+            f"JIT frames stay unnamed because {path} cannot be read ({reason}).",))
 
 
-def read_jitdump(data: bytes, path: str = "<jitdump>") -> Jitdump:
-    """Decode a whole jitdump held in memory; never raises on bad data."""
+def read_jitdump(data: Buffer, path: str = "<jitdump>") -> Jitdump:
+    """Decode a whole jitdump held in memory (bytes or a read-only map); never raises on bad data."""
     header, problem = _read_header(data, path)
     if header is None:
         return Jitdump(path, None, problems=(problem,) if problem else ())
@@ -233,7 +245,7 @@ def read_jitdump(data: bytes, path: str = "<jitdump>") -> Jitdump:
     return Jitdump(path, header, tuple(code), records, closed, tuple(problems))
 
 
-def _read_header(data: bytes, path: str) -> tuple[JitdumpHeader | None, str | None]:
+def _read_header(data: Buffer, path: str) -> tuple[JitdumpHeader | None, str | None]:
     """Parse §III; return (header, None) or (None, the sentence saying why not)."""
     if len(data) < FILE_HEADER_SIZE:
         if not data:
@@ -263,7 +275,7 @@ def _read_header(data: bytes, path: str) -> tuple[JitdumpHeader | None, str | No
 
 
 def _code_load(
-    data: bytes,
+    data: Buffer,
     body: int,
     end: int,
     when: int,
@@ -284,7 +296,7 @@ def _code_load(
 
 
 def _debug_info(
-    data: bytes,
+    data: Buffer,
     body: int,
     end: int,
     fixed: struct.Struct,
@@ -325,7 +337,7 @@ def _file_name(raw: bytes) -> str | None:
 
 
 def _entries_by_strlen(
-    data: bytes, pos: int, end: int, count: int, code_addr: int, entry: struct.Struct, bias: int
+    data: Buffer, pos: int, end: int, count: int, code_addr: int, entry: struct.Struct, bias: int
 ) -> tuple[JitDebugEntry, ...] | None:
     """The spec's walk: the next entry starts after the name's NUL (§VII).
 
@@ -352,7 +364,7 @@ def _entries_by_strlen(
 
 
 def _entries_by_stride(
-    data: bytes, first: int, end: int, count: int, code_addr: int, entry: struct.Struct, bias: int
+    data: Buffer, first: int, end: int, count: int, code_addr: int, entry: struct.Struct, bias: int
 ) -> tuple[JitDebugEntry, ...] | None:
     """Re-read entries of one fixed stride, for writers whose names hold stray NULs (V8).
 
