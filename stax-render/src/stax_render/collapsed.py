@@ -7,13 +7,20 @@ with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
 inlined frames ``_[i]``, the annotations both tools colour by (as
 stackcollapse-perf.pl ``--all`` writes them).  With ``options.extra["per_thread"]``
 every line starts with a ``comm-tid`` frame.
+
+Given an :class:`~stax.analysis.off_cpu_profile.OffCpuProfile` (``stax collapse
+--off-cpu``) the number on each line is blocked nanoseconds, not samples, and
+``options.extra["by_reason"]`` puts the blocked reason in as the root frame
+(after the thread frame with ``per_thread``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import DisplayFrame, Profile
     from stax.contracts import RenderOptions
 
@@ -62,7 +69,12 @@ class CollapsedRenderer:
                     prefixes[step] = text
             return text
 
-        if options.extra.get("per_thread"):
+        from stax.analysis.off_cpu_profile import OffCpuProfile
+
+        if isinstance(profile, OffCpuProfile):
+            lines = _blocked_lines(profile, folded, bool(options.extra.get("per_thread")),
+                                   bool(options.extra.get("by_reason")))
+        elif options.extra.get("per_thread"):
             comms = {(t.pid, t.tid): t.name for t in profile.threads}
             totals: dict[str, int] = {}
             for row in profile.thread_stacks:
@@ -74,3 +86,22 @@ class CollapsedRenderer:
             lines = sorted((folded(node), count)
                            for node, count in zip(profile.leaf_nodes, profile.leaf_counts, strict=True))
         out.writelines(f"{stack} {count}\n" for stack, count in lines)
+
+
+def _blocked_lines(profile: OffCpuProfile, folded: Callable[[int], str], per_thread: bool,
+                   by_reason: bool) -> list[tuple[str, int]]:
+    """Folded lines weighted by blocked ns; one per distinct stack (and thread, and reason)."""
+    totals: dict[str, int] = {}
+    if per_thread:
+        comms = {(t.pid, t.tid): t.name for t in profile.threads}
+        for row in profile.thread_stacks:
+            comm = comms.get((row.pid, row.tid), "?").translate(_TRANSLATE)
+            reason = f"{getattr(row, 'reason', '')};" if by_reason else ""
+            key = f"{comm}-{row.tid};{reason}{folded(row.node)}"
+            totals[key] = totals.get(key, 0) + row.weight
+    else:
+        for node, reason, ns in zip(profile.leaf_nodes, profile.leaf_reasons, profile.leaf_weights,
+                                    strict=True):
+            key = f"{reason};{folded(node)}" if by_reason else folded(node)
+            totals[key] = totals.get(key, 0) + ns
+    return sorted(totals.items())

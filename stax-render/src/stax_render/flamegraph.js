@@ -1,6 +1,7 @@
 // stax flame graph: zoom on click, reset, search with match percentage, hover details.
 // Layout numbers come from data-* attributes of the root <svg>; each frame is a
-// <g class="f" data-s="first sample" data-n="samples"> holding <title>, <rect>, <text>.
+// <g class="f" data-s="first unit" data-n="units"> holding <title>, <rect>, <text>
+// (units are samples, or blocked ns in off-CPU graphs: data-unit names them).
 "use strict";
 var cfg, frames = [], details, matched, unzoomButton, searchButton;
 var zoomedTo = null, highlighted = false;
@@ -11,6 +12,7 @@ function init() {
     xpad: +root.getAttribute("data-xpad"),
     plotWidth: +root.getAttribute("data-plot-width"),
     total: +root.getAttribute("data-total"),
+    unit: root.getAttribute("data-unit") || "samples",
     inverted: root.getAttribute("data-inverted") === "1",
     charWidth: +root.getAttribute("data-char-width")
   };
@@ -129,7 +131,7 @@ function search(term) {
   }
   highlighted = true;
   searchButton.textContent = "Reset Search";
-  matched.textContent = "Matched: " + (100 * covered / cfg.total).toFixed(2) + "% of samples ("
+  matched.textContent = "Matched: " + (100 * covered / cfg.total).toFixed(2) + "% of " + cfg.unit + " ("
     + spans.length + " frames)";
 }
 

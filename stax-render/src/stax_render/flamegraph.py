@@ -6,6 +6,9 @@ the functions on CPU form the top row (the root level) and their callers hang
 below them; a function's width there is its self time, summed over all callers.
 The embedded script (``flamegraph.js``) gives click-to-zoom, a reset control,
 regex/substring search with the matched share of samples, and hover details.
+
+Given an :class:`~stax.analysis.off_cpu_profile.OffCpuProfile` (``stax flamegraph
+--off-cpu``) widths are blocked time and frames are coloured by blocked reason.
 """
 
 from __future__ import annotations
@@ -25,8 +28,19 @@ class FlamegraphRenderer:
     description = "Interactive SVG flame graph (--inverted: callee-first icicle graph)."
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
+        import attrs
+
         from stax.analysis.call_tree import call_tree, inverted_call_tree
+        from stax.analysis.off_cpu_profile import OffCpuProfile
         from stax_render.flamegraph_svg import write_svg
 
         tree = inverted_call_tree(profile) if options.inverted else call_tree(profile)
-        write_svg(tree, profile, options, out)
+        style = None
+        if isinstance(profile, OffCpuProfile):
+            from stax_render.flamegraph_off_cpu import BlockedTimeStyle
+
+            style = BlockedTimeStyle(tree, profile)
+            if not options.title:
+                title = "Off-CPU Icicle Graph (inverted)" if options.inverted else "Off-CPU Flame Graph"
+                options = attrs.evolve(options, title=title)
+        write_svg(tree, profile, options, out, style)

@@ -1,4 +1,7 @@
-"""Where each frame of a flame graph goes: depth, first sample and width in samples.
+"""Where each frame of a flame graph goes: depth, first unit and width in units.
+
+Units are samples for on-CPU graphs and blocked nanoseconds for off-CPU ones: the
+caller passes the per-node widths (the tree's total counts by default).
 
 Children are placed in name order (so the same callee always sits in the same
 place relative to its siblings, as in flamegraph.pl), and a subtree narrower
@@ -7,6 +10,8 @@ than the smallest drawable width is left out: its samples still widen its parent
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
 from stax.analysis.call_tree import TREE_ROOT, CallTree
@@ -14,7 +19,7 @@ from stax.analysis.call_tree import TREE_ROOT, CallTree
 
 @attrs.frozen(slots=True)
 class FlameRect:
-    """One frame to draw; ``start`` and ``count`` are in samples, ``depth`` 0 is the root."""
+    """One frame to draw; ``start`` and ``count`` are in width units, ``depth`` 0 is the root."""
 
     node: int
     depth: int
@@ -22,13 +27,16 @@ class FlameRect:
     count: int
 
 
-def layout(tree: CallTree, min_count: float) -> list[FlameRect]:
-    """Rectangles for every node of ``tree`` at least ``min_count`` samples wide, root first."""
+def layout(tree: CallTree, min_count: float, widths: Sequence[int] | None = None) -> list[FlameRect]:
+    """Rectangles for every node of ``tree`` at least ``min_count`` units wide, root first.
+
+    ``widths`` gives each node's width (default: ``tree.total_count``, samples).
+    """
     rects: list[FlameRect] = []
-    if tree.sample_count == 0:
+    total = widths if widths is not None else tree.total_count
+    if total[TREE_ROOT] == 0:
         return rects
     names = [f.name for f in tree.frames]
-    total = tree.total_count
     frame = tree.frame
     stack: list[tuple[int, int, int]] = [(TREE_ROOT, 0, 0)]
     while stack:

@@ -37,3 +37,38 @@ def frame_colour(frame: DisplayFrame) -> str:
     else:
         r, g, bl = 210 + 45 * a, 60 + 170 * b, 30 + 40 * c
     return f"rgb({int(r)},{int(g)},{int(bl)})"
+
+
+REASON_COLOURS = {
+    "sleep": (80, 140, 220),
+    "lock": (220, 70, 60),
+    "disk-io": (210, 140, 40),
+    "network": (140, 90, 200),
+    "pipe-ipc": (60, 170, 100),
+    "poll": (40, 170, 180),
+    "page-fault": (180, 170, 40),
+    "preempted": (150, 150, 150),
+    "other": (175, 140, 120),
+}
+"""Off-CPU views colour by what the thread waited for: one hue per blocked reason."""
+
+UNKNOWN_REASON_COLOUR = (190, 190, 190)
+
+
+def reason_colour(reason: str) -> str:
+    """The legend colour of a blocked reason, as ``rgb(r,g,b)``."""
+    r, g, b = REASON_COLOURS.get(reason, UNKNOWN_REASON_COLOUR)
+    return f"rgb({r},{g},{b})"
+
+
+def reason_frame_colour(reason: str | None, frame: DisplayFrame) -> str:
+    """A frame of the off-CPU flame graph: its reason's hue, a stable shade per name.
+
+    Kernel frames are drawn lighter so the user part of a blocked stack stands out.
+    """
+    r, g, b = REASON_COLOURS.get(reason or "", UNKNOWN_REASON_COLOUR)
+    a, _, _ = _shades(frame.name)
+    shift = -25 + 40 * a
+    if frame.is_kernel:
+        shift += 30
+    return "rgb({},{},{})".format(*(max(0, min(255, int(c + shift))) for c in (r, g, b)))

@@ -1,5 +1,8 @@
 """``top``: functions ranked by self samples, as a text table or JSON.
 
+Given an :class:`~stax.analysis.off_cpu_profile.OffCpuProfile` (``stax top
+--off-cpu``) it ranks functions by blocked time instead (:mod:`stax_render.top_off_cpu`).
+
 The text table is what a user reads first after recording, so its header says how
 much was captured (samples, duration, lost records) and what could not be
 captured (capability notes), before the functions.
@@ -12,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays fast
     from stax.analysis.function_totals import FunctionTotal
+    from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import Profile
     from stax.analysis.thread_totals import ThreadTotal
     from stax.contracts import RenderOptions
@@ -30,9 +34,13 @@ class TopRenderer:
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
         from stax.analysis.function_totals import function_totals
+        from stax.analysis.off_cpu_profile import OffCpuProfile
         from stax.analysis.thread_totals import thread_totals
 
         limit = options.limit if options.limit is not None else DEFAULT_LIMIT
+        if isinstance(profile, OffCpuProfile):
+            self._render_off_cpu(profile, limit, options.extra.get("format") == "json", out)
+            return
         functions = function_totals(profile)
         if limit >= 0:
             functions = functions[:limit]
@@ -42,6 +50,20 @@ class TopRenderer:
             out.write("\n")
         else:
             _write_text(profile, functions, threads, out)
+
+    @staticmethod
+    def _render_off_cpu(profile: OffCpuProfile, limit: int, as_json: bool, out: IO[str]) -> None:
+        from stax.analysis.off_cpu_totals import function_blocked_totals
+        from stax_render import top_off_cpu
+
+        functions = function_blocked_totals(profile)
+        if limit >= 0:
+            functions = functions[:limit]
+        if as_json:
+            json.dump(top_off_cpu.as_json(profile, functions), out, indent=2)
+            out.write("\n")
+        else:
+            top_off_cpu.write_text(profile, functions, out)
 
 
 def function_label(row: FunctionTotal) -> str:

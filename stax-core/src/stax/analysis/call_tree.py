@@ -48,6 +48,14 @@ class CallTree:
             self._index[key] = node
         return node
 
+    def child_of(self, parent: int, frame: int) -> int:
+        """The child of ``parent`` showing ``frame`` in a tree built node by node (inverted).
+
+        Raises KeyError when there is none; :func:`call_tree` trees keep no such index
+        (their node ``n + 1`` is the profile's node ``n``).
+        """
+        return self._index[(parent, frame)]
+
     def children(self, node: int) -> list[int]:
         """Children of ``node`` in creation order."""
         return self.children_lists()[node]

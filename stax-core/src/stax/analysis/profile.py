@@ -60,10 +60,11 @@ class ThreadStack:
     weight: int
 
 
-class _DisplayTreeBuilder:
+class DisplayTreeBuilder:
     """Maps raw stack ids of the recording onto a prefix tree of display frames.
 
-    Only stacks that carry samples (and their ancestors) are visited, each once.
+    Only stacks that carry samples (and their ancestors) are visited, each once.  The
+    off-CPU views use it too, so blocked and waker stacks merge exactly like samples.
     """
 
     def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array) -> None:
@@ -142,6 +143,15 @@ class _DisplayTreeBuilder:
             memo[stack] = node
         return node
 
+    def path(self, node: int) -> tuple[DisplayFrame, ...]:
+        """The display frames from the outermost one down to ``node``."""
+        out: list[DisplayFrame] = []
+        while node != ROOT:
+            out.append(self.frames[self.node_frames[node]])
+            node = self.node_parents[node]
+        out.reverse()
+        return tuple(out)
+
 
 @attrs.define(slots=True, eq=False)
 class Profile:
@@ -175,7 +185,7 @@ class Profile:
         """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
         labels = recording.frame_labels()
         parents, frames = recording.stack_arrays()
-        builder = _DisplayTreeBuilder(labels, parents, frames)
+        builder = DisplayTreeBuilder(labels, parents, frames)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
@@ -193,7 +203,7 @@ class Profile:
         leaf_weights = array("q", (t[1] for t in per_node.values()))
         meta = recording.meta()
         # The recorder's own duration covers idle time too; a filtered view spans its samples.
-        duration = _duration_from_meta(meta) if flt.is_empty() else None
+        duration = duration_from_meta(meta) if flt.is_empty() else None
         if duration is None:
             span = recording.time_range(flt)
             duration = span[1] - span[0] if span is not None else None
@@ -280,7 +290,7 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _duration_from_meta(meta: dict[str, object]) -> int | None:
+def duration_from_meta(meta: dict[str, object]) -> int | None:
     """The capture duration the recorder wrote, if any (``duration_ns`` or seconds)."""
     ns = _int(meta.get("duration_ns"))
     if ns is not None:

@@ -21,6 +21,8 @@ BUILTIN_COMMANDS = {
     "flamegraph": "stax.cli.view_commands:flamegraph",
     "collapse": "stax.cli.view_commands:collapse",
     "render": "stax.cli.view_commands:render",
+    "threads": "stax.cli.thread_commands:threads",
+    "wakers": "stax.cli.thread_commands:wakers",
     "plugins": "stax.cli.plugins_command:plugins",
     "doctor": "stax.cli.doctor_command:doctor",
     "setup": "stax.cli.setup_command:setup",

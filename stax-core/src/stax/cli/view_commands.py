@@ -3,7 +3,9 @@
 Each command loads a :class:`stax.analysis.profile.Profile` (filtered by pid, tid
 or thread name, with perf report's spellings) and hands it to a renderer found
 through the plugin manager by name, so core never imports ``stax-render`` and a
-third-party renderer is used exactly like a built-in one.
+third-party renderer is used exactly like a built-in one.  With ``--off-cpu`` the
+profile is an :class:`stax.analysis.off_cpu_profile.OffCpuProfile` (blocked time
+per stack and reason) and the same renderers draw blocked time instead of samples.
 """
 
 from __future__ import annotations
@@ -84,6 +86,45 @@ def _load(recording: Path, selection: Selection | None):  # -> Profile (imported
     return profile
 
 
+def load_off_cpu(recording: Path, selection: Selection | None):  # -> OffCpuProfile
+    """Open, filter and aggregate blocked time; no off-CPU data or no match is one sentence."""
+    from stax.analysis.off_cpu_profile import OffCpuProfile
+
+    selection = selection or Selection()
+    profile = OffCpuProfile.from_path(recording, selection.to_filter())
+    if profile.recorded_spans == 0:
+        raise StaxError(no_off_cpu_data_message(recording, profile.meta, profile.capabilities))
+    if profile.blocked_spans == 0:
+        if profile.preempted_spans == 0:
+            raise StaxError(
+                f"No off-CPU spans in {recording} match {selection.describe()}; run"
+                f" `stax threads {recording}` to see which threads were recorded."
+            )
+        where = f" matching {selection.describe()}" if selection.describe() else ""
+        raise StaxError(
+            f"{recording} has no blocked time{where}, only {profile.preempted_ns / 1e6:,.1f} ms of"
+            f" runnable wait (preempted) in {profile.preempted_spans:,} spans; `stax threads"
+            f" {recording}` shows it per thread."
+        )
+    return profile
+
+
+def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
+                            capabilities: list[dict[str, str]]) -> str:
+    """Why a recording has no off-CPU spans, as one sentence with the fix."""
+    from stax.analysis.off_cpu_profile import off_cpu_notes
+
+    notes = off_cpu_notes(meta, capabilities)
+    if meta.get("off_cpu") is False:
+        return (f"{recording} has no off-CPU data: it was recorded with off-CPU capture turned off;"
+                f" record it again with `stax record -o {recording} -- CMD` (off-CPU is on by default).")
+    if notes:
+        return (f"{recording} has no off-CPU data ({notes[0].rstrip('.')}); fix that and record"
+                f" again with `stax record -o {recording} -- CMD`.")
+    return (f"{recording} has no off-CPU data; record it again with `stax record -o {recording} --"
+            " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
+
+
 def _renderer(name: str):  # -> Renderer
     from stax.plugin_manager import get_plugins
 
@@ -125,12 +166,17 @@ def top(
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = 20,
     selection: Selection | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
+    off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Show the functions that used the most CPU: self and total samples, image, kernel marker.
 
     Self counts samples where the function itself was running; total counts samples
     where it was anywhere on the stack (its callees included). ``[k]`` marks kernel
     code, ``[.]`` user code. Example: ``stax top rec.stax -n 10 --comm myprog``.
+
+    With ``--off-cpu``: the functions threads were blocked in, by inclusive blocked time
+    (every off-CPU span whose stack passes through the function), with the reasons
+    (sleep, lock, disk-io, ...); runnable wait (preempted) is shown apart in the header.
 
     Parameters
     ----------
@@ -140,8 +186,10 @@ def top(
         How many functions to show (-1 for all).
     json_output
         Print JSON (samples, functions, threads) instead of a table.
+    off_cpu
+        Rank by blocked (off-CPU) time instead of CPU samples.
     """
-    profile = _load(recording, selection)
+    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
     options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
     with _output(None) as out:
         _renderer("top").render(profile, options, out)
@@ -156,11 +204,14 @@ def flamegraph(
     inverted: Annotated[bool, Parameter(name=["--inverted"], negative="")] = False,
     title: Annotated[str, Parameter(name=["--title"])] = "",
     selection: Selection | None = None,
+    off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Write an interactive flame graph: one standalone SVG to open in a browser.
 
     Click a frame to zoom, "Reset Zoom" to go back, "Search" (or Ctrl-F) to highlight
     functions matching a regular expression and see their share of samples.
+    ``--off-cpu`` draws blocked time instead: widths are time off the CPU, colours are
+    blocked reasons (see the legend), tooltips give ms and the split by reason.
 
     Parameters
     ----------
@@ -173,8 +224,10 @@ def flamegraph(
         their callers below.
     title
         The title shown at the top of the graph.
+    off_cpu
+        Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
-    profile = _load(recording, selection)
+    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
         _renderer("flamegraph").render(profile, RenderOptions(inverted=inverted, title=title), out)
@@ -190,10 +243,13 @@ def collapse(
     per_thread: Annotated[bool, Parameter(name=["--per-thread"], negative="")] = False,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
+    off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
+    by_reason: Annotated[bool, Parameter(name=["--by-reason"], negative="")] = False,
 ) -> int:
     """Print folded stacks, ``root;...;leaf COUNT`` per line, for flamegraph.pl or inferno.
 
-    Example: ``stax collapse rec.stax | flamegraph.pl > rec.svg``.
+    Example: ``stax collapse rec.stax | flamegraph.pl > rec.svg``; off-CPU:
+    ``stax collapse rec.stax --off-cpu | flamegraph.pl --countname=ns > off.svg``.
 
     Parameters
     ----------
@@ -206,9 +262,16 @@ def collapse(
     annotate
         Suffix kernel frames with ``_[k]`` and inlined frames with ``_[i]``, which
         flamegraph.pl (--color=java) and inferno colour differently.
+    off_cpu
+        Blocked (off-CPU) stacks, the number on each line being blocked nanoseconds.
+    by_reason
+        With --off-cpu: start every stack with its blocked reason (sleep, lock, ...).
     """
-    profile = _load(recording, selection)
-    options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate})
+    if by_reason and not off_cpu:
+        raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
+    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate,
+                                   "by_reason": by_reason})
     with _output(output) as out:
         _renderer("collapsed").render(profile, options, out)
     _wrote(output)
@@ -225,6 +288,7 @@ def render(
     title: Annotated[str, Parameter(name=["--title"])] = "",
     limit: Annotated[int | None, Parameter(name=["-n", "--limit"])] = None,
     selection: Selection | None = None,
+    off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Render a recording with any installed renderer, built-in or from a plugin.
 
@@ -244,6 +308,8 @@ def render(
         A title, for renderers that show one.
     limit
         How many rows, for renderers that show a table.
+    off_cpu
+        Hand the renderer blocked time (counts are off-CPU spans, weights blocked ns).
     """
     name, _, kind = format.partition(":")
     renderer = _renderer(name)
@@ -251,7 +317,7 @@ def render(
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
         )
-    profile = _load(recording, selection)
+    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
     options = RenderOptions(inverted=inverted, title=title, limit=limit,
                             extra={"format": kind or renderer.formats[0]})
     with _output(output) as out:

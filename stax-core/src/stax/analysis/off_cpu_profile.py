@@ -1,0 +1,175 @@
+"""The :class:`OffCpuProfile`: blocked time of a recording per distinct stack and reason.
+
+It is a :class:`~stax.analysis.profile.Profile` whose counts are off-CPU spans and
+whose weights are blocked nanoseconds, so call trees, function totals and any
+renderer work on it unchanged.  It adds what only the off-CPU views need: the
+blocked reason of each leaf entry (a stack blocked for two reasons is two
+entries on one node), the per-reason totals, and the runnable wait (preempted
+spans), which is off-CPU time but never blocked time and so is kept out of the
+tree and reported beside it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+
+import attrs
+
+from stax.analysis.profile import (
+    ALL_SAMPLES,
+    DisplayTreeBuilder,
+    Profile,
+    ThreadStack,
+    duration_from_meta,
+)
+from stax.blocked_reason import BlockedReason
+from stax.recording.reader import Recording, SampleFilter
+
+PREEMPTED = str(BlockedReason.PREEMPTED)
+
+
+@attrs.frozen(slots=True)
+class OffCpuThreadStack(ThreadStack):
+    """Blocked spans of one thread on one node, for one reason (``count`` spans, ``weight`` ns)."""
+
+    reason: str = ""
+
+
+@attrs.frozen(slots=True)
+class ReasonTotal:
+    """Blocked spans and time for one reason."""
+
+    reason: str
+    spans: int
+    ns: int
+
+
+@attrs.define(slots=True, eq=False)
+class OffCpuProfile(Profile):
+    """Blocked (off-CPU, not runnable) time per stack: counts are spans, weights are ns.
+
+    ``leaf_reasons[i]`` is the reason of leaf entry ``i`` (parallel to ``leaf_nodes``);
+    a node appears once per reason it blocked for.  ``thread_stacks`` holds
+    :class:`OffCpuThreadStack` rows.
+    """
+
+    leaf_reasons: list[str] = attrs.field(factory=list)
+    reasons: list[ReasonTotal] = attrs.field(factory=list)
+    """Blocked reasons present, most time first (``preempted`` never among them)."""
+    preempted_spans: int = 0
+    preempted_ns: int = 0
+    """Runnable wait: switched out involuntarily while still runnable (never blocked time)."""
+    recorded_spans: int = 0
+    """Off-CPU spans in the whole recording, before the filter, preemptions included."""
+
+    @classmethod
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
+        """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass)."""
+        builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays())
+        thread_stacks: list[ThreadStack] = []
+        per_leaf: dict[tuple[int, str], list[int]] = {}
+        per_reason: dict[str, list[int]] = {}
+        preempted = [0, 0]
+        for pid, tid, stack_id, reason, count, ns in recording.thread_off_cpu_stack_totals(
+            flt, include_preempted=True
+        ):
+            ns = ns or 0
+            if reason == PREEMPTED:
+                preempted[0] += count
+                preempted[1] += ns
+                continue
+            node = builder.node_of(stack_id)
+            thread_stacks.append(OffCpuThreadStack(pid, tid, node, count, ns, reason))
+            _add(per_leaf, (node, reason), count, ns)
+            _add(per_reason, reason, count, ns)
+        meta = recording.meta()
+        duration = duration_from_meta(meta) if flt.is_empty() else None
+        if duration is None:
+            span = recording.off_cpu_time_range(flt)
+            duration = span[1] - span[0] if span is not None else None
+        reasons = [ReasonTotal(r, n, ns) for r, (n, ns) in per_reason.items()]
+        reasons.sort(key=lambda r: (-r.ns, r.reason))
+        return cls(
+            source=str(recording.path),
+            filter=flt,
+            frames=builder.frames,
+            node_parents=builder.node_parents,
+            node_frames=builder.node_frames,
+            leaf_nodes=array("q", (node for node, _ in per_leaf)),
+            leaf_counts=array("q", (t[0] for t in per_leaf.values())),
+            leaf_weights=array("q", (t[1] for t in per_leaf.values())),
+            thread_stacks=thread_stacks,
+            threads=recording.threads(),
+            meta=meta,
+            capabilities=recording.capabilities(),
+            lost=recording.lost(),
+            duration_ns=duration,
+            recorded_samples=recording.sample_count(),
+            leaf_reasons=[reason for _, reason in per_leaf],
+            reasons=reasons,
+            preempted_spans=preempted[0],
+            preempted_ns=preempted[1],
+            recorded_spans=recording.off_cpu_span_count(),
+        )
+
+    @classmethod
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
+        """Open, aggregate and close a recording file."""
+        recording = Recording.open(path)
+        try:
+            return cls.from_recording(recording, flt)
+        finally:
+            recording.close()
+
+    @property
+    def blocked_ns(self) -> int:
+        """Blocked time of the selected spans, in ns (the 100% of every percentage)."""
+        return sum(self.leaf_weights)
+
+    @property
+    def blocked_spans(self) -> int:
+        return sum(self.leaf_counts)
+
+    def off_cpu_notes(self) -> list[str]:
+        """Plain sentences about what this recording could not capture off the CPU, and why."""
+        return off_cpu_notes(self.meta, self.capabilities)
+
+
+def _add(table: dict, key: object, count: int, ns: int) -> None:
+    totals = table.get(key)
+    if totals is None:
+        table[key] = [count, ns]
+    else:
+        totals[0] += count
+        totals[1] += ns
+
+
+OFF_CPU_CAPABILITIES = ("off-CPU intervals", "per-thread blocked reason", "wakeup attribution")
+
+
+def off_cpu_notes(meta: dict[str, object], capabilities: list[dict[str, str]]) -> list[str]:
+    """The recorder's notes and unavailable capability rows that concern off-CPU data.
+
+    Views print them so a user reading blocked time knows what is missing (e.g. no
+    wakers because tracefs was not mounted) and how to fix it.
+    """
+    recorded = meta.get("notes")
+    notes = [str(n) for n in recorded if n and _about_off_cpu(str(n))] if isinstance(recorded, list) else []
+    for row in capabilities:
+        if row.get("capability") not in OFF_CPU_CAPABILITIES or row.get("status") != "unavailable":
+            continue
+        if not row.get("reason"):
+            continue
+        note = f"{row['capability']}: {row['reason']}"
+        if row.get("fix"):
+            note += f" ({row['fix']})"
+        if not any(row["reason"] in n for n in notes):
+            notes.append(note)
+    return notes
+
+
+def _about_off_cpu(note: str) -> bool:
+    lowered = note.lower()
+    return any(word in lowered for word in ("off-cpu", "wakeup", "waker", "context switch",
+                                            "context-switch", "sched_", "blocked"))

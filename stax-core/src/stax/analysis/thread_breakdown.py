@@ -1,0 +1,120 @@
+"""Where each thread's time went: on CPU, blocked (by reason), waiting for a CPU; who woke it.
+
+The numbers behind ``stax threads``.  Each figure is one SQL ``GROUP BY`` per
+thread over the recording; nothing here looks at stacks.  Runnable wait
+(preempted spans) is kept apart from blocked time: the thread wanted to run and
+the fix is fewer threads or more CPUs, not less waiting.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from stax.blocked_reason import BlockedReason
+from stax.recording.reader import Recording, SampleFilter
+
+ALL_SELECTED = SampleFilter()
+PREEMPTED = str(BlockedReason.PREEMPTED)
+IDLE_TASK_NAME = "swapper"
+"""tid 0 is the kernel's idle task: wakeups from interrupts on an idle CPU come from it."""
+
+
+@attrs.frozen(slots=True)
+class WakerCount:
+    """A thread that woke another one ``count`` times."""
+
+    pid: int
+    tid: int
+    name: str
+    count: int
+
+
+@attrs.frozen(slots=True)
+class ThreadBreakdown:
+    """One thread's on-CPU, blocked and runnable-wait time, its wakeups and counters."""
+
+    pid: int
+    tid: int
+    name: str
+    process_name: str
+    samples: int
+    on_cpu_ns: int
+    blocked: tuple[tuple[str, int], ...]
+    """(reason, ns) of blocked time, most first; preempted is never here."""
+    blocked_spans: int
+    runnable_ns: int
+    """Runnable wait: preempted, waiting for a CPU."""
+    runnable_spans: int
+    wakeups_received: int
+    wakers: tuple[WakerCount, ...]
+    """Who woke this thread, most wakeups first."""
+    counters: tuple[tuple[str, int], ...] = ()
+    """Hardware counter totals (name, value), when the recording has them."""
+
+    @property
+    def blocked_ns(self) -> int:
+        return sum(ns for _, ns in self.blocked)
+
+    @property
+    def total_ns(self) -> int:
+        """On-CPU plus blocked plus runnable-wait time: the order of ``stax threads``."""
+        return self.on_cpu_ns + self.blocked_ns + self.runnable_ns
+
+    @property
+    def ipc(self) -> float | None:
+        """Instructions per cycle, when both counters were captured."""
+        counters = dict(self.counters)
+        cycles, instructions = counters.get("cycles"), counters.get("instructions")
+        if not cycles or instructions is None:
+            return None
+        return instructions / cycles
+
+
+def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> list[ThreadBreakdown]:
+    """Every thread passing ``flt`` with samples, spans or wakeups, most total time first."""
+    keys: set[tuple[int, int]] = set()
+    on_cpu: dict[tuple[int, int], tuple[int, int]] = {}
+    for pid, tid, count, weight in recording.thread_totals(flt):
+        on_cpu[(pid, tid)] = (count, weight or 0)
+        keys.add((pid, tid))
+    blocked: dict[tuple[int, int], dict[str, int]] = {}
+    blocked_spans: dict[tuple[int, int], int] = {}
+    runnable: dict[tuple[int, int], tuple[int, int]] = {}
+    for pid, tid, reason, count, ns in recording.thread_off_cpu(flt):
+        key = (pid, tid)
+        keys.add(key)
+        if reason == PREEMPTED:
+            spans, total = runnable.get(key, (0, 0))
+            runnable[key] = (spans + count, total + (ns or 0))
+        else:
+            split = blocked.setdefault(key, {})
+            split[reason] = split.get(reason, 0) + (ns or 0)
+            blocked_spans[key] = blocked_spans.get(key, 0) + count
+    names = {(t.pid, t.tid): (t.name, t.process_name) for t in recording.threads()}
+    tid_names = {tid: name for (_, tid), (name, _) in names.items()}
+    wakers: dict[tuple[int, int], list[WakerCount]] = {}
+    for pid, tid, waker_pid, waker_tid, count in recording.wakeup_pairs(flt):
+        keys.add((pid, tid))
+        name = tid_names.get(waker_tid) or (IDLE_TASK_NAME if waker_tid == 0 else "?")
+        wakers.setdefault((pid, tid), []).append(WakerCount(waker_pid, waker_tid, name, count))
+    counters: dict[tuple[int, int], dict[str, int]] = {}
+    for pid, tid, name, value in recording.counter_totals(flt):
+        counters.setdefault((pid, tid), {})[name] = value
+    rows = []
+    for key in keys:
+        pid, tid = key
+        name, process = names.get(key, ("?", "?"))
+        samples, weight = on_cpu.get(key, (0, 0))
+        runnable_spans, runnable_ns = runnable.get(key, (0, 0))
+        woke = sorted(wakers.get(key, ()), key=lambda w: (-w.count, w.tid))
+        rows.append(ThreadBreakdown(
+            pid=pid, tid=tid, name=name, process_name=process,
+            samples=samples, on_cpu_ns=weight,
+            blocked=tuple(sorted(blocked.get(key, {}).items(), key=lambda r: (-r[1], r[0]))),
+            blocked_spans=blocked_spans.get(key, 0),
+            runnable_ns=runnable_ns, runnable_spans=runnable_spans,
+            wakeups_received=sum(w.count for w in woke), wakers=tuple(woke),
+            counters=tuple(sorted(counters.get(key, {}).items())),
+        ))
+    rows.sort(key=lambda r: (-r.total_ns, r.pid, r.tid))
+    return rows

@@ -1,0 +1,21 @@
+"""How the off-CPU views write blocked time: milliseconds, and the split by reason."""
+
+from __future__ import annotations
+
+
+def format_ms(ns: int) -> str:
+    """Nanoseconds as milliseconds, the unit of blocking that people reason in: ``1,000.0 ms``."""
+    return f"{ns / 1e6:,.1f} ms"
+
+
+def reason_split_text(split: dict[str, int] | None, total: int) -> str:
+    """``sleep 60%, lock 40%`` (most first); empty for no time."""
+    if not split or not total:
+        return ""
+    parts = sorted(split.items(), key=lambda r: (-r[1], r[0]))
+    return ", ".join(f"{reason} {100 * ns / total:.0f}%" for reason, ns in parts)
+
+
+def spans_text(count: int) -> str:
+    """``1 span``, ``1,234 spans``."""
+    return f"{count:,} span" + ("" if count == 1 else "s")

@@ -1,0 +1,117 @@
+"""``top --off-cpu``: functions ranked by inclusive blocked time, split by blocked reason.
+
+Every blocked stack ends in the kernel scheduler, so self time says nothing; the
+table ranks functions by the blocked time of every span whose switch-out stack
+passes through them, and says what they waited for.  The header gives the
+per-reason totals and, apart, the runnable wait (preempted: waiting for a CPU),
+which is off-CPU time but never blocked time.
+"""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING
+
+from stax_render.blocked_time_text import format_ms, spans_text
+
+if TYPE_CHECKING:
+    from stax.analysis.off_cpu_profile import OffCpuProfile
+    from stax.analysis.off_cpu_totals import BlockedFunctionTotal
+
+MAX_FUNCTION_WIDTH = 70
+MAX_THREADS_SHOWN = 8
+MAX_REASONS_SHOWN = 2
+
+
+def reasons_text(row: BlockedFunctionTotal) -> str:
+    """The top reasons of a function, ``lock 70% sleep 30%`` (+N more)."""
+    shown = " ".join(f"{reason} {100 * ns / row.ns:.0f}%" for reason, ns in row.reasons[:MAX_REASONS_SHOWN]
+                     if row.ns)
+    more = len(row.reasons) - MAX_REASONS_SHOWN
+    return shown + (f" +{more}" if more > 0 else "")
+
+
+def thread_blocked(profile: OffCpuProfile) -> list[tuple[int, int, str, str, int, int]]:
+    """(pid, tid, name, process, spans, blocked ns) per thread, most blocked first."""
+    sums: dict[tuple[int, int], list[int]] = {}
+    for row in profile.thread_stacks:
+        totals = sums.setdefault((row.pid, row.tid), [0, 0])
+        totals[0] += row.count
+        totals[1] += row.weight
+    names = {(t.pid, t.tid): (t.name, t.process_name) for t in profile.threads}
+    rows = [(pid, tid, *names.get((pid, tid), ("?", "?")), spans, ns)
+            for (pid, tid), (spans, ns) in sums.items()]
+    rows.sort(key=lambda r: (-r[5], r[0], r[1]))
+    return rows
+
+
+def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], out: IO[str]) -> None:
+    blocked = profile.blocked_ns
+    out.write(f"# {profile.source}: off-CPU (blocked) time\n")
+    selected = ("" if profile.filter.is_empty()
+                else f" (selected by filter, of {profile.recorded_spans:,} spans)")
+    out.write(f"# blocked: {format_ms(blocked)} in {spans_text(profile.blocked_spans)}{selected}"
+              f"   runnable wait (preempted, not blocked): {format_ms(profile.preempted_ns)}"
+              f" in {spans_text(profile.preempted_spans)}\n")
+    if profile.reasons:
+        out.write("# by reason: " + ", ".join(
+            f"{r.reason} {format_ms(r.ns)} ({100 * r.ns / blocked:.1f}%)" for r in profile.reasons
+            if blocked) + "\n")
+    for note in profile.off_cpu_notes():
+        out.write(f"# note: {note}\n")
+    threads = thread_blocked(profile)
+    if len(threads) > 1:
+        shown = ", ".join(f"{name}-{tid} {format_ms(ns)}"
+                          for _, tid, name, _, _, ns in threads[:MAX_THREADS_SHOWN])
+        more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
+        out.write(f"# threads: {shown}{more}\n")
+    out.write("\n")
+    labels = [("[k] " if r.frame.is_kernel else "[.] ") + r.frame.label for r in functions]
+    reasons = [reasons_text(r) for r in functions]
+    width = min(max((len(label) for label in labels), default=8), MAX_FUNCTION_WIDTH)
+    time_width = max((len(format_ms(r.ns)) for r in functions), default=7)
+    span_width = max(len(f"{profile.blocked_spans:,}"), 5)
+    reason_width = max((len(text) for text in reasons), default=7)
+    out.write(f"{'rank':>4}  {'blocked':>{time_width}}  {'%':>7}  {'spans':>{span_width}}  "
+              f"{'reasons':<{reason_width}}  {'function':<{width}}  image\n")
+    for rank, (row, label, why) in enumerate(zip(functions, labels, reasons, strict=True), start=1):
+        out.write(f"{rank:>4}  {format_ms(row.ns):>{time_width}}  {row.percent:>6.2f}%  "
+                  f"{row.spans:>{span_width},}  {why:<{reason_width}}  {label:<{width}}  "
+                  f"{row.frame.image}\n")
+
+
+def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal]) -> dict[str, object]:
+    blocked = profile.blocked_ns
+    scale = 100.0 / blocked if blocked else 0.0
+    return {
+        "recording": profile.source,
+        "view": "off-cpu",
+        "blocked_ns": blocked,
+        "blocked_ms": blocked / 1e6,
+        "spans": profile.blocked_spans,
+        "recorded_spans": profile.recorded_spans,
+        "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
+        "runnable_wait": {"spans": profile.preempted_spans, "ns": profile.preempted_ns,
+                          "ms": profile.preempted_ns / 1e6},
+        "reasons": [{"reason": r.reason, "spans": r.spans, "ns": r.ns, "ms": r.ns / 1e6,
+                     "percent": round(r.ns * scale, 4)} for r in profile.reasons],
+        "notes": profile.off_cpu_notes(),
+        "functions": [
+            {
+                "function": row.frame.name,
+                "image": row.frame.image,
+                "is_kernel": row.frame.is_kernel,
+                "is_inline": row.frame.is_inline,
+                "blocked_ns": row.ns,
+                "blocked_ms": row.ns / 1e6,
+                "percent": round(row.percent, 4),
+                "spans": row.spans,
+                "reasons": dict(row.reasons),
+            }
+            for row in functions
+        ],
+        "threads": [
+            {"pid": pid, "tid": tid, "name": name, "process": process, "spans": spans,
+             "blocked_ns": ns, "blocked_ms": ns / 1e6, "percent": round(ns * scale, 4)}
+            for pid, tid, name, process, spans, ns in thread_blocked(profile)
+        ],
+    }
