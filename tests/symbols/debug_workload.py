@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -179,3 +180,29 @@ def reset_process_memos() -> None:
     PROCESS_LOCATOR.clear()
     PROCESS_DWARF_MEMO.clear()
     PROCESS_MEMO.clear()
+
+
+def assert_matches_addr2line(
+    binary: Path, twin: Path, build_id: bytes, cache: Path, options: Mapping[str, object] | None = None
+) -> dict[int, Chain]:
+    """Resolve every hot instruction of ``binary`` and assert each chain equals addr2line's."""
+    addresses = instruction_addresses(twin, HOT_FUNCTIONS)
+    assert len(addresses) > 30
+    expected = addr2line_chains(twin, addresses)
+    to_offset = offsets_for(twin, addresses)
+    started = time.perf_counter()
+    found, warnings = symbolicate_like_core(elf_image(binary, build_id), list(to_offset.values()),
+                                            options or {}, cache)
+    elapsed = time.perf_counter() - started
+    assert warnings == []
+    compared = {}
+    for address in addresses:
+        want = expected[address]
+        if want[0][2] is None:
+            continue  # addr2line has no line here either (padding)
+        got = as_chain(found.get(to_offset[address], ()))
+        assert got == want, f"{binary.name} at {address:#x}"
+        compared[address] = got
+    assert len(compared) >= 0.9 * len(addresses)
+    print(f"{binary.name}: {len(addresses)} addresses in {elapsed * 1e3:.1f} ms")
+    return compared

@@ -8,22 +8,15 @@ the image's own DWARF, from DWARF 4, and from a separate debug file of a strippe
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.symbols.debug_workload import (
-    HOT_FUNCTIONS,
     Variant,
-    addr2line_chains,
-    as_chain,
+    assert_matches_addr2line,
     build_variant,
-    elf_image,
-    instruction_addresses,
-    offsets_for,
     reset_process_memos,
-    symbolicate_like_core,
 )
 
 
@@ -43,32 +36,9 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Variant]:
     }
 
 
-def compare(binary: Path, twin: Path, build_id: bytes, cache: Path) -> dict[int, list]:
-    """Resolve every hot instruction of ``binary`` and assert each chain equals addr2line's."""
-    addresses = instruction_addresses(twin, HOT_FUNCTIONS)
-    assert len(addresses) > 30
-    expected = addr2line_chains(twin, addresses)
-    to_offset = offsets_for(twin, addresses)
-    started = time.perf_counter()
-    found, warnings = symbolicate_like_core(elf_image(binary, build_id), list(to_offset.values()), {}, cache)
-    elapsed = time.perf_counter() - started
-    assert warnings == []
-    compared = {}
-    for address in addresses:
-        want = expected[address]
-        if want[0][2] is None:
-            continue  # addr2line has no line here either (padding)
-        got = as_chain(found.get(to_offset[address], ()))
-        assert got == want, f"{binary.name} at {address:#x}"
-        compared[address] = got
-    assert len(compared) >= 0.9 * len(addresses)
-    print(f"{binary.name}: {len(addresses)} addresses in {elapsed * 1e3:.1f} ms")
-    return compared
-
-
 def test_own_dwarf_matches_addr2line(variants: dict[str, Variant], tmp_path: Path) -> None:
     v = variants["dwarf5"]
-    chains = compare(v.twin, v.twin, v.build_id, tmp_path)
+    chains = assert_matches_addr2line(v.twin, v.twin, v.build_id, tmp_path)
     # the nest is really there: mix_step inside hot_inline inside local_worker, with lines
     deepest = max(chains.values(), key=len)
     assert [f for f, _, _ in deepest] == ["mix_step", "hot_inline", "local_worker"]
@@ -77,7 +47,7 @@ def test_own_dwarf_matches_addr2line(variants: dict[str, Variant], tmp_path: Pat
 
 def test_dwarf4_matches_addr2line(variants: dict[str, Variant], tmp_path: Path) -> None:
     v = variants["dwarf4"]
-    chains = compare(v.twin, v.twin, v.build_id, tmp_path)
+    chains = assert_matches_addr2line(v.twin, v.twin, v.build_id, tmp_path)
     assert any(len(c) == 3 for c in chains.values())
 
 
@@ -86,5 +56,5 @@ def test_stripped_binary_with_debuglink_matches_addr2line(
 ) -> None:
     """The stripped copy has no name for local_worker at all; its debug file gives everything back."""
     v = variants["dwarf5"]
-    chains = compare(v.stripped, v.twin, v.build_id, tmp_path)
+    chains = assert_matches_addr2line(v.stripped, v.twin, v.build_id, tmp_path)
     assert any(c[-1][0] == "local_worker" for c in chains.values())
