@@ -1,7 +1,7 @@
 """A real staxd (as root) on a temporary socket with a temporary policy, and a way to be uid 65534.
 
-The daemon runs exactly as systemd would start it, ``python -m staxd_linux
---socket ... --policy ...``; its stderr (the grant/refuse log) goes to a file the
+The daemon runs as systemd would start it, ``python -m staxd_linux --socket ...
+--policy ...`` under the unit's capability bounding set; its stderr (the grant/refuse log) goes to a file the
 tests read.  Clients run as uid 65534 through ``setpriv``, with the group the
 test chooses, so SO_PEERCRED sees a real unprivileged peer.
 """
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 
 from stax.errors import CaptureError
 from staxd_linux.client import StaxdClient
+from staxd_linux.systemd_units import CAPABILITIES
 
 HERE = Path(__file__).resolve().parent
 NOBODY = 65534
@@ -32,6 +35,11 @@ socket_group = "nogroup"
 socket_mode = "0666"   # so a client outside the group reaches the daemon's own check
 client_timeout = 5.0
 """
+
+# The daemon runs with the capability bounding set and no_new_privs of the generated systemd
+# unit, so every grant the tests see is one the installed service can make.
+UNIT_SANDBOX = ["setpriv", "--no-new-privs", "--bounding-set",
+                "-all," + ",".join("+" + c.removeprefix("CAP_").lower() for c in CAPABILITIES)]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staxd runs as root")
 
@@ -47,7 +55,8 @@ class StaxdProcess:
         self.log_path = directory / "staxd.log"
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "staxd_linux", "--socket", str(self.socket), "--policy", str(self.policy)],
+            [*UNIT_SANDBOX, sys.executable, "-m", "staxd_linux", "--socket", str(self.socket),
+             "--policy", str(self.policy)],
             stdout=self._log, stderr=subprocess.STDOUT,
         )
         self.pid = self.proc.pid
@@ -103,14 +112,13 @@ class StaxdProcess:
 
 
 @pytest.fixture(scope="session")
-def staxd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("staxd")
-    os.chmod(path, 0o755)  # uid 65534 must reach the socket inside
-    for parent in path.parents:
-        if parent == Path("/tmp") or parent == Path("/"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o055)
-    return path
+def staxd_dir() -> Iterator[Path]:
+    """A directory uid 65534 can reach, outside pytest's basetemp: pytest resets its parent to 0700
+    whenever another pytest session starts on this host, which would cut the client off mid-run."""
+    path = Path(tempfile.mkdtemp(prefix="staxd-test-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -148,7 +148,7 @@ def scenario_waking(socket_path: str, tracepoint_id: str) -> dict[str, object]:
             granted = client.open_events(OpenRequest(kind="sched_waking", pids=(child,)))
         out["granted"] = [d.to_json() for _, d in granted]
         fds = [fd for fd, _ in granted]
-        wakees = _waking_wakees(_drain(fds, 0.5), out["granted"][0])  # type: ignore[index]
+        wakees = _waking_wakees(_drain(fds, 1.0), out["granted"][0])  # type: ignore[index]
         for fd in fds:
             os.close(fd)
         out["wakeups"] = len(wakees)

@@ -62,9 +62,9 @@ def test_sched_waking_is_granted_and_tracefs_mounted_on_demand(staxd: StaxdProce
     assert [d["cpu"] for d in granted] == list(range(len(granted)))
     assert all(d["event"] == "sched:sched_waking" and d["pid"] == -1 for d in granted)
     assert granted[0]["raw_fields"]["pid"][1:] == [4, True]  # pid_t, signed
-    # ~0.5 s of a 2 ms sleep loop: about 230 wakeups on an idle host (>= 20 even on a loaded one),
-    # and every one of them is of the child: the filter on the wakee works.
-    assert out["wakeups"] >= 20, out
+    # 1 s of a 2 ms sleep loop: about 450 wakeups on an idle host, far fewer when the host is
+    # saturated (other test suites); every one of them is of the child: the wakee filter works.
+    assert out["wakeups"] >= 5, out
     assert out["wakees"] == [out["child"]]
     tp_id = tracefs.tracepoint_id(root, "sched", "sched_waking")
     again = as_nobody("waking", staxd.socket, str(tp_id))

@@ -1,0 +1,37 @@
+"""What stax-core's ``stax setup`` and ``stax doctor`` call on Linux (entry point ``stax.staxd:linux``).
+
+stax-core imports no OS package by name; it loads this module through the
+``stax.staxd`` entry-point group, keyed by ``sys.platform``.  The two functions
+below are the whole contract (stax.cli.setup_command documents it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TextIO
+
+from stax.capabilities import CapabilityRow
+from stax.errors import StaxError
+
+
+def setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int:
+    """Install (or with ``uninstall`` remove) staxd as a systemd service; print each step."""
+    from staxd_linux.service_install import Host, execute, plan_install, plan_uninstall
+
+    if not dry_run and os.geteuid() != 0:
+        verb = "stax setup --uninstall" if uninstall else "stax setup"
+        raise StaxError(f"{verb} changes system files and groups; run it with sudo: sudo {verb}.")
+    host = Host()
+    actions = plan_uninstall(host) if uninstall else plan_install(host)
+    execute(actions, out, dry_run)
+    if dry_run:
+        print("(dry run: nothing was changed)", file=out)
+    return 0
+
+
+def doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
+    """The ``stax doctor`` rows: ``rows`` (the backend's) seen through staxd, then the host checks."""
+    from staxd_linux.doctor_rows import doctor_table as table
+
+    return table(rows)

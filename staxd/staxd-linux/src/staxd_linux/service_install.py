@@ -1,0 +1,170 @@
+"""``stax setup`` on Linux: install (or remove) staxd as a systemd service, as a list of actions.
+
+Install and uninstall are each planned first as a list of :class:`Action` (what,
+then how), so ``--dry-run`` prints exactly what a real run would do, and a real
+run says what it did line by line.  Without a running systemd (containers, other
+init systems) the files are still installed and the output says plainly that
+staxd was not started and how to start it.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from stax.errors import StaxError
+from staxd_linux.policy import DEFAULT_POLICY_TEXT
+from staxd_linux.systemd_units import POLICY_PATH, UNIT_DIR, UNIT_NAME, exec_command, service_unit
+
+GROUP = "stax"
+
+
+@attrs.frozen(slots=True)
+class Action:
+    """One step: a sentence saying what it does, and the function that does it (None: a note only)."""
+
+    description: str
+    run: Callable[[], None] | None = None
+
+
+@attrs.frozen(slots=True)
+class Host:
+    """Where things go and what the host is like; tests point it elsewhere."""
+
+    unit_dir: Path = UNIT_DIR
+    policy_path: Path = POLICY_PATH
+    sudo_user: str | None = attrs.field(factory=lambda: os.environ.get("SUDO_USER"))
+    systemd_running: bool = attrs.field(factory=lambda: Path("/run/systemd/system").is_dir())
+    systemctl: str | None = attrs.field(factory=lambda: shutil.which("systemctl"))
+
+    @property
+    def unit_path(self) -> Path:
+        return self.unit_dir / UNIT_NAME
+
+
+def _command(*argv: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise StaxError(f"'{' '.join(argv)}' could not run ({exc}).") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise StaxError(f"'{' '.join(argv)}' failed: {detail[-1] if detail else f'exit {proc.returncode}'}.")
+    return run
+
+
+def _write(path: Path, text: str, mode: int) -> Callable[[], None]:
+    def run() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    return run
+
+
+def _remove(path: Path) -> Callable[[], None]:
+    def run() -> None:
+        path.unlink(missing_ok=True)
+    return run
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _user_in_group(user: str, group: str) -> bool:
+    try:
+        entry = grp.getgrnam(group)
+        return user in entry.gr_mem or pwd.getpwnam(user).pw_gid == entry.gr_gid
+    except KeyError:
+        return False
+
+
+def _pid1_name() -> str:
+    try:
+        return Path("/proc/1/comm").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def plan_install(host: Host) -> list[Action]:
+    """The steps of ``stax setup``, skipping what is already in place."""
+    actions: list[Action] = []
+    unit = service_unit()
+    actions.append(Action(f"write {host.unit_path} (ExecStart={' '.join(exec_command())})",
+                          _write(host.unit_path, unit, 0o644)))
+    if host.policy_path.exists():
+        actions.append(Action(f"keep the existing policy {host.policy_path}"))
+    else:
+        actions.append(Action(f"write the default policy {host.policy_path}",
+                              _write(host.policy_path, DEFAULT_POLICY_TEXT, 0o644)))
+    if _group_exists(GROUP):
+        actions.append(Action(f"keep the existing group {GROUP!r}"))
+    else:
+        actions.append(Action(f"create group {GROUP!r}: groupadd --system {GROUP}",
+                              _command("groupadd", "--system", GROUP)))
+    user = host.sudo_user
+    if not user or user == "root":
+        actions.append(Action(f"no invoking user (SUDO_USER is unset): add users with "
+                              f"'usermod -aG {GROUP} USER'"))
+    elif _user_in_group(user, GROUP):
+        actions.append(Action(f"keep user {user} in group {GROUP!r}"))
+    else:
+        actions.append(Action(f"add user {user} to group {GROUP!r}: usermod -aG {GROUP} {user} (takes effect "
+                              f"at the next login)", _command("usermod", "-aG", GROUP, user)))
+    actions += _systemctl_steps(host, [["daemon-reload"], ["enable", "--now", UNIT_NAME]], starting=True)
+    return actions
+
+
+def plan_uninstall(host: Host) -> list[Action]:
+    """The steps of ``stax setup --uninstall``: the install, undone."""
+    actions = _systemctl_steps(host, [["disable", "--now", UNIT_NAME]], starting=False)
+    if host.unit_path.exists():
+        actions.append(Action(f"remove {host.unit_path}", _remove(host.unit_path)))
+        actions += _systemctl_steps(host, [["daemon-reload"]], starting=False)
+    path = host.policy_path
+    if path.exists():
+        if path.read_text() == DEFAULT_POLICY_TEXT:
+            actions.append(Action(f"remove the default policy {path}", _remove(path)))
+        else:
+            actions.append(Action(f"keep {path}: it was edited (remove it yourself if you want)"))
+    if _group_exists(GROUP):
+        actions.append(Action(f"delete group {GROUP!r}: groupdel {GROUP}", _command("groupdel", GROUP)))
+    return actions
+
+
+def _systemctl_steps(host: Host, commands: list[list[str]], starting: bool) -> list[Action]:
+    if host.systemctl and host.systemd_running:
+        return [Action(f"systemctl {' '.join(c)}", _command(host.systemctl, *c)) for c in commands]
+    why = ("systemctl is not installed" if not host.systemctl
+           else f"systemd is not running on this host (PID 1 is {_pid1_name()!r})")
+    steps = [Action(f"skip 'systemctl {' '.join(c)}': {why}") for c in commands]
+    if starting:
+        steps.append(Action(f"staxd is installed but not started; start it as root with: "
+                            f"{' '.join(exec_command())}"))
+    return steps
+
+
+def execute(actions: list[Action], out: TextIO, dry_run: bool) -> None:
+    """Print each step; run it unless ``dry_run``.  The first failure stops with one sentence."""
+    for action in actions:
+        if action.run is None:
+            print(f"  {action.description}", file=out)
+            continue
+        print(f"{'would ' if dry_run else ''}{action.description}", file=out)
+        if not dry_run:
+            action.run()
