@@ -100,3 +100,48 @@ class OffCpuRecording:
 
 def _event_time(event: Event) -> int:
     return event.start if isinstance(event, OffCpuInterval) else event.time
+
+
+# -- the two recordings most off-CPU tests use ------------------------------------------------
+
+NAP_STACK = "_start;main;nap;clock_nanosleep;hrtimer_nanosleep;do_nanosleep;schedule;__schedule"
+TIMER_WAKER = "hrtimer_wakeup;try_to_wake_up"
+READ_STACK = "_start;main;reader_loop;read;ksys_read;pipe_read;schedule;__schedule"
+WRITE_WAKER = "_start;start_thread;writer_loop;write;ksys_write;pipe_write;__wake_up_common;try_to_wake_up"
+LOCK_STACK = ("_start;start_thread;writer_loop;pthread_mutex_lock;__x64_sys_futex;futex_wait_queue;"
+              "schedule;__schedule")
+UNLOCK_WAKER = "_start;main;reader_loop;pthread_mutex_unlock;__x64_sys_futex;futex_wake;try_to_wake_up"
+
+NAP_PID = 300
+READER, WRITER = 201, 202
+
+
+def write_nap_recording(path: Path) -> Path:
+    """One thread sleeping 10 x 100 ms in nap(), 50 ms of CPU work and 3 preemptions (6 ms)."""
+    rec = OffCpuRecording(path, NAP_PID, {NAP_PID: "nap"})
+    rec.samples("_start;main;compute", NAP_PID, 50)
+    for _ in range(10):
+        rec.span(NAP_STACK, NAP_PID, 100 * MS, BlockedReason.SLEEP, waker=(0, TIMER_WAKER),
+                 waker_pid=0, wait_site="do_nanosleep")
+    for _ in range(3):
+        rec.span("_start;main;compute", NAP_PID, 2 * MS, BlockedReason.PREEMPTED)
+    return rec.write()
+
+
+def write_pingpong_recording(path: Path) -> Path:
+    """A reader blocked 200 x 5 ms in read() on a pipe, 196 of them woken by the writer
+    from write(); the writer blocked 20 x 1 ms on a futex, woken by the reader, and
+    preempted once (3 ms); both have hardware counters."""
+    rec = OffCpuRecording(path, 200, {200: "pingpong", READER: "reader", WRITER: "writer"})
+    rec.samples("_start;main;reader_loop;parse", READER, 30)
+    rec.samples("_start;start_thread;writer_loop;produce", WRITER, 70)
+    for i in range(200):
+        waker = None if i % 50 == 49 else (WRITER, WRITE_WAKER)  # 4 spans with no wakeup
+        rec.span(READ_STACK, READER, 5 * MS, BlockedReason.PIPE_IPC, waker=waker, wait_site="pipe_read")
+        if i % 10 == 0:
+            rec.span(LOCK_STACK, WRITER, 1 * MS, BlockedReason.LOCK, waker=(READER, UNLOCK_WAKER),
+                     wait_site="futex_wait_queue")
+    rec.span("_start;start_thread;writer_loop;produce", WRITER, 3 * MS, BlockedReason.PREEMPTED)
+    rec.counters(READER, {"cycles": 1_000_000, "instructions": 1_500_000})
+    rec.counters(WRITER, {"cycles": 4_000_000, "instructions": 2_000_000})
+    return rec.write()
