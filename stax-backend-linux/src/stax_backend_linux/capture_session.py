@@ -5,6 +5,10 @@ short timeout, so it also ticks for progress and stop checks.  Each wake-up is a
 *round*: every ring is copied out and handed back to the kernel first, then
 decoded, so the kernel never waits on our Python.  Stopping always ends with a
 final round and a flush: nothing the kernel recorded is dropped.
+
+With ``request.off_cpu`` the context-switch and sched_waking events share the rings
+(off_cpu_events.py); their records are turned into off-CPU intervals and wakeups
+between time ordering and the sink (off_cpu_stream.py).
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ from stax.errors import CaptureError, StaxError, UsageError
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux import proc_snapshot
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
+from stax_backend_linux.kernel_symbols import load_kernel_symbols
+from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
+from stax_backend_linux.off_cpu_reasons import WaitSiteReasons
+from stax_backend_linux.off_cpu_stream import OffCpuStream
 from stax_backend_linux.perf_event_ffi import PerfEventError, disable
 from stax_backend_linux.record_decoder import RecordDecoder
 from stax_backend_linux.ring_buffer import PAGE_SIZE, RingBuffer
+from stax_backend_linux.switch_tracker import SwitchTracker
 from stax_backend_linux.targets import (
     CommandTarget,
     PerCpuEvents,
@@ -34,6 +43,7 @@ from stax_backend_linux.targets import (
     threads_of,
 )
 from stax_backend_linux.time_order import TimeOrderer
+from stax_backend_linux.wakeup_attribution import WakeupAttribution
 
 POLL_TICK_S = 0.1
 PROGRESS_INTERVAL_S = 0.25
@@ -64,12 +74,15 @@ class CaptureSession:
         self.cpus = online_cpus()
         self.notes: list[str] = []
         self.build_ids = proc_snapshot.BuildIdCache()
-        self.decoder = RecordDecoder(self.build_ids, self.facts.max_stack)
+        self.decoder = RecordDecoder(self.build_ids, self.facts.max_stack, identifier=request.off_cpu)
         self.orderer = TimeOrderer()
         self.rings: list[RingBuffer] = []
         self.events: PerCpuEvents | None = None
         self.command: CommandTarget | None = None
         self.kernel = False
+        self.off_cpu_setup: OffCpuSetup | None = None
+        self.off_cpu: OffCpuStream | None = None
+        self.end_time = 0
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -106,13 +119,50 @@ class CaptureSession:
 
         def make_attr() -> Any:
             return pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
-                                     inherit=not req.system_wide, wakeup_bytes=wakeup_bytes)
+                                     inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
+                                     identifier=req.off_cpu)
 
+        return self._open_shaped(make_attr)
+
+    def _open_shaped(self, make_attr: Callable[[], Any]) -> PerCpuEvents:
+        """One event per CPU (per thread for -p, the command with inherit) for this target."""
+        req = self.request
         if req.system_wide:
             return open_system_wide(make_attr, self.cpus)
         if self.command is not None:
             return open_task_events(make_attr, [self.command.pid], self.cpus)
         return open_task_events(make_attr, threads_of(req.pids), self.cpus)
+
+    def _open_off_cpu(self, events: PerCpuEvents, wakeup_bytes: int) -> None:
+        """Open the off-CPU events into the sampler's rings and set up the stream that pairs them."""
+        req = self.request
+        try:
+            setup = open_off_cpu(self._open_shaped, self.cpus, self.facts, enable_on_exec=bool(req.command),
+                                 inherit=not req.system_wide, wakeup_bytes=wakeup_bytes)
+        except PerfEventError as exc:
+            raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
+                               f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
+        self.off_cpu_setup = setup
+        self.notes.extend(setup.notes)
+        setup.register(self.decoder)
+        setup.hand_over(events)
+        symbols = load_kernel_symbols() if setup.kernel_callchain else None
+        if setup.kernel_callchain and symbols is None:
+            self.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
+                              "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
+                              "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
+        tracker = SwitchTracker(WaitSiteReasons(symbols), keep_kernel_ips=req.kernel_stacks,
+                                use_wchan=symbols is None)
+        threads: dict[int, int] = {}
+        wakeups = None
+        if setup.waking is not None:
+            wakeups = WakeupAttribution(threads, target_only=not req.system_wide,
+                                        keep_kernel_ips=req.kernel_stacks)
+        self.off_cpu = OffCpuStream(tracker, wakeups, threads)
+        if self.command is not None:
+            self.off_cpu.seed([(self.command.pid, self.command.pid)])
+        elif req.pids:
+            self.off_cpu.seed((pid, tid) for pid in req.pids for tid in threads_of([pid]))
 
     def _open_with_fallback(self, wakeup_bytes: int) -> PerCpuEvents:
         """Open with kernel frames if wanted and allowed; fall back to user-only on EACCES/EPERM."""
@@ -183,7 +233,13 @@ class CaptureSession:
             chunk = ring.read()
             if chunk:
                 per_ring.append(chunk)
-        ready = self.orderer.round([decode(chunk) for chunk in per_ring])
+        decoded = [decode(chunk) for chunk in per_ring]
+        off_cpu = self.off_cpu
+        if off_cpu is not None:
+            off_cpu.tracker.note_round(decoded)
+            ready = off_cpu.process(self.orderer.round(decoded))
+        else:
+            ready = self.orderer.round(decoded)
         if ready:
             sink.consume(ready)
 
@@ -202,7 +258,11 @@ class CaptureSession:
             wakeup = self._data_pages() * PAGE_SIZE // 4
             t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             self.events = self._open_with_fallback(wakeup)
+            if req.off_cpu:
+                self._open_off_cpu(self.events, wakeup)
             self._map_rings(self.events)
+            if self.off_cpu_setup is not None:
+                self.off_cpu_setup.enable_wakeups()
             if req.pids or req.system_wide:
                 pids = req.pids or proc_snapshot.all_pids()
                 self.orderer.add(proc_snapshot.snapshot(pids, t0, self.build_ids))
@@ -213,6 +273,8 @@ class CaptureSession:
             self._stop_target()
             self._round(sink)  # final drain
             tail = self.orderer.flush()
+            if self.off_cpu is not None:
+                tail = self.off_cpu.process(tail) + self.off_cpu.finish(self.end_time)
             if tail:
                 sink.consume(tail)
             elapsed = time.monotonic() - started
@@ -267,6 +329,7 @@ class CaptureSession:
                     disable(fd)
                 except PerfEventError:
                     pass
+        self.end_time = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
     def _summary(self, elapsed: float) -> CaptureSummary:
         d = self.decoder
@@ -281,8 +344,6 @@ class CaptureSession:
         if req.call_graph == "dwarf":
             self.notes.append("DWARF unwinding is not available in this stax-backend-linux yet, so stacks "
                               "come from frame pointers.")
-        if req.off_cpu:
-            self.notes.append("Off-CPU intervals are not recorded by this stax-backend-linux yet.")
         if req.counters:
             self.notes.append("Hardware counters are not recorded by this stax-backend-linux yet.")
         ring_bytes = self.rings[0].data_size if self.rings else 0
@@ -303,6 +364,7 @@ class CaptureSession:
         }
         if self.command is not None:
             metadata["target_pid"] = self.command.pid
+        metadata.update(self._off_cpu_metadata())
         if req.pids:
             metadata["target_pids"] = list(req.pids)
         return CaptureSummary(
@@ -314,7 +376,41 @@ class CaptureSession:
             metadata=metadata,
         )
 
+    def _off_cpu_metadata(self) -> dict[str, object]:
+        """What the off-CPU side recorded and, where something is missing, why."""
+        setup, stream, d = self.off_cpu_setup, self.off_cpu, self.decoder
+        if setup is None or stream is None:
+            return {"off_cpu": False}
+        tracker = stream.tracker
+        meta: dict[str, object] = {
+            "off_cpu": True,
+            "off_cpu_stacks": setup.stacks,
+            "off_cpu_reason_source": "wchan" if tracker.use_wchan else "kernel stack",
+            "off_cpu_spans": tracker.spans,
+            "off_cpu_preempted_spans": tracker.preempted_spans,
+            "off_cpu_spans_with_stack": tracker.spans_with_stack,
+            "off_cpu_closed_at_end": tracker.closed_at_end,
+            "switch_records": d.switch_records,
+            "off_cpu_throttled": d.off_cpu_throttled,
+            "wakeups_captured": setup.waking is not None,
+        }
+        if tracker.use_wchan:
+            meta["wchan_reads"] = tracker.wchan_reads
+            meta["wchan_hits"] = tracker.wchan_hits
+        if setup.wakeups_missing:
+            meta["wakeups_missing"] = setup.wakeups_missing
+        if stream.wakeups is not None:
+            meta["wakeups"] = stream.wakeups.kept
+            meta["wakeups_outside_target"] = stream.wakeups.dropped
+        if d.off_cpu_throttled:
+            self.notes.append(f"The kernel throttled the context-switch or sched_waking events "
+                              f"{d.off_cpu_throttled} times, so some off-CPU stacks or wakeups are missing "
+                              f"(kernel.perf_event_max_sample_rate).")
+        return meta
+
     def _close(self) -> None:
+        if self.off_cpu_setup is not None:
+            self.off_cpu_setup.close()
         for ring in self.rings:
             ring.close()
         self.rings = []

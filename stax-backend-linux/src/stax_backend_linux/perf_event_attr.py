@@ -16,8 +16,10 @@ from stax_backend_linux.perf_event_ffi import ffi
 # enum perf_type_id / perf_sw_ids / perf_hw_id (perf_event.h).
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
+PERF_TYPE_TRACEPOINT = 2
 PERF_COUNT_HW_CPU_CYCLES = 0
 PERF_COUNT_SW_CPU_CLOCK = 0
+PERF_COUNT_SW_CONTEXT_SWITCHES = 3
 PERF_COUNT_SW_DUMMY = 9
 
 # enum perf_event_sample_format: the order of these bits is also the order of the
@@ -31,6 +33,8 @@ PERF_SAMPLE_CALLCHAIN = 1 << 5
 PERF_SAMPLE_ID = 1 << 6
 PERF_SAMPLE_CPU = 1 << 7
 PERF_SAMPLE_PERIOD = 1 << 8
+PERF_SAMPLE_RAW = 1 << 10
+PERF_SAMPLE_IDENTIFIER = 1 << 16
 
 #: The sample layout record_decoder.py decodes.
 SAMPLE_TYPE = (PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU
@@ -105,7 +109,7 @@ def new_attr(type_: int, config: int, flags: Iterable[str] = (), **fields: int) 
 
 
 def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit: bool,
-                  wakeup_bytes: int, max_stack: int = 0) -> Any:
+                  wakeup_bytes: int, max_stack: int = 0, identifier: bool = False) -> Any:
     """The cpu-clock sampling event stax records with (one per CPU).
 
     A software hrtimer event (PERF_COUNT_SW_CPU_CLOCK) works without a PMU, e.g. in VMs;
@@ -113,6 +117,8 @@ def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit
     which each sample reports as PERF_SAMPLE_PERIOD.  ``sample_id_all`` appends
     pid/tid/time/cpu to the side-band records (MMAP2, COMM, ...) so they can be time
     ordered with samples; ``use_clockid`` puts every timestamp on CLOCK_MONOTONIC.
+    ``identifier`` adds PERF_SAMPLE_IDENTIFIER, needed when other events share the ring
+    (see :func:`context_switch_attr`).
     """
     flags = ["freq", "sample_id_all", "use_clockid", "mmap", "mmap2", "build_id", "comm",
              "comm_exec", "task", "watermark", "exclude_hv"]
@@ -126,9 +132,67 @@ def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit
         flags.append("inherit")
     return new_attr(
         PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, flags,
-        sample_freq=frequency, sample_type=SAMPLE_TYPE, wakeup_watermark=wakeup_bytes,
-        clockid=time.CLOCK_MONOTONIC, sample_max_stack=max_stack,
+        sample_freq=frequency, sample_type=SAMPLE_TYPE | (PERF_SAMPLE_IDENTIFIER if identifier else 0),
+        wakeup_watermark=wakeup_bytes, clockid=time.CLOCK_MONOTONIC, sample_max_stack=max_stack,
     )
+
+
+#: The layout of every sample in a ring shared by several events: PERF_SAMPLE_IDENTIFIER
+#: puts the event id first in a sample and last in the sample_id_all trailer of every
+#: other record, so records can be told apart by event (perf_event.h, PERF_SAMPLE_IDENTIFIER).
+SHARED_RING_SAMPLE_TYPE = SAMPLE_TYPE | PERF_SAMPLE_IDENTIFIER
+
+
+def context_switch_attr(*, stacks: bool, kernel_callchain: bool, enable_on_exec: bool, inherit: bool,
+                        wakeup_bytes: int) -> Any:
+    """The event that reports every context switch of the target, for off-CPU intervals.
+
+    ``context_switch`` makes the kernel write PERF_RECORD_SWITCH (per-task event) or
+    PERF_RECORD_SWITCH_CPU_WIDE (pid -1) for every switch in and out, with
+    PERF_RECORD_MISC_SWITCH_OUT on the way out and PERF_RECORD_MISC_SWITCH_OUT_PREEMPT
+    when the task was still runnable (preempted).
+
+    With ``stacks`` the event is the software PERF_COUNT_SW_CONTEXT_SWITCHES counter with
+    ``sample_period`` 1: every switch-out also writes a sample whose callchain is the
+    kernel stack at __schedule (the wait site) and the user stack at the syscall.  The
+    kernel fetches the scheduler's own registers for that sample (perf_sw_event_sched),
+    which are kernel-mode, so an ``exclude_kernel`` event never samples (perf_exclude_event):
+    stacks need kernel mode, i.e. perf_event_paranoid <= 1 or CAP_PERFMON.
+    ``kernel_callchain`` False still drops the kernel part of the chain.
+    Without ``stacks`` it is a PERF_COUNT_SW_DUMMY event that only carries the switch records;
+    that works for one's own processes at paranoid 2.
+    """
+    flags = ["sample_id_all", "use_clockid", "context_switch", "exclude_hv", "watermark"]
+    if stacks:
+        config, period = PERF_COUNT_SW_CONTEXT_SWITCHES, 1
+        if not kernel_callchain:
+            flags.append("exclude_callchain_kernel")
+    else:
+        config, period = PERF_COUNT_SW_DUMMY, 0
+        flags += ["exclude_kernel", "exclude_callchain_kernel"]
+    if enable_on_exec:
+        flags += ["disabled", "enable_on_exec"]
+    if inherit:
+        flags.append("inherit")
+    return new_attr(PERF_TYPE_SOFTWARE, config, flags, sample_period=period,
+                    sample_type=SHARED_RING_SAMPLE_TYPE, wakeup_watermark=wakeup_bytes,
+                    clockid=time.CLOCK_MONOTONIC)
+
+
+def sched_waking_attr(tracepoint_id: int, *, kernel_callchain: bool, wakeup_bytes: int) -> Any:
+    """The sched:sched_waking tracepoint, sampled at every hit, with the waker's stack.
+
+    It fires in try_to_wake_up() in the waker's context, so the sample's pid/tid is the
+    waker and PERF_SAMPLE_RAW carries the tracepoint record (the wakee's ``pid`` field;
+    offsets from tracefs ``format``, see sched_waking.py).  The event is opened per CPU
+    for every task (pid -1) and starts disabled: the session enables it with an ioctl.
+    """
+    flags = ["sample_id_all", "use_clockid", "exclude_hv", "watermark", "disabled"]
+    if not kernel_callchain:
+        flags.append("exclude_callchain_kernel")
+    return new_attr(PERF_TYPE_TRACEPOINT, tracepoint_id, flags, sample_period=1,
+                    sample_type=SHARED_RING_SAMPLE_TYPE | PERF_SAMPLE_RAW, wakeup_watermark=wakeup_bytes,
+                    clockid=time.CLOCK_MONOTONIC)
 
 
 def probe_attr(type_: int, config: int, *, exclude_kernel: bool) -> Any:

@@ -7,6 +7,13 @@ multiples of 8, so a chunk can be read as one array of u64.  With sample_id_all
 every non-sample record ends in ``struct sample_id`` = {u32 pid, tid; u64 time;
 u32 cpu, res} for our sample_type, which is where their timestamp comes from.
 
+When several events share one ring (off-CPU recording: the cpu-clock sampler, the
+context-switch event and the sched_waking tracepoint), every event also has
+PERF_SAMPLE_IDENTIFIER: a u64 event id leads each sample and ends each sample_id
+trailer, and :meth:`RecordDecoder.register` says which id is which.  Context-switch
+samples, PERF_RECORD_SWITCH(_CPU_WIDE) and sched_waking samples decode into the
+backend-private records of :mod:`stax_backend_linux.off_cpu_records`.
+
 Pure Python, kept tight: precompiled :class:`struct.Struct` unpackers, one u64
 memoryview per chunk for callchains, no per-record helper objects.
 """
@@ -27,6 +34,7 @@ from stax.events import (
     ThreadName,
     ThreadStart,
 )
+from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
 
 # enum perf_event_type
 PERF_RECORD_MMAP = 1
@@ -39,12 +47,21 @@ PERF_RECORD_FORK = 7
 PERF_RECORD_SAMPLE = 9
 PERF_RECORD_MMAP2 = 10
 PERF_RECORD_LOST_SAMPLES = 13
+PERF_RECORD_SWITCH = 14  # per-task event: header + sample_id
+PERF_RECORD_SWITCH_CPU_WIDE = 15  # CPU-wide event: header + u32 next_prev_pid, next_prev_tid + sample_id
 
 # header.misc bits
 PERF_RECORD_MISC_CPUMODE_MASK = 7
 PERF_RECORD_MISC_KERNEL = 1
 PERF_RECORD_MISC_COMM_EXEC = 1 << 13  # on COMM: the name changed because of exec
 PERF_RECORD_MISC_MMAP_BUILD_ID = 1 << 14  # on MMAP2: the union holds a build id, not maj/min/ino
+PERF_RECORD_MISC_SWITCH_OUT = 1 << 13  # on SWITCH*: switching out (else in)
+PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14  # on SWITCH* out: the task was still runnable
+
+# What a sample's event is (RecordDecoder.register): the default is an on-CPU sample.
+KIND_SAMPLING = 0
+KIND_SWITCH_STACK = 1
+KIND_SCHED_WAKING = 2
 
 # enum perf_callchain_context: markers inside a callchain saying which part follows.
 PERF_CONTEXT_HV = 2**64 - 32
@@ -70,6 +87,8 @@ PID_TID = struct.Struct("<II")
 TASK_BODY = struct.Struct("<IIIIQ")  # FORK/EXIT: pid, ppid, tid, ptid, time
 U64 = struct.Struct("<Q")
 U64_PAIR = struct.Struct("<QQ")
+U32 = struct.Struct("<I")
+I32 = struct.Struct("<i")
 
 ANON_PATH = "//anon"
 VDSO_PATH = "[vdso]"
@@ -121,16 +140,37 @@ class RecordDecoder:
     ``build_id_lookup`` is asked for the build id of a file-backed MMAP2 the kernel
     reported without one (it only reads build ids from pages already in memory).
     ``max_stack`` is kernel.perf_event_max_stack: a stack that long was cut short.
+    ``identifier`` is True when every event in the ring has PERF_SAMPLE_IDENTIFIER.
     """
 
-    def __init__(self, build_id_lookup: BuildIdLookup | None = None, max_stack: int = 127) -> None:
+    def __init__(self, build_id_lookup: BuildIdLookup | None = None, max_stack: int = 127,
+                 identifier: bool = False) -> None:
         self.build_id_lookup = build_id_lookup
         self.max_stack = max_stack
+        self.identifier = identifier
+        self.kinds: dict[int, int] = {}
+        self.waking_pid_offset = -1
         self.samples = 0
+        self.switch_records = 0
+        self.switch_stacks = 0
+        self.wakings = 0
         self.lost_records = 0
         self.lost_samples = 0
         self.throttled = 0
+        self.off_cpu_throttled = 0
         self.unknown_records = 0
+
+    def register(self, event_id: int, kind: int, waking_pid_offset: int = -1) -> None:
+        """Say that samples carrying PERF_SAMPLE_IDENTIFIER ``event_id`` are of ``kind``.
+
+        ``waking_pid_offset`` (for KIND_SCHED_WAKING) is where the wakee's ``pid`` field
+        sits in the tracepoint's raw record (tracefs ``format``).
+        """
+        if not self.identifier:
+            raise ValueError("event kinds need PERF_SAMPLE_IDENTIFIER in every event of the ring")
+        self.kinds[event_id] = kind
+        if kind == KIND_SCHED_WAKING:
+            self.waking_pid_offset = waking_pid_offset
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
@@ -147,6 +187,10 @@ class RecordDecoder:
         ctx_user = PERF_CONTEXT_USER
         ctx_kernel = PERF_CONTEXT_KERNEL
         ctx_max = PERF_CONTEXT_MAX
+        lead = 8 if self.identifier else 0  # the identifier u64 before a sample's body
+        trailer = TRAILER + lead  # ... and after the cpu field of every sample_id trailer
+        ips_offset = SAMPLE_IPS_OFFSET + lead
+        kinds = self.kinds
         samples = 0
         off = 0
         try:
@@ -155,8 +199,8 @@ class RecordDecoder:
                 if size < 8 or off + size > end:
                     break  # corrupt: stop rather than loop or read past the chunk
                 if rtype == PERF_RECORD_SAMPLE:
-                    ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8)
-                    at = off + SAMPLE_IPS_OFFSET
+                    ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8 + lead)
+                    at = off + ips_offset
                     if nr == 0:
                         kernel: tuple[int, ...] = ()
                         user: tuple[int, ...] = (ip,) if ip < ctx_max else ()
@@ -179,16 +223,39 @@ class RecordDecoder:
                                     kernel, user = chain[1:u], chain[u + 1:]
                             else:
                                 kernel, user = split_callchain(chain)
-                    append(Sample(when, pid, tid, cpu, period, kernel, user,
-                                  len(kernel) + len(user) >= max_stack))
-                    samples += 1
+                    if not kinds:
+                        append(Sample(when, pid, tid, cpu, period, kernel, user,
+                                      len(kernel) + len(user) >= max_stack))
+                        samples += 1
+                    else:
+                        kind = kinds.get(words[(off + 8) >> 3], KIND_SAMPLING)
+                        if kind == KIND_SAMPLING:
+                            append(Sample(when, pid, tid, cpu, period, kernel, user,
+                                          len(kernel) + len(user) >= max_stack))
+                            samples += 1
+                            off += size
+                            continue
+                        if nr == 0:
+                            kernel = user = ()  # no chain: the ip is the scheduler's, not a user frame
+                        if kind == KIND_SWITCH_STACK:
+                            append(SwitchStack(when, pid, tid, cpu, kernel, user))
+                            self.switch_stacks += 1
+                        else:
+                            append(self._waking(chunk, at + 8 * nr, off + size, when, cpu, pid, tid,
+                                                kernel, user))
+                elif rtype == PERF_RECORD_SWITCH or rtype == PERF_RECORD_SWITCH_CPU_WIDE:
+                    pid, tid, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
+                    out_ = bool(misc & PERF_RECORD_MISC_SWITCH_OUT)
+                    append(SwitchRecord(when, pid, tid, cpu, out_,
+                                        out_ and bool(misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)))
+                    self.switch_records += 1
                 elif rtype == PERF_RECORD_MMAP2 or rtype == PERF_RECORD_MMAP:
                     append(self._mmap(chunk, off, rtype, misc, size))
                 elif rtype == PERF_RECORD_COMM:
                     pid, tid = PID_TID.unpack_from(chunk, off + 8)
-                    raw = chunk[off + 16:off + size - TRAILER]
+                    raw = chunk[off + 16:off + size - trailer]
                     name = raw[: raw.find(b"\0")] if b"\0" in raw else raw
-                    when = SAMPLE_ID.unpack_from(chunk, off + size - TRAILER)[2]
+                    when = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[2]
                     append(ThreadName(when, pid, tid, name.decode("utf-8", "replace"),
                                       bool(misc & PERF_RECORD_MISC_COMM_EXEC)))
                 elif rtype == PERF_RECORD_FORK:
@@ -199,19 +266,22 @@ class RecordDecoder:
                     append(ThreadExit(when, pid, tid))
                 elif rtype == PERF_RECORD_LOST:
                     _id, lost = U64_PAIR.unpack_from(chunk, off + 8)
-                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - TRAILER)
+                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
                     self.lost_records += lost
                     append(LostNotice(when, cpu, LostKind.LOST_RECORDS, lost))
                 elif rtype == PERF_RECORD_LOST_SAMPLES:
                     (lost,) = U64.unpack_from(chunk, off + 8)
-                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - TRAILER)
+                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
                     self.lost_samples += lost
                     append(LostNotice(when, cpu, LostKind.LOST_SAMPLES, lost))
                 elif rtype == PERF_RECORD_THROTTLE:
-                    (when,) = U64.unpack_from(chunk, off + 8)
-                    cpu = SAMPLE_ID.unpack_from(chunk, off + size - TRAILER)[3]
-                    self.throttled += 1
-                    append(LostNotice(when, cpu, LostKind.THROTTLED, 1))
+                    when, event_id = U64_PAIR.unpack_from(chunk, off + 8)  # time, id, stream_id
+                    cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[3]
+                    if kinds and kinds.get(event_id, KIND_SAMPLING) != KIND_SAMPLING:
+                        self.off_cpu_throttled += 1  # switch stacks or wakeups missing, not samples
+                    else:
+                        self.throttled += 1
+                        append(LostNotice(when, cpu, LostKind.THROTTLED, 1))
                 elif rtype != PERF_RECORD_UNTHROTTLE:
                     self.unknown_records += 1
                 off += size
@@ -220,13 +290,25 @@ class RecordDecoder:
         self.samples += samples
         return out
 
+    def _waking(self, chunk: bytes, raw_at: int, end: int, when: int, cpu: int, pid: int, tid: int,
+                kernel: tuple[int, ...], user: tuple[int, ...]) -> WakingRecord:
+        """A sched_waking sample: PERF_SAMPLE_RAW {u32 size; char data[size]} follows the callchain."""
+        (raw_size,) = U32.unpack_from(chunk, raw_at)
+        at = self.waking_pid_offset
+        wakee = -1
+        if 0 <= at <= raw_size - 4 and raw_at + 8 + at <= end:
+            (wakee,) = I32.unpack_from(chunk, raw_at + 4 + at)
+        self.wakings += 1
+        return WakingRecord(when, cpu, pid, tid, wakee, kernel, user)
+
     def _mmap(self, chunk: bytes, off: int, rtype: int, misc: int, size: int) -> ImageLoad:
+        trailer = TRAILER + (8 if self.identifier else 0)
         pid, _tid, addr, length, pgoff = MMAP_BODY.unpack_from(chunk, off + 8)
         name_at = MMAP2_FILENAME_OFFSET if rtype == PERF_RECORD_MMAP2 else MMAP_FILENAME_OFFSET
-        raw = chunk[off + name_at:off + size - TRAILER]
+        raw = chunk[off + name_at:off + size - trailer]
         nul = raw.find(b"\0")
         path = (raw[:nul] if nul >= 0 else raw).decode("utf-8", "surrogateescape")
-        when = SAMPLE_ID.unpack_from(chunk, off + size - TRAILER)[2]
+        when = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[2]
         if misc & PERF_RECORD_MISC_CPUMODE_MASK == PERF_RECORD_MISC_KERNEL:
             return ImageLoad(when, -1, addr, addr + length, pgoff, path, ImageKind.KERNEL)
         kind, path = image_kind(path)

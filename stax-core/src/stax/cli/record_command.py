@@ -103,6 +103,7 @@ def record(
     duration: Annotated[float | None, Parameter(name=["-d", "--duration"])] = None,
     call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
     no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
+    off_cpu: Annotated[bool, Parameter(name=["--off-cpu"], negative="--no-off-cpu")] = True,
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
@@ -130,6 +131,9 @@ def record(
         Stack unwinding: ``fp`` (frame pointers, in the kernel) or ``dwarf[,SIZE]``.
     no_kernel
         Do not record kernel frames.
+    off_cpu
+        Also record off-CPU time (on by default): when each thread blocked, for how long,
+        why, and who woke it.  ``--no-off-cpu`` records on-CPU samples only.
     no_symbolicate
         Skip naming frames at the end (faster; names stay as image+offset).
     no_debuginfod
@@ -159,6 +163,7 @@ def record(
         call_graph=mode,
         dwarf_stack_size=stack_size,
         kernel_stacks=not no_kernel,
+        off_cpu=off_cpu,
     )
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
