@@ -42,7 +42,8 @@ def _print(table: list[dict[str, str]]) -> None:
     status_width = max(len(_HEADERS[1]), *(len(r["status"]) for r in table))
     indent = name_width + status_width + 4
     width = max(60, shutil.get_terminal_size((120, 24)).columns)
-    wrap = textwrap.TextWrapper(width=width, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2))
+    wrap = textwrap.TextWrapper(width=width, initial_indent=" " * indent,
+                                subsequent_indent=" " * (indent + 2))
     print(f"{_HEADERS[0]:<{name_width}}  {_HEADERS[1]:<{status_width}}  WHY / FIX")
     previous_kind = table[0]["kind"] if table else ""
     for row in table:

@@ -90,15 +90,26 @@ class StaxdClient:
                                    f"{INSTALL_HINT}.") from None
         except PermissionError:
             sock.close()
-            user = _user_name()
-            raise StaxdUnavailable(f"You may not use staxd's socket {path}: join group 'stax' with "
-                                   f"'sudo usermod -aG stax {user}' and log in again.") from None
+            raise self._permission_denied(path) from None
         except OSError as exc:
             sock.close()
             raise StaxdUnavailable(f"Cannot reach staxd on {path} ({exc.strerror}); "
                                    f"{INSTALL_HINT}.") from None
         self._sock = sock
         return sock
+
+    @staticmethod
+    def _permission_denied(path: Path) -> StaxdUnavailable:
+        """EACCES on connect: the socket's group shuts us out, or a directory above it does."""
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            return StaxdUnavailable(f"staxd is not running (no daemon listens on {path}); {INSTALL_HINT}.")
+        except PermissionError:
+            return StaxdUnavailable(f"Cannot reach staxd's socket {path}: a directory above it is closed to "
+                                    f"you; use the default {DEFAULT_SOCKET} or open that directory.")
+        return StaxdUnavailable(f"You may not use staxd's socket {path}: join group 'stax' with "
+                                f"'sudo usermod -aG stax {_user_name()}' and log in again.")
 
     def _exchange(self, message: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         """Send one request and read one reply (with any fds attached to it)."""

@@ -57,8 +57,9 @@ def _command(*argv: str) -> Callable[[], None]:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StaxError(f"'{' '.join(argv)}' could not run ({exc}).") from None
         if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise StaxError(f"'{' '.join(argv)}' failed: {detail[-1] if detail else f'exit {proc.returncode}'}.")
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            detail = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise StaxError(f"'{' '.join(argv)}' failed: {detail}.")
     return run
 
 
@@ -140,6 +141,8 @@ def plan_uninstall(host: Host) -> list[Action]:
     if path.exists():
         if path.read_text() == DEFAULT_POLICY_TEXT:
             actions.append(Action(f"remove the default policy {path}", _remove(path)))
+            if [p.name for p in path.parent.iterdir()] == [path.name]:
+                actions.append(Action(f"remove the empty directory {path.parent}", path.parent.rmdir))
         else:
             actions.append(Action(f"keep {path}: it was edited (remove it yourself if you want)"))
     if _group_exists(GROUP):
