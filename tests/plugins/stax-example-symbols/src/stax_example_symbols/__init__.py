@@ -1,0 +1,1 @@
+"""A sidecar-file symbol source for stax (an example third-party plugin)."""
