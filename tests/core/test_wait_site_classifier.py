@@ -13,6 +13,8 @@ CASES = [
      R.LOCK, "futex_wait_queue"),
     (["__schedule", "schedule", "pipe_read", "vfs_read", "ksys_read"], R.PIPE_IPC, "pipe_read"),
     (["__schedule", "schedule", "pipe_write", "vfs_write"], R.PIPE_IPC, "pipe_write"),
+    # Newer kernels (6.18 here) name the anonymous-pipe file operations anon_pipe_read/_write.
+    (["schedule", "anon_pipe_read", "vfs_read", "ksys_read"], R.PIPE_IPC, "anon_pipe_read"),
     (["__schedule", "schedule", "io_schedule", "folio_wait_bit_common", "filemap_get_pages",
       "filemap_read", "ext4_file_read_iter [ext4]", "vfs_read"], R.DISK_IO, "io_schedule"),
     (["__schedule", "schedule", "io_schedule", "folio_wait_bit_common", "filemap_fault",

@@ -41,7 +41,7 @@ RULES: tuple[tuple[BlockedReason, re.Pattern[str]], ...] = (
         r"|rt_mutex_\w+|__rt_mutex\w*|down_read\w*|down_write\w*|__down\w*|percpu_rwsem_wait"
         r"|flock_lock_\w+|locks_lock_\w+|fcntl_setlk|__x64_sys_flock)$")),
     (BlockedReason.PIPE_IPC, re.compile(
-        r"^(pipe_read|pipe_write|pipe_wait\w*|wait_for_partner|fifo_open|unix_stream_\w+"
+        r"^((anon_)?pipe_read|(anon_)?pipe_write|pipe_wait\w*|wait_for_partner|fifo_open|unix_stream_\w+"
         r"|unix_dgram_\w+|unix_wait_for_peer|unix_accept|do_msgrcv|do_msgsnd|do_semtimedop"
         r"|mqueue_\w+|wq_sleep|binder_\w+|n_tty_read|tty_\w+)$")),
     (BlockedReason.NETWORK, re.compile(
