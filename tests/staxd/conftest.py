@@ -33,7 +33,7 @@ TEST_POLICY = """\
 allowed_groups = ["nogroup"]
 socket_group = "nogroup"
 socket_mode = "0666"   # so a client outside the group reaches the daemon's own check
-client_timeout = 5.0
+client_timeout = 2.0
 """
 
 # The daemon runs with the capability bounding set and no_new_privs of the generated systemd
