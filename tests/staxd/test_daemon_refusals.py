@@ -134,3 +134,9 @@ def test_absent_daemon_is_one_sentence(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=HERE)
     assert proc.stdout.strip() == (f"staxd is not running (no daemon listens on {missing}); install and "
                                    f"start it with 'sudo stax setup'.")
+
+
+def test_outside_client_never_reaches_the_parser(staxd: StaxdProcess) -> None:
+    reply = as_nobody("raw", staxd.socket, "not even json", gid=USERS_GID)
+    assert reply == {"v": 1, "ok": False, "error": "User nobody may not use staxd: join group 'nogroup' with "
+                                                   "'sudo usermod -aG nogroup nobody' and log in again."}

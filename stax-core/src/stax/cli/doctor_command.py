@@ -61,7 +61,7 @@ def _print(table: list[dict[str, str]]) -> None:
             print(line)
 
 
-def doctor(*, json_output: Annotated[bool, Parameter(name="--json")] = False) -> int:
+def doctor(*, json_output: Annotated[bool, Parameter(name="--json", negative="")] = False) -> int:
     """Show what this host lets stax capture: available, via staxd, or unavailable (with the fix).
 
     Parameters

@@ -53,8 +53,8 @@ def require_broker(platform: str = sys.platform) -> ModuleType:
 
 def setup(
     *,
-    dry_run: Annotated[bool, Parameter(name="--dry-run")] = False,
-    uninstall: Annotated[bool, Parameter(name="--uninstall")] = False,
+    dry_run: Annotated[bool, Parameter(name="--dry-run", negative="")] = False,
+    uninstall: Annotated[bool, Parameter(name="--uninstall", negative="")] = False,
 ) -> int:
     """Install staxd, the privileged broker, as a system service (run with sudo).
 

@@ -173,6 +173,11 @@ class Daemon:
         try:
             peer = peer_of(conn)
             conn.settimeout(self.policy.client_timeout)
+            try:
+                check_connect(peer, self.policy)  # the credentials are those of connect(): decide once
+            except Refusal as exc:
+                self._refuse_connection(conn, peer, exc)
+                return
             while self._serve_one(conn, peer):
                 pass
         except TimeoutError:
@@ -188,6 +193,16 @@ class Daemon:
                 self._active -= 1
 
     # -- one message ----------------------------------------------------------------------------
+
+    def _refuse_connection(self, conn: socket.socket, peer: Peer, refusal: Refusal) -> None:
+        """Answer the first message of a client that may not connect with the reason, then hang up.
+
+        Its bytes are never parsed: someone outside the policy does not get to exercise the parser.
+        """
+        _data, ancdata, _flags, _ = conn.recvmsg(MAX_MESSAGE, _ANCILLARY)
+        _close_passed_fds(ancdata)
+        log.info("refuse %s connection: %s", peer.describe(), refusal)
+        self._send(conn, error_reply(_sentence(str(refusal))))
 
     def _serve_one(self, conn: socket.socket, peer: Peer) -> bool:
         """Read and answer one message; False ends the connection."""
@@ -205,12 +220,6 @@ class Daemon:
             log.info("refuse %s malformed request: %s", peer.describe(), exc)
             self._send(conn, error_reply(f"Malformed request: {exc}"))
             return True
-        try:
-            check_connect(peer, self.policy)
-        except Refusal as exc:
-            log.info("refuse %s connection: %s", peer.describe(), exc)
-            self._send(conn, error_reply(_sentence(str(exc))))
-            return False
         if isinstance(request, Hello):
             self._send(conn, self._hello(peer))
             return True
