@@ -119,7 +119,8 @@ def test_thread_breakdown_keeps_runnable_wait_out_of_blocked(nap_rec: Path) -> N
     finally:
         rec.close()
     assert row.tid == NAP_PID and row.blocked_ns == SECOND and row.runnable_ns == 6 * MS
-    assert [(w.tid, w.name) for w in row.wakers] == [(0, "swapper")]
+    assert [(w.tid, w.name, w.count, w.is_interrupt) for w in row.wakers] == [
+        (None, "[timer interrupt]", 10, True)]
     assert row.ipc is None and row.counters == ()
 
 

@@ -28,7 +28,8 @@ SCHEDULER = "schedule;__schedule"
 KERNEL_NAMES = frozenset({
     "schedule", "__schedule", "do_nanosleep", "hrtimer_nanosleep", "pipe_read", "pipe_write",
     "__wake_up_common", "try_to_wake_up", "hrtimer_wakeup", "futex_wait_queue", "futex_wake",
-    "__x64_sys_futex", "ksys_read", "ksys_write", "ep_poll",
+    "__x64_sys_futex", "ksys_read", "ksys_write", "ep_poll", "asm_sysvec_apic_timer_interrupt",
+    "hrtimer_interrupt",
 })
 
 
@@ -105,7 +106,9 @@ def _event_time(event: Event) -> int:
 # -- the two recordings most off-CPU tests use ------------------------------------------------
 
 NAP_STACK = "_start;main;nap;clock_nanosleep;hrtimer_nanosleep;do_nanosleep;schedule;__schedule"
-TIMER_WAKER = "hrtimer_wakeup;try_to_wake_up"
+TIMER_WAKER = "asm_sysvec_apic_timer_interrupt;hrtimer_interrupt;hrtimer_wakeup;try_to_wake_up"
+"""A timer interrupt's wakeup, landing on whatever ran: the idle task or an unrelated thread."""
+BYSTANDER_PID = 999
 READ_STACK = "_start;main;reader_loop;read;ksys_read;pipe_read;schedule;__schedule"
 WRITE_WAKER = "_start;start_thread;writer_loop;write;ksys_write;pipe_write;__wake_up_common;try_to_wake_up"
 LOCK_STACK = ("_start;start_thread;writer_loop;pthread_mutex_lock;__x64_sys_futex;futex_wait_queue;"
@@ -120,9 +123,11 @@ def write_nap_recording(path: Path) -> Path:
     """One thread sleeping 10 x 100 ms in nap(), 50 ms of CPU work and 3 preemptions (6 ms)."""
     rec = OffCpuRecording(path, NAP_PID, {NAP_PID: "nap"})
     rec.samples("_start;main;compute", NAP_PID, 50)
-    for _ in range(10):
-        rec.span(NAP_STACK, NAP_PID, 100 * MS, BlockedReason.SLEEP, waker=(0, TIMER_WAKER),
-                 waker_pid=0, wait_site="do_nanosleep")
+    for i in range(10):
+        # the interrupt hit the idle task 6 times and a busy unrelated thread 4 times
+        waker = (0, TIMER_WAKER) if i % 5 < 3 else (BYSTANDER_PID, f"bystander_work;{TIMER_WAKER}")
+        rec.span(NAP_STACK, NAP_PID, 100 * MS, BlockedReason.SLEEP, waker=waker,
+                 waker_pid=waker[0], wait_site="do_nanosleep")
     for _ in range(3):
         rec.span("_start;main;compute", NAP_PID, 2 * MS, BlockedReason.PREEMPTED)
     return rec.write()

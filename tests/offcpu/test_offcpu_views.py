@@ -206,7 +206,8 @@ def test_threads_json(pingpong_rec: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (reader["tid"], reader["name"], reader["on_cpu_ns"]) == (READER, "reader", 30 * MS)
     assert reader["blocked"] == {"pipe-ipc": SECOND} and reader["runnable_wait_ns"] == 0
     assert reader["wakeups_received"] == 196
-    assert reader["wakers"] == [{"pid": 200, "tid": WRITER, "name": "writer", "count": 196}]
+    assert reader["wakers"] == [{"pid": 200, "tid": WRITER, "name": "writer", "count": 196,
+                                 "context": "thread"}]
     assert reader["counters"] == {"cycles": 1_000_000, "instructions": 1_500_000} and reader["ipc"] == 1.5
     assert writer["blocked_ns"] == 20 * MS and writer["runnable_wait_ns"] == 3 * MS
     assert writer["runnable_wait_spans"] == 1 and writer["ipc"] == 0.5
@@ -262,11 +263,29 @@ def test_wakers_text(pingpong_rec: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "# blocked: 1,020.0 ms in 220 spans; 98.0% of it ended by a captured wakeup" in out
     assert "#1  pipe-ipc  1,000.0 ms (98.0%) in 200 spans   blocked: reader-201" in out
     assert "-- woken by writer-202 (pid 200): 196 of 200 spans, 980.0 ms (98.0%) --" in out
+    assert "-- woken by reader-201 (pid 200): 20 of 20 spans" in out
     assert "-- no wakeup captured: 4 spans, 20.0 ms (2.0%) --" in out
     chain = out.split("#1  ")[1].split("#2  ")[0]
     blocked, woken = chain.split("-- woken by")
     assert "[.] reader_loop" in blocked and "[k] pipe_read" in blocked
     assert "[.] writer_loop" in woken and "[k] pipe_write" in woken
+
+
+def test_timer_wakeups_are_credited_to_the_interrupt(nap_rec: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (chain,) = run_json(capsys, "wakers", str(nap_rec))["chains"]
+    (waker,) = chain["wakers"]  # idle task and bystander merged: neither did the waking
+    assert (waker["name"], waker["context"], waker["pid"], waker["tid"]) == (
+        "[timer interrupt]", "interrupt", None, None)
+    assert waker["spans"] == 10 and waker["percent"] == 100.0
+    assert [f["function"] for f in waker["stack"]] == [
+        "asm_sysvec_apic_timer_interrupt", "hrtimer_interrupt", "hrtimer_wakeup", "try_to_wake_up"]
+    (thread,) = run_json(capsys, "threads", str(nap_rec))["threads"]
+    assert thread["wakers"] == [{"pid": None, "tid": None, "name": "[timer interrupt]", "count": 10,
+                                 "context": "interrupt"}]
+    code, out, _ = run_out(capsys, "wakers", str(nap_rec))
+    assert "-- woken by [timer interrupt]: 10 of 10 spans, 1,000.0 ms (100.0%) --" in out
+    assert "bystander_work" not in out
 
 
 # -- no off-CPU data --------------------------------------------------------------------------------

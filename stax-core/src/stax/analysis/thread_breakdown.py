@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from stax.analysis.wakeup_context import RawStackContexts
 from stax.blocked_reason import BlockedReason
 from stax.recording.reader import Recording, SampleFilter
 
@@ -21,12 +22,20 @@ IDLE_TASK_NAME = "swapper"
 
 @attrs.frozen(slots=True)
 class WakerCount:
-    """A thread that woke another one ``count`` times."""
+    """A thread (or an interrupt) that woke another one ``count`` times.
 
-    pid: int
-    tid: int
+    Interrupt-context wakeups are counted under the interrupt (``[timer interrupt]``),
+    with ``pid`` and ``tid`` None: the thread they landed on did not do the waking.
+    """
+
+    pid: int | None
+    tid: int | None
     name: str
     count: int
+
+    @property
+    def is_interrupt(self) -> bool:
+        return self.tid is None
 
 
 @attrs.frozen(slots=True)
@@ -92,11 +101,20 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
             blocked_spans[key] = blocked_spans.get(key, 0) + count
     names = {(t.pid, t.tid): (t.name, t.process_name) for t in recording.threads()}
     tid_names = {tid: name for (_, tid), (name, _) in names.items()}
-    wakers: dict[tuple[int, int], list[WakerCount]] = {}
-    for pid, tid, waker_pid, waker_tid, count in recording.wakeup_pairs(flt):
+    contexts = RawStackContexts(recording.frame_labels(), *recording.stack_arrays())
+    woken: dict[tuple[int, int], dict[tuple[int | None, int | None, str], int]] = {}
+    for pid, tid, waker_pid, waker_tid, stack_id, count in recording.wakeup_stack_pairs(flt):
         keys.add((pid, tid))
-        name = tid_names.get(waker_tid) or (IDLE_TASK_NAME if waker_tid == 0 else "?")
-        wakers.setdefault((pid, tid), []).append(WakerCount(waker_pid, waker_tid, name, count))
+        interrupt = contexts.interrupt_of(stack_id)
+        if interrupt is not None:
+            key: tuple[int | None, int | None, str] = (None, None, interrupt)
+        else:
+            key = (waker_pid, waker_tid,
+                   tid_names.get(waker_tid) or (IDLE_TASK_NAME if waker_tid == 0 else "?"))
+        counts = woken.setdefault((pid, tid), {})
+        counts[key] = counts.get(key, 0) + count
+    wakers = {thread: [WakerCount(*key, count) for key, count in counts.items()]
+              for thread, counts in woken.items()}
     counters: dict[tuple[int, int], dict[str, int]] = {}
     for pid, tid, name, value in recording.counter_totals(flt):
         counters.setdefault((pid, tid), {})[name] = value
@@ -106,7 +124,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
         name, process = names.get(key, ("?", "?"))
         samples, weight = on_cpu.get(key, (0, 0))
         runnable_spans, runnable_ns = runnable.get(key, (0, 0))
-        woke = sorted(wakers.get(key, ()), key=lambda w: (-w.count, w.tid))
+        woke = sorted(wakers.get(key, ()), key=lambda w: (-w.count, w.name, w.tid or 0))
         rows.append(ThreadBreakdown(
             pid=pid, tid=tid, name=name, process_name=process,
             samples=samples, on_cpu_ns=weight,

@@ -6,7 +6,10 @@ last ``sched_waking`` inside the span), and a wakeup carries the waker's thread
 and stack.  Here the spans are grouped by (blocked stack, reason) and, inside
 each, by (waker thread, waker stack), all in one SQL ``GROUP BY``; Python then
 works once per distinct combination.  Stacks are merged per display frame, as
-in every other view, so two addresses in one function are one stack.
+in every other view, so two addresses in one function are one stack.  A wakeup
+done in interrupt context (a timer, an I/O completion) is credited to the
+interrupt, with its stack from the interrupt entry on, not to the thread it
+happened to interrupt (see :mod:`stax.analysis.wakeup_context`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ import attrs
 
 from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
 from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
+from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
+
+_WakerKey = tuple[int | None, int | None, str, tuple[DisplayFrame, ...]]
+"""(pid, tid, name, stack) of a waker: pid and tid None for an interrupt."""
 
 
 @attrs.frozen(slots=True)
@@ -31,10 +38,14 @@ class ChainThread:
 
 @attrs.frozen(slots=True)
 class ChainWaker:
-    """A waker thread and its stack at the wakeup, for the spans of one chain it ended."""
+    """A waker thread (or interrupt) and its stack at the wakeup, for the spans it ended.
 
-    pid: int
-    tid: int
+    ``pid`` and ``tid`` are None for an interrupt (``name`` then says which kind), whose
+    stack starts at the interrupt entry.
+    """
+
+    pid: int | None
+    tid: int | None
     name: str
     stack: tuple[DisplayFrame, ...]
     """Root first; the kernel's wakeup code at the leaf end."""
@@ -81,6 +92,21 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> Wak
     def name_of(tid: int) -> str:
         return names.get(tid) or (IDLE_TASK_NAME if tid == 0 else "?")
 
+    waker_keys: dict[tuple[int, int, int], _WakerKey] = {}
+
+    def waker_key(pid: int, tid: int, node: int) -> _WakerKey:
+        """(pid, tid, name, stack) of a waker; interrupts merge across the threads they hit."""
+        key = waker_keys.get((pid, tid, node))
+        if key is None:
+            stack = builder.path(node)
+            start = interrupt_start(stack)
+            if start is None:
+                key = (pid, tid, name_of(tid), stack)
+            else:
+                key = (None, None, interrupt_name(stack[start:]), stack[start:])
+            waker_keys[(pid, tid, node)] = key
+        return key
+
     # (display node, reason) -> thread totals, waker totals, unwoken totals
     groups: dict[tuple[int, str], _Group] = {}
     for (pid, tid, stack_id, reason, waker_pid, waker_tid, waker_stack, count,
@@ -95,16 +121,14 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> Wak
             group.unwoken[0] += count
             group.unwoken[1] += ns
         else:
-            group.add_waker(waker_pid, waker_tid, builder.node_of(waker_stack), count, ns)
+            group.add_waker(waker_key(waker_pid, waker_tid, builder.node_of(waker_stack)), count, ns)
     chains = []
     for (node, reason), group in groups.items():
         threads = sorted(
             (ChainThread(pid, tid, name_of(tid), n, ns) for (pid, tid), (n, ns) in group.threads.items()),
             key=lambda t: (-t.ns, t.tid))
-        wakers = sorted(
-            (ChainWaker(pid, tid, name_of(tid), builder.path(wnode), n, ns)
-             for (pid, tid, wnode), (n, ns) in group.wakers.items()),
-            key=lambda w: (-w.ns, -w.spans, w.tid))
+        wakers = sorted((ChainWaker(*key, n, ns) for key, (n, ns) in group.wakers.items()),
+                        key=lambda w: (-w.ns, -w.spans, w.name, w.tid or 0))
         chains.append(WakeupChain(
             reason=reason, stack=builder.path(node),
             spans=sum(t.spans for t in threads), ns=sum(t.ns for t in threads),
@@ -121,7 +145,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.threads: dict[tuple[int, int], list[int]] = {}
-        self.wakers: dict[tuple[int, int, int], list[int]] = {}
+        self.wakers: dict[_WakerKey, list[int]] = {}
         self.unwoken = [0, 0]
 
     def add_thread(self, pid: int, tid: int, count: int, ns: int) -> None:
@@ -129,7 +153,7 @@ class _Group:
         totals[0] += count
         totals[1] += ns
 
-    def add_waker(self, pid: int, tid: int, node: int, count: int, ns: int) -> None:
-        totals = self.wakers.setdefault((pid, tid, node), [0, 0])
+    def add_waker(self, key: _WakerKey, count: int, ns: int) -> None:
+        totals = self.wakers.setdefault(key, [0, 0])
         totals[0] += count
         totals[1] += ns

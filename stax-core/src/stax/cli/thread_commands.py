@@ -34,6 +34,11 @@ def _ms(ns: int) -> str:
     return f"{ns / 1e6:,.1f}"
 
 
+def _waker_label(name: str, tid: int | None) -> str:
+    """``writer-202`` for a thread, ``[timer interrupt]`` for an interrupt."""
+    return name if tid is None else f"{name}-{tid}"
+
+
 def _spans(count: int) -> str:
     return f"{count:,} span" + ("" if count == 1 else "s")
 
@@ -165,7 +170,8 @@ def _threads_text(recording: Path, rows: list[ThreadBreakdown], total_rows: int,
                  *(f"{values[c]:,}" if c in values else "-" for c in counters)]
         if has_ipc:
             cells.append(f"{row.ipc:.2f}" if row.ipc is not None else "-")
-        top = ", ".join(f"{w.name}-{w.tid} x{w.count:,}" for w in row.wakers[:MAX_WAKERS_SHOWN])
+        top = ", ".join(f"{_waker_label(w.name, w.tid)} x{w.count:,}"
+                        for w in row.wakers[:MAX_WAKERS_SHOWN])
         more = len(row.wakers) - MAX_WAKERS_SHOWN
         cells.append((top + (f", +{more} more" if more > 0 else "")) or "-")
         table.append(cells)
@@ -197,7 +203,8 @@ def _threads_json(recording: Path, rows: list[ThreadBreakdown], has_off_cpu: boo
                 "runnable_wait_ns": r.runnable_ns,
                 "runnable_wait_spans": r.runnable_spans,
                 "wakeups_received": r.wakeups_received,
-                "wakers": [{"pid": w.pid, "tid": w.tid, "name": w.name, "count": w.count}
+                "wakers": [{"pid": w.pid, "tid": w.tid, "name": w.name, "count": w.count,
+                            "context": "interrupt" if w.tid is None else "thread"}
                            for w in r.wakers],
                 "counters": dict(r.counters),
                 "ipc": None if r.ipc is None else round(r.ipc, 4),
@@ -246,7 +253,8 @@ def _write_chain(rank: int, chain: WakeupChain, total: int, out: IO[str]) -> Non
               f" in {_spans(chain.spans)}   blocked: {threads}\n")
     _write_stack(chain.stack, "      ", out)
     for waker in chain.wakers[:MAX_WAKERS_SHOWN]:
-        out.write(f"    -- woken by {waker.name}-{waker.tid} (pid {waker.pid}): {waker.spans:,}"
+        who = waker.name if waker.tid is None else f"{waker.name}-{waker.tid} (pid {waker.pid})"
+        out.write(f"    -- woken by {who}: {waker.spans:,}"
                   f" of {_spans(chain.spans)}, {_ms(waker.ns)} ms"
                   f" ({_percent(waker.ns, chain.ns):.1f}%) --\n")
         _write_stack(waker.stack, "      ", out)
@@ -280,7 +288,8 @@ def _wakers_json(recording: Path, chains: WakeupChains, limit: int,
                 "threads": [{"pid": t.pid, "tid": t.tid, "name": t.name, "spans": t.spans,
                              "blocked_ns": t.ns} for t in c.threads],
                 "wakers": [
-                    {"pid": w.pid, "tid": w.tid, "name": w.name, "spans": w.spans,
+                    {"pid": w.pid, "tid": w.tid, "name": w.name,
+                     "context": "interrupt" if w.tid is None else "thread", "spans": w.spans,
                      "blocked_ns": w.ns, "percent": round(_percent(w.ns, c.ns), 4),
                      "stack": [_frame_json(f) for f in w.stack]}
                     for w in c.wakers

@@ -362,3 +362,18 @@ class Recording:
     def off_cpu_span_count(self) -> int:
         """Spans in the whole recording (preemptions included): 0 means no off-CPU data."""
         return self._query("SELECT count(*) FROM off_cpu_spans")[0][0]
+
+    def wakeup_stack_pairs(
+        self, flt: SampleFilter = SampleFilter()
+    ) -> list[tuple[int, int, int, int, int, int]]:
+        """(wakee pid, wakee tid, waker pid, waker tid, waker stack id, count); ``flt`` selects wakees.
+
+        The stack tells a thread's own wakeup from an interrupt's that landed on it.
+        """
+        where, params = self._where(flt)
+        return self._query(
+            "SELECT pid, tid, waker_pid, waker_tid, stack_id, count(*) FROM (SELECT wakee_pid AS pid,"
+            f" wakee_tid AS tid, waker_pid, waker_tid, stack_id FROM wakeups){where}"
+            " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
+            params,
+        )
