@@ -77,6 +77,8 @@ def test_second_recording_does_no_dwarf_work(
     monkeypatch.setattr(dwarf_resolver.DwarfResolver, "_parsed", counting_parsed)
 
     reset_process_memos()
+    PROCESS_DWARF_MEMO.opens = 0
+    PROCESS_LOCATOR.searches = 0
     assert record(tmp_path / "first.stax", v.stripped, v.build_id, addresses) == []
     assert calls and PROCESS_DWARF_MEMO.opens == 1 and parsed and PROCESS_LOCATOR.searches == 1
     first = names_in(tmp_path / "first.stax")

@@ -19,6 +19,9 @@ from stax_symbols.dwarf_forms import (
     AT_CALL_FILE,
     AT_CALL_LINE,
     AT_ENTRY_PC,
+    AT_HIGH_PC,
+    AT_LOW_PC,
+    AT_RANGES,
     AT_SIBLING,
     CONSTANT_FORMS,
     CU_REF_FORMS,
@@ -26,12 +29,19 @@ from stax_symbols.dwarf_forms import (
     TAG_INLINED_SUBROUTINE,
     TAG_SUBPROGRAM,
     TYPE_TAGS,
-    read_attributes,
+    ReaderSteps,
+    compile_reader,
+    read_selected,
     skip_attributes,
 )
 from stax_symbols.dwarf_units import DwarfUnits, Unit
 
 NO_SCOPE = -1
+
+_SCOPE_ATTRIBUTES = frozenset({AT_LOW_PC, AT_HIGH_PC, AT_RANGES, AT_ENTRY_PC, AT_ABSTRACT_ORIGIN,
+                               AT_CALL_FILE, AT_CALL_LINE})
+"""What the walk reads of a subprogram or inlined call; names are looked up later, by offset."""
+_SIBLING = frozenset({AT_SIBLING})
 
 
 class UnitScopes:
@@ -98,6 +108,7 @@ def read_unit_scopes(units: DwarfUnits, unit: Unit) -> UnitScopes:
     unit_offset = unit.offset
     pos = unit.first_die
     end = unit.end
+    readers: dict[int, ReaderSteps] = {}  # abbreviation code -> compiled reader
     # Per open DIE with children: the scope its children belong to.
     stack: list[int] = []
     current = NO_SCOPE
@@ -124,7 +135,10 @@ def read_unit_scopes(units: DwarfUnits, unit: Unit) -> UnitScopes:
         abbrev = abbrevs[code]
         tag = abbrev.tag
         if tag == TAG_SUBPROGRAM or tag == TAG_INLINED_SUBROUTINE:
-            values, pos = read_attributes(abbrev, info, pos, enc)
+            steps = readers.get(code)
+            if steps is None:
+                steps = readers[code] = compile_reader(abbrev, enc, _SCOPE_ATTRIBUTES)
+            values, pos = read_selected(steps, info, pos, enc)
             ranges = units.die_ranges(unit, values)
             scope = current
             if ranges:
@@ -145,7 +159,10 @@ def read_unit_scopes(units: DwarfUnits, unit: Unit) -> UnitScopes:
                 stack.append(current)
                 current = scope
         elif abbrev.has_children and tag in TYPE_TAGS and abbrev.has_sibling:
-            values, pos = read_attributes(abbrev, info, pos, enc)
+            steps = readers.get(code)
+            if steps is None:
+                steps = readers[code] = compile_reader(abbrev, enc, _SIBLING)
+            values, pos = read_selected(steps, info, pos, enc)
             form, sibling = values[AT_SIBLING]
             target = unit_offset + sibling if form in CU_REF_FORMS else \
                 sibling if form == FORM_REF_ADDR else 0  # type: ignore[operator]
