@@ -118,9 +118,14 @@ def scenario_sample(socket_path: str) -> dict[str, object]:
 
 
 def _waking_wakees(data: bytes, description: dict[str, object]) -> list[int]:
-    """The wakee pids of PERF_RECORD_SAMPLEs laid out as sample_type IP|TID|TIME|CPU|PERIOD|CALLCHAIN|RAW."""
+    """The wakee pids of PERF_RECORD_SAMPLEs laid out as sample_type
+    [IDENTIFIER]|IP|TID|TIME|CPU|PERIOD|CALLCHAIN|RAW (perf_event.h field order)."""
     offset, size, _signed = description["raw_fields"]["pid"]  # type: ignore[index]
     assert size == 4
+    sample_type = int(description["sample_type"])  # type: ignore[call-overload]
+    expected = pea.SAMPLE_TYPE | pea.PERF_SAMPLE_RAW | (sample_type & pea.PERF_SAMPLE_IDENTIFIER)
+    assert sample_type == expected, hex(sample_type)
+    lead = 8 if sample_type & pea.PERF_SAMPLE_IDENTIFIER else 0
     wakees = []
     off = 0
     while off + 8 <= len(data):
@@ -128,7 +133,7 @@ def _waking_wakees(data: bytes, description: dict[str, object]) -> list[int]:
         if rsize < 8:
             break
         if rtype == PERF_RECORD_SAMPLE:
-            body = off + 8 + 8 + 8 + 8 + 8 + 8  # ip, pid/tid, time, cpu/res, period
+            body = off + 8 + lead + 8 + 8 + 8 + 8 + 8  # [id], ip, pid/tid, time, cpu/res, period
             (nr,) = struct.unpack_from("<Q", data, body)
             raw = body + 8 + 8 * nr
             (raw_size,) = struct.unpack_from("<I", data, raw)

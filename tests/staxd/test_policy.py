@@ -53,6 +53,10 @@ def test_group_and_user_allow_lists() -> None:
 @pytest.mark.parametrize(("policy", "request_", "sentence"), [
     (Policy(allow_kernel_stacks=False), OpenRequest(kind="sampling", pids=(os.getpid(),)),
      "kernel stacks is not allowed by staxd's policy (allow_kernel_stacks = false in built-in defaults)."),
+    (Policy(allow_kernel_stacks=False), OpenRequest(kind="sched_waking", pids=(os.getpid(),),
+                                                    kernel_stacks=False),
+     "the sched:sched_waking tracepoint reports kernel addresses, which staxd's policy does not allow "
+     "(allow_kernel_stacks = false in built-in defaults)."),
     (Policy(allow_tracepoints=False), OpenRequest(kind="sched_waking", pids=(os.getpid(),)),
      "the sched:sched_waking tracepoint is not allowed by staxd's policy (allow_tracepoints = false in "
      "built-in defaults)."),

@@ -1,27 +1,26 @@
 """The perf_event_attr of each named event set staxd can open.
 
-Sampling reuses ``stax_backend_linux.perf_event_attr.sampling_attr`` so a staxd
-grant records exactly what an in-process recording would.  The backend has no
-builder yet for context switches, the sched_waking tracepoint or the counter
-group, so those are built here with its ``new_attr`` (flag bits by name, from
-``FLAG_BITS``); constants are from include/uapi/linux/perf_event.h.
+Sampling, context switches and sched_waking reuse the backend's builders
+(``stax_backend_linux.perf_event_attr``), so a staxd grant has exactly the record
+layout an in-process recording has and can share its rings and decoder; staxd
+only sets how the events start, DWARF's user registers and stack, and what the
+policy strips.  The backend has no builder for the counter group, so that is built
+here with its ``new_attr`` (flag bits by name); constants are from
+include/uapi/linux/perf_event.h.
 """
 
 from __future__ import annotations
 
 import platform
-import time
 from typing import Any
 
 import attrs
 
 from stax_backend_linux import perf_event_attr as pea
 
-PERF_TYPE_TRACEPOINT = 2
 PERF_TYPE_HW_CACHE = 3
 PERF_COUNT_HW_INSTRUCTIONS = 1
 PERF_COUNT_HW_BRANCH_MISSES = 5
-PERF_COUNT_SW_CONTEXT_SWITCHES = 3
 # PERF_TYPE_HW_CACHE config: id | (op << 8) | (result << 16)
 PERF_COUNT_HW_CACHE_L1D = 0
 PERF_COUNT_HW_CACHE_OP_READ = 0
@@ -29,7 +28,6 @@ PERF_COUNT_HW_CACHE_RESULT_MISS = 1
 L1D_READ_MISS = (PERF_COUNT_HW_CACHE_L1D | PERF_COUNT_HW_CACHE_OP_READ << 8
                  | PERF_COUNT_HW_CACHE_RESULT_MISS << 16)
 
-PERF_SAMPLE_RAW = 1 << 10
 PERF_SAMPLE_REGS_USER = 1 << 12
 PERF_SAMPLE_STACK_USER = 1 << 13
 
@@ -64,13 +62,11 @@ COUNTER_GROUP = (
 )
 
 
-def _add_flags(attr: Any, names: list[str]) -> None:
-    attr.flags |= pea.flag_word(names)
-
-
-def _start_flags(start: str) -> list[str]:
-    """``disabled``: the client enables with an ioctl; ``on_exec``: the kernel does at exec."""
-    return {"disabled": ["disabled"], "enabled": [], "on_exec": ["disabled", "enable_on_exec"]}[start]
+def _apply_start(attr: Any, start: str) -> None:
+    """``disabled``: the client enables with an ioctl; ``enabled``; ``on_exec``: the kernel does at exec."""
+    attr.flags &= ~pea.flag_word(["disabled", "enable_on_exec"])
+    attr.flags |= pea.flag_word({"disabled": ["disabled"], "enabled": [],
+                                 "on_exec": ["disabled", "enable_on_exec"]}[start])
 
 
 def _dwarf(attr: Any, stack_size: int) -> None:
@@ -81,11 +77,14 @@ def _dwarf(attr: Any, stack_size: int) -> None:
 
 
 def sampling(frequency: int, *, kernel: bool, inherit: bool, start: str, wakeup_bytes: int,
-             call_graph: str, dwarf_stack_size: int) -> Any:
-    """The cpu-clock sampling event, exactly as the in-process backend opens it, plus start/dwarf."""
+             call_graph: str, dwarf_stack_size: int, identifier: bool) -> Any:
+    """The cpu-clock sampling event, exactly as the in-process backend opens it, plus start/dwarf.
+
+    ``identifier`` (PERF_SAMPLE_IDENTIFIER) is for a ring shared with the off-CPU events.
+    """
     attr = pea.sampling_attr(frequency, kernel=kernel, enable_on_exec=start == "on_exec",
-                             inherit=inherit, wakeup_bytes=wakeup_bytes)
-    _add_flags(attr, _start_flags(start))
+                             inherit=inherit, wakeup_bytes=wakeup_bytes, identifier=identifier)
+    _apply_start(attr, start)
     if call_graph == "dwarf":
         _dwarf(attr, dwarf_stack_size)
     return attr
@@ -93,54 +92,45 @@ def sampling(frequency: int, *, kernel: bool, inherit: bool, start: str, wakeup_
 
 def context_switch(*, kernel: bool, inherit: bool, start: str, wakeup_bytes: int, call_graph: str,
                    dwarf_stack_size: int) -> Any:
-    """The context-switches software event: a sample (with the stack) at every switch-out.
+    """The backend's context-switch event: PERF_RECORD_SWITCH in/out, and with kernel mode a
+    sample with the stack at every switch-out.
 
-    ``sample_period`` 1 samples every switch; the ``context_switch`` bit adds
-    PERF_RECORD_SWITCH in/out records, which give the off-CPU interval's exact ends.
-    The switch happens in the kernel, so the event must not exclude kernel mode;
-    without kernel stacks we drop the kernel part of the chain and the (kernel)
-    sample IP instead.
+    The switch-out sample is taken with the scheduler's (kernel) registers, so it exists
+    only when kernel mode is measured; without it this is the backend's paranoid-2 shape:
+    a dummy event carrying only the switch records (no kernel address reaches the client).
     """
-    sample_type = pea.SAMPLE_TYPE if kernel else pea.SAMPLE_TYPE & ~pea.PERF_SAMPLE_IP
-    flags = ["sample_id_all", "use_clockid", "context_switch", "exclude_hv", "watermark",
-             *_start_flags(start)]
-    if not kernel:
-        flags.append("exclude_callchain_kernel")
-    if inherit:
-        flags.append("inherit")
-    attr = pea.new_attr(pea.PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES, flags,
-                        sample_period=1, sample_type=sample_type, wakeup_watermark=wakeup_bytes,
-                        clockid=time.CLOCK_MONOTONIC)
-    if call_graph == "dwarf":
+    attr = pea.context_switch_attr(stacks=kernel, kernel_callchain=kernel, enable_on_exec=start == "on_exec",
+                                   inherit=inherit, wakeup_bytes=wakeup_bytes)
+    _apply_start(attr, start)
+    if call_graph == "dwarf" and kernel:
         _dwarf(attr, dwarf_stack_size)
     return attr
 
 
 def sched_waking(tracepoint: int, *, kernel: bool, user_stacks: bool, start: str, wakeup_bytes: int) -> Any:
-    """The sched:sched_waking tracepoint: who woke whom, with the waker's stack.
+    """The backend's sched:sched_waking event: who woke whom, with the waker's stack.
 
     It fires in the waker's context, so it is opened per CPU for every task and the
-    wakee is in the raw data (field ``pid``).  ``user_stacks`` False drops the waker's
+    wakee is in the raw data (field ``pid``).  ``kernel`` False drops the kernel chain
+    (the sample IP is the tracepoint's kernel site either way, which is why the policy
+    ties sched_waking to allow_kernel_stacks); ``user_stacks`` False drops the waker's
     user stack (the waker may be another user's process).
     """
-    sample_type = pea.SAMPLE_TYPE | PERF_SAMPLE_RAW
-    flags = ["sample_id_all", "use_clockid", "exclude_hv", "watermark", *_start_flags(start)]
-    if not kernel:
-        sample_type &= ~pea.PERF_SAMPLE_IP
-        flags.append("exclude_callchain_kernel")
+    attr = pea.sched_waking_attr(tracepoint, kernel_callchain=kernel, wakeup_bytes=wakeup_bytes)
+    _apply_start(attr, start)
     if not user_stacks:
-        flags.append("exclude_callchain_user")
-    return pea.new_attr(PERF_TYPE_TRACEPOINT, tracepoint, flags, sample_period=1, sample_type=sample_type,
-                        wakeup_watermark=wakeup_bytes, clockid=time.CLOCK_MONOTONIC)
+        attr.flags |= pea.flag_word(["exclude_callchain_user"])
+    return attr
 
 
 def counter(spec: CounterSpec, *, leader: bool, kernel: bool, inherit: bool, start: str) -> Any:
     """One counting member of the group; only the leader carries the start flags."""
     flags = ["exclude_hv"]
-    if leader:
-        flags += _start_flags(start)
     if not kernel:
         flags.append("exclude_kernel")
     if inherit:
         flags.append("inherit")
-    return pea.new_attr(spec.type_, spec.config, flags, read_format=COUNTER_READ_FORMAT)
+    attr = pea.new_attr(spec.type_, spec.config, flags, read_format=COUNTER_READ_FORMAT)
+    if leader:
+        _apply_start(attr, start)
+    return attr

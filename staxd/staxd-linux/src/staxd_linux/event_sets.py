@@ -101,7 +101,7 @@ def _sampling_attr(plan: Plan) -> Callable[[], Any]:
     def make() -> Any:
         return event_attrs.sampling(r.frequency, kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
                                     wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
-                                    dwarf_stack_size=r.dwarf_stack_size)
+                                    dwarf_stack_size=r.dwarf_stack_size, identifier=r.identifier)
     return make
 
 

@@ -37,7 +37,8 @@ CALL_GRAPHS = ("fp", "dwarf")
 
 # Which optional fields each kind accepts (besides v, op, kind, pids, system_wide, cpus, start).
 _KIND_FIELDS: dict[str, frozenset[str]] = {
-    "sampling": frozenset({"frequency", "kernel_stacks", "call_graph", "dwarf_stack_size", "wakeup_bytes"}),
+    "sampling": frozenset({"frequency", "kernel_stacks", "call_graph", "dwarf_stack_size", "wakeup_bytes",
+                           "identifier"}),
     "context_switch": frozenset({"kernel_stacks", "call_graph", "dwarf_stack_size", "wakeup_bytes"}),
     "sched_waking": frozenset({"kernel_stacks", "wakeup_bytes"}),
     "counters": frozenset(),
@@ -61,7 +62,9 @@ class OpenRequest:
     ``cpus`` empty means every online CPU.  ``start`` says how the events begin:
     ``disabled`` (the client enables them with PERF_EVENT_IOC_ENABLE once its rings
     are mapped), ``enabled``, or ``on_exec`` (for a command held before exec).
-    ``wakeup_bytes`` 0 lets the kernel wake poll() at half the ring.
+    ``wakeup_bytes`` 0 lets the kernel wake poll() at half the ring.  ``identifier``
+    (sampling) adds PERF_SAMPLE_IDENTIFIER, for a ring shared with the off-CPU events
+    (which always carry it).
     """
 
     kind: str
@@ -74,6 +77,7 @@ class OpenRequest:
     dwarf_stack_size: int = 8192
     start: str = "disabled"
     wakeup_bytes: int = 0
+    identifier: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The request as the client sends it (only the fields that apply to ``kind``)."""
@@ -85,7 +89,7 @@ class OpenRequest:
         if self.cpus:
             out["cpus"] = list(self.cpus)
         allowed = _KIND_FIELDS.get(self.kind, frozenset())
-        for name in ("frequency", "kernel_stacks", "call_graph", "wakeup_bytes"):
+        for name in ("frequency", "kernel_stacks", "call_graph", "wakeup_bytes", "identifier"):
             if name in allowed:
                 out[name] = getattr(self, name)
         if "dwarf_stack_size" in allowed and self.call_graph == "dwarf":
@@ -307,5 +311,6 @@ def _parse_open(m: Mapping[str, Any]) -> OpenRequest:
         kernel_stacks=_bool(m.get("kernel_stacks", True), "kernel_stacks"),
         call_graph=call_graph, dwarf_stack_size=stack, start=start,
         wakeup_bytes=_int(m.get("wakeup_bytes", 0), "wakeup_bytes", 0, MAX_WAKEUP_BYTES),
+        identifier=_bool(m.get("identifier", False), "identifier"),
     )
 
