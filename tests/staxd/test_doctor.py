@@ -121,7 +121,8 @@ def test_tracefs_row_follows_the_mount_state(monkeypatch: pytest.MonkeyPatch, mo
     facts = probe_host()
     wakeup = CapabilityRow(Capability.WAKEUP_ATTRIBUTION, CapabilityStatus.UNAVAILABLE,
                            "tracefs is not mounted, so sched:sched_waking cannot be opened", "mount it")
-    granting = StaxdStatus("/run/staxd.sock", hello={"version": "0.1.0", "grants": {"tracepoints": True}})
+    grants = {"tracepoints": True, "kernel_stacks": True}
+    granting = StaxdStatus("/run/staxd.sock", hello={"version": "0.1.0", "grants": grants})
     absent = StaxdStatus("/run/staxd.sock", unreachable="staxd is not running.")
     with_staxd = {r["capability"]: r for r in doctor_table([wakeup], granting, facts)}
     without = {r["capability"]: r for r in doctor_table([wakeup], absent, facts)}

@@ -54,7 +54,10 @@ class StaxdStatus:
     def grants(self, name: str | None) -> bool:
         if self.hello is None:
             return False
-        return name is None or bool(self.hello.get("grants", {}).get(name))
+        granted = self.hello.get("grants", {})
+        if name == "tracepoints":  # sched_waking samples carry a kernel IP: staxd ties it to kernel stacks
+            return bool(granted.get("tracepoints") and granted.get("kernel_stacks"))
+        return name is None or bool(granted.get(name))
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
