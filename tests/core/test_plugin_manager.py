@@ -102,3 +102,28 @@ def test_allow_list_env(monkeypatch) -> None:
     monkeypatch.setenv("STAX_PLUGINS", "backend_macos")
     names = [i.name for i in StaxPlugins().plugins()]
     assert names == ["backend_macos"]
+
+
+class FakeBroker:
+    os_name = "plan9"
+
+    def setup(self, *, dry_run: bool, uninstall: bool, out) -> int:
+        out.write("would install\n")
+        return 0
+
+    def doctor_table(self, rows):
+        return [{"capability": "x", "status": "available", "reason": "", "fix": "", "kind": "host"}]
+
+
+class BrokerPlugin:
+    @stax.hookimpl
+    def stax_privileged_brokers(self):
+        return [FakeBroker()]
+
+
+def test_privileged_brokers_hook_picks_the_os() -> None:
+    plugins = StaxPlugins()
+    plugins.register(BrokerPlugin())
+    assert isinstance(plugins.privileged_broker("plan9"), FakeBroker)
+    assert plugins.privileged_broker("linux").os_name == "linux"  # staxd-linux, via its entry point
+    assert plugins.privileged_broker("beos") is None

@@ -101,6 +101,24 @@ class CaptureBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class PrivilegedBroker(Protocol):
+    """staxd support for one OS (see ``stax_privileged_brokers``)."""
+
+    os_name: str
+
+    def setup(self, *, dry_run: bool, uninstall: bool, out: IO[str]) -> int:
+        """Install (or remove) the service, printing each step; raise StaxError with one sentence."""
+        ...
+
+    def doctor_table(self, rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
+        """The ``stax doctor`` rows: the backend's ``rows`` as the broker changes them, then host checks.
+
+        Each row has ``capability``, ``status``, ``reason``, ``fix`` and ``kind``.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class SymbolInfo:
     """What one address resolved to.  A list of these, innermost first, is an inline chain."""

@@ -20,7 +20,7 @@ from stax.plugin_markers import _hookspec
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, Renderer, SymbolSource
+    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -41,6 +41,20 @@ def stax_capture_backends() -> Sequence[CaptureBackend]:
     :returns: A sequence of objects satisfying :class:`stax.contracts.CaptureBackend`.
 
     Implemented by ``stax-backend-linux`` and ``stax-backend-macos``.
+    """
+
+
+@_hookspec
+def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
+    """Return the privileged brokers (staxd support) this plugin provides.
+
+    Called once, by ``stax setup`` and ``stax doctor``.  stax picks the broker whose
+    ``os_name`` matches ``sys.platform``; it installs the service and explains, row by
+    row, what the broker adds to the backend's capabilities.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
+
+    Implemented by ``staxd-linux`` (and ``staxd-macos``).
     """
 
 

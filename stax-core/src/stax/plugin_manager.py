@@ -24,7 +24,7 @@ from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, Renderer, SymbolSource
+    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -108,6 +108,15 @@ class StaxPlugins:
                 return backend
         hint = "pip install 'stax[linux]'" if sys.platform == "linux" else "pip install 'stax[macos]'"
         raise StaxError(f"No stax capture backend for {sys.platform} is installed; run {hint}.")
+
+    def privileged_broker(self, platform: str = sys.platform) -> PrivilegedBroker | None:
+        """The staxd support for ``platform``, or None when none is installed."""
+        self.load()
+        for batch in self.pm.hook.stax_privileged_brokers():
+            for broker in batch:
+                if broker.os_name == platform:
+                    return broker
+        return None
 
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()

@@ -1,45 +1,31 @@
 """``stax setup``: install the privileged broker staxd for this OS (systemd unit / LaunchDaemon).
 
-The work is OS-specific and lives in the staxd distribution for the OS, found
-through the ``stax.staxd`` entry-point group under the name ``sys.platform``.
-That module provides two functions, which are the whole contract:
-
-* ``setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int`` — print each
-  step and do it (or, with ``dry_run``, only print it); raise
-  :class:`stax.errors.StaxError` with one sentence when it cannot.
-* ``doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]`` — the
-  ``stax doctor`` rows (``capability``, ``status``, ``reason``, ``fix``, ``kind``):
-  the backend's rows as staxd changes them, then the host checks.
+The work is OS-specific and lives in the staxd distribution for the OS, which
+implements the ``stax_privileged_brokers`` hook (see
+:class:`stax.contracts.PrivilegedBroker`: ``setup`` and ``doctor_table``).
 """
 
 from __future__ import annotations
 
 import sys
-from importlib import metadata
-from types import ModuleType
 from typing import Annotated
 
 from cyclopts import Parameter
 
+from stax.contracts import PrivilegedBroker
 from stax.errors import StaxError
 
-BROKER_GROUP = "stax.staxd"
 _STAXD_DISTRIBUTION = {"linux": "staxd-linux", "darwin": "staxd-macos"}
 
 
-def find_broker(platform: str = sys.platform) -> ModuleType | None:
-    """The staxd support module for ``platform``, or None when its distribution is not installed."""
-    for entry in metadata.entry_points(group=BROKER_GROUP):
-        if entry.name == platform:
-            try:
-                return entry.load()
-            except Exception as exc:  # a broken install must be one sentence, not a traceback
-                raise StaxError(f"The staxd support for {platform} failed to load ({exc}); reinstall "
-                                f"{_STAXD_DISTRIBUTION.get(platform, 'it')}.") from None
-    return None
+def find_broker(platform: str = sys.platform) -> PrivilegedBroker | None:
+    """The staxd support for ``platform`` (a ``stax_privileged_brokers`` plugin), or None."""
+    from stax.plugin_manager import get_plugins
+
+    return get_plugins().privileged_broker(platform)
 
 
-def require_broker(platform: str = sys.platform) -> ModuleType:
+def require_broker(platform: str = sys.platform) -> PrivilegedBroker:
     broker = find_broker(platform)
     if broker is None:
         dist = _STAXD_DISTRIBUTION.get(platform)

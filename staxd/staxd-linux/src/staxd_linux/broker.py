@@ -1,8 +1,7 @@
-"""What stax-core's ``stax setup`` and ``stax doctor`` call on Linux (entry point ``stax.staxd:linux``).
+"""What stax-core's ``stax setup`` and ``stax doctor`` call on Linux.
 
-stax-core imports no OS package by name; it loads this module through the
-``stax.staxd`` entry-point group, keyed by ``sys.platform``.  The two functions
-below are the whole contract (stax.cli.setup_command documents it).
+stax-core imports no OS package by name: :class:`staxd_linux.plugin.LinuxBroker`,
+offered through the ``stax_privileged_brokers`` hook, forwards to these two functions.
 """
 
 from __future__ import annotations
