@@ -49,3 +49,11 @@ def test_hook_is_documented(name: str, fn) -> None:
 def test_hook_has_a_test(name: str) -> None:
     """Like datasette's meta-test: each hook is exercised somewhere in tests/."""
     assert f"def {name}(" in TESTS, f"no test implements {name}"
+
+
+@pytest.mark.parametrize(("name", "fn"), SPECS, ids=[n for n, _ in SPECS])
+def test_hook_is_in_the_plugin_docs_with_its_signature(name: str, fn) -> None:
+    """Like datasette's: docs/plugins.md names each hook with its parameters."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    params = ", ".join(inspect.signature(fn).parameters)
+    assert f"### `{name}({params})" in docs, f"docs/plugins.md lacks ### `{name}({params})..."
