@@ -17,6 +17,7 @@ from stax_symbols.dwarf_forms import (
     AT_SPECIFICATION,
     CU_REF_FORMS,
     FORM_REF_ADDR,
+    DwarfError,
     read_attributes,
     read_uleb,
 )
@@ -65,8 +66,8 @@ class DieNames:
             if abbrev is None:
                 return None, None, None
             values, _ = read_attributes(abbrev, info, pos, unit.enc)
-        except (IndexError, ValueError):
-            return None, None, None
+        except (DwarfError, IndexError, ValueError, KeyError):
+            return None, None, None  # a damaged DIE: the caller falls back to the symbol table
         linkage = None
         for attr in (AT_LINKAGE_NAME, AT_MIPS_LINKAGE_NAME):
             if attr in values:
