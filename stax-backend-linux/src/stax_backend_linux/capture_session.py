@@ -1,10 +1,11 @@
 """One recording: open the events, drain the rings until told to stop, deliver events in time order.
 
-The loop sleeps in poll(2) on the ring fds (woken by ``wakeup_watermark``) with a
-short timeout, so it also ticks for progress and stop checks.  Each wake-up is a
-*round*: every ring is copied out and handed back to the kernel first, then
-decoded, so the kernel never waits on our Python.  Stopping always ends with a
-final round and a flush: nothing the kernel recorded is dropped.
+A :class:`~stax_backend_linux.ring_drainer.RingDrainer` thread copies the rings out
+as soon as they cross ``wakeup_watermark`` (or every few ms) and hands the space
+back to the kernel, so the kernel never waits on our Python.  The loop here ticks
+(poll(2) on the command's pidfd with a short timeout) for decoding what was
+copied, progress and stop checks.  Stopping always ends with a final drain and a
+flush: nothing the kernel recorded is dropped.
 
 With ``request.off_cpu`` the context-switch and sched_waking events share the rings
 (off_cpu_events.py); their records are turned into off-CPU intervals and wakeups
@@ -32,6 +33,7 @@ from stax_backend_linux.off_cpu_stream import OffCpuStream
 from stax_backend_linux.perf_event_ffi import PerfEventError, disable
 from stax_backend_linux.record_decoder import RecordDecoder
 from stax_backend_linux.ring_buffer import PAGE_SIZE, RingBuffer
+from stax_backend_linux.ring_drainer import RingDrainer
 from stax_backend_linux.switch_tracker import SwitchTracker
 from stax_backend_linux.targets import (
     CommandTarget,
@@ -53,6 +55,10 @@ PROGRESS_INTERVAL_S = 0.25
 # and we drain every POLL_TICK_S.
 USER_DATA_PAGES = 128
 ROOT_DATA_PAGES = 512
+# Off-CPU recording adds three records per context switch (switch-out sample with its
+# stack, switch-out, switch-in) plus the wakeups: a program switching 50k times a second
+# writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
+ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
 CALL_GRAPHS = ("fp", "dwarf")
 
@@ -82,6 +88,7 @@ class CaptureSession:
         self.kernel = False
         self.off_cpu_setup: OffCpuSetup | None = None
         self.off_cpu: OffCpuStream | None = None
+        self.drainer: RingDrainer | None = None
         self.end_time = 0
 
     # -- validation -----------------------------------------------------------------------------
@@ -111,7 +118,7 @@ class CaptureSession:
 
     def _data_pages(self) -> int:
         if self.facts.euid == 0 or self.facts.perfmon_capable:
-            return ROOT_DATA_PAGES
+            return ROOT_OFF_CPU_DATA_PAGES if self.request.off_cpu else ROOT_DATA_PAGES
         return USER_DATA_PAGES
 
     def _open(self, kernel: bool, wakeup_bytes: int) -> PerCpuEvents:
@@ -227,12 +234,12 @@ class CaptureSession:
     # -- the loop -------------------------------------------------------------------------------
 
     def _round(self, sink: EventSink) -> None:
+        """Decode what the drainer copied since the last round, and deliver what is now in order."""
         decode = self.decoder.decode
-        per_ring = []
-        for ring in self.rings:
-            chunk = ring.read()
-            if chunk:
-                per_ring.append(chunk)
+        if self.drainer is not None:
+            per_ring = [chunk for chunk in self.drainer.take() if chunk]
+        else:
+            per_ring = [chunk for chunk in (ring.read() for ring in self.rings) if chunk]
         decoded = [decode(chunk) for chunk in per_ring]
         off_cpu = self.off_cpu
         if off_cpu is not None:
@@ -267,11 +274,17 @@ class CaptureSession:
                 pids = req.pids or proc_snapshot.all_pids()
                 self.orderer.add(proc_snapshot.snapshot(pids, t0, self.build_ids))
             started = time.monotonic()
+            self.drainer = RingDrainer(self.rings)
+            self.drainer.start()
             if self.command is not None:
                 self.command.release()
             self._loop(sink, progress, should_stop, started)
             self._stop_target()
-            self._round(sink)  # final drain
+            self.drainer.stop()
+            self.drainer.drain_once()  # what the kernel wrote before the events were disabled
+            self._round(sink)
+            while self.drainer.backlog:
+                self._round(sink)
             tail = self.orderer.flush()
             if self.off_cpu is not None:
                 tail = self.off_cpu.process(tail) + self.off_cpu.finish(self.end_time)
@@ -286,8 +299,6 @@ class CaptureSession:
     def _loop(self, sink: EventSink, progress: Callable[[CaptureProgress], None],
               should_stop: Callable[[], bool], started: float) -> None:
         poller = select.poll()
-        for ring in self.rings:
-            poller.register(ring.fd, select.POLLIN)
         pidfd = self.command.pidfd if self.command is not None else -1
         if pidfd >= 0:
             poller.register(pidfd, select.POLLIN)
@@ -297,11 +308,11 @@ class CaptureSession:
         target_done = False
         try:
             while True:
-                for fd, revents in poller.poll(tick_ms):
+                backlog = self.drainer is not None and self.drainer.backlog > 0
+                for fd, _revents in poller.poll(0 if backlog else tick_ms):
                     if fd == pidfd:
                         target_done = True
-                    elif revents & (select.POLLHUP | select.POLLERR):
-                        poller.unregister(fd)  # the event's task is gone; we still drain its ring
+                        poller.unregister(pidfd)
                 self._round(sink)
                 now = time.monotonic()
                 if now >= next_progress:
@@ -409,6 +420,9 @@ class CaptureSession:
         return meta
 
     def _close(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
+            self.drainer = None
         if self.off_cpu_setup is not None:
             self.off_cpu_setup.close()
         for ring in self.rings:
