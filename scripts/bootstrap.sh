@@ -5,15 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Real peers the tests run: gcc builds workloads, perf is compared against, debuginfod
+# serves debug files, node writes jitdump/perf maps, systemd-analyze checks unit files,
+# libc6-dbg gives libc's separate debug file.
 need_apt=()
-command -v gcc >/dev/null || need_apt+=(gcc)
-command -v perf >/dev/null || need_apt+=(linux-perf)
-command -v addr2line >/dev/null || need_apt+=(binutils)
-command -v setpriv >/dev/null || need_apt+=(util-linux)
+for pair in gcc:gcc perf:linux-perf addr2line:binutils setpriv:util-linux script:util-linux \
+            debuginfod:debuginfod eu-readelf:elfutils node:nodejs systemd-analyze:systemd; do
+    command -v "${pair%%:*}" >/dev/null || need_apt+=("${pair##*:}")
+done
+dpkg-query -W -f='${Status}' libc6-dbg 2>/dev/null | grep -q "ok installed" || need_apt+=(libc6-dbg)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing ${need_apt[*]} with apt-get" >&2
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            $(printf '%s\n' "${need_apt[@]}" | sort -u) >/dev/null
     else
         echo "bootstrap: missing ${need_apt[*]}; install them with: sudo apt-get install ${need_apt[*]}" >&2
     fi
