@@ -83,3 +83,47 @@ def lost_samples(count: int, time: int, cpu: int) -> bytes:
 def throttle(time: int, cpu: int, unthrottle: bool = False, event_id: int = 7) -> bytes:
     body = struct.pack("<QQQ", time, event_id, event_id) + _sample_id(0, 0, time, cpu)
     return _record(UNTHROTTLE if unthrottle else THROTTLE, 0, body)
+
+
+# -- rings shared by several events: every event has PERF_SAMPLE_IDENTIFIER ---------------------
+# A sample starts with the u64 event id; every sample_id trailer ends with it.
+
+SWITCH, SWITCH_CPU_WIDE = 14, 15
+MISC_SWITCH_OUT = 1 << 13
+MISC_SWITCH_OUT_PREEMPT = 1 << 14
+
+
+def _sample_id_ident(pid: int, tid: int, time: int, cpu: int, ident: int) -> bytes:
+    return struct.pack("<IIQIIQ", pid, tid, time, cpu, 0, ident)
+
+
+def ident_sample(ident: int, ip: int, pid: int, tid: int, time: int, cpu: int, period: int,
+                 chain: Sequence[int], raw: bytes | None = None) -> bytes:
+    """A sample of IDENTIFIER|IP|TID|TIME|CPU|PERIOD|CALLCHAIN[|RAW] (RAW: u32 size + data, padded)."""
+    body = struct.pack("<QQIIQIIQQ", ident, ip, pid, tid, time, cpu, 0, period, len(chain))
+    body += struct.pack(f"<{len(chain)}Q", *chain)
+    if raw is not None:
+        blob = struct.pack("<I", len(raw)) + raw
+        body += blob + b"\0" * (-len(blob) % 8)
+    return _record(SAMPLE, 1, body)
+
+
+def switch(pid: int, tid: int, time: int, cpu: int, out: bool, preempt: bool = False, ident: int = 0,
+           cpu_wide_next: tuple[int, int] | None = None) -> bytes:
+    """PERF_RECORD_SWITCH (or _CPU_WIDE with the next/prev pid, tid) with an identifier trailer."""
+    misc = (MISC_SWITCH_OUT if out else 0) | (MISC_SWITCH_OUT_PREEMPT if preempt else 0)
+    trailer = _sample_id_ident(pid, tid, time, cpu, ident)
+    if cpu_wide_next is None:
+        return _record(SWITCH, misc, trailer)
+    return _record(SWITCH_CPU_WIDE, misc, struct.pack("<II", *cpu_wide_next) + trailer)
+
+
+def ident_comm(pid: int, tid: int, name: str, time: int, cpu: int, ident: int = 0) -> bytes:
+    return _record(COMM, 0, struct.pack("<II", pid, tid) + _cstring(name)
+                   + _sample_id_ident(pid, tid, time, cpu, ident))
+
+
+def sched_waking_raw(wakee: int, comm: str = "wakee", prio: int = 120, target_cpu: int = 1,
+                     common_pid: int = 0) -> bytes:
+    """The sched_waking record as tracefs 'format' lays it out on 6.x (pid at offset 24)."""
+    return struct.pack("<HBBi16siii", 375, 0, 0, common_pid, comm.encode(), wakee, prio, target_cpu)

@@ -71,3 +71,25 @@ def test_this_host() -> None:
         assert facts.perfmon_capable
         assert rows[Capability.KERNEL_STACKS].status is CapabilityStatus.AVAILABLE
         assert rows[Capability.SYSTEM_WIDE].status is CapabilityStatus.AVAILABLE
+
+
+def test_off_cpu_rows_unprivileged() -> None:
+    rows = _rows(_facts())
+    assert rows[Capability.OFF_CPU_INTERVALS][0] is CapabilityStatus.AVAILABLE
+    status, reason, fix = rows[Capability.BLOCKED_REASON]
+    assert status is CapabilityStatus.AVAILABLE and "wchan" in reason and "paranoid" in fix
+    status, reason, fix = rows[Capability.WAKEUP_ATTRIBUTION]
+    assert status is CapabilityStatus.VIA_STAXD and "root" in reason and "sudo stax setup" in fix
+
+
+def test_off_cpu_rows_root() -> None:
+    rows = _rows(_facts(euid=0, perfmon_capable=True, tracefs_mounted=True))
+    for cap in (Capability.OFF_CPU_INTERVALS, Capability.BLOCKED_REASON, Capability.WAKEUP_ATTRIBUTION):
+        assert rows[cap] == (CapabilityStatus.AVAILABLE, "", ""), cap
+    status, reason, _fix = _rows(_facts(euid=0, perfmon_capable=True))[Capability.WAKEUP_ATTRIBUTION]
+    assert status is CapabilityStatus.AVAILABLE and "stax mounts it" in reason
+
+
+def test_off_cpu_rows_locked_down() -> None:
+    rows = _rows(_facts(paranoid=3, sampling_errno=errno.EACCES))
+    assert rows[Capability.OFF_CPU_INTERVALS][0] is CapabilityStatus.VIA_STAXD

@@ -164,17 +164,41 @@ def capability_rows(facts: HostFacts) -> list[CapabilityRow]:
     else:
         row(Capability.PMU_COUNTERS, no, NOT_YET, NOT_YET_FIX)
 
-    if not facts.tracefs_mounted:
-        row(Capability.WAKEUP_ATTRIBUTION, no,
-            "tracefs is not mounted, so sched:sched_waking cannot be opened",
-            "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'")
-    elif not (facts.perfmon_capable or facts.paranoid <= -1):
-        row(Capability.WAKEUP_ATTRIBUTION, staxd,
-            "the sched:sched_waking tracepoint needs root or CAP_PERFMON",
-            "install staxd with 'sudo stax setup'")
+    # Off-CPU intervals come from PERF_RECORD_SWITCH, which a user gets for its own
+    # processes even at paranoid 2 (a software dummy event with context_switch).
+    if facts.sampling_errno:
+        row(Capability.OFF_CPU_INTERVALS, staxd,
+            f"perf_event_open is refused ({os.strerror(facts.sampling_errno)})", PARANOID_FIX)
+        row(Capability.BLOCKED_REASON, staxd,
+            f"perf_event_open is refused ({os.strerror(facts.sampling_errno)})", PARANOID_FIX)
     else:
-        row(Capability.WAKEUP_ATTRIBUTION, no, NOT_YET, NOT_YET_FIX)
+        row(Capability.OFF_CPU_INTERVALS, ok)
+        if not facts.kernel_stacks_allowed:
+            # the switch-out stack needs a kernel-mode context-switches event
+            row(Capability.BLOCKED_REASON, ok,
+                f"kernel.perf_event_paranoid is {facts.paranoid}, so reasons come from /proc wchan read "
+                f"every ~0.1 s (shorter waits show as 'other') and off-CPU intervals have no stacks",
+                PARANOID_FIX)
+        elif facts.kptr_restrict >= 2 or (facts.kptr_restrict == 1 and not facts.perfmon_capable):
+            row(Capability.BLOCKED_REASON, ok,
+                f"kernel.kptr_restrict is {facts.kptr_restrict}, so wait sites cannot be named from the "
+                f"kernel stack and reasons come from /proc wchan",
+                "run 'sudo sysctl kernel.kptr_restrict=0'")
+        else:
+            row(Capability.BLOCKED_REASON, ok)
 
-    for cap in (Capability.OFF_CPU_INTERVALS, Capability.BLOCKED_REASON, Capability.DWARF_UNWINDING):
-        row(cap, no, NOT_YET, NOT_YET_FIX)
+    # Wakeups: sched:sched_waking is CPU-wide with raw data, and its tracefs id/format
+    # files are root-only (0440), so only root opens it in-process.
+    if facts.euid != 0:
+        row(Capability.WAKEUP_ATTRIBUTION, staxd,
+            "the sched:sched_waking tracepoint needs root (its tracefs files are root-only and the "
+            "event is CPU-wide with raw data)",
+            "run stax as root, or install staxd once with 'sudo stax setup'")
+    elif not facts.tracefs_mounted:
+        row(Capability.WAKEUP_ATTRIBUTION, ok,
+            "tracefs is not mounted; stax mounts it at /sys/kernel/tracing when recording")
+    else:
+        row(Capability.WAKEUP_ATTRIBUTION, ok)
+
+    row(Capability.DWARF_UNWINDING, no, NOT_YET, NOT_YET_FIX)
     return rows

@@ -1,0 +1,139 @@
+"""kernel_symbols, sched_waking's tracefs format, tracefs, wchan, and the off-CPU attrs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stax.blocked_reason import BlockedReason
+from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux.kernel_symbols import load_kernel_symbols, parse_kallsyms
+from stax_backend_linux.off_cpu_reasons import WaitSiteReasons, read_wchan
+from stax_backend_linux.sched_waking import load_sched_waking, parse_format
+from stax_backend_linux.tracefs import TracefsUnavailable, ensure_tracefs, mounted_tracefs
+
+FORMAT_6X = """name: sched_waking
+ID: 375
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;
+\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;
+\tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;
+\tfield:int target_cpu;\toffset:32;\tsize:4;\tsigned:1;
+
+print fmt: "comm=%s pid=%d prio=%d target_cpu=%03d", REC->comm, REC->pid, REC->prio, REC->target_cpu
+"""
+
+
+def test_parse_tracefs_format() -> None:
+    fields = parse_format(FORMAT_6X)
+    assert fields["pid"].offset == 24 and fields["pid"].size == 4 and fields["pid"].signed
+    assert fields["comm"].offset == 8 and fields["comm"].size == 16
+    assert fields["common_pid"].offset == 4 and fields["target_cpu"].offset == 32
+
+
+def test_kallsyms_lookup_nearest_text_symbol_below() -> None:
+    table = parse_kallsyms([b"ffffffff81000000 T _text", b"ffffffff81000100 t schedule",
+                            b"ffffffff81000200 D some_data", b"ffffffff81000300 t pipe_read [pipe]",
+                            b"ffffffff81000400 W weak_fn"])
+    assert table is not None and len(table) == 4
+    assert table.name(0xFFFFFFFF81000150) == "schedule"
+    assert table.name(0xFFFFFFFF81000250) == "schedule"  # data symbols are not functions
+    assert table.name(0xFFFFFFFF81000300) == "pipe_read"
+    assert table.names([0xFFFFFFFF81000401, 0x10]) == ["weak_fn", ""]
+
+
+def test_kallsyms_hidden_by_kptr_restrict_gives_none() -> None:
+    assert parse_kallsyms([b"0000000000000000 T _text", b"0000000000000000 t schedule"]) is None
+
+
+def test_classify_by_kernel_stack_names_and_cache() -> None:
+    table = parse_kallsyms([b"1000 t schedule", b"2000 t anon_pipe_read", b"3000 t exc_page_fault"])
+    reasons = WaitSiteReasons(table)
+    assert reasons.from_stack((0x1004, 0x2008)) == (BlockedReason.PIPE_IPC, "anon_pipe_read")
+    assert reasons.from_stack((0x1004, 0x2008, 0x3000)) == (BlockedReason.PAGE_FAULT, "exc_page_fault")
+    assert reasons.from_stack(()) is None and WaitSiteReasons(None).from_stack((0x1004,)) is None
+    assert reasons.from_wchan("futex_wait_queue") == (BlockedReason.LOCK, "futex_wait_queue")
+    assert reasons.from_wchan("") == (BlockedReason.OTHER, "")
+
+
+def test_wchan_of_a_sleeping_thread_of_ours() -> None:
+    done = threading.Event()
+    tid: list[int] = []
+
+    def sleeper() -> None:
+        tid.append(threading.get_native_id())
+        done.wait(5)
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    try:
+        time.sleep(0.05)
+        name = read_wchan(os.getpid(), tid[0])
+        assert name == "" or WaitSiteReasons.from_wchan(name)[0] is BlockedReason.LOCK, name
+    finally:
+        done.set()
+        thread.join()
+    assert read_wchan(os.getpid(), 2**22 + 7) == ""
+
+
+def test_context_switch_attr_with_and_without_stacks() -> None:
+    with_stacks = pea.context_switch_attr(stacks=True, kernel_callchain=True, enable_on_exec=True,
+                                          inherit=True, wakeup_bytes=4096)
+    assert with_stacks.type == pea.PERF_TYPE_SOFTWARE
+    assert with_stacks.config == pea.PERF_COUNT_SW_CONTEXT_SWITCHES and with_stacks.sample_period == 1
+    assert with_stacks.sample_type == pea.SHARED_RING_SAMPLE_TYPE
+    names = pea.flag_names(with_stacks.flags)
+    assert {"context_switch", "sample_id_all", "use_clockid", "enable_on_exec", "inherit"} <= names
+    assert not names & {"exclude_kernel", "exclude_callchain_kernel"}
+    plain = pea.context_switch_attr(stacks=False, kernel_callchain=False, enable_on_exec=False,
+                                    inherit=True, wakeup_bytes=4096)
+    assert plain.config == pea.PERF_COUNT_SW_DUMMY and plain.sample_period == 0
+    assert {"context_switch", "exclude_kernel"} <= pea.flag_names(plain.flags)
+
+
+def test_sched_waking_attr() -> None:
+    attr = pea.sched_waking_attr(375, kernel_callchain=False, wakeup_bytes=1)
+    assert attr.type == pea.PERF_TYPE_TRACEPOINT and attr.config == 375 and attr.sample_period == 1
+    assert attr.sample_type == pea.SHARED_RING_SAMPLE_TYPE | pea.PERF_SAMPLE_RAW
+    assert {"disabled", "exclude_callchain_kernel", "sample_id_all"} <= pea.flag_names(attr.flags)
+
+
+def test_sampling_attr_identifier_only_when_asked() -> None:
+    plain = pea.sampling_attr(99, kernel=False, enable_on_exec=False, inherit=False, wakeup_bytes=1)
+    shared = pea.sampling_attr(99, kernel=False, enable_on_exec=False, inherit=False, wakeup_bytes=1,
+                               identifier=True)
+    assert plain.sample_type == pea.SAMPLE_TYPE
+    assert shared.sample_type == pea.SHARED_RING_SAMPLE_TYPE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="tracefs is root-only")
+def test_root_finds_or_mounts_tracefs_and_reads_sched_waking() -> None:
+    root = ensure_tracefs()
+    assert mounted_tracefs() == root
+    waking = load_sched_waking(root)
+    assert waking.tracepoint_id > 0
+    assert waking.fields["pid"].size == 4
+    assert int((root / "events/sched/sched_waking/id").read_text()) == waking.tracepoint_id
+
+
+def test_missing_tracepoint_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "events").mkdir()
+    with pytest.raises(TracefsUnavailable, match="sched:sched_waking tracepoint is missing"):
+        load_sched_waking(tmp_path)
+
+
+def test_load_kernel_symbols_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "kallsyms"
+    path.write_bytes(b"ffffffff81000100 T schedule\n")
+    table = load_kernel_symbols(str(path))
+    assert table is not None and table.name(0xFFFFFFFF81000101) == "schedule"
+    assert load_kernel_symbols(str(tmp_path / "missing")) is None
