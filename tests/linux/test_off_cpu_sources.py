@@ -41,9 +41,9 @@ def test_parse_tracefs_format() -> None:
 
 
 def test_kallsyms_lookup_nearest_text_symbol_below() -> None:
-    table = parse_kallsyms([b"ffffffff81000000 T _text", b"ffffffff81000100 t schedule",
-                            b"ffffffff81000200 D some_data", b"ffffffff81000300 t pipe_read [pipe]",
-                            b"ffffffff81000400 W weak_fn"])
+    table = parse_kallsyms(b"ffffffff81000000 T _text\nffffffff81000100 t schedule\n"
+                           b"ffffffff81000200 D some_data\nffffffff81000300 t pipe_read\t[pipe]\n"
+                           b"ffffffff81000400 W weak_fn\n")
     assert table is not None and len(table) == 4
     assert table.name(0xFFFFFFFF81000150) == "schedule"
     assert table.name(0xFFFFFFFF81000250) == "schedule"  # data symbols are not functions
@@ -52,11 +52,11 @@ def test_kallsyms_lookup_nearest_text_symbol_below() -> None:
 
 
 def test_kallsyms_hidden_by_kptr_restrict_gives_none() -> None:
-    assert parse_kallsyms([b"0000000000000000 T _text", b"0000000000000000 t schedule"]) is None
+    assert parse_kallsyms(b"0000000000000000 T _text\n0000000000000000 t schedule\n") is None
 
 
 def test_classify_by_kernel_stack_names_and_cache() -> None:
-    table = parse_kallsyms([b"1000 t schedule", b"2000 t anon_pipe_read", b"3000 t exc_page_fault"])
+    table = parse_kallsyms(b"1000 t schedule\n2000 t anon_pipe_read\n3000 t exc_page_fault\n")
     reasons = WaitSiteReasons(table)
     assert reasons.from_stack((0x1004, 0x2008)) == (BlockedReason.PIPE_IPC, "anon_pipe_read")
     assert reasons.from_stack((0x1004, 0x2008, 0x3000)) == (BlockedReason.PAGE_FAULT, "exc_page_fault")
