@@ -142,5 +142,23 @@ def test_wakeup_chains(pingpong_rec: Path) -> None:
     assert (pipe.unwoken_spans, pipe.unwoken_ns) == (4, 20 * MS)
     assert [(t.tid, t.spans) for t in pipe.threads] == [(READER, 200)]
     assert lock.wakers[0].tid == READER and lock.unwoken_spans == 0
-    assert chains.woken_ns == 1000 * MS
+    assert chains.woken_ns == 1000 * MS and chains.chain_count == 2
     assert [c.reason for c in only_writer.chains] == ["lock"]
+
+
+def test_wakeup_chains_limits_build_only_what_is_shown(tmp_path: Path) -> None:
+    rec = OffCpuRecording(tmp_path / "many.stax", 10, {10: "t", 11: "a", 12: "b", 13: "c"})
+    for waker, spans in ((11, 5), (12, 3), (13, 2)):
+        for _ in range(spans):
+            rec.span("main;wait;futex_wait_queue;schedule", 10, 10 * MS, BlockedReason.LOCK,
+                     waker=(waker, f"main;unlock_{waker};futex_wake;try_to_wake_up"))
+    rec.span("main;other;do_nanosleep;schedule", 10, 1 * MS, BlockedReason.SLEEP)
+    recording = Recording.open(rec.write())
+    try:
+        chains = wakeup_chains(recording, limit=1, max_wakers=1)
+    finally:
+        recording.close()
+    assert chains.chain_count == 2 and len(chains.chains) == 1 and chains.ns == 101 * MS
+    (chain,) = chains.chains
+    assert [w.tid for w in chain.wakers] == [11] and chain.waker_count == 3
+    assert (chain.other_wakers_spans, chain.other_wakers_ns) == (5, 50 * MS)

@@ -23,6 +23,8 @@ IMAGE_START = 0x400000
 KERNEL_BASE = 0xFFFFFFFF81000000
 SAMPLE_PERIOD_NS = 1_000_000
 MS = 1_000_000
+FUNCTION_SLOT = 0x40
+"""Each function owns this many bytes of fake address space around its address."""
 
 SCHEDULER = "schedule;__schedule"
 KERNEL_NAMES = frozenset({
@@ -50,7 +52,7 @@ class OffCpuRecording:
     def _address(self, name: str) -> int:
         if name not in self.addresses:
             base = KERNEL_BASE if name in self.kernel else IMAGE_START
-            self.addresses[name] = base + 0x40 * (len(self.addresses) + 1)
+            self.addresses[name] = base + FUNCTION_SLOT * (len(self.addresses) + 1)
         return self.addresses[name]
 
     def _ips(self, folded: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -93,8 +95,10 @@ class OffCpuRecording:
             for name, addr in self.addresses.items():
                 is_kernel = name in self.kernel
                 offset = to_sql_u64(addr if is_kernel else addr - IMAGE_START)
-                db.execute("UPDATE frames SET function = ? WHERE offset = ? AND is_kernel = ?",
-                           (name, offset, int(is_kernel)))
+                # a caller's frame may sit at its return address - 1: name the whole slot
+                db.execute("UPDATE frames SET function = ? WHERE offset BETWEEN ? AND ?"
+                           " AND is_kernel = ?", (name, offset - FUNCTION_SLOT // 2,
+                                                  offset + FUNCTION_SLOT // 2 - 1, int(is_kernel)))
         db.close()
         return self.path
 

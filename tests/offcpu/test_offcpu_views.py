@@ -244,7 +244,7 @@ def test_wakers_json_pingpong(pingpong_rec: Path, capsys: pytest.CaptureFixture[
     assert data["blocked_ns"] == 1020 * MS and data["chain_count"] == 2
     pipe = data["chains"][0]
     assert set(pipe) == {"reason", "blocked_ns", "blocked_ms", "spans", "percent", "stack", "threads",
-                         "wakers", "no_wakeup"}
+                         "wakers", "waker_count", "other_wakers", "no_wakeup"}
     assert (pipe["reason"], pipe["spans"], pipe["blocked_ms"]) == ("pipe-ipc", 200, 1000.0)
     assert [f["function"] for f in pipe["stack"]][2:4] == ["reader_loop", "read"]
     waker = pipe["wakers"][0]

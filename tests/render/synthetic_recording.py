@@ -19,6 +19,8 @@ IMAGE_PATH = "/usr/bin/prog"
 IMAGE_START = 0x400000
 KERNEL_BASE = 0xFFFFFFFF81000000
 SAMPLE_PERIOD_NS = 1_000_000
+FUNCTION_SLOT = 0x40
+"""Each function owns this many bytes of fake address space around its address."""
 
 
 def write_recording(
@@ -48,7 +50,7 @@ def write_recording(
     def address(name: str) -> int:
         if name not in addresses:
             base = KERNEL_BASE if name in kernel else IMAGE_START
-            addresses[name] = base + 0x40 * (len(addresses) + 1)
+            addresses[name] = base + FUNCTION_SLOT * (len(addresses) + 1)
         return addresses[name]
 
     builder = RecordingBuilder(path, plugins=None)
@@ -83,13 +85,14 @@ def _name_frames(path: Path, addresses: Mapping[str, int], kernel: set[str], unn
             if name in unnamed:
                 continue
             offset = to_sql_u64(addr if name in kernel else addr - IMAGE_START)
-            db.execute("UPDATE frames SET function = ? WHERE offset = ? AND is_kernel = ?",
-                       (rename.get(name, name), offset, int(name in kernel)))
-            for depth, inlined in enumerate(inlines.get(name, ())):
-                (frame_id,) = db.execute(
-                    "SELECT id FROM frames WHERE offset = ? AND is_kernel = ?",
-                    (offset, int(name in kernel)),
-                ).fetchone()
-                db.execute("INSERT INTO frame_inlines VALUES (?,?,?,?,?)",
-                           (frame_id, depth, inlined, None, None))
+            # A caller's frame may sit at its return address - 1: name the whole slot.
+            span = (offset - FUNCTION_SLOT // 2, offset + FUNCTION_SLOT // 2 - 1, int(name in kernel))
+            db.execute("UPDATE frames SET function = ? WHERE offset BETWEEN ? AND ? AND is_kernel = ?",
+                       (rename.get(name, name), *span))
+            for (frame_id,) in db.execute(
+                "SELECT id FROM frames WHERE offset BETWEEN ? AND ? AND is_kernel = ?", span
+            ).fetchall():
+                for depth, inlined in enumerate(inlines.get(name, ())):
+                    db.execute("INSERT INTO frame_inlines VALUES (?,?,?,?,?)",
+                               (frame_id, depth, inlined, None, None))
     db.close()

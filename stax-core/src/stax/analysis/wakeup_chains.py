@@ -21,9 +21,6 @@ from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
 
-_WakerKey = tuple[int | None, int | None, str, tuple[DisplayFrame, ...]]
-"""(pid, tid, name, stack) of a waker: pid and tid None for an interrupt."""
-
 
 @attrs.frozen(slots=True)
 class ChainThread:
@@ -64,55 +61,91 @@ class WakeupChain:
     ns: int
     threads: tuple[ChainThread, ...]
     wakers: tuple[ChainWaker, ...]
-    """Most blocked time first."""
+    """Most blocked time first (the first ``max_wakers`` of them when a limit was asked)."""
     unwoken_spans: int
     unwoken_ns: int
     """Spans with no captured wakeup (e.g. signals, or wakeups lost or not recorded)."""
+    waker_count: int = 0
+    """Distinct wakers (thread or interrupt, and stack), shown or not."""
+    other_wakers_spans: int = 0
+    other_wakers_ns: int = 0
+    """Spans and time ended by the wakers left out of ``wakers``."""
 
 
 @attrs.frozen(slots=True)
 class WakeupChains:
-    """All chains of the selected blocked spans, most blocked time first."""
+    """The chains of the selected blocked spans, most blocked time first, and their totals."""
 
     chains: tuple[WakeupChain, ...]
+    """The first ``limit`` chains when a limit was asked."""
+    chain_count: int
     spans: int
     ns: int
-
-    @property
-    def woken_ns(self) -> int:
-        """Blocked time ended by a captured wakeup."""
-        return self.ns - sum(c.unwoken_ns for c in self.chains)
+    woken_ns: int
+    """Blocked time ended by a captured wakeup (all chains)."""
 
 
-def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> WakeupChains:
-    """Group the blocked spans passing ``flt`` (the blocked threads) by stack, reason and waker."""
+def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit: int | None = None,
+                  max_wakers: int | None = None) -> WakeupChains:
+    """Group the blocked spans passing ``flt`` (the blocked threads) by stack, reason and waker.
+
+    Totals cover every chain; only the first ``limit`` chains, each with its first
+    ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
+    shown does not grow with everything that was recorded.
+    """
     builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays())
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:
         return names.get(tid) or (IDLE_TASK_NAME if tid == 0 else "?")
 
-    waker_keys: dict[tuple[int, int, int], _WakerKey] = {}
+    # A waker is interned to a small int once per distinct (pid, tid, stack): the rows
+    # then add up under int keys, and names and stacks are built only for what is shown.
+    # Each distinct waker stack is classified once: a thread's own, or an interrupt's,
+    # which is keyed by its stack from the interrupt entry so that interrupts merge
+    # across the threads they happened to hit.
+    wakers: list[tuple[int | None, int | None, int, int]] = []  # (pid, tid, node, cut) per id
+    waker_index: dict[tuple[int | None, int | None, int], int] = {}
+    waker_ids: dict[tuple[int, int, int], int] = {}
+    stack_context: dict[int, tuple[int, int, int]] = {}  # stack id -> (node, cut or -1, irq key)
+    interrupt_keys: dict[tuple[DisplayFrame, ...], int] = {}
 
-    def waker_key(pid: int, tid: int, node: int) -> _WakerKey:
-        """(pid, tid, name, stack) of a waker; interrupts merge across the threads they hit."""
-        key = waker_keys.get((pid, tid, node))
-        if key is None:
-            stack = builder.path(node)
-            start = interrupt_start(stack)
-            if start is None:
-                key = (pid, tid, name_of(tid), stack)
-            else:
-                key = (None, None, interrupt_name(stack[start:]), stack[start:])
-            waker_keys[(pid, tid, node)] = key
-        return key
+    def waker_id(pid: int, tid: int, stack_id: int) -> int:
+        found = waker_ids.get((pid, tid, stack_id))
+        if found is None:
+            context = stack_context.get(stack_id)
+            if context is None:
+                node = builder.node_of(stack_id)
+                path = builder.path(node)
+                cut = interrupt_start(path)
+                if cut is None:
+                    context = (node, -1, -1)
+                else:
+                    irq = interrupt_keys.setdefault(path[cut:], len(interrupt_keys))
+                    context = (node, cut, irq)
+                stack_context[stack_id] = context
+            node, cut, irq = context
+            key = (pid, tid, node) if cut < 0 else (None, None, irq)
+            found = waker_index.get(key)
+            if found is None:
+                found = waker_index[key] = len(wakers)
+                wakers.append((key[0], key[1], node, cut))
+            waker_ids[(pid, tid, stack_id)] = found
+        return found
 
-    # (display node, reason) -> thread totals, waker totals, unwoken totals
-    groups: dict[tuple[int, str], _Group] = {}
+    def chain_waker(waker: int, spans: int, ns: int) -> ChainWaker:
+        pid, tid, node, cut = wakers[waker]
+        stack = builder.path(node)
+        if tid is None:
+            return ChainWaker(None, None, interrupt_name(stack[cut:]), stack[cut:], spans, ns)
+        return ChainWaker(pid, tid, name_of(tid), stack, spans, ns)
+
+    groups: dict[tuple[int, str], _Group] = {}  # (blocked display node, reason)
+    node_of = builder.node_of
     for (pid, tid, stack_id, reason, waker_pid, waker_tid, waker_stack, count,
          ns) in recording.off_cpu_wakers(flt):
         ns = ns or 0
-        key = (builder.node_of(stack_id), reason)
+        key = (node_of(stack_id), reason)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group()
@@ -121,39 +154,52 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> Wak
             group.unwoken[0] += count
             group.unwoken[1] += ns
         else:
-            group.add_waker(waker_key(waker_pid, waker_tid, builder.node_of(waker_stack)), count, ns)
+            _add(group.wakers, waker_id(waker_pid, waker_tid, waker_stack), count, ns)
+    ordered = sorted(groups.items(), key=lambda item: (-item[1].ns, -item[1].spans, item[0][1]))
     chains = []
-    for (node, reason), group in groups.items():
+    for (node, reason), group in ordered if limit is None else ordered[:limit]:
         threads = sorted(
             (ChainThread(pid, tid, name_of(tid), n, ns) for (pid, tid), (n, ns) in group.threads.items()),
             key=lambda t: (-t.ns, t.tid))
-        wakers = sorted((ChainWaker(*key, n, ns) for key, (n, ns) in group.wakers.items()),
-                        key=lambda w: (-w.ns, -w.spans, w.name, w.tid or 0))
+        ranked = sorted(group.wakers.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))
+        shown = ranked if max_wakers is None else ranked[:max_wakers]
+        hidden = ranked[len(shown):]
         chains.append(WakeupChain(
-            reason=reason, stack=builder.path(node),
-            spans=sum(t.spans for t in threads), ns=sum(t.ns for t in threads),
-            threads=tuple(threads), wakers=tuple(wakers),
-            unwoken_spans=group.unwoken[0], unwoken_ns=group.unwoken[1]))
-    chains.sort(key=lambda c: (-c.ns, -c.spans, c.reason))
-    return WakeupChains(tuple(chains), sum(c.spans for c in chains), sum(c.ns for c in chains))
+            reason=reason, stack=builder.path(node), spans=group.spans, ns=group.ns,
+            threads=tuple(threads),
+            wakers=tuple(chain_waker(w, n, ns) for w, (n, ns) in shown),
+            unwoken_spans=group.unwoken[0], unwoken_ns=group.unwoken[1],
+            waker_count=len(ranked), other_wakers_spans=sum(n for _, (n, _) in hidden),
+            other_wakers_ns=sum(ns for _, (_, ns) in hidden)))
+    total_ns = sum(g.ns for g in groups.values())
+    return WakeupChains(
+        chains=tuple(chains), chain_count=len(groups), spans=sum(g.spans for g in groups.values()),
+        ns=total_ns, woken_ns=total_ns - sum(g.unwoken[1] for g in groups.values()))
 
 
 class _Group:
     """Running totals of one (blocked stack, reason) while the rows stream in."""
 
-    __slots__ = ("threads", "unwoken", "wakers")
+    __slots__ = ("ns", "spans", "threads", "unwoken", "wakers")
 
     def __init__(self) -> None:
         self.threads: dict[tuple[int, int], list[int]] = {}
-        self.wakers: dict[_WakerKey, list[int]] = {}
+        self.wakers: dict[int, list[int]] = {}
         self.unwoken = [0, 0]
+        self.spans = 0
+        self.ns = 0
 
     def add_thread(self, pid: int, tid: int, count: int, ns: int) -> None:
-        totals = self.threads.setdefault((pid, tid), [0, 0])
-        totals[0] += count
-        totals[1] += ns
+        """Every row adds to one thread, so the group's own totals are kept here."""
+        _add(self.threads, (pid, tid), count, ns)
+        self.spans += count
+        self.ns += ns
 
-    def add_waker(self, key: _WakerKey, count: int, ns: int) -> None:
-        totals = self.wakers.setdefault(key, [0, 0])
+
+def _add(table: dict, key: object, count: int, ns: int) -> None:
+    totals = table.get(key)
+    if totals is None:
+        table[key] = [count, ns]
+    else:
         totals[0] += count
         totals[1] += ns

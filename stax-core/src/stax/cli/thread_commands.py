@@ -98,6 +98,7 @@ def wakers(
     /,
     *,
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = 10,
+    max_wakers: Annotated[int, Parameter(name=["-w", "--wakers"])] = MAX_WAKERS_SHOWN,
     selection: Selection | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
@@ -106,7 +107,10 @@ def wakers(
     Each entry is one off-CPU stack (kernel wait site at the bottom) with its blocked
     reason and time, followed by ``-- woken by --`` and the stack of each thread whose
     wakeup ended those waits, most blocked time first. Runnable wait (preempted) is not
-    blocking and has no waker. Example: ``stax wakers rec.stax -n 5 --comm server``.
+    blocking and has no waker. A wakeup done by an interrupt (a timer for a sleep, an
+    I/O completion) is shown as ``[timer interrupt]``, ``[softirq]`` or ``[interrupt]``
+    with the kernel stack from the interrupt entry, not as the thread it happened to
+    interrupt. Example: ``stax wakers rec.stax -n 5 --comm server``.
 
     Parameters
     ----------
@@ -114,6 +118,8 @@ def wakers(
         The .stax file written by ``stax record``.
     limit
         How many blocked stacks to show (-1 for all).
+    max_wakers
+        How many wakers to show per blocked stack (-1 for all); the rest are summed.
     json_output
         Print JSON instead of text.
     """
@@ -122,19 +128,20 @@ def wakers(
     try:
         if rec.off_cpu_span_count() == 0:
             raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
-        chains = wakeup_chains(rec, selection.to_filter())
+        chains = wakeup_chains(rec, selection.to_filter(), None if limit < 0 else limit,
+                               None if max_wakers < 0 else max_wakers)
         notes = off_cpu_notes(rec.meta(), rec.capabilities())
     finally:
         rec.close()
-    if not chains.chains:
+    if not chains.chain_count:
         where = f" matching {selection.describe()}" if selection.describe() else ""
         raise StaxError(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
                         f" {recording}` shows each thread's off-CPU time.")
     if json_output:
-        json.dump(_wakers_json(recording, chains, limit, notes), sys.stdout, indent=2)
+        json.dump(_wakers_json(recording, chains, notes), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _wakers_text(recording, chains, limit, notes, sys.stdout)
+        _wakers_text(recording, chains, notes, sys.stdout)
     return 0
 
 
@@ -231,17 +238,16 @@ def _percent(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
-def _wakers_text(recording: Path, chains: WakeupChains, limit: int, notes: list[str],
-                 out: IO[str]) -> None:
+def _wakers_text(recording: Path, chains: WakeupChains, notes: list[str], out: IO[str]) -> None:
     out.write(f"# {recording}: who woke the blocked stacks\n")
     out.write(f"# blocked: {_ms(chains.ns)} ms in {_spans(chains.spans)};"
               f" {_percent(chains.woken_ns, chains.ns):.1f}% of it ended by a captured wakeup\n")
     for note in notes:
         out.write(f"# note: {note}\n")
-    shown = chains.chains if limit < 0 else chains.chains[:limit]
-    if len(shown) < len(chains.chains):
-        out.write(f"# showing {len(shown)} of {len(chains.chains)} blocked stacks (-n -1 for all)\n")
-    for rank, chain in enumerate(shown, start=1):
+    if len(chains.chains) < chains.chain_count:
+        out.write(f"# showing {len(chains.chains)} of {chains.chain_count} blocked stacks"
+                  " (-n -1 for all)\n")
+    for rank, chain in enumerate(chains.chains, start=1):
         _write_chain(rank, chain, chains.ns, out)
 
 
@@ -252,30 +258,28 @@ def _write_chain(rank: int, chain: WakeupChain, total: int, out: IO[str]) -> Non
     out.write(f"\n#{rank}  {chain.reason}  {_ms(chain.ns)} ms ({_percent(chain.ns, total):.1f}%)"
               f" in {_spans(chain.spans)}   blocked: {threads}\n")
     _write_stack(chain.stack, "      ", out)
-    for waker in chain.wakers[:MAX_WAKERS_SHOWN]:
+    for waker in chain.wakers:
         who = waker.name if waker.tid is None else f"{waker.name}-{waker.tid} (pid {waker.pid})"
         out.write(f"    -- woken by {who}: {waker.spans:,}"
                   f" of {_spans(chain.spans)}, {_ms(waker.ns)} ms"
                   f" ({_percent(waker.ns, chain.ns):.1f}%) --\n")
         _write_stack(waker.stack, "      ", out)
-    hidden = chain.wakers[MAX_WAKERS_SHOWN:]
+    hidden = chain.waker_count - len(chain.wakers)
     if hidden:
-        out.write(f"    -- and {len(hidden)} more wakers: {_spans(sum(w.spans for w in hidden))},"
-                  f" {_ms(sum(w.ns for w in hidden))} ms (--json lists them) --\n")
+        out.write(f"    -- and {hidden} more wakers: {_spans(chain.other_wakers_spans)},"
+                  f" {_ms(chain.other_wakers_ns)} ms (-w -1 shows them) --\n")
     if chain.unwoken_spans:
         out.write(f"    -- no wakeup captured: {_spans(chain.unwoken_spans)}, {_ms(chain.unwoken_ns)} ms"
                   f" ({_percent(chain.unwoken_ns, chain.ns):.1f}%) --\n")
 
 
-def _wakers_json(recording: Path, chains: WakeupChains, limit: int,
-                 notes: list[str]) -> dict[str, object]:
-    shown = chains.chains if limit < 0 else chains.chains[:limit]
+def _wakers_json(recording: Path, chains: WakeupChains, notes: list[str]) -> dict[str, object]:
     return {
         "recording": str(recording),
         "blocked_ns": chains.ns,
         "blocked_spans": chains.spans,
         "woken_ns": chains.woken_ns,
-        "chain_count": len(chains.chains),
+        "chain_count": chains.chain_count,
         "notes": notes,
         "chains": [
             {
@@ -294,8 +298,10 @@ def _wakers_json(recording: Path, chains: WakeupChains, limit: int,
                      "stack": [_frame_json(f) for f in w.stack]}
                     for w in c.wakers
                 ],
+                "waker_count": c.waker_count,
+                "other_wakers": {"spans": c.other_wakers_spans, "blocked_ns": c.other_wakers_ns},
                 "no_wakeup": {"spans": c.unwoken_spans, "blocked_ns": c.unwoken_ns},
             }
-            for c in shown
+            for c in chains.chains
         ],
     }
