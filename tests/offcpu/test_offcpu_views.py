@@ -316,6 +316,19 @@ def test_no_off_cpu_data_names_the_missing_capability(tmp_path: Path,
     assert "perf_event_paranoid is 4" in err and "sysctl kernel.perf_event_paranoid=1" in err
 
 
+def test_no_off_cpu_data_when_recorded_with_no_off_cpu(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    path = write_recording(tmp_path / "off.stax", [("main;work", 10)])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO meta VALUES ('backend.off_cpu', 'false')")
+    db.close()
+    code, _, err = run_out(capsys, "wakers", str(path))
+    assert code != 0 and err.count("\n") == 1 and "recorded with --no-off-cpu" in err
+
+
 # -- the real executable ---------------------------------------------------------------------------------
 
 

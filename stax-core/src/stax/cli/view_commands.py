@@ -115,9 +115,9 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
     from stax.analysis.off_cpu_profile import off_cpu_notes
 
     notes = off_cpu_notes(meta, capabilities)
-    if meta.get("off_cpu") is False:
-        return (f"{recording} has no off-CPU data: it was recorded with off-CPU capture turned off;"
-                f" record it again with `stax record -o {recording} -- CMD` (off-CPU is on by default).")
+    if meta.get("off_cpu") is False or meta.get("backend.off_cpu") is False:
+        return (f"{recording} has no off-CPU data: it was recorded with --no-off-cpu; record it"
+                f" again without that flag (`stax record -o {recording} -- CMD`).")
     if notes:
         return (f"{recording} has no off-CPU data ({notes[0].rstrip('.')}); fix that and record"
                 f" again with `stax record -o {recording} -- CMD`.")
