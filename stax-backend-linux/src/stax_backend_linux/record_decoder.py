@@ -35,6 +35,7 @@ from stax.events import (
     ThreadStart,
 )
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
+from stax_backend_linux.stack_sample_record import StackSampleLayout
 
 # enum perf_event_type
 PERF_RECORD_MMAP = 1
@@ -159,6 +160,9 @@ class RecordDecoder:
         self.throttled = 0
         self.off_cpu_throttled = 0
         self.unknown_records = 0
+        self.stack_samples: StackSampleLayout | None = None
+        """Set in --call-graph dwarf mode: samples carry REGS_USER + STACK_USER and decode into
+        :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
 
     def register(self, event_id: int, kind: int, waking_pid_offset: int = -1) -> None:
         """Say that samples carrying PERF_SAMPLE_IDENTIFIER ``event_id`` are of ``kind``.
@@ -191,6 +195,7 @@ class RecordDecoder:
         trailer = TRAILER + lead  # ... and after the cpu field of every sample_id trailer
         ips_offset = SAMPLE_IPS_OFFSET + lead
         kinds = self.kinds
+        stack_samples = self.stack_samples
         samples = 0
         off = 0
         try:
@@ -223,7 +228,10 @@ class RecordDecoder:
                                     kernel, user = chain[1:u], chain[u + 1:]
                             else:
                                 kernel, user = split_callchain(chain)
-                    if not kinds:
+                    if stack_samples is not None and not kinds.get(words[(off + 8) >> 3]):  # 0: KIND_SAMPLING
+                        append(stack_samples.record(chunk, at + 8 * nr, when, pid, tid, cpu, period, kernel))
+                        samples += 1
+                    elif not kinds:
                         append(Sample(when, pid, tid, cpu, period, kernel, user,
                                       len(kernel) + len(user) >= max_stack))
                         samples += 1
