@@ -58,7 +58,7 @@ def _build(path: Path, plugins: StaxPlugins | None, samples: int = 100) -> Recor
     for i in range(samples):
         leaf = 0x400100 if i % 4 else 0x400200  # 75% / 25%
         events.append(Sample(10 + i, 42, 43 if i % 2 else 42, 0, 1_001_001,
-                             (KERNEL_IP,) if i == 0 else (), (leaf, 0x400050)))
+                             (KERNEL_IP,) if i == 0 else (), (leaf, 0x400051)))  # caller: return address
     events.append(LostNotice(500, 1, LostKind.LOST_RECORDS, 3))
     builder.consume(events)
     return builder
@@ -154,3 +154,26 @@ def test_newer_schema(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(RecordingFormatError, match="newer than this stax understands"):
         Recording.open(path)
+
+
+def test_callers_are_looked_up_at_the_return_address_minus_one(tmp_path: Path) -> None:
+    """A call at the very end of a function returns to the next function's first byte."""
+    source = TableSource({0x1100: "leaf", 0x11ff: "caller_ending_in_a_call", 0x1200: "next_function"})
+    plugins = StaxPlugins()
+    plugins.register(TablePlugin(source))
+    path = tmp_path / "ret.stax"
+    builder = RecordingBuilder(path, plugins)
+    builder.consume([
+        ImageLoad(0, 7, 0x400000, 0x401000, 0x1000, "/bin/ret", ImageKind.ELF, b"\x01"),
+        Sample(1, 7, 7, 0, 1000, (), (0x400100, 0x400200)),   # caller's return address
+        Sample(2, 7, 7, 0, 1000, (), (0x400200,)),            # the same address as a leaf
+    ])
+    builder.finish()
+    rec = Recording.open(path)
+    labels = rec.frame_labels()
+    parents, frames = rec.stack_arrays()
+    chains = sorted(
+        [labels[frames[s]].name] + ([labels[frames[parents[s]]].name] if parents[s] >= 0 else [])
+        for s, _, _ in rec.stack_totals()
+    )
+    assert chains == [["leaf", "caller_ending_in_a_call"], ["next_function"]]

@@ -65,29 +65,39 @@ class ImageTable:
 
 
 class FrameTable:
-    """Interns frames by (image id, offset).
+    """Interns frames by (image id, offset, is return address).
 
     ``offset`` is the file offset for file-backed images, the absolute address for
     the kernel, and the address for per-process JIT images.  ``is_kernel`` lets
     renderers split kernel from user frames without looking at images.
+    ``is_return`` marks a caller frame whose address is a return address (the
+    instruction after the call): symbolication looks it up at ``offset - 1`` so it
+    names the calling function and the call's line.
     """
 
     def __init__(self) -> None:
         self.image_ids = array("q")
         self.offsets = array("Q")
         self.is_kernel = array("b")
-        self._index: dict[tuple[int, int], int] = {}
+        self.is_return = array("b")
+        self._index: dict[tuple[int, int, bool], int] = {}
 
-    def intern(self, image_id: int, offset: int, is_kernel: bool = False) -> int:
-        key = (image_id, offset)
+    def intern(self, image_id: int, offset: int, is_kernel: bool = False, is_return: bool = False) -> int:
+        key = (image_id, offset, is_return)
         frame_id = self._index.get(key)
         if frame_id is None:
             frame_id = len(self.offsets)
             self.image_ids.append(image_id)
             self.offsets.append(offset)
             self.is_kernel.append(1 if is_kernel else 0)
+            self.is_return.append(1 if is_return else 0)
             self._index[key] = frame_id
         return frame_id
+
+    def lookup_offset(self, frame_id: int) -> int:
+        """Where symbol sources should look this frame up."""
+        offset = self.offsets[frame_id]
+        return offset - 1 if self.is_return[frame_id] and offset else offset
 
     def __len__(self) -> int:
         return len(self.offsets)

@@ -28,9 +28,10 @@ def symbolicate_frames(
     options: Mapping[str, object],
 ) -> list[str]:
     """Resolve all frames in ``frames`` and store the names in ``db``; return warnings."""
+    # return-address frames are looked up one byte earlier, inside the call instruction
     by_image: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for frame_id in range(len(frames)):
-        by_image[frames.image_ids[frame_id]][frames.offsets[frame_id]].append(frame_id)
+        by_image[frames.image_ids[frame_id]][frames.lookup_offset(frame_id)].append(frame_id)
 
     context = SymbolContext(cache_dir=cache_dir(), options=dict(options))
     sources = plugins.symbol_sources()
@@ -66,7 +67,7 @@ def symbolicate_frames(
             if use_cache and (fresh or wanted):
                 cache.store(image.build_id, fresh, wanted)
             for offset, chain in results.items():
-                _rows_for(offsets_to_frames[offset], chain, resolved_rows, inline_rows)
+                _rows_for(offsets_to_frames[offset], chain, resolved_rows, inline_rows, frames)
     finally:
         cache.close()
     db.executemany(
@@ -81,10 +82,14 @@ def _rows_for(
     chain: Sequence[SymbolInfo],
     resolved_rows: list[tuple[str, int | None, str | None, int | None, int]],
     inline_rows: list[tuple[int, int, str, str | None, int | None]],
+    frames: FrameTable,
 ) -> None:
     # chain is innermost first; the last entry is the real (outermost) function
     outer = chain[-1]
     for frame_id in frame_ids:
-        resolved_rows.append((outer.function, outer.symbol_offset, outer.file, outer.line, frame_id))
+        symbol_offset = outer.symbol_offset
+        if symbol_offset is not None and frames.is_return[frame_id]:
+            symbol_offset += 1  # shown as the return address's own offset, as perf does
+        resolved_rows.append((outer.function, symbol_offset, outer.file, outer.line, frame_id))
         for depth, info in enumerate(chain[:-1]):
             inline_rows.append((frame_id, depth, info.function, info.file, info.line))

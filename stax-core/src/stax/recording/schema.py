@@ -54,6 +54,7 @@ CREATE TABLE frames (
     image_id      INTEGER NOT NULL REFERENCES images(id),
     offset        INTEGER NOT NULL,     -- file offset; absolute address for kernel/jit/unknown
     is_kernel     INTEGER NOT NULL,
+    is_return     INTEGER NOT NULL DEFAULT 0,  -- a caller's return address: named at offset - 1
     function      TEXT,                 -- NULL: unresolved, shown as image+0xoffset
     symbol_offset INTEGER,
     file          TEXT,

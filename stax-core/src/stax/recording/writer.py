@@ -124,20 +124,29 @@ class RecordingBuilder:
     # -- interning ------------------------------------------------------------------------------
 
     def intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int]) -> int:
-        """Intern a raw stack (both parts leaf first) and return its stack id."""
-        frame_ids = [self._frame(pid, ip, False) for ip in reversed(user_ips)]
-        frame_ids.extend(self._frame(pid, ip, True) for ip in reversed(kernel_ips))
+        """Intern a raw stack (both parts leaf first) and return its stack id.
+
+        The first address of each part is where that part was interrupted (the sampled
+        pc; for the user part of a kernel sample, where it entered the kernel).  Every
+        other address is a return address and becomes a frame marked ``is_return``,
+        which symbolication looks up at ``address - 1``.  Backends deliver raw addresses.
+        """
+        frame = self._frame
+        frame_ids = [frame(pid, ip, False, i > 0) for i, ip in enumerate(user_ips)]
+        frame_ids.reverse()
+        for i in range(len(kernel_ips) - 1, -1, -1):
+            frame_ids.append(frame(pid, kernel_ips[i], True, i > 0))
         return self.stacks.intern(frame_ids) if frame_ids else EMPTY_STACK
 
-    def _frame(self, pid: int, ip: int, is_kernel: bool) -> int:
-        key = (-1 if is_kernel else pid, ip, is_kernel)
+    def _frame(self, pid: int, ip: int, is_kernel: bool, is_return: bool = False) -> int:
+        key = (-1 if is_kernel else pid, ip, is_kernel, is_return)
         frame_id = self._frame_cache.get(key)
         if frame_id is None:
             if is_kernel:
                 image_id, offset = self.address_spaces.kernel_image_id, ip
             else:
                 image_id, offset = self.address_spaces.resolve_user(pid, ip)
-            frame_id = self.frames.intern(image_id, offset, is_kernel)
+            frame_id = self.frames.intern(image_id, offset, is_kernel, is_return)
             self._frame_cache[key] = frame_id
         return frame_id
 
@@ -210,8 +219,8 @@ class RecordingBuilder:
         f = self.frames
         start = self._written["frames"]
         self.db.executemany(
-            "INSERT INTO frames (id, image_id, offset, is_kernel) VALUES (?,?,?,?)",
-            ((i, f.image_ids[i], to_sql_u64(f.offsets[i]), f.is_kernel[i])
+            "INSERT INTO frames (id, image_id, offset, is_kernel, is_return) VALUES (?,?,?,?,?)",
+            ((i, f.image_ids[i], to_sql_u64(f.offsets[i]), f.is_kernel[i], f.is_return[i])
              for i in range(start, len(f))),
         )
         self._written["frames"] = len(f)
