@@ -25,6 +25,7 @@ from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordReq
 from stax.errors import CaptureError, StaxError, UsageError
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux import proc_snapshot
+from stax_backend_linux.dwarf_sample_stream import DwarfSampleStream
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
 from stax_backend_linux.kernel_symbols import load_kernel_symbols
 from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
@@ -90,6 +91,7 @@ class CaptureSession:
         self.off_cpu: OffCpuStream | None = None
         self.drainer: RingDrainer | None = None
         self.end_time = 0
+        self.dwarf = DwarfSampleStream.for_request(request, self.decoder)  # None unless --call-graph dwarf
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -125,9 +127,10 @@ class CaptureSession:
         req = self.request
 
         def make_attr() -> Any:
-            return pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
+            attr = pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
                                      inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
                                      identifier=req.off_cpu)
+            return self.dwarf.sampling.apply(attr) if self.dwarf is not None else attr
 
         return self._open_shaped(make_attr)
 
@@ -247,6 +250,8 @@ class CaptureSession:
             ready = off_cpu.process(self.orderer.round(decoded))
         else:
             ready = self.orderer.round(decoded)
+        if self.dwarf is not None:
+            ready = self.dwarf.process(ready)  # spools the samples; unwound after capture
         if ready:
             sink.consume(ready)
 
@@ -288,8 +293,12 @@ class CaptureSession:
             tail = self.orderer.flush()
             if self.off_cpu is not None:
                 tail = self.off_cpu.process(tail) + self.off_cpu.finish(self.end_time)
+            if self.dwarf is not None:
+                tail = self.dwarf.process(tail)
             if tail:
                 sink.consume(tail)
+            for unwound in self.dwarf.finish() if self.dwarf is not None else ():
+                sink.consume(unwound)
             elapsed = time.monotonic() - started
             progress(CaptureProgress(elapsed, self.decoder.samples, self._lost()))
             return self._summary(elapsed)
@@ -352,9 +361,8 @@ class CaptureSession:
             self.notes.append(f"The kernel throttled sampling {d.throttled} times "
                               f"(kernel.perf_event_max_sample_rate); try a lower -F.")
         req = self.request
-        if req.call_graph == "dwarf":
-            self.notes.append("DWARF unwinding is not available in this stax-backend-linux yet, so stacks "
-                              "come from frame pointers.")
+        if self.dwarf is not None:
+            self.notes.extend(self.dwarf.notes())
         if req.counters:
             self.notes.append("Hardware counters are not recorded by this stax-backend-linux yet.")
         ring_bytes = self.rings[0].data_size if self.rings else 0
@@ -363,7 +371,7 @@ class CaptureSession:
             "event": "cpu-clock",
             "frequency": req.frequency,
             "sample_period_ns": 1_000_000_000 // req.frequency,
-            "call_graph": "fp",
+            "call_graph": req.call_graph,
             "kernel_stacks": self.kernel,
             "cpus": len(self.cpus),
             "perf_event_paranoid": self.facts.paranoid,
@@ -376,6 +384,7 @@ class CaptureSession:
         if self.command is not None:
             metadata["target_pid"] = self.command.pid
         metadata.update(self._off_cpu_metadata())
+        metadata.update(self.dwarf.metadata() if self.dwarf is not None else {})
         if req.pids:
             metadata["target_pids"] = list(req.pids)
         return CaptureSummary(
@@ -423,6 +432,8 @@ class CaptureSession:
         if self.drainer is not None:
             self.drainer.stop()
             self.drainer = None
+        if self.dwarf is not None:
+            self.dwarf.close()
         if self.off_cpu_setup is not None:
             self.off_cpu_setup.close()
         for ring in self.rings:

@@ -25,9 +25,12 @@ import time
 from array import array
 from collections.abc import Iterator, Sequence
 
+from stax.contracts import RecordRequest
+from stax.errors import CaptureError, UsageError
 from stax.events import Event, ImageLoad, ThreadName, ThreadStart
-from stax_backend_linux.dwarf_sampling import DwarfSampling
+from stax_backend_linux.dwarf_sampling import MAX_STACK_SIZE, MIN_STACK_SIZE, DwarfSampling
 from stax_backend_linux.dwarf_unwind_pass import DwarfUnwindPass
+from stax_backend_linux.record_decoder import RecordDecoder
 from stax_backend_linux.stack_sample_record import StackSample, StackSampleLayout
 from stax_backend_linux.stack_sample_spool import StackSampleSpool
 
@@ -47,6 +50,24 @@ class DwarfSampleStream:
         self._delivered_early: set[int] = set()
         self.early_samples = 0
         self.unwind_seconds = 0.0
+
+    @classmethod
+    def for_request(cls, request: RecordRequest, decoder: RecordDecoder) -> DwarfSampleStream | None:
+        """The stream for a ``--call-graph dwarf`` request (None for ``fp``), wired into ``decoder``."""
+        if request.call_graph != "dwarf":
+            return None
+        try:
+            sampling = DwarfSampling.for_size(request.dwarf_stack_size)
+        except ValueError:
+            raise UsageError(f"--call-graph dwarf,{request.dwarf_stack_size}: the stack size must be "
+                             f"from {MIN_STACK_SIZE} to {MAX_STACK_SIZE} bytes.") from None
+        try:
+            stream = cls(sampling)
+        except OSError as exc:
+            raise CaptureError(f"Cannot create the temporary file for DWARF samples ({exc.strerror}); "
+                               f"set TMPDIR to a writable directory.") from None
+        decoder.stack_samples = stream.layout
+        return stream
 
     def process(self, events: Sequence[object]) -> list[Event]:
         """Take the samples out of one time-ordered batch; pass the rest on (see module doc)."""
