@@ -23,6 +23,7 @@ from stax.errors import StaxError
 from stax.events import (
     CounterValues,
     Event,
+    ImageKind,
     ImageLoad,
     LostNotice,
     OffCpuInterval,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from stax.plugin_manager import StaxPlugins
 
 COMMIT_INTERVAL_S = 1.0
+TRUNCATED_FRAME = "[truncated]"
+"""The synthetic root frame of a user stack the unwinder could not finish (Sample.user_stack_truncated):
+renderers show it where the stack ends, instead of passing a partial stack off as complete."""
 
 
 class RecordingBuilder:
@@ -75,6 +79,7 @@ class RecordingBuilder:
         self.counters: list[CounterValues] = []
         self._frame_cache: dict[tuple[int, int, bool], int] = {}
         self._written = {"images": 0, "frames": 0, "stacks": 0}
+        self._truncated_frame_id: int | None = None
         self._last_commit = time.monotonic()
 
     # -- EventSink ------------------------------------------------------------------------------
@@ -86,7 +91,8 @@ class RecordingBuilder:
         for event in events:
             kind = type(event)
             if kind is Sample:
-                stack_id = self.intern_stack(event.pid, event.kernel_ips, event.user_ips)
+                stack_id = self.intern_stack(event.pid, event.kernel_ips, event.user_ips,
+                                             event.user_stack_truncated)
                 batch.append(event.time, event.pid, event.tid, event.cpu, stack_id, event.weight)
                 self._thread(event.pid, event.tid, event.time)
             elif kind is ImageLoad:
@@ -123,7 +129,8 @@ class RecordingBuilder:
 
     # -- interning ------------------------------------------------------------------------------
 
-    def intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int]) -> int:
+    def intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int],
+                     truncated: bool = False) -> int:
         """Intern a raw stack (both parts leaf first) and return its stack id.
 
         The first address of each part is where that part was interrupted (the sampled
@@ -134,6 +141,8 @@ class RecordingBuilder:
         frame = self._frame
         frame_ids = [frame(pid, ip, False, i > 0) for i, ip in enumerate(user_ips)]
         frame_ids.reverse()
+        if truncated:  # the root end gets the [truncated] marker frame
+            frame_ids.insert(0, self._truncated_frame())
         for i in range(len(kernel_ips) - 1, -1, -1):
             frame_ids.append(frame(pid, kernel_ips[i], True, i > 0))
         return self.stacks.intern(frame_ids) if frame_ids else EMPTY_STACK
@@ -149,6 +158,12 @@ class RecordingBuilder:
             frame_id = self.frames.intern(image_id, offset, is_kernel, is_return)
             self._frame_cache[key] = frame_id
         return frame_id
+
+    def _truncated_frame(self) -> int:
+        if self._truncated_frame_id is None:
+            image_id = self.images.intern(TRUNCATED_FRAME, ImageKind.UNKNOWN)
+            self._truncated_frame_id = self.frames.intern(image_id, 0, False)
+        return self._truncated_frame_id
 
     def _invalidate_frame_cache(self, pid: int) -> None:
         if self._frame_cache:
@@ -325,6 +340,9 @@ class RecordingBuilder:
                 options.setdefault(JITDUMP_PATHS_OPTION, {
                     pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
             warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
+        if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
+            self.db.execute("UPDATE frames SET function=? WHERE id=?",
+                            (TRUNCATED_FRAME, self._truncated_frame_id))
         self.set_meta({"sample_count": self.sample_count, "off_cpu_spans": self.off_cpu_count,
                        "wakeups": self.wakeup_count,
                        "address_mappings": len(self.address_spaces.mappings())})
