@@ -200,5 +200,10 @@ def capability_rows(facts: HostFacts) -> list[CapabilityRow]:
     else:
         row(Capability.WAKEUP_ATTRIBUTION, ok)
 
-    row(Capability.DWARF_UNWINDING, no, NOT_YET, NOT_YET_FIX)
+    if facts.sampling_errno:  # the register and stack dumps ride on the sampling event
+        row(Capability.DWARF_UNWINDING, no,
+            f"perf_event_open is refused ({os.strerror(facts.sampling_errno)})", PARANOID_FIX)
+    else:
+        row(Capability.DWARF_UNWINDING, ok, "stax record --call-graph dwarf[,SIZE]: for code built without "
+            "frame pointers (stacks that stop early with fp)")
     return rows
