@@ -67,9 +67,16 @@ def user_chains(path: Path) -> Counter[Chain]:
         recording.close()
 
 
-def record(out: Path, *command: str, call_graph: str = "dwarf", extra: tuple[str, ...] = ()) -> Path:
-    stax("record", "-q", "--no-off-cpu", "--call-graph", call_graph, "-o", str(out), *extra, "--", *command)
+def record(out: Path, *command: str, call_graph: str = "dwarf", quiet: bool = True) -> Path:
+    record_with_summary(out, *command, call_graph=call_graph, quiet=quiet)
     return out
+
+
+def record_with_summary(out: Path, *command: str, call_graph: str = "dwarf", quiet: bool = False) -> str:
+    """Record; return what ``stax record`` printed on stderr (its notes and summary)."""
+    quiet_flag = ("-q",) if quiet else ()
+    return stax("record", *quiet_flag, "--no-off-cpu", "--call-graph", call_graph, "-o", str(out), "--",
+                *command).stderr
 
 
 @pytest.fixture(scope="session")

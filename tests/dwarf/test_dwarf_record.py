@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from stax.recording.reader import Recording
-from tests.dwarf.conftest import COMPARATORS, SECONDS, Chain, record, stax, user_chains
+from tests.conftest import REPO, compile_c
+from tests.dwarf.conftest import COMPARATORS, SECONDS, Chain, record, record_with_summary, stax, user_chains
 
 TRUNCATED = "[truncated]"
 
@@ -67,13 +68,26 @@ def test_dwarf_recording_metadata(dwarf_recording: Path) -> None:
 
 
 def test_frame_pointers_lose_the_callers(qsort_split: Path, work_dir: Path) -> None:
-    """The same program with --call-graph fp: the kernel's rbp walk cannot get through."""
-    chains = user_chains(record(work_dir / "fp.stax", str(qsort_split), SECONDS, call_graph="fp"))
+    """The same program with --call-graph fp: the kernel's rbp walk cannot get through, and
+    the summary suggests --call-graph dwarf."""
+    summary = record_with_summary(work_dir / "fp.stax", str(qsort_split), SECONDS, call_graph="fp")
+    chains = user_chains(work_dir / "fp.stax")
     comparators = _comparator_samples(chains)
     total = sum(comparators.values())
     assert total > 300
     good = sum(n for c, n in comparators.items() if _reaches_main_through_qsort(c))
     assert good / total < 0.5, comparators.most_common(3)
+    hints = [line for line in summary.splitlines() if "--call-graph dwarf" in line]
+    assert len(hints) == 1 and hints[0].endswith("."), summary
+
+
+def test_no_suggestion_for_whole_frame_pointer_stacks(work_dir: Path) -> None:
+    """A frame-pointer build whose stacks reach _start gets no DWARF suggestion."""
+    exe = compile_c(REPO / "tests" / "linux" / "workloads" / "hot_split.c", work_dir / "hot_split",
+                    "-O1", "-fno-omit-frame-pointer")
+    summary = record_with_summary(work_dir / "hot.stax", str(exe), "1", call_graph="fp")
+    assert "--call-graph dwarf" not in summary
+    assert "recorded" in summary
 
 
 def test_tiny_stack_copy_is_truncated_never_wrong(qsort_split: Path, work_dir: Path,

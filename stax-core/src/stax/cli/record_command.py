@@ -141,6 +141,7 @@ def record(
     quiet
         No status line and no summary.
     """
+    from stax.call_graph_hint import call_graph_hint
     from stax.plugin_manager import get_plugins
     from stax.recording.writer import RecordingBuilder
 
@@ -223,6 +224,8 @@ def record(
             print(f"stax: {warning}", file=sys.stderr)
         if len(warnings) > 10:
             print(f"stax: ... and {len(warnings) - 10} more symbol warnings.", file=sys.stderr)
+        if hint := call_graph_hint(output, mode):  # fp stacks that look cut short: suggest dwarf
+            print(f"stax: {hint}", file=sys.stderr)
         size = output.stat().st_size if output.exists() else 0
         lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
         throttled = f", throttled {summary.throttled}x" if summary.throttled else ""
