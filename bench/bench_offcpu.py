@@ -5,10 +5,11 @@ two pipes (every round trip is two blocking reads, two wakeups, two switch-outs)
 with ``--work`` iterations of busy work per round trip to set the switch rate
 (the default gives tens of thousands of switches a second here).
 
-Figures, each the best of ``--repeat`` runs:
+Figures, each the best of ``--repeat`` runs (interleaved with the others):
 1. overhead ratio: total CPU time (workload + profiler, user + sys, from wait4 of
    the profiler's process tree) divided by the unprofiled workload's CPU time, for
-   * ``stax record`` (off-CPU on, the default), and ``stax record --no-off-cpu``;
+   * ``stax record`` (off-CPU on, the default), the same with ``--no-symbolicate`` (capture
+     alone, without naming frames at the end), and ``stax record --no-off-cpu``;
    * ``perf record -e cs -g`` (perf's default 4000 Hz sampling of the cs event);
    * ``perf record -e cs -c 1 -g`` (every switch, stack at switch-out: what stax records);
    * ``perf sched record`` (sched_switch/sched_wakeup/... tracepoints, system-wide);
@@ -32,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,10 +53,6 @@ def run_measured(cmd: list[str]) -> tuple[float, float, int]:
     if code != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} exited with {code}: {stderr[-400:]}")
     return usage.ru_utime + usage.ru_stime, wall, usage.ru_nvcsw + usage.ru_nivcsw
-
-
-def best_of(n: int, fn: Callable[[], tuple[float, float, int]]) -> tuple[float, float, int]:
-    return min((fn() for _ in range(n)), key=lambda r: r[0])
 
 
 def perf_lost(data: Path) -> int:
@@ -95,6 +91,8 @@ def main() -> None:
         rec, data = tmp / "o.stax", tmp / "o.data"
         runs: dict[str, list[str]] = {
             "stax record": [STAX, "record", "-q", "-o", str(rec), "--", *workload],
+            "stax record --no-symbolicate": [STAX, "record", "-q", "--no-symbolicate", "-o", str(rec), "--",
+                                             *workload],
             "stax record --no-off-cpu": [STAX, "record", "-q", "--no-off-cpu", "-o", str(rec), "--",
                                          *workload],
             "perf record -e cs -g": ["perf", "record", "-q", "-e", "cs", "-g", "-o", str(data), "--",
@@ -103,22 +101,35 @@ def main() -> None:
                                           str(data), "--", *workload],
             "perf sched record": ["perf", "sched", "record", "-q", "-o", str(data), "--", *workload],
         }
-        base_cpu, base_wall, base_cs = best_of(args.repeat, lambda: run_measured(workload))
+        # Interleave the configurations repeat by repeat, so load from elsewhere on the
+        # machine hits all of them alike; keep each one's best (least CPU) run.
+        best: dict[str, tuple[float, float, int]] = {}
+        lost_of: dict[str, int] = {}
+        extra_of: dict[str, str] = {}
+        for _ in range(args.repeat):
+            for name, cmd in [("unprofiled", workload), *runs.items()]:
+                measured = run_measured(cmd)
+                if name in best and measured[0] >= best[name][0]:
+                    continue
+                best[name] = measured
+                if name.startswith("stax"):
+                    meta = stax_meta(rec)
+                    lost_of[name] = int(meta.get("lost_records") or 0)
+                    extra_of[name] = (f"spans {meta.get('off_cpu_spans', 0):,}  wakeups "
+                                      f"{meta.get('wakeups', 0):,}" if "--no-off-cpu" not in name
+                                      else f"samples {meta.get('sample_count', 0):,}")
+                elif name != "unprofiled":
+                    lost_of[name] = perf_lost(data)
+                    extra_of[name] = f"perf.data {data.stat().st_size / 1e6:.1f} MB"
+        base_cpu, base_wall, base_cs = best["unprofiled"]
         results: dict[str, object] = {
             "rounds": args.rounds, "work": args.work, "unprofiled_cpu_s": base_cpu,
             "unprofiled_wall_s": base_wall, "switches": base_cs, "switches_per_s": base_cs / base_wall,
         }
         rows = []
-        for name, cmd in runs.items():
-            cpu, wall, _cs = best_of(args.repeat, lambda cmd=cmd: run_measured(cmd))
-            if name.startswith("stax"):
-                meta = stax_meta(rec)
-                lost = int(meta.get("lost_records") or 0)
-                extra = (f"spans {meta.get('off_cpu_spans', 0):,}  wakeups {meta.get('wakeups', 0):,}"
-                         if "--no-off-cpu" not in name else f"samples {meta.get('sample_count', 0):,}")
-            else:
-                lost = perf_lost(data)
-                extra = f"perf.data {data.stat().st_size / 1e6:.1f} MB"
+        for name in runs:
+            cpu, wall, _cs = best[name]
+            lost, extra = lost_of[name], extra_of[name]
             rows.append((name, cpu, wall, lost, extra))
             results[name] = {"cpu_s": cpu, "wall_s": wall, "overhead": cpu / base_cpu,
                              "slowdown": wall / base_wall, "lost": lost}
