@@ -39,3 +39,40 @@ def test_spans_link_to_the_wakeup_that_ended_them(tmp_path: Path) -> None:
     assert rec.thread_off_cpu(SampleFilter(tids=frozenset({12}))) == []
     assert sorted(rec.counter_totals()) == [(10, 11, "cycles", 1000), (10, 11, "instructions", 2000)]
     assert rec.meta()["off_cpu_spans"] == 2 and rec.meta()["wakeups"] == 3
+
+
+def test_spans_are_classified_by_their_named_kernel_wait_site(tmp_path: Path) -> None:
+    """Backends may leave the reason 'other'; the named kernel stack decides after symbolication."""
+    import stax
+    from stax.contracts import SymbolInfo
+    from stax.plugin_manager import StaxPlugins
+
+    names = {K + 0x10: "__schedule", K + 0x20: "schedule", K + 0x30: "do_nanosleep",
+             K + 0x40: "pipe_read"}
+
+    class Kernel:
+        name, order = "test-kernel", 1
+
+        def symbolicate(self, image, offsets, context):
+            return {o: [SymbolInfo(names[o + 1] if o + 1 in names else names[o], 0)]
+                    for o in offsets if o in names or o + 1 in names}
+
+    class Plugin:
+        @stax.hookimpl
+        def stax_symbol_sources(self):
+            return [Kernel()]
+
+    plugins = StaxPlugins()
+    plugins.register(Plugin())
+    path = tmp_path / "classify.stax"
+    builder = RecordingBuilder(path, plugins)
+    builder.consume([
+        OffCpuInterval(0, 100, 1, 1, 0, BlockedReason.OTHER, "", (K + 0x10, K + 0x20, K + 0x30), ()),
+        OffCpuInterval(200, 300, 1, 1, 0, BlockedReason.OTHER, "", (K + 0x10, K + 0x20, K + 0x40), ()),
+        OffCpuInterval(400, 500, 1, 1, 0, BlockedReason.PREEMPTED, "", (K + 0x10, K + 0x20, K + 0x30), ()),
+        OffCpuInterval(600, 700, 1, 1, 0, BlockedReason.LOCK, "futex_wait", (), ()),
+    ])
+    builder.finish()
+    spans = [(s[5], s[6]) for s in Recording.open(path).off_cpu_spans()]
+    assert spans == [("sleep", "do_nanosleep"), ("pipe-ipc", "pipe_read"), ("preempted", ""),
+                     ("lock", "futex_wait")]

@@ -27,7 +27,7 @@ from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux import proc_snapshot
 from stax_backend_linux.dwarf_sample_stream import DwarfSampleStream
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
-from stax_backend_linux.kernel_symbols import load_kernel_symbols
+from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
 from stax_backend_linux.off_cpu_reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu_stream import OffCpuStream
@@ -156,13 +156,16 @@ class CaptureSession:
         self.notes.extend(setup.notes)
         setup.register(self.decoder)
         setup.hand_over(events)
-        symbols = load_kernel_symbols() if setup.kernel_callchain else None
-        if setup.kernel_callchain and symbols is None:
+        # With kernel stacks, the recording builder names the wait site after symbolication
+        # and classifies the span then (no kallsyms parse on the capture path); wchan is
+        # the fallback only when there are no nameable kernel stacks.
+        by_stack = setup.kernel_callchain and kernel_addresses_visible()
+        if setup.kernel_callchain and not by_stack:
             self.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
                               "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
                               "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
-        tracker = SwitchTracker(WaitSiteReasons(symbols), keep_kernel_ips=req.kernel_stacks,
-                                use_wchan=symbols is None)
+        tracker = SwitchTracker(WaitSiteReasons(None), keep_kernel_ips=req.kernel_stacks,
+                                use_wchan=not by_stack)
         threads: dict[int, int] = {}
         wakeups = None
         if setup.waking is not None:

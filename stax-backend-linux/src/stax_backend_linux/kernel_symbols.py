@@ -64,3 +64,20 @@ def load_kernel_symbols(path: str = KALLSYMS) -> KernelSymbols | None:
             return parse_kallsyms(f.read())
     except OSError:
         return None
+
+
+def kernel_addresses_visible(path: str = KALLSYMS) -> bool:
+    """Whether /proc/kallsyms shows real addresses to us (kptr_restrict shows zeros).
+
+    Reads one line: the capture path needs only this answer; names come later, from
+    the kallsyms symbol source, when the recording is symbolicated.
+    """
+    try:
+        with open(path, "rb") as f:
+            first = f.readline().split(b" ", 1)[0]
+    except OSError:
+        return False
+    try:
+        return int(first, 16) != 0
+    except ValueError:
+        return False

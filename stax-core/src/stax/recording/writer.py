@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stax.address_spaces import JITDUMP_PATHS_OPTION, AddressSpaces
+from stax.blocked_reason import BlockedReason
 from stax.capabilities import CapabilityRow
 from stax.errors import StaxError
 from stax.events import (
@@ -35,6 +36,7 @@ from stax.events import (
 )
 from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
 from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, SampleColumns, StackTable
+from stax.wait_site_classifier import classify_wait_site
 
 if TYPE_CHECKING:
     from stax.plugin_manager import StaxPlugins
@@ -77,7 +79,8 @@ class RecordingBuilder:
         self.off_cpu_count = 0
         self.wakeup_count = 0
         self.counters: list[CounterValues] = []
-        self._frame_cache: dict[tuple[int, int, bool], int] = {}
+        self._frame_cache: dict[tuple[int, int, bool, bool], int] = {}
+        self._stack_cache: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
         self._written = {"images": 0, "frames": 0, "stacks": 0}
         self._truncated_frame_id: int | None = None
         self._last_commit = time.monotonic()
@@ -137,7 +140,17 @@ class RecordingBuilder:
         pc; for the user part of a kernel sample, where it entered the kernel).  Every
         other address is a return address and becomes a frame marked ``is_return``,
         which symbolication looks up at ``address - 1``.  Backends deliver raw addresses.
+        Whole stacks repeat (a loop, a wait site), so they are memoised per process.
         """
+        key = (pid, tuple(kernel_ips), tuple(user_ips), truncated)
+        stack_id = self._stack_cache.get(key)
+        if stack_id is None:
+            stack_id = self._intern_stack(pid, kernel_ips, user_ips, truncated)
+            self._stack_cache[key] = stack_id
+        return stack_id
+
+    def _intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int],
+                      truncated: bool) -> int:
         frame = self._frame
         frame_ids = [frame(pid, ip, False, i > 0) for i, ip in enumerate(user_ips)]
         frame_ids.reverse()
@@ -166,8 +179,11 @@ class RecordingBuilder:
         return self._truncated_frame_id
 
     def _invalidate_frame_cache(self, pid: int) -> None:
+        """A process's addresses mean something else after exec or fork: forget them."""
         if self._frame_cache:
             self._frame_cache = {k: v for k, v in self._frame_cache.items() if k[0] != pid}
+        if self._stack_cache:
+            self._stack_cache = {k: v for k, v in self._stack_cache.items() if k[0] != pid}
 
     # -- threads and processes ------------------------------------------------------------------
 
@@ -291,6 +307,38 @@ class RecordingBuilder:
             " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
         )
 
+    def _classify_off_cpu_by_stack(self) -> None:
+        """Give each blocked span the reason its named kernel wait site says.
+
+        Backends classify what they can while capturing (e.g. /proc wchan); once frames
+        have names, the kernel stack at switch-out decides (stax.wait_site_classifier),
+        OS-neutrally.  Preemptions and stacks without named kernel frames keep theirs.
+        """
+        if not self.off_cpu_count:
+            return
+        stack_ids = [row[0] for row in self.db.execute(
+            "SELECT DISTINCT stack_id FROM off_cpu_spans WHERE reason != 'preempted' AND stack_id >= 0")]
+        if not stack_ids:
+            return
+        names = dict(self.db.execute("SELECT id, function FROM frames WHERE is_kernel = 1"))
+        updates = []
+        is_kernel = self.frames.is_kernel
+        for stack_id in stack_ids:
+            kernel_names = []
+            for frame_id in self.stacks.frames_leaf_first(stack_id):
+                if not is_kernel[frame_id]:
+                    break
+                kernel_names.append(names.get(frame_id) or "")
+            if not any(kernel_names):
+                continue
+            reason, site = classify_wait_site(kernel_names)
+            if reason is not BlockedReason.OTHER:
+                updates.append((str(reason), site, stack_id))
+        self.db.executemany(
+            "UPDATE off_cpu_spans SET reason = ?, wait_site = ? WHERE stack_id = ? AND reason != 'preempted'",
+            updates,
+        )
+
     def _write_sample_totals(self) -> None:
         """Aggregate samples per (thread, stack) once, so every view reads a small table."""
         self.db.execute(
@@ -340,6 +388,7 @@ class RecordingBuilder:
                 options.setdefault(JITDUMP_PATHS_OPTION, {
                     pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
             warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
+        self._classify_off_cpu_by_stack()
         if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
             self.db.execute("UPDATE frames SET function=? WHERE id=?",
                             (TRUNCATED_FRAME, self._truncated_frame_id))
