@@ -23,15 +23,17 @@ DWARF, debug-file and debuginfod sources share one search.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
-from elftools.elf.elffile import ELFFile
 
 from stax.contracts import SymbolContext
 from stax_symbols.debuginfod_client import DebuginfodClient, server_urls
+from stax_symbols.dwarf_forms import DwarfError
+from stax_symbols.dwarf_sections import has_debug_info
 from stax_symbols.elf_file import ElfReadError, read_elf
 from stax_symbols.elf_memo import PROCESS_MEMO, ElfMemo
 from stax_symbols.gnu_debuglink import candidate_paths, file_crc32, read_debuglink
@@ -160,10 +162,8 @@ class _Search:
     def run(self) -> ImageFiles:
         image_file = self._image_file()
         on_disk = image_file == self.path
-        if image_file is not None:
-            examined = self._examine(image_file, quiet=True)
-            if examined is not None and examined.has_dwarf:
-                self.dwarf_file, self.dwarf_origin = image_file, "image"
+        if image_file is not None and _has_debug_info(image_file):
+            self.dwarf_file, self.dwarf_origin = image_file, "image"
         if self.dwarf_file is None and self.build_id is not None:
             for root in self.roots:
                 self._consider(build_id_path(root, self.build_id), "build-id")
@@ -193,22 +193,18 @@ class _Search:
                 return str(fetched)
         return None
 
-    def _examine(self, path: str, quiet: bool = False) -> _Examined | None:
+    def _examine(self, path: str) -> _Examined | None:
         try:
             with open(path, "rb") as stream:
                 elf = read_elf(stream, path)
-                stream.seek(0)
-                debug_info = ELFFile(stream).get_section_by_name(".debug_info")
         except ElfReadError as exc:
-            if not quiet:
-                self.warn(f"{exc}".replace("Cannot read symbols from", "Cannot use the debug file", 1))
+            self.warn(f"{exc}".replace("Cannot read symbols from", "Cannot use the debug file", 1))
             return None
         except Exception as exc:  # pyelftools on a damaged file
-            if not quiet:
-                self.warn(f"Cannot use the debug file {path}: it is damaged ({type(exc).__name__}).")
+            self.warn(f"Cannot use the debug file {path}: it is damaged ({type(exc).__name__}).")
             return None
-        has_dwarf = debug_info is not None and debug_info.header.sh_type != "SHT_NOBITS" and \
-            debug_info.header.sh_size > 0
+        has_dwarf = any(s.name == ".debug_info" and s.type != "SHT_NOBITS" and s.size > 0
+                        for s in elf.sections)
         has_symtab = any(s.name == ".symtab" for s in elf.symbol_sections)
         return _Examined(elf.build_id, has_dwarf, has_symtab)
 
@@ -259,6 +255,15 @@ class _Search:
                 continue
             if self._consider(candidate, "debuglink", checked_by_crc=True):
                 return
+
+
+def _has_debug_info(path: str) -> bool:
+    """Whether the image file itself carries DWARF (read from its section headers only)."""
+    try:
+        with open(path, "rb") as stream:
+            return has_debug_info(stream)
+    except (OSError, DwarfError, ValueError, struct.error):
+        return False  # the ELF source says why the image cannot be read, once
 
 
 PROCESS_LOCATOR = DebugFileLocator()

@@ -161,33 +161,34 @@ class Encoding:
     address_size: int
     version: int
     little_endian: bool = True
+    fixed_sizes: dict[int, int] = attrs.field(init=False, eq=False, hash=False, repr=False)
+    """DW_FORM_* -> byte size, for the forms whose size does not depend on their value."""
+
+    def __attrs_post_init__(self) -> None:
+        sizes = _fixed_sizes(self.offset_size, self.address_size, self.version)
+        object.__setattr__(self, "fixed_sizes", sizes)
 
 
 def fixed_form_size(form: int, enc: Encoding) -> int | None:
     """Bytes a form occupies when that is known without reading it, else None."""
-    if form in (FORM_DATA1, FORM_REF1, FORM_FLAG, FORM_STRX1, FORM_ADDRX1):
-        return 1
-    if form in (FORM_DATA2, FORM_REF2, FORM_STRX2, FORM_ADDRX2):
-        return 2
-    if form in (FORM_STRX3, FORM_ADDRX3):
-        return 3
-    if form in (FORM_DATA4, FORM_REF4, FORM_STRX4, FORM_ADDRX4, FORM_REF_SUP4):
-        return 4
-    if form in (FORM_DATA8, FORM_REF8, FORM_REF_SIG8, FORM_REF_SUP8):
-        return 8
-    if form == FORM_DATA16:
-        return 16
-    if form in (FORM_FLAG_PRESENT, FORM_IMPLICIT_CONST):
-        return 0
-    if form == FORM_ADDR:
-        return enc.address_size
-    if form in (FORM_STRP, FORM_SEC_OFFSET, FORM_LINE_STRP, FORM_STRP_SUP, FORM_GNU_REF_ALT,
-                FORM_GNU_STRP_ALT):
-        return enc.offset_size
-    if form == FORM_REF_ADDR:
-        # DWARF 2 made ref_addr address-sized; DWARF 3 and later offset-sized (7.5.5).
-        return enc.address_size if enc.version <= 2 else enc.offset_size
-    return None
+    return enc.fixed_sizes.get(form)
+
+
+def _fixed_sizes(offset_size: int, address_size: int, version: int) -> dict[int, int]:
+    """DW_FORM_* -> size in bytes of every form whose size is known from the encoding (7.5.6)."""
+    sizes = dict.fromkeys((FORM_DATA1, FORM_REF1, FORM_FLAG, FORM_STRX1, FORM_ADDRX1), 1)
+    sizes.update(dict.fromkeys((FORM_DATA2, FORM_REF2, FORM_STRX2, FORM_ADDRX2), 2))
+    sizes.update(dict.fromkeys((FORM_STRX3, FORM_ADDRX3), 3))
+    sizes.update(dict.fromkeys((FORM_DATA4, FORM_REF4, FORM_STRX4, FORM_ADDRX4, FORM_REF_SUP4), 4))
+    sizes.update(dict.fromkeys((FORM_DATA8, FORM_REF8, FORM_REF_SIG8, FORM_REF_SUP8), 8))
+    sizes[FORM_DATA16] = 16
+    sizes[FORM_FLAG_PRESENT] = sizes[FORM_IMPLICIT_CONST] = 0
+    sizes[FORM_ADDR] = address_size
+    sizes.update(dict.fromkeys((FORM_STRP, FORM_SEC_OFFSET, FORM_LINE_STRP, FORM_STRP_SUP, FORM_GNU_REF_ALT,
+                                FORM_GNU_STRP_ALT), offset_size))
+    # DWARF 2 made ref_addr address-sized; DWARF 3 and later offset-sized (7.5.5).
+    sizes[FORM_REF_ADDR] = address_size if version <= 2 else offset_size
+    return sizes
 
 
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -278,25 +279,52 @@ def read_abbrev_table(data: bytes, offset: int, enc: Encoding) -> dict[int, Abbr
         code, pos = read_uleb(data, pos)
         if code == 0:
             return table
-        tag, pos = read_uleb(data, pos)
-        has_children = data[pos] != 0
-        pos += 1
-        attributes = []
+        table[code], pos = _read_declaration(data, pos, code, enc)
+
+
+def read_abbrev(data: bytes, offset: int, wanted: int, enc: Encoding) -> Abbrev | None:
+    """Declaration ``wanted`` of the abbreviation table at ``offset``, or None if it has none.
+
+    The declarations before it are stepped over without being compiled: a unit's top DIE
+    needs one declaration, and its table may hold hundreds (7.5.3).
+    """
+    pos = offset
+    while True:
+        code, pos = read_uleb(data, pos)
+        if code == 0:
+            return None
+        if code == wanted:
+            return _read_declaration(data, pos, code, enc)[0]
+        pos = skip_leb(data, pos) + 1  # tag, DW_CHILDREN_*
         while True:
             name, pos = read_uleb(data, pos)
             form, pos = read_uleb(data, pos)
             if name == 0 and form == 0:
                 break
-            implicit = 0
             if form == FORM_IMPLICIT_CONST:
-                implicit, pos = read_sleb(data, pos)
-            attributes.append((name, form, implicit))
-        plan = _skip_plan(attributes, enc)
-        total = None
-        if plan is not None and all(step >= 0 for step in plan):
-            total = sum(plan)
-        table[code] = Abbrev(code, tag, has_children, tuple(attributes), total,
-                             any(a[0] == AT_SIBLING for a in attributes), plan)
+                pos = skip_leb(data, pos)
+
+
+def _read_declaration(data: bytes, pos: int, code: int, enc: Encoding) -> tuple[Abbrev, int]:
+    """One declaration after its code: tag, children flag, (attribute, form) specifications."""
+    tag, pos = read_uleb(data, pos)
+    has_children = data[pos] != 0
+    pos += 1
+    attributes = []
+    while True:
+        name, pos = read_uleb(data, pos)
+        form, pos = read_uleb(data, pos)
+        if name == 0 and form == 0:
+            break
+        implicit = 0
+        if form == FORM_IMPLICIT_CONST:
+            implicit, pos = read_sleb(data, pos)
+        attributes.append((name, form, implicit))
+    plan = _skip_plan(attributes, enc)
+    total = sum(plan) if plan is not None and (not plan or min(plan) >= 0) else None
+    abbrev = Abbrev(code, tag, has_children, tuple(attributes), total,
+                    any(a[0] == AT_SIBLING for a in attributes), plan)
+    return abbrev, pos
 
 
 _SKIP_LEB = -1

@@ -56,11 +56,11 @@ class DieNames:
     def _read(self, die_offset: int) -> tuple[str | None, str | None, int | None]:
         """(linkage name, name, next DIE to follow) of one DIE."""
         units = self._units
-        unit = units.unit_at(die_offset)
-        if unit is None:
-            return None, None, None
         info = units.sections.info
         try:
+            unit = units.unit_at(die_offset)
+            if unit is None:
+                return None, None, None
             code, pos = read_uleb(info, die_offset)
             abbrev = unit.abbrevs.get(code)
             if abbrev is None:

@@ -1,7 +1,9 @@
 """Address -> inline chain with file:line, from the DWARF of one file, parsing each unit once.
 
-Opening a file reads only unit headers and top DIEs (to know which unit holds which
-addresses).  The first address that falls in a unit walks that unit's DIEs
+Opening a file reads only the unit headers and .debug_aranges (DWARF 5, 6.1.2), which says
+which unit holds which addresses.  Units the table does not speak for (files without it,
+units without a set) are found from their top DIE's ranges, read the first time an address
+is not in the table.  The first address that falls in a unit walks that unit's DIEs
 (:mod:`.dwarf_inlines`) and runs its line program (:mod:`.dwarf_lines`); both are kept, so
 every later address of the unit is two bisects.  A profile touches a fraction of the units
 of a large library, and those it does not touch cost nothing.
@@ -9,12 +11,10 @@ of a large library, and those it does not touch cost nothing.
 
 from __future__ import annotations
 
-import bisect
-from array import array
-
 import attrs
 
 from stax.contracts import SymbolInfo
+from stax_symbols.dwarf_aranges import AddressRanges, read_aranges
 from stax_symbols.dwarf_forms import DwarfError
 from stax_symbols.dwarf_inlines import NO_SCOPE, UnitScopes, read_unit_scopes
 from stax_symbols.dwarf_lines import LineTable, read_line_table
@@ -48,25 +48,56 @@ class DwarfResolver:
         """How many units had their DIEs and lines parsed (tests and the bench read it)."""
         self.problems: list[str] = []
         """One sentence per unit that could not be read; the others still answer."""
-        rows = sorted(
-            (start, end, index)
-            for index, unit in enumerate(self.units.units)
-            for start, end in unit.ranges
-        )
-        self._range_starts = array("Q", (r[0] for r in rows))
-        self._range_ends = array("Q", (r[1] for r in rows))
-        self._range_units = [r[2] for r in rows]
+        self._by_aranges, self._uncovered = self._read_aranges(sections)
+        self._by_top_die: AddressRanges | None = None
         self._scopes: dict[int, UnitScopes | None] = {}
         self._lines: dict[int, LineTable | None] = {}
 
     def unit_index(self, address: int) -> int | None:
         """Which unit's code holds ``address`` (units' ranges are disjoint in linked files)."""
-        index = bisect.bisect_right(self._range_starts, address) - 1
-        # A few steps back, for the odd unit whose range encloses a later one.
-        for i in range(index, max(index - 4, -1), -1):
-            if address < self._range_ends[i]:
-                return self._range_units[i]
-        return None
+        found = self._by_aranges.find(address)
+        if found is not None:
+            return found
+        if self._by_top_die is None:
+            self._by_top_die = self._read_top_die_ranges()
+        return self._by_top_die.find(address)
+
+    def _read_aranges(self, sections: DwarfSections) -> tuple[AddressRanges, list[int]]:
+        """Unit ranges from .debug_aranges, and the indexes of units it has no set for."""
+        units = self.units
+        covered: set[int] = set()
+        rows: list[tuple[int, int, int]] = []
+        if sections.aranges:
+            try:
+                aranges = read_aranges(sections.aranges, sections.little_endian)
+            except (DwarfError, IndexError, ValueError):
+                aranges = None  # the top DIEs still say it all, only slower
+            if aranges is not None:
+                index_of = {offset: units.index_at(offset) for offset in aranges.units}
+                covered = {i for i in index_of.values() if i is not None}
+                rows = [(start, end, index) for start, end, offset in aranges.rows
+                        if (index := index_of[offset]) is not None]
+        uncovered = [i for i in range(len(units.units)) if i not in covered]
+        return AddressRanges(rows), uncovered
+
+    def _read_top_die_ranges(self) -> AddressRanges:
+        """Ranges of the units .debug_aranges leaves out, from their top DIEs (read once)."""
+        rows = []
+        for index in self._uncovered:
+            unit = self.units.units[index]
+            try:
+                ranges = self.units.code_ranges(unit)
+            except (DwarfError, IndexError, ValueError, KeyError) as exc:
+                self._damaged(unit, exc)
+                continue
+            rows.extend((start, end, index) for start, end in ranges)
+        return AddressRanges(rows)
+
+    def _damaged(self, unit: Unit, exc: Exception) -> None:
+        self.problems.append(
+            f"Part of the debug info of {self.label} is damaged (unit at .debug_info+{unit.offset:#x}:"
+            f" {exc}); functions there are named from the symbol table without inlines."
+        )
 
     def locate(self, address: int) -> DwarfLocation | None:
         """The chain and line for ELF virtual address ``address``, or None outside all units."""
@@ -107,20 +138,22 @@ class DwarfResolver:
 
     def _parsed(self, unit_index: int) -> tuple[UnitScopes | None, LineTable | None]:
         if unit_index not in self._scopes:
-            unit = self.units.units[unit_index]
             self.units_parsed += 1
-            self._scopes[unit_index] = self._read_scopes(unit)
-            self._lines[unit_index] = self._read_lines(unit)
+            try:
+                unit = self.units.unit(unit_index)
+            except (DwarfError, IndexError, ValueError, KeyError) as exc:
+                self._damaged(self.units.units[unit_index], exc)
+                self._scopes[unit_index] = self._lines[unit_index] = None
+            else:
+                self._scopes[unit_index] = self._read_scopes(unit)
+                self._lines[unit_index] = self._read_lines(unit)
         return self._scopes[unit_index], self._lines[unit_index]
 
     def _read_scopes(self, unit: Unit) -> UnitScopes | None:
         try:
             return read_unit_scopes(self.units, unit)
         except (DwarfError, IndexError, ValueError, KeyError) as exc:
-            self.problems.append(
-                f"Part of the debug info of {self.label} is damaged (unit at .debug_info+{unit.offset:#x}:"
-                f" {exc}); functions there are named from the symbol table without inlines."
-            )
+            self._damaged(unit, exc)
             return None
 
     def _read_lines(self, unit: Unit) -> LineTable | None:

@@ -2,8 +2,11 @@
 
 Each compile unit says where its code is (low_pc/high_pc or DW_AT_ranges on its top DIE),
 where its line program is (DW_AT_stmt_list), and the bases its indexed forms are relative
-to (DWARF 5: str_offsets_base, addr_base, rnglists_base).  Reading only these top DIEs
-lets the resolver find the unit of an address without walking the DIEs of any other unit.
+to (DWARF 5: str_offsets_base, addr_base, rnglists_base).  Opening a file reads only the
+unit headers (a length chain through the section); a unit's abbreviation table and top DIE
+are read the first time the unit is needed, because reading them for all of libc's 4,000
+units costs a second while a profile needs a handful.  Units often share one abbreviation
+table (the same offset): it is read once.
 
 Layout facts: unit headers DWARF 5 section 7.5.1; range lists 2.17.3 and 7.25 (v5
 .debug_rnglists) / 7.23 in DWARF 4 (.debug_ranges); string offsets 7.26; address table 7.27.
@@ -12,6 +15,7 @@ Layout facts: unit headers DWARF 5 section 7.5.1; range lists 2.17.3 and 7.25 (v
 from __future__ import annotations
 
 import bisect
+import struct
 from collections.abc import Iterator
 
 import attrs
@@ -40,6 +44,7 @@ from stax_symbols.dwarf_forms import (
     Abbrev,
     DwarfError,
     Encoding,
+    read_abbrev,
     read_abbrev_table,
     read_attributes,
     read_uleb,
@@ -62,14 +67,23 @@ _RLE_START_LENGTH = 7
 
 @attrs.define(slots=True)
 class Unit:
-    """One compile (or partial) unit: header facts, top-DIE facts, and its abbreviations."""
+    """One compile (or partial) unit: header facts, then top-DIE facts and abbreviations.
+
+    Units from :attr:`DwarfUnits.units` carry only the header facts until
+    :meth:`DwarfUnits.ready` (or :meth:`DwarfUnits.unit` / :meth:`DwarfUnits.unit_at`) has
+    read the rest; ``is_ready`` says which.
+    """
 
     offset: int
     """Where the unit header starts in .debug_info (DIE references are relative to this)."""
     first_die: int
     end: int
     enc: Encoding
-    abbrevs: dict[int, Abbrev]
+    abbrev_offset: int
+    abbrevs: dict[int, Abbrev] = attrs.field(factory=dict)
+    is_ready: bool = False
+    top_read: bool = False
+    """The top-DIE facts below are filled in (also true of a ready unit)."""
     name: str | None = None
     comp_dir: str | None = None
     stmt_list: int | None = None
@@ -85,58 +99,110 @@ class DwarfUnits:
 
     def __init__(self, sections: DwarfSections) -> None:
         self.sections = sections
-        self.units: list[Unit] = list(self._read_units())
+        self.units: list[Unit] = list(self._read_headers())
+        """Every compile and partial unit, in section order; header facts only until readied."""
         self._unit_starts = [u.offset for u in self.units]
+        self._abbrev_tables: dict[tuple[int, Encoding], dict[int, Abbrev]] = {}
+        self.units_ready = 0
+        """How many units had their abbreviations and top DIE read (tests read it)."""
 
     # -- units ---------------------------------------------------------------------------
 
-    def _read_units(self) -> Iterator[Unit]:
+    def unit(self, index: int) -> Unit:
+        """Unit number ``index``, ready (raises DwarfError, IndexError... on damage)."""
+        return self.ready(self.units[index])
+
+    def ready(self, unit: Unit) -> Unit:
+        """Read the abbreviations and top DIE of ``unit`` if not yet done; returns it."""
+        if not unit.is_ready:
+            key = (unit.abbrev_offset, unit.enc)
+            abbrevs = self._abbrev_tables.get(key)
+            if abbrevs is None:
+                abbrevs = self._abbrev_tables[key] = read_abbrev_table(
+                    self.sections.abbrev, unit.abbrev_offset, unit.enc)
+            unit.abbrevs = abbrevs
+            if not unit.top_read:
+                code, pos = read_uleb(self.sections.info, unit.first_die)
+                self._read_top_die(unit, abbrevs.get(code), pos)
+            unit.is_ready = True
+            self.units_ready += 1
+        return unit
+
+    def code_ranges(self, unit: Unit) -> list[tuple[int, int]]:
+        """The code ranges of ``unit`` from its top DIE, reading only that DIE's abbreviation.
+
+        For finding units without .debug_aranges: one declaration per unit instead of whole
+        tables makes reading every unit's top DIE several times cheaper.
+        """
+        if not unit.top_read:
+            code, pos = read_uleb(self.sections.info, unit.first_die)
+            table = self._abbrev_tables.get((unit.abbrev_offset, unit.enc))
+            abbrev = table.get(code) if table is not None else \
+                read_abbrev(self.sections.abbrev, unit.abbrev_offset, code, unit.enc)
+            self._read_top_die(unit, abbrev, pos)
+        return unit.ranges
+
+    def index_at(self, unit_offset: int) -> int | None:
+        """The index of the unit whose header starts at ``unit_offset``, or None."""
+        index = bisect.bisect_left(self._unit_starts, unit_offset)
+        if index < len(self._unit_starts) and self._unit_starts[index] == unit_offset:
+            return index
+        return None
+
+    def _read_headers(self) -> Iterator[Unit]:
+        """Walk the chain of unit lengths, reading each header (7.5.1.1) and nothing else."""
         info = self.sections.info
-        order = "little" if self.sections.little_endian else "big"
+        little = self.sections.little_endian
+        order = "<" if little else ">"
+        length_version = struct.Struct(order + "IH")
+        wide = struct.Struct(order + "QH")
+        # After the version: v5 unit_type, address_size, debug_abbrev_offset; v2-4 the offset first.
+        v5_rest = {4: struct.Struct(order + "BBI"), 8: struct.Struct(order + "BBQ")}
+        v4_rest = {4: struct.Struct(order + "IB"), 8: struct.Struct(order + "QB")}
+        encodings: dict[tuple[int, int, int], Encoding] = {}
+        size = len(info)
         pos = 0
-        while pos + 11 <= len(info):
+        while pos + 11 <= size:
             offset = pos
-            length = int.from_bytes(info[pos : pos + 4], order)
+            length, version = length_version.unpack_from(info, pos)
             offset_size = 4
             pos += 4
             if length == 0xFFFFFFFF:
-                length = int.from_bytes(info[pos : pos + 8], order)
+                if pos + 10 > size:
+                    raise DwarfError(f"unit at .debug_info+{offset:#x} runs past the section")
+                length, version = wide.unpack_from(info, pos)
                 offset_size = 8
                 pos += 8
             elif length >= 0xFFFFFFF0:
                 raise DwarfError(f"reserved unit length {length:#x} at .debug_info+{offset:#x}")
             end = pos + length
-            if end > len(info) or length < 7:
+            if end > size or length < 3 + offset_size:
                 raise DwarfError(f"unit at .debug_info+{offset:#x} runs past the section")
-            version = int.from_bytes(info[pos : pos + 2], order)
             pos += 2
             if version >= 5:
-                unit_type = info[pos]
-                address_size = info[pos + 1]
-                abbrev_offset = int.from_bytes(info[pos + 2 : pos + 2 + offset_size], order)
+                unit_type, address_size, abbrev_offset = v5_rest[offset_size].unpack_from(info, pos)
                 pos += 2 + offset_size
                 if unit_type not in (_UT_COMPILE, _UT_PARTIAL):
                     pos = end  # type units and split-DWARF skeletons hold no code of their own
                     continue
             elif version >= 2:
-                abbrev_offset = int.from_bytes(info[pos : pos + offset_size], order)
-                address_size = info[pos + offset_size]
+                abbrev_offset, address_size = v4_rest[offset_size].unpack_from(info, pos)
                 pos += offset_size + 1
             else:
                 raise DwarfError(f"unsupported DWARF version {version} at .debug_info+{offset:#x}")
-            enc = Encoding(offset_size, address_size, version, self.sections.little_endian)
-            unit = Unit(offset, pos, end, enc, read_abbrev_table(self.sections.abbrev, abbrev_offset, enc))
-            self._read_top_die(unit)
-            yield unit
+            key = (offset_size, address_size, version)
+            enc = encodings.get(key)
+            if enc is None:
+                enc = encodings[key] = Encoding(offset_size, address_size, version, little)
+            yield Unit(offset, pos, end, enc, abbrev_offset)
             pos = end
 
-    def _read_top_die(self, unit: Unit) -> None:
-        info = self.sections.info
-        code, pos = read_uleb(info, unit.first_die)
-        abbrev = unit.abbrevs.get(code)
+    def _read_top_die(self, unit: Unit, abbrev: Abbrev | None, pos: int) -> None:
+        """Fill the top-DIE facts of ``unit``; ``pos`` is where the DIE's attributes start."""
         if abbrev is None or abbrev.tag not in (TAG_COMPILE_UNIT, TAG_PARTIAL_UNIT):
+            unit.top_read = True
             return
-        values, _ = read_attributes(abbrev, info, pos, unit.enc)
+        values, _ = read_attributes(abbrev, self.sections.info, pos, unit.enc)
         # The bases first: the other attributes of this very DIE may be indexed forms.
         for attr, field in ((AT_STR_OFFSETS_BASE, "str_offsets_base"), (AT_ADDR_BASE, "addr_base"),
                             (AT_RNGLISTS_BASE, "rnglists_base")):
@@ -151,14 +217,15 @@ class DwarfUnits:
         if AT_LOW_PC in values:
             unit.base_address = self.address(unit, *values[AT_LOW_PC]) or 0
         unit.ranges = self.die_ranges(unit, values)
+        unit.top_read = True
 
     def unit_at(self, die_offset: int) -> Unit | None:
-        """The unit holding the DIE at ``die_offset`` in .debug_info."""
+        """The unit holding the DIE at ``die_offset`` in .debug_info, ready."""
         index = bisect.bisect_right(self._unit_starts, die_offset) - 1
         if index < 0:
             return None
         unit = self.units[index]
-        return unit if die_offset < unit.end else None
+        return self.ready(unit) if die_offset < unit.end else None
 
     # -- attribute values ------------------------------------------------------------------
 
