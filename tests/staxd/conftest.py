@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from stax.errors import CaptureError
-from staxd_linux.client import StaxdClient
+from stax_backend_linux.staxd_client import StaxdClient
 from staxd_linux.systemd_units import CAPABILITIES
 
 HERE = Path(__file__).resolve().parent

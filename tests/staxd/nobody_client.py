@@ -32,10 +32,10 @@ from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
 from stax_backend_linux.record_decoder import PERF_RECORD_SAMPLE, RecordDecoder
 from stax_backend_linux.ring_buffer import RingBuffer
+from stax_backend_linux.staxd_client import StaxdClient
+from stax_backend_linux.staxd_protocol import OpenRequest
 from stax_backend_linux.targets import online_cpus
-from staxd_linux.client import StaxdClient
 from staxd_linux.event_attrs import sched_waking
-from staxd_linux.protocol import OpenRequest
 
 RING_PAGES = 8
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from stax_backend_linux import counter_group
 from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
+from stax_backend_linux.staxd_protocol import OpenRequest
 from staxd_linux import event_attrs, tracefs
 from staxd_linux.authorization import Plan
 from staxd_linux.event_sets import open_plan
-from staxd_linux.protocol import OpenRequest
 from tests.staxd.conftest import NOBODY, StaxdProcess, as_nobody
 
 PARANOID = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
@@ -73,8 +74,9 @@ def test_sched_waking_is_granted_and_tracefs_mounted_on_demand(staxd: StaxdProce
 
 def test_counter_group_refused_without_pmu(staxd: StaxdProcess) -> None:
     try:
-        os.close(perf_event_open(event_attrs.counter(event_attrs.COUNTER_GROUP[0], leader=True, kernel=False,
-                                                     inherit=False, start="disabled"), 0, -1))
+        cycles = counter_group.COUNTER_GROUP[0]
+        os.close(perf_event_open(event_attrs.counter(cycles, leader=True, kernel=False, inherit=False,
+                                                     start="disabled"), 0, -1))
         pytest.skip("this host has a hardware PMU")
     except PerfEventError as exc:
         assert exc.errno in (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
@@ -84,7 +86,7 @@ def test_counter_group_refused_without_pmu(staxd: StaxdProcess) -> None:
     out = as_nobody("request", staxd.socket, f'{{"kind": "counters", "pids": [{os.getpid()}]}}')
     assert "belongs to uid 0" in out["error"]
     # Root's own process: the ownership check passes, the PMU is what is missing.
-    from staxd_linux.client import StaxdClient
+    from stax_backend_linux.staxd_client import StaxdClient
 
     with StaxdClient(staxd.socket) as client:
         with pytest.raises(Exception, match=r"No hardware PMU on this host \(perf_event_open for the cycles "
@@ -97,12 +99,12 @@ def test_counter_group_layout_with_software_stand_ins(monkeypatch: pytest.Monkey
     """No PMU here, so prove the group shape (leader, members, GROUP|ID|TIMES read, inherit) with
     software counters standing in for the hardware ones."""
     stand_ins = (
-        event_attrs.CounterSpec("task-clock", 1, 1),
-        event_attrs.CounterSpec("page-faults", 1, 2),
-        event_attrs.CounterSpec("context-switches", 1, 3),
-        event_attrs.CounterSpec("cpu-migrations", 1, 4),
+        event_attrs.CounterSpec("task-clock", "task-clock", 1, 1),
+        event_attrs.CounterSpec("page-faults", "page-faults", 1, 2),
+        event_attrs.CounterSpec("context-switches", "context-switches", 1, 3),
+        event_attrs.CounterSpec("cpu-migrations", "cpu-migrations", 1, 4),
     )
-    monkeypatch.setattr(event_attrs, "COUNTER_GROUP", stand_ins)
+    monkeypatch.setattr(counter_group, "COUNTER_GROUP", stand_ins)
     request = OpenRequest(kind="counters", pids=(os.getpid(),), start="enabled")
     plan = Plan(request=request, kernel=True, user_stacks=True, cpus=(0,),
                 threads={os.getpid(): [os.getpid()]})

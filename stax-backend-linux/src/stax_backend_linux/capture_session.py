@@ -25,7 +25,15 @@ from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordReq
 from stax.errors import CaptureError, StaxError, UsageError
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux import proc_snapshot
+from stax_backend_linux.counter_capture import CounterCapture
 from stax_backend_linux.dwarf_sample_stream import DwarfSampleStream
+from stax_backend_linux.event_opener import (
+    KERNEL_FRAMES,
+    EventOpener,
+    OffCpuStaxd,
+    StaxdTarget,
+    open_counter_groups,
+)
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
 from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
@@ -92,6 +100,8 @@ class CaptureSession:
         self.drainer: RingDrainer | None = None
         self.end_time = 0
         self.dwarf = DwarfSampleStream.for_request(request, self.decoder)  # None unless --call-graph dwarf
+        self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
+        self.counters: CounterCapture | None = None
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -110,9 +120,6 @@ class CaptureSession:
             raise UsageError("--duration must be a positive number of seconds.")
         if req.call_graph not in CALL_GRAPHS:
             raise UsageError(f"--call-graph {req.call_graph} is not supported; use fp or dwarf.")
-        if req.system_wide and not self.facts.system_wide_allowed:
-            raise CaptureError(f"System-wide recording (-a) is not permitted because "
-                               f"kernel.perf_event_paranoid is {self.facts.paranoid}; {SYSTEM_WIDE_FIX}.")
         if req.pids:
             check_pids(req.pids)
 
@@ -148,11 +155,15 @@ class CaptureSession:
         req = self.request
         try:
             setup = open_off_cpu(self._open_shaped, self.cpus, self.facts, enable_on_exec=bool(req.command),
-                                 inherit=not req.system_wide, wakeup_bytes=wakeup_bytes)
+                                 inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
+                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes))
         except PerfEventError as exc:
             raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
                                f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
         self.off_cpu_setup = setup
+        self.opener.opened_in_process("context_switch")
+        if setup.waking is not None:
+            self.opener.opened_in_process("sched_waking")
         self.notes.extend(setup.notes)
         setup.register(self.decoder)
         setup.hand_over(events)
@@ -182,6 +193,20 @@ class CaptureSession:
         req = self.request
         want_kernel = req.kernel_stacks
         kernel = want_kernel and self.facts.kernel_stacks_allowed
+        system_wide_denied = req.system_wide and not self.facts.system_wide_allowed
+        if (want_kernel and not kernel) or system_wide_denied or self.facts.sampling_errno:
+            dwarf = self.dwarf.sampling if self.dwarf is not None else None
+            granted = self.opener.sampling(self._staxd_target(), frequency=req.frequency,
+                                           identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
+                                           kernel=want_kernel,
+                                           dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
+            if granted is not None:
+                self.kernel = want_kernel
+                return granted
+            if system_wide_denied:
+                raise CaptureError(f"System-wide recording (-a) is not permitted because "
+                                   f"kernel.perf_event_paranoid is {self.facts.paranoid}; {SYSTEM_WIDE_FIX}.")
+        self.opener.opened_in_process("sampling")
         try:
             try:
                 events = self._open(kernel, wakeup_bytes)
@@ -195,9 +220,31 @@ class CaptureSession:
         except PerfEventError as exc:
             raise self._open_error(exc) from None
         if want_kernel and not kernel and not self.notes:
-            self.notes.append(self.facts.paranoid_sentence())
+            self.opener.lose(KERNEL_FRAMES)  # the recording's one staxd note says why and how to fix it
         self.kernel = kernel
         return events
+
+    def _staxd_target(self) -> StaxdTarget:
+        """The target as staxd is asked for it: the held command, the -p pids, or every CPU."""
+        if self.command is not None:
+            return StaxdTarget(pids=(self.command.pid,), command=True)
+        return StaxdTarget(pids=tuple(self.request.pids), system_wide=self.request.system_wide)
+
+    def _open_counters(self, events: PerCpuEvents) -> None:
+        """The counter groups (--counters), their members redirected into each CPU's ring."""
+        req = self.request
+        if self.command is not None:
+            threads = [(self.command.pid, self.command.pid)]
+        else:
+            threads = [(pid, tid) for pid in req.pids for tid in threads_of([pid])]
+        groups, note = open_counter_groups(self.opener, self._staxd_target(), self.facts, threads=threads,
+                                           identifier=req.off_cpu, kernel=req.kernel_stacks)
+        if note:
+            self.notes.append(note)
+        if groups:
+            self.counters = CounterCapture(groups)
+            self.counters.hand_over(events)
+            self.decoder.counter_reads = self.counters.reads
 
     def _open_error(self, exc: PerfEventError) -> StaxError:
         req = self.request
@@ -253,6 +300,8 @@ class CaptureSession:
             ready = off_cpu.process(self.orderer.round(decoded))
         else:
             ready = self.orderer.round(decoded)
+        if self.counters is not None:
+            self.counters.observe(ready)  # thread creation: whose group an exiting thread reports to
         if self.dwarf is not None:
             ready = self.dwarf.process(ready)  # spools the samples; unwound after capture
         if ready:
@@ -275,7 +324,10 @@ class CaptureSession:
             self.events = self._open_with_fallback(wakeup)
             if req.off_cpu:
                 self._open_off_cpu(self.events, wakeup)
+            if req.counters:
+                self._open_counters(self.events)
             self._map_rings(self.events)
+            self.opener.enable_granted()  # staxd's fds come disabled: start them now the rings exist
             if self.off_cpu_setup is not None:
                 self.off_cpu_setup.enable_wakeups()
             if req.pids or req.system_wide:
@@ -294,6 +346,8 @@ class CaptureSession:
             while self.drainer.backlog:
                 self._round(sink)
             tail = self.orderer.flush()
+            if self.counters is not None:
+                self.counters.observe(tail)
             if self.off_cpu is not None:
                 tail = self.off_cpu.process(tail) + self.off_cpu.finish(self.end_time)
             if self.dwarf is not None:
@@ -302,6 +356,8 @@ class CaptureSession:
                 sink.consume(tail)
             for unwound in self.dwarf.finish() if self.dwarf is not None else ():
                 sink.consume(unwound)
+            if self.counters is not None:
+                sink.consume(self.counters.finish(self.end_time))  # final read() of every group
             elapsed = time.monotonic() - started
             progress(CaptureProgress(elapsed, self.decoder.samples, self._lost()))
             return self._summary(elapsed)
@@ -366,8 +422,9 @@ class CaptureSession:
         req = self.request
         if self.dwarf is not None:
             self.notes.extend(self.dwarf.notes())
-        if req.counters:
-            self.notes.append("Hardware counters are not recorded by this stax-backend-linux yet.")
+        staxd_note = self.opener.note()
+        if staxd_note:
+            self.notes.append(staxd_note)
         ring_bytes = self.rings[0].data_size if self.rings else 0
         metadata: dict[str, object] = {
             "backend": "linux-perf",
@@ -386,6 +443,12 @@ class CaptureSession:
         }
         if self.command is not None:
             metadata["target_pid"] = self.command.pid
+        metadata["event_sets"] = dict(self.opener.modes)
+        if self.opener.failure is not None:
+            metadata["staxd_unused"] = str(self.opener.failure)
+        if req.counters:
+            metadata["counters"] = self.counters is not None
+            metadata["counter_reads"] = len(self.counters.reads) if self.counters is not None else 0
         metadata.update(self._off_cpu_metadata())
         metadata.update(self.dwarf.metadata() if self.dwarf is not None else {})
         if req.pids:
@@ -432,6 +495,7 @@ class CaptureSession:
         return meta
 
     def _close(self) -> None:
+        self.opener.close()
         if self.drainer is not None:
             self.drainer.stop()
             self.drainer = None

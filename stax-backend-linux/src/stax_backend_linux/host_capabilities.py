@@ -26,8 +26,6 @@ CAP_PERFMON = 38
 PARANOID_FIX = "run 'sudo sysctl kernel.perf_event_paranoid=1', or install staxd once with 'sudo stax setup'"
 SYSTEM_WIDE_FIX = ("run as root, 'sudo sysctl kernel.perf_event_paranoid=0', or install staxd with "
                    "'sudo stax setup'")
-NOT_YET = "this version of stax-backend-linux does not record it yet"
-NOT_YET_FIX = "upgrade stax-backend-linux when a release adds it"
 
 
 def _read_int(path: str, default: int) -> int:
@@ -156,13 +154,18 @@ def capability_rows(facts: HostFacts) -> list[CapabilityRow]:
 
     if not facts.has_pmu:
         row(Capability.PMU_COUNTERS, no,
-            "this machine exposes no hardware PMU (a virtual machine without vPMU?)",
+            f"no hardware PMU on this host (perf_event_open for the cycles counter fails with "
+            f"{errno.errorcode.get(facts.pmu_errno, facts.pmu_errno)}), so --counters records none",
             "run on bare metal or enable the virtual PMU in the hypervisor")
     elif facts.pmu_errno:
         row(Capability.PMU_COUNTERS, staxd,
             f"opening a hardware counter is refused ({os.strerror(facts.pmu_errno)})", PARANOID_FIX)
+    elif not facts.kernel_stacks_allowed:
+        row(Capability.PMU_COUNTERS, ok,
+            f"stax record --counters; kernel.perf_event_paranoid is {facts.paranoid}, so without staxd the "
+            f"counters count user mode only", PARANOID_FIX)
     else:
-        row(Capability.PMU_COUNTERS, no, NOT_YET, NOT_YET_FIX)
+        row(Capability.PMU_COUNTERS, ok, "stax record --counters")
 
     # Off-CPU intervals come from PERF_RECORD_SWITCH, which a user gets for its own
     # processes even at paranoid 2 (a software dummy event with context_switch).

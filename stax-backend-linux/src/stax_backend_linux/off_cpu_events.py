@@ -25,10 +25,11 @@ from typing import Any
 import attrs
 
 from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux.event_opener import OFF_CPU_STACKS, WAKEUPS, OffCpuStaxd
 from stax_backend_linux.host_capabilities import PARANOID_FIX, HostFacts
 from stax_backend_linux.perf_event_ffi import PerfEventError, enable, event_id
 from stax_backend_linux.record_decoder import KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
-from stax_backend_linux.sched_waking import SchedWaking, load_sched_waking
+from stax_backend_linux.sched_waking import SchedWaking, TraceField, load_sched_waking
 from stax_backend_linux.targets import PerCpuEvents, open_system_wide
 from stax_backend_linux.tracefs import ROOT_FIX, TracefsUnavailable
 
@@ -88,9 +89,12 @@ class OffCpuSetup:
 
 
 def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_on_exec: bool,
-                 inherit: bool, wakeup_bytes: int) -> OffCpuSetup:
+                 inherit: bool, wakeup_bytes: int, staxd: OffCpuStaxd | None = None) -> OffCpuSetup:
     """Open the context-switch events (with stacks when allowed) and sched_waking.
 
+    With ``staxd``, what this process may not open (switch stacks, sched_waking) is asked
+    of staxd, and what it does not grant is reported to ``staxd.lose`` (which makes the
+    recording's one note) instead of a note here.
     Raises PerfEventError only when even the plain switch records cannot be opened.
     """
     setup = OffCpuSetup()
@@ -109,6 +113,11 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
                 raise
             setup.notes.append(_no_stacks_note(f"the kernel refused a kernel-mode context-switch event "
                                                f"({os.strerror(exc.errno or 0)})"))
+    elif staxd is not None:
+        setup.switch_events = staxd.switch_with_stacks()
+        setup.stacks = setup.kernel_callchain = setup.switch_events is not None
+        if setup.switch_events is None:
+            staxd.lose(OFF_CPU_STACKS)
     else:
         setup.notes.append(_no_stacks_note(f"kernel.perf_event_paranoid is {facts.paranoid}"))
     if setup.switch_events is None:
@@ -136,9 +145,19 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
             except PerfEventError as exc:
                 setup.wakeups_missing = (f"opening the sched:sched_waking tracepoint failed "
                                          f"({os.strerror(exc.errno or 0)}); {ROOT_FIX}")
+    if setup.wakeups_missing and staxd is not None:
+        granted = staxd.sched_waking()
+        if granted is not None:
+            setup.waking_events, fields = granted
+            setup.waking_fds = setup.waking_events.all_fds()
+            setup.waking = SchedWaking(-1, {name: TraceField(*v) for name, v in fields.items()})
+            setup.wakeups_missing = ""
+        else:
+            staxd.lose(WAKEUPS)
     if setup.wakeups_missing:
         setup.waking = None
-        setup.notes.append(WAKEUPS_MISSING.format(why=setup.wakeups_missing.rstrip(".")) + ".")
+        if staxd is None:
+            setup.notes.append(WAKEUPS_MISSING.format(why=setup.wakeups_missing.rstrip(".")) + ".")
     return setup
 
 

@@ -34,6 +34,7 @@ from stax.events import (
     ThreadName,
     ThreadStart,
 )
+from stax_backend_linux.counter_decoder import PERF_RECORD_READ, CounterRead, decode_read_record
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.stack_sample_record import StackSampleLayout
 
@@ -163,6 +164,8 @@ class RecordDecoder:
         self.stack_samples: StackSampleLayout | None = None
         """Set in --call-graph dwarf mode: samples carry REGS_USER + STACK_USER and decode into
         :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
+        self.counter_reads: list[CounterRead] | None = None
+        """Set when counter groups share the rings: PERF_RECORD_READs are appended here."""
 
     def register(self, event_id: int, kind: int, waking_pid_offset: int = -1) -> None:
         """Say that samples carrying PERF_SAMPLE_IDENTIFIER ``event_id`` are of ``kind``.
@@ -290,6 +293,10 @@ class RecordDecoder:
                     else:
                         self.throttled += 1
                         append(LostNotice(when, cpu, LostKind.THROTTLED, 1))
+                elif rtype == PERF_RECORD_READ and self.counter_reads is not None:
+                    counter_read = decode_read_record(chunk, off, size, trailer)
+                    if counter_read is not None:
+                        self.counter_reads.append(counter_read)
                 elif rtype != PERF_RECORD_UNTHROTTLE:
                     self.unknown_records += 1
                 off += size

@@ -4,7 +4,9 @@ The capture backend calls this when it may not open the events itself (a
 restrictive perf_event_paranoid, tracepoints, hardware counters).  Every failure
 is a :class:`stax.errors.CaptureError` with one sentence saying what happened and
 how to fix it (usually: install staxd with ``sudo stax setup``); fds received
-before a failure are closed, so an error never leaks descriptors.
+before a failure are closed, so an error never leaks descriptors.  It lives in the
+backend (staxd-linux's ``stax doctor`` rows import it from here too), so the
+backend never imports staxd_linux.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from stax.errors import CaptureError
-from staxd_linux.protocol import (
+from stax_backend_linux.staxd_protocol import (
     FDS_PER_MESSAGE,
     MAX_MESSAGE,
     VERSION,
@@ -39,7 +41,16 @@ def default_socket_path() -> Path:
 
 
 class StaxdUnavailable(CaptureError):
-    """staxd is not running or this user may not reach its socket (as opposed to a refused request)."""
+    """staxd is not running or this user may not reach its socket (as opposed to a refused request).
+
+    ``kind`` says which, for callers that compose their own sentence: ``not-running``
+    (nothing listens), ``no-access`` (the socket or a directory above it is closed to
+    this user) or ``broken`` (the connection failed or the daemon did not answer).
+    """
+
+    def __init__(self, message: str, kind: str = "broken") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StaxdRefused(CaptureError):
@@ -87,7 +98,7 @@ class StaxdClient:
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             raise StaxdUnavailable(f"staxd is not running (no daemon listens on {path}); "
-                                   f"{INSTALL_HINT}.") from None
+                                   f"{INSTALL_HINT}.", "not-running") from None
         except PermissionError:
             sock.close()
             raise self._permission_denied(path) from None
@@ -104,12 +115,14 @@ class StaxdClient:
         try:
             os.stat(path)
         except FileNotFoundError:
-            return StaxdUnavailable(f"staxd is not running (no daemon listens on {path}); {INSTALL_HINT}.")
+            return StaxdUnavailable(f"staxd is not running (no daemon listens on {path}); {INSTALL_HINT}.",
+                                    "not-running")
         except PermissionError:
             return StaxdUnavailable(f"Cannot reach staxd's socket {path}: a directory above it is closed to "
-                                    f"you; use the default {DEFAULT_SOCKET} or open that directory.")
+                                    f"you; use the default {DEFAULT_SOCKET} or open that directory.",
+                                    "no-access")
         return StaxdUnavailable(f"You may not use staxd's socket {path}: join group 'stax' with "
-                                f"'sudo usermod -aG stax {_user_name()}' and log in again.")
+                                f"'sudo usermod -aG stax {_user_name()}' and log in again.", "no-access")
 
     def _exchange(self, message: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         """Send one request and read one reply (with any fds attached to it)."""

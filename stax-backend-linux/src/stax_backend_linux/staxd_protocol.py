@@ -6,8 +6,10 @@ Every message is one UTF-8 JSON object of at most :data:`MAX_MESSAGE` bytes.
 
 A client asks for a *named* event set (``kind``), never a raw perf_event_attr: the
 daemon builds the attrs itself, so the policy decides exactly what a request can
-reach.  This module is shared by the daemon and the client; it parses and
-validates requests strictly (unknown fields, wrong types and out-of-range values
+reach.  This module is shared by the daemon and the client.  It lives in the
+backend, which is the client, and staxd-linux imports it from here: staxd-linux
+depends on stax-backend-linux, never the reverse.  It parses and validates
+requests strictly (unknown fields, wrong types and out-of-range values
 are rejected with one sentence) and never raises anything but
 :class:`ProtocolError` on untrusted bytes.  docs/staxd.md is the reference.
 """
@@ -41,7 +43,7 @@ _KIND_FIELDS: dict[str, frozenset[str]] = {
                            "identifier"}),
     "context_switch": frozenset({"kernel_stacks", "call_graph", "dwarf_stack_size", "wakeup_bytes"}),
     "sched_waking": frozenset({"kernel_stacks", "wakeup_bytes"}),
-    "counters": frozenset(),
+    "counters": frozenset({"identifier"}),
 }
 _COMMON_OPEN_FIELDS = frozenset({"v", "op", "kind", "pids", "system_wide", "cpus", "start"})
 
@@ -63,8 +65,9 @@ class OpenRequest:
     ``disabled`` (the client enables them with PERF_EVENT_IOC_ENABLE once its rings
     are mapped), ``enabled``, or ``on_exec`` (for a command held before exec).
     ``wakeup_bytes`` 0 lets the kernel wake poll() at half the ring.  ``identifier``
-    (sampling) adds PERF_SAMPLE_IDENTIFIER, for a ring shared with the off-CPU events
-    (which always carry it).
+    (sampling, counters) adds PERF_SAMPLE_IDENTIFIER, for a ring shared with the
+    off-CPU events (which always carry it); for counters it fixes the sample_id
+    trailer of their PERF_RECORD_READ records in that ring.
     """
 
     kind: str

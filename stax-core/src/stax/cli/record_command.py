@@ -104,6 +104,7 @@ def record(
     call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
     no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name=["--off-cpu"], negative="--no-off-cpu")] = True,
+    counters: Annotated[bool, Parameter(name=["--counters"], negative="")] = False,
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
@@ -134,6 +135,9 @@ def record(
     off_cpu
         Also record off-CPU time (on by default): when each thread blocked, for how long,
         why, and who woke it.  ``--no-off-cpu`` records on-CPU samples only.
+    counters
+        Also record hardware counters per thread: cycles, instructions, L1-D read misses,
+        branch misses (needs a hardware PMU; ``stax threads`` shows them with IPC).
     no_symbolicate
         Skip naming frames at the end (faster; names stay as image+offset).
     no_debuginfod
@@ -165,6 +169,7 @@ def record(
         dwarf_stack_size=stack_size,
         kernel_stacks=not no_kernel,
         off_cpu=off_cpu,
+        counters=counters,
     )
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()

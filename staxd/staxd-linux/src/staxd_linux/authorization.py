@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import attrs
 
+from stax_backend_linux.staxd_protocol import OpenRequest
 from staxd_linux.peer import Peer, group_id, user_id
 from staxd_linux.policy import Policy
-from staxd_linux.protocol import OpenRequest
 from staxd_linux.target_processes import PinnedProcess, TargetError, check_owned, thread_ids
 
 MAX_FILTER_THREADS = 256

@@ -2,7 +2,7 @@
 
 One thread per connection (bounded by the policy's ``max_clients``), each with a
 receive timeout, so a slow or silent client holds only its own thread.  Each
-message is parsed and validated (:mod:`staxd_linux.protocol`), checked against
+message is parsed and validated (:mod:`stax_backend_linux.staxd_protocol`), checked against
 the policy (:mod:`staxd_linux.authorization`), opened
 (:mod:`staxd_linux.event_sets`) and the fds are sent with SCM_RIGHTS; the daemon
 closes its own copies right after and never reads event data.  Anything
@@ -23,13 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__
-from staxd_linux.authorization import Refusal, authorize_open, check_connect, may_connect
-from staxd_linux.event_sets import Granted, open_plan
-from staxd_linux.peer import Peer, group_id, peer_of
-from staxd_linux.policy import Policy
-from staxd_linux.protocol import (
+from stax_backend_linux.staxd_protocol import (
     FDS_PER_MESSAGE,
     KINDS,
     MAX_MESSAGE,
@@ -42,6 +36,12 @@ from staxd_linux.protocol import (
     error_reply,
     parse_request,
 )
+from stax_backend_linux.targets import online_cpus
+from staxd_linux import __version__
+from staxd_linux.authorization import Refusal, authorize_open, check_connect, may_connect
+from staxd_linux.event_sets import Granted, open_plan
+from staxd_linux.peer import Peer, group_id, peer_of
+from staxd_linux.policy import Policy
 
 DEFAULT_SOCKET = Path("/run/staxd.sock")
 ACCEPT_TICK_S = 0.5

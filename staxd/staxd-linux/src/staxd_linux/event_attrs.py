@@ -4,8 +4,8 @@ Sampling, context switches and sched_waking reuse the backend's builders
 (``stax_backend_linux.perf_event_attr``), so a staxd grant has exactly the record
 layout an in-process recording has and can share its rings and decoder; staxd
 only sets how the events start, DWARF's user registers and stack, and what the
-policy strips.  The backend has no builder for the counter group, so that is built
-here with its ``new_attr`` (flag bits by name); constants are from
+policy strips.  The counter group is the backend's too
+(``stax_backend_linux.counter_group``); constants are from
 include/uapi/linux/perf_event.h.
 """
 
@@ -14,52 +14,19 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-import attrs
-
+from stax_backend_linux import counter_group
 from stax_backend_linux import perf_event_attr as pea
-
-PERF_TYPE_HW_CACHE = 3
-PERF_COUNT_HW_INSTRUCTIONS = 1
-PERF_COUNT_HW_BRANCH_MISSES = 5
-# PERF_TYPE_HW_CACHE config: id | (op << 8) | (result << 16)
-PERF_COUNT_HW_CACHE_L1D = 0
-PERF_COUNT_HW_CACHE_OP_READ = 0
-PERF_COUNT_HW_CACHE_RESULT_MISS = 1
-L1D_READ_MISS = (PERF_COUNT_HW_CACHE_L1D | PERF_COUNT_HW_CACHE_OP_READ << 8
-                 | PERF_COUNT_HW_CACHE_RESULT_MISS << 16)
+from stax_backend_linux.counter_group import COUNTER_READ_FORMAT, CounterSpec
 
 PERF_SAMPLE_REGS_USER = 1 << 12
 PERF_SAMPLE_STACK_USER = 1 << 13
-
-PERF_FORMAT_TOTAL_TIME_ENABLED = 1 << 0
-PERF_FORMAT_TOTAL_TIME_RUNNING = 1 << 1
-PERF_FORMAT_ID = 1 << 2
-PERF_FORMAT_GROUP = 1 << 3
-COUNTER_READ_FORMAT = (PERF_FORMAT_GROUP | PERF_FORMAT_ID | PERF_FORMAT_TOTAL_TIME_ENABLED
-                       | PERF_FORMAT_TOTAL_TIME_RUNNING)
 
 # User registers a DWARF unwinder needs, as perf --call-graph dwarf asks for them
 # (arch/*/include/uapi/asm/perf_regs.h).  x86-64: AX..R15 (bits 0-23) minus the
 # segment registers DS, ES, FS, GS (bits 12-15).  arm64: x0..x30, sp, pc (33 bits).
 DWARF_REGS_USER = {"x86_64": (1 << 24) - 1 & ~(0xF << 12), "aarch64": (1 << 33) - 1, "arm64": (1 << 33) - 1}
 
-
-@attrs.frozen(slots=True)
-class CounterSpec:
-    """One member of the hardware-counter group."""
-
-    name: str
-    type_: int
-    config: int
-
-
-#: The group, leader first: cycles, instructions, L1-D read misses, branch mispredicts.
-COUNTER_GROUP = (
-    CounterSpec("cycles", pea.PERF_TYPE_HARDWARE, pea.PERF_COUNT_HW_CPU_CYCLES),
-    CounterSpec("instructions", pea.PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS),
-    CounterSpec("L1-dcache-load-misses", PERF_TYPE_HW_CACHE, L1D_READ_MISS),
-    CounterSpec("branch-misses", pea.PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES),
-)
+__all__ = ["COUNTER_READ_FORMAT", "CounterSpec", "context_switch", "counter", "sampling", "sched_waking"]
 
 
 def _apply_start(attr: Any, start: str) -> None:
@@ -123,14 +90,13 @@ def sched_waking(tracepoint: int, *, kernel: bool, user_stacks: bool, start: str
     return attr
 
 
-def counter(spec: CounterSpec, *, leader: bool, kernel: bool, inherit: bool, start: str) -> Any:
-    """One counting member of the group; only the leader carries the start flags."""
-    flags = ["exclude_hv"]
-    if not kernel:
-        flags.append("exclude_kernel")
-    if inherit:
-        flags.append("inherit")
-    attr = pea.new_attr(spec.type_, spec.config, flags, read_format=COUNTER_READ_FORMAT)
+def counter(spec: CounterSpec, *, leader: bool, kernel: bool, inherit: bool, start: str,
+            identifier: bool = False) -> Any:
+    """The backend's counter-group member (``counter_group.counter_attr``: ``inherit`` +
+    ``inherit_stat``, GROUP|ID|TIMES reads, the ring's sample_id layout); only the leader
+    carries the start flags."""
+    attr = counter_group.counter_attr(spec, leader=leader, kernel=kernel, inherit=inherit,
+                                      enable_on_exec=False, identifier=identifier)
     if leader:
         _apply_start(attr, start)
     return attr

@@ -18,10 +18,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from stax_backend_linux import counter_group
 from stax_backend_linux.perf_event_ffi import PerfEventError, event_id, perf_event_open
+from stax_backend_linux.staxd_protocol import FdDescription
 from staxd_linux import event_attrs, tracefs
 from staxd_linux.authorization import Plan, Refusal
-from staxd_linux.protocol import FdDescription
 
 PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
 NO_PMU_ERRNOS = (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
@@ -175,9 +176,9 @@ def _open_group(plan: Plan, opened: _Opened, pid: int, tid: int, cpu: int) -> No
     inherit = not r.system_wide
     leader_fd = -1
     leader_index = -1
-    for position, spec in enumerate(event_attrs.COUNTER_GROUP):
+    for position, spec in enumerate(counter_group.COUNTER_GROUP):
         attr = event_attrs.counter(spec, leader=position == 0, kernel=plan.kernel, inherit=inherit,
-                                   start=r.start)
+                                   start=r.start, identifier=r.identifier)
         try:
             fd = perf_event_open(attr, tid, cpu, group_fd=leader_fd)
         except PerfEventError as exc:
@@ -185,10 +186,10 @@ def _open_group(plan: Plan, opened: _Opened, pid: int, tid: int, cpu: int) -> No
                 raise Refusal(f"no hardware PMU on this host (perf_event_open for the cycles counter fails "
                               f"with {errno.errorcode.get(exc.errno or 0, exc.errno)}).") from None
             if exc.errno in NO_PMU_ERRNOS:
-                raise Refusal(f"this CPU's PMU has no {spec.name} counter "
+                raise Refusal(f"this CPU's PMU has no {spec.event} counter "
                               f"({errno.errorcode.get(exc.errno or 0, exc.errno)}).") from None
             raise
-        index = opened.add(fd, attr, kind=r.kind, event=spec.name, pid=pid, tid=tid, cpu=cpu,
+        index = opened.add(fd, attr, kind=r.kind, event=spec.event, pid=pid, tid=tid, cpu=cpu,
                            kernel=plan.kernel, group=-1 if position == 0 else leader_index)
         if position == 0:
             leader_fd, leader_index = fd, index
