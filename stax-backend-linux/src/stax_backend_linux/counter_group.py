@@ -15,7 +15,14 @@ and ``read_format`` GROUP|ID|TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING (perf_event.h
   sampling ring, which is where the READ records of exiting threads land (an
   inherited event writes into its parent's ring, __perf_output_begin);
 * ``sample_id_all`` + ``use_clockid`` give those READ records the ring's own
-  sample_id trailer on CLOCK_MONOTONIC (SET_OUTPUT also requires the same clock).
+  sample_id trailer on CLOCK_MONOTONIC (SET_OUTPUT also requires the same clock);
+* PERF_SAMPLE_READ (the members never sample): a context holding an inherit +
+  SAMPLE_READ event is switched the slow way (nr_no_switch_fast), so the kernel never
+  swaps counter contexts between a task and its clones.  With the swap,
+  perf_event_sync_stat pairs events by their position in the two contexts' lists,
+  and on 6.18 that mixed counts of different events between threads (seen with
+  software stand-ins).  Kernels that refuse inherit + SAMPLE_READ (EINVAL) get the
+  group without it.
 
 Both the in-process path and staxd (``staxd_linux.event_attrs``) build the attrs here,
 so a granted group is indistinguishable from one opened in-process.
@@ -84,7 +91,7 @@ def no_pmu_sentence(err: int) -> str:
 
 
 def counter_attr(spec: CounterSpec, *, leader: bool, kernel: bool, inherit: bool, enable_on_exec: bool,
-                 identifier: bool) -> Any:
+                 identifier: bool, sample_read: bool = True) -> Any:
     """One counting member of the group (``sample_period`` 0: it never samples).
 
     Only the leader carries ``disabled``/``enable_on_exec``: a member counts only while
@@ -99,7 +106,9 @@ def counter_attr(spec: CounterSpec, *, leader: bool, kernel: bool, inherit: bool
         flags += ["inherit", "inherit_stat"]
     if leader and enable_on_exec:
         flags += ["disabled", "enable_on_exec"]
-    sample_type = pea.SAMPLE_TYPE | pea.PERF_SAMPLE_READ | (pea.PERF_SAMPLE_IDENTIFIER if identifier else 0)
+    sample_type = pea.SAMPLE_TYPE | (pea.PERF_SAMPLE_IDENTIFIER if identifier else 0)
+    if sample_read and inherit:
+        sample_type |= pea.PERF_SAMPLE_READ  # keeps per-task contexts apart (module doc)
     return pea.new_attr(spec.type_, spec.config, flags, read_format=COUNTER_READ_FORMAT,
                         sample_type=sample_type, clockid=time.CLOCK_MONOTONIC)
 
@@ -124,18 +133,27 @@ def open_group(tid: int, cpu: int, *, pid: int, kernel: bool, inherit: bool, ena
                identifier: bool, group: Sequence[CounterSpec] | None = None) -> CounterGroup:
     """Open the whole group on (``tid``, ``cpu``); on any failure close what was opened and re-raise."""
     specs = COUNTER_GROUP if group is None else group
-    fds: list[int] = []
-    try:
-        for position, spec in enumerate(specs):
-            attr = counter_attr(spec, leader=position == 0, kernel=kernel, inherit=inherit,
-                                enable_on_exec=enable_on_exec, identifier=identifier)
-            fds.append(perf_event_open(attr, tid, cpu, group_fd=fds[0] if fds else -1))
-        ids = [event_id(fd) for fd in fds]
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return CounterGroup(pid, tid, cpu, fds, ids, [s.key for s in specs])
+    for sample_read in (True, False):
+        fds: list[int] = []
+        try:
+            for position, spec in enumerate(specs):
+                attr = counter_attr(spec, leader=position == 0, kernel=kernel, inherit=inherit,
+                                    enable_on_exec=enable_on_exec, identifier=identifier,
+                                    sample_read=sample_read)
+                fds.append(perf_event_open(attr, tid, cpu, group_fd=fds[0] if fds else -1))
+            ids = [event_id(fd) for fd in fds]
+        except PerfEventError as exc:
+            for fd in fds:
+                os.close(fd)
+            if sample_read and not fds and exc.errno == errno.EINVAL:
+                continue  # a kernel without inherit + PERF_SAMPLE_READ
+            raise
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return CounterGroup(pid, tid, cpu, fds, ids, [s.key for s in specs])
+    raise AssertionError("unreachable")
 
 
 def open_groups(threads: Sequence[tuple[int, int]], cpus: Sequence[int], *, kernel: bool,
