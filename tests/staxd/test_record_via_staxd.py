@@ -130,3 +130,22 @@ def test_record_without_staxd_has_neither_and_says_why_once(dirs: tuple[Path, Pa
     notes = meta["notes"]
     assert isinstance(notes, list)
     assert [n for n in notes if "are missing because" in n] == [line.removeprefix("stax: ")]
+
+
+def test_dwarf_recording_through_staxd_has_the_backends_dump_layout(staxd: StaxdProcess,
+                                                                    dirs: tuple[Path, Path]) -> None:
+    """staxd builds the DWARF dump with the backend's DwarfSampling, so the grant is used as is."""
+    exe, out_dir = dirs
+    out = out_dir / "dwarf.stax"
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "STAXD_SOCKET": str(staxd.socket),
+           "STAX_CACHE_DIR": str(out_dir / "dwarf-cache")}
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOGROUP}", "--clear-groups"]
+    argv = [STAX, "record", "--call-graph", "dwarf", "--no-off-cpu", "-o", str(out), "--", str(exe)]
+    proc = subprocess.run([*drop, *argv], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    got = contents(out)
+    meta = got["meta"]
+    assert isinstance(meta, dict)
+    assert meta["backend.event_sets"] == {"sampling": "staxd"}
+    assert got["kernel_samples"] >= 10, got  # type: ignore[operator]
+    assert loss_lines(proc.stderr) == []

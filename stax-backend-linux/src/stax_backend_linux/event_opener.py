@@ -172,6 +172,8 @@ class EventOpener:
             return None
         if dwarf is not None and any((d.sample_regs_user, d.sample_stack_user) != dwarf for _, d in granted):
             _close(granted)
+            self.failure = self.failure or CaptureError("staxd's DWARF register and stack dump differs from "
+                                                        "the one this stax decodes; upgrade staxd.")
             return None
         events = self.per_cpu(granted, request.start)
         if events is not None:
@@ -269,7 +271,8 @@ class EventOpener:
                 return "you may not use staxd's socket"
             return "staxd did not answer"
         text = str(failure).removeprefix("staxd refused: ").rstrip(".")
-        return f"staxd refused ({text[:1].lower() + text[1:]})"
+        text = text[:1].lower() + text[1:]
+        return f"staxd refused ({text})" if isinstance(failure, StaxdRefused) else f"staxd failed ({text})"
 
     def note(self) -> str | None:
         """The one sentence saying what this recording lacks and how to get it; None if nothing."""

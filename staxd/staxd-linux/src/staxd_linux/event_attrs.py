@@ -17,6 +17,7 @@ from typing import Any
 from stax_backend_linux import counter_group
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux.counter_group import COUNTER_READ_FORMAT, CounterSpec
+from stax_backend_linux.dwarf_sampling import DwarfSampling
 
 PERF_SAMPLE_REGS_USER = 1 << 12
 PERF_SAMPLE_STACK_USER = 1 << 13
@@ -37,7 +38,14 @@ def _apply_start(attr: Any, start: str) -> None:
 
 
 def _dwarf(attr: Any, stack_size: int) -> None:
-    """Ask for the user registers and stack copy a userspace DWARF unwinder replays."""
+    """Ask for the user registers and stack copy a userspace DWARF unwinder replays.
+
+    On x86-64 this is the backend's own ``DwarfSampling`` (its register mask, and
+    ``exclude_callchain_user``), so the dump has exactly the layout stax record decodes.
+    """
+    if platform.machine() == "x86_64":
+        DwarfSampling(stack_size).apply(attr)
+        return
     attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER
     attr.sample_regs_user = DWARF_REGS_USER.get(platform.machine(), 0)
     attr.sample_stack_user = stack_size
