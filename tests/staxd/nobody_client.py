@@ -8,7 +8,7 @@ Scenarios:
                cpu-clock sampling fds with kernel stacks for it from staxd, map, enable,
                decode; then try the same in-process (kernel: EACCES expected; user-only:
                no kernel frames).
-  waking       fork a child that sleeps in a loop; get sched_waking fds filtered on it,
+  waking       fork a child woken through a pipe every ~2 ms; get sched_waking fds filtered on it,
                count the wakeups of the child in the raw data; then try to open the
                tracepoint (id ARG) in-process.
   hello        say hello; report the reply or the refusal sentence.
@@ -49,8 +49,21 @@ def _child(body: str) -> int:
                     while True:
                         zero.read(1 << 16)  # the copy to user space runs in the kernel
             else:
-                while True:
-                    time.sleep(0.002)  # each timer wakes us: a sched_waking of this tid
+                # A writer process wakes us through a pipe every ~2 ms: a sched_waking of this
+                # tid each time, from a running waker (timer wakeups of an idle CPU are often
+                # not traced on this kernel).  The writer dies on EPIPE once we are gone.
+                read_end, write_end = os.pipe()
+                if os.fork() == 0:
+                    try:
+                        os.close(read_end)
+                        while True:
+                            os.write(write_end, b"x")
+                            time.sleep(0.002)
+                    finally:
+                        os._exit(0)
+                os.close(write_end)
+                while os.read(read_end, 1):
+                    pass
         finally:
             os._exit(0)
     return pid

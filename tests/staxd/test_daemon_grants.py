@@ -63,7 +63,7 @@ def test_sched_waking_is_granted_and_tracefs_mounted_on_demand(staxd: StaxdProce
     assert [d["cpu"] for d in granted] == list(range(len(granted)))
     assert all(d["event"] == "sched:sched_waking" and d["pid"] == -1 for d in granted)
     assert granted[0]["raw_fields"]["pid"][1:] == [4, True]  # pid_t, signed
-    # 1 s of a 2 ms sleep loop: about 450 wakeups on an idle host, far fewer when the host is
+    # 1 s of pipe wakeups every ~2 ms: about 450 on an idle host, fewer when the host is
     # saturated (other test suites); every one of them is of the child: the wakee filter works.
     assert out["wakeups"] >= 5, out
     assert out["wakees"] == [out["child"]]
