@@ -177,3 +177,48 @@ def test_callers_are_looked_up_at_the_return_address_minus_one(tmp_path: Path) -
         for s, _, _ in rec.stack_totals()
     )
     assert chains == [["leaf", "caller_ending_in_a_call"], ["next_function"]]
+
+
+class TokenSource(TableSource):
+    """A table source whose answers depend on a token (like 'is the debug file installed')."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        super().__init__(names)
+        self.token = "no-debug-file"
+
+    def cache_token(self, image: Image, context: SymbolContext) -> str:
+        return self.token
+
+
+def test_a_changed_source_token_asks_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAX_CACHE_DIR", str(tmp_path / "cache"))
+    source = TokenSource({0x1100: "hot_a", 0x1200: "hot_b", 0x1050: "main"})
+    plugins = StaxPlugins()
+    plugins.register(TablePlugin(source))
+    def prog_calls() -> int:
+        return len([c for c in source.calls if c[0] == "/bin/prog"])
+
+    _build(tmp_path / "a.stax", plugins).finish()
+    asked = prog_calls()
+    _build(tmp_path / "b.stax", plugins).finish()
+    assert prog_calls() == asked  # same token: all from the cache
+    source.token = "debug-file-installed"
+    _build(tmp_path / "c.stax", plugins).finish()
+    assert prog_calls() == asked + 1  # better debug info may exist now: named again
+
+
+def test_misses_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stax.symbol_cache as symbol_cache
+
+    monkeypatch.setenv("STAX_CACHE_DIR", str(tmp_path / "cache"))
+    source = TableSource({0x1100: "hot_a"})  # 0x1200 and 0x1050 stay unnamed: misses
+    plugins = StaxPlugins()
+    plugins.register(TablePlugin(source))
+    _build(tmp_path / "a.stax", plugins).finish()
+    _build(tmp_path / "b.stax", plugins).finish()
+    prog_calls = [offsets for image, offsets in source.calls if image == "/bin/prog"]
+    assert len(prog_calls) == 1  # the misses were remembered
+    monkeypatch.setattr(symbol_cache, "MISS_TTL_S", -1)
+    _build(tmp_path / "c.stax", plugins).finish()
+    prog_calls = [offsets for image, offsets in source.calls if image == "/bin/prog"]
+    assert prog_calls[-1] == (0x1050, 0x1200)  # only the expired misses are asked again

@@ -152,6 +152,12 @@ class SymbolSource(Protocol):
     order: int
     """Lower runs first; the first source to answer for an address wins."""
 
+    # Optional: ``cache_token(image, context) -> str | None``.  Answers for an image are
+    # cached across runs under its build id *and* the tokens of all sources, so a source
+    # whose answer can improve later (a debug file installed, debuginfod reachable again)
+    # returns a token that changes when it would: e.g. the identity of the debug file it
+    # would read.  It must be cheap (a few stat calls), since it runs on every recording.
+
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
     ) -> Mapping[int, Sequence[SymbolInfo]]:

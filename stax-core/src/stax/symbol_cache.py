@@ -1,16 +1,20 @@
-"""A cross-run cache of symbolication results, keyed by build id.
+"""A cross-run cache of symbolication results, keyed by build id and source tokens.
 
 A second recording of the same binaries finds every address here and calls no
-symbol source for them.  It lives in the platformdirs user cache directory
+symbol source for them.  The key is the image's build id plus the sources'
+``cache_token``s (which change when better debug info becomes available), and
+misses expire after :data:`MISS_TTL_S`.  It lives in the platformdirs user cache directory
 (``STAX_CACHE_DIR`` overrides it) as a small SQLite file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -18,7 +22,9 @@ import platformdirs
 
 from stax.contracts import SymbolInfo
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+MISS_TTL_S = 24 * 3600
+"""An address no source could name is asked again after a day: debug info may have arrived."""
 
 
 def cache_dir() -> Path:
@@ -46,7 +52,7 @@ class SymbolCache:
                 " PRIMARY KEY (build_id, offset)) WITHOUT ROWID"
             )
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS misses (build_id TEXT, offset INTEGER,"
+                "CREATE TABLE IF NOT EXISTS misses (build_id TEXT, offset INTEGER, time REAL,"
                 " PRIMARY KEY (build_id, offset)) WITHOUT ROWID"
             )
         except sqlite3.Error:
@@ -56,14 +62,15 @@ class SymbolCache:
                 " PRIMARY KEY (build_id, offset))"
             )
             self.db.execute(
-                "CREATE TABLE misses (build_id TEXT, offset INTEGER, PRIMARY KEY (build_id, offset))"
+                "CREATE TABLE misses (build_id TEXT, offset INTEGER, time REAL,"
+                " PRIMARY KEY (build_id, offset))"
             )
 
     def lookup(
-        self, build_id: bytes, offsets: Iterable[int]
+        self, key: str, offsets: Iterable[int]
     ) -> tuple[dict[int, list[SymbolInfo]], set[int]]:
-        """Return (hits, known misses) for ``offsets``."""
-        key = build_id.hex()
+        """Return (hits, known misses younger than a day) for ``offsets`` of image ``key``."""
+        fresh_after = time.time() - MISS_TTL_S
         wanted = list(offsets)
         hits: dict[int, list[SymbolInfo]] = {}
         misses: set[int] = set()
@@ -76,19 +83,19 @@ class SymbolCache:
             ):
                 hits[offset] = [SymbolInfo(**entry) for entry in json.loads(chain)]
             for (offset,) in self.db.execute(
-                f"SELECT offset FROM misses WHERE build_id=? AND offset IN ({marks})",
-                (key, *chunk),
+                f"SELECT offset FROM misses WHERE build_id=? AND time > ? AND offset IN ({marks})",
+                (key, fresh_after, *chunk),
             ):
                 misses.add(offset)
         return hits, misses
 
     def store(
         self,
-        build_id: bytes,
+        key: str,
         resolved: Mapping[int, Sequence[SymbolInfo]],
         unresolved: Iterable[int] = (),
     ) -> None:
-        key = build_id.hex()
+        now = time.time()
         rows = [
             (key, offset, json.dumps([_as_dict(s) for s in chain]))
             for offset, chain in resolved.items()
@@ -97,7 +104,7 @@ class SymbolCache:
             with self.db:
                 self.db.executemany("INSERT OR REPLACE INTO symbols VALUES (?,?,?)", rows)
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO misses VALUES (?,?)", ((key, o) for o in unresolved)
+                    "INSERT OR REPLACE INTO misses VALUES (?,?,?)", ((key, o, now) for o in unresolved)
                 )
         except sqlite3.Error:
             pass  # a read-only or locked cache only costs speed
@@ -114,3 +121,11 @@ def _as_dict(info: SymbolInfo) -> dict[str, object]:
         "line": info.line,
         "inlined": info.inlined,
     }
+
+
+def image_cache_key(build_id: bytes, tokens: Iterable[str]) -> str:
+    """The cache key of an image: its build id, plus a digest of the sources' tokens."""
+    joined = "\n".join(tokens)
+    if not joined:
+        return build_id.hex()
+    return f"{build_id.hex()}#{hashlib.sha256(joined.encode()).hexdigest()[:16]}"

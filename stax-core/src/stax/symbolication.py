@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
-from stax.symbol_cache import SymbolCache, cache_dir
+from stax.symbol_cache import SymbolCache, cache_dir, image_cache_key
 
 if TYPE_CHECKING:
     from stax.plugin_manager import StaxPlugins
-    from stax.stack_table import FrameTable, ImageTable
+    from stax.stack_table import FrameTable, Image, ImageTable
 
 
 def symbolicate_frames(
@@ -45,7 +45,8 @@ def symbolicate_frames(
             results: dict[int, Sequence[SymbolInfo]] = {}
             use_cache = image.build_id is not None and image.pid is None
             if use_cache:
-                hits, misses = cache.lookup(image.build_id, wanted)
+                key = image_cache_key(image.build_id, _tokens(sources, image, context))
+                hits, misses = cache.lookup(key, wanted)
                 results.update(hits)
                 wanted = [o for o in wanted if o not in hits and o not in misses]
             fresh: dict[int, Sequence[SymbolInfo]] = {}
@@ -65,7 +66,7 @@ def symbolicate_frames(
                     wanted = [o for o in wanted if o not in fresh]
             results.update(fresh)
             if use_cache and (fresh or wanted):
-                cache.store(image.build_id, fresh, wanted)
+                cache.store(key, fresh, wanted)
             for offset, chain in results.items():
                 _rows_for(offsets_to_frames[offset], chain, resolved_rows, inline_rows, frames)
     finally:
@@ -93,3 +94,19 @@ def _rows_for(
         resolved_rows.append((outer.function, symbol_offset, outer.file, outer.line, frame_id))
         for depth, info in enumerate(chain[:-1]):
             inline_rows.append((frame_id, depth, info.function, info.file, info.line))
+
+
+def _tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
+    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource)."""
+    tokens = []
+    for source in sources:
+        token_of = getattr(source, "cache_token", None)
+        if token_of is None:
+            continue
+        try:
+            token = token_of(image, context)
+        except Exception:  # a token is an optimisation hint; a broken one means "no cache"
+            token = f"error:{id(source)}"
+        if token:
+            tokens.append(f"{source.name}={token}")  # type: ignore[attr-defined]
+    return tokens

@@ -8,12 +8,14 @@ program headers describe no bytes, so they cannot do this.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
-from stax_symbols.debug_file_locator import PROCESS_LOCATOR, DebugFileLocator
+from stax_symbols.debug_file_locator import PROCESS_LOCATOR, DebugFileLocator, debug_roots
 from stax_symbols.dwarf_forms import DwarfError
 from stax_symbols.dwarf_memo import PROCESS_DWARF_MEMO, DwarfMemo
 from stax_symbols.elf_file import ElfReadError
@@ -42,6 +44,19 @@ class DwarfSymbolSource:
         self.locator = locator or PROCESS_LOCATOR
         self.dwarf_memo = dwarf_memo or PROCESS_DWARF_MEMO
         self.elf_memo = elf_memo or PROCESS_MEMO
+
+    def cache_token(self, image: Image, context: SymbolContext) -> str | None:
+        """What debug info this source would read for ``image``, from a few stat calls.
+
+        Core caches answers per build id and this token, so installing a ``-dbgsym``
+        package, adding a debug dir or a debuginfod fetch succeeding later changes the
+        token and the image is named again (with inlines and lines this time).  While
+        debuginfod is on and has nothing cached for the image, the token changes daily,
+        so answers made without it are retried.
+        """
+        if image.kind is not ImageKind.ELF or image.build_id is None:
+            return None
+        return debug_info_token(image, context, self.locator)
 
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
@@ -93,3 +108,25 @@ class DwarfSymbolSource:
             except ElfReadError:
                 continue
         return tables
+
+
+def debug_info_token(image: Image, context: SymbolContext, locator: DebugFileLocator) -> str:
+    """Identity of the debug files that could describe ``image`` (see ``cache_token``)."""
+    hex_id = image.build_id.hex() if image.build_id else ""
+    directory, _, base = image.path.rpartition("/")
+    roots = debug_roots(context.options)
+    candidates = [f"{root}/.build-id/{hex_id[:2]}/{hex_id[2:]}.debug" for root in roots]
+    candidates += [f"{directory}/{base}.debug", f"{directory}/.debug/{base}.debug"]
+    candidates += [f"{root}{directory}/{base}.debug" for root in roots]
+    parts = []
+    for path in candidates:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    client = locator.client(context)
+    if client is not None:
+        cached = client.cache_root / hex_id / "debuginfo"
+        parts.append("debuginfod:cached" if cached.exists() else f"debuginfod:day{int(time.time() // 86400)}")
+    return ";".join(parts) or "none"
