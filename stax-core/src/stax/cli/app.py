@@ -28,6 +28,20 @@ BUILTIN_COMMANDS = {
     "setup": "stax.cli.setup_command:setup",
 }
 
+# One line each for `stax --help`: lazy commands are not imported to read their docstrings.
+COMMAND_SUMMARIES = {
+    "record": "Record a CPU profile (on- and off-CPU) of a command, pids, or the system.",
+    "top": "Functions by CPU time (or blocked time with --off-cpu).",
+    "flamegraph": "An interactive SVG flamegraph (--off-cpu: blocked time by reason).",
+    "collapse": "Folded stacks for flamegraph.pl / inferno.",
+    "render": "Any installed renderer, by name.",
+    "threads": "Per thread: on-CPU, blocked time by reason, runnable wait, wakers.",
+    "wakers": "Blocked stacks joined with the stacks that woke them.",
+    "plugins": "What plugins are installed: distribution, version, hooks.",
+    "doctor": "What this host lets stax capture, and how to fix what it doesn't.",
+    "setup": "Install (or --uninstall) the staxd broker; run with sudo.",
+}
+
 
 def build_app() -> cyclopts.App:
     """Build the CLI: built-ins first, then plugin commands."""
@@ -38,7 +52,7 @@ def build_app() -> cyclopts.App:
         version=__version__,
     )
     for name, target in BUILTIN_COMMANDS.items():
-        app.command(target, name=name)
+        app.command(target, name=name, help=COMMAND_SUMMARIES.get(name))
     try:
         from stax.plugin_manager import get_plugins
 
