@@ -440,6 +440,7 @@ class CaptureSession:
             "ring_buffer_bytes_per_cpu": ring_bytes,
             "duration_s": round(elapsed, 3),
             "lost_samples": d.lost_samples,
+            "decoder": d.implementation,  # "compiled" (fast_decode.c) or "python"
         }
         if self.command is not None:
             metadata["target_pid"] = self.command.pid

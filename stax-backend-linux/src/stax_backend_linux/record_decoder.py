@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from stax.events import (
     Event,
@@ -37,6 +38,9 @@ from stax.events import (
 from stax_backend_linux.counter_decoder import PERF_RECORD_READ, CounterRead, decode_read_record
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.stack_sample_record import StackSampleLayout
+
+if TYPE_CHECKING:
+    from stax_backend_linux.fast_decoder import FastScan
 
 # enum perf_event_type
 PERF_RECORD_MMAP = 1
@@ -166,6 +170,10 @@ class RecordDecoder:
         :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
         self.counter_reads: list[CounterRead] | None = None
         """Set when counter groups share the rings: PERF_RECORD_READs are appended here."""
+        from stax_backend_linux import fast_decoder  # it imports this module
+
+        self._fast: FastScan | None = fast_decoder.load()
+        """The compiled scan (fast_decoder.py), or None: this module decodes everything."""
 
     def register(self, event_id: int, kind: int, waking_pid_offset: int = -1) -> None:
         """Say that samples carrying PERF_SAMPLE_IDENTIFIER ``event_id`` are of ``kind``.
@@ -179,14 +187,31 @@ class RecordDecoder:
         if kind == KIND_SCHED_WAKING:
             self.waking_pid_offset = waking_pid_offset
 
+    @property
+    def implementation(self) -> str:
+        """"compiled" when fast_decode.c does the scan, "python" when this module does it all."""
+        return "compiled" if self._fast is not None else "python"
+
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
+        if self._fast is not None and self.stack_samples is None:
+            return self._fast.decode(self, chunk)
+        return self._decode_range(chunk, 0, len(chunk))
+
+    def decode_python(self, chunk: bytes) -> list[Event]:
+        """:meth:`decode` by this module alone: the reference the compiled scan is held to."""
+        return self._decode_range(chunk, 0, len(chunk))
+
+    def _decode_range(self, chunk: bytes, start: int, stop: int) -> list[Event]:
+        """Decode the records from byte ``start`` up to ``stop`` (a record boundary or the end)."""
         out: list[Event] = []
         append = out.append
         end = len(chunk)
         if end & 7:
             end &= ~7  # records are u64-sized; a ragged tail cannot be a record
         words = memoryview(chunk)[:end].cast("Q")
+        if stop < end:
+            end = stop
         chains = _IPS_STRUCTS
         header_from = HEADER.unpack_from
         sample_from = SAMPLE_BODY.unpack_from
@@ -200,7 +225,7 @@ class RecordDecoder:
         kinds = self.kinds
         stack_samples = self.stack_samples
         samples = 0
-        off = 0
+        off = start
         try:
             while off + 8 <= end:
                 rtype, misc, size = header_from(chunk, off)

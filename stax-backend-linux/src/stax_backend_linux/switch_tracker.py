@@ -31,6 +31,7 @@ from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack
 
 # A context-switches sample further than this before its switch-out record is not its stack.
 STACK_MATCH_WINDOW_NS = 5_000_000
+PREEMPTED = BlockedReason.PREEMPTED
 
 
 class _OpenSpan:
@@ -116,7 +117,10 @@ class SwitchTracker:
         self._exited.discard(tid)  # a reused tid is a new thread
 
     def switch(self, record: SwitchRecord) -> OffCpuInterval | None:
-        """Open a span on switch-out; return the closed span on the matching switch-in."""
+        """Open a span on switch-out; return the closed span on the matching switch-in.
+
+        Called once per switch record: :meth:`_close` is inlined here (same logic).
+        """
         tid = record.tid
         if not tid:
             return None  # the idle task (CPU-wide events)
@@ -128,7 +132,18 @@ class SwitchTracker:
         span = self._open.pop(tid, None)
         if span is None:
             return None
-        return self._close(span, tid, record.time)
+        end = record.time
+        start = span.start
+        waker_tid = None
+        woke = self._last_waker.get(tid)
+        if woke is not None and start <= woke[0] <= end:
+            waker_tid = woke[1]
+        self.spans += 1
+        reason = span.reason
+        if reason is PREEMPTED:
+            self.preempted_spans += 1
+        return OffCpuInterval(start, end, span.pid, tid, span.cpu, reason, span.wait_site,
+                              span.kernel_ips, span.user_ips, waker_tid)
 
     def finish(self, end_time: int) -> list[OffCpuInterval]:
         """Close what is still open at ``end_time`` (threads that exited were dropped already)."""
