@@ -71,8 +71,9 @@ class MachoDwarfSource:
             return {}
         search = find_dsym(image.path, uuid, context.options, debug_roots(context.options),
                            self.images.files)
-        for sentence in search.warnings:
-            context.warn(sentence)
+        if not self._binary_of_another_build(image, uuid):  # then the symbol-table source says so
+            for sentence in search.warnings:
+                context.warn(sentence)
         if search.found is None:
             return {}
         resolver = self._resolver(search.found)
@@ -99,6 +100,14 @@ class MachoDwarfSource:
         for problem in resolver.problems:
             context.warn(problem)
         return out
+
+    def _binary_of_another_build(self, image: Image, uuid: bytes) -> bool:
+        if not os.path.exists(image.path):
+            return False
+        try:
+            return all(s.image.uuid != uuid for s in self.images.files.load(image.path).slices)
+        except MachoError:
+            return False
 
     def _uuid_on_disk(self, image: Image, context: SymbolContext) -> bytes | None:
         if not os.path.exists(image.path):

@@ -76,12 +76,21 @@ class MachoImages:
                     if cached is None:
                         continue
                     commands = cache.load_commands(cached)  # type: ignore[attr-defined]
-                    locals_ = cache.local_symbols(cached)  # type: ignore[attr-defined]
-                    return load_image(f"{cached.path} in {path}", commands,
-                                      lambda offset, size, c=cache, i=commands: c.read_vm(i.linkedit_vmaddr(offset), size),
-                                      [locals_] if locals_ else []), tuple(warnings)
+                    try:
+                        locals_ = cache.local_symbols(cached)  # type: ignore[attr-defined]
+                    except MachoError as exc:  # exported names still answer
+                        warnings.append(f"{exc}.")
+                        locals_ = None
+
+                    def read_linkedit(offset: int, size: int, c: object = cache, i: object = commands) -> bytes:
+                        return c.read_vm(i.linkedit_vmaddr(offset), size)  # type: ignore[attr-defined]
+
+                    loaded = load_image(f"{cached.path} in {path}", commands, read_linkedit,
+                                        [locals_] if locals_ else [])
+                    return loaded, tuple(warnings)
                 except MachoError as exc:
-                    warnings.append(str(exc))
+                    warnings.append(f"Cannot read the dyld shared cache {path}: {exc}."
+                                    if not str(exc).startswith("Cannot") else str(exc))
         if not os.path.exists(image.path):
             where = f"no dyld shared cache searched has UUID {uuid_text(image.build_id)}" if image.build_id \
                 else "no UUID was recorded to find it in the dyld shared cache"

@@ -10,7 +10,6 @@ shared cache it picks the dylib whose ``__TEXT`` holds it.  A debug file given w
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 
 import attrs
@@ -47,8 +46,9 @@ class Plan:
 
 
 def plan(path: str, addresses: Sequence[int], arch: str | None, debug_file: str | None,
-         debug_dirs: Sequence[str], scratch: tempfile.TemporaryDirectory[str]) -> Plan:
-    """The images and offsets for ``addresses`` in ``path`` (raises StaxError, one sentence)."""
+         debug_dirs: Sequence[str], scratch: str) -> Plan:
+    """The images and offsets for ``addresses`` in ``path`` (raises StaxError, one sentence);
+    ``scratch`` is a temporary directory for the duration of the command."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(64)
@@ -70,14 +70,14 @@ def plan(path: str, addresses: Sequence[int], arch: str | None, debug_file: str 
 
 
 def _elf(path: str, addresses: Sequence[int], debug_file: str | None, options: dict[str, object],
-         scratch: tempfile.TemporaryDirectory[str]) -> Plan:
+         scratch: str) -> Plan:
     try:
         with open(path, "rb") as stream:
             elf = read_elf(stream, path)
     except ElfReadError as exc:
         raise StaxError(str(exc)) from None
     if debug_file:
-        _adopt_elf_debug_file(path, elf.build_id, debug_file, options, scratch.name)
+        _adopt_elf_debug_file(path, elf.build_id, debug_file, options, scratch)
     image = Image(0, os.path.abspath(path), ImageKind.ELF, elf.build_id)
     targets = []
     for address in addresses:
