@@ -106,7 +106,9 @@ def tool(*names: str) -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail(f"none of {', '.join(names)} is installed (bash scripts/bootstrap.sh installs clang, lld-19, llvm)")
+    pytest.fail(
+        f"none of {', '.join(names)} is installed (bash scripts/bootstrap.sh installs clang, lld-19, llvm)"
+    )
 
 
 def ld64() -> str:
@@ -115,8 +117,7 @@ def ld64() -> str:
 
 
 def run(*argv: str | Path, **kwargs: object) -> str:
-    return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True,
-                          **kwargs).stdout  # type: ignore[call-overload]
+    return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True, **kwargs).stdout  # type: ignore[call-overload]
 
 
 @attrs.frozen
@@ -139,13 +140,37 @@ def build(directory: Path, tag: str) -> MachoBuild:
     for arch in ARCHES:
         target = f"{arch}-apple-macos13"
         obj = directory / f"prog-{arch}.o"
-        run(clang, "-target", target, "-O2", "-g", "-fasynchronous-unwind-tables", f'-DVARIANT_TAG="{tag}"',
-            "-c", directory / "prog.c", "-o", obj)
+        run(
+            clang,
+            "-target",
+            target,
+            "-O2",
+            "-g",
+            "-fasynchronous-unwind-tables",
+            f'-DVARIANT_TAG="{tag}"',
+            "-c",
+            directory / "prog.c",
+            "-o",
+            obj,
+        )
         (directory / f"odd-{arch}.s").write_text(ODD_FRAME[arch])
         run(clang, "-target", target, "-c", directory / f"odd-{arch}.s", "-o", directory / f"odd-{arch}.o")
         binary = directory / f"prog-{arch}"
-        run(ld64(), "-arch", arch, "-platform_version", "macos", "13.0", "13.0", "-e", "_main",
-            "-o", binary, obj, directory / f"odd-{arch}.o")
+        run(
+            ld64(),
+            "-arch",
+            arch,
+            "-platform_version",
+            "macos",
+            "13.0",
+            "13.0",
+            "-e",
+            "_main",
+            "-o",
+            binary,
+            obj,
+            directory / f"odd-{arch}.o",
+        )
         run(dsymutil, binary, "-o", f"{binary}.dSYM")
         binaries[arch] = binary
     fat = directory / "prog-fat"
@@ -155,10 +180,33 @@ def build(directory: Path, tag: str) -> MachoBuild:
     dwarf_dir = directory / "prog-fat.dSYM" / "Contents" / "Resources" / "DWARF"
     dwarf_dir.mkdir(parents=True, exist_ok=True)
     run(lipo, "-create", *(dwarf_file(b) for b in binaries.values()), "-output", dwarf_dir / "prog-fat")
-    run(clang, "-target", "arm64-apple-macos13", "-O1", "-g", "-c", directory / "lib.c", "-o", directory / "lib.o")
+    run(
+        clang,
+        "-target",
+        "arm64-apple-macos13",
+        "-O1",
+        "-g",
+        "-c",
+        directory / "lib.c",
+        "-o",
+        directory / "lib.o",
+    )
     dylib = directory / "libdemo.dylib"
-    run(ld64(), "-dylib", "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0",
-        "-install_name", "/usr/lib/libdemo.dylib", "-o", dylib, directory / "lib.o")
+    run(
+        ld64(),
+        "-dylib",
+        "-arch",
+        "arm64",
+        "-platform_version",
+        "macos",
+        "13.0",
+        "13.0",
+        "-install_name",
+        "/usr/lib/libdemo.dylib",
+        "-o",
+        dylib,
+        directory / "lib.o",
+    )
     run(dsymutil, dylib, "-o", f"{dylib}.dSYM")
     return MachoBuild(directory, binaries, fat, dylib)
 
@@ -177,8 +225,9 @@ def instruction_addresses(binary: Path, arch: str | None = None) -> list[int]:
 Chain = list[tuple[str, str | None, int | None]]
 
 
-def symbolizer_chains(binary: Path, addresses: Sequence[int], arch: str | None = None,
-                      dsym: Path | None = None) -> dict[int, Chain]:
+def symbolizer_chains(
+    binary: Path, addresses: Sequence[int], arch: str | None = None, dsym: Path | None = None
+) -> dict[int, Chain]:
     """``llvm-symbolizer`` per address: [(function, file, line)], innermost first."""
     args = ["--inlining", "--functions=linkage", f"--obj={binary}"]
     if arch:
@@ -209,11 +258,20 @@ def objdump_unwind_info(binary: Path) -> ObjdumpUnwind:
     and every second-level (function offset, encoding)."""
     text = run(tool("llvm-objdump"), "--unwind-info", binary)
     common = [int(v, 16) for v in re.findall(r"^\s+encoding\[\d+\]: (0x[0-9a-f]+)$", text, re.M)]
-    index = [(int(a, 16), int(b, 16), int(c, 16)) for a, b, c in re.findall(
-        r"\[\d+\]: function offset=(0x[0-9a-f]+), 2nd level page offset=(0x[0-9a-f]+), LSDA offset=(0x[0-9a-f]+)",
-        text)]
-    entries = [(int(a, 16), int(b, 16)) for a, b in re.findall(
-        r"\[\d+\]: function offset=(0x[0-9a-f]+), encoding(?:\[\d+\])?=(0x[0-9a-f]+)", text)]
+    index = [
+        (int(a, 16), int(b, 16), int(c, 16))
+        for a, b, c in re.findall(
+            r"\[\d+\]: function offset=(0x[0-9a-f]+), 2nd level page offset=(0x[0-9a-f]+),"
+            r" LSDA offset=(0x[0-9a-f]+)",
+            text,
+        )
+    ]
+    entries = [
+        (int(a, 16), int(b, 16))
+        for a, b in re.findall(
+            r"\[\d+\]: function offset=(0x[0-9a-f]+), encoding(?:\[\d+\])?=(0x[0-9a-f]+)", text
+        )
+    ]
     return ObjdumpUnwind(common, index, entries)
 
 
@@ -221,12 +279,18 @@ def objdump_fdes(binary: Path) -> list[tuple[int, int, int]]:
     """(offset in __eh_frame, pc begin, pc end) of each FDE ``llvm-objdump --dwarf=frames`` lists."""
     text = run(tool("llvm-objdump"), "--dwarf=frames", binary)
     eh = text.split(".eh_frame contents:", 1)[1]
-    return [(int(o, 16), int(b, 16), int(e, 16)) for o, b, e in
-            re.findall(r"^([0-9a-f]{8}) [0-9a-f]+ [0-9a-f]+ FDE cie=[0-9a-f]+ pc=([0-9a-f]+)\.\.\.([0-9a-f]+)$", eh, re.M)]
+    return [
+        (int(o, 16), int(b, 16), int(e, 16))
+        for o, b, e in re.findall(
+            r"^([0-9a-f]{8}) [0-9a-f]+ [0-9a-f]+ FDE cie=[0-9a-f]+ pc=([0-9a-f]+)\.\.\.([0-9a-f]+)$", eh, re.M
+        )
+    ]
 
 
 def objdump_cfa_rows(binary: Path) -> dict[int, tuple[int, int]]:
     """pc -> (CFA register, CFA offset) of every row llvm-objdump prints for __eh_frame FDEs."""
     text = run(tool("llvm-objdump"), "--dwarf=frames", binary).split(".eh_frame contents:", 1)[1]
-    return {int(pc, 16): (int(reg), int(off or 0)) for pc, reg, off in
-            re.findall(r"^\s+0x([0-9a-f]+): CFA=reg(\d+)([+-]\d+)?", text, re.M)}
+    return {
+        int(pc, 16): (int(reg), int(off or 0))
+        for pc, reg, off in re.findall(r"^\s+0x([0-9a-f]+): CFA=reg(\d+)([+-]\d+)?", text, re.M)
+    }

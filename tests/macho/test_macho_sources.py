@@ -51,7 +51,10 @@ def test_function_starts_keep_a_stripped_local_unnamed(macho: MachoBuild, tmp_pa
     stripped = tmp_path / "libdemo.dylib"
     shutil.copy(macho.dylib, stripped)  # no dSYM beside it
     run(tool("llvm-strip", "llvm-strip-14"), "-x", stripped)
-    symbols = {parts[2]: int(parts[0], 16) for parts in map(str.split, run(tool("llvm-nm"), macho.dylib).splitlines())}
+    symbols = {
+        parts[2]: int(parts[0], 16)
+        for parts in map(str.split, run(tool("llvm-nm"), macho.dylib).splitlines())
+    }
     private, public = symbols["_lib_private"], symbols["_lib_public"]
     image = Image(1, str(stripped), ImageKind.MACHO, _uuid(stripped))
     found, warnings = symbolicate_like_core(image, [public + 4, private + 4], {}, tmp_path)
@@ -65,7 +68,9 @@ def test_function_starts_keep_a_stripped_local_unnamed(macho: MachoBuild, tmp_pa
     assert as_chain(found[private + 4]) == [("lib_private", None, None)]
 
 
-def test_a_file_of_another_build_is_refused(macho: MachoBuild, macho_other: MachoBuild, tmp_path: Path) -> None:
+def test_a_file_of_another_build_is_refused(
+    macho: MachoBuild, macho_other: MachoBuild, tmp_path: Path
+) -> None:
     binary = macho.binaries["arm64"]
     recorded = _uuid(macho_other.binaries["arm64"])
     image = Image(1, str(binary), ImageKind.MACHO, recorded)

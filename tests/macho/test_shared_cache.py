@@ -44,22 +44,30 @@ def test_symbolize_names_the_image_and_function(tmp_path: Path, modern: bool) ->
 
 def test_cache_reader_facts(tmp_path: Path) -> None:
     cache = SharedCache(str(write_cache(tmp_path)))
-    assert [f.path for f in cache.files] == [str(tmp_path / "dyld_shared_cache_arm64e"),
-                                              str(tmp_path / "dyld_shared_cache_arm64e.01")]
+    assert [f.path for f in cache.files] == [
+        str(tmp_path / "dyld_shared_cache_arm64e"),
+        str(tmp_path / "dyld_shared_cache_arm64e.01"),
+    ]
     assert cache.files[1].uuid == SUB_UUID
-    assert [(i.path, i.uuid, i.address) for i in cache.images] == [(d.path, d.uuid, d.address) for d in DYLIBS]
+    assert [(i.path, i.uuid, i.address) for i in cache.images] == [
+        (d.path, d.uuid, d.address) for d in DYLIBS
+    ]
     assert cache.image_by_uuid(B.uuid).path == B.path
     assert cache.image_at(A_TEXT).path == A.path and cache.image_at(BASE + 0x2000) is None
     commands = cache.load_commands(cache.image_at(B_TEXT))
     assert commands.install_name == B.path and commands.uuid == B.uuid
 
 
-def test_recorded_dylib_missing_on_disk_is_found_by_uuid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recorded_dylib_missing_on_disk_is_found_by_uuid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What a macOS recording holds: /usr/lib/... does not exist, the UUID finds it in the cache."""
     main = write_cache(tmp_path / "cache")
     monkeypatch.setenv("STAX_DYLD_SHARED_CACHE", str(main.parent))  # a directory works too
     image = Image(1, A.path, ImageKind.MACHO, A.uuid)
-    found, warnings = symbolicate_like_core(image, [TEXT_OFFSET + 0x10, TEXT_OFFSET + 0x28, TEXT_OFFSET + 0x64], {}, tmp_path)
+    found, warnings = symbolicate_like_core(
+        image, [TEXT_OFFSET + 0x10, TEXT_OFFSET + 0x28, TEXT_OFFSET + 0x64], {}, tmp_path
+    )
     assert warnings == []
     assert as_chain(found[TEXT_OFFSET + 0x10]) == [("a_public", None, None)]
     assert as_chain(found[TEXT_OFFSET + 0x28]) == [("a_hidden", None, None)]
@@ -71,8 +79,10 @@ def test_missing_subcache_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "dyld_shared_cache_arm64e.01").unlink()
     proc = stax("symbolize", str(main), hex(A_TEXT), check=False)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr == (f"stax: Cannot read the dyld shared cache {main}: the subcache {main}.01 of"
-                           f" {main} is missing; copy the whole cache directory.\n")
+    assert proc.stderr == (
+        f"stax: Cannot read the dyld shared cache {main}: the subcache {main}.01 of"
+        f" {main} is missing; copy the whole cache directory.\n"
+    )
 
 
 def test_wrong_local_symbols_file_keeps_exported_names(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ def stax_chains(binary: Path, addresses: list[int], *extra: str) -> dict[int, Ch
     proc = stax("symbolize", str(binary), *(hex(a) for a in addresses), "--json", *extra)
     assert proc.stderr == ""
     rows = json.loads(proc.stdout)["addresses"]
-    return {int(r["address"], 16): [(f["function"], f["file"], f["line"] or 0) for f in r["frames"]]
-            for r in rows}
+    return {
+        int(r["address"], 16): [(f["function"], f["file"], f["line"] or 0) for f in r["frames"]] for r in rows
+    }
 
 
 def compare(ours: dict[int, Chain], theirs: dict[int, Chain]) -> int:
@@ -51,7 +52,9 @@ def test_every_instruction_matches_llvm_symbolizer(macho: MachoBuild) -> None:
         inlined = compare(stax_chains(binary, addresses), theirs)
         # the nest is really there: mix_step inside hot_inline inside local_worker
         assert inlined > 5, arch
-        assert any([f for f, _, _ in c] == ["mix_step", "hot_inline", "local_worker"] for c in theirs.values())
+        assert any(
+            [f for f, _, _ in c] == ["mix_step", "hot_inline", "local_worker"] for c in theirs.values()
+        )
 
 
 def test_universal_binary_with_arch(macho: MachoBuild) -> None:
@@ -59,17 +62,23 @@ def test_universal_binary_with_arch(macho: MachoBuild) -> None:
         addresses = instruction_addresses(macho.binaries[arch])
         theirs = symbolizer_chains(macho.fat, addresses, arch=arch)
         assert compare(stax_chains(macho.fat, addresses, "--arch", arch), theirs) > 5
-        out = json.loads(stax("symbolize", str(macho.fat), hex(addresses[0]), "--arch", arch, "--json").stdout)
+        out = json.loads(
+            stax("symbolize", str(macho.fat), hex(addresses[0]), "--arch", arch, "--json").stdout
+        )
         assert out["arch"] == arch and out["format"] == "macho"
 
 
 def test_universal_binary_without_arch_is_one_sentence(macho: MachoBuild) -> None:
     proc = stax("symbolize", str(macho.fat), "0x100000400", check=False)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr == (f"stax: {macho.fat} is a universal binary (x86_64, arm64); choose one with --arch.\n")
+    assert proc.stderr == (
+        f"stax: {macho.fat} is a universal binary (x86_64, arm64); choose one with --arch.\n"
+    )
     proc = stax("symbolize", str(macho.fat), "0x100000400", "--arch", "ppc", check=False)
     assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "has no ppc slice" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.count("\n") == 1 and "has no ppc slice" in proc.stderr and "Traceback" not in proc.stderr
+    )
 
 
 def test_text_output_is_addr2line_pretty_format(macho: MachoBuild) -> None:
@@ -79,8 +88,11 @@ def test_text_output_is_addr2line_pretty_format(macho: MachoBuild) -> None:
     deep = next(a for a, c in theirs.items() if len(c) == 3)
     out = stax("symbolize", str(binary), hex(deep)).stdout.splitlines()
     (f0, file0, line0), (f1, file1, line1), (f2, file2, line2) = theirs[deep]
-    assert out == [f"{deep:#x}: {f0} at {file0}:{line0}", f" (inlined by) {f1} at {file1}:{line1}",
-                   f" (inlined by) {f2} at {file2}:{line2}"]
+    assert out == [
+        f"{deep:#x}: {f0} at {file0}:{line0}",
+        f" (inlined by) {f1} at {file1}:{line1}",
+        f" (inlined by) {f2} at {file2}:{line2}",
+    ]
 
 
 def test_stale_dsym_given_explicitly_is_refused(macho: MachoBuild, macho_other: MachoBuild) -> None:
@@ -131,7 +143,10 @@ def test_bad_input_is_one_sentence(macho: MachoBuild, tmp_path: Path) -> None:
     text.write_text("hello")
     cases = [
         ((str(text), "0x10"), f"stax: {text} is not an ELF, Mach-O or dyld shared cache file.\n"),
-        ((str(tmp_path / "missing"), "0x10"), f"stax: Cannot read {tmp_path / 'missing'}: No such file or directory.\n"),
+        (
+            (str(tmp_path / "missing"), "0x10"),
+            f"stax: Cannot read {tmp_path / 'missing'}: No such file or directory.\n",
+        ),
         ((str(macho.binaries["arm64"]), "zz"), "stax: 'zz' is not a hex address; write it like 0x1139.\n"),
     ]
     for args, expected in cases:

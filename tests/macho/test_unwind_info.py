@@ -35,7 +35,9 @@ def test_rows_match_llvm_objdump(macho: MachoBuild, arch: str) -> None:
 
 def test_dylib_rows_match_llvm_objdump(macho: MachoBuild) -> None:
     table = read_unwind_info(_section(_slice(macho.dylib), "__unwind_info")[0])
-    assert [(e.function_offset, e.encoding) for e in table.entries] == objdump_unwind_info(macho.dylib).entries
+    assert [(e.function_offset, e.encoding) for e in table.entries] == objdump_unwind_info(
+        macho.dylib
+    ).entries
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -56,8 +58,9 @@ def test_dwarf_mode_entry_finds_its_fde(macho: MachoBuild, arch: str) -> None:
     assert describe(arch, entry.encoding) == f"dwarf, FDE at __eh_frame+{fde.offset:#x}"
     rows = eh.section.rows_for(fde).rows
     expected = objdump_cfa_rows(macho.binaries[arch])
-    assert [(r.start, r.cfa_register, r.cfa_offset) for r in rows] == \
-        [(pc, *expected[pc]) for pc in sorted(expected) if fde.pc_begin <= pc < fde.pc_end]
+    assert [(r.start, r.cfa_register, r.cfa_offset) for r in rows] == [
+        (pc, *expected[pc]) for pc in sorted(expected) if fde.pc_begin <= pc < fde.pc_end
+    ]
 
 
 def test_encodings_read_as_documented(macho: MachoBuild) -> None:

@@ -23,15 +23,19 @@ from tests.symbols.debug_workload import (
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Variant]:
     d = tmp_path_factory.mktemp("symbolize-elf")
-    return {"linked": build_variant(d, "symbolize-linked", debuglink=True),
-            "other": build_variant(d / "other", "symbolize-other")}
+    return {
+        "linked": build_variant(d, "symbolize-linked", debuglink=True),
+        "other": build_variant(d / "other", "symbolize-other"),
+    }
 
 
 def stax_chains(binary: Path, addresses: list[int], *extra: str) -> dict[int, Chain]:
     proc = stax("symbolize", str(binary), *(hex(a) for a in addresses), "--json", *extra)
     assert proc.stderr == ""
-    return {int(r["address"], 16): [(f["function"], f["file"], f["line"]) for f in r["frames"]]
-            for r in json.loads(proc.stdout)["addresses"]}
+    return {
+        int(r["address"], 16): [(f["function"], f["file"], f["line"]) for f in r["frames"]]
+        for r in json.loads(proc.stdout)["addresses"]
+    }
 
 
 def assert_matches(binary: Path, twin: Path, *extra: str) -> None:
@@ -73,17 +77,22 @@ def test_text_output_is_addr2line_pretty_format(variants: dict[str, Variant]) ->
     deep = next(a for a, c in expected.items() if len(c) == 3)
     out = stax("symbolize", str(v.twin), hex(deep)).stdout.splitlines()
     (f0, file0, line0), (f1, file1, line1), (f2, file2, line2) = expected[deep]
-    assert out == [f"{deep:#x}: {f0} at {file0}:{line0}", f" (inlined by) {f1} at {file1}:{line1}",
-                   f" (inlined by) {f2} at {file2}:{line2}"]
+    assert out == [
+        f"{deep:#x}: {f0} at {file0}:{line0}",
+        f" (inlined by) {f1} at {file1}:{line1}",
+        f" (inlined by) {f2} at {file2}:{line2}",
+    ]
 
 
 def test_debug_file_of_another_build_is_refused(variants: dict[str, Variant]) -> None:
     v, other = variants["linked"], variants["other"]
     proc = stax("symbolize", str(v.stripped), "0x1000", "--debug-file", str(other.debug), check=False)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr == (f"stax: {other.debug} is not the debug file of {v.stripped} (build id"
-                           f" {other.build_id.hex()}, expected {v.build_id.hex()}); give the one split"
-                           " from this build.\n")
+    assert proc.stderr == (
+        f"stax: {other.debug} is not the debug file of {v.stripped} (build id"
+        f" {other.build_id.hex()}, expected {v.build_id.hex()}); give the one split"
+        " from this build.\n"
+    )
     proc = stax("symbolize", str(v.twin), "0x1000", "--arch", "arm64", check=False)
     assert proc.returncode == 2
     assert proc.stderr == f"stax: {v.twin} is an ELF file, which has one architecture; drop --arch.\n"

@@ -57,9 +57,17 @@ _X86_64_REGISTERS = ("none", "rbx", "r12", "r13", "r14", "r15", "rbp")
 ARM64_MODE_FRAMELESS = 0x02000000
 ARM64_MODE_DWARF = 0x03000000
 ARM64_MODE_FRAME = 0x04000000
-_ARM64_PAIRS = ((0x001, "x19/x20"), (0x002, "x21/x22"), (0x004, "x23/x24"), (0x008, "x25/x26"),
-                (0x010, "x27/x28"), (0x100, "d8/d9"), (0x200, "d10/d11"), (0x400, "d12/d13"),
-                (0x800, "d14/d15"))
+_ARM64_PAIRS = (
+    (0x001, "x19/x20"),
+    (0x002, "x21/x22"),
+    (0x004, "x23/x24"),
+    (0x008, "x25/x26"),
+    (0x010, "x27/x28"),
+    (0x100, "d8/d9"),
+    (0x200, "d10/d11"),
+    (0x400, "d12/d13"),
+    (0x800, "d14/d15"),
+)
 
 
 @attrs.frozen(slots=True)
@@ -111,15 +119,18 @@ def read_unwind_info(data: bytes) -> CompactUnwindTable:
 
 
 def _read(data: bytes) -> CompactUnwindTable:
-    (version, common_at, common_count, personality_at, personality_count,
-     index_at, index_count) = _HEADER.unpack_from(data)
+    (version, common_at, common_count, personality_at, personality_count, index_at, index_count) = (
+        _HEADER.unpack_from(data)
+    )
     if version != UNWIND_SECTION_VERSION:
         raise MachoError(f"__unwind_info version {version} is not {UNWIND_SECTION_VERSION}")
     if max(common_count, personality_count, index_count) > _MAX_ENTRIES:
         raise MachoError("the __unwind_info header claims absurd counts")
     common = tuple(_U32.unpack_from(data, common_at + 4 * i)[0] for i in range(common_count))
     personalities = tuple(_U32.unpack_from(data, personality_at + 4 * i)[0] for i in range(personality_count))
-    index = tuple(IndexEntry(*_INDEX.unpack_from(data, index_at + _INDEX.size * i)) for i in range(index_count))
+    index = tuple(
+        IndexEntry(*_INDEX.unpack_from(data, index_at + _INDEX.size * i)) for i in range(index_count)
+    )
     if not index:
         return CompactUnwindTable(common, personalities, (), (), (), 0)
     # LSDA entries run from the first index entry's array to the last one's (the sentinel's).
@@ -134,7 +145,7 @@ def _read(data: bytes) -> CompactUnwindTable:
 
 def _page(data: bytes, entry: IndexEntry, common: tuple[int, ...]) -> list[UnwindEntry]:
     at = entry.page_offset
-    kind, = _U32.unpack_from(data, at)
+    (kind,) = _U32.unpack_from(data, at)
     if kind == UNWIND_SECOND_LEVEL_REGULAR:
         _, entries_at, count = _REGULAR_PAGE.unpack_from(data, at)
         return [UnwindEntry(*_PAIR.unpack_from(data, at + entries_at + _PAIR.size * i)) for i in range(count)]
@@ -143,7 +154,7 @@ def _page(data: bytes, entry: IndexEntry, common: tuple[int, ...]) -> list[Unwin
         local = [_U32.unpack_from(data, at + encodings_at + 4 * i)[0] for i in range(encodings_count)]
         out = []
         for i in range(count):
-            word, = _U32.unpack_from(data, at + entries_at + 4 * i)
+            (word,) = _U32.unpack_from(data, at + entries_at + 4 * i)
             which = word >> 24
             encoding = common[which] if which < len(common) else local[which - len(common)]
             out.append(UnwindEntry(entry.function_offset + (word & 0x00FFFFFF), encoding))

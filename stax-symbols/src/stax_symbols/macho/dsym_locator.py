@@ -62,12 +62,19 @@ def dsym_slice(candidate: str, uuid: bytes, binary: str, memo: MachoMemo | None 
             if s.image.uuid == uuid:
                 return s
             found_uuid = found_uuid or s.image.uuid
-    raise MachoError(mismatch(candidate, uuid, found_uuid, f"the dSYM of {binary}",
-                              f"rebuild it with: dsymutil {binary}") or "")
+    raise MachoError(
+        mismatch(candidate, uuid, found_uuid, f"the dSYM of {binary}", f"rebuild it with: dsymutil {binary}")
+        or ""
+    )
 
 
-def find_dsym(binary: str, uuid: bytes, options: Mapping[str, object], debug_dirs: list[str],
-              memo: MachoMemo | None = None) -> DsymSearch:
+def find_dsym(
+    binary: str,
+    uuid: bytes,
+    options: Mapping[str, object],
+    debug_dirs: list[str],
+    memo: MachoMemo | None = None,
+) -> DsymSearch:
     """The first candidate whose UUID matches, with a sentence for each that did not."""
     warnings: list[str] = []
     explicit = options.get(DSYM_OPTION)

@@ -69,8 +69,7 @@ class MachoDwarfSource:
         uuid = image.build_id or self._uuid_on_disk(image, context)
         if uuid is None:
             return {}
-        search = find_dsym(image.path, uuid, context.options, debug_roots(context.options),
-                           self.images.files)
+        search = find_dsym(image.path, uuid, context.options, debug_roots(context.options), self.images.files)
         if not self._binary_of_another_build(image, uuid):  # then the symbol-table source says so
             for sentence in search.warnings:
                 context.warn(sentence)
@@ -126,7 +125,10 @@ class MachoDwarfSource:
             try:
                 resolver = DwarfResolver(read_dwarf_sections(dsym), dsym.path)
             except (MachoError, DwarfError, OSError, ValueError, IndexError, KeyError) as exc:
-                resolver = f"The debug info in {dsym.path} is damaged ({exc}); its frames are named from symbol tables."
+                resolver = (
+                    f"The debug info in {dsym.path} is damaged ({exc});"
+                    " its frames are named from symbol tables."
+                )
             with self._lock:
                 if len(self._resolvers) >= _MAX_RESOLVERS:
                     self._resolvers.pop(next(iter(self._resolvers)))

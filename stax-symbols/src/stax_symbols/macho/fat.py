@@ -57,7 +57,9 @@ def fat_slices(head: bytes, file_size: int) -> list[Slice]:
             raise MachoError("the universal header's arch table runs past the end of the file")
         arch = kind.from_str(head[at : at + entry_size], _endian_=">")
         if arch.offset + arch.size > file_size:
-            raise MachoError(f"the {arch_name(arch.cputype, arch.cpusubtype)} slice runs past the end of the file")
+            raise MachoError(
+                f"the {arch_name(arch.cputype, arch.cpusubtype)} slice runs past the end of the file"
+            )
         out.append(Slice(arch.cputype, arch.cpusubtype, arch.offset, arch.size))
     return out
 

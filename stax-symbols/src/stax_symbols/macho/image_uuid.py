@@ -23,5 +23,7 @@ def mismatch(label: str, expected: bytes | None, found: bytes | None, what: str,
     expected): ``label`` is the file, ``what`` names what it was meant to be."""
     if expected is None or expected == found:
         return None
-    return (f"{label} is not {what} (UUID {uuid_text(found)}, expected {uuid_text(expected)}),"
-            f" so it is not used; {remedy}.")
+    return (
+        f"{label} is not {what} (UUID {uuid_text(found)}, expected {uuid_text(expected)}),"
+        f" so it is not used; {remedy}."
+    )

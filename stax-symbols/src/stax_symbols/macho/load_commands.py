@@ -142,10 +142,10 @@ def commands_size(header: bytes) -> int:
     """How many bytes header + load commands take, from the first ``HEADER_SIZE`` bytes."""
     if len(header) < HEADER_SIZE:
         raise MachoError("the file is too short for a Mach-O header")
-    magic, = struct.unpack_from("<I", header)
+    (magic,) = struct.unpack_from("<I", header)
     if magic != MH_MAGIC_64:
         raise MachoError(_magic_problem(magic))
-    sizeofcmds, = struct.unpack_from("<I", header, 20)
+    (sizeofcmds,) = struct.unpack_from("<I", header, 20)
     if sizeofcmds > _MAX_COMMANDS_SIZE:
         raise MachoError(f"the header claims {sizeofcmds} bytes of load commands")
     return HEADER_SIZE + sizeofcmds
@@ -183,8 +183,16 @@ def parse_image(data: bytes) -> MachImage:
             name_at = raw.name - _LOAD_COMMAND_SIZE
             install_name = body[name_at:].split(b"\0", 1)[0].decode("utf-8", "replace")
         pos += command.cmdsize
-    return MachImage(header.cputype, header.cpusubtype, header.filetype, tuple(segments),
-                     uuid, symtab, function_starts, install_name)
+    return MachImage(
+        header.cputype,
+        header.cpusubtype,
+        header.filetype,
+        tuple(segments),
+        uuid,
+        symtab,
+        function_starts,
+        install_name,
+    )
 
 
 def _struct(kind: type, body: bytes) -> object:

@@ -12,6 +12,7 @@ import os
 import attrs
 
 from stax_symbols.macho.fat import Slice, fat_slices, is_fat, table_size
+from stax_symbols.macho.image_uuid import uuid_text
 from stax_symbols.macho.load_commands import (
     HEADER_SIZE,
     MachImage,
@@ -19,7 +20,6 @@ from stax_symbols.macho.load_commands import (
     commands_size,
     parse_image,
 )
-from stax_symbols.macho.image_uuid import uuid_text
 
 
 @attrs.frozen(slots=True)
@@ -60,18 +60,23 @@ class MachoFile:
                 if candidate.image.uuid == uuid:
                     return candidate
             found = ", ".join(f"{s.image.arch} {uuid_text(s.image.uuid)}" for s in self.slices)
-            raise MachoError(f"{self.path} has no slice with UUID {uuid_text(uuid)} (it has {found})"
-                             f" and is not the file that was recorded")
+            raise MachoError(
+                f"{self.path} has no slice with UUID {uuid_text(uuid)} (it has {found})"
+                f" and is not the file that was recorded"
+            )
         if arch is not None:
             for candidate in self.slices:
                 if candidate.image.arch == arch:
                     return candidate
-            raise MachoError(f"{self.path} has no {arch} slice (it has {', '.join(self.arches)});"
-                             f" pass one of those with --arch")
+            raise MachoError(
+                f"{self.path} has no {arch} slice (it has {', '.join(self.arches)});"
+                f" pass one of those with --arch"
+            )
         if len(self.slices) == 1:
             return self.slices[0]
-        raise MachoError(f"{self.path} is a universal binary ({', '.join(self.arches)});"
-                         f" choose one with --arch")
+        raise MachoError(
+            f"{self.path} is a universal binary ({', '.join(self.arches)}); choose one with --arch"
+        )
 
 
 def is_macho_file(head: bytes) -> bool:

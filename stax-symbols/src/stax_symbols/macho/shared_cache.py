@@ -36,7 +36,7 @@ import os
 import attrs
 
 from stax_symbols.macho.image_uuid import uuid_text
-from stax_symbols.macho.load_commands import MachImage, MachoError, commands_size, parse_image, HEADER_SIZE
+from stax_symbols.macho.load_commands import HEADER_SIZE, MachImage, MachoError, commands_size, parse_image
 from stax_symbols.macho.shared_cache_layout import (
     CacheHeader,
     ImageInfo,
@@ -172,12 +172,15 @@ class SharedCache:
             suffix = entry.fileSuffix.decode("utf-8", "replace") if with_suffix else f".{i + 1}"
             sub_path = self.path + suffix
             if not os.path.exists(sub_path):
-                raise MachoError(f"the subcache {sub_path} of {self.path} is missing; copy the whole"
-                                 f" cache directory")
+                raise MachoError(
+                    f"the subcache {sub_path} of {self.path} is missing; copy the whole cache directory"
+                )
             sub = _open_file(sub_path)
             if sub.uuid != bytes(entry.uuid):
-                raise MachoError(f"{sub_path} is not the subcache {self.path} lists (UUID"
-                                 f" {uuid_text(sub.uuid)}, expected {uuid_text(bytes(entry.uuid))})")
+                raise MachoError(
+                    f"{sub_path} is not the subcache {self.path} lists (UUID"
+                    f" {uuid_text(sub.uuid)}, expected {uuid_text(bytes(entry.uuid))})"
+                )
             out.append(sub)
         return out
 
@@ -253,15 +256,23 @@ class SharedCache:
             wanted = bytes(header.symbolFileUUID)
             if not any(wanted):
                 return None
-            base = self.path[: -len(_DEVELOPMENT_SUFFIX)] if self.path.endswith(_DEVELOPMENT_SUFFIX) else self.path
+            base = (
+                self.path[: -len(_DEVELOPMENT_SUFFIX)]
+                if self.path.endswith(_DEVELOPMENT_SUFFIX)
+                else self.path
+            )
             path = base + _SYMBOLS_SUFFIX
             if not os.path.exists(path):
-                raise MachoError(f"the local symbols file {path} of {self.path} is missing; copy it"
-                                 f" with the cache to name non-exported functions")
+                raise MachoError(
+                    f"the local symbols file {path} of {self.path} is missing; copy it"
+                    f" with the cache to name non-exported functions"
+                )
             symbols = _open_file(path)
             if symbols.uuid != wanted:
-                raise MachoError(f"{path} is not the local symbols file of {self.path} (UUID"
-                                 f" {uuid_text(symbols.uuid)}, expected {uuid_text(wanted)})")
+                raise MachoError(
+                    f"{path} is not the local symbols file of {self.path} (UUID"
+                    f" {uuid_text(symbols.uuid)}, expected {uuid_text(wanted)})"
+                )
             return symbols
         return self.main if header.localSymbolsOffset else None
 
@@ -281,7 +292,12 @@ class SharedCache:
         for i in range(info.entriesCount):
             entry = kind.from_buffer_copy(table, i * size)
             if entry.nlistStartIndex + entry.nlistCount > info.nlistCount:
-                raise MachoError(f"the local symbols of {self.path} are damaged (entry {i} runs past the table)")
+                raise MachoError(
+                    f"the local symbols of {self.path} are damaged (entry {i} runs past the table)"
+                )
             start = entry.nlistStartIndex * 16
-            out[self.base_address + entry.dylibOffset] = (nlists[start : start + entry.nlistCount * 16], strings)
+            out[self.base_address + entry.dylibOffset] = (
+                nlists[start : start + entry.nlistCount * 16],
+                strings,
+            )
         return out

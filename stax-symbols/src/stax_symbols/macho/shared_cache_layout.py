@@ -88,13 +88,25 @@ class CacheHeader(ctypes.LittleEndianStructure):
 class MappingInfo(ctypes.LittleEndianStructure):
     """``struct dyld_cache_mapping_info``."""
 
-    _fields_ = [("address", _u64), ("size", _u64), ("fileOffset", _u64), ("maxProt", _u32), ("initProt", _u32)]
+    _fields_ = [
+        ("address", _u64),
+        ("size", _u64),
+        ("fileOffset", _u64),
+        ("maxProt", _u32),
+        ("initProt", _u32),
+    ]
 
 
 class ImageInfo(ctypes.LittleEndianStructure):
     """``struct dyld_cache_image_info``."""
 
-    _fields_ = [("address", _u64), ("modTime", _u64), ("inode", _u64), ("pathFileOffset", _u32), ("pad", _u32)]
+    _fields_ = [
+        ("address", _u64),
+        ("modTime", _u64),
+        ("inode", _u64),
+        ("pathFileOffset", _u32),
+        ("pad", _u32),
+    ]
 
 
 class ImageTextInfo(ctypes.LittleEndianStructure):
@@ -118,8 +130,14 @@ class SubcacheEntry(ctypes.LittleEndianStructure):
 class LocalSymbolsInfo(ctypes.LittleEndianStructure):
     """``struct dyld_cache_local_symbols_info`` (offsets count from this structure)."""
 
-    _fields_ = [("nlistOffset", _u32), ("nlistCount", _u32), ("stringsOffset", _u32),
-                ("stringsSize", _u32), ("entriesOffset", _u32), ("entriesCount", _u32)]
+    _fields_ = [
+        ("nlistOffset", _u32),
+        ("nlistCount", _u32),
+        ("stringsOffset", _u32),
+        ("stringsSize", _u32),
+        ("entriesOffset", _u32),
+        ("entriesCount", _u32),
+    ]
 
 
 class LocalSymbolsEntry(ctypes.LittleEndianStructure):

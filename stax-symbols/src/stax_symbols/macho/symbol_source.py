@@ -54,18 +54,31 @@ class MachoImages:
             context.warn(sentence)
         return loaded
 
-    def _find(self, image: Image, arch: object, caches: list[str]) -> tuple[LoadedImage | None, tuple[str, ...]]:
+    def _find(
+        self, image: Image, arch: object, caches: list[str]
+    ) -> tuple[LoadedImage | None, tuple[str, ...]]:
         warnings: list[str] = []
         if os.path.exists(image.path):
             try:
                 macho = self.files.load(image.path)
-                chosen = macho.select(arch=str(arch) if arch else None) if image.build_id is None else \
-                    next((s for s in macho.slices if s.image.uuid == image.build_id), None)
+                chosen = (
+                    macho.select(arch=str(arch) if arch else None)
+                    if image.build_id is None
+                    else next((s for s in macho.slices if s.image.uuid == image.build_id), None)
+                )
                 if chosen is not None:
                     return load_image(image.path, chosen.image, chosen.read), ()
                 found = macho.slices[0].image.uuid if len(macho.slices) == 1 else None
-                warnings.append(mismatch(image.path, image.build_id, found, "the file that was recorded",
-                                         "reinstall the recorded version to name its frames") or "")
+                warnings.append(
+                    mismatch(
+                        image.path,
+                        image.build_id,
+                        found,
+                        "the file that was recorded",
+                        "reinstall the recorded version to name its frames",
+                    )
+                    or ""
+                )
             except MachoError as exc:
                 warnings.append(str(exc))
         if image.build_id is not None:
@@ -82,20 +95,31 @@ class MachoImages:
                         warnings.append(f"{exc}.")
                         locals_ = None
 
-                    def read_linkedit(offset: int, size: int, c: object = cache, i: object = commands) -> bytes:
+                    def read_linkedit(
+                        offset: int, size: int, c: object = cache, i: object = commands
+                    ) -> bytes:
                         return c.read_vm(i.linkedit_vmaddr(offset), size)  # type: ignore[attr-defined]
 
-                    loaded = load_image(f"{cached.path} in {path}", commands, read_linkedit,
-                                        [locals_] if locals_ else [])
+                    loaded = load_image(
+                        f"{cached.path} in {path}", commands, read_linkedit, [locals_] if locals_ else []
+                    )
                     return loaded, tuple(warnings)
                 except MachoError as exc:
-                    warnings.append(f"Cannot read the dyld shared cache {path}: {exc}."
-                                    if not str(exc).startswith("Cannot") else str(exc))
+                    warnings.append(
+                        f"Cannot read the dyld shared cache {path}: {exc}."
+                        if not str(exc).startswith("Cannot")
+                        else str(exc)
+                    )
         if not os.path.exists(image.path):
-            where = f"no dyld shared cache searched has UUID {uuid_text(image.build_id)}" if image.build_id \
+            where = (
+                f"no dyld shared cache searched has UUID {uuid_text(image.build_id)}"
+                if image.build_id
                 else "no UUID was recorded to find it in the dyld shared cache"
-            warnings.append(f"Cannot read symbols from {image.path}: the file does not exist and {where};"
-                            f" name the cache with {CACHE_ENV}=PATH.")
+            )
+            warnings.append(
+                f"Cannot read symbols from {image.path}: the file does not exist and {where};"
+                f" name the cache with {CACHE_ENV}=PATH."
+            )
         return None, tuple(w for w in warnings if w)
 
     def clear(self) -> None:

@@ -60,8 +60,14 @@ def symbolize(
         raise UsageError("Give at least one address, e.g. stax symbolize ./prog 0x1139.")
     values = [_parse_address(a) for a in addresses]
     with tempfile.TemporaryDirectory(prefix="stax-symbolize-") as scratch:
-        target_plan = plan(str(file), values, arch, str(debug_file) if debug_file else None,
-                           [str(d) for d in debug_dir or ()], scratch)
+        target_plan = plan(
+            str(file),
+            values,
+            arch,
+            str(debug_file) if debug_file else None,
+            [str(d) for d in debug_dir or ()],
+            scratch,
+        )
         chains, warnings = resolve(target_plan)
     for sentence in warnings:
         print(f"stax: {sentence}", file=sys.stderr)
@@ -106,8 +112,13 @@ def _as_json(path: str, target_plan: Plan, chains: Sequence[Sequence[SymbolInfo]
         if target_plan.kind == "dyld-shared-cache":
             row["image"] = target.image.path if target.image else None
         row["frames"] = [
-            {"function": info.function, "offset": info.symbol_offset, "file": info.file,
-             "line": info.line, "inlined": info.inlined}
+            {
+                "function": info.function,
+                "offset": info.symbol_offset,
+                "file": info.file,
+                "line": info.line,
+                "inlined": info.inlined,
+            }
             for info in chain
         ]
         rows.append(row)

@@ -45,16 +45,23 @@ class Plan:
     options: dict[str, object]
 
 
-def plan(path: str, addresses: Sequence[int], arch: str | None, debug_file: str | None,
-         debug_dirs: Sequence[str], scratch: str) -> Plan:
+def plan(
+    path: str,
+    addresses: Sequence[int],
+    arch: str | None,
+    debug_file: str | None,
+    debug_dirs: Sequence[str],
+    scratch: str,
+) -> Plan:
     """The images and offsets for ``addresses`` in ``path`` (raises StaxError, one sentence);
     ``scratch`` is a temporary directory for the duration of the command."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(64)
     except IsADirectoryError:
-        raise UsageError(f"{path} is a directory; give the binary itself (for a .dSYM, its binary"
-                         " with --debug-file).") from None
+        raise UsageError(
+            f"{path} is a directory; give the binary itself (for a .dSYM, its binary with --debug-file)."
+        ) from None
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     options: dict[str, object] = {"debuginfod": False, "debug_dirs": [os.path.abspath(d) for d in debug_dirs]}
@@ -69,8 +76,9 @@ def plan(path: str, addresses: Sequence[int], arch: str | None, debug_file: str 
     raise UsageError(f"{path} is not an ELF, Mach-O or dyld shared cache file.")
 
 
-def _elf(path: str, addresses: Sequence[int], debug_file: str | None, options: dict[str, object],
-         scratch: str) -> Plan:
+def _elf(
+    path: str, addresses: Sequence[int], debug_file: str | None, options: dict[str, object], scratch: str
+) -> Plan:
     try:
         with open(path, "rb") as stream:
             elf = read_elf(stream, path)
@@ -86,23 +94,28 @@ def _elf(path: str, addresses: Sequence[int], debug_file: str | None, options: d
     return Plan("elf", None, tuple(targets), options)
 
 
-def _adopt_elf_debug_file(path: str, build_id: bytes | None, debug_file: str, options: dict[str, object],
-                          root: str) -> None:
+def _adopt_elf_debug_file(
+    path: str, build_id: bytes | None, debug_file: str, options: dict[str, object], root: str
+) -> None:
     """Check the debug file is of this build, then serve it through a build-id directory, the
     way the debug-file chain finds every other one."""
     try:
         with open(debug_file, "rb") as stream:
             debug = read_elf(stream, debug_file)
     except (ElfReadError, OSError) as exc:
-        raise StaxError(str(exc) if isinstance(exc, ElfReadError) else
-                        f"Cannot read {debug_file}: {exc.strerror or exc}.") from None
+        raise StaxError(
+            str(exc) if isinstance(exc, ElfReadError) else f"Cannot read {debug_file}: {exc.strerror or exc}."
+        ) from None
     if build_id is None:
-        raise StaxError(f"{path} has no build id, so {debug_file} cannot be matched to it;"
-                        " rebuild with -Wl,--build-id.")
+        raise StaxError(
+            f"{path} has no build id, so {debug_file} cannot be matched to it; rebuild with -Wl,--build-id."
+        )
     if debug.build_id != build_id:
         found = debug.build_id.hex() if debug.build_id else "none"
-        raise StaxError(f"{debug_file} is not the debug file of {path} (build id {found},"
-                        f" expected {build_id.hex()}); give the one split from this build.")
+        raise StaxError(
+            f"{debug_file} is not the debug file of {path} (build id {found},"
+            f" expected {build_id.hex()}); give the one split from this build."
+        )
     hex_id = build_id.hex()
     link = os.path.join(root, ".build-id", hex_id[:2], hex_id[2:] + ".debug")
     os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -110,8 +123,9 @@ def _adopt_elf_debug_file(path: str, build_id: bytes | None, debug_file: str, op
     options["debug_dirs"] = [root, *options["debug_dirs"]]  # type: ignore[misc]
 
 
-def _macho(path: str, addresses: Sequence[int], arch: str | None, debug_file: str | None,
-           options: dict[str, object]) -> Plan:
+def _macho(
+    path: str, addresses: Sequence[int], arch: str | None, debug_file: str | None, options: dict[str, object]
+) -> Plan:
     try:
         chosen = PROCESS_MACHO_MEMO.load(path).select(arch=arch)
     except MachoError as exc:
