@@ -15,37 +15,11 @@ from pathlib import Path
 import attrs
 import pytest
 
+from tests.symbols.debug_workload import INLINED_CODE
+
 ARCHES = ("arm64", "x86_64")
 
-PROG_SOURCE = r"""
-volatile int sink;
-const char *variant_tag = "variant " VARIANT_TAG;
-
-/* Forced inline at every call: addresses in it must show it as an inline frame. */
-static inline __attribute__((always_inline)) int mix_step(int s, int i) {
-    s += i * i ^ (s >> 3);
-    sink = s;
-    return s;
-}
-
-static inline __attribute__((always_inline)) int hot_inline(int n) {
-    int s = 0;
-    for (int i = 0; i < n; i++)
-        s = mix_step(s, i);
-    return s;
-}
-
-static __attribute__((noinline)) int local_worker(int n) {
-    return hot_inline(n) + 1;
-}
-
-__attribute__((noinline)) int exported_driver(int rounds, int n) {
-    long total = 0;
-    for (int r = 0; r < rounds; r++)
-        total += local_worker(n);
-    return (int)(total & 0x7fffffff);
-}
-
+PROG_SOURCE = INLINED_CODE + r"""
 extern long odd_frame(long);
 
 int main(void) {
