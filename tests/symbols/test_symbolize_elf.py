@@ -96,3 +96,14 @@ def test_debug_file_of_another_build_is_refused(variants: dict[str, Variant]) ->
     proc = stax("symbolize", str(v.twin), "0x1000", "--arch", "arm64", check=False)
     assert proc.returncode == 2
     assert proc.stderr == f"stax: {v.twin} is an ELF file, which has one architecture; drop --arch.\n"
+
+
+def test_command_comes_from_the_cli_hook_of_stax_symbols() -> None:
+    """Core registers no `symbolize`: stax-symbols adds it through `stax_cli_commands`."""
+    from stax.cli.app import BUILTIN_COMMANDS
+
+    assert "symbolize" not in BUILTIN_COMMANDS
+    assert "symbolize" in stax("--help").stdout
+    plugins = stax("plugins").stdout
+    line = next(row for row in plugins.splitlines() if "cli-symbolize" in row)
+    assert "stax_cli_commands" in line
