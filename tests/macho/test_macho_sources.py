@@ -10,6 +10,7 @@ from stax.events import ImageKind
 from stax.plugin_manager import StaxPlugins
 from stax.stack_table import Image
 from stax_symbols.macho.macho_file import open_macho
+from tests.cli.conftest import stax
 from tests.macho.macho_build import MachoBuild, instruction_addresses, run, symbolizer_chains, tool
 from tests.symbols.debug_workload import as_chain, symbolicate_like_core
 
@@ -90,3 +91,41 @@ def test_a_missing_dylib_without_cache_is_one_sentence(tmp_path: Path) -> None:
         " cache searched has UUID 00010203-0405-0607-0809-0A0B0C0D0E0F; name the cache with"
         " STAX_DYLD_SHARED_CACHE=PATH."
     ]
+
+
+def test_damaged_files_give_sentences_never_exceptions(macho: MachoBuild, tmp_path: Path) -> None:
+    """Random damage to the headers and load commands of a binary and its dSYM: every source
+    answers or warns, nothing raises (a seeded loop, so a failure is reproducible)."""
+    import random
+
+    from stax.contracts import SymbolContext
+    from stax_symbols.macho.dwarf_source import MachoDwarfSource
+    from stax_symbols.macho.memo import PROCESS_MACHO_MEMO
+    from stax_symbols.macho.symbol_source import PROCESS_MACHO_IMAGES, MachoSymbolSource
+
+    original = macho.binaries["arm64"].read_bytes()
+    dsym = (macho.binaries["arm64"].parent / "prog-arm64.dSYM" / "Contents" / "Resources" / "DWARF"
+            / "prog-arm64").read_bytes()
+    rng = random.Random(15)
+    binary = tmp_path / "prog-arm64"
+    dwarf = tmp_path / "prog-arm64.dSYM" / "Contents" / "Resources" / "DWARF" / "prog-arm64"
+    dwarf.parent.mkdir(parents=True)
+    sources = [MachoDwarfSource(), MachoSymbolSource()]
+    for _ in range(150):
+        for path, data in ((binary, original), (dwarf, dsym)):
+            damaged = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                damaged[rng.randrange(0, 1200)] = rng.randrange(256)
+            if rng.random() < 0.2:
+                damaged = damaged[: rng.randrange(16, len(damaged))]
+            path.write_bytes(bytes(damaged))
+        PROCESS_MACHO_MEMO.clear()
+        PROCESS_MACHO_IMAGES.clear()
+        context = SymbolContext(cache_dir=tmp_path)
+        image = Image(1, str(binary), ImageKind.MACHO, None)
+        for source in sources:
+            source._resolvers.clear() if isinstance(source, MachoDwarfSource) else None
+            source.symbolicate(image, [0x3d0, 0x400, 0x10], context)
+        assert all(w and "\n" not in w for w in context.warnings)
+    proc = stax("symbolize", str(binary), "0x100000400", check=False)
+    assert "Traceback" not in proc.stderr

@@ -7,9 +7,9 @@ first use, so loading plugins imports neither pyelftools nor any parser.
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
 100s DWARF line/inline tables (ELF 100, Mach-O dSYMs 105), 200s separate debug files, 300s
 symbol tables (ELF .symtab/.dynsym 300, Mach-O nlist 305, kallsyms 310, vDSO 320), 400s
-network (debuginfod), so cheap exact tables answer before anything slow.  Sources of one band serve disjoint image kinds.  The JIT
-sources (jitdump 150, perf maps 160) serve only per-process JIT/[unknown] images, which
-no other source reads.
+network (debuginfod), so cheap exact tables answer before anything slow.  Sources of one
+band serve disjoint image kinds.  The JIT sources (jitdump 150, perf maps 160) serve only
+per-process JIT/[unknown] images, which no other source reads.
 """
 
 from __future__ import annotations

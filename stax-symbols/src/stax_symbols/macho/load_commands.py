@@ -183,6 +183,8 @@ def parse_image(data: bytes) -> MachImage:
             name_at = raw.name - _LOAD_COMMAND_SIZE
             install_name = body[name_at:].split(b"\0", 1)[0].decode("utf-8", "replace")
         pos += command.cmdsize
+    if not any(segment.name == "__TEXT" for segment in segments):
+        raise MachoError("it has no __TEXT segment")
     return MachImage(
         header.cputype,
         header.cpusubtype,

@@ -1,8 +1,8 @@
 """Open a Mach-O file on disk, thin or universal, and pick the slice that was meant.
 
-A slice is chosen by UUID when one is known (a recording stores each image's UUID; a dSYM
-must have its binary's), else by architecture name (``stax symbolize --arch``), else it
-must be the only one.  Each failure is :class:`MachoError` with one sentence.
+A recording stores each image's UUID, so its sources pick the slice with that UUID; here a
+slice is picked by architecture name (``stax symbolize --arch``), else it must be the only
+one.  Each failure is :class:`MachoError` with one sentence.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 import attrs
 
 from stax_symbols.macho.fat import Slice, fat_slices, is_fat, table_size
-from stax_symbols.macho.image_uuid import uuid_text
 from stax_symbols.macho.load_commands import (
     HEADER_SIZE,
     MachImage,
@@ -53,17 +52,8 @@ class MachoFile:
     def arches(self) -> list[str]:
         return [s.image.arch for s in self.slices]
 
-    def select(self, uuid: bytes | None = None, arch: str | None = None) -> MachoSlice:
-        """The slice with ``uuid``, else the one named ``arch``, else the only one."""
-        if uuid is not None:
-            for candidate in self.slices:
-                if candidate.image.uuid == uuid:
-                    return candidate
-            found = ", ".join(f"{s.image.arch} {uuid_text(s.image.uuid)}" for s in self.slices)
-            raise MachoError(
-                f"{self.path} has no slice with UUID {uuid_text(uuid)} (it has {found})"
-                f" and is not the file that was recorded"
-            )
+    def select(self, arch: str | None = None) -> MachoSlice:
+        """The slice named ``arch``, else the only one (by UUID: see the sources)."""
         if arch is not None:
             for candidate in self.slices:
                 if candidate.image.arch == arch:

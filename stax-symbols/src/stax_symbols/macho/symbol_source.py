@@ -80,7 +80,10 @@ class MachoImages:
                     or ""
                 )
             except MachoError as exc:
-                warnings.append(str(exc))
+                text = str(exc)
+                if not text.startswith("Cannot"):
+                    text = f"Cannot read symbols from {image.path}: {text}."
+                warnings.append(text)
         if image.build_id is not None:
             for path in caches:
                 try:

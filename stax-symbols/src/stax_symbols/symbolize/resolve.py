@@ -27,7 +27,14 @@ def resolve(plan: Plan) -> tuple[list[Sequence[SymbolInfo]], list[str]]:
         for source in sources:
             if not wanted:
                 break
-            found = source.symbolicate(image, wanted, context)  # type: ignore[arg-type]
+            try:
+                found = source.symbolicate(image, wanted, context)  # type: ignore[arg-type]
+            except Exception as exc:  # as in core: one broken source must not stop the others
+                context.warn(
+                    f"Symbol source {source.name!r} failed on {image.path} ({exc});"  # type: ignore[attr-defined]
+                    " its addresses stay unresolved."
+                )
+                continue
             answers[key].update({o: chain for o, chain in found.items() if chain})
             wanted = [o for o in wanted if o not in answers[key]]
     chains = [answers[id(t.image)].get(t.offset, ()) if t.image is not None else () for t in plan.targets]
