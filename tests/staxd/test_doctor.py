@@ -72,7 +72,7 @@ def test_socket_behind_a_closed_directory_is_named_as_such(tmp_path: Path) -> No
     rows = _rows(tmp_path / "staxd.sock")
     assert rows["staxd reachable"]["reason"] == (f"Cannot reach staxd's socket {tmp_path / 'staxd.sock'}: a "
                                                  f"directory above it is closed to you; use the default "
-                                                 f"/run/staxd.sock or open that directory")
+                                                 f"/run/staxd/staxd.sock or open that directory")
 
 
 def test_doctor_with_staxd_running(staxd: StaxdProcess) -> None:
@@ -122,8 +122,8 @@ def test_tracefs_row_follows_the_mount_state(monkeypatch: pytest.MonkeyPatch, mo
     wakeup = CapabilityRow(Capability.WAKEUP_ATTRIBUTION, CapabilityStatus.UNAVAILABLE,
                            "tracefs is not mounted, so sched:sched_waking cannot be opened", "mount it")
     grants = {"tracepoints": True, "kernel_stacks": True}
-    granting = StaxdStatus("/run/staxd.sock", hello={"version": "0.1.0", "grants": grants})
-    absent = StaxdStatus("/run/staxd.sock", unreachable="staxd is not running.")
+    granting = StaxdStatus("/run/staxd/staxd.sock", hello={"version": "0.1.0", "grants": grants})
+    absent = StaxdStatus("/run/staxd/staxd.sock", unreachable="staxd is not running.")
     with_staxd = {r["capability"]: r for r in doctor_table([wakeup], granting, facts)}
     without = {r["capability"]: r for r in doctor_table([wakeup], absent, facts)}
     if mounted:

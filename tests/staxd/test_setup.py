@@ -86,7 +86,8 @@ def test_generated_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     proc = _verify(unit)
     assert proc.returncode == 0, proc.stderr
     assert "staxd.service" not in proc.stderr, proc.stderr
-    assert f"ExecStart={STAXD} --socket /run/staxd.sock --policy /etc/stax/staxd.toml\n" in unit.read_text()
+    assert (f"ExecStart={STAXD} --socket /run/staxd/staxd.sock --policy /etc/stax/staxd.toml\n"
+            in unit.read_text())
 
 
 @needs_analyze
@@ -101,7 +102,7 @@ def test_verify_would_catch_a_broken_unit(tmp_path: Path) -> None:
 
 def test_unit_quotes_paths_with_spaces() -> None:
     text = service_unit(command=["/opt/my stax/bin/staxd"])
-    assert 'ExecStart="/opt/my stax/bin/staxd" --socket /run/staxd.sock' in text
+    assert 'ExecStart="/opt/my stax/bin/staxd" --socket /run/staxd/staxd.sock' in text
 
 
 def test_default_policy_file_is_the_documented_defaults() -> None:

@@ -61,7 +61,7 @@ class StaxdStatus:
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
-    """Say hello to staxd (socket from $STAXD_SOCKET or /run/staxd.sock)."""
+    """Say hello to staxd (socket from $STAXD_SOCKET or /run/staxd/staxd.sock)."""
     path = default_socket_path()
     try:
         with StaxdClient(path, timeout=timeout) as client:
