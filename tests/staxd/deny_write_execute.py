@@ -19,4 +19,4 @@ PR_MDWE_REFUSE_EXEC_GAIN = 1
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
     sys.exit(f"prctl(PR_SET_MDWE) failed: {os.strerror(ctypes.get_errno())}")  # EINVAL: kernel < 6.3
-os.execv(sys.argv[1], sys.argv[1:])
+os.execvp(sys.argv[1], sys.argv[1:])
