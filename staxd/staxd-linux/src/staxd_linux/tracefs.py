@@ -50,8 +50,8 @@ def _mount_tracefs(target: Path) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.mount(b"nodev", os.fsencode(target), b"tracefs", ctypes.c_ulong(0), None) != 0:
         err = ctypes.get_errno()
-        fix = (f"; mount it ('sudo mount -t tracefs nodev {target}') and restart staxd, which mounts it "
-               f"only while starting" if err == errno.EPERM else "")
+        fix = (f"; staxd mounts it only while starting, so mount it with 'sudo mount -t tracefs nodev "
+               f"{target}'" if err == errno.EPERM else "")
         raise TracefsError(err, f"tracefs is not mounted and mounting it on {target} failed "
                                 f"({os.strerror(err)}){fix}.")
 
