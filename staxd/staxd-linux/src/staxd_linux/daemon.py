@@ -240,6 +240,12 @@ class Daemon:
             plan = authorize_open(peer, self.policy, request, online_cpus())
             try:
                 granted = open_plan(plan, lambda line: log.info("%s", line))
+                try:
+                    plan.confirm()  # a set-user-id exec between the check and the open withdraws the grant
+                except Refusal:
+                    for fd, _ in granted:
+                        os.close(fd)
+                    raise
             finally:
                 plan.release()
         except Refusal as exc:
