@@ -12,7 +12,8 @@ from __future__ import annotations
 import attrs
 
 from stax_backend_linux.staxd_protocol import OpenRequest
-from staxd_linux.peer import Peer, group_id, user_id
+from staxd_linux.client_limits import SHORT_OF_FDS
+from staxd_linux.peer import LookupFailed, Peer, group_id, user_id
 from staxd_linux.policy import Policy
 from staxd_linux.target_processes import PinnedProcess, TargetError, check_owned, thread_ids
 
@@ -34,6 +35,10 @@ def _read_int(path: str, default: int) -> int:
 
 
 def may_connect(peer: Peer, policy: Policy) -> bool:
+    """Root, a user in ``allowed_users``, or a member of an ``allowed_groups`` group.
+
+    Raises LookupFailed when a name could not be looked up (see staxd_linux.peer).
+    """
     if peer.is_root:
         return True
     for name in policy.allowed_users:
@@ -47,15 +52,25 @@ def may_connect(peer: Peer, policy: Policy) -> bool:
 
 
 def check_connect(peer: Peer, policy: Policy) -> None:
-    """Refuse a peer that is neither root, an allowed user, nor in an allowed group."""
-    if may_connect(peer, policy):
-        return
+    """Refuse a peer that is neither root, an allowed user, nor in an allowed group.
+
+    A lookup that failed for want of resources is a retry sentence, never "join group".
+    """
+    try:
+        if may_connect(peer, policy):
+            return
+        known = [name for name in policy.allowed_groups if group_id(name) is not None]
+    except LookupFailed:
+        raise Refusal(SHORT_OF_FDS) from None
     user = peer.user_name()
-    groups = policy.allowed_groups
-    if not groups:
+    if not policy.allowed_groups:
         raise Refusal(f"user {user} may not use staxd: its policy ({policy.source}) allows no group; ask "
                       f"the administrator to add you to allowed_users.")
-    group = groups[0]
+    if not known:
+        group = policy.allowed_groups[0]
+        raise Refusal(f"user {user} may not use staxd: group {group!r} of its policy ({policy.source}) does "
+                      f"not exist; ask the administrator to run 'sudo stax setup'.")
+    group = known[0]
     raise Refusal(f"user {user} may not use staxd: join group {group!r} with 'sudo usermod -aG {group} "
                   f"{user}' and log in again.")
 
