@@ -27,8 +27,8 @@ import threading
 import time
 
 from elftools.elf.elffile import ELFFile
-
 from nobody_client import _drain
+
 from stax.errors import CaptureError
 from stax_backend_linux.record_decoder import PERF_RECORD_SAMPLE
 from stax_backend_linux.staxd_client import StaxdClient
@@ -107,8 +107,9 @@ def scenario_race(socket_path: str, spinner: str, secret_path: str, secret: byte
             with StaxdClient(socket_path) as client:
                 os.write(go_w, b"g")
                 try:
-                    granted = client.open_events(OpenRequest(kind="sampling", pids=(child,), kernel_stacks=False,
-                                                             frequency=997, call_graph="dwarf"))
+                    request = OpenRequest(kind="sampling", pids=(child,), kernel_stacks=False, frequency=997,
+                                          call_graph="dwarf")
+                    granted = client.open_events(request)
                 except CaptureError as exc:
                     sentence = str(exc).split(": ", 1)[-1].replace(str(child), "PID")
                     refusals[sentence] = refusals.get(sentence, 0) + 1

@@ -103,14 +103,18 @@ def _steady_fd_count(daemon: StaxdProcess) -> int:
 
 def test_one_member_cannot_take_every_connection(make_daemon: Callable[[str], StaxdProcess]) -> None:
     """Before: member A's idle connections took all 8 slots and B's request failed with 'staxd closed
-    the connection (Broken pipe)'.  Now A gets 4 and the retry sentence for the rest, B is served,
-    and A's silent connections are closed after idle_timeout (5 s by default)."""
+    the connection (Broken pipe)'.  Now A gets 4 and the retry sentence for the rest (also when it
+    sends first), B is served, and A's silent connections are closed after idle_timeout (5 s by
+    default)."""
     daemon = make_daemon(TEST_POLICY + "max_clients = 8\n")
     baseline = daemon.idle_fd_count()
     with Crowd(daemon, "hold", "10") as member_a:
         held = member_a.read()
         crowded_at = time.monotonic()
         assert held == {"open": 4, "replies": [PER_USER.format(policy=daemon.policy)] * 6}
+        # a client that sends its request before reading gets the sentence too, not EPIPE or a reset
+        refused = "staxd refused: " + PER_USER.format(policy=daemon.policy)
+        assert as_nobody("hello", daemon.socket) == {"ok": False, "type": "StaxdRefused", "error": refused}
         out = as_nobody("sample", daemon.socket, uid=OTHER_MEMBER)
         assert time.monotonic() - crowded_at < 10
         assert out["staxd"]["samples"] >= 50, out  # a working grant: B's child, sampled at 499 Hz for 0.6 s
@@ -124,7 +128,8 @@ def test_one_member_cannot_take_every_connection(make_daemon: Callable[[str], St
     assert "max_clients_per_user" in daemon.log()
 
 
-def test_unread_grants_give_the_retry_sentence_not_join_group(make_daemon: Callable[[str], StaxdProcess]) -> None:
+def test_unread_grants_give_the_retry_sentence_not_join_group(
+        make_daemon: Callable[[str], StaxdProcess]) -> None:
     """Member A asks for two grants of 1002 fds and does not read them; the daemon is then held to
     one fd more than it has open.  Before: B was told to 'join group nogroup' (a group lookup that
     failed with EMFILE read as 'not a member').  Now B gets the retry sentence; once A reads, B is served."""
@@ -154,7 +159,7 @@ def test_one_member_cannot_hold_every_fd(make_daemon: Callable[[str], StaxdProce
         assert time.monotonic() - started < 10
         assert out["staxd"]["samples"] >= 50, out
         assert member_a.ask("read") == {"replies": [GRANT, (
-            f"staxd still holds {GRANT} file descriptors of yours that your connections have not read, and this "
-            f"request needs {GRANT} more, over max_fds_per_user ({budget} in {daemon.policy}); read those replies or "
-            f"close those connections, then try again.")]}
+            f"staxd still holds {GRANT} file descriptors of yours that your connections have not read, and "
+            f"this request needs {GRANT} more, over max_fds_per_user ({budget} in {daemon.policy}); read "
+            f"those replies or close those connections, then try again.")]}
         assert member_a.ask("request") == {"reply": GRANT}  # read: the budget is A's again

@@ -66,7 +66,8 @@ def spinner() -> Iterator[Spinner]:
     public_secret = directory / "public-secret"
     public_secret.write_text(marker)
     public_secret.chmod(0o644)
-    yield Spinner(setuid=setuid, plain=plain, root_secret=root_secret, public_secret=public_secret, marker=marker)
+    yield Spinner(setuid=setuid, plain=plain, root_secret=root_secret, public_secret=public_secret,
+                  marker=marker)
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -77,7 +78,7 @@ def attack(scenario: str, staxd: StaxdProcess, program: Path, secret: Path, spin
 
 
 def test_setuid_exec_between_check_and_open_is_withdrawn(staxd: StaxdProcess, spinner: Spinner) -> None:
-    """The issue's attack: before the re-check, 8 to 11 of 32 attempts delivered samples of the
+    """The issue's attack: before the re-check, 8 to 14 of 32 attempts delivered samples of the
     root program and copies of the root-only secret; now none does, and the attempts that hit
     the window are refused with the withdrawal sentence."""
     out = attack("race", staxd, spinner.setuid, spinner.root_secret, spinner, "40")
@@ -87,9 +88,10 @@ def test_setuid_exec_between_check_and_open_is_withdrawn(staxd: StaxdProcess, sp
     assert refusals.get(WITHDRAWN, 0) >= 1, out  # the race was really run: exec after check, before open
     assert set(refusals) <= {
         WITHDRAWN,
-        "Process PID runs with another user's privileges (set-user-id), so staxd will not let you profile it.",
-        "Process PID is not dumpable (it called prctl(PR_SET_DUMPABLE, 0) or runs a set-user-id or unreadable "
-        "program), so staxd will not let you profile it.",
+        "Process PID runs with another user's privileges (set-user-id), so staxd will not let you profile "
+        "it.",
+        "Process PID is not dumpable (it called prctl(PR_SET_DUMPABLE, 0) or runs a set-user-id or "
+        "unreadable program), so staxd will not let you profile it.",
         # the exec landed in the open loop: the old threads were gone, the leader in transition (ESRCH)
         "Process PID exited before its events could be opened.",
     }, out
@@ -143,8 +145,8 @@ def test_non_dumpable_process_is_refused(staxd: StaxdProcess) -> None:
         assert os.stat(f"/proc/{proc.pid}").st_uid == NOBODY  # the directory does not show it...
         assert os.stat(f"/proc/{proc.pid}/status").st_uid == 0  # ...its files do
         assert _refusal(staxd, proc.pid) == (
-            f"staxd refused: Process {proc.pid} is not dumpable (it called prctl(PR_SET_DUMPABLE, 0) or runs a "
-            f"set-user-id or unreadable program), so staxd will not let you profile it.")
+            f"staxd refused: Process {proc.pid} is not dumpable (it called prctl(PR_SET_DUMPABLE, 0) or runs "
+            f"a set-user-id or unreadable program), so staxd will not let you profile it.")
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +169,13 @@ def test_set_group_id_process_is_refused(staxd: StaxdProcess, setgid_program: Pa
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert _refusal(staxd, proc.pid) == (
-            f"staxd refused: Process {proc.pid} runs with another group's privileges (set-group-id), so staxd "
-            f"will not let you profile it.")
+            f"staxd refused: Process {proc.pid} runs with another group's privileges (set-group-id), so "
+            f"staxd will not let you profile it.")
 
 
 def test_process_of_another_group_is_refused(staxd: StaxdProcess) -> None:
     with _nobody_process(["sh", "-c", "echo ready; exec sleep 60"], gid=USERS_GID) as proc:
         assert _refusal(staxd, proc.pid) == (
-            f"staxd refused: Process {proc.pid} runs with group {USERS_GID} (users), not your group {NOGROUP} "
-            f"(nogroup); staxd, like ptrace, lets you profile only processes with your own user and group.")
+            f"staxd refused: Process {proc.pid} runs with group {USERS_GID} (users), not your group "
+            f"{NOGROUP} (nogroup); staxd, like ptrace, lets you profile only processes with your own user "
+            f"and group.")

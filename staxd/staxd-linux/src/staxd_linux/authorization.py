@@ -3,8 +3,8 @@
 Everything a request can reach is decided here, before any perf_event_open, and
 the outcome is a :class:`Plan` (targets pinned, threads listed, kernel mode on or
 off); once opened, the plan confirms that its targets did not change meanwhile
-(a set-user-id exec between the check and the open).  Every refusal is a :class:`Refusal` whose text is the one sentence the
-client sees and the daemon logs.
+(a set-user-id exec between the check and the open).  Every refusal is a
+:class:`Refusal` whose text is the one sentence the client sees and the daemon logs.
 """
 
 from __future__ import annotations

@@ -112,11 +112,12 @@ class ClientLimits:
             if uid != 0 and usage.fds + fds > policy.max_fds_per_user:
                 raise LimitReached(
                     f"staxd still holds {usage.fds} file descriptors of yours that your connections have not "
-                    f"read, and this request needs {fds} more, over max_fds_per_user ({policy.max_fds_per_user}"
-                    f" in {policy.source}); read those replies or close those connections, then try again.")
+                    f"read, and this request needs {fds} more, over max_fds_per_user "
+                    f"({policy.max_fds_per_user} in {policy.source}); read those replies or close those "
+                    f"connections, then try again.")
             if fds > self._fds_free():
-                raise LimitReached(f"staxd is short of file descriptors right now (this request needs {fds}); "
-                                   f"try again in a moment, or ask for fewer pids or cpus.")
+                raise LimitReached(f"staxd is short of file descriptors right now (this request needs "
+                                   f"{fds}); try again in a moment, or ask for fewer pids or cpus.")
             usage.fds += fds
             self.charged += fds
 

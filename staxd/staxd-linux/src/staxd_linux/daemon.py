@@ -212,8 +212,8 @@ class Daemon:
         except RuntimeError:  # cannot start a thread: shed this client, keep the daemon
             self.limits.stop_serving()
             self.limits.disconnect(peer.uid)
-            self.closer.refuse(conn, encode(error_reply("staxd cannot start another thread right now; try again "
-                                                        "in a moment.")), lambda: None)
+            busy = "staxd cannot start another thread right now; try again in a moment."
+            self.closer.refuse(conn, encode(error_reply(busy)), lambda: None)
 
     def _serve_connection(self, conn: socket.socket, peer: Peer) -> None:
         undelivered = 0

@@ -178,8 +178,8 @@ def _check_namespace(pid: int, uid: int) -> None:
     finally:
         os.close(fd)
     if owner != uid:
-        raise TargetError(f"process {pid} runs in a user namespace created by uid {_user(owner)}, not by you, "
-                          f"so staxd will not let you profile it.")
+        raise TargetError(f"process {pid} runs in a user namespace created by uid {_user(owner)}, not by "
+                          f"you, so staxd will not let you profile it.")
 
 
 def process_exists(pid: int) -> bool:
