@@ -133,12 +133,13 @@ def staxd(staxd_dir: Path) -> Iterator[StaxdProcess]:
     daemon.stop()
 
 
-def as_nobody(scenario: str, socket: Path, *args: str, gid: int = NOGROUP, timeout: float = 60) -> dict:
-    """Run nobody_client.py SCENARIO as uid 65534 with primary group ``gid`` and no other groups."""
-    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(HERE)}
+def as_nobody(scenario: str, socket: Path, *args: str, gid: int = NOGROUP, timeout: float = 60,
+              script: str = "nobody_client.py", env: dict[str, str] | None = None, uid: int = NOBODY) -> dict:
+    """Run SCRIPT (nobody_client.py) SCENARIO as ``uid`` (65534) with primary group ``gid`` and no others."""
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(HERE), **(env or {})}
     proc = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={gid}", "--clear-groups",
-         sys.executable, str(HERE / "nobody_client.py"), scenario, str(socket), *args],
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+         sys.executable, str(HERE / script), scenario, str(socket), *args],
         capture_output=True, text=True, env=env, timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr

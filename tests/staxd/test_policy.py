@@ -41,8 +41,13 @@ def test_policy_paths(tmp_path: Path) -> None:
 
 
 def test_group_and_user_allow_lists() -> None:
-    with pytest.raises(Refusal, match=r"^user nobody may not use staxd: join group 'stax'"):
-        check_connect(NOBODY, Policy())
+    with pytest.raises(Refusal, match=r"^user nobody may not use staxd: join group 'users' with "):
+        check_connect(NOBODY, Policy(allowed_groups=("users",)))
+    # a group that does not exist is named as such: joining it is not the fix
+    missing = (r"^user nobody may not use staxd: group 'no-such-group-here' of its policy \(built-in "
+               r"defaults\) does not exist; ask the administrator to run 'sudo stax setup'\.$")
+    with pytest.raises(Refusal, match=missing):
+        check_connect(NOBODY, Policy(allowed_groups=("no-such-group-here",)))
     check_connect(NOBODY, Policy(allowed_groups=("nogroup",)))
     check_connect(NOBODY, Policy(allowed_groups=(), allowed_users=("nobody",)))
     check_connect(Peer(pid=1, uid=0, gid=0, groups=frozenset()), Policy(allowed_groups=()))

@@ -35,9 +35,12 @@ max_frequency = 10000        # Hz; the kernel's perf_event_max_sample_rate also 
 # The socket and the daemon's limits.
 socket_group = "stax"        # group owning the socket
 socket_mode = "0660"         # octal permission bits of the socket
-client_timeout = 10.0        # seconds a client may stay silent before it is dropped
+client_timeout = 10.0        # seconds a client may take to read a reply in progress
+idle_timeout = 5.0           # seconds a connection may wait before its next request
 max_clients = 32             # concurrent connections; more are told to retry
+max_clients_per_user = 4     # concurrent connections of one user (root: no limit)
 max_fds_per_request = 4096   # fds one open request may produce
+max_fds_per_user = 8192      # fds staxd holds for one user until its clients have read them
 """
 
 
@@ -60,8 +63,11 @@ class Policy:
     socket_group: str = "stax"
     socket_mode: int = 0o660
     client_timeout: float = 10.0
+    idle_timeout: float = 5.0
     max_clients: int = 32
+    max_clients_per_user: int = 4
     max_fds_per_request: int = 4096
+    max_fds_per_user: int = 8192
     source: str = "built-in defaults"
 
     def grants(self, root: bool) -> dict[str, bool]:
@@ -119,10 +125,10 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
                 raise PolicyError(f"{where}: socket_mode must be octal digits such as \"0660\".") from None
             if not 0 <= values[key] <= 0o777:
                 raise PolicyError(f"{where}: socket_mode must be between \"0000\" and \"0777\".")
-        elif key == "client_timeout":
+        elif key in ("client_timeout", "idle_timeout"):
             timeout = float(_check(data, key, (int, float), where))
             if not 0.1 <= timeout <= 3600:
-                raise PolicyError(f"{where}: client_timeout must be between 0.1 and 3600 seconds.")
+                raise PolicyError(f"{where}: {key} must be between 0.1 and 3600 seconds.")
             values[key] = timeout
         else:  # the integer limits
             number = _check(data, key, int, where)
