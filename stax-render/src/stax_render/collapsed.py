@@ -2,9 +2,10 @@
 
 This is the input format of flamegraph.pl and inferno.  A frame name may not
 contain ``;`` (the frame separator) or a line break, so those become ``:`` and a
-space; other control characters are written as ``\\xHH`` (:func:`stax.text_safety.printable`),
-so a name cannot send escape sequences to the terminal the lines are printed on.  Names are plain function names by default (what ``stax top`` shows);
-with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
+space; other control characters are written as ``\\xHH``
+(:func:`stax.text_safety.printable`), so a name cannot send escape sequences to the
+terminal the lines are printed on.  Names are plain function names by default (what
+``stax top`` shows); with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
 inlined frames ``_[i]``, the annotations both tools colour by (as
 stackcollapse-perf.pl ``--all`` writes them).  With ``options.extra["per_thread"]``
 every line starts with a ``comm-tid`` frame.

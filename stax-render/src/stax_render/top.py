@@ -89,7 +89,8 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
     for note in profile.capability_notes():
         out.write(f"# note: {printable(note)}\n")
     if len(threads) > 1:
-        shown = ", ".join(f"{printable(t.name)}-{t.tid} {t.percent:.1f}%" for t in threads[:MAX_THREADS_SHOWN])
+        shown = ", ".join(f"{printable(t.name)}-{t.tid} {t.percent:.1f}%"
+                          for t in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
