@@ -340,6 +340,7 @@ class CaptureSession:
                 self.command.release()
             self._loop(sink, progress, should_stop, started)
             self._stop_target()
+            captured = time.monotonic() - started  # the duration; what follows is post-processing
             self.drainer.stop()
             self.drainer.drain_once()  # what the kernel wrote before the events were disabled
             self._round(sink)
@@ -358,9 +359,8 @@ class CaptureSession:
                 sink.consume(unwound)
             if self.counters is not None:
                 sink.consume(self.counters.finish(self.end_time))  # final read() of every group
-            elapsed = time.monotonic() - started
-            progress(CaptureProgress(elapsed, self.decoder.samples, self._lost()))
-            return self._summary(elapsed)
+            progress(CaptureProgress(captured, self.decoder.samples, self._lost()))
+            return self._summary(captured, time.monotonic() - started - captured)
         finally:
             self._close()
 
@@ -410,7 +410,9 @@ class CaptureSession:
                     pass
         self.end_time = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
-    def _summary(self, elapsed: float) -> CaptureSummary:
+    def _summary(self, captured: float, post_capture: float) -> CaptureSummary:
+        """``captured``: seconds from the start of sampling to its stop; ``post_capture``: the
+        final drain, decoding and DWARF unwinding after it (not part of the duration)."""
         d = self.decoder
         lost = self._lost()
         if lost:
@@ -438,7 +440,8 @@ class CaptureSession:
             "kernel_release": os.uname().release,
             "clock": "CLOCK_MONOTONIC",
             "ring_buffer_bytes_per_cpu": ring_bytes,
-            "duration_s": round(elapsed, 3),
+            "duration_s": round(captured, 3),
+            "post_capture_s": round(post_capture, 3),
             "lost_samples": d.lost_samples,
             "decoder": d.implementation,  # "compiled" (fast_decode.c) or "python"
         }
@@ -461,6 +464,7 @@ class CaptureSession:
             target_exit_code=self.command.exit_code if self.command is not None else None,
             notes=self.notes,
             metadata=metadata,
+            duration_s=captured,
         )
 
     def _off_cpu_metadata(self) -> dict[str, object]:
