@@ -37,7 +37,7 @@ from stax_backend_linux.staxd_protocol import (
     parse_request,
 )
 from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__
+from staxd_linux import __version__, rate_limit
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, may_connect
 from staxd_linux.event_sets import Granted, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
@@ -233,6 +233,7 @@ class Daemon:
             "may_connect": may_connect(peer, self.policy),
             "grants": self.policy.grants(peer.is_root), "kinds": list(KINDS),
             "max_frequency": self.policy.max_frequency, "cpus": online_cpus(),
+            "rate_limit": rate_limit.enforcement(), "policy_file": str(self.policy.file),
         }
 
     def _open(self, conn: socket.socket, peer: Peer, request: OpenRequest) -> None:
@@ -286,6 +287,7 @@ def run(socket_path: Path, policy: Policy) -> None:
     raise_fd_limit()
     daemon = Daemon(socket_path, policy)
     daemon.bind()
+    log.info("%s", rate_limit.describe())
 
     def _stop(signum: int, frame: object) -> None:
         daemon.stop()

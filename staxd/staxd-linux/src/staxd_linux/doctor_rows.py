@@ -55,9 +55,12 @@ class StaxdStatus:
         if self.hello is None:
             return False
         granted = self.hello.get("grants", {})
-        if name == "tracepoints":  # sched_waking samples carry a kernel IP: staxd ties it to kernel stacks
-            return bool(granted.get("tracepoints") and granted.get("kernel_stacks"))
         return name is None or bool(granted.get(name))
+
+    @property
+    def policy_file(self) -> str:
+        """The policy file staxd reads (or would read), as its hello says."""
+        return str((self.hello or {}).get("policy_file") or "/etc/stax/staxd.toml")
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
@@ -90,10 +93,15 @@ def _through_staxd(row: CapabilityRow, staxd: StaxdStatus, facts: HostFacts) -> 
     elif status is STAXD:
         if staxd.grants(grant):
             reason = f"{reason}; staxd opens it for you" if reason else "staxd opens it for you"
+        elif staxd.hello is not None and grant == "kernel_stacks":
+            status = NO
+            reason = (f"{reason}, and staxd's policy turns kernel stacks off (they are kernel addresses, "
+                      f"which would show every member the kernel's layout)")
+            fix = f"set allow_kernel_stacks = true in {staxd.policy_file} and restart staxd; or {fix}"
         elif staxd.hello is not None:
             status = NO
             reason = f"{reason}, and staxd's policy does not grant it to you"
-            fix = f"{fix}; or set allow_{grant} = true in staxd's policy" if grant else fix
+            fix = f"{fix}; or set allow_{grant} = true in {staxd.policy_file} and restart staxd" if grant else fix
         else:
             status = NO
             reason = f"{reason}, and staxd is not reachable"
@@ -153,7 +161,12 @@ def _pmu_row(facts: HostFacts) -> dict[str, str]:
 def _staxd_row(staxd: StaxdStatus) -> dict[str, str]:
     name = "staxd reachable"
     if staxd.hello is not None:
-        return _row(name, OK, f"staxd-linux {staxd.hello.get('version', '?')} answers on {staxd.socket}")
+        answers = f"staxd-linux {staxd.hello.get('version', '?')} answers on {staxd.socket}"
+        if staxd.hello.get("rate_limit") == "open-time":
+            return _row(name, OK, f"{answers}, but it can hold max_frequency only when it opens events (BPF is "
+                                  f"unavailable to it), so a member can raise a granted sampling rate",
+                        "give staxd CAP_BPF and a kernel with CONFIG_BPF_SYSCALL")
+        return _row(name, OK, answers)
     if staxd.refused:
         return _row(name, OK, f"staxd answers on {staxd.socket}, but refuses you (see group membership)")
     return _row(name, NO, staxd.unreachable.rstrip("."), SETUP_FIX)
