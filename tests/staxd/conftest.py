@@ -36,7 +36,7 @@ socket_mode = "0666"   # so a client outside the group reaches the daemon's own 
 client_timeout = 2.0
 """
 """The built-in defaults for what members may have; only who may connect differs."""
-TEST_POLICY = DEFAULTS_POLICY + "allow_kernel_stacks = true  # off by default; most tests check kernel stacks\n"
+TEST_POLICY = DEFAULTS_POLICY + "allow_kernel_stacks = true  # off by default; most tests want them\n"
 
 # The daemon runs with the capability bounding set and no_new_privs of the generated systemd
 # unit, so every grant the tests see is one the installed service can make.

@@ -23,6 +23,7 @@ import pytest
 
 from staxd_linux.policy import DEFAULT_POLICY_TEXT, Policy, parse_policy
 from tests.staxd.conftest import StaxdProcess, as_nobody
+from tests.staxd.test_doctor import _rows as _doctor_rows
 from tests.staxd.test_record_via_staxd import contents, dirs, loss_lines, record_as_nobody  # noqa: F401 (dirs)
 
 PARANOID = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
@@ -56,7 +57,8 @@ def test_with_kernel_stacks_allowed_the_scan_does_find_kernel_addresses(staxd: S
 
 
 @needs_paranoid_2
-@pytest.mark.skipif(shutil.which("setpriv") is None or shutil.which("gcc") is None, reason="needs setpriv and gcc")
+@pytest.mark.skipif(shutil.which("setpriv") is None or shutil.which("gcc") is None,
+                    reason="needs setpriv and gcc")
 def test_record_with_the_default_policy_has_user_stacks_off_cpu_spans_and_wakeups(
         staxd_defaults: StaxdProcess, dirs: tuple[Path, Path]) -> None:  # noqa: F811
     exe, out_dir = dirs
@@ -84,5 +86,21 @@ def test_record_with_the_default_policy_has_user_stacks_off_cpu_spans_and_wakeup
                     f"staxd's policy turns kernel stacks off; to record them, set allow_kernel_stacks = true "
                     f"in {staxd_defaults.policy} and restart staxd, or run 'sudo sysctl "
                     f"kernel.perf_event_paranoid=1'.")
-    assert re.search(r"grant uid=65534\(nobody\) .* kind=sched_waking .*kernel_stacks=no", staxd_defaults.log())
+    assert re.search(r"grant uid=65534\(nobody\) .* kind=sched_waking .*kernel_stacks=no",
+                     staxd_defaults.log())
 
+
+
+@needs_paranoid_2
+def test_doctor_says_kernel_stacks_are_off_by_policy_and_how_to_turn_them_on(
+        staxd_defaults: StaxdProcess) -> None:
+    rows = _doctor_rows(staxd_defaults.socket)
+    kernel = rows["kernel call stacks"]
+    assert kernel["status"] == "unavailable"
+    assert kernel["reason"] == (f"kernel.perf_event_paranoid is {PARANOID}; kernel stacks need <= 1 or "
+                                f"CAP_PERFMON, and staxd's policy turns kernel stacks off (kernel addresses "
+                                f"would show every member the kernel's layout)")
+    assert kernel["fix"] == (f"set allow_kernel_stacks = true in {staxd_defaults.policy} and restart staxd, "
+                             f"or run 'sudo sysctl kernel.perf_event_paranoid=1'")
+    # wakeups no longer depend on kernel stacks
+    assert rows["wakeup attribution"]["status"] == "via staxd"

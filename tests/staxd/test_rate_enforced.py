@@ -11,9 +11,21 @@ event (rate_limit.py) drops the samples above the grant.
 
 from __future__ import annotations
 
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from stax_backend_linux import perf_event_attr as pea
+from stax_backend_linux.perf_event_ffi import perf_event_open
+from staxd_linux.rate_limit import BURST_NS, RateLimit, RateLimitError, program
+from tests.staxd import conftest
 from tests.staxd.conftest import StaxdProcess, as_nobody
+from tests.staxd.test_doctor import _rows as _doctor_rows
 
 GRANTED_HZ = 1000
 CEILING = 1.1 * GRANTED_HZ  # one CPU, one second, plus the limiter's burst and the drain's slack
@@ -37,3 +49,66 @@ def test_the_granted_rate_itself_is_delivered(staxd: StaxdProcess) -> None:
     out = as_nobody("rate", staxd.socket, str(GRANTED_HZ), "none", script="ring_client.py")
     assert out["samples"] >= 0.85 * GRANTED_HZ * out["cpu_seconds"], out
     assert out["samples"] <= CEILING * out["seconds"], out
+
+
+def test_a_second_program_cannot_replace_the_limit() -> None:
+    """SET_BPF takes once per event: the holder of the fd cannot swap staxd's program out (EEXIST)."""
+    attr = pea.new_attr(pea.PERF_TYPE_SOFTWARE, pea.PERF_COUNT_SW_CPU_CLOCK, ["disabled"],
+                        sample_period=1_000_000)
+    fd = perf_event_open(attr, 0, -1)
+    try:
+        with RateLimit(GRANTED_HZ) as first:
+            first.attach(fd)
+        with RateLimit(100_000) as second, pytest.raises(RateLimitError, match=r"fails with EEXIST"):
+            second.attach(fd)
+    finally:
+        os.close(fd)
+
+
+def test_the_program_is_the_documented_one() -> None:
+    """21 slots; both forward jumps land on the drop (r0 = 0; exit), the pass path returns 1."""
+    code = program(map_fd=3, period_ns=1_000_000)
+    slots = [struct.unpack_from("<BBhi", code, at) for at in range(0, len(code), 8)]
+    assert len(slots) == 21
+    jumps = {pc: pc + 1 + off for pc, (op, _regs, off, _imm) in enumerate(slots) if op & 0x07 == 0x05
+             and op & 0xF0 in (0x10, 0x20, 0x30)}
+    assert jumps == {6: 19, 12: 19, 13: 15}
+    assert slots[19][0] == 0xB7 and slots[19][3] == 0 and slots[17][3] == 1  # mov r0, 0 / mov r0, 1
+    assert slots[15][3] == 1_000_000 and slots[11][3] == BURST_NS
+
+
+@pytest.fixture(scope="module")
+def staxd_without_bpf(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[StaxdProcess]:
+    """staxd whose bounding set lacks CAP_BPF and CAP_SYS_ADMIN: bpf(2) fails with EPERM."""
+    bounding = [c for c in conftest.CAPABILITIES if c not in ("CAP_SYS_ADMIN", "CAP_BPF")]
+    keep = ",".join("+" + c.removeprefix("CAP_").lower() for c in bounding)
+    monkeypatch_module.setattr(conftest, "UNIT_SANDBOX", ["setpriv", "--no-new-privs", "--bounding-set",
+                                                         "-all," + keep])
+    path = Path(tempfile.mkdtemp(prefix="staxd-nobpf-"))
+    os.chmod(path, 0o755)
+    daemon = StaxdProcess(path)
+    yield daemon
+    daemon.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_without_bpf_grants_go_on_and_staxd_says_the_rate_holds_only_at_open(
+        staxd_without_bpf: StaxdProcess) -> None:
+    assert ("sampling rates are enforced only when events are opened, because BPF is unavailable "
+            "(bpf(2) fails with EPERM creating a map); a member can raise a granted event's rate with "
+            "PERF_EVENT_IOC_PERIOD"
+            in staxd_without_bpf.log())
+    out = as_nobody("rate", staxd_without_bpf.socket, str(GRANTED_HZ), "none", script="ring_client.py")
+    assert out["rate_limit"] == "open-time"
+    assert out["samples"] >= 0.85 * GRANTED_HZ * out["cpu_seconds"], out
+    rows = _doctor_rows(staxd_without_bpf.socket)
+    assert rows["staxd reachable"]["reason"] == (
+        f"staxd-linux 0.1.0 answers on {staxd_without_bpf.socket}, but it can hold max_frequency only when "
+        f"it opens events (BPF is unavailable to it), so a member can raise a granted sampling rate")
+    assert rows["staxd reachable"]["fix"] == "give staxd CAP_BPF and a kernel with CONFIG_BPF_SYSCALL"

@@ -377,7 +377,8 @@ class OffCpuStaxd:
                                           wakeup_bytes=self.wakeup_bytes)
 
     def sched_waking(self) -> tuple[PerCpuEvents, dict[str, tuple[int, int, bool]]] | None:
-        return self.opener.sched_waking(self.target, kernel=self.kernel_granted(), wakeup_bytes=self.wakeup_bytes)
+        return self.opener.sched_waking(self.target, kernel=self.kernel_granted(),
+                                        wakeup_bytes=self.wakeup_bytes)
 
     def sample_ip(self, event_id: int) -> bool:
         """Whether staxd's fd ``event_id`` has PERF_SAMPLE_IP (True for fds staxd did not grant)."""

@@ -67,7 +67,8 @@ class OffCpuSetup:
         if self.waking is not None:
             for fd in self.waking_fds:
                 ident = event_id(fd)
-                decoder.register(ident, KIND_SCHED_WAKING, self.waking.pid_offset, sample_ip=self.sample_ip(ident))
+                decoder.register(ident, KIND_SCHED_WAKING, self.waking.pid_offset,
+                                 sample_ip=self.sample_ip(ident))
 
     def hand_over(self, rings: PerCpuEvents) -> None:
         """Make every fd a follower of the sampler's leader on its CPU; ``rings`` closes them."""

@@ -10,7 +10,6 @@ kernel returns are close-on-exec.
 from __future__ import annotations
 
 import errno
-import os
 import platform
 import struct
 from functools import cache
@@ -38,11 +37,17 @@ _PROG_LOAD = struct.Struct("<IIQQIIQII16s")
 
 
 class BpfError(OSError):
-    """A bpf(2) call failed; ``errno`` says why; ``log`` is the verifier's output for a rejected program."""
+    """A bpf(2) call failed; ``errno`` says why; ``log`` is the verifier's output for a rejected program.
+
+    ``str()`` is a clause: "bpf(2) fails with EPERM creating a map".
+    """
 
     def __init__(self, err: int, what: str, log: str = "") -> None:
-        super().__init__(err, f"{what}: {os.strerror(err)}")
+        super().__init__(err, f"bpf(2) fails with {errno.errorcode.get(err, err)} {what}")
         self.log = log
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 @cache
@@ -56,7 +61,7 @@ def _bpf(cmd: int, attr: bytes, what: str, log: str = "") -> int:
     ffi, libc = _ffi()
     number = _SYSCALL_NUMBERS.get(platform.machine())
     if number is None:
-        raise BpfError(errno.ENOSYS, f"bpf(2) on {platform.machine()}")
+        raise BpfError(errno.ENOSYS, f"on {platform.machine()}")
     buffer = ffi.new("char[]", attr)
     result = libc.syscall(ffi.cast("long", number), ffi.cast("long", cmd), buffer,
                           ffi.cast("unsigned long", len(attr)))
@@ -69,7 +74,7 @@ def create_map(map_type: int, key_size: int, value_size: int, max_entries: int, 
     """BPF_MAP_CREATE -> the map's fd."""
     attr = _MAP_CREATE.pack(map_type, key_size, value_size, max_entries, 0, 0, 0,
                             name.encode()[:BPF_OBJ_NAME_LEN - 1])
-    return _bpf(BPF_MAP_CREATE, attr, f"creating the BPF map {name}")
+    return _bpf(BPF_MAP_CREATE, attr, "creating a map")
 
 
 def load_program(prog_type: int, instructions: bytes, name: str, license_: str = "MIT") -> int:
@@ -82,7 +87,7 @@ def load_program(prog_type: int, instructions: bytes, name: str, license_: str =
                            int(ffi.cast("uintptr_t", licence)), 1, LOG_SIZE, int(ffi.cast("uintptr_t", log)),
                            0, 0, name.encode()[:BPF_OBJ_NAME_LEN - 1])
     try:
-        return _bpf(BPF_PROG_LOAD, attr, f"loading the BPF program {name}")
+        return _bpf(BPF_PROG_LOAD, attr, "loading a program")
     except BpfError as exc:
         exc.log = ffi.string(log).decode("utf-8", "replace")
         raise

@@ -95,13 +95,15 @@ def _through_staxd(row: CapabilityRow, staxd: StaxdStatus, facts: HostFacts) -> 
             reason = f"{reason}; staxd opens it for you" if reason else "staxd opens it for you"
         elif staxd.hello is not None and grant == "kernel_stacks":
             status = NO
-            reason = (f"{reason}, and staxd's policy turns kernel stacks off (they are kernel addresses, "
-                      f"which would show every member the kernel's layout)")
-            fix = f"set allow_kernel_stacks = true in {staxd.policy_file} and restart staxd; or {fix}"
+            reason = (f"{reason}, and staxd's policy turns kernel stacks off (kernel addresses would show "
+                      f"every member the kernel's layout)")
+            fix = (f"set allow_kernel_stacks = true in {staxd.policy_file} and restart staxd, or run "
+                   f"'sudo sysctl kernel.perf_event_paranoid=1'")
         elif staxd.hello is not None:
             status = NO
             reason = f"{reason}, and staxd's policy does not grant it to you"
-            fix = f"{fix}; or set allow_{grant} = true in {staxd.policy_file} and restart staxd" if grant else fix
+            if grant:
+                fix = f"{fix}; or set allow_{grant} = true in {staxd.policy_file} and restart staxd"
         else:
             status = NO
             reason = f"{reason}, and staxd is not reachable"
@@ -163,9 +165,9 @@ def _staxd_row(staxd: StaxdStatus) -> dict[str, str]:
     if staxd.hello is not None:
         answers = f"staxd-linux {staxd.hello.get('version', '?')} answers on {staxd.socket}"
         if staxd.hello.get("rate_limit") == "open-time":
-            return _row(name, OK, f"{answers}, but it can hold max_frequency only when it opens events (BPF is "
-                                  f"unavailable to it), so a member can raise a granted sampling rate",
-                        "give staxd CAP_BPF and a kernel with CONFIG_BPF_SYSCALL")
+            why = (f"{answers}, but it can hold max_frequency only when it opens events (BPF is unavailable "
+                   f"to it), so a member can raise a granted sampling rate")
+            return _row(name, OK, why, "give staxd CAP_BPF and a kernel with CONFIG_BPF_SYSCALL")
         return _row(name, OK, answers)
     if staxd.refused:
         return _row(name, OK, f"staxd answers on {staxd.socket}, but refuses you (see group membership)")

@@ -31,6 +31,7 @@ Without BPF (no CONFIG_BPF_SYSCALL, no CAP_BPF, a seccomp filter) grants still w
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from functools import cache
@@ -102,18 +103,20 @@ class RateLimit:
         self.prog_fd = -1
         try:
             self.map_fd = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, "staxd_rate")
-            self.prog_fd = load_program(BPF_PROG_TYPE_PERF_EVENT, program(self.map_fd, period_ns), "staxd_rate")
+            self.prog_fd = load_program(BPF_PROG_TYPE_PERF_EVENT, program(self.map_fd, period_ns),
+                                        "staxd_rate")
         except BpfError as exc:
             self.close()
             detail = f"; verifier: {exc.log.strip().splitlines()[-1]}" if exc.log.strip() else ""
-            raise RateLimitError(f"{exc.strerror.lower() if exc.strerror else exc}{detail}") from None
+            raise RateLimitError(f"{exc}{detail}") from None
 
     def attach(self, fd: int) -> None:
         """PERF_EVENT_IOC_SET_BPF: from now on the kernel asks the program before writing a sample."""
         try:
             fcntl.ioctl(fd, PERF_EVENT_IOC_SET_BPF, self.prog_fd)
         except OSError as exc:
-            raise RateLimitError(f"PERF_EVENT_IOC_SET_BPF failed ({os.strerror(exc.errno or 0)})") from None
+            code = errno.errorcode.get(exc.errno or 0, exc.errno)
+            raise RateLimitError(f"PERF_EVENT_IOC_SET_BPF fails with {code}") from None
 
     def close(self) -> None:
         for fd in (self.prog_fd, self.map_fd):
@@ -147,7 +150,7 @@ def unavailable() -> str:
     except RateLimitError as exc:
         return str(exc)
     except PerfEventError as exc:
-        return f"perf_event_open failed ({os.strerror(exc.errno or 0)})"
+        return f"perf_event_open fails with {errno.errorcode.get(exc.errno or 0, exc.errno)}"
     return ""
 
 
