@@ -9,9 +9,9 @@ Scenarios:
                           leave them as granted), sample for 1 s and count the PERF_RECORD_SAMPLEs
                           with the backend's ring reader and decoder.
   addresses               ask staxd for the event sets exactly as ``stax record`` does (the backend's
-                          EventOpener: sampling, context switches, sched_waking), run a child that
-                          spends time in the kernel and is woken through a pipe, and report every
-                          instruction pointer and call-chain entry found in the raw ring data.
+                          EventOpener: sampling, context switches, sched_waking) for a child woken
+                          through a pipe (nobody_client.py's), and report every instruction pointer
+                          and call-chain entry found in the raw ring data.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ import struct
 import sys
 import time
 
+from nobody_client import _child, _drain  # the tests put this directory on PYTHONPATH
+
 from stax.events import Sample
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux.event_opener import EventOpener, OffCpuStaxd, StaxdTarget
-from stax_backend_linux.perf_event_ffi import disable, enable, set_output
+from stax_backend_linux.perf_event_ffi import set_output
 from stax_backend_linux.record_decoder import PERF_CONTEXT_MAX, PERF_RECORD_SAMPLE, RecordDecoder
 from stax_backend_linux.ring_buffer import RingBuffer
 from stax_backend_linux.staxd_client import StaxdClient
@@ -58,20 +60,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _drain(rings: list[RingBuffer], fds: list[int], seconds: float) -> bytes:
-    chunks: list[bytes] = []
-    for fd in fds:
-        enable(fd)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-        chunks.extend(r.read() for r in rings)
-    for fd in fds:
-        disable(fd)
-    chunks.extend(r.read() for r in rings)
-    return b"".join(chunks)
-
-
 def scenario_rate(socket_path: str, frequency: str, period: str) -> dict[str, object]:
     child = _busy_child(0)
     out: dict[str, object] = {"child": child}
@@ -89,7 +77,7 @@ def scenario_rate(socket_path: str, frequency: str, period: str) -> dict[str, ob
         rings = [RingBuffer(fd, RING_PAGES) for fd in fds]  # one thread: one fd per CPU
         try:
             started, cpu_before = time.monotonic(), _cpu_seconds(child)
-            data = _drain(rings, fds, 1.0)
+            data = _drain(fds, 1.0, rings)
             out["seconds"] = time.monotonic() - started
             out["cpu_seconds"] = _cpu_seconds(child) - cpu_before
         finally:
@@ -105,29 +93,6 @@ def scenario_rate(socket_path: str, frequency: str, period: str) -> dict[str, ob
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
     return out
-
-
-def _kernel_and_pipe_child() -> int:
-    """A child that reads /dev/zero (kernel time) and is woken through a pipe every ~2 ms."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            read_end, write_end = os.pipe()
-            if os.fork() == 0:
-                try:
-                    os.close(read_end)
-                    while True:
-                        os.write(write_end, b"x")
-                        time.sleep(0.002)
-                finally:
-                    os._exit(0)
-            os.close(write_end)
-            with open("/dev/zero", "rb", buffering=0) as zero:
-                while os.read(read_end, 1):
-                    zero.read(1 << 16)
-        finally:
-            os._exit(0)
-    return pid
 
 
 def _addresses(data: bytes, sample_types: dict[int, int]) -> tuple[dict[str, int], list[int]]:
@@ -185,7 +150,7 @@ def _rings(events: list[PerCpuEvents]) -> tuple[list[RingBuffer], list[int]]:
 
 
 def scenario_addresses(socket_path: str) -> dict[str, object]:
-    child = _kernel_and_pipe_child()
+    child = _child("sleep")  # woken through a pipe every ~2 ms: switches, wakeups, kernel time
     out: dict[str, object] = {"child": child}
     opener = EventOpener(online_cpus(), paranoid=2, socket_path=socket_path)
     try:
@@ -206,7 +171,7 @@ def scenario_addresses(socket_path: str) -> dict[str, object]:
             return out
         rings, fds = _rings(events)
         try:
-            data = _drain(rings, fds, 1.0)
+            data = _drain(fds, 1.0, rings)
         finally:
             for ring in rings:
                 ring.close()
