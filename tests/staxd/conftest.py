@@ -1,8 +1,9 @@
 """A real staxd (as root) on a temporary socket with a temporary policy, and a way to be uid 65534.
 
 The daemon runs as systemd would start it, ``python -m staxd_linux --socket ...
---policy ...`` under the unit's capability bounding set; its stderr (the grant/refuse log) goes to a file the
-tests read.  Clients run as uid 65534 through ``setpriv``, with the group the
+--policy ...`` under the unit's capability bounding set, no_new_privs and memory-deny-write-execute, with
+tracefs mounted (the unit pulls in sys-kernel-tracing.mount); its stderr (the grant/refuse log) goes to a
+file the tests read.  Clients run as uid 65534 through ``setpriv``, with the group the
 test chooses, so SO_PEERCRED sees a real unprivileged peer.
 """
 
@@ -22,7 +23,8 @@ import pytest
 
 from stax.errors import CaptureError
 from stax_backend_linux.staxd_client import StaxdClient
-from staxd_linux.systemd_units import CAPABILITIES
+from staxd_linux import tracefs
+from staxd_linux.privileges import UNIT_CAPABILITIES
 
 HERE = Path(__file__).resolve().parent
 NOBODY = 65534
@@ -38,10 +40,11 @@ client_timeout = 2.0
 """The built-in defaults for what members may have; only who may connect differs."""
 TEST_POLICY = DEFAULTS_POLICY + "allow_kernel_stacks = true  # off by default; most tests want them\n"
 
-# The daemon runs with the capability bounding set and no_new_privs of the generated systemd
-# unit, so every grant the tests see is one the installed service can make.
+# The daemon runs with the capability bounding set, no_new_privs and MemoryDenyWriteExecute of the
+# generated systemd unit, so every grant the tests see is one the installed service can make.
 UNIT_SANDBOX = ["setpriv", "--no-new-privs", "--bounding-set",
-                "-all," + ",".join("+" + c.removeprefix("CAP_").lower() for c in CAPABILITIES)]
+                "-all," + ",".join("+" + c.removeprefix("CAP_").lower() for c in UNIT_CAPABILITIES),
+                sys.executable, str(HERE / "deny_write_execute.py")]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staxd runs as root")
 
@@ -49,15 +52,17 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staxd runs as root")
 class StaxdProcess:
     """A running daemon: its pid, socket and log."""
 
-    def __init__(self, directory: Path, policy_text: str = TEST_POLICY) -> None:
+    def __init__(self, directory: Path, policy_text: str = TEST_POLICY,
+                 launcher: tuple[str, ...] = tuple(UNIT_SANDBOX)) -> None:
         self.directory = directory
         self.socket = directory / "staxd.sock"
         self.policy = directory / "staxd.toml"
         self.policy.write_text(policy_text)
         self.log_path = directory / "staxd.log"
         self._log = open(self.log_path, "w")
+        tracefs.ensure_mounted()  # as systemd's sys-kernel-tracing.mount does before the unit starts
         self.proc = subprocess.Popen(
-            [*UNIT_SANDBOX, sys.executable, "-m", "staxd_linux", "--socket", str(self.socket),
+            [*launcher, sys.executable, "-m", "staxd_linux", "--socket", str(self.socket),
              "--policy", str(self.policy)],
             stdout=self._log, stderr=subprocess.STDOUT,
         )

@@ -83,7 +83,7 @@ def _join(items: Sequence[str]) -> str:
 class EventOpener:
     """Asks staxd for the event sets the session may not open itself, and remembers what was lost.
 
-    ``socket_path`` None means ``$STAXD_SOCKET`` or /run/staxd.sock.  One connection
+    ``socket_path`` None means ``$STAXD_SOCKET`` or /run/staxd/staxd.sock.  One connection
     serves the whole recording; once staxd is found unreachable it is not asked again.
     """
 

@@ -37,13 +37,12 @@ from stax_backend_linux.staxd_protocol import (
     parse_request,
 )
 from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__, rate_limit
+from staxd_linux import __version__, privileges, rate_limit, tracefs
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, may_connect
 from staxd_linux.event_sets import Granted, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
 from staxd_linux.policy import Policy
 
-DEFAULT_SOCKET = Path("/run/staxd.sock")
 ACCEPT_TICK_S = 0.5
 _ANCILLARY = socket.CMSG_SPACE(253 * 4)  # room for SCM_MAX_FD descriptors, so we can close them all
 
@@ -287,7 +286,11 @@ def run(socket_path: Path, policy: Policy) -> None:
     raise_fd_limit()
     daemon = Daemon(socket_path, policy)
     daemon.bind()
-    log.info("%s", rate_limit.describe())
+    if mounted := tracefs.mount_at_startup(policy.allow_tracepoints):
+        log.info("%s", mounted)
+    privileges.drop_privileges()  # start-up is over: keep only what granting needs
+    log.info("%s", privileges.describe())
+    log.info("%s", rate_limit.describe())  # probed with the capabilities granting keeps
 
     def _stop(signum: int, frame: object) -> None:
         daemon.stop()

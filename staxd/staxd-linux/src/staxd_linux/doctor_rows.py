@@ -28,6 +28,7 @@ OK = CapabilityStatus.AVAILABLE
 STAXD = CapabilityStatus.VIA_STAXD
 NO = CapabilityStatus.UNAVAILABLE
 SETUP_FIX = "run 'sudo stax setup'"
+TRACEFS_FIX = "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
 
 # Which grant in staxd's hello reply a "via staxd" row depends on (None: being allowed to connect).
 _GRANT_FOR: dict[Capability, str | None] = {
@@ -64,7 +65,7 @@ class StaxdStatus:
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
-    """Say hello to staxd (socket from $STAXD_SOCKET or /run/staxd.sock)."""
+    """Say hello to staxd (socket from $STAXD_SOCKET or /run/staxd/staxd.sock)."""
     path = default_socket_path()
     try:
         with StaxdClient(path, timeout=timeout) as client:
@@ -88,8 +89,9 @@ def _through_staxd(row: CapabilityRow, staxd: StaxdStatus, facts: HostFacts) -> 
     status, reason, fix = row.status, row.reason, row.fix
     tracefs_missing = row.capability is Capability.WAKEUP_ATTRIBUTION and not facts.tracefs_mounted
     if tracefs_missing and staxd.grants(grant):
-        status = STAXD
-        reason = "tracefs is not mounted here; staxd mounts it when a recording asks for wakeups"
+        status = NO  # staxd mounts tracefs only while starting (it drops CAP_SYS_ADMIN), so not for us now
+        reason = "tracefs is not mounted, and staxd mounts it only when it starts"
+        fix = TRACEFS_FIX
     elif status is STAXD:
         if staxd.grants(grant):
             reason = f"{reason}; staxd opens it for you" if reason else "staxd opens it for you"
@@ -145,10 +147,9 @@ def _tracefs_row(staxd: StaxdStatus) -> dict[str, str]:
     where = tracefs.mounted_at()
     if where is not None:
         return _row(name, OK, f"mounted at {where}")
-    fix = "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
     if staxd.grants("tracepoints"):
-        return _row(name, STAXD, "not mounted; staxd mounts it when a recording asks for wakeups", fix)
-    return _row(name, NO, "not mounted, so the sched:sched_waking tracepoint cannot be found", fix)
+        return _row(name, NO, "not mounted, and staxd mounts it only when it starts", TRACEFS_FIX)
+    return _row(name, NO, "not mounted, so the sched:sched_waking tracepoint cannot be found", TRACEFS_FIX)
 
 
 def _pmu_row(facts: HostFacts) -> dict[str, str]:
@@ -167,7 +168,8 @@ def _staxd_row(staxd: StaxdStatus) -> dict[str, str]:
         if staxd.hello.get("rate_limit") == "open-time":
             why = (f"{answers}, but it can hold max_frequency only when it opens events (BPF is unavailable "
                    f"to it), so a member can raise a granted sampling rate")
-            return _row(name, OK, why, "give staxd CAP_BPF and a kernel with CONFIG_BPF_SYSCALL")
+            return _row(name, OK, why, "let staxd use bpf(2): a kernel with CONFIG_BPF_SYSCALL, and no "
+                                       "seccomp filter or lockdown refusing it")
         return _row(name, OK, answers)
     if staxd.refused:
         return _row(name, OK, f"staxd answers on {staxd.socket}, but refuses you (see group membership)")
