@@ -344,6 +344,7 @@ class EventOpener:
         return text[:1].upper() + text[1:]
 
     def _policy_file(self) -> str:
+        """The policy file staxd names in its hello (a daemon too old to name it reads the default)."""
         return str((self._hello or {}).get("policy_file") or "/etc/stax/staxd.toml")
 
     def _staxd_fix(self) -> str:

@@ -22,6 +22,7 @@ from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax_backend_linux.host_capabilities import HostFacts, probe_host
 from stax_backend_linux.staxd_client import StaxdClient, StaxdRefused, StaxdUnavailable, default_socket_path
 from staxd_linux import tracefs
+from staxd_linux.policy import DEFAULT_POLICY_PATH
 from staxd_linux.service_install import GROUP
 
 OK = CapabilityStatus.AVAILABLE
@@ -61,7 +62,7 @@ class StaxdStatus:
     @property
     def policy_file(self) -> str:
         """The policy file staxd reads (or would read), as its hello says."""
-        return str((self.hello or {}).get("policy_file") or "/etc/stax/staxd.toml")
+        return str((self.hello or {}).get("policy_file") or DEFAULT_POLICY_PATH)
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
