@@ -156,7 +156,8 @@ class CaptureSession:
         try:
             setup = open_off_cpu(self._open_shaped, self.cpus, self.facts, enable_on_exec=bool(req.command),
                                  inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
-                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes))
+                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes,
+                                                   kernel=req.kernel_stacks))
         except PerfEventError as exc:
             raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
                                f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
@@ -194,14 +195,18 @@ class CaptureSession:
         want_kernel = req.kernel_stacks
         kernel = want_kernel and self.facts.kernel_stacks_allowed
         system_wide_denied = req.system_wide and not self.facts.system_wide_allowed
-        if (want_kernel and not kernel) or system_wide_denied or self.facts.sampling_errno:
+        # staxd is worth asking for kernel frames only if its policy grants them to this user.
+        staxd_kernel = want_kernel and not kernel and self.opener.grants("kernel_stacks")
+        if staxd_kernel or system_wide_denied or self.facts.sampling_errno:
             dwarf = self.dwarf.sampling if self.dwarf is not None else None
             granted = self.opener.sampling(self._staxd_target(), frequency=req.frequency,
                                            identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
-                                           kernel=want_kernel,
+                                           kernel=staxd_kernel or kernel,
                                            dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
             if granted is not None:
-                self.kernel = want_kernel
+                self.kernel = staxd_kernel or kernel
+                if want_kernel and not self.kernel:
+                    self.opener.lose(KERNEL_FRAMES)
                 return granted
             if system_wide_denied:
                 raise CaptureError(f"System-wide recording (-a) is not permitted because "

@@ -125,10 +125,6 @@ def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: lis
     wants_kernel = request.kernel_stacks if request.kind != "counters" else grants["kernel_stacks"]
     if wants_kernel and not grants["kernel_stacks"]:
         raise _refuse_by_policy("kernel stacks", "allow_kernel_stacks", policy)
-    if request.kind == "sched_waking" and not grants["kernel_stacks"]:
-        # Its samples carry the tracepoint's kernel address as IP, whatever the call chain.
-        raise Refusal(f"the sched:sched_waking tracepoint reports kernel addresses, which staxd's policy "
-                      f"does not allow (allow_kernel_stacks = false in {policy.source}).")
     if request.kind == "sampling":
         limit = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
         if not peer.is_root:

@@ -43,7 +43,7 @@ from stax_backend_linux.staxd_protocol import (
     parse_request,
 )
 from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__, privileges, tracefs
+from staxd_linux import __version__, privileges, rate_limit, tracefs
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
 from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
 from staxd_linux.connection_closer import ConnectionCloser, unread_bytes
@@ -301,6 +301,7 @@ class Daemon:
             "may_connect": True,  # check_connect() passed for this connection
             "grants": self.policy.grants(peer.is_root), "kinds": list(KINDS),
             "max_frequency": self.policy.max_frequency, "cpus": online_cpus(),
+            "rate_limit": rate_limit.enforcement(), "policy_file": str(self.policy.file),
         }
 
     def _open(self, conn: socket.socket, peer: Peer, request: OpenRequest) -> None:
@@ -410,6 +411,7 @@ def run(socket_path: Path, policy: Policy) -> None:
         log.info("%s", mounted)
     privileges.drop_privileges()  # start-up is over: keep only what granting needs
     log.info("%s", privileges.describe())
+    log.info("%s", rate_limit.describe())  # probed with the capabilities granting keeps
 
     def _stop(signum: int, frame: object) -> None:
         daemon.stop()

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 DEFAULT_POLICY_PATH = Path("/etc/stax/staxd.toml")
+BUILT_IN = "built-in defaults"
 
 DEFAULT_POLICY_TEXT = """\
 # staxd policy (see docs/staxd.md).  root may always connect and is not limited by
@@ -27,7 +28,8 @@ allowed_users = []
 # What a non-root client may ask for.
 allow_other_users = false    # target processes owned by other users
 allow_system_wide = false    # every process on a CPU (pid -1)
-allow_kernel_stacks = true   # kernel-mode samples and kernel call chains
+allow_kernel_stacks = false  # kernel-mode samples and kernel call chains: kernel addresses,
+                             # which defeat KASLR; set true only if every member may see them
 allow_tracepoints = true     # sched:sched_waking (wakeup attribution)
 allow_counters = true        # the hardware-counter group (cycles, instructions, ...)
 max_frequency = 10000        # Hz; the kernel's perf_event_max_sample_rate also applies
@@ -56,7 +58,8 @@ class Policy:
     allowed_users: tuple[str, ...] = ()
     allow_other_users: bool = False
     allow_system_wide: bool = False
-    allow_kernel_stacks: bool = True
+    allow_kernel_stacks: bool = False
+    """Off by default: kernel frames are kernel addresses, and any member could read KASLR from them."""
     allow_tracepoints: bool = True
     allow_counters: bool = True
     max_frequency: int = 10000
@@ -68,7 +71,12 @@ class Policy:
     max_clients_per_user: int = 4
     max_fds_per_request: int = 4096
     max_fds_per_user: int = 8192
-    source: str = "built-in defaults"
+    source: str = BUILT_IN
+
+    @property
+    def file(self) -> Path:
+        """The file this policy is, or would be, read from (the default path for the built-in defaults)."""
+        return DEFAULT_POLICY_PATH if self.source == BUILT_IN else Path(self.source)
 
     def grants(self, root: bool) -> dict[str, bool]:
         """The allow_* switches as they apply to one client (root gets everything)."""
