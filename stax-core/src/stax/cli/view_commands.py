@@ -25,6 +25,7 @@ from cyclopts import Group, Parameter
 
 from stax.contracts import RenderOptions
 from stax.errors import StaxError, UsageError
+from stax.recording.meta_keys import BACKEND_OFF_CPU, OFF_CPU_RECORDED
 from stax.recording.reader import SampleFilter
 from stax.text_safety import printable
 
@@ -119,7 +120,7 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
     from stax.analysis.off_cpu_profile import off_cpu_notes
 
     notes = off_cpu_notes(meta, capabilities)
-    if meta.get("off_cpu") is False or meta.get("backend.off_cpu") is False:
+    if meta.get(OFF_CPU_RECORDED) is False or meta.get(BACKEND_OFF_CPU.key) is False:
         return (f"{recording} has no off-CPU data: it was recorded with --no-off-cpu; record it"
                 f" again without that flag (`stax record -o {recording} -- CMD`).")
     if notes:

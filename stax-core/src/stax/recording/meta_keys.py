@@ -97,7 +97,8 @@ BACKEND_CLOCK = _backend("clock", "The clock of every time in the file (``CLOCK_
 BACKEND_RING_BUFFER_BYTES = _backend("ring_buffer_bytes_per_cpu", "Data bytes of each CPU's ring buffer.")
 BACKEND_POST_CAPTURE_S = _backend("post_capture_s", """Seconds after sampling stopped: the final
 drain, decoding and DWARF unwinding (not part of ``duration_s``).""")
-BACKEND_LOST_SAMPLES = _backend("lost_samples", "Samples the kernel counted as lost (PERF_RECORD_LOST_SAMPLES).")
+BACKEND_LOST_SAMPLES = _backend("lost_samples",
+                                "Samples the kernel counted as lost (PERF_RECORD_LOST_SAMPLES).")
 BACKEND_DECODER = _backend("decoder", "Which record decoder ran: ``compiled`` (fast_decode.c) or ``python``.")
 BACKEND_TARGET_PID = _backend("target_pid", "The pid of the profiled command (commands only).")
 BACKEND_TARGET_PIDS = _backend("target_pids", "The pids given with -p (a list; -p only).")
@@ -115,22 +116,28 @@ BACKEND_OFF_CPU_PREEMPTED_SPANS = _backend("off_cpu_preempted_spans", "Of those,
 BACKEND_OFF_CPU_SPANS_WITH_STACK = _backend("off_cpu_spans_with_stack", "Of those, with a switch-out stack.")
 BACKEND_OFF_CPU_CLOSED_AT_END = _backend("off_cpu_closed_at_end", "Spans still open at the end, closed then.")
 BACKEND_SWITCH_RECORDS = _backend("switch_records", "Context-switch records decoded.")
-BACKEND_OFF_CPU_THROTTLED = _backend("off_cpu_throttled", "Times the context-switch or sched_waking events were throttled.")
+BACKEND_OFF_CPU_THROTTLED = _backend("off_cpu_throttled",
+                                     "Times the context-switch or sched_waking events were throttled.")
 BACKEND_WAKEUPS_CAPTURED = _backend("wakeups_captured", "Whether sched_waking was opened.")
 BACKEND_WAKEUPS_MISSING = _backend("wakeups_missing", "Why wakeups were not captured, when they were not.")
 BACKEND_WAKEUPS = _backend("wakeups", "Wakeups kept (the waker or the wakee is in the target).")
-BACKEND_WAKEUPS_OUTSIDE_TARGET = _backend("wakeups_outside_target", "Wakeups dropped: neither side in the target.")
+BACKEND_WAKEUPS_OUTSIDE_TARGET = _backend("wakeups_outside_target",
+                                          "Wakeups dropped: neither side in the target.")
 BACKEND_WCHAN_READS = _backend("wchan_reads", "With wchan reasons: /proc wchan reads.")
 BACKEND_WCHAN_HITS = _backend("wchan_hits", "With wchan reasons: reads that named a wait site.")
-BACKEND_DWARF_STACK_SIZE = _backend("dwarf_stack_size", "--call-graph dwarf: bytes of user stack copied per sample.")
-BACKEND_DWARF_REGS_MASK = _backend("dwarf_regs_mask", "--call-graph dwarf: the user registers sampled (a bit mask).")
+BACKEND_DWARF_STACK_SIZE = _backend("dwarf_stack_size",
+                                    "--call-graph dwarf: bytes of user stack copied per sample.")
+BACKEND_DWARF_REGS_MASK = _backend("dwarf_regs_mask",
+                                   "--call-graph dwarf: the user registers sampled (a bit mask).")
 BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", "--call-graph dwarf: samples spooled for unwinding.")
 BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", "--call-graph dwarf: bytes of the spool file.")
 BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample",
-                                                "--call-graph dwarf: stack bytes kept per sample, on average.")
+                                                "--call-graph dwarf: stack bytes kept per sample (mean).")
 BACKEND_DWARF_UNWOUND = _backend("dwarf_unwound", "--call-graph dwarf: samples unwound.")
-BACKEND_DWARF_TRUNCATED = _backend("dwarf_truncated", "--call-graph dwarf: unwound stacks marked [truncated].")
-BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons", "--call-graph dwarf: why unwinding stopped -> samples.")
+BACKEND_DWARF_TRUNCATED = _backend("dwarf_truncated",
+                                   "--call-graph dwarf: unwound stacks marked [truncated].")
+BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons",
+                                      "--call-graph dwarf: why unwinding stopped -> samples.")
 BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph dwarf: samples unwound during
 capture, before an exec or a replaced mapping.""")
 BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", "--call-graph dwarf: CPU seconds of unwinding.")

@@ -1,11 +1,11 @@
 """Whether ``stax record`` finished a recording, and the sentence every view says when it did not.
 
-The writer stores ``meta.state = "recording"`` (:data:`stax.recording.meta_keys.STATE`) when it creates the file (committed
-before the first sample) and replaces it with ``"complete"`` in the same transaction
-that closes a finished recording.  A file still saying ``"recording"`` was left by a
-recorder that was killed, crashed or ran out of disk space: it holds what was
-committed up to then (about once a second), with frames not yet named.  Files
-written before this key existed carry no state and count as complete.
+The writer stores ``meta.state = "recording"`` (:data:`stax.recording.meta_keys.STATE`)
+when it creates the file (committed before the first sample) and replaces it with
+``"complete"`` in the same transaction that closes a finished recording.  A file still
+saying ``"recording"`` was left by a recorder that was killed, crashed or ran out of
+disk space: it holds what was committed up to then (about once a second), with frames
+not yet named.  Files written before this key existed carry no state and count as complete.
 """
 
 from __future__ import annotations

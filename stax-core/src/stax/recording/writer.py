@@ -89,7 +89,8 @@ class RecordingBuilder:
         for event in events:
             kind = type(event)
             if kind is Sample:
-                stack_id = intern_stack(event.pid, event.kernel_ips, event.user_ips, event.user_stack_truncated)
+                stack_id = intern_stack(event.pid, event.kernel_ips, event.user_ips,
+                                        event.user_stack_truncated)
                 batch.append(event.time, event.pid, event.tid, event.cpu, stack_id, event.weight)
                 threads.thread(event.pid, event.tid, event.time)
             elif kind is ImageLoad:
