@@ -15,7 +15,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,79 +87,91 @@ def contents(kind: str, pid: int, entries: list[tuple[int, int, str]]) -> bytes:
     return writer.bytes()
 
 
-def plant(kind: str, target: Target, data: bytes, owner: int, cleanup: list[Path]) -> Path:
-    path = planted_path(kind, target.pid)
-    cleanup.append(path)
-    path.write_bytes(data)
-    os.chown(path, owner, owner)
-    return path
+@attrs.frozen
+class Outcome:
+    target: Target
+    path: Path
+    stderr: str
+    seconds: float
+    names: dict[str, int]
+    """Function name -> samples, over the leaf frames in the anonymous (JIT) image."""
+    samples: int
 
 
-def record(target: Target, out: Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    proc = stax("record", "-p", str(target.pid), "-d", "1", "-o", str(out), timeout=timeout, cwd=out.parent)
-    return proc, time.monotonic() - started
-
-
-def jit_names(recording: Path) -> dict[str, int]:
-    """Function name -> samples, over frames of the per-process anonymous (JIT) image."""
+def record_beside(
+    jit_spin: Path, kind: str, tmp_path: Path, cleanup: list[Path], *, target_uid: int = 0,
+    owner: int = 0, entries: Callable[[Target], list[tuple[int, int, str]]] | None = None,
+    make: Callable[[Path], None] | None = None,
+) -> Outcome:
+    """Start the target as ``target_uid``, plant its file (``entries`` owned by ``owner``,
+    or whatever ``make`` puts there) in /tmp, and ``stax record -p`` it for a second."""
+    recording = tmp_path / "rec.stax"
+    with running(jit_spin, target_uid) as target:
+        path = planted_path(kind, target.pid)
+        cleanup.append(path)
+        if make is not None:
+            make(path)
+        else:
+            assert entries is not None
+            path.write_bytes(contents(kind, target.pid, entries(target)))
+            os.chown(path, owner, owner)
+        started = time.monotonic()
+        proc = stax("record", "-p", str(target.pid), "-d", "1", "-o", str(recording), timeout=30,
+                    cwd=tmp_path)
+        seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(recording) as db:
-        return dict(db.execute(
+        names = dict(db.execute(
             "SELECT coalesce(f.function, '?'), count(*) FROM samples s JOIN stacks st ON st.id = s.stack_id"
             " JOIN frames f ON f.id = st.frame_id JOIN images i ON i.id = f.image_id"
             " WHERE i.kind = 'jit' GROUP BY 1"))
+        samples = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+    return Outcome(target, path, proc.stderr, seconds, names, samples)
 
 
-def sample_count(recording: Path) -> int:
-    with sqlite3.connect(recording) as db:
-        return db.execute("SELECT count(*) FROM samples").fetchone()[0]
+def hot_code(name: str) -> Callable[[Target], list[tuple[int, int, str]]]:
+    return lambda target: [(target.address, target.size, name)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("uid", [0, NOBODY])
 def test_a_file_of_the_targets_own_user_still_names_its_jit_code(
         kind: str, uid: int, jit_spin: Path, tmp_path: Path, cleanup: list[Path]) -> None:
-    with running(jit_spin, uid) as target:
-        plant(kind, target, contents(kind, target.pid, [(target.address, target.size, HOT_NAME)]),
-              uid, cleanup)
-        proc, _ = record(target, tmp_path / "rec.stax")
-    assert proc.returncode == 0, proc.stderr
-    names = jit_names(tmp_path / "rec.stax")
-    assert names.get(HOT_NAME, 0) > 0.8 * sum(names.values()), names
-    assert "skipped" not in proc.stderr
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, target_uid=uid, owner=uid,
+                        entries=hot_code(HOT_NAME))
+    assert out.names.get(HOT_NAME, 0) > 0.8 * sum(out.names.values()), out.names
+    assert "skipped" not in out.stderr
+
+
+def _fifo_of_nobody(path: Path) -> None:
+    os.mkfifo(path)
+    os.chown(path, NOBODY, NOBODY)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_fifo_is_skipped_in_seconds_with_one_sentence(
         kind: str, jit_spin: Path, tmp_path: Path, cleanup: list[Path]) -> None:
-    with running(jit_spin, 0) as target:
-        path = planted_path(kind, target.pid)
-        cleanup.append(path)
-        os.mkfifo(path)
-        os.chown(path, NOBODY, NOBODY)
-        proc, seconds = record(target, tmp_path / "rec.stax", timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    assert seconds < 15
-    assert (f"JIT frames of pid {target.pid} stay unnamed because stax skipped {path}: it is a FIFO,"
-            " not a regular file" if kind == "perf-map" else
-            f"JIT frames stay unnamed because stax skipped {path}: it is a FIFO, not a regular file"
-            ) in proc.stderr
-    assert sample_count(tmp_path / "rec.stax") > 100
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, make=_fifo_of_nobody)
+    assert out.seconds < 15
+    assert (f"JIT frames of pid {out.target.pid} stay unnamed because stax skipped {out.path}: it is a"
+            " FIFO, not a regular file" if kind == "perf-map" else
+            f"JIT frames stay unnamed because stax skipped {out.path}: it is a FIFO, not a regular file"
+            ) in out.stderr
+    assert out.samples > 100
+
+
+def _link_to_dev_zero(path: Path) -> None:
+    subprocess.run(as_user(NOBODY, ["ln", "-s", "/dev/zero", str(path)]), check=True)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_link_to_dev_zero_is_not_followed(
         kind: str, jit_spin: Path, tmp_path: Path, cleanup: list[Path]) -> None:
-    with running(jit_spin, 0) as target:
-        path = planted_path(kind, target.pid)
-        cleanup.append(path)
-        subprocess.run(as_user(NOBODY, ["ln", "-s", "/dev/zero", str(path)]), check=True)
-        proc, seconds = record(target, tmp_path / "rec.stax", timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    assert seconds < 15
-    assert f"stax skipped {path}: it is a symbolic link (stax does not follow links there)" in proc.stderr
-    assert "failed" not in proc.stderr  # no source died of MemoryError
-    assert sample_count(tmp_path / "rec.stax") > 100
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, make=_link_to_dev_zero)
+    assert out.seconds < 15
+    assert f"stax skipped {out.path}: it is a symbolic link (stax does not follow links there)" in out.stderr
+    assert "failed" not in out.stderr  # no source died of MemoryError
+    assert out.samples > 100
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -167,43 +179,35 @@ def test_a_link_to_dev_zero_is_not_followed(
 def test_a_file_of_another_user_is_not_read(
         kind: str, target_uid: int, owner: int, jit_spin: Path, tmp_path: Path,
         cleanup: list[Path]) -> None:
-    with running(jit_spin, target_uid) as target:
-        path = plant(kind, target, contents(kind, target.pid, [(target.address, target.size, "planted")]),
-                     owner, cleanup)
-        proc, _ = record(target, tmp_path / "rec.stax")
-    assert proc.returncode == 0, proc.stderr
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, target_uid=target_uid, owner=owner,
+                        entries=hot_code("planted"))
     expected = " or ".join(f"uid {u}" for u in sorted({0, target_uid}))
-    assert f"stax skipped {path}: it is owned by uid {owner}, not by {expected}" in proc.stderr
-    assert "planted" not in jit_names(tmp_path / "rec.stax")
+    assert f"stax skipped {out.path}: it is owned by uid {owner}, not by {expected}" in out.stderr
+    assert "planted" not in out.names
+
+
+def _ranges_past_2_64(kind: str) -> Callable[[Target], list[tuple[int, int, str]]]:
+    def entries(target: Target) -> list[tuple[int, int, str]]:
+        out = [(target.address, target.size, HOT_NAME), ((1 << 64) - 0x10, 0x100, "wraps_past_2_64")]
+        if kind == "perf-map":  # later entries win: a range over all memory would rename everything
+            return [*out, (0, (1 << 64) - 1, "covers_everything"), (1 << 64, 0x10, "starts_past_2_64")]
+        return [*out, ((1 << 64) - 0x40, 0x2000, "moved_past_2_64")]  # a move of the hot code
+    return entries
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_ranges_past_two_to_the_64_or_over_everything_are_dropped(
         kind: str, jit_spin: Path, tmp_path: Path, cleanup: list[Path]) -> None:
-    with running(jit_spin, 0) as target:
-        entries = [(target.address, target.size, HOT_NAME),
-                   ((1 << 64) - 0x10, 0x100, "wraps_past_2_64")]
-        if kind == "perf-map":  # later entries win: a range over all memory would rename everything
-            entries += [(0, (1 << 64) - 1, "covers_everything"), (1 << 64, 0x10, "starts_past_2_64")]
-        else:  # a move of the hot code to the top of the address space
-            entries += [((1 << 64) - 0x40, 0x2000, "moved_past_2_64")]
-        path = plant(kind, target, contents(kind, target.pid, entries), 0, cleanup)
-        proc, _ = record(target, tmp_path / "rec.stax")
-    assert proc.returncode == 0, proc.stderr
-    names = jit_names(tmp_path / "rec.stax")
-    assert set(names) == {HOT_NAME}, names
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, entries=_ranges_past_2_64(kind))
+    assert set(out.names) == {HOT_NAME}, out.names
     if kind == "jitdump":
-        assert f"{path} has 2 damaged code records (sizes or names that do not fit)" in proc.stderr
+        assert f"{out.path} has 2 damaged code records (sizes or names that do not fit)" in out.stderr
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_escape_sequences_in_names_are_escaped_when_read(
         kind: str, jit_spin: Path, tmp_path: Path, cleanup: list[Path]) -> None:
-    with running(jit_spin, NOBODY) as target:
-        plant(kind, target, contents(kind, target.pid, [(target.address, target.size, ESCAPED_NAME)]),
-              NOBODY, cleanup)
-        proc, _ = record(target, tmp_path / "rec.stax")
-    assert proc.returncode == 0, proc.stderr
-    names = jit_names(tmp_path / "rec.stax")
-    assert "\\x1b]0;pwned\\x07\\x1b[2Jspin_code" in names, names  # stored escaped, as written
-    assert not any("\x1b" in name or "\x07" in name for name in names)
+    out = record_beside(jit_spin, kind, tmp_path, cleanup, target_uid=NOBODY, owner=NOBODY,
+                        entries=hot_code(ESCAPED_NAME))
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jspin_code" in out.names, out.names  # stored escaped
+    assert not any("\x1b" in name or "\x07" in name for name in out.names)
