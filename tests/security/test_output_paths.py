@@ -8,7 +8,7 @@ it.  A link uid 65534 planted in a sticky shared directory, pointing at a file u
 
 Old code unlinked or renamed over the device it was given, so the device tests first use
 a private node with the same numbers (``mknod``) and only then the machine's own (never
-run ``test_collapse_to_dev_stdout_reaches_the_pipe`` against such code: it has no copy).
+run ``test_collapse_to_dev_stdout_reaches_the_pipe_or_appends`` against such code: it has no copy).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from tests.conftest import compile_c
 from tests.security.planted_files import (
     NOBODY,
+    STAX,
     device_copy,
     is_char_device,
     needs_root,
@@ -93,11 +95,19 @@ def test_views_write_through_a_character_device(view: str, recording: Path, tmp_
         assert not list(device.parent.glob(f".{device.name}.*"))  # no temporary left beside it
 
 
-def test_collapse_to_dev_stdout_reaches_the_pipe(recording: Path) -> None:
+def test_collapse_to_dev_stdout_reaches_the_pipe_or_appends(recording: Path, tmp_path: Path) -> None:
     proc = stax("collapse", str(recording), "-o", "/dev/stdout")
     assert proc.returncode == 0, proc.stderr
     assert "spin_here" in proc.stdout
-    assert os.path.islink("/dev/stdout")
+    log = tmp_path / "log"
+    log.write_text("first\n")
+    with open(log, "a") as appended:  # a shell's >>: written to the descriptor, not replaced
+        proc = subprocess.run([STAX, "collapse", str(recording), "-o", "/dev/fd/1"], stdout=appended,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = log.read_text()
+    assert text.startswith("first\n") and "spin_here" in text
+    assert os.path.islink("/dev/stdout") and os.path.islink("/dev/fd")
 
 
 def _refusal(link: Path, target: Path) -> str:

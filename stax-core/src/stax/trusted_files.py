@@ -172,12 +172,20 @@ def _cannot(verb: str, path: Path, exc: OSError) -> UnsafeOutputError:
     return UnsafeOutputError(f"Cannot {verb} {path} ({exc.strerror}); choose another -o path.")
 
 
-def _resolve_output(path: Path) -> tuple[Path, os.stat_result | None]:
+def _own_fd(path: Path) -> int | None:
+    """N when ``path`` is one of our own descriptors, ``/proc/PID/fd/N`` (``/dev/stdout``'s target)."""
+    if path.name.isdigit() and os.path.realpath(path.parent) == f"/proc/{os.getpid()}/fd":
+        return int(path.name)
+    return None
+
+
+def _resolve_output(path: Path, stop_at_fd: bool = False) -> tuple[Path, os.stat_result | None]:
     """Follow the links of an output path that we may follow; (final path, its stat or None).
 
     A link owned by another user is refused whether or not its target exists.  A link
     whose text names no file but which the kernel still resolves (``/proc/self/fd/1`` of
-    a pipe) is a /proc magic link: it is the final path, with the kernel's stat.
+    a pipe) is a /proc magic link: it is the final path, with the kernel's stat; with
+    ``stop_at_fd`` so is every link to one of our own descriptors.
     """
     current = Path(os.path.abspath(path))
     for _ in range(MAX_LINKS):
@@ -196,7 +204,7 @@ def _resolve_output(path: Path) -> tuple[Path, os.stat_result | None]:
                 " so stax will not write through it; remove it or choose another -o path."
             )
         following = current.parent / os.readlink(current)
-        if not os.path.lexists(following):
+        if not os.path.lexists(following) or (stop_at_fd and _own_fd(current) is not None):
             with contextlib.suppress(OSError):
                 return current, os.stat(current)  # a /proc magic link (a pipe, a socket)
         current = following
@@ -212,12 +220,11 @@ def recording_output(path: Path) -> Path:
     """
     final, st = _resolve_output(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
-        what = kind_of(st.st_mode)
         if stat.S_ISDIR(st.st_mode):
             raise UnsafeOutputError(f"{path} is a directory; give -o a file path, e.g. -o {path}/stax.stax.")
         raise UnsafeOutputError(
-            f"{path} is {what}, not a file; a recording is a SQLite file, so give -o a file path"
-            " (e.g. -o rec.stax)."
+            f"{path} is {kind_of(st.st_mode)}, not a file; a recording is a SQLite file, so give -o"
+            " a file path (e.g. -o rec.stax)."
         )
     companions = [final.with_name(final.name + s) for s in ("-wal", "-shm", "-journal")]
     for companion in companions:
@@ -248,10 +255,19 @@ def text_output(path: Path) -> Iterator[IO[str]]:
 
     New and regular files: a temporary file beside it (``O_EXCL|O_NOFOLLOW``, a random
     name) renamed into place when done, so a failure leaves the old file.  A character
-    device (``/dev/null``, a terminal) or a FIFO of ours (``/dev/stdout`` to a pipe) is
-    written through, as perf does, never replaced.  Others are refused with one sentence.
+    device (``/dev/null``, a terminal) or a FIFO of ours is written through, as perf does,
+    never replaced; ``/dev/stdout`` and ``/dev/fd/N`` write to that descriptor itself (so
+    a shell's ``>>`` appends).  Others are refused with one sentence.
     """
-    final, st = _resolve_output(path)
+    final, st = _resolve_output(path, stop_at_fd=True)
+    descriptor = _own_fd(final)
+    if descriptor is not None:
+        try:
+            with open(os.dup(descriptor), "w", encoding="utf-8", newline="\n") as handle:
+                yield handle
+        except OSError as exc:
+            raise _cannot("write", path, exc) from None
+        return
     if st is not None and not stat.S_ISREG(st.st_mode):
         through = stat.S_ISCHR(st.st_mode) or (stat.S_ISFIFO(st.st_mode) and _trusted_link_owner(st.st_uid))
         if not through:
@@ -262,10 +278,10 @@ def text_output(path: Path) -> Iterator[IO[str]]:
             )
         try:
             fd = os.open(final, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
-        except OSError as exc:
+            with open(fd, "w", encoding="utf-8", newline="\n") as handle:
+                yield handle
+        except OSError as exc:  # /dev/full says ENOSPC
             raise _cannot("write", path, exc) from None
-        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
         return
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
