@@ -117,11 +117,11 @@ def load() -> FastScan | None:
     if _loaded is False:
         _loaded = None
         try:
-            from stax.cache_dirs import build_dir
+            from stax.cache_dirs import work_dir
             from stax_backend_linux import fast_decode_build
 
             # code is loaded only from a directory of ours (else one private to this run)
-            path = fast_decode_build.build(build_dir() / "fast_decode")
+            path = fast_decode_build.build(work_dir() / "fast_decode")
             _loaded = FastScan(fast_decode_build.load(path))
         except Exception:  # no compiler, headers or writable cache: the Python decoder serves
             _loaded = None

@@ -42,6 +42,7 @@ def scratch_dir() -> Path:
     return path
 
 
-def build_dir() -> Path:
-    """Where to build and load code: the cache directory, else this run's scratch directory."""
+def work_dir() -> Path:
+    """Where to build and load code or keep downloads: the cache directory, else this run's
+    scratch directory (never a directory another user could have put files in)."""
     return cache_dir() or scratch_dir()
