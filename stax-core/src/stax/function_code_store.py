@@ -42,8 +42,12 @@ CODE_META_KEY = "code"
 
 @attrs.frozen(slots=True)
 class CodeLimits:
-    max_function_bytes: int = MAX_FUNCTION_BYTES
-    max_recording_bytes: int = MAX_RECORDING_BYTES
+    max_function_bytes: int
+    max_recording_bytes: int
+
+    @classmethod
+    def default(cls) -> CodeLimits:
+        return cls(MAX_FUNCTION_BYTES, MAX_RECORDING_BYTES)
 
 
 @attrs.define(slots=True)
@@ -76,9 +80,10 @@ def store_function_code(
     stacks: StackTable,
     plugins: StaxPlugins,
     options: Mapping[str, object],
-    limits: CodeLimits = CodeLimits(),
+    limits: CodeLimits | None = None,
 ) -> tuple[CodeSummary, list[str]]:
     """Read and store the code of every function with samples; return the summary and warnings."""
+    limits = limits or CodeLimits.default()
     weights = _offset_weights(db, images, frames, stacks)
     context = SymbolContext(cache_dir=cache_dir(), options=dict(options))
     sources = plugins.code_sources()

@@ -6,7 +6,9 @@ profile: ``stax annotate`` builds one and hands it here.  Text, per function: a 
 hottest source lines, then one row per instruction - percent, count, address,
 mnemonic and operands, ``<symbol+0xoff>`` for direct targets - with instructions at
 or above 5% marked ``>``, the source line printed above the instructions it starts,
-and inline boundaries as ``-- inlined f (from file:line) --`` lines.
+and inline boundaries as ``-- inlined f (from file:line) --`` lines.  Without code, rows
+are sampled addresses: ``+0x72`` from the function's start, or ``@0x1a2b`` in the image
+when the start is not known.
 """
 
 from __future__ import annotations
@@ -91,7 +93,12 @@ def _instruction_line(row: AnnotatedInstruction, count_width: int, off_cpu: bool
     line = f"{mark} {percent}  {count}"
     if off_cpu:
         line += f"  {row.weight / 1e6:>10,.1f}" if row.weight else " " * 12
-    address = f"{row.address:#x}" if row.address is not None else f"+{row.offset:#x}"
+    if row.address is not None:
+        address = f"{row.address:#x}"
+    elif row.offset is not None:
+        address = f"+{row.offset:#x}"
+    else:
+        address = f"@{row.image_offset or 0:#x}"
     instruction = f"{row.mnemonic} {row.operands}".rstrip() if row.mnemonic else "(code not available)"
     if row.target_label:
         instruction += f" <{row.target_label}>"

@@ -62,13 +62,18 @@ ALL_SAMPLES = SampleFilter()
 
 @attrs.frozen(slots=True)
 class FunctionRef:
-    """Identifies one function of a recording: its image and where it starts (frames' offsets)."""
+    """Identifies one function of a recording: its image and where it starts (frames' offsets).
+
+    ``offset`` is None when no frame says where the function starts (named without a
+    symbol offset); ``name`` then tells it from the image's other functions.
+    """
 
     image_id: int
-    offset: int
+    offset: int | None
+    name: str | None = None
 
-    def to_dict(self) -> dict[str, int]:
-        return {"image_id": self.image_id, "offset": self.offset}
+    def to_dict(self) -> dict[str, object]:
+        return {"image_id": self.image_id, "offset": self.offset, "name": self.name}
 
 
 @attrs.frozen(slots=True)
@@ -126,8 +131,8 @@ class InlineCall:
 class AnnotatedInstruction:
     """One instruction (or, without code, one sampled address) and what landed on it."""
 
-    offset: int
-    """Bytes from the function's start."""
+    offset: int | None
+    """Bytes from the function's start (None: the start is not known)."""
     address: int | None
     """As linked (what objdump shows); None when the code was not available."""
     size: int
@@ -145,10 +150,13 @@ class AnnotatedInstruction:
     source: SourceLine | None
     inlined: tuple[InlineCall, ...] = ()
     """Inlined functions this instruction belongs to, innermost first."""
+    image_offset: int | None = None
+    """Where it is in the frames' offset space (``image+0x..`` in ``stax top``)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "offset": self.offset, "address": self.address, "size": self.size,
+            "offset": self.offset, "address": self.address, "image_offset": self.image_offset,
+            "size": self.size,
             "mnemonic": self.mnemonic, "operands": self.operands, "kind": self.kind,
             "target": self.target, "target_label": self.target_label, "count": self.count,
             "weight": self.weight, "percent": self.percent, "hot": self.hot,
@@ -294,12 +302,14 @@ class Annotator:
             key = (FunctionRef(image_id, stored.offset), function or stored.name)
         elif function is not None and symbol_offset is not None:
             key = (FunctionRef(image_id, offset - symbol_offset), function)
+        elif function is not None:
+            key = (FunctionRef(image_id, None, function), function)
         self._keys[frame_id] = key
         return key
 
-    def _stored_at(self, image_id: int, offset: int) -> StoredFunction | None:
+    def _stored_at(self, image_id: int, offset: int | None) -> StoredFunction | None:
         starts = self._stored_starts.get(image_id)
-        if not starts:
+        if not starts or offset is None:
             return None
         index = bisect.bisect_right(starts, offset) - 1
         if index >= 0:
@@ -478,7 +488,8 @@ class Annotator:
             rows.append(AnnotatedInstruction(
                 insn.address - code.address, insn.address, insn.size, insn.mnemonic, insn.operands,
                 insn.kind, insn.target, targets.label(insn.target), counts[i], weights[i], percent,
-                percent >= HOT_PERCENT, source, inlines.at(insn.address)))
+                percent >= HOT_PERCENT, source, inlines.at(insn.address),
+                code.offset + insn.address - code.address))
         return AnnotatedFunction(summary, self.mode, code.arch, code.address, code.size, origin, note,
                                  tuple(rows), _hottest_lines(rows, share), lost_count, lost_weight)
 
@@ -499,8 +510,10 @@ class Annotator:
             file, line = lines[offset]
             source = SourceLine(file, line, self._sources.line(file, line)) if line else None
             percent = share(count, weight)
-            rows.append(AnnotatedInstruction(offset - summary.ref.offset, None, 0, "", "", "", None, None,
-                                             count, weight, percent, percent >= HOT_PERCENT, source))
+            start = summary.ref.offset
+            rows.append(AnnotatedInstruction(None if start is None else offset - start, None, 0, "", "",
+                                             "", None, None, count, weight, percent,
+                                             percent >= HOT_PERCENT, source, image_offset=offset))
         return tuple(rows)
 
     # -- where the code comes from ----------------------------------------------------------------
@@ -519,7 +532,8 @@ class Annotator:
         from_file = self._code_from_file(image, summary)
         path = image.path.removesuffix(" (deleted)")
         if from_file is not None and from_file.code is not None:
-            return from_file, CODE_FROM_FILE, f"{why}; read it from {path}, whose build id still matches."
+            return (from_file, CODE_FROM_FILE,
+                    f"{why}; read it from {path} instead, whose build id still matches.")
         if os.path.exists(path):
             gone = f"{path} is another build now" if image.build_id else f"{path} cannot be read"
         else:
@@ -534,12 +548,12 @@ class Annotator:
         limits = limits if isinstance(limits, dict) else {}
         if stored is not None and stored.status == CodeStatus.TOO_LARGE:
             bound = int(limits.get("max_function_bytes", MAX_FUNCTION_BYTES))
-            return (f"The code of {name} ({stored.size:,} bytes) was not kept in {rec}, being larger"
-                    f" than the {bound // 1024:,} KiB kept per function")
+            return (f"The code of {name} ({_size(stored.size)}) was not kept in {rec}, being larger"
+                    f" than the {_size(bound)} kept per function")
         if stored is not None:
             bound = int(limits.get("max_recording_bytes", 0))
-            return (f"The code of {name} was not kept in {rec}: the {bound / 1048576:g} MiB of code"
-                    " kept per recording went to hotter functions")
+            return (f"The code of {name} was not kept in {rec}: the {_size(bound)} of code kept per"
+                    " recording went to hotter functions")
         if summary.is_kernel:
             return f"The code of {name} was not kept in {rec}, as kernel code never is"
         if not limits:
@@ -568,6 +582,13 @@ class Annotator:
                 if function.offset == summary.ref.offset or function.contains_offset(offsets[0]):
                     return function
         return None
+
+
+def _size(count: int) -> str:
+    """``100 bytes``, ``128 KiB``, ``8 MiB``."""
+    if count >= 1024 * 1024:
+        return f"{count / 1048576:g} MiB"
+    return f"{count / 1024:g} KiB" if count >= 1024 else f"{count:,} bytes"
 
 
 def _image_matches(path: str, wanted: str) -> bool:

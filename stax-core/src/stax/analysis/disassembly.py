@@ -130,7 +130,8 @@ class Disassembler:
         while position < size:
             chunk = code[position:]
             decoded = 0
-            for insn_address, insn_size, mnemonic, operands in self._cs.disasm_lite(chunk, address + position):
+            for insn_address, insn_size, mnemonic, operands in self._cs.disasm_lite(
+                    chunk, address + position):
                 kind, target = classify(mnemonic, operands)
                 out.append(Instruction(insn_address, insn_size, mnemonic, operands, kind, target))
                 decoded += insn_size
