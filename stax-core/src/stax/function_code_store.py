@@ -10,14 +10,16 @@ Bounds, so a recording stays small: a function larger than
 :data:`MAX_FUNCTION_BYTES` keeps only its name and bounds (``too-large``); functions
 are kept hottest first (on-CPU self samples, then blocked time) until
 :data:`MAX_RECORDING_BYTES` of code are stored, the rest keep only name and bounds
-(``over-budget``).  Kernel code is never read.
+(``over-budget``).  Kernel code is never read.  Answers are cached across runs by build
+id (:mod:`stax.function_code_cache`), so a second recording of the same binaries opens no
+debug info for them.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -25,12 +27,15 @@ import attrs
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.function_code import CodeStatus, FunctionCode
+from stax.function_code_cache import FunctionCodeCache
 from stax.recording.code_tables import CodeTableWriter
-from stax.symbol_cache import cache_dir
+from stax.symbol_cache import cache_dir, image_cache_key
+from stax.symbolication import source_tokens
 
 if TYPE_CHECKING:
+    from stax.contracts import CodeSource
     from stax.plugin_manager import StaxPlugins
-    from stax.stack_table import FrameTable, ImageTable, StackTable
+    from stax.stack_table import FrameTable, Image, ImageTable, StackTable
 
 MAX_FUNCTION_BYTES = 128 * 1024
 """Larger functions keep name and bounds only (a hand-unrolled interpreter loop is ~100 KiB)."""
@@ -87,29 +92,21 @@ def store_function_code(
     weights = _offset_weights(db, images, frames, stacks)
     context = SymbolContext(cache_dir=cache_dir(), options=dict(options))
     sources = plugins.code_sources()
+    cache = FunctionCodeCache(context.cache_dir)
     found: list[_Found] = []
-    for image_id, offsets in weights.items():
-        wanted = sorted(offsets)
-        for source in sources:
-            if not wanted:
-                break
-            try:
-                answer = source.function_code(images[image_id], wanted, context,
-                                              limits.max_function_bytes)
-            except Exception as exc:  # one broken source must not stop the recording's end
-                context.warn(f"Code source {source.name!r} failed on {images[image_id].path} ({exc});"
-                             " annotate reads those functions from the binary if it still matches.")
-                continue
-            for function in answer:
-                held = [o for o in wanted if function.contains_offset(o)]
-                if not held:
-                    continue
+    try:
+        for image_id, offsets in weights.items():
+            functions = _functions(images[image_id], sorted(offsets), sources, cache, context,
+                                   limits.max_function_bytes)
+            for function in functions:
                 entry = _Found(image_id, function)
-                for offset in held:
-                    entry.samples += offsets[offset][0]
-                    entry.blocked_ns += offsets[offset][1]
+                for offset, (samples, blocked_ns) in offsets.items():
+                    if function.contains_offset(offset):
+                        entry.samples += samples
+                        entry.blocked_ns += blocked_ns
                 found.append(entry)
-                wanted = [o for o in wanted if not function.contains_offset(o)]
+    finally:
+        cache.close()
     found.sort(key=lambda f: (-f.samples, -f.blocked_ns, f.function.name))
     summary = CodeSummary(max_function_bytes=limits.max_function_bytes,
                           max_recording_bytes=limits.max_recording_bytes)
@@ -126,6 +123,35 @@ def store_function_code(
             summary.functions += 1
         writer.write(entry.image_id, (function,))
     return summary, [w for w in context.warnings if w.startswith("Code source")]
+
+
+def _functions(image: Image, wanted: list[int], sources: Sequence[CodeSource],
+               cache: FunctionCodeCache, context: SymbolContext, max_bytes: int) -> list[FunctionCode]:
+    """The functions holding ``wanted`` offsets of one image: cached, else from the sources."""
+    out: list[FunctionCode] = []
+    use_cache = image.build_id is not None and image.pid is None
+    if use_cache:
+        key = image_cache_key(image.build_id, [*source_tokens(sources, image, context),
+                                               f"max_bytes={max_bytes}"])
+        out, misses = cache.lookup(key, wanted)
+        wanted = [o for o in wanted if o not in misses and not any(f.contains_offset(o) for f in out)]
+    fresh: list[FunctionCode] = []
+    for source in sources:
+        if not wanted:
+            break
+        try:
+            answer = source.function_code(image, wanted, context, max_bytes)
+        except Exception as exc:  # one broken source must not stop the recording's end
+            context.warn(f"Code source {source.name!r} failed on {image.path} ({exc}); annotate"
+                         " reads those functions from the binary if it still matches.")
+            continue
+        for function in answer:
+            if any(function.contains_offset(o) for o in wanted):
+                fresh.append(function)
+                wanted = [o for o in wanted if not function.contains_offset(o)]
+    if use_cache and (fresh or wanted):
+        cache.store(key, fresh, wanted)
+    return out + fresh
 
 
 def _offset_weights(

@@ -128,4 +128,6 @@ def _short(path: str | None) -> str:
 def _printable(text: str) -> str:
     """Tabs as spaces, other control characters as ``?``: source text and names go to a terminal."""
     text = text.expandtabs(4)
+    if text.isprintable():  # nearly always: no per-character work
+        return text
     return "".join(c if c.isprintable() else "?" for c in text)

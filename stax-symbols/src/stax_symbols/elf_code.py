@@ -24,6 +24,7 @@ from stax_symbols.dwarf_forms import DwarfError
 from stax_symbols.dwarf_function_slice import function_inlines, function_lines
 from stax_symbols.dwarf_memo import PROCESS_DWARF_MEMO, DwarfMemo
 from stax_symbols.dwarf_resolver import DwarfResolver
+from stax_symbols.dwarf_symbols import debug_info_token
 from stax_symbols.elf_file import ElfReadError
 from stax_symbols.elf_memo import PROCESS_MEMO, ElfMemo
 from stax_symbols.loaded_elf import LoadedElf
@@ -50,6 +51,12 @@ class ElfCodeSource:
         self.locator = locator or PROCESS_LOCATOR
         self.elf_memo = elf_memo or PROCESS_MEMO
         self.dwarf_memo = dwarf_memo or PROCESS_DWARF_MEMO
+
+    def cache_token(self, image: Image, context: SymbolContext) -> str | None:
+        """What debug info the line and inline slices would come from (as the DWARF source's)."""
+        if image.kind is not ImageKind.ELF or image.build_id is None:
+            return None
+        return debug_info_token(image, context, self.locator)
 
     def function_code(
         self, image: Image, offsets: Sequence[int], context: SymbolContext, max_bytes: int

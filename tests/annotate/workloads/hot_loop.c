@@ -15,7 +15,7 @@
 #define N 4096
 static double data[N];
 
-static inline double scale(double x, long r) { return x * (double)(r & 7) + 0.5; }
+static inline double scale(double x, long r) { return x * (double)(r & 7) + 0.5; } /* LOOP */
 
 __attribute__((noinline)) double hot_loop(long rounds) {
     double acc = 0;
