@@ -149,13 +149,12 @@ def _target_symbols(arch: str, code: bytes, start: int, end: int,
                     tables: list[SymbolTable]) -> tuple[SymbolRange, ...]:
     """The symbols that the function's direct branches and calls outside itself land in."""
     try:
-        instructions = disassembler(arch).decode(code, start)
+        targets = disassembler(arch).direct_targets(code, start)
     except UnsupportedArchitecture:
         return ()
     found: dict[int, SymbolRange] = {}
-    for insn in instructions:
-        target = insn.target
-        if target is None or start <= target < end:
+    for target in targets:
+        if start <= target < end:
             continue
         for table in tables:
             hit = table.range_at(target)

@@ -58,6 +58,8 @@ class ArchSpec:
     """Bytes skipped after an undecodable instruction (objdump's ``(bad)`` / ``.inst``)."""
     classify: Callable[[str, str], tuple[str, int | None]]
     """(mnemonic, operands) -> (kind, direct target or None)."""
+    branch_starts: tuple[str, ...]
+    """How every branch or call mnemonic begins: a cheap filter before :attr:`classify`."""
 
 
 _HEX_TARGET = re.compile(r"^#?(0x[0-9a-f]+|\d+)$")
@@ -104,9 +106,10 @@ def _aarch64_classify(mnemonic: str, operands: str) -> tuple[str, int | None]:
 
 ARCHITECTURES: dict[str, ArchSpec] = {
     ARCH_X86_64: ArchSpec(ARCH_X86_64, capstone.CS_ARCH_X86, capstone.CS_MODE_64,
-                          capstone.CS_OPT_SYNTAX_ATT, 1, _x86_classify),
+                          capstone.CS_OPT_SYNTAX_ATT, 1, _x86_classify,
+                          ("j", "call", "loop", "xbegin", "bnd", "notrack")),
     ARCH_AARCH64: ArchSpec(ARCH_AARCH64, capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM, None, 4,
-                           _aarch64_classify),
+                           _aarch64_classify, ("b", "cb", "tb")),
 }
 
 
@@ -140,6 +143,25 @@ class Disassembler:
                 bad = min(spec.invalid_size, size - position)
                 out.append(Instruction(address + position, bad, "(bad)", "", InstructionKind.INVALID))
                 position += bad
+        return out
+
+
+    def direct_targets(self, code: bytes, address: int) -> list[int]:
+        """The destinations of the direct branches and calls in ``code`` (no instruction objects:
+        this runs over every kept function at the end of ``stax record``)."""
+        spec = self.spec
+        starts, classify = spec.branch_starts, spec.classify
+        out: list[int] = []
+        position = 0
+        while position < len(code):
+            for _, size, mnemonic, operands in self._cs.disasm_lite(code[position:], address + position):
+                position += size
+                if mnemonic.startswith(starts):
+                    target = classify(mnemonic, operands)[1]
+                    if target is not None:
+                        out.append(target)
+            else:
+                position += spec.invalid_size  # past an undecodable instruction (or the end)
         return out
 
 
