@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from stax.analysis.annotation import Annotator
+from stax.analysis.annotation import Annotator, FunctionRef
 from stax.recording.reader import Recording
 from tests.annotate.conftest import stax
 from tests.annotate.elf_recording import write_elf_recording
@@ -155,6 +155,8 @@ def test_the_python_api_gives_the_same_data(built: Built) -> None:
         hottest = annotator.hottest(2)
         assert [s.name for s in hottest] == ["_start", "sum_squares"]  # most instructions, most samples
         (summary,) = annotator.find("mix")
+        ref = json.loads(json.dumps(summary.ref.to_dict()))  # as a browser would send it back
+        assert annotator.summary(FunctionRef.from_dict(ref)) == summary
         data = annotator.annotate(summary).to_dict()
     finally:
         recording.close()

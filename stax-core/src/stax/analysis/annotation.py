@@ -4,7 +4,9 @@ The data behind ``stax annotate``, its ``--json`` and the web UI's annotate pane
 architecture-neutral.  An :class:`Annotator` over one open recording and one selection:
 
 * :meth:`Annotator.functions` / :meth:`~Annotator.hottest` / :meth:`~Annotator.find` list
-  :class:`FunctionSummary` rows (hottest first);
+  :class:`FunctionSummary` rows (hottest first); a summary's :class:`FunctionRef`
+  (``to_dict`` / ``from_dict``) names the function in a later request
+  (:meth:`Annotator.summary`);
 * :meth:`Annotator.annotate` turns one into an :class:`AnnotatedFunction`: every
   instruction (capstone, :mod:`.disassembly`) with its count, weight and percent, its
   source line (and the text when the file is readable), its inline chain, and direct
@@ -74,6 +76,13 @@ class FunctionRef:
 
     def to_dict(self) -> dict[str, object]:
         return {"image_id": self.image_id, "offset": self.offset, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> FunctionRef:
+        """The ref a client sent back (the web UI asks for a function by its ``ref``)."""
+        offset, name = data.get("offset"), data.get("name")
+        return cls(int(data["image_id"]), None if offset is None else int(offset),  # type: ignore[arg-type]
+                   None if name is None else str(name))
 
 
 @attrs.frozen(slots=True)
@@ -367,6 +376,11 @@ class Annotator:
         else:
             out.sort(key=lambda s: (-s.count, -s.weight, s.name))
         return out
+
+    def summary(self, ref: FunctionRef) -> FunctionSummary | None:
+        """The summary of the function ``ref`` names, or None when it has nothing in the selection."""
+        hits = self._hits.get(ref)
+        return self._summary(ref, hits) if hits is not None else None
 
     def hottest(self, limit: int, image: str | None = None) -> list[FunctionSummary]:
         """The ``limit`` hottest functions (-1: all), optionally only those of ``image``.
