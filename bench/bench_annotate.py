@@ -5,7 +5,7 @@
    instructions (three distinct callers each), through the real recording builder and
    plugins, so the code, lines and inlines are kept exactly as ``stax record`` keeps them;
 2. times, in process, what ``stax annotate`` and the web UI do: open the recording, build
-   the :class:`~stax.analysis.annotation.Annotator`, find the function, annotate it
+   the :class:`~stax.analysis.annotator.Annotator`, find the function, annotate it
    (decode, per-instruction counts, lines, source text) and render the text; best of 5;
 3. times the whole ``stax annotate REC big_function`` command (interpreter start included,
    shown apart as the time of ``stax --version``) and, for scale,
@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from stax.analysis.annotation import Annotator  # noqa: E402
+from stax.analysis.annotator import Annotator  # noqa: E402
 from stax.contracts import RenderOptions  # noqa: E402
 from stax.plugin_manager import get_plugins  # noqa: E402
 from stax.recording.reader import Recording  # noqa: E402

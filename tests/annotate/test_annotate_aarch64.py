@@ -16,7 +16,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from stax.analysis.annotation import Annotator, FunctionRef
+from stax.analysis.annotation import FunctionRef
+from stax.analysis.annotator import Annotator
 from stax.recording.reader import Recording
 from tests.annotate.conftest import stax
 from tests.annotate.elf_recording import write_elf_recording

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stax import function_code_store
-from stax.analysis.annotation import Annotator
+from stax.analysis.annotator import Annotator
 from stax.recording.reader import Recording
 from tests.annotate.elf_recording import write_elf_recording
 from tests.annotate.objdump_listing import symbol_range

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import stax
-from stax.analysis.annotation import Annotator
+from stax.analysis.annotator import Annotator
 from stax.contracts import CodeSource, SymbolContext
 from stax.events import ImageKind, ImageLoad, Sample, ThreadName
 from stax.function_code import ARCH_X86_64, FunctionCode, LineRow

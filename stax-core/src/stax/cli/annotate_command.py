@@ -61,7 +61,7 @@ def annotate(
     off_cpu
         Weight call sites by blocked (off-CPU) time instead of CPU samples.
     """
-    from stax.analysis.annotation import Annotator
+    from stax.analysis.annotator import Annotator
     from stax.plugin_manager import get_plugins
     from stax.recording.reader import Recording
 
