@@ -19,6 +19,7 @@ from stax.events import Event, Sample
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.record_decoder import (
     _IPS_STRUCTS,
+    KIND_NO_IP,
     PERF_RECORD_MISC_SWITCH_OUT,
     PERF_RECORD_MISC_SWITCH_OUT_PREEMPT,
     _ips,
@@ -60,7 +61,9 @@ class FastScan:
         stop = self._stop
         kinds = decoder.kinds
         ids = ffi.new("uint64_t[]", list(kinds.keys()) or [0])
-        kind_of = ffi.new("int32_t[]", list(kinds.values()) or [0])
+        no_ip = decoder.without_ip
+        kind_of = ffi.new("int32_t[]", [kind | (KIND_NO_IP if event in no_ip else 0)
+                                        for event, kind in kinds.items()] or [0])
         nids = len(kinds)
         identifier = 1 if decoder.identifier else 0
         waking_at = decoder.waking_pid_offset

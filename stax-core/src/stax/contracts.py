@@ -67,6 +67,9 @@ class CaptureSummary:
     target_exit_code: int | None = None
     notes: list[str] = attrs.field(factory=list)
     metadata: dict[str, object] = attrs.field(factory=dict)
+    duration_s: float | None = None
+    """How long events were captured: from the start of sampling until it stopped, without
+    the work done after it (DWARF unwinding, the final drain).  None: the caller times it."""
 
 
 @runtime_checkable

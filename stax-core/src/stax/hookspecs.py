@@ -168,4 +168,6 @@ def stax_cli_commands(app: cyclopts.App) -> None:
         app.command("my_plugin.cli:frobnicate", name="frobnicate")
 
     :param app: The root :class:`cyclopts.App`.
+
+    Implemented by ``stax-symbols`` (``stax symbolize``).
     """

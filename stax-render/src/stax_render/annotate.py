@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import IO, TYPE_CHECKING
 
+from stax.text_safety import printable
+
 if TYPE_CHECKING:
     from stax.analysis.annotation import AnnotatedFunction, AnnotatedInstruction, Annotation, InlineCall
     from stax.contracts import RenderOptions
@@ -130,8 +132,6 @@ def _short(path: str | None) -> str:
 
 
 def _printable(text: str) -> str:
-    """Tabs as spaces, other control characters as ``?``: source text and names go to a terminal."""
-    text = text.expandtabs(4)
-    if text.isprintable():  # nearly always: no per-character work
-        return text
-    return "".join(c if c.isprintable() else "?" for c in text)
+    """Tabs as spaces (source text is indented with them), then every other control character
+    escaped (:func:`stax.text_safety.printable`): names and source lines go to a terminal."""
+    return printable(text.expandtabs(4))

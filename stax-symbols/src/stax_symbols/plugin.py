@@ -5,11 +5,11 @@ off (``STAX_PLUGINS``) while debugging a wrong name.  Each object builds its sou
 first use, so loading plugins imports neither pyelftools nor any parser.
 
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
-100s DWARF line/inline tables, 200s separate debug files, 300s symbol tables (ELF
-.symtab/.dynsym 300, kallsyms 310, vDSO 320), 400s network (debuginfod), so cheap exact tables
-answer before anything slow.  Sources of one band serve disjoint image kinds.  The JIT
-sources (jitdump 150, perf maps 160) serve only per-process JIT/[unknown] images, which
-no other source reads.
+100s DWARF line/inline tables (ELF 100, Mach-O dSYMs 105), 200s separate debug files, 300s
+symbol tables (ELF .symtab/.dynsym 300, Mach-O nlist 305, kallsyms 310, vDSO 320), 400s
+network (debuginfod), so cheap exact tables answer before anything slow.  Sources of one
+band serve disjoint image kinds.  The JIT sources (jitdump 150, perf maps 160) serve only
+per-process JIT/[unknown] images, which no other source reads.
 
 The code source (``code-elf``) reads functions' machine code for annotated disassembly
 through the same debug-file search and memos.
@@ -98,6 +98,18 @@ def _debuginfod() -> SymbolSource:
     return DebuginfodExecutableSource()
 
 
+def _macho_symbols() -> SymbolSource:
+    from stax_symbols.macho.symbol_source import MachoSymbolSource
+
+    return MachoSymbolSource()
+
+
+def _macho_dwarf() -> SymbolSource:
+    from stax_symbols.macho.dwarf_source import MachoDwarfSource
+
+    return MachoDwarfSource()
+
+
 def _jitdump() -> SymbolSource:
     from stax_symbols.jitdump_source import JitdumpSource
 
@@ -124,6 +136,10 @@ dwarf = SymbolSourcePlugin(_dwarf)
 """Entry point ``symbols-dwarf``: names, inline chains and file:line from DWARF, wherever it is."""
 debug_file_symbols = SymbolSourcePlugin(_debug_file_symbols)
 """Entry point ``symbols-debug-file``: .symtab of a stripped image's separate debug file."""
+macho_symbols = SymbolSourcePlugin(_macho_symbols)
+"""Entry point ``symbols-macho``: Mach-O nlist tables, from files or the dyld shared cache."""
+macho_dwarf = SymbolSourcePlugin(_macho_dwarf)
+"""Entry point ``symbols-macho-dwarf``: names, inline chains and file:line from a Mach-O image's dSYM."""
 debuginfod = SymbolSourcePlugin(_debuginfod)
 """Entry point ``symbols-debuginfod``: symbol tables of debuginfod's copy of a vanished executable."""
 elf_code = CodeSourcePlugin(_elf_code)

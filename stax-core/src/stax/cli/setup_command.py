@@ -46,11 +46,12 @@ def setup(
 
     Installs the service unit, writes the default policy if there is none, creates
     group 'stax', adds the invoking user (SUDO_USER) to it and starts the service.
+    Refuses if anyone but root could change the Python files the service would run.
 
     Parameters
     ----------
     dry_run
-        Print every action and change nothing.
+        Print every action and the unit text, and change nothing.
     uninstall
         Stop and remove the service, the unchanged default policy and group 'stax'.
     """

@@ -6,6 +6,9 @@ through the plugin manager by name, so core never imports ``stax-render`` and a
 third-party renderer is used exactly like a built-in one.  With ``--off-cpu`` the
 profile is an :class:`stax.analysis.off_cpu_profile.OffCpuProfile` (blocked time
 per stack and reason) and the same renderers draw blocked time instead of samples.
+A recording that ``stax record`` did not finish (killed, out of disk space) is
+shown as far as it goes, with the "incomplete recording" sentence on stderr (a
+field of the JSON output instead: ``Profile.incomplete``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from cyclopts import Group, Parameter
 from stax.contracts import PROFILE_VIEW, RenderOptions, renderer_view
 from stax.errors import StaxError, UsageError
 from stax.recording.reader import SampleFilter
+from stax.text_safety import printable
 
 DEFAULT_RECORDING = Path("stax.stax")
 """What ``stax record`` writes when given no ``-o``, so ``stax top`` alone finds it."""
@@ -125,6 +129,12 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
             " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
 
 
+def say_incomplete(notice: str | None) -> None:
+    """Print the "incomplete recording" sentence on stderr (text views; JSON carries it as a field)."""
+    if notice:
+        print(f"stax: {printable(notice)}", file=sys.stderr)
+
+
 def _renderer(name: str):  # -> Renderer
     from stax.plugin_manager import get_plugins
 
@@ -156,7 +166,8 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 def _wrote(path: Path | None) -> None:
     if path is not None and str(path) != "-":
-        print(f"stax: wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", file=sys.stderr)
+        size = path.stat().st_size / 1024
+        print(f"stax: wrote {printable(str(path))} ({size:,.0f} KiB)", file=sys.stderr)
 
 
 def top(
@@ -190,6 +201,8 @@ def top(
         Rank by blocked (off-CPU) time instead of CPU samples.
     """
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    if not json_output:
+        say_incomplete(profile.incomplete)
     options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
     with _output(None) as out:
         _renderer("top").render(profile, options, out)
@@ -228,6 +241,7 @@ def flamegraph(
         Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    say_incomplete(profile.incomplete)
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
         _renderer("flamegraph").render(profile, RenderOptions(inverted=inverted, title=title), out)
@@ -270,6 +284,7 @@ def collapse(
     if by_reason and not off_cpu:
         raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    say_incomplete(profile.incomplete)
     options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate,
                                    "by_reason": by_reason})
     with _output(output) as out:
@@ -321,8 +336,10 @@ def render(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
         )
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
-    options = RenderOptions(inverted=inverted, title=title, limit=limit,
-                            extra={"format": kind or renderer.formats[0]})
+    kind = kind or renderer.formats[0]
+    if kind != "json":  # a JSON renderer carries it as a field (Profile.incomplete)
+        say_incomplete(profile.incomplete)
+    options = RenderOptions(inverted=inverted, title=title, limit=limit, extra={"format": kind})
     with _output(output) as out:
         renderer.render(profile, options, out)
     _wrote(output)
