@@ -47,3 +47,4 @@ def test_different_instruction_x86_64(ours: tuple[str, str], theirs: tuple[str, 
 ])
 def test_aarch64(ours: tuple[str, str], theirs: tuple[str, str], same: bool) -> None:
     assert instructions_agree("aarch64", ours, theirs) is same
+

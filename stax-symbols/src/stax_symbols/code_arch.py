@@ -1,10 +1,11 @@
 """Which instruction set a binary holds, from its own header: never the host's.
 
-ELF says it in ``e_machine`` (gABI, "ELF Header"); Mach-O in the ``cputype`` of its
-header (``mach/machine.h``).  Both map onto the architecture names core's
-disassembler decodes (:mod:`stax.analysis.disassembly`), so an aarch64 binary
-annotates on an x86-64 host and a Mach-O code source needs nothing more than
-:func:`arch_of_macho_cputype`.
+ELF says it in ``e_machine`` (gABI, "ELF Header"); Mach-O in the ``cputype`` and
+``cpusubtype`` of its header, which :func:`stax_symbols.macho.load_commands.arch_name`
+spells as Apple's tools do (``arm64``, ``arm64e``, ``x86_64``, ``x86_64h``).  Both map onto
+the architecture names core's disassembler decodes (:mod:`stax.analysis.disassembly`),
+so an aarch64 binary annotates on an x86-64 host, and a Mach-O code source needs only
+:func:`arch_of_macho`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from stax.function_code import ARCH_AARCH64, ARCH_X86_64
 ELF_MACHINES = {"EM_X86_64": ARCH_X86_64, "EM_AARCH64": ARCH_AARCH64}
 """pyelftools' ``e_machine`` names -> architecture."""
 
-CPU_ARCH_ABI64 = 0x01000000
-CPU_TYPE_X86_64 = 7 | CPU_ARCH_ABI64
-CPU_TYPE_ARM64 = 12 | CPU_ARCH_ABI64
-MACHO_CPU_TYPES = {CPU_TYPE_X86_64: ARCH_X86_64, CPU_TYPE_ARM64: ARCH_AARCH64}
+MACHO_ARCHES = {"arm64": ARCH_AARCH64, "arm64e": ARCH_AARCH64, "x86_64": ARCH_X86_64,
+                "x86_64h": ARCH_X86_64}
+"""Mach-O arch names (``arch_name``) -> architecture; arm64e's pointer authentication
+instructions decode as aarch64."""
 
 
 def arch_of_elf_machine(machine: str) -> str | None:
@@ -25,6 +26,6 @@ def arch_of_elf_machine(machine: str) -> str | None:
     return ELF_MACHINES.get(machine)
 
 
-def arch_of_macho_cputype(cputype: int) -> str | None:
-    """The architecture of a Mach-O file's code (arm64 and x86_64), or None."""
-    return MACHO_CPU_TYPES.get(cputype)
+def arch_of_macho(arch_name: str) -> str | None:
+    """The architecture of a Mach-O image's code (arm64 and x86_64 flavours), or None."""
+    return MACHO_ARCHES.get(arch_name)

@@ -1,7 +1,7 @@
 """Machine code -> instructions through capstone, for x86_64 and aarch64.
 
 The architecture is the one the code source read from the binary's header (ELF
-``e_machine``; a Mach-O ``cputype`` maps to the same names), never the host's, so an
+``e_machine``; a Mach-O header maps to the same names), never the host's, so an
 aarch64 recording annotates on an x86-64 machine.  x86 is printed in AT&T syntax, as
 ``objdump -d`` and ``perf annotate`` print it.  A new architecture is one
 :class:`ArchSpec` in :data:`ARCHITECTURES`.
