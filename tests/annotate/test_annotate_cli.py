@@ -4,10 +4,14 @@ counts per address, and ``stax render`` refuses the annotate renderer with the c
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from stax.events import ImageLoad, Sample, ThreadName
+from stax.recording.writer import RecordingBuilder
 from tests.annotate.conftest import stax
 from tests.offcpu.synthetic_off_cpu import write_nap_recording
 from tests.render.synthetic_recording import write_recording
@@ -85,3 +89,31 @@ def test_off_cpu_ranks_where_threads_left_user_code(tmp_path: Path) -> None:
 def test_render_refuses_the_annotate_renderer(old: Path) -> None:
     one_sentence(stax("render", str(old), "--format", "annotate", check=False), 2,
                  f"Renderer 'annotate' draws annotations, not profiles; use `stax annotate {old}`.")
+
+
+def test_an_unfinished_recording_is_one_sentence(tmp_path: Path) -> None:
+    """A killed recorder left frames unnamed: nothing can be annotated, and annotate says why."""
+    path = tmp_path / "partial.stax"
+    builder = RecordingBuilder(path)
+    builder.consume([ImageLoad(0, 100, 0x400000, 0x500000, 0, "/usr/bin/prog"),
+                     ThreadName(0, 100, 100, "prog")])
+    builder.consume([Sample(i, 100, 100, 0, 1000, (), (0x401000,)) for i in range(1, 50)])
+    builder.commit()
+    builder.db.close()  # what kill -9 leaves: the last commit
+    one_sentence(stax("annotate", str(path), check=False), 1,
+                 f"{path} is an incomplete recording (stax record did not finish it), so its frames"
+                 " were never named and no function can be annotated; record it again.")
+
+
+def test_an_unfinished_recording_with_names_says_so(old: Path, tmp_path: Path) -> None:
+    path = tmp_path / "old-incomplete.stax"
+    shutil.copy(old, path)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('state', '\"recording\"')")
+    db.close()
+    text = stax("annotate", str(path), "compute")
+    assert text.stderr.startswith("stax: incomplete recording: stax record was killed")
+    assert "## compute" in text.stdout
+    document = json.loads(stax("annotate", str(path), "compute", "--json").stdout)
+    assert document["incomplete"].startswith("incomplete recording:")

@@ -201,8 +201,10 @@ class Annotation:
     total_weight: int
     functions: tuple[AnnotatedFunction, ...]
     notes: tuple[str, ...] = ()
+    incomplete: str | None = None
+    """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
 
     def to_dict(self) -> dict[str, object]:
         return {"recording": self.source, "mode": self.mode, "total_count": self.total_count,
                 "total_weight": self.total_weight, "notes": list(self.notes),
-                "functions": [f.to_dict() for f in self.functions]}
+                "incomplete": self.incomplete, "functions": [f.to_dict() for f in self.functions]}

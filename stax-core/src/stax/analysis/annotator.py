@@ -48,6 +48,7 @@ from stax.analysis.source_text import SourceFiles
 from stax.function_code import FunctionCode
 from stax.recording.code_tables import StoredFunction, stored_functions
 from stax.recording.reader import Recording, SampleFilter
+from stax.recording.recording_state import recording_incomplete_notice
 from stax.stack_table import EMPTY_STACK
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class Annotator:
         self.total_weight = 0
         self.meta = recording.meta()
         self._code = CodeLookup(recording, self._images, self.meta, code_sources)
+        self.incomplete = recording_incomplete_notice(recording, self.meta)
+        """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
         if off_cpu:
             self._collect_off_cpu()
         else:
@@ -260,7 +263,7 @@ class Annotator:
     def annotation(self, functions: Iterable[FunctionSummary], notes: Sequence[str] = ()) -> Annotation:
         """Annotate each of ``functions`` into one :class:`Annotation`."""
         return Annotation(str(self.recording.path), self.mode, self.total_count, self.total_weight,
-                          tuple(self.annotate(f) for f in functions), tuple(notes))
+                          tuple(self.annotate(f) for f in functions), tuple(notes), self.incomplete)
 
     def annotate(self, summary: FunctionSummary) -> AnnotatedFunction:
         """Instructions of ``summary``'s function with counts, lines, inlines and targets."""

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from stax.cli.view_commands import DEFAULT_RECORDING, Selection, no_off_cpu_data_message
+from stax.cli.view_commands import DEFAULT_RECORDING, Selection, no_off_cpu_data_message, say_incomplete
 from stax.contracts import RenderOptions
 from stax.errors import StaxError, UsageError
 
@@ -73,6 +73,10 @@ def annotate(
             raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
         annotator = Annotator(rec, off_cpu=off_cpu, flt=selection.to_filter())
         if not annotator.functions():
+            if annotator.incomplete:
+                raise StaxError(f"{recording} is an incomplete recording (stax record did not finish"
+                                " it), so its frames were never named and no function can be"
+                                " annotated; record it again.")
             raise StaxError(_nothing_message(recording, selection, off_cpu))
         if function is not None or wanted_address is not None:
             rows = annotator.find(function, wanted_address, image)
@@ -86,6 +90,8 @@ def annotate(
         view = annotator.annotation(rows)
     finally:
         rec.close()
+    if not json_output:  # the JSON carries it as a field
+        say_incomplete(view.incomplete)
     options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
     get_plugins().renderer("annotate").render(view, options, sys.stdout)
     sys.stdout.flush()
