@@ -58,6 +58,9 @@ SAMPLE_COUNT = _key("sample_count", "On-CPU samples in the ``samples`` table (wr
 OFF_CPU_SPAN_COUNT = _key("off_cpu_spans", "Rows in ``off_cpu_spans`` (written when finished).")
 WAKEUP_COUNT = _key("wakeups", "Rows in ``wakeups`` (written when finished).")
 ADDRESS_MAPPINGS = _key("address_mappings", "Rows in ``mappings`` (written when finished).")
+CODE = _key("code", """What annotate's code tables hold: ``{"functions", "bytes", "too_large",
+"over_budget", "max_function_bytes", "max_recording_bytes"}``; missing when no code was kept
+(an older stax, --no-symbolicate, or a recorder that was killed).""")
 
 # -- stax record: the request, the host, the summary ------------------------------------------
 

@@ -21,6 +21,8 @@ from stax.recording import meta_keys as mk
 from stax.recording.interner import TRUNCATED_FRAME, StackInterner
 from stax.recording.schema import to_sql_u64
 from stax.recording.sqlite_writer import RecordingFile
+from stax.recording.thread_table import ThreadTable
+from stax.trusted_files import PROCESS_OWNERS_OPTION
 from stax.wait_site_classifier import classify_wait_site
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ class FinishingRecording:
 
     file: RecordingFile
     interner: StackInterner
+    threads: ThreadTable
     plugins: StaxPlugins | None
     symbolicate: bool
     symbol_options: dict[str, object]
@@ -76,7 +79,8 @@ def symbolicate(rec: FinishingRecording) -> None:
 
     Skipped with ``--no-symbolicate`` (frames stay image+offset).  What came before is
     committed first: naming can take long, and a recorder killed meanwhile keeps it.
-    JIT sources find each process's jitdump files through the options.
+    JIT sources find each process's jitdump files through the options, and trust a
+    perf map or jitdump only if a uid the process ran as owns it.
     """
     if not rec.symbolicate or rec.plugins is None:
         return
@@ -87,8 +91,27 @@ def symbolicate(rec: FinishingRecording) -> None:
     jitdump_paths = rec.interner.address_spaces.jitdump_paths
     if jitdump_paths:
         options.setdefault(JITDUMP_PATHS_OPTION, {pid: tuple(paths) for pid, paths in jitdump_paths.items()})
+    rec.threads.note_owners_of_running()
+    options.setdefault(PROCESS_OWNERS_OPTION, {
+        pid: tuple(sorted(uids)) for pid, uids in rec.threads.owners.items()})
     rec.warnings += symbolicate_frames(rec.file.db, rec.interner.images, rec.interner.frames, rec.plugins,
                                        options)
+
+
+def keep_function_code(rec: FinishingRecording) -> None:
+    """Keep the code of the functions with samples, for ``stax annotate`` (bounded; meta ``code``).
+
+    Runs with symbolication (the code sources read the same binaries), so a file
+    recorded with ``--no-symbolicate`` has no code tables and annotate reads the binary.
+    """
+    if not rec.symbolicate or rec.plugins is None:
+        return
+    from stax.function_code_store import store_function_code
+
+    summary, warnings = store_function_code(rec.file.db, rec.interner.images, rec.interner.frames,
+                                            rec.interner.stacks, rec.plugins, rec.symbol_options)
+    rec.file.set_meta({mk.CODE: summary.as_meta()})
+    rec.warnings += warnings
 
 
 def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
@@ -149,8 +172,9 @@ POST_CAPTURE_PASSES: tuple[PostCapturePass, ...] = (
     link_wakeups,
     write_sample_totals,
     symbolicate,
+    keep_function_code,
     reclassify_blocked_reasons,
     name_truncated_frame,
     write_mappings,
 )
-"""The order matters: blocked reasons are read from the names symbolication wrote."""
+"""The order matters: code is found and blocked reasons are read from the names symbolication wrote."""

@@ -33,18 +33,17 @@ from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
 from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
 from stax.recording.thread_table import ThreadTable
 from stax.stack_table import SampleColumns
+from stax.trusted_files import recording_output
 
 
 class RecordingFile:
     """One recording file open for writing; ``db`` is the connection (inside a transaction)."""
 
     def __init__(self, path: Path, interner: StackInterner, threads: ThreadTable) -> None:
-        self.path = Path(path)
+        self.path = recording_output(Path(path))  # a regular file only; links resolved
         self.interner = interner
         self.thread_table = threads
         try:
-            if self.path.exists():
-                self.path.unlink()
             self.db = sqlite3.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StaxError(f"Cannot create {self.path} ({exc}); choose another -o path.") from None

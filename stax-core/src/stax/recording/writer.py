@@ -55,11 +55,11 @@ class RecordingBuilder:
     """The sink that turns decoded events into a recording file."""
 
     def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
-        self.path = Path(path)
         self.plugins = plugins
         self.interner = StackInterner()
         self.thread_table = ThreadTable()
-        self.file = RecordingFile(self.path, self.interner, self.thread_table)
+        self.file = RecordingFile(Path(path), self.interner, self.thread_table)
+        self.path = self.file.path
         self._last_commit = time.monotonic()
 
     # -- what the file holds so far -------------------------------------------------------------
@@ -147,8 +147,8 @@ class RecordingBuilder:
         symbolication warnings (one sentence each).
         """
         self.commit()
-        recording = FinishingRecording(self.file, self.interner, self.plugins, symbolicate,
-                                       dict(symbol_options or {}))
+        recording = FinishingRecording(self.file, self.interner, self.thread_table, self.plugins,
+                                       symbolicate, dict(symbol_options or {}))
         with self.file.writing():
             for run_pass in POST_CAPTURE_PASSES:
                 run_pass(recording)
