@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from stax.contracts import SymbolContext, SymbolInfo
+from stax.contracts import CacheTokenSource, SymbolContext, SymbolInfo, SymbolSource
 from stax.symbol_cache import SymbolCache, cache_dir, image_cache_key
 
 if TYPE_CHECKING:
@@ -96,17 +96,16 @@ def _rows_for(
             inline_rows.append((frame_id, depth, info.function, info.file, info.line))
 
 
-def _tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
-    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource)."""
+def _tokens(sources: Sequence[SymbolSource], image: Image, context: SymbolContext) -> list[str]:
+    """The ``cache_token`` for ``image`` of each source that has one (a :class:`CacheTokenSource`)."""
     tokens = []
     for source in sources:
-        token_of = getattr(source, "cache_token", None)
-        if token_of is None:
+        if not isinstance(source, CacheTokenSource):
             continue
         try:
-            token = token_of(image, context)
+            token = source.cache_token(image, context)
         except Exception:  # a token is an optimisation hint; a broken one means "no cache"
             token = f"error:{id(source)}"
         if token:
-            tokens.append(f"{source.name}={token}")  # type: ignore[attr-defined]
+            tokens.append(f"{source.name}={token}")
     return tokens

@@ -9,18 +9,42 @@ which is off-CPU time but never blocked time.
 
 from __future__ import annotations
 
+import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
+from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
+from stax_render.top import DEFAULT_LIMIT, MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN
 
 if TYPE_CHECKING:
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.off_cpu_totals import BlockedFunctionTotal
+    from stax.contracts import RenderOptions
 
-MAX_FUNCTION_WIDTH = 70
-MAX_THREADS_SHOWN = 8
 MAX_REASONS_SHOWN = 2
+
+
+class OffCpuTopRenderer:
+    """The ``stax top --off-cpu`` table; ``options.format == "json"`` selects JSON."""
+
+    name = "top"
+    view = ViewKind.OFF_CPU_PROFILE
+    formats = ("text", "json")
+    description = "Functions ranked by inclusive blocked time, split by blocked reason."
+
+    def render(self, profile: OffCpuProfile, options: RenderOptions, out: IO[str]) -> None:
+        from stax.analysis.off_cpu_totals import function_blocked_totals
+
+        limit = options.limit if options.limit is not None else DEFAULT_LIMIT
+        functions = function_blocked_totals(profile)
+        if limit >= 0:
+            functions = functions[:limit]
+        if options.format == "json":
+            json.dump(as_json(profile, functions), out, indent=2)
+            out.write("\n")
+        else:
+            write_text(profile, functions, out)
 
 
 def reasons_text(row: BlockedFunctionTotal) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
@@ -126,11 +127,11 @@ class Recording:
     def meta(self) -> dict[str, object]:
         return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
 
-    def capabilities(self) -> list[dict[str, str]]:
-        return [
-            {"capability": c, "status": s, "reason": r, "fix": f}
-            for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities")
-        ]
+    def capabilities(self) -> list[CapabilityRow]:
+        """The backend's capability rows at record time (rows naming a capability unknown here skipped)."""
+        rows = (CapabilityRow.from_stored(c, s, r, f)
+                for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities"))
+        return [row for row in rows if row is not None]
 
     def lost(self) -> dict[str, int]:
         out: dict[str, int] = {}
