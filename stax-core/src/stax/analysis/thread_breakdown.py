@@ -81,7 +81,7 @@ class ThreadBreakdown:
 
 @attrs.frozen(slots=True)
 class ThreadBreakdownView:
-    """What ``stax threads`` draws (``ViewKind.THREAD_BREAKDOWN``): the threads, and what to say about them."""
+    """What ``stax threads`` draws (``ViewKind.THREAD_BREAKDOWN``): the threads and what to say of them."""
 
     source: str
     """The recording, as the user named it."""

@@ -20,7 +20,12 @@ from typing import Annotated
 from cyclopts import Parameter
 
 from stax.cli.view_commands import DEFAULT_RECORDING, Selection
-from stax.cli.view_inputs import DEFAULT_MAX_WAKERS, DEFAULT_WAKERS_LIMIT, load_thread_breakdown, load_wakeup_chains
+from stax.cli.view_inputs import (
+    DEFAULT_MAX_WAKERS,
+    DEFAULT_WAKERS_LIMIT,
+    load_thread_breakdown,
+    load_wakeup_chains,
+)
 from stax.contracts import RenderOptions
 from stax.views import ViewKind
 

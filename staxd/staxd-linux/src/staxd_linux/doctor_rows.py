@@ -122,8 +122,8 @@ def _paranoid_row(facts: HostFacts, staxd: StaxdStatus) -> HostCheck:
         what = "kernel stacks are allowed, CPU-wide events are not, in-process"
         status = STAXD if staxd.grants("system_wide") else NO
     return HostCheck(name, status, f"is {p}: {what}",
-                "run 'sudo sysctl kernel.perf_event_paranoid=1' (kernel stacks) or =0 (CPU-wide), or "
-                + SETUP_FIX)
+                     "run 'sudo sysctl kernel.perf_event_paranoid=1' (kernel stacks) or =0 (CPU-wide), or "
+                     + SETUP_FIX)
 
 
 def _kptr_row(facts: HostFacts) -> HostCheck:
@@ -134,8 +134,8 @@ def _kptr_row(facts: HostFacts) -> HostCheck:
         return HostCheck(name, OK, "is 0: /proc/kallsyms shows kernel addresses, so kernel frames get names")
     if k == 1 and facts.euid == 0:
         return HostCheck(name, OK, "is 1, but root may read kernel addresses")
-    return HostCheck(name, NO, f"is {k}: /proc/kallsyms hides kernel addresses from you, so kernel frames stay "
-                          f"unnamed", fix)
+    return HostCheck(name, NO, f"is {k}: /proc/kallsyms hides kernel addresses from you, so kernel frames"
+                               f" stay unnamed", fix)
 
 
 def _tracefs_row(staxd: StaxdStatus) -> HostCheck:
@@ -145,7 +145,8 @@ def _tracefs_row(staxd: StaxdStatus) -> HostCheck:
         return HostCheck(name, OK, f"mounted at {where}")
     if staxd.grants("tracepoints"):
         return HostCheck(name, NO, "not mounted, and staxd mounts it only when it starts", TRACEFS_FIX)
-    return HostCheck(name, NO, "not mounted, so the sched:sched_waking tracepoint cannot be found", TRACEFS_FIX)
+    return HostCheck(name, NO, "not mounted, so the sched:sched_waking tracepoint cannot be found",
+                     TRACEFS_FIX)
 
 
 def _pmu_row(facts: HostFacts) -> HostCheck:
@@ -153,8 +154,9 @@ def _pmu_row(facts: HostFacts) -> HostCheck:
     if facts.has_pmu:
         return HostCheck(name, OK, "perf_event_open for PERF_COUNT_HW_CPU_CYCLES finds a PMU")
     code = errno.errorcode.get(facts.pmu_errno, str(facts.pmu_errno))
-    return HostCheck(name, NO, f"no hardware PMU: perf_event_open for PERF_COUNT_HW_CPU_CYCLES fails with {code}",
-                "run on bare metal, or enable the virtual PMU in the hypervisor (e.g. QEMU '-cpu host')")
+    return HostCheck(name, NO, f"no hardware PMU: perf_event_open for PERF_COUNT_HW_CPU_CYCLES fails with"
+                               f" {code}",
+                     "run on bare metal, or enable the virtual PMU in the hypervisor (e.g. QEMU '-cpu host')")
 
 
 def _staxd_row(staxd: StaxdStatus) -> HostCheck:
@@ -164,8 +166,8 @@ def _staxd_row(staxd: StaxdStatus) -> HostCheck:
         if staxd.hello.get("rate_limit") == "open-time":
             why = (f"{answers}, but it can hold max_frequency only when it opens events (BPF is unavailable "
                    f"to it), so a member can raise a granted sampling rate")
-            return HostCheck(name, OK, why, "let staxd use bpf(2): a kernel with CONFIG_BPF_SYSCALL, and no "
-                                       "seccomp filter or lockdown refusing it")
+            return HostCheck(name, OK, why, "let staxd use bpf(2): a kernel with CONFIG_BPF_SYSCALL, and"
+                                            " no seccomp filter or lockdown refusing it")
         return HostCheck(name, OK, answers)
     if staxd.refused:
         return HostCheck(name, OK, f"staxd answers on {staxd.socket}, but refuses you (see group membership)")
@@ -199,7 +201,7 @@ def _group_row(staxd: StaxdStatus) -> HostCheck:
         return HostCheck(name, OK, f"{user} is in group {GROUP!r}")
     if user in group.gr_mem:
         return HostCheck(name, NO, f"{user} was added to group {GROUP!r}, but this login session predates it",
-                    "log out and in again (or run 'newgrp stax')")
+                         "log out and in again (or run 'newgrp stax')")
     return HostCheck(name, NO, f"{user} is not in group {GROUP!r}", fix)
 
 
