@@ -65,8 +65,7 @@ class CapabilityRow:
             return None
 
     def to_json(self) -> dict[str, str]:
-        return {"capability": self.name, "status": str(self.status), "reason": self.reason,
-                "fix": self.fix, "kind": self.kind}
+        return _doctor_json(self)
 
 
 @attrs.frozen(slots=True)
@@ -81,5 +80,10 @@ class HostCheck:
     fix: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"capability": self.name, "status": str(self.status), "reason": self.reason,
-                "fix": self.fix, "kind": self.kind}
+        return _doctor_json(self)
+
+
+def _doctor_json(row: CapabilityRow | HostCheck) -> dict[str, str]:
+    """A row as ``stax doctor --json`` writes it (``capability`` is the row's name either way)."""
+    return {"capability": row.name, "status": str(row.status), "reason": row.reason, "fix": row.fix,
+            "kind": row.kind}

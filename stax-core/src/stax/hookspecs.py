@@ -91,8 +91,8 @@ def stax_renderers() -> Sequence[Renderer[object]]:
     ``name``: ``stax top`` uses the renderer named ``top`` of the profile view (of
     the off-CPU profile view with ``--off-cpu``), ``stax threads`` the ``threads``
     renderer of the thread-breakdown view, ``stax render --format NAME`` the one
-    named NAME of whatever view it draws.  The first renderer registered for a
-    (view, name) wins.
+    named NAME of whatever view it draws.  Of two renderers with one (view, name), the
+    one returned first wins (pluggy calls the plugin registered last first).
 
     :returns: A sequence of objects satisfying :class:`stax.contracts.Renderer`.
 

@@ -122,7 +122,7 @@ class StaxPlugins:
         return sorted(sources, key=lambda s: s.order)
 
     def renderers(self) -> dict[tuple[ViewKind, str], Renderer[object]]:
-        """Every renderer by (view, name); the first registered wins a tie.
+        """Every renderer by (view, name); of two with one key, the one returned first wins.
 
         A renderer declaring a view this stax does not know (written for a newer one)
         is left out, with one sentence on stderr.

@@ -10,12 +10,12 @@ Names go through :func:`stax.text_safety.printable`; the JSON keeps them exact.
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import ms_figure, waker_label
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.thread_breakdown import ThreadBreakdownView
@@ -36,8 +36,7 @@ class ThreadsRenderer:
 
     def render(self, view: ThreadBreakdownView, options: RenderOptions, out: IO[str]) -> None:
         if options.format == "json":
-            json.dump(as_json(view), out, indent=2)
-            out.write("\n")
+            write_json(as_json(view), out)
         else:
             write_text(view, out)
 

@@ -11,11 +11,11 @@ captured (capability notes), before the functions.
 
 from __future__ import annotations
 
-import json
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from stax.text_safety import printable
 from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays fast
     from stax.analysis.function_totals import FunctionTotal
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays f
 DEFAULT_LIMIT = 20
 MAX_FUNCTION_WIDTH = 70
 MAX_THREADS_SHOWN = 8
+Row = TypeVar("Row")
 
 
 class TopRenderer:
@@ -40,16 +41,18 @@ class TopRenderer:
         from stax.analysis.function_totals import function_totals
         from stax.analysis.thread_totals import thread_totals
 
-        limit = options.limit if options.limit is not None else DEFAULT_LIMIT
-        functions = function_totals(profile)
-        if limit >= 0:
-            functions = functions[:limit]
+        functions = shown(function_totals(profile), options)
         threads = thread_totals(profile)
         if options.format == "json":
-            json.dump(_as_json(profile, functions, threads), out, indent=2)
-            out.write("\n")
+            write_json(_as_json(profile, functions, threads), out)
         else:
             _write_text(profile, functions, threads, out)
+
+
+def shown(rows: list[Row], options: RenderOptions) -> list[Row]:
+    """The first ``options.limit`` rows: DEFAULT_LIMIT when it is None, all when negative."""
+    limit = options.limit if options.limit is not None else DEFAULT_LIMIT
+    return rows if limit < 0 else rows[:limit]
 
 
 def function_label(row: FunctionTotal) -> str:

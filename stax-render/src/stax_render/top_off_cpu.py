@@ -9,13 +9,13 @@ which is off-CPU time but never blocked time.
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
-from stax_render.top import DEFAULT_LIMIT, MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN
+from stax_render.json_output import write_json
+from stax_render.top import MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN, shown
 
 if TYPE_CHECKING:
     from stax.analysis.off_cpu_profile import OffCpuProfile
@@ -36,13 +36,9 @@ class OffCpuTopRenderer:
     def render(self, profile: OffCpuProfile, options: RenderOptions, out: IO[str]) -> None:
         from stax.analysis.off_cpu_totals import function_blocked_totals
 
-        limit = options.limit if options.limit is not None else DEFAULT_LIMIT
-        functions = function_blocked_totals(profile)
-        if limit >= 0:
-            functions = functions[:limit]
+        functions = shown(function_blocked_totals(profile), options)
         if options.format == "json":
-            json.dump(as_json(profile, functions), out, indent=2)
-            out.write("\n")
+            write_json(as_json(profile, functions), out)
         else:
             write_text(profile, functions, out)
 

@@ -11,12 +11,12 @@ wakers; its totals cover everything selected.  Names go through
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import ms_figure, spans_text, waker_label
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.profile import DisplayFrame
@@ -38,8 +38,7 @@ class WakersRenderer:
 
     def render(self, view: WakeupChainsView, options: RenderOptions, out: IO[str]) -> None:
         if options.format == "json":
-            json.dump(as_json(view), out, indent=2)
-            out.write("\n")
+            write_json(as_json(view), out)
         else:
             write_text(view, out)
 
