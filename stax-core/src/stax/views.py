@@ -32,6 +32,13 @@ class ViewKind(enum.StrEnum):
     WAKEUP_CHAINS = "wakeup-chains"
     """Blocked stacks with the stacks that woke them:
     a :class:`stax.analysis.wakeup_chains.WakeupChainsView`."""
+    STACK_PROFILE = "stack-profile"
+    """On- and off-CPU time per thread and recorded stack, each frame with its address, image
+    (build id), file, line and inlined calls: a :class:`stax.analysis.stack_profile.StackProfile`
+    (what the pprof and speedscope exports write)."""
+    TIMELINE = "timeline"
+    """A stack profile with time: samples per thread and time slice, and every off-CPU span:
+    a :class:`stax.analysis.timeline.Timeline` (what the Firefox Profiler export writes)."""
 
     @property
     def noun(self) -> str:
@@ -49,6 +56,8 @@ VIEW_INPUTS: dict[ViewKind, str] = {
     ViewKind.OFF_CPU_PROFILE: "stax.analysis.off_cpu_profile:OffCpuProfile",
     ViewKind.THREAD_BREAKDOWN: "stax.analysis.thread_breakdown:ThreadBreakdownView",
     ViewKind.WAKEUP_CHAINS: "stax.analysis.wakeup_chains:WakeupChainsView",
+    ViewKind.STACK_PROFILE: "stax.analysis.stack_profile:StackProfile",
+    ViewKind.TIMELINE: "stax.analysis.timeline:Timeline",
 }
 """``module:class`` of each view's input, so this module imports no analysis."""
 
@@ -57,11 +66,14 @@ _NOUNS = {
     ViewKind.OFF_CPU_PROFILE: "off-CPU profiles",
     ViewKind.THREAD_BREAKDOWN: "thread breakdowns",
     ViewKind.WAKEUP_CHAINS: "wakeup chains",
+    ViewKind.STACK_PROFILE: "stack profiles",
+    ViewKind.TIMELINE: "timelines",
 }
 
-_ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE}
+_ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE, ViewKind.TIMELINE: ViewKind.STACK_PROFILE}
 """An OffCpuProfile *is* a Profile (counts are spans, weights blocked ns), so a profile
-renderer draws one truthfully when no off-CPU renderer of its name is installed."""
+renderer draws one truthfully when no off-CPU renderer of its name is installed; a
+Timeline is a StackProfile with times added, likewise."""
 
 
 def drawn_by(view: ViewKind) -> tuple[ViewKind, ...]:

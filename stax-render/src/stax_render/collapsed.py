@@ -5,9 +5,10 @@ contain ``;`` (the frame separator) or a line break, so those become ``:`` and a
 space; other control characters are written as ``\\xHH``
 (:func:`stax.text_safety.printable`), so a name cannot send escape sequences to the
 terminal the lines are printed on.  Names are plain function names by default (what
-``stax top`` shows); with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
-inlined frames ``_[i]``, the annotations both tools colour by (as
-stackcollapse-perf.pl ``--all`` writes them).  With ``options.extra["per_thread"]``
+``stax top`` shows); with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix,
+inlined frames ``_[i]`` and JIT frames (perf maps, jitdump) ``_[j]``, the annotations both
+tools colour by (as stackcollapse-perf.pl ``--all`` writes them).  ``stax export --format
+folded`` is this renderer.  With ``options.extra["per_thread"]``
 every line starts with a ``comm-tid`` frame.
 
 Two renderers share the name, one per view: :class:`CollapsedRenderer` counts samples
@@ -50,6 +51,8 @@ def folded_name(frame: DisplayFrame, annotate: bool = False) -> str:
         return name + "_[i]"
     if frame.is_kernel:
         return name + "_[k]"
+    if frame.is_jit:
+        return name + "_[j]"
     return name
 
 

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 
 import stax
 from stax_render.collapsed import CollapsedRenderer, OffCpuCollapsedRenderer
+from stax_render.firefox import FirefoxRenderer
 from stax_render.flamegraph import FlamegraphRenderer, OffCpuFlamegraphRenderer
+from stax_render.pprof import PprofRenderer
+from stax_render.speedscope import SpeedscopeRenderer
 from stax_render.threads import ThreadsRenderer
 from stax_render.top import TopRenderer
 from stax_render.top_off_cpu import OffCpuTopRenderer
@@ -26,4 +29,5 @@ if TYPE_CHECKING:
 @stax.hookimpl
 def stax_renderers() -> Sequence[Renderer[object]]:
     return [TopRenderer(), OffCpuTopRenderer(), FlamegraphRenderer(), OffCpuFlamegraphRenderer(),
-            CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer()]
+            CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer(),
+            PprofRenderer(), SpeedscopeRenderer(), FirefoxRenderer()]

@@ -47,6 +47,8 @@ class DisplayFrame:
     is_kernel: bool = False
     is_inline: bool = False
     resolved: bool = True
+    is_jit: bool = False
+    """In JIT code (perf maps, jitdump): the ``_[j]`` of folded stacks."""
 
     @property
     def label(self) -> str:
@@ -98,10 +100,11 @@ class DisplayTreeBuilder:
         if chain is None:
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
-                                              label.resolved))]
+                                              label.resolved, label.is_jit))]
             # FrameLabel.inlined is innermost first; the innermost is drawn on top.
             for name in reversed(label.inlined):
-                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True)))
+                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True,
+                                                      is_jit=label.is_jit)))
             chain = tuple(ids)
             self.chains[raw_frame] = chain
         return chain

@@ -1,4 +1,4 @@
-"""``stax top``, ``stax flamegraph``, ``stax collapse`` and ``stax render``: views of a recording.
+"""``stax top``, ``flamegraph``, ``collapse``, ``render`` and ``export``: views of a recording.
 
 Each command builds the input of its view (:mod:`stax.cli.view_inputs`): a
 :class:`stax.analysis.profile.Profile` filtered by pid, tid or thread name (perf
@@ -7,9 +7,11 @@ report's spellings), or with ``--off-cpu`` an
 reason).  It hands it to the renderer of that view and name found through the plugin
 manager, so core never imports ``stax-render`` and a third-party renderer is used
 exactly like a built-in one.  ``stax render`` draws any view the named renderer
-declares.  A recording that ``stax record`` did not finish (killed, out of disk
-space) is shown as far as it goes, with the "incomplete recording" sentence on
-stderr (a field of the JSON output instead: ``Profile.incomplete``).
+declares; ``stax export`` is the same path, for the renderers that write another tool's
+format (pprof, speedscope, Firefox Profiler, folded stacks).  A recording that ``stax
+record`` did not finish (killed, out of disk space) is shown as far as it goes, with the
+"incomplete recording" sentence on stderr (a field of the JSON output instead:
+``Profile.incomplete``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated
 
+import attrs
 from cyclopts import Group, Parameter
 
 from stax.cli.view_inputs import BUILT_BY_RENDER, load_view
@@ -203,8 +206,8 @@ def collapse(
     per_thread
         Start every stack with a ``comm-tid`` frame, one tower per thread.
     annotate
-        Suffix kernel frames with ``_[k]`` and inlined frames with ``_[i]``, which
-        flamegraph.pl (--color=java) and inferno colour differently.
+        Suffix kernel frames with ``_[k]``, inlined frames with ``_[i]`` and JIT frames with
+        ``_[j]``, which flamegraph.pl (--color=java) and inferno colour differently.
     off_cpu
         Blocked (off-CPU) stacks, the number on each line being blocked nanoseconds.
     by_reason
@@ -257,6 +260,54 @@ def render(
         Hand the renderer blocked time (counts are off-CPU spans, weights blocked ns).
     """
     name, _, kind = format.partition(":")
+    return _draw(recording, name, kind, output, selection, off_cpu=off_cpu,
+                 options=RenderOptions(inverted=inverted, title=title, limit=limit))
+
+
+EXPORT_RENDERERS = {"folded": "collapsed"}
+"""Export formats drawn by a renderer of another name: folded stacks are ``collapsed``'s."""
+
+
+def export(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    format: Annotated[str, Parameter(name=["-f", "--format"])],  # noqa: A002 (the user's word)
+    output: Annotated[Path, Parameter(name=["-o", "--output"])],
+    annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
+    selection: Selection | None = None,
+) -> int:
+    """Write a recording in another tool's format: pprof, speedscope, Firefox Profiler, folded.
+
+    ``pprof`` (gzipped protobuf: ``go tool pprof``, Pyroscope, Parca, Grafana) has the
+    sample types samples, cpu (ns), off_cpu (blocked ns) and runnable_wait (ns), with
+    thread and reason labels; ``speedscope`` (JSON) one profile per thread, on- and
+    off-CPU time in ns; ``firefox`` (the Firefox Profiler's processed format, JSON) a
+    track per thread with user/kernel/off-CPU categories and a marker per off-CPU span;
+    ``folded`` the on-CPU stacks for flamegraph.pl and inferno. Any renderer name works
+    too (``stax plugins`` lists them). Example: ``stax export rec.stax -f pprof -o rec.pb.gz``.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    format
+        pprof, speedscope, firefox or folded (or another renderer's name).
+    output
+        The file to write (``-`` for standard output, not for pprof on a terminal).
+    annotate
+        With ``folded``: suffix kernel frames ``_[k]``, inlined ones ``_[i]``, JIT ones ``_[j]``.
+    """
+    if annotate and format != "folded":
+        raise UsageError("--annotate adds the suffixes of folded stacks; use it with --format folded.")
+    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection,
+                 options=RenderOptions(extra={"annotate": annotate} if annotate else {}))
+
+
+def _draw(recording: Path, name: str, kind: str, output: Path | None, selection: Selection | None,
+          *, options: RenderOptions, off_cpu: bool = False) -> int:
+    """Build the view renderer ``name`` draws and write it in its format ``kind`` (its first when
+    empty): the one path of ``stax render`` and ``stax export``."""
     view, renderer = _render_target(name, off_cpu)
     if kind and kind not in renderer.formats:
         raise UsageError(
@@ -264,10 +315,9 @@ def render(
         )
     kind = kind or renderer.formats[0]
     announce = kind != "json"  # a JSON renderer carries it as a field (``incomplete``)
-    data = load_view(view, recording, selection or Selection(), limit, announce)
-    options = RenderOptions(format=kind, inverted=inverted, title=title, limit=limit)
+    data = load_view(view, recording, selection or Selection(), options.limit, announce)
     with _output(output) as out:
-        renderer.render(data, options, out)
+        renderer.render(data, attrs.evolve(options, format=kind), out)
     _wrote(output)
     return 0
 

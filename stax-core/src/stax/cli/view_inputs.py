@@ -21,6 +21,7 @@ from stax.views import ViewKind
 if TYPE_CHECKING:  # the analyses load when a view is built, so `stax --help` stays fast
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import Profile
+    from stax.analysis.stack_profile import StackProfile
     from stax.analysis.thread_breakdown import ThreadBreakdownView
     from stax.analysis.wakeup_chains import WakeupChainsView
     from stax.capabilities import CapabilityRow
@@ -156,12 +157,36 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
     return WakeupChainsView(str(recording), chains, tuple(notes), incomplete)
 
 
+def load_stack_profile(view: ViewKind, recording: Path, selection: Selection,
+                       announce: bool) -> StackProfile:
+    """On- and off-CPU time per thread and recorded stack (``ViewKind.STACK_PROFILE``), with time
+    slices and spans for ``ViewKind.TIMELINE``; nothing selected is one sentence."""
+    from stax.analysis.stack_profile import StackProfile
+    from stax.analysis.timeline import Timeline
+
+    kind = Timeline if view is ViewKind.TIMELINE else StackProfile
+    profile = kind.from_path(recording, selection.to_filter())
+    if not profile.on_cpu and not profile.off_cpu:
+        if selection.describe():
+            raise StaxError(
+                f"No samples or off-CPU spans in {recording} match {selection.describe()}; run"
+                f" `stax threads {recording}` to see which threads were recorded."
+            )
+        raise StaxError(
+            f"{recording} holds no samples and no off-CPU data; record for longer or check that"
+            " the target runs."
+        )
+    if announce:
+        say_incomplete(profile.incomplete)
+    return profile
+
+
 def _all_if_negative(limit: int | None) -> int | None:
     return None if limit is None or limit < 0 else limit
 
 
 BUILT_BY_RENDER = (ViewKind.PROFILE, ViewKind.OFF_CPU_PROFILE, ViewKind.THREAD_BREAKDOWN,
-                   ViewKind.WAKEUP_CHAINS)
+                   ViewKind.WAKEUP_CHAINS, ViewKind.STACK_PROFILE, ViewKind.TIMELINE)
 """The views ``stax render`` can build from a recording and a selection alone."""
 
 
@@ -177,4 +202,6 @@ def load_view(view: ViewKind, recording: Path, selection: Selection, limit: int 
     if view is ViewKind.WAKEUP_CHAINS:
         return load_wakeup_chains(recording, selection, DEFAULT_WAKERS_LIMIT if limit is None else limit,
                                   DEFAULT_MAX_WAKERS, announce)
+    if view in (ViewKind.STACK_PROFILE, ViewKind.TIMELINE):
+        return load_stack_profile(view, recording, selection, announce)
     raise ValueError(f"stax render cannot build the {view} view")  # callers check BUILT_BY_RENDER
