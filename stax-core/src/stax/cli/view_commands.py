@@ -273,7 +273,7 @@ def export(
     /,
     *,
     format: Annotated[str, Parameter(name=["-f", "--format"])],  # noqa: A002 (the user's word)
-    output: Annotated[Path, Parameter(name=["-o", "--output"])],
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
 ) -> int:
@@ -294,7 +294,8 @@ def export(
     format
         pprof, speedscope, firefox or folded (or another renderer's name).
     output
-        The file to write (``-`` for standard output, not for pprof on a terminal).
+        The file to write (default: standard output, unless it is a terminal and the
+        format binary, as pprof is).
     annotate
         With ``folded``: suffix kernel frames ``_[k]``, inlined ones ``_[i]``, JIT ones ``_[j]``.
     """
