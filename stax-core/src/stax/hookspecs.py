@@ -53,7 +53,7 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
 
     :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
 
-    Implemented by ``staxd-linux`` (and ``staxd-macos``).
+    Implemented by ``staxd-linux`` (``staxd-macos`` offers no broker yet).
     """
 
 
