@@ -42,7 +42,6 @@ PROCESSED_PROFILE_VERSION = 70
 GECKO_PROFILE_VERSION = 36
 """The profiler's format versions this writes (``src/app-logic/constants.ts``)."""
 MS = 1e6
-NO_STACK_NAME = "[no stack]"  # stax.analysis.profile.NO_STACK_NAME, not imported so the plugin loads cheaply
 OFF_CPU_MARKER = "OffCPU"
 OTHER, USER, KERNEL, OFF_CPU = range(4)
 
@@ -186,6 +185,8 @@ class _SharedTables:
             rows.extend(reversed(chain))
         rows.reverse()
         if not rows:
+            from stax.analysis.profile import NO_STACK_NAME
+
             rows.append(self._synthetic_frame(NO_STACK_NAME, OTHER, 0))
         if reason is not None:
             subcategory = self.reasons.index(reason) + 1 if reason in self.reasons else 0

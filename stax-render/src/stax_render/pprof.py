@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # the analyses and protobuf load on first render, so `stax --
 SAMPLE_TYPES = (("samples", "count"), ("cpu", "nanoseconds"), ("off_cpu", "nanoseconds"),
                 ("runnable_wait", "nanoseconds"))
 SAMPLES, CPU, OFF_CPU, RUNNABLE_WAIT = range(len(SAMPLE_TYPES))
-NO_STACK_NAME = "[no stack]"  # stax.analysis.profile.NO_STACK_NAME, not imported so the plugin loads cheaply
 
 
 class PprofRenderer:
@@ -145,6 +144,8 @@ class _ProfileBuilder:
 
     def empty_stack(self) -> int:
         if not self.no_stack_location:
+            from stax.analysis.profile import NO_STACK_NAME
+
             self.no_stack_location = len(self.message.location) + 1
             location = self.message.location.add(id=self.no_stack_location)
             location.line.add(function_id=self.function(NO_STACK_NAME, ""))

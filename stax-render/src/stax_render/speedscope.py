@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from stax.contracts import RenderOptions
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
-NO_STACK_NAME = "[no stack]"  # stax.analysis.profile.NO_STACK_NAME, not imported so the plugin loads cheaply
 
 
 class SpeedscopeRenderer:
@@ -46,6 +45,8 @@ class SpeedscopeRenderer:
 
 def speedscope_document(profile: StackProfile) -> dict[str, object]:
     """The speedscope file of ``profile`` as a JSON-ready dict."""
+    from stax.analysis.profile import NO_STACK_NAME
+
     frames: list[dict[str, object]] = []
     frame_index: dict[tuple[str, str | None], int] = {}
     expanded: dict[int, list[int]] = {}  # recorded frame id -> speedscope frames, outermost first

@@ -13,8 +13,6 @@ on the recording's clock).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import attrs
 
 from stax.analysis.profile import ALL_SAMPLES
@@ -91,11 +89,3 @@ class Timeline(StackProfile):
                  recording.off_cpu_spans(flt)]
         end = max([s.start_ns + slice_ns for s in slices[-1:]] + [s.end_ns for s in spans] + [0])
         return cls(**fields, origin_ns=origin, slice_ns=slice_ns, end_ns=end, slices=slices, spans=spans)
-
-    @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> Timeline:
-        recording = Recording.open(path)
-        try:
-            return cls.from_recording(recording, flt)
-        finally:
-            recording.close()
