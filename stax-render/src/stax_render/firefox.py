@@ -28,10 +28,10 @@ Times are milliseconds since the first sample or span of the selection.
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.recorded_stacks import FrameDetail
@@ -55,8 +55,7 @@ class FirefoxRenderer:
     description = "Firefox Profiler processed profile (JSON): a track per thread, off-CPU markers."
 
     def render(self, timeline: Timeline, options: RenderOptions, out: IO[str]) -> None:
-        json.dump(firefox_profile(timeline), out, separators=(",", ":"))
-        out.write("\n")
+        write_json(firefox_profile(timeline), out, compact=True)
 
 
 def firefox_profile(timeline: Timeline) -> dict[str, object]:

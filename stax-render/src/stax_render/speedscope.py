@@ -18,10 +18,10 @@ aggregated stacks, not the recorded sequence (the ``firefox`` export has the tim
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.stack_profile import StackProfile
@@ -39,8 +39,7 @@ class SpeedscopeRenderer:
     description = "speedscope JSON: one sampled profile per thread, on-CPU and off-CPU time in ns."
 
     def render(self, profile: StackProfile, options: RenderOptions, out: IO[str]) -> None:
-        json.dump(speedscope_document(profile), out, separators=(",", ":"))
-        out.write("\n")
+        write_json(speedscope_document(profile), out, compact=True)
 
 
 def speedscope_document(profile: StackProfile) -> dict[str, object]:
