@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from stax.cache_dirs import work_dir
 from stax.function_code import FunctionCode, InlineRange, LineRow, SymbolRange
-from stax.symbol_cache import MISS_TTL_S, cache_dir
+from stax.symbol_cache import MISS_TTL_S
 
 CACHE_VERSION = 1
 
@@ -33,7 +34,7 @@ class FunctionCodeCache:
     """(image key, offset) -> the cached function holding it, or a recent miss."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.path = (directory or cache_dir()) / f"code-v{CACHE_VERSION}.sqlite"
+        self.path = (directory or work_dir()) / f"code-v{CACHE_VERSION}.sqlite"
         try:
             self.db = sqlite3.connect(self.path, timeout=5.0)
             for statement in _TABLES:

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from stax.cache_dirs import work_dir
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.function_code import CodeStatus, FunctionCode
 from stax.function_code_cache import FunctionCodeCache
 from stax.recording.code_tables import CodeTableWriter
-from stax.symbol_cache import cache_dir, image_cache_key
+from stax.symbol_cache import image_cache_key
 from stax.symbolication import source_tokens
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def store_function_code(
     """Read and store the code of every function with samples; return the summary and warnings."""
     limits = limits or CodeLimits.default()
     weights = _offset_weights(db, images, frames, stacks)
-    context = SymbolContext(cache_dir=cache_dir(), options=dict(options))
+    context = SymbolContext(cache_dir=work_dir(), options=dict(options))
     sources = plugins.code_sources()
     cache = FunctionCodeCache(context.cache_dir)
     found: list[_Found] = []

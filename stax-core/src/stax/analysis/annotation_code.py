@@ -89,9 +89,9 @@ class CodeLookup:
         if not self._code_sources:
             return None
         from stax.contracts import SymbolContext
-        from stax.symbol_cache import cache_dir
+        from stax.cache_dirs import work_dir
 
-        context = SymbolContext(cache_dir=cache_dir())
+        context = SymbolContext(cache_dir=work_dir())
         for source in self._code_sources:
             try:
                 found = source.function_code(image, offsets, context, MAX_FILE_FUNCTION_BYTES)
