@@ -57,3 +57,11 @@ class MacosBackend:
 @stax.hookimpl
 def stax_capture_backends() -> list[MacosBackend]:
     return [MacosBackend()]
+
+
+@stax.hookimpl
+def stax_importers() -> list[object]:
+    """Apple ktrace files import on any OS: the decoder is pure Python."""
+    from stax_backend_macos.ktrace_importer import KtraceImporter
+
+    return [KtraceImporter()]

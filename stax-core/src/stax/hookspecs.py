@@ -20,7 +20,7 @@ from stax.plugin_markers import _hookspec
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
+    from stax.contracts import CaptureBackend, Importer, PrivilegedBroker, Renderer, SymbolSource
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -55,6 +55,21 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
     :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
 
     Implemented by ``staxd-linux`` (and ``staxd-macos``).
+    """
+
+
+@_hookspec
+def stax_importers() -> Sequence[Importer]:
+    """Return the importers this plugin provides: readers of trace files other tools write.
+
+    Called once by ``stax import FILE``, which shows each importer the file's first
+    bytes (``recognizes``) and lets the first that recognises them turn the file into
+    a recording through the same recording builder ``stax record`` uses.  The command
+    itself knows no format, so a new format is one more importer.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.Importer`.
+
+    Implemented by ``stax-backend-macos`` (Apple ktrace/artrace files).
     """
 
 

@@ -24,7 +24,7 @@ from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
+    from stax.contracts import CaptureBackend, Importer, PrivilegedBroker, Renderer, SymbolSource
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -117,6 +117,12 @@ class StaxPlugins:
                 if broker.os_name == platform:
                     return broker
         return None
+
+    def importers(self) -> list[Importer]:
+        """Every installed importer, in a stable order (by name)."""
+        self.load()
+        found = [i for batch in self.pm.hook.stax_importers() for i in batch]
+        return sorted(found, key=lambda i: i.name)
 
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()
