@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from stax.events import CounterValues, Event, LostKind, LostNotice, Sample, ThreadExit, ThreadName
+from stax.events import CounterValues, Event, LostKind, LostNotice, Sample, ThreadExit, ThreadName, ThreadStart
 from stax_backend_macos.image_events import ImageEvents
 from stax_backend_macos.kd_buf import KdRecord, ThreadMapEntry
 from stax_backend_macos.kdebug_codes import (
@@ -71,15 +71,17 @@ class KdebugDecoder:
     """Feed records in time order with :meth:`feed`; call :meth:`finish` once at the end.
 
     ``period_ns`` is the weight of one on-CPU sample (the kperf timer period);
-    ``pids`` keeps only those processes (None: everything); ``counter_names`` names
-    the PMU counters by index (the kpc configuration's order).
+    ``pids`` keeps only those processes (None: everything), and with
+    ``follow_children`` also the processes they fork; ``counter_names`` names the PMU
+    counters by index (the kpc configuration's order).
     """
 
     def __init__(self, timebase: Timebase, period_ns: int, *, pids: Iterable[int] | None = None,
-                 counter_names: Sequence[str] = ()) -> None:
+                 counter_names: Sequence[str] = (), follow_children: bool = False) -> None:
         self.timebase = timebase
         self.period_ns = period_ns
-        self.pids = None if pids is None else frozenset(pids)
+        self.pids = None if pids is None else set(pids)
+        self.follow_children = follow_children
         self.counter_names = tuple(counter_names)
         clock = timebase.ns
         self.clock = clock
@@ -139,6 +141,9 @@ class KdebugDecoder:
         for event in events:
             if type(event) is ThreadName and event.is_exec:
                 self.images.exec(event.pid)
+            elif (type(event) is ThreadStart and self.follow_children and self.pids is not None
+                  and event.parent_pid in self.pids):
+                self.pids.add(event.pid)
             out.append(event)
             if type(event) is ThreadExit:
                 out += self.sched.thread_exit(event.tid)

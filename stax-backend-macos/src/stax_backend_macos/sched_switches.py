@@ -67,7 +67,7 @@ class SchedSwitches:
     """Pairs switch-outs with switch-ins; times in ns come from ``clock``."""
 
     def __init__(self, table: ThreadTable, calls: CallTracker, clock,  # noqa: ANN001
-                 pids: frozenset[int] | None = None) -> None:
+                 pids: set[int] | None = None) -> None:
         self.table = table
         self.calls = calls
         self.clock = clock
