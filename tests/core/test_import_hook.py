@@ -67,7 +67,8 @@ def test_the_importer_is_chosen_by_content_not_by_name(with_toy, tmp_path: Path,
     assert run(["top", str(rec), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["samples"] == 3
-    assert sorted((f["function"], f["self"]) for f in data["functions"]) == [("prog+0x10", 2), ("prog+0x20", 1)]
+    functions = sorted((f["function"], f["self"]) for f in data["functions"])
+    assert functions == [("prog+0x10", 2), ("prog+0x20", 1)]
 
 
 def test_none_recognises_it_in_one_sentence(with_toy, tmp_path: Path, capsys) -> None:
@@ -83,9 +84,11 @@ def test_none_recognises_it_in_one_sentence(with_toy, tmp_path: Path, capsys) ->
 @pytest.mark.parametrize("case", ["missing", "directory", "same-path"])
 def test_bad_paths(with_toy, tmp_path: Path, capsys, case: str) -> None:
     if case == "missing":
-        argv, sentence = [str(tmp_path / "nope")], f"{tmp_path / 'nope'} does not exist; give the path of a trace"
+        argv = [str(tmp_path / "nope")]
+        sentence = f"{tmp_path / 'nope'} does not exist; give the path of a trace"
     elif case == "directory":
-        argv, sentence = [str(tmp_path)], f"{tmp_path} is a directory; give the path of a trace file to import."
+        argv = [str(tmp_path)]
+        sentence = f"{tmp_path} is a directory; give the path of a trace file to import."
     else:
         (tmp_path / "t.stax").write_text(MAGIC.decode())
         argv = [str(tmp_path / "t.stax"), "-o", str(tmp_path / "t.stax")]
@@ -111,6 +114,6 @@ def test_a_broken_importer_is_one_sentence_and_leaves_no_file(monkeypatch, tmp_p
     trace = tmp_path / "t.toy"
     trace.write_text(MAGIC.decode())
     assert run(["import", str(trace), "-o", str(tmp_path / "t.stax")]) == 1
-    assert capsys.readouterr().err == (f"stax: The toy importer failed on {trace} (KeyError: 'line 3'); report it"
-                                       " to the importer's authors.\n")
+    assert capsys.readouterr().err == (f"stax: The toy importer failed on {trace} (KeyError: 'line 3');"
+                                       " report it to the importer's authors.\n")
     assert not (tmp_path / "t.stax").exists()

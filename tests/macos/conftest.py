@@ -22,7 +22,7 @@ int main(void) { sink = hot(100) + warm(100) + worker_main(3); return 0; }
 
 @attrs.frozen
 class ServerBinary:
-    """The program, its UUID (from llvm-dwarfdump) and each function's offset from the mach header (llvm-nm)."""
+    """The program, its UUID (llvm-dwarfdump) and each function's offset from the mach header (llvm-nm)."""
 
     path: Path
     uuid: bytes
@@ -35,7 +35,8 @@ def server_binary(tmp_path_factory: pytest.TempPathFactory) -> ServerBinary:
     (directory / "server.c").write_text(SERVER_SOURCE)
     obj, binary = directory / "server.o", directory / "server"
     run(tool("clang"), "-target", "arm64-apple-macos13", "-O1", "-c", directory / "server.c", "-o", obj)
-    run(ld64(), "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0", "-e", "_main", "-o", binary, obj)
+    run(ld64(), "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0", "-e", "_main", "-o", binary,
+        obj)
     symbols = {name: int(addr, 16) for addr, name in
                re.findall(r"^([0-9a-f]+) [Tt] _?(\S+)$", run(tool("llvm-nm"), "-n", binary), re.M)}
     header = symbols.pop("_mh_execute_header")

@@ -161,7 +161,8 @@ class Trace:
         self.event(ns, TRACE_STRING_GLOBAL | START | (0 if runs else END), DYLD_MAP_A, string_id, *head,
                    tid=tid, cpu=cpu)
         for index, run in enumerate(runs):
-            self.event(ns, TRACE_STRING_GLOBAL | (END if index == len(runs) - 1 else 0), *run, tid=tid, cpu=cpu)
+            func = END if index == len(runs) - 1 else 0
+            self.event(ns, TRACE_STRING_GLOBAL | func, *run, tid=tid, cpu=cpu)
         low, high = int.from_bytes(uuid[:8], "little"), int.from_bytes(uuid[8:], "little")
         self.event(ns, DYLD_MAP_A, low, high, load_address, 0x1000003, tid=tid, cpu=cpu)
         self.event(ns, DYLD_MAP_B, 0x2A, string_id, tid=tid, cpu=cpu)
@@ -173,7 +174,7 @@ class Trace:
         return b"".join(KD_BUF.pack(*r) for r in self.records)
 
     def thread_map_bytes(self) -> bytes:
-        return b"".join(struct.pack("<Qi20s", tid, pid, command.encode()) for tid, pid, command in self.threads)
+        return b"".join(struct.pack("<Qi20s", tid, pid, name.encode()) for tid, pid, name in self.threads)
 
 
 def chunk(tag: int, payload: bytes, major: int = 1, minor: int = 0) -> bytes:
@@ -198,7 +199,7 @@ def events_chunk(records: bytes, layout: str = "ktrace5") -> bytes:
 
 def ktrace_file(trace: Trace, *, layout: str = "ktrace5", magic: int = 0x55AA0300, split: int = 1,
                 extra: bytes = b"", machine: dict | None = None) -> bytes:
-    """A whole file: header (with a CPU map sub-chunk), machine info, thread map, events in ``split`` chunks."""
+    """A whole file: header (with a CPU-map sub-chunk), machine info, thread map, ``split`` events chunks."""
     cpu_map = chunk(0x1C00, struct.pack("<II8s", 0, 0, b"cpu0") + struct.pack("<II8s", 1, 0, b"cpu1"))
     out = header(magic, cpu_map)
     out += chunk(0x8C00, plistlib.dumps(machine or {"model": "Mac14,2"}, fmt=plistlib.FMT_BINARY))

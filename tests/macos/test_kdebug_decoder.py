@@ -1,4 +1,4 @@
-"""The pure kdebug decoder over byte buffers built from the documented layouts (tests/macos/kdebug_builder.py)."""
+"""The pure kdebug decoder over byte buffers built from the documented layouts (kdebug_builder.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,11 @@ U = 0x1000_0400_0000  # a user address
 K = 0xFFFF_FE00_0700_0000  # a kernel address
 
 
-def decode(trace: Trace, *, period_ns: int = MS, timebase: Timebase = Timebase(125, 3), **kw) -> tuple[list, KdebugDecoder]:
+APPLE_SILICON = Timebase(125, 3)
+
+
+def decode(trace: Trace, *, period_ns: int = MS, timebase: Timebase = APPLE_SILICON,
+           **kw) -> tuple[list, KdebugDecoder]:
     decoder = KdebugDecoder(timebase, period_ns, **kw)
     trace.records.sort(key=lambda r: r[0])  # the kernel hands records over in time order (stable here)
     events = decoder.seed_threads(thread_map(trace.thread_map_bytes()), 0)
@@ -114,7 +118,8 @@ def test_continuations_idle_samples_truncation_and_cut_blocks() -> None:
     t = threads()
     t.switch(500 * US, T1, KT)
     t.switch(1 * MS, KT, T1)
-    t.event(1 * MS, PERF_GEN_EVENT | START, 0x4, 1, 0, 0x11, tid=T1)  # at a switch, blocked in a continuation:
+    # at a switch, blocked in a continuation:
+    t.event(1 * MS, PERF_GEN_EVENT | START, 0x4, 1, 0, 0x11, tid=T1)
     t.event(1 * MS, PERF_TI_DATA, PID, T1, tid=T1)
     t.event(1 * MS, PERF_CS_KHDR, 0x1 | 0x20, 1, tid=T1)  # one word, the continuation, and no fixup
     t.event(1 * MS, PERF_CS_KDATA, K + 0x20, tid=T1)
@@ -145,12 +150,14 @@ def test_weight_timebase_and_pid_filter() -> None:
 def test_sample_period_from_the_timer_event_or_the_sample_gaps() -> None:
     t = threads()
     t.timer_fire(1 * MS, 250 * US)
-    assert find_period(records(t.kd_bufs()), Timebase(125, 3)) == (250 * US, "the kperf timer period in the trace")
+    found = find_period(records(t.kd_bufs()), APPLE_SILICON)
+    assert found == (250 * US, "the kperf timer period in the trace")
     t = threads()
     for ms in (10, 12, 14, 17, 19, 28):  # gaps 2, 2, 3, 2, 9 ms on CPU 0
         t.sample(ms * MS, PID, T1, user=[U])
     t.sample(5 * MS, PID, T2, user=[U], cpu=1, at_switch=True)  # switch samples do not count
-    assert find_period(records(t.kd_bufs()), Timebase(125, 3)) == (2 * MS, "the median gap between timer samples")
+    found = find_period(records(t.kd_bufs()), APPLE_SILICON)
+    assert found == (2 * MS, "the median gap between timer samples")
     assert find_period([], Timebase(1, 1))[0] == MS
 
 
@@ -191,7 +198,8 @@ def test_spans_are_exact_and_say_why_and_who_woke_them() -> None:
     assert sorted(spans) == sorted([
         (1 * MS, 4 * MS + 7 * US, T1, BlockedReason.LOCK, "psynch_cvwait", T2),
         (6 * MS, 6 * MS + 300 * US, T1, BlockedReason.PREEMPTED, "", None),
-        (6 * MS + 300 * US, 11 * MS, T2, BlockedReason.OTHER, "", None),  # T2 left at 6.3 ms, closed at the end
+        # T2 left at 6.3 ms, closed at the end
+        (6 * MS + 300 * US, 11 * MS, T2, BlockedReason.OTHER, "", None),
         (7 * MS, 8 * MS, T1, BlockedReason.PIPE_IPC, "mach_msg_trap", None),
         (9 * MS, 9 * MS + 40 * US, T1, BlockedReason.PAGE_FAULT, "vm_fault", None),
         (10 * MS, 11 * MS, T1, BlockedReason.OTHER, "syscall 3", None),
@@ -284,7 +292,8 @@ def test_images_carry_the_uuid_the_path_and_extents_that_never_overlap() -> None
         (4 * MS, 0x1_0300_0000, 0x1_0300_0000 + span,
          f"[{str(uuid.UUID(bytes=old_dyld_uuid)).upper()}]", old_dyld_uuid),
     ]
-    assert all(e.kind is ImageKind.MACHO and e.file_offset == 0 and e.pid == PID for e in of(events, ImageLoad))
+    assert all(e.kind is ImageKind.MACHO and e.file_offset == 0 and e.pid == PID
+               for e in of(events, ImageLoad))
     assert decoder.skipped() == {"image loads by threads of unknown processes": 1}
     assert decoder.images.shared_caches == {PID: ("10111213-1415-1617-1819-1a1b1c1d1e1f", 0x1_8000_0000)}
 

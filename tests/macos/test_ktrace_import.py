@@ -82,7 +82,8 @@ def test_threads_show_exact_blocked_time_runnable_wait_and_wakers(imported: Path
     assert worker["on_cpu_ns"] == WORKER_HOT * MS
     assert worker["blocked"] == {"lock": LOCK_SPANS * LOCK_NS}
     assert worker["blocked_spans"] == LOCK_SPANS
-    assert (worker["runnable_wait_spans"], worker["runnable_wait_ns"]) == (PREEMPTIONS, PREEMPTIONS * PREEMPT_NS)
+    runnable = (worker["runnable_wait_spans"], worker["runnable_wait_ns"])
+    assert runnable == (PREEMPTIONS, PREEMPTIONS * PREEMPT_NS)
     assert worker["wakeups_received"] == LOCK_SPANS
     assert [(w["tid"], w["name"], w["count"]) for w in worker["wakers"]] == [(MAIN, "server", LOCK_SPANS)]
     assert main["on_cpu_ns"] == (MAIN_HOT + MAIN_WARM) * MS
@@ -112,14 +113,15 @@ def test_import_summary_and_metadata(server_binary: ServerBinary, tmp_path: Path
     trace.write_bytes(ktrace_file(server_trace(server_binary), magic=0x00001000))
     err = import_file(capsys, trace, tmp_path / "s.stax")
     assert "stax: Each sample counts 1 ms of CPU time (the kperf timer period in the trace)." in err
-    assert f"imported {MAIN_HOT + MAIN_WARM + WORKER_HOT:,} samples, {LOCK_SPANS + PREEMPTIONS + SLEEP_SPANS}" \
-           f" off-CPU spans and {LOCK_SPANS + SLEEP_SPANS} wakeups" in err
+    spans = LOCK_SPANS + PREEMPTIONS + SLEEP_SPANS
+    assert f"imported {MAIN_HOT + MAIN_WARM + WORKER_HOT:,} samples, {spans} off-CPU spans and" \
+           f" {LOCK_SPANS + SLEEP_SPANS} wakeups" in err
     meta = stax_json(capsys, "top", str(tmp_path / "s.stax"))
     assert meta["duration_s"] is not None
 
 
-def test_default_output_is_the_trace_name_in_the_current_directory(server_binary: ServerBinary, tmp_path: Path,
-                                                                    monkeypatch, capsys) -> None:
+def test_default_output_is_the_trace_name_in_the_current_directory(server_binary: ServerBinary,
+                                                                    tmp_path: Path, monkeypatch) -> None:
     trace = tmp_path / "in" / "day1.ktrace"
     trace.parent.mkdir()
     trace.write_bytes(ktrace_file(server_trace(server_binary)))
@@ -194,8 +196,8 @@ def test_a_damaged_header_size(tmp_path: Path, capsys) -> None:
     path.write_bytes(bytes(data))
     code, line = one_sentence(capsys, "import", str(path))
     assert code == 1
-    assert line == (f"stax: {path} has a damaged header (it claims 1000000000 header bytes in a 56-byte file);"
-                    f" copy the file from the Mac again.")
+    assert line == (f"stax: {path} has a damaged header (it claims 1000000000 header bytes in a 56-byte"
+                    f" file); copy the file from the Mac again.")
 
 
 def test_no_events(tmp_path: Path, capsys) -> None:
@@ -221,6 +223,6 @@ def test_a_file_cut_inside_the_events_keeps_every_whole_record(server_binary, tm
     path = tmp_path / "cut.ktrace"
     path.write_bytes(whole[: len(whole) - 64 * 1000 - 17])
     err = import_file(capsys, path, tmp_path / "cut.stax")
-    assert "stax: The file ends inside an events chunk: its last 1,001 records are missing (was the copy cut" \
-           " short?)." in err
+    assert "stax: The file ends inside an events chunk: its last 1,001 records are missing (was the copy" \
+           " cut short?)." in err
     assert "kperf samples cut off by the end of the trace" in err or "Skipped" in err

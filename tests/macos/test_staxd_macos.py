@@ -62,9 +62,10 @@ def test_setup_dry_run_for_macos_prints_every_action_and_the_plist(capsys) -> No
     assert run(["setup", "--dry-run", "--os", "macos"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == "# the macOS plan, printed on linux (this host's files and groups stand in for the Mac's)"
-    assert lines[1] == (f"would write /Library/LaunchDaemons/org.stax.staxd.plist (launchd runs {sys.executable}"
-                        f" -m staxd_macos as root)")
+    assert lines[0] == ("# the macOS plan, printed on linux (this host's files and groups stand in for the"
+                        " Mac's)")
+    assert lines[1] == (f"would write /Library/LaunchDaemons/org.stax.staxd.plist (launchd runs"
+                        f" {sys.executable} -m staxd_macos as root)")
     printed = "\n".join(line[4:] for line in lines if line.startswith("    "))
     assert plistlib.loads(printed.encode()) == daemon_plist()
     assert "/bin/launchctl bootstrap system /Library/LaunchDaemons/org.stax.staxd.plist" in out
@@ -74,8 +75,8 @@ def test_setup_dry_run_for_macos_prints_every_action_and_the_plist(capsys) -> No
 
 def test_setup_for_macos_without_dry_run_refuses_off_a_mac(capsys) -> None:
     assert run(["setup", "--os", "macos"]) == 1
-    assert capsys.readouterr().err == ("stax: stax setup --os macos installs a LaunchDaemon and runs only on a Mac;"
-                                       " add --dry-run to print what it would do there.\n")
+    assert capsys.readouterr().err == ("stax: stax setup --os macos installs a LaunchDaemon and runs only on"
+                                       " a Mac; add --dry-run to print what it would do there.\n")
     assert run(["setup", "--dry-run", "--os", "plan9"]) == 2
     assert "--os 'plan9' is not known; use 'linux' or 'macos'." in capsys.readouterr().err
 
@@ -109,7 +110,8 @@ def test_broker_setup_requires_root_on_a_mac(monkeypatch) -> None:
 
 
 def test_audit_token_and_xucred_layouts() -> None:
-    token = struct.pack("<8I", 501, 502, 20, 501, 20, 4242, 100007, 3)  # auid, euid, egid, ruid, rgid, pid, ...
+    # auid, euid, egid, ruid, rgid, pid, asid, pid version
+    token = struct.pack("<8I", 501, 502, 20, 501, 20, 4242, 100007, 3)
     assert parse_audit_token(token) == (4242, 502, 20, 3)
     xucred = struct.pack("<IIh2x16I", 0, 502, 3, 20, 12, 61, *([0] * 13))
     assert parse_xucred(xucred) == (502, (20, 12, 61))
@@ -125,23 +127,24 @@ def test_audit_token_and_xucred_layouts() -> None:
 
 
 def test_policy_decides_who_connects_and_what_they_record() -> None:
-    policy = parse_policy('allowed_users = ["65534"]\nallowed_groups = ["stax"]\nmax_frequency = 500\n', "p.toml")
+    text = 'allowed_users = ["65534"]\nallowed_groups = ["stax"]\nmax_frequency = 500\n'
+    policy = parse_policy(text, "p.toml")
     nobody = Peer(10, NOBODY, NOBODY, frozenset())
     check_connect(nobody, policy)
     check_connect(Peer(1, 0, 0, frozenset()), parse_policy("allowed_groups = []", "q"))  # root always
-    with pytest.raises(Refusal, match=r"^user daemon may not use staxd: join group 'stax' with 'sudo dseditgroup"
-                                      r" -o edit -a daemon -t user stax' and log in again\.$"):
+    with pytest.raises(Refusal, match=r"^user daemon may not use staxd: join group 'stax' with 'sudo"
+                                      r" dseditgroup -o edit -a daemon -t user stax' and log in again\.$"):
         check_connect(Peer(10, 1, 1, frozenset()), policy)
     owners = {PID: NOBODY, 1: 0}
     authorize_record(nobody, RecordRequest(pids=(PID,), frequency=500), policy, owners.get)
     cases = [
-        (RecordRequest(pids=(1,)), "process 1 belongs to root, and staxd's policy (p.toml) lets you record only"
-                                   " your own processes."),
+        (RecordRequest(pids=(1,)), "process 1 belongs to root, and staxd's policy (p.toml) lets you record"
+                                   " only your own processes."),
         (RecordRequest(pids=(99,)), "no process with pid 99 exists."),
-        (RecordRequest(system_wide=True), "staxd's policy (p.toml) does not let you record every process; record"
-                                          " your own processes with -p PID or a command."),
-        (RecordRequest(pids=(PID,), frequency=999), "999 Hz is above staxd's limit of 500 Hz; record with -F 500"
-                                                    " or less."),
+        (RecordRequest(system_wide=True), "staxd's policy (p.toml) does not let you record every process;"
+                                          " record your own processes with -p PID or a command."),
+        (RecordRequest(pids=(PID,), frequency=999), "999 Hz is above staxd's limit of 500 Hz; record with"
+                                                    " -F 500 or less."),
     ]
     for request, sentence in cases:
         with pytest.raises(Refusal) as refused:
@@ -197,7 +200,8 @@ def test_the_record_filter_keeps_the_granted_processes_and_their_children() -> N
     debugids = [struct.unpack_from("<6QII", kept, i)[6] for i in range(0, len(kept), 64)]
     tids = [struct.unpack_from("<6Q", kept, i)[5] for i in range(0, len(kept), 64)]
     assert set(tids) == {0x11, 0x12, 0x99, 0x21}
-    assert [d for d, tid in zip(debugids, tids, strict=True) if tid in (0x99, 0x21)] == [0x01400000, 0x01400018]
+    foreign = [d for d, tid in zip(debugids, tids, strict=True) if tid in (0x99, 0x21)]
+    assert foreign == [0x01400000, 0x01400018]
     assert tids.count(0x12) > 0 and len(kept_map) == 32 and cut.pids == {100, 300}
     assert cut.dropped == len(t.records) - len(kept) // 64 and cut.dropped > 0
 
@@ -226,7 +230,8 @@ def as_nobody(socket_path: Path, output: Path, request: dict) -> dict:
     proc = subprocess.run(
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable,
          str(HERE / "staxd_macos_client.py"), str(socket_path), str(output), json.dumps(request)],
-        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ, "PYTHONPATH": str(HERE.parents[1])})
+        capture_output=True, text=True, timeout=60, cwd="/",
+        env={**os.environ, "PYTHONPATH": str(HERE.parents[1])})
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     return json.loads(proc.stdout)
 
@@ -260,8 +265,8 @@ def test_refusals_reach_the_user_as_one_sentence(daemon_dir: Path, server_binary
                                                                              '["stax"]\nsocket'), source)
     try:
         result = as_nobody(daemon.socket_path, daemon_dir / "x.stax", {"pids": [PID]})
-        assert result == {"error": "staxd refused: user nobody may not use staxd: join group 'stax' with 'sudo"
-                                   " dseditgroup -o edit -a nobody -t user stax' and log in again."}
+        assert result == {"error": "staxd refused: user nobody may not use staxd: join group 'stax' with"
+                                   " 'sudo dseditgroup -o edit -a nobody -t user stax' and log in again."}
         assert not source.started
     finally:
         daemon.stopping.set()

@@ -38,7 +38,8 @@ def wire_request(request: RecordRequest, command_pid: int | None) -> WireRequest
                          " (leave --call-graph out).")
     pids = (command_pid,) if command_pid is not None else request.pids
     return WireRequest(pids=pids, system_wide=request.system_wide, frequency=request.frequency,
-                       kernel_stacks=request.kernel_stacks, off_cpu=request.off_cpu, counters=request.counters,
+                       kernel_stacks=request.kernel_stacks, off_cpu=request.off_cpu,
+                       counters=request.counters,
                        follow_children=command_pid is not None)
 
 
@@ -55,7 +56,8 @@ def run_capture(source: Source, wire: WireRequest, sink: EventSink,
     began = time.monotonic()
     try:
         started()
-        while not (should_stop() or done() or (duration is not None and time.monotonic() - began >= duration)):
+        while not (should_stop() or done()
+                   or (duration is not None and time.monotonic() - began >= duration)):
             events = decoder.feed(records(source.drain(DRAIN_TIMEOUT_MS)))
             if events:
                 sink.consume(events)

@@ -33,13 +33,15 @@ def capability_rows(platform: str = sys.platform, *, is_root: bool | None = None
         status, reason, fix = CapabilityStatus.VIA_STAXD, f"staxd records for you ({staxd_socket})", ""
     else:
         status, reason, fix = (CapabilityStatus.UNAVAILABLE,
-                               f"kperf and kdebug need root, and staxd is not installed ({staxd_socket} is missing)",
+                               f"kperf and kdebug need root, and staxd is not installed"
+                               f" ({staxd_socket} is missing)",
                                SETUP_FIX)
     rows = []
     for cap in Capability:
         if cap is Capability.DWARF_UNWINDING:
             rows.append(CapabilityRow(cap, CapabilityStatus.UNAVAILABLE,
-                                      "kperf walks frame pointers in the kernel; .eh_frame unwinding is Linux-only",
+                                      "kperf walks frame pointers in the kernel;"
+                                      " .eh_frame unwinding is Linux-only",
                                       ""))
         elif cap is Capability.PMU_COUNTERS and not kpep_dir.is_dir():
             rows.append(CapabilityRow(cap, CapabilityStatus.UNAVAILABLE,

@@ -62,7 +62,8 @@ class ImageEvents:
         if event_id == DYLD_UUID_SHARED_CACHE_A:
             pid = self.table.pid(record.tid)
             if pid is not None:
-                self.shared_caches[pid] = (str(uuid.UUID(bytes=uuid_bytes(record.arg1, record.arg2))), record.arg3)
+                cache = uuid.UUID(bytes=uuid_bytes(record.arg1, record.arg2))
+                self.shared_caches[pid] = (str(cache), record.arg3)
         return []
 
     def _flush(self, tid: int, path: str | None = None) -> list[Event]:

@@ -79,7 +79,7 @@ TRACE_DATA_THREAD_TERMINATE = kdbg_code(DBG_TRACE, 0, 3)
 TRACE_DATA_THREAD_TERMINATE_PID = kdbg_code(DBG_TRACE, 0, 4)
 """arg1 pid of the ending thread (arg5)."""
 TRACE_STRING_GLOBAL = kdbg_code(DBG_TRACE, 1, 0)
-"""kdebug_trace_string(): START arg1 debugid, arg2 string id, arg3-4 first 16 bytes; then 32 bytes per event."""
+"""kdebug_trace_string(): START arg1 debugid, arg2 string id, arg3-4 the first 16 bytes; then 32 per event."""
 TRACE_STRING_NEWTHREAD = kdbg_code(DBG_TRACE, 1, 1)
 TRACE_STRING_EXEC = kdbg_code(DBG_TRACE, 1, 2)
 """The process name after exec, 8 bytes per argument; arg5 the thread."""

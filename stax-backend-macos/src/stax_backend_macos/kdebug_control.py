@@ -80,7 +80,8 @@ def _sysctl(op: int, value: int | None = None, buffer=None, size: int = 0) -> in
             raise CaptureError("Another tool owns kernel tracing (Instruments, ktrace or spindump); stop it"
                                " and record again.")
         if err in (1, 13):  # EPERM, EACCES
-            raise CaptureError("Kernel tracing needs root on macOS; run `sudo stax setup` once to install staxd.")
+            raise CaptureError("Kernel tracing needs root on macOS; run `sudo stax setup` once to install"
+                               " staxd.")
         raise CaptureError(f"The kdebug sysctl {op} failed with errno {err}.")
     return int(length[0])
 

@@ -27,7 +27,16 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from stax.events import CounterValues, Event, LostKind, LostNotice, Sample, ThreadExit, ThreadName, ThreadStart
+from stax.events import (
+    CounterValues,
+    Event,
+    LostKind,
+    LostNotice,
+    Sample,
+    ThreadExit,
+    ThreadName,
+    ThreadStart,
+)
 from stax_backend_macos.image_events import ImageEvents
 from stax_backend_macos.kd_buf import KdRecord, ThreadMapEntry
 from stax_backend_macos.kdebug_codes import (
@@ -165,7 +174,8 @@ class KdebugDecoder:
         if sample.counters:
             self._count(sample)
         if sample.at_switch:
-            return self.sched.blocked_stack(tid, sample.kernel_frames, sample.user_frames, sample.user_pending)
+            return self.sched.blocked_stack(tid, sample.kernel_frames, sample.user_frames,
+                                            sample.user_pending)
         if sample.user_pending:
             self._pending_user.setdefault(tid, []).append(sample)
             return []

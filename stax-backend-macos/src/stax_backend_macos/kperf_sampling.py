@@ -17,7 +17,12 @@ import attrs
 
 from stax.errors import CaptureError
 from stax_backend_macos import darwin_ffi
-from stax_backend_macos.kdebug_codes import SAMPLER_KSTACK, SAMPLER_PMC_THREAD, SAMPLER_TH_INFO, SAMPLER_USTACK
+from stax_backend_macos.kdebug_codes import (
+    SAMPLER_KSTACK,
+    SAMPLER_PMC_THREAD,
+    SAMPLER_TH_INFO,
+    SAMPLER_USTACK,
+)
 
 ACTION_ID = 1
 TIMER_ID = 0

@@ -130,7 +130,8 @@ def open_ktrace(path: Path) -> KtraceFile:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        raise TraceFileError(f"Cannot read {path} ({exc.strerror}); check the path and its permissions.") from None
+        raise TraceFileError(f"Cannot read {path} ({exc.strerror}); check the path and its"
+                             f" permissions.") from None
     try:
         size = os.fstat(fd).st_size
         if size < HEADER.size:
@@ -138,7 +139,8 @@ def open_ktrace(path: Path) -> KtraceFile:
                                  f" copy the whole file from the Mac again.")
         data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except OSError as exc:
-        raise TraceFileError(f"Cannot read {path} ({exc.strerror}); check the path and its permissions.") from None
+        raise TraceFileError(f"Cannot read {path} ({exc.strerror}); check the path and its"
+                             f" permissions.") from None
     finally:
         os.close(fd)
     try:
@@ -232,4 +234,5 @@ def _read_chunks(trace: KtraceFile, data: mmap.mmap, offset: int, end: int) -> N
             return
         offset = _align8(payload + records_length)
     if offset < end and any(data[offset:end]):
-        trace.notes.append(f"the file ends with {end - offset} bytes too few for a chunk header; they were skipped")
+        trace.notes.append(f"the file ends with {end - offset} bytes too few for a chunk header;"
+                           f" they were skipped")

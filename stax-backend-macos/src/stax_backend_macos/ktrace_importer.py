@@ -60,7 +60,8 @@ class KtraceImporter:
         if skipped:
             notes.append("Skipped " + ", ".join(f"{count:,} {what}" for what, count in skipped.items()) + ".")
         if decoder.lost_events:
-            notes.append(f"The kernel's trace buffer overflowed {decoder.lost_events:,} times while recording:"
+            notes.append(f"The kernel's trace buffer overflowed {decoder.lost_events:,} times while"
+                         f" recording:"
                          f" events were lost there; record with a larger buffer (ktrace -b).")
         duration = timebase.ns(decoder.last_time - first) if first is not None else 0
         machine = {k: trace.machine[k] for k in MACHINE_KEYS if k in trace.machine

@@ -53,7 +53,8 @@ class StaxdTrace:
                 raise CaptureError(f"staxd is not running (nothing listens on {self.socket_path}); run"
                                    f" `sudo stax setup` once to install it.") from None
             if exc.errno in (errno.EACCES, errno.EPERM):
-                raise CaptureError(f"You may not connect to staxd ({self.socket_path}: permission denied); ask"
+                raise CaptureError(f"You may not connect to staxd ({self.socket_path}: permission denied);"
+                                   f" ask"
                                    f" an administrator to add you to group 'stax'.") from None
             raise CaptureError(f"Cannot connect to staxd at {self.socket_path} ({exc.strerror}).") from None
         self.sock = sock
@@ -71,7 +72,8 @@ class StaxdTrace:
         try:
             numer, denom = (int(v) for v in reply["timebase"])
             return TraceStart((numer, denom), int(reply["period_ns"]),
-                              tuple(str(n) for n in reply.get("counter_names", [])), int(reply["start"]), frame[1])
+                              tuple(str(n) for n in reply.get("counter_names", [])), int(reply["start"]),
+                              frame[1])
         except (KeyError, TypeError, ValueError) as exc:
             raise self._fail(f"staxd sent a malformed start reply ({exc}).") from None
 

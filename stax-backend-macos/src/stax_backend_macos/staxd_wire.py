@@ -23,8 +23,15 @@ from typing import Any
 
 import attrs
 
+from stax_backend_linux.staxd_protocol import (
+    MAX_MESSAGE,
+    VERSION,
+    ProtocolError,
+    decode,
+    encode,
+    parse_request,
+)
 from stax_backend_macos.staxd_paths import DEFAULT_SOCKET  # noqa: F401  (re-exported for the client)
-from stax_backend_linux.staxd_protocol import MAX_MESSAGE, VERSION, ProtocolError, decode, encode, parse_request
 
 FRAME = struct.Struct(">IB")
 JSON, THREAD_MAP, RECORDS = ord("J"), ord("T"), ord("R")
@@ -32,7 +39,8 @@ MAX_DATA_FRAME = 16 * 1024 * 1024
 """The largest data frame either side accepts (a drain is at most a few MiB)."""
 MAX_PIDS = 64
 MAX_FREQUENCY = 10_000
-_RECORD_FIELDS = frozenset({"v", "op", "pids", "system_wide", "frequency", "kernel_stacks", "off_cpu", "counters",
+_RECORD_FIELDS = frozenset({"v", "op", "pids", "system_wide", "frequency", "kernel_stacks", "off_cpu",
+                            "counters",
                             "follow_children"})
 
 
@@ -93,7 +101,8 @@ def parse_message(message: Mapping[str, Any]) -> str | RecordRequest:
         pids = tuple(_int(p, "pids", 1, 99_999) for p in raw_pids)
         if system_wide == bool(pids):
             raise ProtocolError("give a non-empty 'pids' list or 'system_wide': true, not both.")
-        return RecordRequest(pids, system_wide, _int(message.get("frequency", 999), "frequency", 1, MAX_FREQUENCY),
+        frequency = _int(message.get("frequency", 999), "frequency", 1, MAX_FREQUENCY)
+        return RecordRequest(pids, system_wide, frequency,
                              _bool(message, "kernel_stacks", True), _bool(message, "off_cpu", True),
                              _bool(message, "counters", False), _bool(message, "follow_children", False))
     if op == "stop":

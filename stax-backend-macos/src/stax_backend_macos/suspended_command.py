@@ -40,7 +40,8 @@ def spawn_suspended(argv: Sequence[str]) -> int:
     finally:
         lib.posix_spawnattr_destroy(attr)
     if err:
-        raise UsageError(f"Cannot run {argv[0]!r} ({os.strerror(err) if err != errno.ENOEXEC else 'not a program'});"
+        why = os.strerror(err) if err != errno.ENOEXEC else "not a program"
+        raise UsageError(f"Cannot run {argv[0]!r} ({why});"
                          f" check that it is a program for this Mac and executable.")
     return int(pid[0])
 

@@ -71,7 +71,8 @@ BSD_SYSCALLS: dict[int, tuple[str, BlockedReason]] = {
 """BSD system call number -> (name, bucket) for the calls that say why a thread waits."""
 
 MACH_TRAPS: dict[int, tuple[str, BlockedReason]] = {
-    31: ("mach_msg_trap", PIPE_IPC), 32: ("mach_msg_overwrite_trap", PIPE_IPC), 47: ("mach_msg2_trap", PIPE_IPC),
+    31: ("mach_msg_trap", PIPE_IPC), 32: ("mach_msg_overwrite_trap", PIPE_IPC),
+    47: ("mach_msg2_trap", PIPE_IPC),
     36: ("semaphore_wait_trap", LOCK), 37: ("semaphore_wait_signal_trap", LOCK),
     38: ("semaphore_timedwait_trap", LOCK), 39: ("semaphore_timedwait_signal_trap", LOCK),
     62: ("clock_sleep_trap", SLEEP),

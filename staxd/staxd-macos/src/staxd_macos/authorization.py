@@ -14,10 +14,10 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
+from stax_backend_macos.staxd_wire import RecordRequest
 from staxd_linux.peer import group_id, user_id
 from staxd_macos.peer import Peer
 from staxd_macos.policy import Policy
-from stax_backend_macos.staxd_wire import RecordRequest
 
 
 class Refusal(Exception):
@@ -35,7 +35,8 @@ def process_owner(pid: int) -> int | None:
     """The uid owning ``pid`` (``ps -o uid=``, the same on macOS and Linux), None if it does not exist."""
     ps = shutil.which("ps") or "/bin/ps"
     try:
-        out = subprocess.run([ps, "-o", "uid=", "-p", str(pid)], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run([ps, "-o", "uid=", "-p", str(pid)], capture_output=True, text=True,
+                             timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     return int(out.split()[0]) if out.split() and out.split()[0].isdigit() else None
@@ -53,7 +54,8 @@ def check_connect(peer: Peer, policy: Policy) -> None:
         raise Refusal(f"user {user} may not use staxd: its policy ({policy.source}) allows no group; ask the"
                       f" administrator to add you to allowed_users.")
     group = policy.allowed_groups[0]
-    raise Refusal(f"user {user} may not use staxd: join group {group!r} with 'sudo dseditgroup -o edit -a {user}"
+    raise Refusal(f"user {user} may not use staxd: join group {group!r} with 'sudo dseditgroup -o edit"
+                  f" -a {user}"
                   f" -t user {group}' and log in again.")
 
 
@@ -78,12 +80,15 @@ def authorize_record(peer: Peer, request: RecordRequest, policy: Policy,
             raise Refusal(f"process {pid} belongs to {user_name(owner)}, and staxd's policy ({policy.source})"
                           f" lets you record only your own processes.")
     if request.kernel_stacks and not allowed["kernel_stacks"]:
-        raise Refusal(f"staxd's policy ({policy.source}) does not allow kernel stacks; record with --no-kernel.")
+        raise Refusal(f"staxd's policy ({policy.source}) does not allow kernel stacks; record with"
+                      f" --no-kernel.")
     if request.off_cpu and not allowed["tracepoints"]:
         raise Refusal(f"staxd's policy ({policy.source}) does not allow scheduler events; record with"
                       f" --no-off-cpu.")
     if request.counters and not allowed["counters"]:
-        raise Refusal(f"staxd's policy ({policy.source}) does not allow PMU counters; record without --counters.")
+        raise Refusal(f"staxd's policy ({policy.source}) does not allow PMU counters; record without"
+                      f" --counters.")
     if request.frequency > policy.max_frequency:
-        raise Refusal(f"{request.frequency} Hz is above staxd's limit of {policy.max_frequency} Hz; record with"
+        raise Refusal(f"{request.frequency} Hz is above staxd's limit of {policy.max_frequency} Hz;"
+                      f" record with"
                       f" -F {policy.max_frequency} or less.")

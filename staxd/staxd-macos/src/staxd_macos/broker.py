@@ -30,7 +30,8 @@ def setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int:
         raise StaxError(f"{verb} changes system files and groups; run it with sudo: sudo {verb}.")
     host = Host(check_code=on_mac)
     if not on_mac:
-        print(f"# the macOS plan, printed on {sys.platform} (this host's files and groups stand in for the Mac's)",
+        print(f"# the macOS plan, printed on {sys.platform}"
+              f" (this host's files and groups stand in for the Mac's)",
               file=out)
     execute(plan_uninstall(host) if uninstall else plan_install(host), out, dry_run)
     if dry_run:
@@ -52,5 +53,6 @@ def doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
     ]
     for name, ok, yes, no in checks:
         table.append({"capability": name, "status": "available" if ok else "unavailable",
-                      "reason": yes if ok else no, "fix": "" if ok else "run 'sudo stax setup'", "kind": "host"})
+                      "reason": yes if ok else no, "fix": "" if ok else "run 'sudo stax setup'",
+                      "kind": "host"})
     return table

@@ -92,7 +92,8 @@ class Daemon:
     def serve(self) -> None:
         """Accept until :attr:`stopping` is set; then close the socket and remove it."""
         assert self._listener is not None
-        log.info("staxd-macos %s listening on %s (policy: %s)", __version__, self.socket_path, self.policy.source)
+        log.info("staxd-macos %s listening on %s (policy: %s)", __version__, self.socket_path,
+                 self.policy.source)
         try:
             while not self.stopping.is_set():
                 try:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from staxd_linux.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy, parse_policy
 
-__all__ = ["DEFAULT_POLICY_PATH", "DEFAULT_POLICY_TEXT", "Policy", "PolicyError", "load_policy", "parse_policy"]
+__all__ = ["DEFAULT_POLICY_PATH", "DEFAULT_POLICY_TEXT", "Policy", "PolicyError", "load_policy",
+           "parse_policy"]
 
 DEFAULT_POLICY_TEXT = """\
 # staxd policy for macOS (see docs/staxd.md; the same keys as on Linux).  root may always

@@ -99,7 +99,8 @@ def plan_install(host: Host) -> list[Action]:
         actions.append(Action(f"add user {user} to group {GROUP!r}: {DSEDITGROUP} -o edit -a {user} -t user"
                               f" {GROUP} (takes effect at the next login)",
                               run_command(DSEDITGROUP, "-o", "edit", "-a", user, "-t", "user", GROUP)))
-    actions.append(Action(f"{LAUNCHCTL} bootstrap system {host.plist_path} (starts staxd now and at every boot)",
+    actions.append(Action(f"{LAUNCHCTL} bootstrap system {host.plist_path}"
+                          f" (starts staxd now and at every boot)",
                           run_command(LAUNCHCTL, "bootstrap", "system", str(host.plist_path))))
     return actions
 
