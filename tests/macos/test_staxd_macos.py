@@ -115,7 +115,8 @@ def test_audit_token_and_xucred_layouts() -> None:
     assert parse_audit_token(token) == (4242, 502, 20, 3)
     xucred = struct.pack("<IIh2x16I", 0, 502, 3, 20, 12, 61, *([0] * 13))
     assert parse_xucred(xucred) == (502, (20, 12, 61))
-    assert peer_from(token, xucred, (502, 20)) == Peer(4242, 502, 20, frozenset({20, 12, 61}), 3)
+    expected = Peer(pid=4242, uid=502, gid=20, groups=frozenset({20, 12, 61}))
+    assert peer_from(token, xucred, (502, 20)) == expected
     with pytest.raises(PeerError, match="disagree"):
         peer_from(token, xucred, (0, 0))
     with pytest.raises(PeerError, match="version 1 with 3 groups"):
@@ -129,12 +130,13 @@ def test_audit_token_and_xucred_layouts() -> None:
 def test_policy_decides_who_connects_and_what_they_record() -> None:
     text = 'allowed_users = ["65534"]\nallowed_groups = ["stax"]\nmax_frequency = 500\n'
     policy = parse_policy(text, "p.toml")
-    nobody = Peer(10, NOBODY, NOBODY, frozenset())
+    nobody = Peer(pid=10, uid=NOBODY, gid=NOBODY, groups=frozenset())
     check_connect(nobody, policy)
-    check_connect(Peer(1, 0, 0, frozenset()), parse_policy("allowed_groups = []", "q"))  # root always
+    root = Peer(pid=1, uid=0, gid=0, groups=frozenset())
+    check_connect(root, parse_policy("allowed_groups = []", "q"))  # root always may
     with pytest.raises(Refusal, match=r"^user daemon may not use staxd: join group 'stax' with 'sudo"
                                       r" dseditgroup -o edit -a daemon -t user stax' and log in again\.$"):
-        check_connect(Peer(10, 1, 1, frozenset()), policy)
+        check_connect(Peer(pid=10, uid=1, gid=1, groups=frozenset()), policy)
     owners = {PID: NOBODY, 1: 0}
     authorize_record(nobody, RecordRequest(pids=(PID,), frequency=500), policy, owners.get)
     cases = [

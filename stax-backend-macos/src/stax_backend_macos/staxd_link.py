@@ -59,9 +59,9 @@ class StaxdTrace:
             raise CaptureError(f"Cannot connect to staxd at {self.socket_path} ({exc.strerror}).") from None
         self.sock = sock
         try:
-            send_json(sock, {"v": 1, "op": "hello"})
+            self._send(sock, {"v": 1, "op": "hello"})
             self._reply()
-            send_json(sock, self.request.to_json())
+            self._send(sock, self.request.to_json())
             reply = self._reply()
             frame = recv_frame(sock)
         except (OSError, ProtocolError) as exc:
@@ -76,6 +76,14 @@ class StaxdTrace:
                               frame[1])
         except (KeyError, TypeError, ValueError) as exc:
             raise self._fail(f"staxd sent a malformed start reply ({exc}).") from None
+
+    def _send(self, sock: socket.socket, message: dict) -> None:
+        """Send; if staxd already hung up, what it said before (a refusal) is the answer."""
+        try:
+            send_json(sock, message)
+        except (BrokenPipeError, ConnectionResetError):
+            self._reply()
+            raise
 
     def _reply(self) -> dict:
         assert self.sock is not None

@@ -3,13 +3,15 @@
 Each broker plans its install (or uninstall) first, so ``--dry-run`` prints every
 action (with the file it would write, indented, where there is one) and a real run
 says what it did line by line; the first failure stops with one sentence.
-staxd-macos plans with it; staxd-linux has the same shape in its own
-service_install.py (they can share this one).
+staxd-macos plans with it; staxd-linux has the same shape (and the same step and
+group helpers) in its own service_install.py, which can move onto this module.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +75,20 @@ def remove_file(path: Path) -> Callable[[], None]:
     def run() -> None:
         path.unlink(missing_ok=True)
     return run
+
+
+def group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def user_in_group(user: str, group: str) -> bool:
+    """``user`` is a member of ``group``, or has it as its primary group."""
+    try:
+        entry = grp.getgrnam(group)
+        return user in entry.gr_mem or pwd.getpwnam(user).pw_gid == entry.gr_gid
+    except KeyError:
+        return False

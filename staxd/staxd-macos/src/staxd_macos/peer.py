@@ -6,8 +6,10 @@ libbsm's audit_token_to_au32), which names the process without a pid-reuse race.
 ``LOCAL_PEERCRED`` gives a ``struct xucred`` (u32 version 0, u32 uid, i16 group
 count, 16 u32 groups; bsd/sys/ucred.h) for the groups, and ``getpeereid()`` (libc,
 called through cffi in ABI mode) must agree on the effective uid.  The byte layouts
-are decoded by pure functions tested on Linux; off macOS (the daemon runs on Linux
-only in tests) the peer comes from staxd-linux's SO_PEERCRED reader.
+are decoded by pure functions tested on Linux; the :class:`Peer` is staxd-linux's, and
+off macOS (the daemon runs on Linux only in tests) it comes from staxd-linux's
+SO_PEERCRED reader.  The token's pid version (which would catch pid reuse) is read and
+checked for shape but not kept: nothing here acts on a pid after the request.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import socket
 import struct
 import sys
 
-import attrs
+from staxd_linux.peer import Peer
 
+__all__ = ["Peer", "PeerError", "parse_audit_token", "parse_xucred", "peer_from", "peer_of"]
 SOL_LOCAL = 0
 LOCAL_PEERCRED = 0x001
 LOCAL_PEERTOKEN = 0x006
@@ -28,25 +31,6 @@ XUCRED_VERSION = 0
 
 class PeerError(Exception):
     """The kernel's answer about the peer could not be used; the connection is refused."""
-
-
-@attrs.frozen(slots=True)
-class Peer:
-    pid: int
-    uid: int
-    gid: int
-    groups: frozenset[int]
-    pid_version: int = 0
-
-    @property
-    def is_root(self) -> bool:
-        return self.uid == 0
-
-    def in_group(self, gid: int) -> bool:
-        return gid == self.gid or gid in self.groups
-
-    def describe(self) -> str:
-        return f"uid={self.uid} gid={self.gid} pid={self.pid}"
 
 
 def parse_audit_token(raw: bytes) -> tuple[int, int, int, int]:
@@ -73,7 +57,7 @@ def peer_from(token: bytes, xucred: bytes, peereid: tuple[int, int] | None) -> P
     uid, groups = parse_xucred(xucred)
     if uid != euid or (peereid is not None and peereid[0] != euid):
         raise PeerError(f"the kernel's answers disagree on the peer's uid ({euid}, {uid}, {peereid})")
-    return Peer(pid, euid, egid, frozenset(groups), pid_version)
+    return Peer(pid=pid, uid=euid, gid=egid, groups=frozenset(groups))
 
 
 def _getpeereid(sock: socket.socket) -> tuple[int, int]:
@@ -97,5 +81,4 @@ def peer_of(sock: socket.socket) -> Peer:
         return peer_from(token, xucred, _getpeereid(sock))
     from staxd_linux.peer import peer_of as linux_peer_of
 
-    found = linux_peer_of(sock)
-    return Peer(found.pid, found.uid, found.gid, found.groups)
+    return linux_peer_of(sock)

@@ -10,15 +10,13 @@ undoes each step (an edited policy is kept).  The plan is pure, so ``stax setup
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 from pathlib import Path
 
 import attrs
 
 from stax.errors import StaxError
-from stax.setup_plan import Action, remove_file, run_command, write_file
+from stax.setup_plan import Action, group_exists, remove_file, run_command, user_in_group, write_file
 from staxd_linux.root_owned import first_unsafe
 from staxd_macos.launchd_plist import (
     LABEL,
@@ -52,22 +50,6 @@ class Host:
         return self.plist_dir / PLIST_NAME
 
 
-def _group_exists(name: str) -> bool:
-    try:
-        grp.getgrnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-def _user_in_group(user: str, group: str) -> bool:
-    try:
-        entry = grp.getgrnam(group)
-        return user in entry.gr_mem or pwd.getpwnam(user).pw_gid == entry.gr_gid
-    except KeyError:
-        return False
-
-
 def plan_install(host: Host) -> list[Action]:
     command = exec_command()
     unsafe = first_unsafe(command) if host.check_code else None
@@ -84,7 +66,7 @@ def plan_install(host: Host) -> list[Action]:
     else:
         actions.append(Action(f"write the default policy {host.policy_path}",
                               write_file(host.policy_path, DEFAULT_POLICY_TEXT, 0o644)))
-    if _group_exists(GROUP):
+    if group_exists(GROUP):
         actions.append(Action(f"keep the existing group {GROUP!r}"))
     else:
         actions.append(Action(f"create group {GROUP!r}: {DSEDITGROUP} -o create -r 'stax profiler' {GROUP}",
@@ -93,7 +75,7 @@ def plan_install(host: Host) -> list[Action]:
     if not user or user == "root":
         actions.append(Action(f"no invoking user (SUDO_USER is unset): add users with "
                               f"'{DSEDITGROUP} -o edit -a USER -t user {GROUP}'"))
-    elif _user_in_group(user, GROUP):
+    elif user_in_group(user, GROUP):
         actions.append(Action(f"keep user {user} in group {GROUP!r}"))
     else:
         actions.append(Action(f"add user {user} to group {GROUP!r}: {DSEDITGROUP} -o edit -a {user} -t user"
@@ -119,7 +101,7 @@ def plan_uninstall(host: Host) -> list[Action]:
             actions.append(Action(f"remove the default policy {path}", remove_file(path)))
         else:
             actions.append(Action(f"keep {path}: it was edited (remove it yourself if you want)"))
-    if _group_exists(GROUP):
+    if group_exists(GROUP):
         actions.append(Action(f"delete group {GROUP!r}: {DSEDITGROUP} -o delete {GROUP}",
                               run_command(DSEDITGROUP, "-o", "delete", GROUP)))
     return actions
