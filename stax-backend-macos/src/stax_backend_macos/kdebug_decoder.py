@@ -18,6 +18,9 @@ built from the documented layouts.  Each job has its own module:
   from when counting was enabled;
 * TRACE_LOST_EVENTS -> LostNotice.
 
+Every batch passes :class:`~stax_backend_macos.plausible.Plausible` on the way out, so a
+damaged record cannot put a value no recording can hold into the stream.
+
 Times become nanoseconds with the trace's timebase: ns = ticks * numer / denom.
 """
 
@@ -51,6 +54,7 @@ from stax_backend_macos.kdebug_codes import (
     TRACE_STRING_GLOBAL,
 )
 from stax_backend_macos.kperf_samples import KperfSample, SampleAssembler
+from stax_backend_macos.plausible import Plausible
 from stax_backend_macos.sched_switches import SchedSwitches
 from stax_backend_macos.thread_events import ThreadEvents, ThreadTable
 from stax_backend_macos.trace_strings import TraceStrings
@@ -101,6 +105,7 @@ class KdebugDecoder:
         self.threads = ThreadEvents(self.table, self.strings, clock)
         self.images = ImageEvents(self.table, self.strings, clock)
         self.sched = SchedSwitches(self.table, self.calls, clock, self.pids)
+        self.plausible = Plausible()
         self._pending_user: dict[int, list[KperfSample]] = {}
         self._counters: dict[tuple[int, int], _Counters] = {}
         self.sample_count = 0
@@ -111,10 +116,13 @@ class KdebugDecoder:
 
     def seed_threads(self, entries: list[ThreadMapEntry], ticks: int) -> list[Event]:
         """The thread map taken when tracing began (``ticks``: when it was taken)."""
-        return self.threads.seed(entries, self.clock(ticks))
+        return self.plausible(self.threads.seed(entries, self.clock(ticks)))
 
     def feed(self, records: Iterable[KdRecord]) -> list[Event]:
         """Decode records (in time order) into events."""
+        return self.plausible(self._decode(records))
+
+    def _decode(self, records: Iterable[KdRecord]) -> list[Event]:
         out: list[Event] = []
         for record in records:
             self.records += 1
@@ -227,7 +235,7 @@ class KdebugDecoder:
         self.samples.abandon()
         out += self.sched.finish(self.clock(self.last_time))
         out += self._counter_events()
-        return out
+        return self.plausible(out)
 
     def skipped(self) -> dict[str, int]:
         """What could not be used, counted by a phrase naming it."""
@@ -238,4 +246,6 @@ class KdebugDecoder:
             out["image loads by threads of unknown processes"] = self.images.unknown_process
         if self.unknown_process_samples:
             out["samples of threads of unknown processes"] = self.unknown_process_samples
+        if self.plausible.dropped:
+            out["events with impossible ids or times (damaged records)"] = self.plausible.dropped
         return out
