@@ -59,6 +59,8 @@ KNOWN_UNUSED = {TAG_CPU_MAP, TAG_NULL, TAG_CONFIG}
 READ_VERSIONS = (0, 1)
 """Major versions of the thread-map and events chunks this reader understands."""
 FUTURE_TIMESTAMP = 8
+BATCH_RECORDS = 262_144
+"""Records handed on per batch (16 MiB of kd_bufs)."""
 
 
 class TraceFileError(StaxError):
@@ -97,13 +99,20 @@ class KtraceFile:
         return sum(length for _, length in self.event_spans) // KD_BUF_SIZE
 
     def chunks_of_records(self) -> Iterator[list[KdRecord]]:
-        """The records of each events chunk, in time order within the chunk."""
+        """The records of the events chunks in batches of at most BATCH_RECORDS, each in time order.
+
+        The kernel merges its per-CPU buffers by time before writing, so the sort is only a
+        safety net; batching keeps memory bounded however large a chunk is.
+        """
         assert self._map is not None
+        step = BATCH_RECORDS * KD_BUF_SIZE
         for offset, length in self.event_spans:
-            batch = list(records(memoryview(self._map)[offset: offset + length]))
-            if any(batch[i].timestamp > batch[i + 1].timestamp for i in range(len(batch) - 1)):
-                batch.sort(key=lambda r: r.timestamp)
-            yield batch
+            for start in range(offset, offset + length, step):
+                end = min(start + step, offset + length)
+                batch = list(records(memoryview(self._map)[start:end]))
+                if any(batch[i].timestamp > batch[i + 1].timestamp for i in range(len(batch) - 1)):
+                    batch.sort(key=lambda r: r.timestamp)
+                yield batch
 
     def close(self) -> None:
         if self._map is not None:

@@ -16,7 +16,7 @@ from stax_backend_macos.kdebug_decoder import KdebugDecoder, Timebase
 from stax_backend_macos.ktrace_file import describe_magic, open_ktrace
 from stax_backend_macos.sample_period import find_period
 
-BATCH_RECORDS = 20_000
+SINK_BATCH = 20_000
 """Records decoded per batch handed to the sink."""
 MACHINE_KEYS = ("model", "Model", "hw.model", "machine", "osversion", "OSVersion", "kern.osversion",
                 "ProductVersion", "cpu_type", "ncpus")
@@ -49,8 +49,8 @@ class KtraceImporter:
             if first is None and batch:
                 first = batch[0].timestamp
                 sink.consume(decoder.seed_threads(trace.thread_map, first))
-            for start in range(0, len(batch), BATCH_RECORDS):
-                events = decoder.feed(batch[start: start + BATCH_RECORDS])
+            for start in range(0, len(batch), SINK_BATCH):
+                events = decoder.feed(batch[start: start + SINK_BATCH])
                 if events:
                     sink.consume(events)
         sink.consume(decoder.finish())
