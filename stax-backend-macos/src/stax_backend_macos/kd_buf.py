@@ -30,6 +30,7 @@ class KdRecord(NamedTuple):
     tid: int
     debugid: int
     cpu: int
+    unused: int = 0
 
 
 class ThreadMapEntry(NamedTuple):
@@ -43,8 +44,7 @@ class ThreadMapEntry(NamedTuple):
 def records(data: bytes | memoryview) -> Iterator[KdRecord]:
     """Every whole record in ``data`` (a trailing partial record is not one)."""
     whole = len(data) - len(data) % KD_BUF_SIZE
-    for ts, a1, a2, a3, a4, tid, debugid, cpu, _unused in _KD_BUF.iter_unpack(memoryview(data)[:whole]):
-        yield KdRecord(ts, a1, a2, a3, a4, tid, debugid, cpu)
+    return map(KdRecord._make, _KD_BUF.iter_unpack(memoryview(data)[:whole]))
 
 
 def thread_map(data: bytes | memoryview) -> list[ThreadMapEntry]:
