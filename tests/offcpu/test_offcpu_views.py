@@ -240,7 +240,8 @@ def test_threads_on_an_on_cpu_recording_says_why_off_cpu_is_missing(
 def test_wakers_json_pingpong(pingpong_rec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(capsys, "wakers", str(pingpong_rec))
     assert set(data) == {"recording", "blocked_ns", "blocked_spans", "woken_ns", "chain_count", "notes",
-                         "chains"}
+                         "incomplete", "chains"}
+    assert data["incomplete"] is None
     assert data["blocked_ns"] == 1020 * MS and data["chain_count"] == 2
     pipe = data["chains"][0]
     assert set(pipe) == {"reason", "blocked_ns", "blocked_ms", "spans", "percent", "stack", "threads",

@@ -31,12 +31,14 @@ NOBODY = 65534
 NOGROUP = 65534
 USERS_GID = 100  # a group the test policy does not allow
 
-TEST_POLICY = """\
+DEFAULTS_POLICY = """\
 allowed_groups = ["nogroup"]
 socket_group = "nogroup"
 socket_mode = "0666"   # so a client outside the group reaches the daemon's own check
 client_timeout = 2.0
 """
+"""The built-in defaults for what members may have; only who may connect differs."""
+TEST_POLICY = DEFAULTS_POLICY + "allow_kernel_stacks = true  # off by default; most tests want them\n"
 
 # The daemon runs with the capability bounding set, no_new_privs and MemoryDenyWriteExecute of the
 # generated systemd unit, so every grant the tests see is one the installed service can make.
@@ -133,12 +135,24 @@ def staxd(staxd_dir: Path) -> Iterator[StaxdProcess]:
     daemon.stop()
 
 
-def as_nobody(scenario: str, socket: Path, *args: str, gid: int = NOGROUP, timeout: float = 60) -> dict:
-    """Run nobody_client.py SCENARIO as uid 65534 with primary group ``gid`` and no other groups."""
-    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(HERE)}
+@pytest.fixture(scope="session")
+def staxd_defaults() -> Iterator[StaxdProcess]:
+    """A second daemon whose policy keeps the built-in defaults (kernel stacks off)."""
+    path = Path(tempfile.mkdtemp(prefix="staxd-defaults-"))
+    os.chmod(path, 0o755)
+    daemon = StaxdProcess(path, DEFAULTS_POLICY)
+    yield daemon
+    daemon.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def as_nobody(scenario: str, socket: Path, *args: str, gid: int = NOGROUP, timeout: float = 60,
+              script: str = "nobody_client.py", env: dict[str, str] | None = None, uid: int = NOBODY) -> dict:
+    """Run SCRIPT (nobody_client.py) SCENARIO as ``uid`` (65534) with primary group ``gid`` and no others."""
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(HERE), **(env or {})}
     proc = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={gid}", "--clear-groups",
-         sys.executable, str(HERE / "nobody_client.py"), scenario, str(socket), *args],
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+         sys.executable, str(HERE / script), scenario, str(socket), *args],
         capture_output=True, text=True, env=env, timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr

@@ -69,8 +69,11 @@ def _child(body: str) -> int:
     return pid
 
 
-def _drain(fds: list[int], seconds: float) -> bytes:
-    rings = [RingBuffer(fd, RING_PAGES) for fd in fds]
+def _drain(fds: list[int], seconds: float, rings: list[RingBuffer] | None = None) -> bytes:
+    """Enable ``fds``, read their rings for ``seconds``, disable.  ``rings``: mapped by the caller (who
+    closes them); by default one ring of RING_PAGES per fd."""
+    own = rings is None
+    rings = [RingBuffer(fd, RING_PAGES) for fd in fds] if rings is None else rings
     chunks: list[bytes] = []
     try:
         for fd in fds:
@@ -83,7 +86,7 @@ def _drain(fds: list[int], seconds: float) -> bytes:
             disable(fd)
         chunks.extend(r.read() for r in rings)
     finally:
-        for r in rings:
+        for r in rings if own else ():
             r.close()
     return b"".join(c for c in chunks)
 

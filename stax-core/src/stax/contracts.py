@@ -17,6 +17,7 @@ from stax.events import Event
 
 if TYPE_CHECKING:
     from stax.analysis.profile import Profile
+    from stax.function_code import FunctionCode
     from stax.stack_table import Image
 
 
@@ -66,6 +67,9 @@ class CaptureSummary:
     target_exit_code: int | None = None
     notes: list[str] = attrs.field(factory=list)
     metadata: dict[str, object] = attrs.field(factory=dict)
+    duration_s: float | None = None
+    """How long events were captured: from the start of sampling until it stopped, without
+    the work done after it (DWARF unwinding, the final drain).  None: the caller times it."""
 
 
 @runtime_checkable
@@ -192,6 +196,26 @@ class SymbolSource(Protocol):
         ...
 
 
+@runtime_checkable
+class CodeSource(Protocol):
+    """Reads the machine code of functions for annotated disassembly (see ``stax_code_sources``)."""
+
+    name: str
+    order: int
+    """Lower runs first; the first source to return a function holding an offset wins."""
+
+    def function_code(
+        self, image: Image, offsets: Sequence[int], context: SymbolContext, max_bytes: int
+    ) -> Sequence[FunctionCode]:
+        """The functions of ``image`` that hold ``offsets`` (frames' offsets), one each.
+
+        A function larger than ``max_bytes`` comes back with ``code=None`` and status
+        ``too-large``.  Only files whose build id matches the image's may be read; an
+        empty sequence for images this source does not serve or cannot read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class RenderOptions:
     """Options every renderer may honour."""
@@ -204,10 +228,25 @@ class RenderOptions:
 
 @runtime_checkable
 class Renderer(Protocol):
-    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``)."""
+    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``).
+
+    A renderer of another view sets ``view`` (e.g. ``"annotation"`` for
+    :class:`stax.analysis.annotation.Annotation`); without it a renderer draws a profile.
+    """
 
     name: str
     formats: tuple[str, ...]
     description: str
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None: ...
+
+
+PROFILE_VIEW = "profile"
+ANNOTATION_VIEW = "annotation"
+"""The views a renderer may declare in its optional ``view`` attribute."""
+
+
+def renderer_view(renderer: object) -> str:
+    """Which view ``renderer`` draws: its ``view`` attribute, else a profile."""
+    view = getattr(renderer, "view", PROFILE_VIEW)
+    return view if isinstance(view, str) else PROFILE_VIEW

@@ -24,7 +24,14 @@ from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, Importer, PrivilegedBroker, Renderer, SymbolSource
+    from stax.contracts import (
+        CaptureBackend,
+        CodeSource,
+        Importer,
+        PrivilegedBroker,
+        Renderer,
+        SymbolSource,
+    )
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -127,6 +134,11 @@ class StaxPlugins:
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()
         sources = [s for batch in self.pm.hook.stax_symbol_sources() for s in batch]
+        return sorted(sources, key=lambda s: s.order)
+
+    def code_sources(self) -> list[CodeSource]:
+        self.load()
+        sources = [s for batch in self.pm.hook.stax_code_sources() for s in batch]
         return sorted(sources, key=lambda s: s.order)
 
     def renderers(self) -> dict[str, Renderer]:

@@ -2,8 +2,10 @@
 
 This is the input format of flamegraph.pl and inferno.  A frame name may not
 contain ``;`` (the frame separator) or a line break, so those become ``:`` and a
-space.  Names are plain function names by default (what ``stax top`` shows);
-with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
+space; other control characters are written as ``\\xHH``
+(:func:`stax.text_safety.printable`), so a name cannot send escape sequences to the
+terminal the lines are printed on.  Names are plain function names by default (what
+``stax top`` shows); with ``options.extra["annotate"]`` kernel frames carry the ``_[k]`` suffix and
 inlined frames ``_[i]``, the annotations both tools colour by (as
 stackcollapse-perf.pl ``--all`` writes them).  With ``options.extra["per_thread"]``
 every line starts with a ``comm-tid`` frame.
@@ -19,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
+from stax.text_safety import printable
+
 if TYPE_CHECKING:
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import DisplayFrame, Profile
@@ -29,9 +33,14 @@ ROOT = -1  # stax.analysis.profile.ROOT, not imported so the plugin loads cheapl
 _TRANSLATE = str.maketrans({";": ":", "\n": " ", "\r": " "})
 
 
+def folded_text(name: str) -> str:
+    """A function or thread name as one frame of a folded line, printable on a terminal."""
+    return printable(name.translate(_TRANSLATE))
+
+
 def folded_name(frame: DisplayFrame, annotate: bool = False) -> str:
     """A frame name safe inside a folded line, with its kernel/inline annotation if asked."""
-    name = frame.name.translate(_TRANSLATE)
+    name = folded_text(frame.name)
     if not annotate:
         return name
     if frame.is_inline:
@@ -78,7 +87,7 @@ class CollapsedRenderer:
             comms = {(t.pid, t.tid): t.name for t in profile.threads}
             totals: dict[str, int] = {}
             for row in profile.thread_stacks:
-                comm = comms.get((row.pid, row.tid), "?").translate(_TRANSLATE)
+                comm = folded_text(comms.get((row.pid, row.tid), "?"))
                 key = f"{comm}-{row.tid};{folded(row.node)}"
                 totals[key] = totals.get(key, 0) + row.count
             lines = sorted(totals.items())
@@ -95,7 +104,7 @@ def _blocked_lines(profile: OffCpuProfile, folded: Callable[[int], str], per_thr
     if per_thread:
         comms = {(t.pid, t.tid): t.name for t in profile.threads}
         for row in profile.thread_stacks:
-            comm = comms.get((row.pid, row.tid), "?").translate(_TRANSLATE)
+            comm = folded_text(comms.get((row.pid, row.tid), "?"))
             reason = f"{getattr(row, 'reason', '')};" if by_reason else ""
             key = f"{comm}-{row.tid};{reason}{folded(row.node)}"
             totals[key] = totals.get(key, 0) + row.weight

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import IO, TYPE_CHECKING
 
+from stax.text_safety import printable
+
 if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays fast
     from stax.analysis.function_totals import FunctionTotal
     from stax.analysis.off_cpu_profile import OffCpuProfile
@@ -67,8 +69,8 @@ class TopRenderer:
 
 
 def function_label(row: FunctionTotal) -> str:
-    """``[k] name`` for kernel code, ``[.] name`` for user code (perf's marks)."""
-    return ("[k] " if row.frame.is_kernel else "[.] ") + row.frame.label
+    """``[k] name`` for kernel code, ``[.] name`` for user code (perf's marks), control characters escaped."""
+    return ("[k] " if row.frame.is_kernel else "[.] ") + printable(row.frame.label)
 
 
 def _duration_text(profile: Profile) -> str:
@@ -81,13 +83,14 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
                 out: IO[str]) -> None:
     samples = profile.sample_count
     selected = "" if profile.filter.is_empty() else f" (selected by filter, of {profile.recorded_samples:,})"
-    out.write(f"# {profile.source}\n")
+    out.write(f"# {printable(profile.source)}\n")
     out.write(f"# samples: {samples:,}{selected}   duration: {_duration_text(profile)}"
               f"   lost: {profile.lost_total():,}\n")
     for note in profile.capability_notes():
-        out.write(f"# note: {note}\n")
+        out.write(f"# note: {printable(note)}\n")
     if len(threads) > 1:
-        shown = ", ".join(f"{t.name}-{t.tid} {t.percent:.1f}%" for t in threads[:MAX_THREADS_SHOWN])
+        shown = ", ".join(f"{printable(t.name)}-{t.tid} {t.percent:.1f}%"
+                          for t in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
@@ -99,7 +102,7 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
     for rank, (row, label) in enumerate(zip(functions, labels, strict=True), start=1):
         out.write(f"{rank:>4}  {row.self_percent:>6.2f}%  {row.self_count:>{count_width},}  "
                   f"{row.total_percent:>6.2f}%  {row.total_count:>{count_width},}  "
-                  f"{label:<{width}}  {row.frame.image}\n")
+                  f"{label:<{width}}  {printable(row.frame.image)}\n")
 
 
 def _as_json(profile: Profile, functions: list[FunctionTotal],
@@ -111,6 +114,7 @@ def _as_json(profile: Profile, functions: list[FunctionTotal],
         "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
         "lost": profile.lost,
         "notes": profile.capability_notes(),
+        "incomplete": profile.incomplete,
         "functions": [
             {
                 "function": row.frame.name,

@@ -25,6 +25,7 @@ from stax.analysis.profile import (
 )
 from stax.blocked_reason import BlockedReason
 from stax.recording.reader import Recording, SampleFilter
+from stax.recording.recording_state import recording_incomplete_notice
 
 PREEMPTED = str(BlockedReason.PREEMPTED)
 
@@ -111,6 +112,7 @@ class OffCpuProfile(Profile):
             preempted_spans=preempted[0],
             preempted_ns=preempted[1],
             recorded_spans=recording.off_cpu_span_count(),
+            incomplete=recording_incomplete_notice(recording, meta),
         )
 
     @classmethod

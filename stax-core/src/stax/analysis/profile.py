@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
+from stax.recording.recording_state import recording_incomplete_notice
 from stax.stack_table import EMPTY_STACK
 
 ROOT = -1
@@ -179,6 +180,8 @@ class Profile:
     duration_ns: int | None = None
     recorded_samples: int = 0
     """Samples in the whole recording, before the filter."""
+    incomplete: str | None = None
+    """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
@@ -222,7 +225,8 @@ class Profile:
             capabilities=recording.capabilities(),
             lost=recording.lost(),
             duration_ns=duration,
-            recorded_samples=_int(meta.get("sample_count")) or 0,
+            recorded_samples=_int(meta.get("sample_count")) or recording.sample_count(),
+            incomplete=recording_incomplete_notice(recording, meta),
         )
 
     @classmethod

@@ -16,6 +16,7 @@ from cyclopts import Parameter
 
 from stax.contracts import IMPORT_HEAD_BYTES, Importer
 from stax.errors import StaxError, UsageError
+from stax.text_safety import printable
 
 
 def _read_head(path: Path) -> bytes:
@@ -102,17 +103,18 @@ def import_trace(
     })
     warnings = builder.finish(symbolicate=not no_symbolicate,
                               symbol_options={"debuginfod": not no_debuginfod})
-    if not quiet:
+    if not quiet:  # notes and warnings may quote names from the trace: printed escaped
         for note in summary.notes:
-            print(f"stax: {note}", file=sys.stderr)
+            print(f"stax: {printable(note)}", file=sys.stderr)
         for warning in warnings[:10]:
-            print(f"stax: {warning}", file=sys.stderr)
+            print(f"stax: {printable(warning)}", file=sys.stderr)
         if len(warnings) > 10:
             print(f"stax: ... and {len(warnings) - 10} more symbol warnings.", file=sys.stderr)
         size = target.stat().st_size if target.exists() else 0
+        shown = printable(str(target))
         print(f"stax: imported {builder.sample_count:,} samples, {builder.off_cpu_count:,} off-CPU spans and"
-              f" {builder.wakeup_count:,} wakeups from {file} ({importer.name}); wrote {target}"
-              f" ({size / 1e6:.2f} MB). Next: stax top {target}", file=sys.stderr)
+              f" {builder.wakeup_count:,} wakeups from {printable(str(file))} ({importer.name}); wrote {shown}"
+              f" ({size / 1e6:.2f} MB). Next: stax top {shown}", file=sys.stderr)
     return 0
 
 

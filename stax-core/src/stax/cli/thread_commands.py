@@ -4,7 +4,9 @@
 side by side per thread; ``wakers`` joins each blocked stack to the threads and
 stacks that ended its waits.  Both print a table or ``--json`` (stable keys) and
 take the same ``--pid/--tid/--comm`` selection as the other views (it selects the
-threads that were on CPU or blocked; their wakers may be any thread).
+threads that were on CPU or blocked; their wakers may be any thread).  Names are
+printed through :func:`stax.text_safety.printable`; an unfinished recording gets
+the "incomplete recording" sentence on stderr (``incomplete`` in the JSON).
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ from stax.analysis.off_cpu_profile import off_cpu_notes
 from stax.analysis.profile import DisplayFrame
 from stax.analysis.thread_breakdown import ThreadBreakdown, thread_breakdown
 from stax.analysis.wakeup_chains import WakeupChain, WakeupChains, wakeup_chains
-from stax.cli.view_commands import DEFAULT_RECORDING, Selection, no_off_cpu_data_message
+from stax.cli.view_commands import (
+    DEFAULT_RECORDING,
+    Selection,
+    no_off_cpu_data_message,
+    say_incomplete,
+)
 from stax.errors import StaxError
 from stax.recording.reader import Recording
+from stax.recording.recording_state import recording_incomplete_notice
+from stax.text_safety import printable
 
 MAX_WAKERS_SHOWN = 3
 """Wakers per thread (``threads``) and per blocked stack (``wakers``) in the text tables."""
@@ -35,8 +44,8 @@ def _ms(ns: int) -> str:
 
 
 def _waker_label(name: str, tid: int | None) -> str:
-    """``writer-202`` for a thread, ``[timer interrupt]`` for an interrupt."""
-    return name if tid is None else f"{name}-{tid}"
+    """``writer-202`` for a thread, ``[timer interrupt]`` for an interrupt (printable)."""
+    return printable(name) if tid is None else f"{printable(name)}-{tid}"
 
 
 def _spans(count: int) -> str:
@@ -74,8 +83,11 @@ def threads(
         rows = thread_breakdown(rec, selection.to_filter())
         has_off_cpu = rec.off_cpu_span_count() > 0
         meta, capabilities = rec.meta(), rec.capabilities()
+        incomplete = recording_incomplete_notice(rec, meta)
     finally:
         rec.close()
+    if not json_output:
+        say_incomplete(incomplete)
     if not rows:
         if selection.describe():
             raise StaxError(f"No threads in {recording} match {selection.describe()}; run"
@@ -86,7 +98,7 @@ def threads(
         notes.insert(0, no_off_cpu_data_message(recording, meta, capabilities))
     shown = rows if limit < 0 else rows[:limit]
     if json_output:
-        json.dump(_threads_json(recording, shown, has_off_cpu, notes), sys.stdout, indent=2)
+        json.dump(_threads_json(recording, shown, has_off_cpu, notes, incomplete), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _threads_text(recording, shown, len(rows), notes, sys.stdout)
@@ -126,6 +138,9 @@ def wakers(
     selection = selection or Selection()
     rec = Recording.open(recording)
     try:
+        incomplete = recording_incomplete_notice(rec)
+        if not json_output:
+            say_incomplete(incomplete)
         if rec.off_cpu_span_count() == 0:
             raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
         chains = wakeup_chains(rec, selection.to_filter(), None if limit < 0 else limit,
@@ -138,7 +153,7 @@ def wakers(
         raise StaxError(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
                         f" {recording}` shows each thread's off-CPU time.")
     if json_output:
-        json.dump(_wakers_json(recording, chains, notes), sys.stdout, indent=2)
+        json.dump(_wakers_json(recording, chains, notes, incomplete), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _wakers_text(recording, chains, notes, sys.stdout)
@@ -150,9 +165,10 @@ def wakers(
 
 def _threads_text(recording: Path, rows: list[ThreadBreakdown], total_rows: int, notes: list[str],
                   out: IO[str]) -> None:
-    out.write(f"# {recording}: time per thread, in ms (on CPU, blocked by reason, runnable wait)\n")
+    out.write(f"# {printable(str(recording))}: time per thread, in ms (on CPU, blocked by reason,"
+              " runnable wait)\n")
     for note in notes:
-        out.write(f"# note: {note}\n")
+        out.write(f"# note: {printable(note)}\n")
     if len(rows) < total_rows:
         out.write(f"# showing {len(rows)} of {total_rows} threads (-n -1 for all)\n")
     out.write("\n")
@@ -171,7 +187,7 @@ def _threads_text(recording: Path, rows: list[ThreadBreakdown], total_rows: int,
     for row in rows:
         split = dict(row.blocked)
         values = dict(row.counters)
-        cells = [str(row.pid), str(row.tid), row.name, _ms(row.on_cpu_ns), _ms(row.blocked_ns),
+        cells = [str(row.pid), str(row.tid), printable(row.name), _ms(row.on_cpu_ns), _ms(row.blocked_ns),
                  *(_ms(split[r]) if r in split else "-" for r in reasons),
                  _ms(row.runnable_ns), f"{row.wakeups_received:,}",
                  *(f"{values[c]:,}" if c in values else "-" for c in counters)]
@@ -191,11 +207,12 @@ def _threads_text(recording: Path, rows: list[ThreadBreakdown], total_rows: int,
 
 
 def _threads_json(recording: Path, rows: list[ThreadBreakdown], has_off_cpu: bool,
-                  notes: list[str]) -> dict[str, object]:
+                  notes: list[str], incomplete: str | None) -> dict[str, object]:
     return {
         "recording": str(recording),
         "has_off_cpu": has_off_cpu,
         "notes": notes,
+        "incomplete": incomplete,
         "threads": [
             {
                 "pid": r.pid,
@@ -231,7 +248,7 @@ def _frame_json(frame: DisplayFrame) -> dict[str, object]:
 
 def _write_stack(stack: tuple[DisplayFrame, ...], indent: str, out: IO[str]) -> None:
     for frame in stack:
-        out.write(f"{indent}{'[k]' if frame.is_kernel else '[.]'} {frame.label}\n")
+        out.write(f"{indent}{'[k]' if frame.is_kernel else '[.]'} {printable(frame.label)}\n")
 
 
 def _percent(part: int, whole: int) -> float:
@@ -239,11 +256,11 @@ def _percent(part: int, whole: int) -> float:
 
 
 def _wakers_text(recording: Path, chains: WakeupChains, notes: list[str], out: IO[str]) -> None:
-    out.write(f"# {recording}: who woke the blocked stacks\n")
+    out.write(f"# {printable(str(recording))}: who woke the blocked stacks\n")
     out.write(f"# blocked: {_ms(chains.ns)} ms in {_spans(chains.spans)};"
               f" {_percent(chains.woken_ns, chains.ns):.1f}% of it ended by a captured wakeup\n")
     for note in notes:
-        out.write(f"# note: {note}\n")
+        out.write(f"# note: {printable(note)}\n")
     if len(chains.chains) < chains.chain_count:
         out.write(f"# showing {len(chains.chains)} of {chains.chain_count} blocked stacks"
                   " (-n -1 for all)\n")
@@ -252,14 +269,14 @@ def _wakers_text(recording: Path, chains: WakeupChains, notes: list[str], out: I
 
 
 def _write_chain(rank: int, chain: WakeupChain, total: int, out: IO[str]) -> None:
-    threads = ", ".join(f"{t.name}-{t.tid}" for t in chain.threads[:MAX_WAKERS_SHOWN])
+    threads = ", ".join(_waker_label(t.name, t.tid) for t in chain.threads[:MAX_WAKERS_SHOWN])
     if len(chain.threads) > MAX_WAKERS_SHOWN:
         threads += f", +{len(chain.threads) - MAX_WAKERS_SHOWN} more"
     out.write(f"\n#{rank}  {chain.reason}  {_ms(chain.ns)} ms ({_percent(chain.ns, total):.1f}%)"
               f" in {_spans(chain.spans)}   blocked: {threads}\n")
     _write_stack(chain.stack, "      ", out)
     for waker in chain.wakers:
-        who = waker.name if waker.tid is None else f"{waker.name}-{waker.tid} (pid {waker.pid})"
+        who = _waker_label(waker.name, waker.tid) + ("" if waker.tid is None else f" (pid {waker.pid})")
         out.write(f"    -- woken by {who}: {waker.spans:,}"
                   f" of {_spans(chain.spans)}, {_ms(waker.ns)} ms"
                   f" ({_percent(waker.ns, chain.ns):.1f}%) --\n")
@@ -273,9 +290,11 @@ def _write_chain(rank: int, chain: WakeupChain, total: int, out: IO[str]) -> Non
                   f" ({_percent(chain.unwoken_ns, chain.ns):.1f}%) --\n")
 
 
-def _wakers_json(recording: Path, chains: WakeupChains, notes: list[str]) -> dict[str, object]:
+def _wakers_json(recording: Path, chains: WakeupChains, notes: list[str],
+                 incomplete: str | None) -> dict[str, object]:
     return {
         "recording": str(recording),
+        "incomplete": incomplete,
         "blocked_ns": chains.ns,
         "blocked_spans": chains.spans,
         "woken_ns": chains.woken_ns,

@@ -6,11 +6,13 @@ through the plugin manager by name, so core never imports ``stax-render`` and a
 third-party renderer is used exactly like a built-in one.  With ``--off-cpu`` the
 profile is an :class:`stax.analysis.off_cpu_profile.OffCpuProfile` (blocked time
 per stack and reason) and the same renderers draw blocked time instead of samples.
+A recording that ``stax record`` did not finish (killed, out of disk space) is
+shown as far as it goes, with the "incomplete recording" sentence on stderr (a
+field of the JSON output instead: ``Profile.incomplete``).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +22,10 @@ from typing import IO, Annotated
 
 from cyclopts import Group, Parameter
 
-from stax.contracts import RenderOptions
+from stax.contracts import PROFILE_VIEW, RenderOptions, renderer_view
 from stax.errors import StaxError, UsageError
 from stax.recording.reader import SampleFilter
+from stax.text_safety import printable
 
 DEFAULT_RECORDING = Path("stax.stax")
 """What ``stax record`` writes when given no ``-o``, so ``stax top`` alone finds it."""
@@ -125,6 +128,12 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
             " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
 
 
+def say_incomplete(notice: str | None) -> None:
+    """Print the "incomplete recording" sentence on stderr (text views; JSON carries it as a field)."""
+    if notice:
+        print(f"stax: {printable(notice)}", file=sys.stderr)
+
+
 def _renderer(name: str):  # -> Renderer
     from stax.plugin_manager import get_plugins
 
@@ -133,30 +142,22 @@ def _renderer(name: str):  # -> Renderer
 
 @contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
-    """stdout, or a file written whole (a temporary renamed into place) so a failure leaves none."""
+    """stdout, or ``-o PATH`` as :func:`stax.trusted_files.text_output` allows: a regular
+    file written whole (a failure leaves none), a device such as /dev/null written through."""
     if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    try:
-        with handle:
-            yield handle
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from stax.trusted_files import text_output
+
+    with text_output(path) as handle:
+        yield handle
 
 
 def _wrote(path: Path | None) -> None:
-    if path is not None and str(path) != "-":
-        print(f"stax: wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", file=sys.stderr)
+    if path is not None and str(path) != "-" and path.is_file():
+        size = path.stat().st_size / 1024
+        print(f"stax: wrote {printable(str(path))} ({size:,.0f} KiB)", file=sys.stderr)
 
 
 def top(
@@ -190,6 +191,8 @@ def top(
         Rank by blocked (off-CPU) time instead of CPU samples.
     """
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    if not json_output:
+        say_incomplete(profile.incomplete)
     options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
     with _output(None) as out:
         _renderer("top").render(profile, options, out)
@@ -228,6 +231,7 @@ def flamegraph(
         Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    say_incomplete(profile.incomplete)
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
         _renderer("flamegraph").render(profile, RenderOptions(inverted=inverted, title=title), out)
@@ -270,6 +274,7 @@ def collapse(
     if by_reason and not off_cpu:
         raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    say_incomplete(profile.incomplete)
     options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate,
                                    "by_reason": by_reason})
     with _output(output) as out:
@@ -313,13 +318,18 @@ def render(
     """
     name, _, kind = format.partition(":")
     renderer = _renderer(name)
+    if renderer_view(renderer) != PROFILE_VIEW:
+        raise UsageError(f"Renderer {name!r} draws {renderer_view(renderer)}s, not profiles; use"
+                         f" `stax {name} {recording}`.")
     if kind and kind not in renderer.formats:
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
         )
     profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
-    options = RenderOptions(inverted=inverted, title=title, limit=limit,
-                            extra={"format": kind or renderer.formats[0]})
+    kind = kind or renderer.formats[0]
+    if kind != "json":  # a JSON renderer carries it as a field (Profile.incomplete)
+        say_incomplete(profile.incomplete)
+    options = RenderOptions(inverted=inverted, title=title, limit=limit, extra={"format": kind})
     with _output(output) as out:
         renderer.render(profile, options, out)
     _wrote(output)

@@ -22,6 +22,7 @@ from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax_backend_linux.host_capabilities import HostFacts, probe_host
 from stax_backend_linux.staxd_client import StaxdClient, StaxdRefused, StaxdUnavailable, default_socket_path
 from staxd_linux import tracefs
+from staxd_linux.policy import DEFAULT_POLICY_PATH
 from staxd_linux.service_install import GROUP
 
 OK = CapabilityStatus.AVAILABLE
@@ -56,9 +57,12 @@ class StaxdStatus:
         if self.hello is None:
             return False
         granted = self.hello.get("grants", {})
-        if name == "tracepoints":  # sched_waking samples carry a kernel IP: staxd ties it to kernel stacks
-            return bool(granted.get("tracepoints") and granted.get("kernel_stacks"))
         return name is None or bool(granted.get(name))
+
+    @property
+    def policy_file(self) -> str:
+        """The policy file staxd reads (or would read), as its hello says."""
+        return str((self.hello or {}).get("policy_file") or DEFAULT_POLICY_PATH)
 
 
 def ask_staxd(timeout: float = 2.0) -> StaxdStatus:
@@ -92,10 +96,17 @@ def _through_staxd(row: CapabilityRow, staxd: StaxdStatus, facts: HostFacts) -> 
     elif status is STAXD:
         if staxd.grants(grant):
             reason = f"{reason}; staxd opens it for you" if reason else "staxd opens it for you"
+        elif staxd.hello is not None and grant == "kernel_stacks":
+            status = NO
+            reason = (f"{reason}, and staxd's policy turns kernel stacks off (kernel addresses would show "
+                      f"every member the kernel's layout)")
+            fix = (f"set allow_kernel_stacks = true in {staxd.policy_file} and restart staxd, or run "
+                   f"'sudo sysctl kernel.perf_event_paranoid=1'")
         elif staxd.hello is not None:
             status = NO
             reason = f"{reason}, and staxd's policy does not grant it to you"
-            fix = f"{fix}; or set allow_{grant} = true in staxd's policy" if grant else fix
+            if grant:
+                fix = f"{fix}; or set allow_{grant} = true in {staxd.policy_file} and restart staxd"
         else:
             status = NO
             reason = f"{reason}, and staxd is not reachable"
@@ -154,7 +165,13 @@ def _pmu_row(facts: HostFacts) -> dict[str, str]:
 def _staxd_row(staxd: StaxdStatus) -> dict[str, str]:
     name = "staxd reachable"
     if staxd.hello is not None:
-        return _row(name, OK, f"staxd-linux {staxd.hello.get('version', '?')} answers on {staxd.socket}")
+        answers = f"staxd-linux {staxd.hello.get('version', '?')} answers on {staxd.socket}"
+        if staxd.hello.get("rate_limit") == "open-time":
+            why = (f"{answers}, but it can hold max_frequency only when it opens events (BPF is unavailable "
+                   f"to it), so a member can raise a granted sampling rate")
+            return _row(name, OK, why, "let staxd use bpf(2): a kernel with CONFIG_BPF_SYSCALL, and no "
+                                       "seccomp filter or lockdown refusing it")
+        return _row(name, OK, answers)
     if staxd.refused:
         return _row(name, OK, f"staxd answers on {staxd.socket}, but refuses you (see group membership)")
     return _row(name, NO, staxd.unreachable.rstrip("."), SETUP_FIX)
