@@ -113,8 +113,8 @@ def import_trace(
         size = target.stat().st_size if target.exists() else 0
         shown = printable(str(target))
         print(f"stax: imported {builder.sample_count:,} samples, {builder.off_cpu_count:,} off-CPU spans and"
-              f" {builder.wakeup_count:,} wakeups from {printable(str(file))} ({importer.name}); wrote {shown}"
-              f" ({size / 1e6:.2f} MB). Next: stax top {shown}", file=sys.stderr)
+              f" {builder.wakeup_count:,} wakeups from {printable(str(file))} ({importer.name});"
+              f" wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}", file=sys.stderr)
     return 0
 
 
