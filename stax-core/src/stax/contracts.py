@@ -123,6 +123,30 @@ class PrivilegedBroker(Protocol):
         ...
 
 
+IMPORT_HEAD_BYTES = 4096
+"""How many leading bytes of a file ``stax import`` shows each importer's ``recognizes``."""
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Turns a trace file another tool wrote into a recording (see ``stax_importers``)."""
+
+    name: str
+    description: str
+    """One line for the list of what ``stax import`` reads: the format and who writes it."""
+
+    def recognizes(self, head: bytes) -> bool:
+        """True when ``head`` (the file's first bytes, up to IMPORT_HEAD_BYTES) is this format's."""
+        ...
+
+    def import_file(self, path: Path, sink: EventSink) -> CaptureSummary:
+        """Decode ``path`` into ``sink`` (batches of ``stax.events``) and summarise it.
+
+        Raises :class:`stax.errors.StaxError` with one sentence when the file cannot be read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class SymbolInfo:
     """What one address resolved to.  A list of these, innermost first, is an inline chain."""

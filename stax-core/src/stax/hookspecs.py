@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stax.contracts import (
         CaptureBackend,
         CodeSource,
+        Importer,
         PrivilegedBroker,
         Renderer,
         SymbolSource,
@@ -61,6 +62,21 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
     :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
 
     Implemented by ``staxd-linux`` (and ``staxd-macos``).
+    """
+
+
+@_hookspec
+def stax_importers() -> Sequence[Importer]:
+    """Return the importers this plugin provides: readers of trace files other tools write.
+
+    Called once by ``stax import FILE``, which shows each importer the file's first
+    bytes (``recognizes``) and lets the first that recognises them turn the file into
+    a recording through the same recording builder ``stax record`` uses.  The command
+    itself knows no format, so a new format is one more importer.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.Importer`.
+
+    Implemented by ``stax-backend-macos`` (Apple ktrace/artrace files).
     """
 
 

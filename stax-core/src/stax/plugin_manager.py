@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from stax.contracts import (
         CaptureBackend,
         CodeSource,
+        Importer,
         PrivilegedBroker,
         Renderer,
         SymbolSource,
@@ -123,6 +124,12 @@ class StaxPlugins:
                 if broker.os_name == platform:
                     return broker
         return None
+
+    def importers(self) -> list[Importer]:
+        """Every installed importer, in a stable order (by name)."""
+        self.load()
+        found = [i for batch in self.pm.hook.stax_importers() for i in batch]
+        return sorted(found, key=lambda i: i.name)
 
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()

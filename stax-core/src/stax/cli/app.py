@@ -19,6 +19,7 @@ from stax.text_safety import printable
 
 BUILTIN_COMMANDS = {
     "record": "stax.cli.record_command:record",
+    "import": "stax.cli.import_command:import_trace",
     "top": "stax.cli.view_commands:top",
     "flamegraph": "stax.cli.view_commands:flamegraph",
     "collapse": "stax.cli.view_commands:collapse",
@@ -34,6 +35,7 @@ BUILTIN_COMMANDS = {
 # One line each for `stax --help`: lazy commands are not imported to read their docstrings.
 COMMAND_SUMMARIES = {
     "record": "Record a CPU profile (on- and off-CPU) of a command, pids, or the system.",
+    "import": "A trace recorded by another tool (Apple ktrace/artrace) as a .stax recording.",
     "top": "Functions by CPU time (or blocked time with --off-cpu).",
     "flamegraph": "An interactive SVG flamegraph (--off-cpu: blocked time by reason).",
     "collapse": "Folded stacks for flamegraph.pl / inferno.",

@@ -232,7 +232,7 @@ class RecordingBuilder:
     def _on_thread_name(self, event: ThreadName) -> None:
         thread = self._thread(event.pid, event.tid, event.time)
         thread["name"] = event.name
-        if event.pid == event.tid:
+        if event.pid == event.tid or event.process:
             self._process(event.pid)["name"] = event.name
         if event.is_exec:
             self._note_owners(event.pid)  # a set-user-id program runs as another user now
