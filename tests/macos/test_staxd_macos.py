@@ -129,7 +129,7 @@ def test_audit_token_and_xucred_layouts() -> None:
 
 def test_policy_decides_who_connects_and_what_they_record() -> None:
     text = 'allowed_users = ["65534"]\nallowed_groups = ["stax"]\nmax_frequency = 500\n'
-    policy = parse_policy(text, "p.toml")
+    policy = parse_policy(text + "allow_kernel_stacks = true\n", "p.toml")
     nobody = Peer(pid=10, uid=NOBODY, gid=NOBODY, groups=frozenset())
     check_connect(nobody, policy)
     root = Peer(pid=1, uid=0, gid=0, groups=frozenset())
@@ -152,6 +152,10 @@ def test_policy_decides_who_connects_and_what_they_record() -> None:
         with pytest.raises(Refusal) as refused:
             authorize_record(nobody, request, policy, owners.get)
         assert str(refused.value) == sentence
+    # Kernel stacks are off by default (kernel addresses would tell every member the KASLR slide).
+    with pytest.raises(Refusal, match="does not allow kernel stacks"):
+        authorize_record(nobody, RecordRequest(pids=(PID,), frequency=500), parse_policy(text, "p.toml"),
+                         owners.get)
 
 
 def test_record_requests_are_validated_strictly() -> None:
@@ -238,7 +242,7 @@ def as_nobody(socket_path: Path, output: Path, request: dict) -> dict:
     return json.loads(proc.stdout)
 
 
-POLICY = 'allowed_users = ["65534"]\nallowed_groups = []\nsocket_mode = "0666"\nclient_timeout = 2.0\n'
+POLICY = 'allowed_users = ["65534"]\nallowed_groups = []\nsocket_mode = "0666"\nclient_timeout = 2.0\nallow_kernel_stacks = true\n'
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the daemon checks a real uid 65534 peer, set up as root")

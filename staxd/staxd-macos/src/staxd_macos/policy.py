@@ -34,7 +34,7 @@ allowed_users = []
 # What a non-root client may ask for.
 allow_other_users = false    # processes owned by other users
 allow_system_wide = false    # every process
-allow_kernel_stacks = true   # kernel callstacks in samples
+allow_kernel_stacks = false  # kernel callstacks in samples (kernel addresses: off, as on Linux)
 allow_tracepoints = true     # scheduler events: off-CPU time and who woke whom
 allow_counters = true        # kpc PMU counters (cycles, instructions, ...)
 max_frequency = 1000         # Hz; kperf samples at most every 1 ms
