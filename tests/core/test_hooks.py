@@ -136,7 +136,27 @@ def test_hook_stax_privileged_brokers() -> None:
     assert plugins.privileged_broker("beos") is None
 
 
+# -- importing --------------------------------------------------------------------------------------
+
+
+def test_hook_stax_importers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.core.test_import_hook import MAGIC, ToyPlugin
+
+    manager = StaxPlugins()
+    manager.register(ToyPlugin(), name="toy-importer")
+    monkeypatch.setattr(stax.plugin_manager, "_plugins", manager)  # the one `stax import` uses
+    trace = tmp_path / "t.toy"
+    trace.write_text(MAGIC.decode() + "1000000 42 10\n2000000 42 10\n")
+    assert run(["import", str(trace), "-o", str(tmp_path / "t.stax"), "--no-symbolicate"]) == 0
+    assert {"ktrace", "toy"} <= {i.name for i in manager.importers()}
+    assert Profile.from_path(tmp_path / "t.stax").sample_count == 2
+
+
 # -- symbolication ----------------------------------------------------------------------------------
+
+# The code-source hook's test lives with annotate (it records JIT code and annotates it);
+# imported here so the meta-test above finds it.
+from tests.annotate.test_code_source_hook import test_hook_stax_code_sources  # noqa: E402, F401
 
 
 class OffsetNames:

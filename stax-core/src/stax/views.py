@@ -39,6 +39,9 @@ class ViewKind(enum.StrEnum):
     TIMELINE = "timeline"
     """A stack profile with time: samples per thread and time slice, and every off-CPU span:
     a :class:`stax.analysis.timeline.Timeline` (what the Firefox Profiler export writes)."""
+    ANNOTATION = "annotation"
+    """Functions' instructions with their samples (or blocked time) and source lines:
+    a :class:`stax.analysis.annotation.Annotation` (built by ``stax annotate`` only)."""
 
     @property
     def noun(self) -> str:
@@ -58,6 +61,7 @@ VIEW_INPUTS: dict[ViewKind, str] = {
     ViewKind.WAKEUP_CHAINS: "stax.analysis.wakeup_chains:WakeupChainsView",
     ViewKind.STACK_PROFILE: "stax.analysis.stack_profile:StackProfile",
     ViewKind.TIMELINE: "stax.analysis.timeline:Timeline",
+    ViewKind.ANNOTATION: "stax.analysis.annotation:Annotation",
 }
 """``module:class`` of each view's input, so this module imports no analysis."""
 
@@ -68,6 +72,7 @@ _NOUNS = {
     ViewKind.WAKEUP_CHAINS: "wakeup chains",
     ViewKind.STACK_PROFILE: "stack profiles",
     ViewKind.TIMELINE: "timelines",
+    ViewKind.ANNOTATION: "annotations",
 }
 
 _ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE, ViewKind.TIMELINE: ViewKind.STACK_PROFILE}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import stax
+from stax_render.annotate import AnnotateRenderer
 from stax_render.collapsed import CollapsedRenderer, OffCpuCollapsedRenderer
 from stax_render.firefox import FirefoxRenderer
 from stax_render.flamegraph import FlamegraphRenderer, OffCpuFlamegraphRenderer
@@ -30,4 +31,4 @@ if TYPE_CHECKING:
 def stax_renderers() -> Sequence[Renderer[object]]:
     return [TopRenderer(), OffCpuTopRenderer(), FlamegraphRenderer(), OffCpuFlamegraphRenderer(),
             CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer(),
-            PprofRenderer(), SpeedscopeRenderer(), FirefoxRenderer()]
+            AnnotateRenderer(), PprofRenderer(), SpeedscopeRenderer(), FirefoxRenderer()]

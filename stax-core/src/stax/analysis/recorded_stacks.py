@@ -82,7 +82,7 @@ class RecordedStacks:
         addresses = recording.frame_addresses()
         inlines = recording.inline_details()
         frames: list[FrameDetail] = []
-        for frame_id, (label, (image_id, offset, is_return)) in enumerate(
+        for frame_id, (label, (_, image_id, offset, _, is_return, *_)) in enumerate(
             zip(labels, addresses, strict=True)
         ):
             lines = tuple(SourceLine(f, file, line) for f, file, line in inlines.get(frame_id, ()))
