@@ -167,6 +167,7 @@ class _SharedTables:
         self.sources: dict[str, list[object]] = {k: [] for k in (
             "id", "filename", "startLine", "startColumn", "sourceMapURL", "content")}
         self.chains: dict[int, list[int]] = {}  # recorded frame -> frame rows, outermost first
+        self.stack_memo: dict[tuple[int, str | None], int] = {}  # (recorded stack, reason) -> row
 
     def string(self, text: str) -> int:
         index = self.strings.get(text)
@@ -176,6 +177,13 @@ class _SharedTables:
 
     def stack(self, stack_id: int, reason: str | None = None) -> int:
         """The stack-table row of a recorded stack, with an off-CPU leaf frame for ``reason``."""
+        key = (stack_id, reason)
+        row = self.stack_memo.get(key)
+        if row is None:
+            row = self.stack_memo[key] = self._stack(stack_id, reason)
+        return row
+
+    def _stack(self, stack_id: int, reason: str | None) -> int:
         rows: list[int] = []
         for frame_id in self.stacks.frames_of(stack_id):
             chain = self.chains.get(frame_id)
