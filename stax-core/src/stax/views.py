@@ -16,7 +16,6 @@ renderers that declare it.
 from __future__ import annotations
 
 import enum
-import importlib
 
 
 class ViewKind(enum.StrEnum):
@@ -37,11 +36,6 @@ class ViewKind(enum.StrEnum):
     def noun(self) -> str:
         """What renderers of this view draw, in the plural, for sentences: ``off-CPU profiles``."""
         return _NOUNS[self]
-
-    def input_type(self) -> type:
-        """The class of the object a renderer of this view is handed (imported on first use)."""
-        module, _, name = VIEW_INPUTS[self].partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 VIEW_INPUTS: dict[ViewKind, str] = {
