@@ -18,6 +18,7 @@ from stax.events import Event
 from stax.views import ViewKind
 
 if TYPE_CHECKING:
+    from stax.function_code import FunctionCode
     from stax.stack_table import Image
 
 ViewInput = TypeVar("ViewInput", contravariant=True)
@@ -123,6 +124,30 @@ class PrivilegedBroker(Protocol):
         ...
 
 
+IMPORT_HEAD_BYTES = 4096
+"""How many leading bytes of a file ``stax import`` shows each importer's ``recognizes``."""
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Turns a trace file another tool wrote into a recording (see ``stax_importers``)."""
+
+    name: str
+    description: str
+    """One line for the list of what ``stax import`` reads: the format and who writes it."""
+
+    def recognizes(self, head: bytes) -> bool:
+        """True when ``head`` (the file's first bytes, up to IMPORT_HEAD_BYTES) is this format's."""
+        ...
+
+    def import_file(self, path: Path, sink: EventSink) -> CaptureSummary:
+        """Decode ``path`` into ``sink`` (batches of ``stax.events``) and summarise it.
+
+        Raises :class:`stax.errors.StaxError` with one sentence when the file cannot be read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class SymbolInfo:
     """What one address resolved to.  A list of these, innermost first, is an inline chain."""
@@ -167,20 +192,43 @@ class SymbolSource(Protocol):
 
 
 @runtime_checkable
-class CacheTokenSource(SymbolSource, Protocol):
-    """A symbol source whose answers for an image can improve later: it says when they would.
+class CacheTokenSource(Protocol):
+    """A symbol or code source whose answers for an image can improve later: it says when.
 
     Answers for an image are cached across runs under its build id *and* the tokens of
-    all sources, so a source whose answer can get better (a debug file installed,
-    debuginfod reachable again) implements ``cache_token`` as well; sources without
-    it are taken to answer the same for the same build id forever.
+    all sources (of symbols, or of code for ``stax annotate``), so a source whose answer
+    can get better (a debug file installed, debuginfod reachable again) implements
+    ``cache_token`` as well; sources without it are taken to answer the same for the
+    same build id forever.
     """
+
+    name: str
 
     def cache_token(self, image: Image, context: SymbolContext) -> str | None:
         """A string that changes when this source's answers for ``image`` would: e.g. the
         identity of the debug file it would read.  None: nothing to add to the key.
 
         It must be cheap (a few stat calls), since it runs for every image of every recording.
+        """
+        ...
+
+
+@runtime_checkable
+class CodeSource(Protocol):
+    """Reads the machine code of functions for annotated disassembly (see ``stax_code_sources``)."""
+
+    name: str
+    order: int
+    """Lower runs first; the first source to return a function holding an offset wins."""
+
+    def function_code(
+        self, image: Image, offsets: Sequence[int], context: SymbolContext, max_bytes: int
+    ) -> Sequence[FunctionCode]:
+        """The functions of ``image`` that hold ``offsets`` (frames' offsets), one each.
+
+        A function larger than ``max_bytes`` comes back with ``code=None`` and status
+        ``too-large``.  Only files whose build id matches the image's may be read; an
+        empty sequence for images this source does not serve or cannot read.
         """
         ...
 

@@ -8,9 +8,9 @@ finds the renderer named ``threads`` that draws thread breakdowns.  The input ty
 live in :mod:`stax.analysis` and load only when a view is built; this module imports
 nothing heavy, because every plugin module imports it at start-up.
 
-A new view (an annotated function, a sample timeline for an exporter) is one more
-member here with its input type, a builder in :mod:`stax.cli.view_inputs`, and
-renderers that declare it.
+A new view (a sample timeline for an exporter, say) is one more member here with its
+input type, a command or a builder in :mod:`stax.cli.view_inputs` that makes the input,
+and renderers that declare it.
 """
 
 from __future__ import annotations
@@ -31,11 +31,19 @@ class ViewKind(enum.StrEnum):
     WAKEUP_CHAINS = "wakeup-chains"
     """Blocked stacks with the stacks that woke them:
     a :class:`stax.analysis.wakeup_chains.WakeupChainsView`."""
+    ANNOTATION = "annotation"
+    """Functions' instructions with the samples (or blocked time) at each:
+    a :class:`stax.analysis.annotation.Annotation`."""
 
     @property
     def noun(self) -> str:
         """What renderers of this view draw, in the plural, for sentences: ``off-CPU profiles``."""
         return _NOUNS[self]
+
+    @property
+    def command(self) -> str:
+        """The ``stax`` command that shows this view, for sentences: ``annotate``."""
+        return _COMMANDS[self]
 
 
 VIEW_INPUTS: dict[ViewKind, str] = {
@@ -43,6 +51,7 @@ VIEW_INPUTS: dict[ViewKind, str] = {
     ViewKind.OFF_CPU_PROFILE: "stax.analysis.off_cpu_profile:OffCpuProfile",
     ViewKind.THREAD_BREAKDOWN: "stax.analysis.thread_breakdown:ThreadBreakdownView",
     ViewKind.WAKEUP_CHAINS: "stax.analysis.wakeup_chains:WakeupChainsView",
+    ViewKind.ANNOTATION: "stax.analysis.annotation:Annotation",
 }
 """``module:class`` of each view's input, so this module imports no analysis."""
 
@@ -51,6 +60,15 @@ _NOUNS = {
     ViewKind.OFF_CPU_PROFILE: "off-CPU profiles",
     ViewKind.THREAD_BREAKDOWN: "thread breakdowns",
     ViewKind.WAKEUP_CHAINS: "wakeup chains",
+    ViewKind.ANNOTATION: "annotations",
+}
+
+_COMMANDS = {
+    ViewKind.PROFILE: "top",
+    ViewKind.OFF_CPU_PROFILE: "top --off-cpu",
+    ViewKind.THREAD_BREAKDOWN: "threads",
+    ViewKind.WAKEUP_CHAINS: "wakers",
+    ViewKind.ANNOTATION: "annotate",
 }
 
 _ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import stax
+from stax_render.annotate import AnnotateRenderer
 from stax_render.collapsed import CollapsedRenderer, OffCpuCollapsedRenderer
 from stax_render.flamegraph import FlamegraphRenderer, OffCpuFlamegraphRenderer
 from stax_render.threads import ThreadsRenderer
@@ -26,4 +27,5 @@ if TYPE_CHECKING:
 @stax.hookimpl
 def stax_renderers() -> Sequence[Renderer[object]]:
     return [TopRenderer(), OffCpuTopRenderer(), FlamegraphRenderer(), OffCpuFlamegraphRenderer(),
-            CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer()]
+            CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer(),
+            AnnotateRenderer()]
