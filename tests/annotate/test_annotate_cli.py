@@ -88,8 +88,7 @@ def test_off_cpu_ranks_where_threads_left_user_code(tmp_path: Path) -> None:
 
 def test_render_refuses_the_annotate_renderer(old: Path) -> None:
     one_sentence(stax("render", str(old), "--format", "annotate", check=False), 2,
-                 "Renderer 'annotate' draws annotations, which `stax render` cannot build; `stax --help`"
-                 " lists the command that shows them.")
+                 f"Renderer 'annotate' draws annotations, not profiles; use `stax annotate {old}`.")
 
 
 def test_an_unfinished_recording_is_one_sentence(tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ from stax.plugin_manager import StaxPlugins
 from stax.recording.writer import RecordingBuilder
 from stax.stack_table import Image
 from stax.views import ViewKind
+from tests.annotate.test_code_source_hook import JIT_START, JitCodePlugin
+from tests.core.test_import_hook import MAGIC, ToyPlugin
 from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,29 +136,27 @@ def test_hook_stax_privileged_brokers() -> None:
     assert [row.to_json()["kind"] for row in table] == ["capability", "host"]
     assert plugins.privileged_broker("linux").os_name == "linux"  # staxd-linux, via its entry point
     assert plugins.privileged_broker("beos") is None
+    mac = plugins.privileged_broker("darwin")  # staxd-macos: its host checks run anywhere
+    rows = mac.doctor_table(FakeBackend().capabilities())
+    assert [(type(r).__name__, r.name) for r in rows] == [
+        ("CapabilityRow", "on-CPU sampling"), ("HostCheck", "staxd LaunchDaemon"), ("HostCheck", "staxd socket")]
+    assert rows[1].status is CapabilityStatus.UNAVAILABLE and rows[1].fix == "run 'sudo stax setup'"
 
 
-# -- importing --------------------------------------------------------------------------------------
-
-
-def test_hook_stax_importers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.core.test_import_hook import MAGIC, ToyPlugin
-
-    manager = StaxPlugins()
-    manager.register(ToyPlugin(), name="toy-importer")
-    monkeypatch.setattr(stax.plugin_manager, "_plugins", manager)  # the one `stax import` uses
+def test_hook_stax_importers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = StaxPlugins()
+    plugins.register(ToyPlugin(), name="toy-importer")
+    monkeypatch.setattr(stax.plugin_manager, "_plugins", plugins)
+    assert [i.name for i in plugins.importers()] == ["ktrace", "toy"]  # stax-backend-macos's, and ours
     trace = tmp_path / "t.toy"
-    trace.write_text(MAGIC.decode() + "1000000 42 10\n2000000 42 10\n")
+    trace.write_text(MAGIC.decode() + "1000000 42 10\n2000000 42 20\n")
     assert run(["import", str(trace), "-o", str(tmp_path / "t.stax"), "--no-symbolicate"]) == 0
-    assert {"ktrace", "toy"} <= {i.name for i in manager.importers()}
     assert Profile.from_path(tmp_path / "t.stax").sample_count == 2
+    assert "(toy)" in capsys.readouterr().err
 
 
 # -- symbolication ----------------------------------------------------------------------------------
-
-# The code-source hook's test lives with annotate (it records JIT code and annotates it);
-# imported here so the meta-test above finds it.
-from tests.annotate.test_code_source_hook import test_hook_stax_code_sources  # noqa: E402, F401
 
 
 class OffsetNames:
@@ -190,6 +190,17 @@ def test_hook_stax_symbol_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     builder.finish()
     profile = Profile.from_path(tmp_path / "named.stax")
     assert {f.name for f in profile.frames} >= {"hot_loop", "main"}
+
+
+def test_hook_stax_code_sources() -> None:
+    plugin = JitCodePlugin()
+    plugins = StaxPlugins()
+    plugins.register(plugin, name="test-jit-code")
+    sources = plugins.code_sources()
+    assert sources[0] is plugin.source and "elf-code" in [s.name for s in sources]  # by order
+    jit = Image(1, "//anon", ImageKind.JIT)
+    (function,) = sources[0].function_code(jit, [JIT_START + 4], SymbolContext(cache_dir=REPO), 4096)
+    assert function.name == "jit_add"
 
 
 # -- rendering --------------------------------------------------------------------------------------

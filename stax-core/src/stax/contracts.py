@@ -192,14 +192,17 @@ class SymbolSource(Protocol):
 
 
 @runtime_checkable
-class CacheTokenSource(SymbolSource, Protocol):
-    """A symbol source whose answers for an image can improve later: it says when they would.
+class CacheTokenSource(Protocol):
+    """A symbol or code source whose answers for an image can improve later: it says when.
 
     Answers for an image are cached across runs under its build id *and* the tokens of
-    all sources, so a source whose answer can get better (a debug file installed,
-    debuginfod reachable again) implements ``cache_token`` as well; sources without
-    it are taken to answer the same for the same build id forever.
+    all sources (of symbols, or of code for ``stax annotate``), so a source whose answer
+    can get better (a debug file installed, debuginfod reachable again) implements
+    ``cache_token`` as well; sources without it are taken to answer the same for the
+    same build id forever.
     """
+
+    name: str
 
     def cache_token(self, image: Image, context: SymbolContext) -> str | None:
         """A string that changes when this source's answers for ``image`` would: e.g. the

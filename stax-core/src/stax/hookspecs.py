@@ -60,7 +60,7 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
 
     :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
 
-    Implemented by ``staxd-linux`` (``staxd-macos`` offers no broker yet).
+    Implemented by ``staxd-linux`` and ``staxd-macos``.
     """
 
 
@@ -136,7 +136,7 @@ def stax_renderers() -> Sequence[Renderer[object]]:
     :returns: A sequence of objects satisfying :class:`stax.contracts.Renderer`.
 
     Implemented by ``stax-render`` (``top``, ``flamegraph``, ``collapsed``, ``threads``,
-    ``wakers``) and third parties.
+    ``wakers``, ``annotate``) and third parties.
     """
 
 

@@ -8,15 +8,14 @@ finds the renderer named ``threads`` that draws thread breakdowns.  The input ty
 live in :mod:`stax.analysis` and load only when a view is built; this module imports
 nothing heavy, because every plugin module imports it at start-up.
 
-A new view (an annotated function, a sample timeline for an exporter) is one more
-member here with its input type, a builder in :mod:`stax.cli.view_inputs`, and
-renderers that declare it.
+A new view (a sample timeline for an exporter, say) is one more member here with its
+input type, a command or a builder in :mod:`stax.cli.view_inputs` that makes the input,
+and renderers that declare it.
 """
 
 from __future__ import annotations
 
 import enum
-import importlib
 
 
 class ViewKind(enum.StrEnum):
@@ -40,18 +39,18 @@ class ViewKind(enum.StrEnum):
     """A stack profile with time: samples per thread and time slice, and every off-CPU span:
     a :class:`stax.analysis.timeline.Timeline` (what the Firefox Profiler export writes)."""
     ANNOTATION = "annotation"
-    """Functions' instructions with their samples (or blocked time) and source lines:
-    a :class:`stax.analysis.annotation.Annotation` (built by ``stax annotate`` only)."""
+    """Functions' instructions with the samples (or blocked time) at each:
+    a :class:`stax.analysis.annotation.Annotation`."""
 
     @property
     def noun(self) -> str:
         """What renderers of this view draw, in the plural, for sentences: ``off-CPU profiles``."""
         return _NOUNS[self]
 
-    def input_type(self) -> type:
-        """The class of the object a renderer of this view is handed (imported on first use)."""
-        module, _, name = VIEW_INPUTS[self].partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    @property
+    def command(self) -> str:
+        """The ``stax`` command that shows this view, for sentences: ``annotate``."""
+        return _COMMANDS[self]
 
 
 VIEW_INPUTS: dict[ViewKind, str] = {
@@ -73,6 +72,16 @@ _NOUNS = {
     ViewKind.STACK_PROFILE: "stack profiles",
     ViewKind.TIMELINE: "timelines",
     ViewKind.ANNOTATION: "annotations",
+}
+
+_COMMANDS = {
+    ViewKind.PROFILE: "top",
+    ViewKind.OFF_CPU_PROFILE: "top --off-cpu",
+    ViewKind.THREAD_BREAKDOWN: "threads",
+    ViewKind.WAKEUP_CHAINS: "wakers",
+    ViewKind.STACK_PROFILE: "export --format pprof",
+    ViewKind.TIMELINE: "export --format firefox",
+    ViewKind.ANNOTATION: "annotate",
 }
 
 _ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE, ViewKind.TIMELINE: ViewKind.STACK_PROFILE}

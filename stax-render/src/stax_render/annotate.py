@@ -13,11 +13,11 @@ when the start is not known.
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
 from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.annotation import AnnotatedFunction, AnnotatedInstruction, Annotation, InlineCall
@@ -37,8 +37,7 @@ class AnnotateRenderer:
 
     def render(self, annotation: Annotation, options: RenderOptions, out: IO[str]) -> None:
         if options.format == "json":
-            json.dump(annotation.to_dict(), out, indent=2)
-            out.write("\n")
+            write_json(annotation.to_dict(), out)
             return
         for note in annotation.notes:
             out.write(f"# note: {_printable(note)}\n")

@@ -309,7 +309,7 @@ def _draw(recording: Path, name: str, kind: str, output: Path | None, selection:
           *, options: RenderOptions, off_cpu: bool = False) -> int:
     """Build the view renderer ``name`` draws and write it in its format ``kind`` (its first when
     empty): the one path of ``stax render`` and ``stax export``."""
-    view, renderer = _render_target(name, off_cpu)
+    view, renderer = _render_target(name, off_cpu, recording)
     if kind and kind not in renderer.formats:
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
@@ -327,7 +327,7 @@ def _profile_view(off_cpu: bool) -> ViewKind:
     return ViewKind.OFF_CPU_PROFILE if off_cpu else ViewKind.PROFILE
 
 
-def _render_target(name: str, off_cpu: bool) -> tuple[ViewKind, Renderer[object]]:
+def _render_target(name: str, off_cpu: bool, recording: Path) -> tuple[ViewKind, Renderer[object]]:
     """The view ``stax render -f NAME`` builds and the renderer that draws it: blocked time with
     ``--off-cpu``; else the view the renderer named draws (a profile when it draws several)."""
     from stax.plugin_manager import get_plugins
@@ -343,6 +343,6 @@ def _render_target(name: str, off_cpu: bool) -> tuple[ViewKind, Renderer[object]
     else:
         view = views[0]
     if view not in BUILT_BY_RENDER:
-        raise UsageError(f"Renderer {name!r} draws {view.noun}, which `stax render` cannot build;"
-                         " `stax --help` lists the command that shows them.")
+        raise UsageError(f"Renderer {name!r} draws {view.noun}, not profiles; use"
+                         f" `stax {view.command} {recording}`.")
     return view, plugins.renderer(name, view)
