@@ -1,1 +1,1 @@
-"""stax capture backend for macOS: kperf/kdebug through staxd (decoding checked on Linux with synthesized buffers)."""
+"""stax capture backend for macOS (kperf/kdebug through staxd): registers itself; capture is not built yet."""

@@ -1,1 +1,1 @@
-"""staxd for macOS: the root kperf/kdebug broker (LaunchDaemon)."""
+"""staxd for macOS, the root kperf/kdebug broker (LaunchDaemon): a placeholder, not built yet."""
