@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu_reasons import read_wchan, reason_from_wchan
 from stax_backend_linux.sched_waking import load_sched_waking, parse_format
 from stax_backend_linux.tracefs import TracefsUnavailable, ensure_tracefs, mounted_tracefs
+from tests.readiness import wait_until_sleeping
 
 FORMAT_6X = """name: sched_waking
 ID: 375
@@ -66,7 +66,7 @@ def test_wchan_of_a_sleeping_thread_of_ours() -> None:
     thread = threading.Thread(target=sleeper)
     thread.start()
     try:
-        time.sleep(0.05)
+        wait_until_sleeping(os.getpid(), tid[0])
         name = read_wchan(os.getpid(), tid[0])
         assert name == "" or reason_from_wchan(name)[0] is BlockedReason.LOCK, name
     finally:
