@@ -47,7 +47,7 @@ def symbolicate_frames(
             results: dict[int, Sequence[SymbolInfo]] = {}
             use_cache = image.build_id is not None and image.pid is None
             if use_cache:
-                key = image_cache_key(image.build_id, _tokens(sources, image, context))
+                key = image_cache_key(image.build_id, source_tokens(sources, image, context))
                 hits, misses = cache.lookup(key, wanted)
                 results.update(hits)
                 wanted = [o for o in wanted if o not in hits and o not in misses]
@@ -98,8 +98,9 @@ def _rows_for(
             inline_rows.append((frame_id, depth, info.function, info.file, info.line))
 
 
-def _tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
-    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource)."""
+def source_tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
+    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource);
+    the code cache (:mod:`stax.function_code_cache`) keys by the code sources' tokens the same way."""
     tokens = []
     for source in sources:
         token_of = getattr(source, "cache_token", None)

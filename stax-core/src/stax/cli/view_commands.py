@@ -22,7 +22,7 @@ from typing import IO, Annotated
 
 from cyclopts import Group, Parameter
 
-from stax.contracts import RenderOptions
+from stax.contracts import PROFILE_VIEW, RenderOptions, renderer_view
 from stax.errors import StaxError, UsageError
 from stax.recording.reader import SampleFilter
 from stax.text_safety import printable
@@ -318,6 +318,9 @@ def render(
     """
     name, _, kind = format.partition(":")
     renderer = _renderer(name)
+    if renderer_view(renderer) != PROFILE_VIEW:
+        raise UsageError(f"Renderer {name!r} draws {renderer_view(renderer)}s, not profiles; use"
+                         f" `stax {name} {recording}`.")
     if kind and kind not in renderer.formats:
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."

@@ -232,7 +232,7 @@ class RecordingBuilder:
     def _on_thread_name(self, event: ThreadName) -> None:
         thread = self._thread(event.pid, event.tid, event.time)
         thread["name"] = event.name
-        if event.pid == event.tid:
+        if event.pid == event.tid or event.process:
             self._process(event.pid)["name"] = event.name
         if event.is_exec:
             self._note_owners(event.pid)  # a set-user-id program runs as another user now
@@ -482,6 +482,7 @@ class RecordingBuilder:
                 options.setdefault(PROCESS_OWNERS_OPTION, {
                     pid: tuple(sorted(uids)) for pid, uids in self.process_owners.items()})
                 warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
+                warnings += self._store_function_code(options)
             self._classify_off_cpu_by_stack()
             if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
                 self.db.execute("UPDATE frames SET function=? WHERE id=?",
@@ -500,6 +501,15 @@ class RecordingBuilder:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.close()
+        return warnings
+
+    def _store_function_code(self, options: Mapping[str, object]) -> list[str]:
+        """Keep the code of the functions with samples, for ``stax annotate`` (bounded)."""
+        from stax.function_code_store import CODE_META_KEY, store_function_code
+
+        summary, warnings = store_function_code(self.db, self.images, self.frames, self.stacks,
+                                                self.plugins, options)  # type: ignore[arg-type]
+        self.set_meta({CODE_META_KEY: summary.as_meta()})
         return warnings
 
     def abandon(self) -> None:
