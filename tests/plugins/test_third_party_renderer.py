@@ -33,7 +33,7 @@ def test_plugins_lists_it(installed: dict[str, str]) -> None:
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("hotlist "))
     assert "stax-example-renderer" in line and "0.1.0" in line and "stax_renderers" in line
-    assert "hotlist" in next(line for line in proc.stdout.splitlines() if line.startswith("renderers:"))
+    assert "hotlist" in next(line for line in proc.stdout.splitlines() if line.startswith("  profile: "))
 
 
 def test_render_uses_it(installed: dict[str, str], tmp_path: Path) -> None:
