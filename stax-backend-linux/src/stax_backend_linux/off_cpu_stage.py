@@ -21,7 +21,6 @@ from stax_backend_linux.capture_stage import CaptureStage
 from stax_backend_linux.event_opener import OffCpuStaxd
 from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
-from stax_backend_linux.off_cpu_reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu_stream import OffCpuStream
 from stax_backend_linux.perf_event_ffi import PerfEventError
 from stax_backend_linux.switch_tracker import SwitchTracker
@@ -72,8 +71,7 @@ class OffCpuStage(CaptureStage):
             session.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
                                  "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
                                  "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
-        tracker = SwitchTracker(WaitSiteReasons(None), keep_kernel_ips=req.kernel_stacks,
-                                use_wchan=not by_stack)
+        tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)
         threads: dict[int, int] = {}
         wakeups = None
         if setup.waking is not None:

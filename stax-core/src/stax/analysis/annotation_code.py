@@ -89,8 +89,8 @@ class CodeLookup:
             self._code_sources = get_plugins().code_sources()
         if not self._code_sources:
             return None
-        from stax.contracts import SymbolContext
         from stax.cache_dirs import work_dir
+        from stax.contracts import SymbolContext
 
         context = SymbolContext(cache_dir=work_dir())
         for source in self._code_sources:

@@ -7,11 +7,16 @@ lists the same keys (tests/core/test_meta_keys.py checks that the two agree).
 
 Values are JSON.  Three owners write disjoint sets of keys, each once:
 
-* the recording builder (:mod:`stax.recording.writer`): the file's state and what it holds;
-* ``stax record`` (:mod:`stax.cli.record_command`): the request, the host and the summary;
-* the capture backend, through :attr:`stax.contracts.CaptureSummary.metadata`: what only it
-  knows.  ``stax record`` stores each of those under ``backend.<name>``; the backend
-  reports ``BackendKey.field``, readers look up ``BackendKey.key``.
+* the recording builder (:mod:`stax.recording.writer`) and its passes: the file's state
+  and what it holds;
+* ``stax record`` (:mod:`stax.cli.record_command`): the request, the host and the summary,
+  or ``stax import`` (:mod:`stax.cli.import_command`): the file and the importer;
+* the capture backend or the importer, through
+  :attr:`stax.contracts.CaptureSummary.metadata`: what only it knows.  The command stores
+  each of those under ``backend.<field>`` (``import.<field>``); the backend reports
+  ``SummaryKey.field``, readers look up ``SummaryKey.key``.
+
+A *family* (``import.machine.*``) names keys whose last part comes from the data.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from __future__ import annotations
 import attrs
 
 KEYS: dict[str, str] = {}
-"""Every key a recording's meta table may hold -> what it means (the docstring of its constant)."""
+"""Every key a recording's meta table may hold -> what it means (the docstring of its constant).
+A family is listed as ``prefix*``."""
 
 BACKEND_PREFIX = "backend."
 """Prefix under which ``stax record`` stores the backend's ``CaptureSummary.metadata``."""
+IMPORT_PREFIX = "import."
+"""Prefix under which ``stax import`` stores the importer's ``CaptureSummary.metadata``."""
+FAMILY = "*"
 
 
 def _key(key: str, doc: str) -> str:
@@ -31,21 +40,35 @@ def _key(key: str, doc: str) -> str:
 
 
 @attrs.frozen
-class BackendKey:
-    """A key the capture backend reports: ``field`` in its summary, ``key`` in the meta table."""
+class SummaryKey:
+    """A key a backend or importer reports: ``field`` in its summary, ``key`` in the meta table."""
 
+    prefix: str
     field: str
     doc: str
 
     @property
     def key(self) -> str:
-        return BACKEND_PREFIX + self.field
+        return self.prefix + self.field
 
 
-def _backend(field: str, doc: str) -> BackendKey:
-    name = BackendKey(field, doc)
-    KEYS[name.key] = doc
+def _summary(prefix: str, field: str, doc: str, family: bool = False) -> SummaryKey:
+    name = SummaryKey(prefix, field, doc)
+    KEYS[name.key + (FAMILY if family else "")] = doc
     return name
+
+
+def _backend(field: str, doc: str) -> SummaryKey:
+    return _summary(BACKEND_PREFIX, field, doc)
+
+
+def _imported(field: str, doc: str, family: bool = False) -> SummaryKey:
+    return _summary(IMPORT_PREFIX, field, doc, family)
+
+
+def is_named(key: str) -> bool:
+    """Whether ``key`` is one of :data:`KEYS`, or of one of its families."""
+    return key in KEYS or any(name.endswith(FAMILY) and key.startswith(name[:-1]) for name in KEYS)
 
 
 # -- the recording builder --------------------------------------------------------------------
@@ -80,6 +103,12 @@ NOTES = _key("notes", "Sentences for the user about what is missing and why (a l
 STAX_VERSION = _key("stax_version", "The version of stax that recorded.")
 TARGET_EXIT_CODE = _key("target_exit_code", "The profiled command's exit status (null for -p / -a).")
 
+# -- stax import: the file and the importer ---------------------------------------------------
+
+IMPORTED_FROM = _key("imported_from",
+                     "The trace file ``stax import`` read (target says ``imported from NAME``).")
+IMPORTER = _key("importer", "The name of the importer that read it (e.g. ``ktrace``).")
+
 # -- read, never written by stax record -------------------------------------------------------
 
 DURATION_NS = _key("duration_ns", """A capture duration in nanoseconds: read before ``duration_s``
@@ -90,6 +119,7 @@ OFF_CPU_RECORDED = _key("off_cpu", """``false`` when off-CPU capture was off: re
 ``backend.off_cpu`` for files written by other tools; stax record does not write it.""")
 
 # -- the capture backend (CaptureSummary.metadata), stored as backend.<field> -----------------
+# Linux and macOS unless marked.
 
 BACKEND_EVENT = _backend("event", "The sampling event (``cpu-clock``).")
 BACKEND_SAMPLE_PERIOD_NS = _backend("sample_period_ns", "The CPU time one sample stands for, in ns.")
@@ -144,3 +174,24 @@ BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons",
 BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph dwarf: samples unwound during
 capture, before an exec or a replaced mapping.""")
 BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", "--call-graph dwarf: CPU seconds of unwinding.")
+BACKEND_TIMEBASE = _backend("timebase", "macOS: mach_absolute_time ticks per ns as ``numer/denom``.")
+BACKEND_RECORDS = _backend("records", "macOS: kdebug records decoded.")
+
+# -- the importer (CaptureSummary.metadata), stored as import.<field> -------------------------
+
+IMPORT_FORMAT = _imported("format", "The trace format and its magic (e.g. ``ktrace v3 (magic 0x...)``).")
+IMPORT_OS = _imported("os", "The OS the trace was recorded on (``darwin``).")
+IMPORT_TIMEBASE = _imported("timebase", "mach_absolute_time ticks per ns as ``numer/denom``.")
+IMPORT_SAMPLE_PERIOD_NS = _imported("sample_period_ns", "The CPU time one sample stands for, in ns.")
+IMPORT_SAMPLE_PERIOD_SOURCE = _imported("sample_period_source",
+                                        "Where that period came from (the trace, or a default).")
+IMPORT_RECORDS = _imported("records", "Trace records decoded.")
+IMPORT_DURATION_S = _imported("duration_s", "Seconds from the first to the last record.")
+IMPORT_WALLTIME_START = _imported("walltime_start",
+                                  "Wall-clock time of the trace's start (Unix seconds), if known.")
+IMPORT_DYLD_SHARED_CACHES = _imported("dyld_shared_caches",
+                                      "pid -> the dyld shared cache's UUID and base address.")
+IMPORT_SKIPPED = _imported("skipped", "What was skipped -> how many (records the decoder could not use).")
+IMPORT_MACHINE = _imported("machine.",
+                           "The trace's machine description: one key per field (model, OS version).",
+                           family=True)

@@ -60,7 +60,7 @@ class ThreadTable:
     def named(self, event: ThreadName) -> None:
         thread = self.thread(event.pid, event.tid, event.time)
         thread["name"] = event.name
-        if event.pid == event.tid:
+        if event.pid == event.tid or event.process:
             self.process(event.pid)["name"] = event.name
         if event.is_exec:
             self.note_owners(event.pid)  # a set-user-id program runs as another user now

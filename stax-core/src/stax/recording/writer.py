@@ -73,6 +73,14 @@ class RecordingBuilder:
         return self.file.sample_count
 
     @property
+    def off_cpu_count(self) -> int:
+        return self.file.off_cpu_count
+
+    @property
+    def wakeup_count(self) -> int:
+        return self.file.wakeup_count
+
+    @property
     def committed_samples(self) -> int:
         """Samples made durable by the last commit: what a killed or disk-full recorder keeps."""
         return self.file.committed_samples
@@ -80,8 +88,6 @@ class RecordingBuilder:
     # -- EventSink ------------------------------------------------------------------------------
 
     def consume(self, events: Sequence[Event]) -> None:
-        if self.plugins is not None:
-            self.plugins.observe_events(events)
         intern_stack = self.interner.intern_stack
         threads = self.thread_table
         file = self.file
@@ -119,8 +125,6 @@ class RecordingBuilder:
                 file.counters.append(event)
         if len(batch):
             file.append_samples(batch)
-            if self.plugins is not None:
-                self.plugins.observe_samples(batch, self.interner.stacks, self.interner.frames)
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
             self.commit()
 
