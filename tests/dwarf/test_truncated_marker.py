@@ -6,7 +6,8 @@ from pathlib import Path
 
 from stax.events import ImageKind, ImageLoad, Sample
 from stax.recording.reader import Recording
-from stax.recording.writer import TRUNCATED_FRAME, RecordingBuilder
+from stax.recording.interner import TRUNCATED_FRAME
+from stax.recording.writer import RecordingBuilder
 
 
 def _names_root_first(recording: Recording) -> dict[int, list[str]]:

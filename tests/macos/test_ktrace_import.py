@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from stax.cli.app import run
+from stax.recording import meta_keys
+from stax.recording.reader import Recording
 from tests.macos.conftest import ServerBinary
 from tests.macos.kdebug_builder import MS, chunk, header, ktrace_file
 from tests.macos.server_trace import (
@@ -118,6 +120,12 @@ def test_import_summary_and_metadata(server_binary: ServerBinary, tmp_path: Path
            f" {LOCK_SPANS + SLEEP_SPANS} wakeups" in err
     meta = stax_json(capsys, "top", str(tmp_path / "s.stax"))
     assert meta["duration_s"] is not None
+    recording = Recording.open(tmp_path / "s.stax")
+    try:
+        unnamed = [key for key in recording.meta() if not meta_keys.is_named(key)]
+    finally:
+        recording.close()
+    assert unnamed == []  # every key the importer and stax import write is named in meta_keys
 
 
 def test_default_output_is_the_trace_name_in_the_current_directory(server_binary: ServerBinary,

@@ -17,7 +17,8 @@ import pytest
 from stax.blocked_reason import BlockedReason
 from stax.cli.app import run
 from stax.events import ImageLoad, OffCpuInterval, Sample, ThreadName
-from stax.recording.recording_state import STATE_COMPLETE, STATE_KEY, STATE_RECORDING
+from stax.recording.meta_keys import STATE as STATE_KEY
+from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
 from stax.recording.writer import RecordingBuilder
 from tests.render.synthetic_recording import write_recording
 

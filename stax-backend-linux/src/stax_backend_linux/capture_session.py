@@ -7,9 +7,13 @@ back to the kernel, so the kernel never waits on our Python.  The loop here tick
 copied, progress and stop checks.  Stopping always ends with a final drain and a
 flush: nothing the kernel recorded is dropped.
 
-With ``request.off_cpu`` the context-switch and sched_waking events share the rings
-(off_cpu_events.py); their records are turned into off-CPU intervals and wakeups
-between time ordering and the sink (off_cpu_stream.py).
+Between time ordering and the sink the batch passes through the capture's optional
+stages, one list in stream order (capture_stage.py): off-CPU (off_cpu_stage.py),
+hardware counters (counter_stage.py), the DWARF call graph (dwarf_stage.py).
+
+The request's flags were checked by ``stax record`` (stax.cli.record_command); here
+only what this host allows is checked (the kernel's maximum rate, that the pids exist).
+The summary's metadata holds what only the backend knows (stax.recording.meta_keys).
 """
 
 from __future__ import annotations
@@ -18,31 +22,24 @@ import errno
 import os
 import select
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, StaxError, UsageError
+from stax.recording import meta_keys as mk
 from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux import proc_snapshot
-from stax_backend_linux.counter_capture import CounterCapture
-from stax_backend_linux.dwarf_sample_stream import DwarfSampleStream
-from stax_backend_linux.event_opener import (
-    KERNEL_FRAMES,
-    EventOpener,
-    OffCpuStaxd,
-    StaxdTarget,
-    open_counter_groups,
-)
+from stax_backend_linux.capture_stage import CaptureStage
+from stax_backend_linux.counter_stage import CounterStage
+from stax_backend_linux.dwarf_stage import DwarfStage
+from stax_backend_linux.event_opener import KERNEL_FRAMES, EventOpener, StaxdTarget
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
-from stax_backend_linux.kernel_symbols import kernel_addresses_visible
-from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
-from stax_backend_linux.off_cpu_stream import OffCpuStream
+from stax_backend_linux.off_cpu_stage import OffCpuStage
 from stax_backend_linux.perf_event_ffi import PerfEventError, disable
 from stax_backend_linux.record_decoder import RecordDecoder
 from stax_backend_linux.ring_buffer import PAGE_SIZE, RingBuffer
 from stax_backend_linux.ring_drainer import RingDrainer
-from stax_backend_linux.switch_tracker import SwitchTracker
 from stax_backend_linux.targets import (
     CommandTarget,
     PerCpuEvents,
@@ -53,7 +50,6 @@ from stax_backend_linux.targets import (
     threads_of,
 )
 from stax_backend_linux.time_order import TimeOrderer
-from stax_backend_linux.wakeup_attribution import WakeupAttribution
 
 POLL_TICK_S = 0.1
 PROGRESS_INTERVAL_S = 0.25
@@ -68,7 +64,6 @@ ROOT_DATA_PAGES = 512
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
-CALL_GRAPHS = ("fp", "dwarf")
 
 
 def _read_int(path: str, default: int) -> int:
@@ -94,31 +89,29 @@ class CaptureSession:
         self.events: PerCpuEvents | None = None
         self.command: CommandTarget | None = None
         self.kernel = False
-        self.off_cpu_setup: OffCpuSetup | None = None
-        self.off_cpu: OffCpuStream | None = None
         self.drainer: RingDrainer | None = None
         self.end_time = 0
-        self.dwarf = DwarfSampleStream.for_request(request, self.decoder)  # None unless --call-graph dwarf
+        self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
-        self.counters: CounterCapture | None = None
+        dwarf = DwarfStage.for_request(request, self.decoder)  # None unless --call-graph dwarf
+        self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
+        """The register and stack dump the sampler is opened with (--call-graph dwarf)."""
+        self.stages: list[CaptureStage] = [stage for stage in (
+            OffCpuStage() if request.off_cpu else None,  # private switch/waking records -> spans, wakeups
+            CounterStage() if request.counters else None,  # follows thread creation; final reads at the end
+            dwarf,  # holds samples back: unwound after capture
+        ) if stage is not None]
+        """The optional stages between time ordering and the sink, in stream order."""
 
-    # -- validation -----------------------------------------------------------------------------
+    # -- what this host allows ------------------------------------------------------------------
 
-    def _validate(self) -> None:
+    def _check_host(self) -> None:
+        """The request's limits that depend on this host; its flags were checked by ``stax record``."""
         req = self.request
-        targets = bool(req.command) + bool(req.pids) + bool(req.system_wide)
-        if targets != 1:
-            raise UsageError("Give exactly one target: a command after '--', -p PID, or -a.")
-        if req.frequency <= 0:
-            raise UsageError(f"-F {req.frequency} is not a sampling frequency; give a positive number of Hz.")
         max_rate = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
         if req.frequency > max_rate:
             raise UsageError(f"-F {req.frequency} is above kernel.perf_event_max_sample_rate ({max_rate}); "
                              f"use a lower -F.")
-        if req.duration is not None and req.duration <= 0:
-            raise UsageError("--duration must be a positive number of seconds.")
-        if req.call_graph not in CALL_GRAPHS:
-            raise UsageError(f"--call-graph {req.call_graph} is not supported; use fp or dwarf.")
         if req.pids:
             check_pids(req.pids)
 
@@ -136,11 +129,11 @@ class CaptureSession:
             attr = pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
                                      inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
                                      identifier=req.off_cpu)
-            return self.dwarf.sampling.apply(attr) if self.dwarf is not None else attr
+            return self.dwarf_sampling.apply(attr) if self.dwarf_sampling is not None else attr
 
-        return self._open_shaped(make_attr)
+        return self.open_shaped(make_attr)
 
-    def _open_shaped(self, make_attr: Callable[[], Any]) -> PerCpuEvents:
+    def open_shaped(self, make_attr: Callable[[], Any]) -> PerCpuEvents:
         """One event per CPU (per thread for -p, the command with inherit) for this target."""
         req = self.request
         if req.system_wide:
@@ -148,44 +141,6 @@ class CaptureSession:
         if self.command is not None:
             return open_task_events(make_attr, [self.command.pid], self.cpus)
         return open_task_events(make_attr, threads_of(req.pids), self.cpus)
-
-    def _open_off_cpu(self, events: PerCpuEvents, wakeup_bytes: int) -> None:
-        """Open the off-CPU events into the sampler's rings and set up the stream that pairs them."""
-        req = self.request
-        try:
-            setup = open_off_cpu(self._open_shaped, self.cpus, self.facts, enable_on_exec=bool(req.command),
-                                 inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
-                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes,
-                                                   kernel=req.kernel_stacks))
-        except PerfEventError as exc:
-            raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
-                               f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
-        self.off_cpu_setup = setup
-        self.opener.opened_in_process("context_switch")
-        if setup.waking is not None:
-            self.opener.opened_in_process("sched_waking")
-        self.notes.extend(setup.notes)
-        setup.register(self.decoder)
-        setup.hand_over(events)
-        # With kernel stacks, the recording builder names the wait site after symbolication
-        # and classifies the span then (no kallsyms parse on the capture path); wchan is
-        # the fallback only when there are no nameable kernel stacks.
-        by_stack = setup.kernel_callchain and kernel_addresses_visible()
-        if setup.kernel_callchain and not by_stack:
-            self.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
-                              "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
-                              "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
-        tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)
-        threads: dict[int, int] = {}
-        wakeups = None
-        if setup.waking is not None:
-            wakeups = WakeupAttribution(threads, target_only=not req.system_wide,
-                                        keep_kernel_ips=req.kernel_stacks)
-        self.off_cpu = OffCpuStream(tracker, wakeups, threads)
-        if self.command is not None:
-            self.off_cpu.seed([(self.command.pid, self.command.pid)])
-        elif req.pids:
-            self.off_cpu.seed((pid, tid) for pid in req.pids for tid in threads_of([pid]))
 
     def _open_with_fallback(self, wakeup_bytes: int) -> PerCpuEvents:
         """Open with kernel frames if wanted and allowed; fall back to user-only on EACCES/EPERM."""
@@ -196,8 +151,8 @@ class CaptureSession:
         # staxd is worth asking for kernel frames only if its policy grants them to this user.
         staxd_kernel = want_kernel and not kernel and self.opener.grants("kernel_stacks")
         if staxd_kernel or system_wide_denied or self.facts.sampling_errno:
-            dwarf = self.dwarf.sampling if self.dwarf is not None else None
-            granted = self.opener.sampling(self._staxd_target(), frequency=req.frequency,
+            dwarf = self.dwarf_sampling
+            granted = self.opener.sampling(self.staxd_target(), frequency=req.frequency,
                                            identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
                                            kernel=staxd_kernel or kernel,
                                            dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
@@ -227,27 +182,11 @@ class CaptureSession:
         self.kernel = kernel
         return events
 
-    def _staxd_target(self) -> StaxdTarget:
+    def staxd_target(self) -> StaxdTarget:
         """The target as staxd is asked for it: the held command, the -p pids, or every CPU."""
         if self.command is not None:
             return StaxdTarget(pids=(self.command.pid,), command=True)
         return StaxdTarget(pids=tuple(self.request.pids), system_wide=self.request.system_wide)
-
-    def _open_counters(self, events: PerCpuEvents) -> None:
-        """The counter groups (--counters), their members redirected into each CPU's ring."""
-        req = self.request
-        if self.command is not None:
-            threads = [(self.command.pid, self.command.pid)]
-        else:
-            threads = [(pid, tid) for pid in req.pids for tid in threads_of([pid])]
-        groups, note = open_counter_groups(self.opener, self._staxd_target(), self.facts, threads=threads,
-                                           identifier=req.off_cpu, kernel=req.kernel_stacks)
-        if note:
-            self.notes.append(note)
-        if groups:
-            self.counters = CounterCapture(groups)
-            self.counters.hand_over(events)
-            self.decoder.counter_reads = self.counters.reads
 
     def _open_error(self, exc: PerfEventError) -> StaxError:
         req = self.request
@@ -297,18 +236,20 @@ class CaptureSession:
         else:
             per_ring = [chunk for chunk in (ring.read() for ring in self.rings) if chunk]
         decoded = [decode(chunk) for chunk in per_ring]
-        off_cpu = self.off_cpu
-        if off_cpu is not None:
-            off_cpu.tracker.note_round(decoded)
-            ready = off_cpu.process(self.orderer.round(decoded))
-        else:
-            ready = self.orderer.round(decoded)
-        if self.counters is not None:
-            self.counters.observe(ready)  # thread creation: whose group an exiting thread reports to
-        if self.dwarf is not None:
-            ready = self.dwarf.process(ready)  # spools the samples; unwound after capture
+        for stage in self.stages:
+            stage.before_order(decoded)
+        ready = self.orderer.round(decoded)
+        for stage in self.stages:
+            ready = stage.feed(ready)
         if ready:
             sink.consume(ready)
+
+    def _end_of_stream(self) -> Iterable[list]:
+        """The orderer's last events through every stage, then what each stage still holds."""
+        batches: Iterable[list] = [self.orderer.flush()]
+        for stage in self.stages:
+            batches = stage.end(batches, self.end_time)
+        return batches
 
     def _lost(self) -> int:
         return self.decoder.lost_records + self.decoder.lost_samples
@@ -316,23 +257,20 @@ class CaptureSession:
     def run(self, sink: EventSink, progress: Callable[[CaptureProgress], None],
             should_stop: Callable[[], bool]) -> CaptureSummary:
         """Record until the command exits, the duration passes or ``should_stop()``; then drain."""
-        self._validate()
+        self._check_host()
         req = self.request
         try:
             if req.command:
                 self.command = CommandTarget(req.command)
                 self.command.start()
-            wakeup = self._data_pages() * PAGE_SIZE // 4
             t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-            self.events = self._open_with_fallback(wakeup)
-            if req.off_cpu:
-                self._open_off_cpu(self.events, wakeup)
-            if req.counters:
-                self._open_counters(self.events)
+            self.events = self._open_with_fallback(self.wakeup_bytes)
+            for stage in self.stages:
+                stage.open(self, self.events)
             self._map_rings(self.events)
             self.opener.enable_granted()  # staxd's fds come disabled: start them now the rings exist
-            if self.off_cpu_setup is not None:
-                self.off_cpu_setup.enable_wakeups()
+            for stage in self.stages:
+                stage.start()
             if req.pids or req.system_wide:
                 pids = req.pids or proc_snapshot.all_pids()
                 self.orderer.add(proc_snapshot.snapshot(pids, t0, self.build_ids))
@@ -349,19 +287,9 @@ class CaptureSession:
             self._round(sink)
             while self.drainer.backlog:
                 self._round(sink)
-            tail = self.orderer.flush()
-            if self.counters is not None:
-                self.counters.observe(tail)
-            if self.off_cpu is not None:
-                tail = self.off_cpu.process(tail) + self.off_cpu.finish(self.end_time)
-            if self.dwarf is not None:
-                tail = self.dwarf.process(tail)
-            if tail:
-                sink.consume(tail)
-            for unwound in self.dwarf.finish() if self.dwarf is not None else ():
-                sink.consume(unwound)
-            if self.counters is not None:
-                sink.consume(self.counters.finish(self.end_time))  # final read() of every group
+            for batch in self._end_of_stream():
+                if batch:
+                    sink.consume(batch)
             progress(CaptureProgress(captured, self.decoder.samples, self._lost()))
             return self._summary(captured, time.monotonic() - started - captured)
         finally:
@@ -424,93 +352,59 @@ class CaptureSession:
         if d.throttled:
             self.notes.append(f"The kernel throttled sampling {d.throttled} times "
                               f"(kernel.perf_event_max_sample_rate); try a lower -F.")
-        req = self.request
-        if self.dwarf is not None:
-            self.notes.extend(self.dwarf.notes())
+        for stage in self.stages:
+            self.notes.extend(stage.notes())
         staxd_note = self.opener.note()
         if staxd_note:
             self.notes.append(staxd_note)
-        ring_bytes = self.rings[0].data_size if self.rings else 0
-        metadata: dict[str, object] = {
-            "backend": "linux-perf",
-            "event": "cpu-clock",
-            "frequency": req.frequency,
-            "sample_period_ns": 1_000_000_000 // req.frequency,
-            "call_graph": req.call_graph,
-            "kernel_stacks": self.kernel,
-            "cpus": len(self.cpus),
-            "perf_event_paranoid": self.facts.paranoid,
-            "kernel_release": os.uname().release,
-            "clock": "CLOCK_MONOTONIC",
-            "ring_buffer_bytes_per_cpu": ring_bytes,
-            "duration_s": round(captured, 3),
-            "post_capture_s": round(post_capture, 3),
-            "lost_samples": d.lost_samples,
-            "decoder": d.implementation,  # "compiled" (fast_decode.c) or "python"
-        }
-        if self.command is not None:
-            metadata["target_pid"] = self.command.pid
-        metadata["event_sets"] = dict(self.opener.modes)
-        if self.opener.failure is not None:
-            metadata["staxd_unused"] = str(self.opener.failure)
-        if req.counters:
-            metadata["counters"] = self.counters is not None
-            metadata["counter_reads"] = len(self.counters.reads) if self.counters is not None else 0
-        metadata.update(self._off_cpu_metadata())
-        metadata.update(self.dwarf.metadata() if self.dwarf is not None else {})
-        if req.pids:
-            metadata["target_pids"] = list(req.pids)
         return CaptureSummary(
             samples=d.samples,
             lost_records=lost,
             throttled=d.throttled,
             target_exit_code=self.command.exit_code if self.command is not None else None,
             notes=self.notes,
-            metadata=metadata,
+            metadata=self._metadata(post_capture),
             duration_s=captured,
         )
 
-    def _off_cpu_metadata(self) -> dict[str, object]:
-        """What the off-CPU side recorded and, where something is missing, why."""
-        setup, stream, d = self.off_cpu_setup, self.off_cpu, self.decoder
-        if setup is None or stream is None:
-            return {"off_cpu": False}
-        tracker = stream.tracker
-        meta: dict[str, object] = {
-            "off_cpu": True,
-            "off_cpu_stacks": setup.stacks,
-            "off_cpu_reason_source": "wchan" if tracker.use_wchan else "kernel stack",
-            "off_cpu_spans": tracker.spans,
-            "off_cpu_preempted_spans": tracker.preempted_spans,
-            "off_cpu_spans_with_stack": tracker.spans_with_stack,
-            "off_cpu_closed_at_end": tracker.closed_at_end,
-            "switch_records": d.switch_records,
-            "off_cpu_throttled": d.off_cpu_throttled,
-            "wakeups_captured": setup.waking is not None,
+    def _metadata(self, post_capture: float) -> dict[str, object]:
+        """What only the backend knows, for the meta table (stored as ``backend.<field>``).
+
+        The request (frequency, call graph), the kernel release and the duration are
+        written by ``stax record`` from the request and the summary, not again here.
+        """
+        req, d = self.request, self.decoder
+        metadata: dict[str, object] = {
+            mk.BACKEND_EVENT.field: "cpu-clock",
+            mk.BACKEND_SAMPLE_PERIOD_NS.field: 1_000_000_000 // req.frequency,
+            mk.BACKEND_KERNEL_STACKS.field: self.kernel,
+            mk.BACKEND_CPUS.field: len(self.cpus),
+            mk.BACKEND_PERF_EVENT_PARANOID.field: self.facts.paranoid,
+            mk.BACKEND_CLOCK.field: "CLOCK_MONOTONIC",
+            mk.BACKEND_RING_BUFFER_BYTES.field: self.rings[0].data_size if self.rings else 0,
+            mk.BACKEND_POST_CAPTURE_S.field: round(post_capture, 3),
+            mk.BACKEND_LOST_SAMPLES.field: d.lost_samples,
+            mk.BACKEND_DECODER.field: d.implementation,  # "compiled" (fast_decode.c) or "python"
+            mk.BACKEND_EVENT_SETS.field: dict(self.opener.modes),
+            mk.BACKEND_OFF_CPU.field: req.off_cpu,  # the off-CPU stage fails the capture if it cannot open
         }
-        if tracker.use_wchan:
-            meta["wchan_reads"] = tracker.wchan_reads
-            meta["wchan_hits"] = tracker.wchan_hits
-        if setup.wakeups_missing:
-            meta["wakeups_missing"] = setup.wakeups_missing
-        if stream.wakeups is not None:
-            meta["wakeups"] = stream.wakeups.kept
-            meta["wakeups_outside_target"] = stream.wakeups.dropped
-        if d.off_cpu_throttled:
-            self.notes.append(f"The kernel throttled the context-switch or sched_waking events "
-                              f"{d.off_cpu_throttled} times, so some off-CPU stacks or wakeups are missing "
-                              f"(kernel.perf_event_max_sample_rate).")
-        return meta
+        if self.command is not None:
+            metadata[mk.BACKEND_TARGET_PID.field] = self.command.pid
+        if req.pids:
+            metadata[mk.BACKEND_TARGET_PIDS.field] = list(req.pids)
+        if self.opener.failure is not None:
+            metadata[mk.BACKEND_STAXD_UNUSED.field] = str(self.opener.failure)
+        for stage in self.stages:
+            metadata.update(stage.metadata())
+        return metadata
 
     def _close(self) -> None:
         self.opener.close()
         if self.drainer is not None:
             self.drainer.stop()
             self.drainer = None
-        if self.dwarf is not None:
-            self.dwarf.close()
-        if self.off_cpu_setup is not None:
-            self.off_cpu_setup.close()
+        for stage in self.stages:
+            stage.close()
         for ring in self.rings:
             ring.close()
         self.rings = []

@@ -127,23 +127,6 @@ class DwarfSampleStream:
         if batch:
             yield batch
 
-    def metadata(self) -> dict[str, object]:
-        """What the DWARF side recorded and how the unwinding went, for the recording's meta table."""
-        u = self.unwinder
-        spooled = self.spool.count
-        return {
-            "dwarf_stack_size": self.sampling.stack_size,
-            "dwarf_regs_mask": self.sampling.regs_mask,
-            "dwarf_samples": spooled,
-            "dwarf_spool_bytes": self.spool.size,
-            "dwarf_stack_bytes_per_sample": round(self.spool.stack_bytes / spooled, 1) if spooled else 0,
-            "dwarf_unwound": u.unwound,
-            "dwarf_truncated": u.truncated,
-            "dwarf_stop_reasons": dict(u.stop_reasons),
-            "dwarf_unwound_early": self.early_samples,
-            "dwarf_unwind_cpu_s": round(self.unwind_seconds, 3),
-        }
-
     def notes(self) -> list[str]:
         """Sentences for the summary: files without unwind tables, many truncated stacks."""
         notes: list[str] = []

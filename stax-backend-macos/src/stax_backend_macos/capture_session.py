@@ -18,6 +18,7 @@ from typing import Protocol
 
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, UsageError
+from stax.recording import meta_keys as mk
 from stax_backend_macos.kd_buf import records, thread_map
 from stax_backend_macos.kdebug_decoder import KdebugDecoder, Timebase
 from stax_backend_macos.staxd_wire import RecordRequest as WireRequest
@@ -73,9 +74,10 @@ def run_capture(source: Source, wire: WireRequest, sink: EventSink,
     if skipped:
         notes.append("Skipped " + ", ".join(f"{n:,} {what}" for what, n in skipped.items()) + ".")
     return CaptureSummary(samples=decoder.sample_count, lost_records=decoder.lost_events, notes=notes,
-                          metadata={"timebase": f"{start.timebase[0]}/{start.timebase[1]}",
-                                    "sample_period_ns": start.period_ns, "off_cpu": wire.off_cpu,
-                                    "records": decoder.records})
+                          metadata={mk.BACKEND_TIMEBASE.field: f"{start.timebase[0]}/{start.timebase[1]}",
+                                    mk.BACKEND_SAMPLE_PERIOD_NS.field: start.period_ns,
+                                    mk.BACKEND_OFF_CPU.field: wire.off_cpu,
+                                    mk.BACKEND_RECORDS.field: decoder.records})
 
 
 def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureProgress], None],

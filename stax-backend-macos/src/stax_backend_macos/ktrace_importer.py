@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stax.contracts import CaptureSummary, EventSink
+from stax.recording import meta_keys as mk
 from stax_backend_macos.kdebug_decoder import KdebugDecoder, Timebase
 from stax_backend_macos.ktrace_file import describe_magic, open_ktrace
 from stax_backend_macos.sample_period import find_period
@@ -71,17 +72,18 @@ class KtraceImporter:
             lost_records=decoder.lost_events,
             notes=notes,
             metadata={
-                "format": f"ktrace v3 (magic {header.magic:#x})",
-                "os": "darwin",
-                "timebase": f"{header.timebase_numer}/{header.timebase_denom}",
-                "sample_period_ns": period_ns,
-                "sample_period_source": period_source,
-                "records": decoder.records,
-                "duration_s": round(duration / 1e9, 6),
-                "walltime_start": header.walltime_s + header.walltime_us / 1e6 if header.walltime_s else None,
-                "dyld_shared_caches": {pid: {"uuid": u, "base": hex(b)}
-                                       for pid, (u, b) in decoder.images.shared_caches.items()},
-                "skipped": skipped,
-                **{f"machine.{k}": v for k, v in machine.items()},
+                mk.IMPORT_FORMAT.field: f"ktrace v3 (magic {header.magic:#x})",
+                mk.IMPORT_OS.field: "darwin",
+                mk.IMPORT_TIMEBASE.field: f"{header.timebase_numer}/{header.timebase_denom}",
+                mk.IMPORT_SAMPLE_PERIOD_NS.field: period_ns,
+                mk.IMPORT_SAMPLE_PERIOD_SOURCE.field: period_source,
+                mk.IMPORT_RECORDS.field: decoder.records,
+                mk.IMPORT_DURATION_S.field: round(duration / 1e9, 6),
+                mk.IMPORT_WALLTIME_START.field:
+                    header.walltime_s + header.walltime_us / 1e6 if header.walltime_s else None,
+                mk.IMPORT_DYLD_SHARED_CACHES.field: {pid: {"uuid": u, "base": hex(b)}
+                                                     for pid, (u, b) in decoder.images.shared_caches.items()},
+                mk.IMPORT_SKIPPED.field: skipped,
+                **{mk.IMPORT_MACHINE.field + k: v for k, v in machine.items()},
             },
         )

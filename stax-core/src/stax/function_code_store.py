@@ -42,8 +42,6 @@ MAX_FUNCTION_BYTES = 128 * 1024
 """Larger functions keep name and bounds only (a hand-unrolled interpreter loop is ~100 KiB)."""
 MAX_RECORDING_BYTES = 8 * 1024 * 1024
 """Code kept per recording, hottest functions first."""
-CODE_META_KEY = "code"
-"""Meta key with the pass's summary; its absence marks a recording made before code was kept."""
 
 
 @attrs.frozen(slots=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
+from stax.recording import meta_keys as mk
 from stax.views import ViewKind
 from stax_render.json_output import write_json
 
@@ -96,14 +97,14 @@ def firefox_profile(timeline: Timeline) -> dict[str, object]:
     return {
         "meta": {
             "interval": period / MS if period else 1.0, "startTime": 0, "processType": 0,
-            "product": f"stax {__version__}: {timeline.meta.get('target', timeline.source)}",
+            "product": f"stax {__version__}: {timeline.meta.get(mk.TARGET, timeline.source)}",
             "stackwalk": 1, "debug": False, "version": GECKO_PROFILE_VERSION,
             "preprocessedProfileVersion": PROCESSED_PROFILE_VERSION,
             "categories": _categories(reasons), "markerSchema": [_off_cpu_schema()],
             "profilingStartTime": 0, "profilingEndTime": timeline.end_ns / MS,
             "symbolicated": True, "importedFrom": "stax", "usesOnlyOneStackType": True,
             "sourceCodeIsNotOnSearchfox": True, "keepProfileThreadOrder": True,
-            "platform": "X11", "oscpu": str(timeline.meta.get("kernel", "")),
+            "platform": "X11", "oscpu": str(timeline.meta.get(mk.KERNEL, "")),
         },
         "libs": tables.libs,
         "pages": [],

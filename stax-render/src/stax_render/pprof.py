@@ -33,6 +33,7 @@ from __future__ import annotations
 import gzip
 from typing import IO, TYPE_CHECKING
 
+from stax.recording.meta_keys import TARGET
 from stax.views import ViewKind
 from stax_render.binary_output import write_binary
 
@@ -98,7 +99,7 @@ class _ProfileBuilder:
         message.period_type.unit = self.string("nanoseconds")
         message.period = profile.sample_period_ns or 0
         message.duration_nanos = profile.duration_ns or 0
-        target = profile.meta.get("target")
+        target = profile.meta.get(TARGET)
         message.comment.append(self.string(f"stax recording {profile.source}"
                                            + (f" of {target}" if isinstance(target, str) else "")))
         names = profile.thread_names()

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from stax.analysis.annotation import CODE_FROM_FILE, CODE_FROM_RECORDING, FunctionSummary
 from stax.function_code import CodeStatus, FunctionCode
-from stax.function_code_store import CODE_META_KEY, MAX_FUNCTION_BYTES
+from stax.function_code_store import MAX_FUNCTION_BYTES
 from stax.recording.code_tables import StoredFunction, read_function_code
+from stax.recording.meta_keys import CODE
 from stax.recording.reader import Recording
 from stax.stack_table import Image
 
@@ -64,7 +65,7 @@ class CodeLookup:
 
     def _why_not_kept(self, summary: FunctionSummary, stored: StoredFunction | None) -> str:
         name, rec = summary.name, self.recording.path
-        limits = self.meta.get(CODE_META_KEY)
+        limits = self.meta.get(CODE)
         limits = limits if isinstance(limits, dict) else {}
         if stored is not None and stored.status == CodeStatus.TOO_LARGE:
             bound = int(limits.get("max_function_bytes", MAX_FUNCTION_BYTES))
@@ -88,8 +89,8 @@ class CodeLookup:
             self._code_sources = get_plugins().code_sources()
         if not self._code_sources:
             return None
-        from stax.contracts import SymbolContext
         from stax.cache_dirs import work_dir
+        from stax.contracts import SymbolContext
 
         context = SymbolContext(cache_dir=work_dir())
         for source in self._code_sources:

@@ -26,6 +26,7 @@ from stax.analysis.profile import (
 )
 from stax.blocked_reason import BlockedReason
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
+from stax.recording.meta_keys import NOTES
 from stax.recording.reader import Recording, SampleFilter
 from stax.recording.recording_state import recording_incomplete_notice
 
@@ -160,7 +161,7 @@ def off_cpu_notes(meta: dict[str, object], capabilities: Sequence[CapabilityRow]
     Views print them so a user reading blocked time knows what is missing (e.g. no
     wakers because tracefs was not mounted) and how to fix it.
     """
-    recorded = meta.get("notes")
+    recorded = meta.get(NOTES)
     notes = [str(n) for n in recorded if n and _about_off_cpu(str(n))] if isinstance(recorded, list) else []
     for row in capabilities:
         if row.capability not in OFF_CPU_CAPABILITIES or row.status is not CapabilityStatus.UNAVAILABLE:

@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
+from stax.recording import meta_keys as mk
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
 from stax.recording.recording_state import recording_incomplete_notice
 from stax.stack_table import EMPTY_STACK
@@ -232,7 +233,7 @@ class Profile:
             capabilities=recording.capabilities(),
             lost=recording.lost(),
             duration_ns=duration,
-            recorded_samples=_int(meta.get("sample_count")) or recording.sample_count(),
+            recorded_samples=_int(meta.get(mk.SAMPLE_COUNT)) or recording.sample_count(),
             incomplete=recording_incomplete_notice(recording, meta),
         )
 
@@ -280,7 +281,7 @@ class Profile:
         Only the rows that change what an on-CPU view shows (stacks, sampling) are
         listed; ``stax doctor`` shows the whole capability table.
         """
-        recorded = self.meta.get("notes")
+        recorded = self.meta.get(mk.NOTES)
         notes = [str(n) for n in recorded if n] if isinstance(recorded, list) else []
         if notes:  # the recorder's own notes already say what is missing
             return notes
@@ -300,10 +301,10 @@ def _int(value: object) -> int | None:
 
 def duration_from_meta(meta: dict[str, object]) -> int | None:
     """The capture duration the recorder wrote, if any (``duration_ns`` or seconds)."""
-    ns = _int(meta.get("duration_ns"))
+    ns = _int(meta.get(mk.DURATION_NS))
     if ns is not None:
         return ns
-    seconds = meta.get("duration_s", meta.get("duration"))
+    seconds = meta.get(mk.DURATION_S, meta.get(mk.DURATION))
     if isinstance(seconds, int | float) and not isinstance(seconds, bool):
         return int(seconds * 1e9)
     return None

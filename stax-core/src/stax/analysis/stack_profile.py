@@ -21,6 +21,7 @@ import attrs
 from stax.analysis.profile import ALL_SAMPLES, duration_from_meta
 from stax.analysis.recorded_stacks import RecordedStacks
 from stax.blocked_reason import BlockedReason
+from stax.recording.meta_keys import BACKEND_SAMPLE_PERIOD_NS, FREQUENCY
 from stax.recording.reader import Recording, SampleFilter, ThreadRow
 from stax.recording.recording_state import recording_incomplete_notice
 
@@ -142,10 +143,10 @@ def stack_profile_fields(recording: Recording, flt: SampleFilter) -> dict[str, o
 
 def sample_period(meta: dict[str, object]) -> int | None:
     """The sampling interval in ns the backend reported, or the one its frequency implies."""
-    period = meta.get("backend.sample_period_ns")
+    period = meta.get(BACKEND_SAMPLE_PERIOD_NS.key)
     if isinstance(period, int) and not isinstance(period, bool) and period > 0:
         return period
-    frequency = meta.get("frequency")
+    frequency = meta.get(FREQUENCY)
     if isinstance(frequency, int | float) and not isinstance(frequency, bool) and frequency > 0:
         return round(1e9 / frequency)
     return None

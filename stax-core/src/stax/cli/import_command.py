@@ -16,6 +16,7 @@ from cyclopts import Parameter
 
 from stax.contracts import IMPORT_HEAD_BYTES, Importer
 from stax.errors import StaxError, UsageError
+from stax.recording import meta_keys as mk
 from stax.text_safety import printable
 
 
@@ -93,13 +94,13 @@ def import_trace(
         raise StaxError(f"The {importer.name} importer failed on {file} ({type(exc).__name__}: {exc});"
                         f" report it to the importer's authors.") from None
     builder.set_meta({
-        "imported_from": str(file),
-        "importer": importer.name,
-        "target": f"imported from {file.name}",
-        "lost_records": summary.lost_records,
-        "notes": summary.notes,
-        "stax_version": _version(),
-        **{f"import.{k}": v for k, v in summary.metadata.items()},
+        mk.IMPORTED_FROM: str(file),
+        mk.IMPORTER: importer.name,
+        mk.TARGET: f"imported from {file.name}",
+        mk.LOST_RECORDS: summary.lost_records,
+        mk.NOTES: summary.notes,
+        mk.STAX_VERSION: _version(),
+        **{mk.IMPORT_PREFIX + field: value for field, value in summary.metadata.items()},
     })
     warnings = builder.finish(symbolicate=not no_symbolicate,
                               symbol_options={"debuginfod": not no_debuginfod})

@@ -19,8 +19,9 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from stax.contracts import CaptureProgress, RecordRequest
+from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, RecordRequest
 from stax.errors import StaxError, UsageError
+from stax.recording import meta_keys as mk
 from stax.text_safety import printable
 
 # options of `stax record` that take a value: used to find where the command starts
@@ -152,28 +153,8 @@ def record(
     from stax.plugin_manager import get_plugins
     from stax.recording.writer import RecordingBuilder
 
-    targets = sum(bool(x) for x in (command, pid, all_cpus))
-    if targets == 0:
-        raise UsageError("Nothing to record; give a command after --, -p PID, or -a.")
-    if targets > 1:
-        raise UsageError("Give only one target: a command, -p PID, or -a.")
-    if not 1 <= freq <= 100_000:
-        raise UsageError(f"-F {freq} is out of range; use a frequency from 1 to 100000 Hz.")
-    if duration is not None and duration <= 0:
-        raise UsageError("--duration must be a positive number of seconds.")
-    mode, stack_size = _parse_call_graph(call_graph)
-    request = RecordRequest(
-        command=tuple(command),
-        pids=_parse_pids(pid) if pid else (),
-        system_wide=all_cpus,
-        duration=duration,
-        frequency=freq,
-        call_graph=mode,
-        dwarf_stack_size=stack_size,
-        kernel_stacks=not no_kernel,
-        off_cpu=off_cpu,
-        counters=counters,
-    )
+    request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
+                       off_cpu=off_cpu, counters=counters)
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
@@ -203,23 +184,7 @@ def record(
         # the capture itself, not the unwinding and draining after it (when the backend says)
         elapsed = summary.duration_s if summary.duration_s is not None else time.monotonic() - started
         builder.set_capabilities(capabilities)
-        builder.set_meta({
-            "command_line": list(command),
-            "target": request.target_description(),
-            "host": os.uname().nodename,
-            "os": sys.platform,
-            "kernel": os.uname().release,
-            "backend": backend.name,
-            "frequency": freq,
-            "call_graph": mode,
-            "duration_s": round(elapsed, 6),
-            "lost_records": summary.lost_records,
-            "throttled": summary.throttled,
-            "notes": summary.notes,
-            "stax_version": _version(),
-            "target_exit_code": summary.target_exit_code,
-            **{f"backend.{k}": v for k, v in summary.metadata.items()},
-        })
+        builder.set_meta(_recording_meta(request, backend, summary, elapsed))
         warnings = builder.finish(
             symbolicate=not no_symbolicate, symbol_options={"debuginfod": not no_debuginfod}
         )
@@ -233,7 +198,7 @@ def record(
             print(f"stax: {printable(warning)}", file=sys.stderr)
         if len(warnings) > 10:
             print(f"stax: ... and {len(warnings) - 10} more symbol warnings.", file=sys.stderr)
-        if hint := call_graph_hint(output, mode):  # fp stacks that look cut short: suggest dwarf
+        if hint := call_graph_hint(output, request.call_graph):  # fp stacks cut short: suggest dwarf
             print(f"stax: {printable(hint)}", file=sys.stderr)
         size = output.stat().st_size if output.exists() else 0
         lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
@@ -246,6 +211,58 @@ def record(
             file=sys.stderr,
         )
     return 0
+
+
+def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,
+             call_graph: str, *, no_kernel: bool, off_cpu: bool, counters: bool) -> RecordRequest:
+    """The request the flags make, checked here once: backends check only what their host allows
+    (the kernel's maximum rate, whether the pids exist)."""
+    targets = sum(bool(x) for x in (command, pid, all_cpus))
+    if targets == 0:
+        raise UsageError("Nothing to record; give a command after --, -p PID, or -a.")
+    if targets > 1:
+        raise UsageError("Give only one target: a command, -p PID, or -a.")
+    if not 1 <= freq <= 100_000:
+        raise UsageError(f"-F {freq} is out of range; use a frequency from 1 to 100000 Hz.")
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds.")
+    mode, stack_size = _parse_call_graph(call_graph)
+    return RecordRequest(
+        command=tuple(command),
+        pids=_parse_pids(pid) if pid else (),
+        system_wide=all_cpus,
+        duration=duration,
+        frequency=freq,
+        call_graph=mode,
+        dwarf_stack_size=stack_size,
+        kernel_stacks=not no_kernel,
+        off_cpu=off_cpu,
+        counters=counters,
+    )
+
+
+def _recording_meta(request: RecordRequest, backend: CaptureBackend, summary: CaptureSummary,
+                    elapsed: float) -> dict[str, object]:
+    """The meta rows ``stax record`` owns: the request, this host, the summary, and the backend's
+    own metadata under ``backend.`` (the recording builder writes its state and counts itself)."""
+    uname = os.uname()
+    return {
+        mk.COMMAND_LINE: list(request.command),
+        mk.TARGET: request.target_description(),
+        mk.HOST: uname.nodename,
+        mk.OS: sys.platform,
+        mk.KERNEL: uname.release,
+        mk.BACKEND: backend.name,
+        mk.FREQUENCY: request.frequency,
+        mk.CALL_GRAPH: request.call_graph,
+        mk.DURATION_S: round(elapsed, 6),
+        mk.LOST_RECORDS: summary.lost_records,
+        mk.THROTTLED: summary.throttled,
+        mk.NOTES: summary.notes,
+        mk.STAX_VERSION: _version(),
+        mk.TARGET_EXIT_CODE: summary.target_exit_code,
+        **{mk.BACKEND_PREFIX + field: value for field, value in summary.metadata.items()},
+    }
 
 
 def _signal_text(signum: int) -> str:

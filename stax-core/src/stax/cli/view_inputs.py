@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stax.errors import StaxError
+from stax.recording.meta_keys import BACKEND_OFF_CPU, OFF_CPU_RECORDED
 from stax.text_safety import printable
 from stax.views import ViewKind
 
@@ -45,7 +46,7 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
     from stax.analysis.off_cpu_profile import off_cpu_notes
 
     notes = off_cpu_notes(meta, capabilities)
-    if meta.get("off_cpu") is False or meta.get("backend.off_cpu") is False:
+    if meta.get(OFF_CPU_RECORDED) is False or meta.get(BACKEND_OFF_CPU.key) is False:
         return (f"{recording} has no off-CPU data: it was recorded with --no-off-cpu; record it"
                 f" again without that flag (`stax record -o {recording} -- CMD`).")
     if notes:

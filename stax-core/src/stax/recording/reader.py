@@ -17,6 +17,7 @@ import attrs
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
+from stax.recording.meta_keys import SAMPLE_TOTALS
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
 from stax.stack_table import Image
 
@@ -70,7 +71,7 @@ class Recording:
         # finished recordings carry per-(thread, stack) totals; a recorder killed before
         # the end left only raw samples, which aggregate the same way, just slower
         try:
-            complete = db.execute("SELECT 1 FROM meta WHERE key='sample_totals'").fetchone()
+            complete = db.execute("SELECT 1 FROM meta WHERE key=?", (SAMPLE_TOTALS,)).fetchone()
         except sqlite3.DatabaseError:
             complete = None
         self._totals = "sample_totals" if complete else "samples"

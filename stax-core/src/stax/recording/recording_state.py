@@ -1,28 +1,29 @@
 """Whether ``stax record`` finished a recording, and the sentence every view says when it did not.
 
-The writer stores ``meta.state = "recording"`` when it creates the file (committed
-before the first sample) and replaces it with ``"complete"`` in the same transaction
-that closes a finished recording.  A file still saying ``"recording"`` was left by a
-recorder that was killed, crashed or ran out of disk space: it holds what was
-committed up to then (about once a second), with frames not yet named.  Files
-written before this key existed carry no state and count as complete.
+The writer stores ``meta.state = "recording"`` (:data:`stax.recording.meta_keys.STATE`)
+when it creates the file (committed before the first sample) and replaces it with
+``"complete"`` in the same transaction that closes a finished recording.  A file still
+saying ``"recording"`` was left by a recorder that was killed, crashed or ran out of
+disk space: it holds what was committed up to then (about once a second), with frames
+not yet named.  Files written before this key existed carry no state and count as complete.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stax.recording.meta_keys import STATE
+
 if TYPE_CHECKING:
     from stax.recording.reader import Recording
 
-STATE_KEY = "state"
 STATE_RECORDING = "recording"
 STATE_COMPLETE = "complete"
 
 
 def is_incomplete(meta: dict[str, object]) -> bool:
     """True when the recorder never marked this file complete."""
-    return meta.get(STATE_KEY) == STATE_RECORDING
+    return meta.get(STATE) == STATE_RECORDING
 
 
 def incomplete_notice(extent_ns: int | None) -> str:

@@ -1,0 +1,264 @@
+"""The ``.stax`` file being written: tables, commits, and what a failed write keeps.
+
+:class:`RecordingFile` owns the SQLite connection.  It creates the schema and marks
+the file ``meta.state = "recording"`` in its first commit, before any sample
+(stax.recording.recording_state); appends samples as they arrive and keeps the other
+rows (off-CPU spans, wakeups, counter values, lost counts) pending until the next
+commit, when the new rows of the interned tables (images, frames, stacks) and the
+small tables (threads, processes, lost) are written too.  A recorder that is killed
+leaves a readable file up to its last commit.
+
+A write that fails (the disk is full) rolls back to the last commit, closes the file
+and raises :class:`~stax.errors.RecordingWriteError`, one sentence saying how much the
+file keeps; the file stays readable as an incomplete recording.  :meth:`complete`
+marks the file ``"complete"`` and folds the WAL back in, so a finished recording is
+one self-contained file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from stax.capabilities import CapabilityRow
+from stax.errors import RecordingWriteError, StaxError
+from stax.events import CounterValues
+from stax.recording import meta_keys as mk
+from stax.recording.interner import StackInterner
+from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
+from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
+from stax.recording.thread_table import ThreadTable
+from stax.stack_table import SampleColumns
+from stax.trusted_files import recording_output
+
+
+class RecordingFile:
+    """One recording file open for writing; ``db`` is the connection (inside a transaction)."""
+
+    def __init__(self, path: Path, interner: StackInterner, threads: ThreadTable) -> None:
+        self.path = recording_output(Path(path))  # a regular file only; links resolved
+        self.interner = interner
+        self.thread_table = threads
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StaxError(f"Cannot create {self.path} ({exc}); choose another -o path.") from None
+        self.sample_count = 0
+        self.committed_samples = 0
+        """Samples made durable by the last commit: what a killed or disk-full recorder keeps."""
+        self._times: tuple[int, int] | None = None  # (first, last) sample time appended
+        self._committed_times: tuple[int, int] | None = None
+        self._failed = False
+        self._complete = False
+        with self.writing():
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
+            self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {SCHEMA}"
+                                  f" PRAGMA user_version={SCHEMA_VERSION};")
+            self.set_meta({mk.STATE: STATE_RECORDING})  # committed now: marked before any sample
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+        self.off_cpu: list[tuple] = []
+        """Pending ``off_cpu_spans`` rows (without ``wakeup_id``, which a pass links at the end)."""
+        self.wakeups: list[tuple] = []
+        """Pending ``wakeups`` rows."""
+        self.counters: list[CounterValues] = []
+        self.lost: dict[tuple[int, str], int] = {}
+        """(cpu, kind) -> count, rewritten at each commit."""
+        self.off_cpu_count = 0
+        self.wakeup_count = 0
+        self._written = {"images": 0, "frames": 0, "stacks": 0}
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def append_samples(self, batch: SampleColumns) -> None:
+        with self.writing():
+            self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", batch.rows())
+        self.sample_count += len(batch)
+        first, last = min(batch.time), max(batch.time)  # DWARF samples arrive after the others
+        if self._times is not None:
+            first, last = min(first, self._times[0]), max(last, self._times[1])
+        self._times = (first, last)
+
+    def add_off_cpu(self, row: tuple) -> None:
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit."""
+        self.off_cpu.append(row)
+        self.off_cpu_count += 1
+
+    def add_wakeup(self, time: int, cpu: int, waker_pid: int, waker_tid: int, wakee_pid: int,
+                   wakee_tid: int, stack_id: int) -> None:
+        """A ``wakeups`` row, numbered in arrival order, written at the next commit."""
+        self.wakeups.append((self.wakeup_count, time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid,
+                             stack_id))
+        self.wakeup_count += 1
+
+    def add_lost(self, cpu: int, kind: str, count: int) -> None:
+        key = (cpu, kind)
+        self.lost[key] = self.lost.get(key, 0) + count
+
+    def _write_tables(self) -> None:
+        images = self.interner.images.images
+        start = self._written["images"]
+        self.db.executemany(
+            "INSERT INTO images VALUES (?,?,?,?,?)",
+            ((i.id, i.path, str(i.kind), i.build_id.hex() if i.build_id else None, i.pid)
+             for i in images[start:]),
+        )
+        self._written["images"] = len(images)
+        f = self.interner.frames
+        start = self._written["frames"]
+        self.db.executemany(
+            "INSERT INTO frames (id, image_id, offset, is_kernel, is_return) VALUES (?,?,?,?,?)",
+            ((i, f.image_ids[i], to_sql_u64(f.offsets[i]), f.is_kernel[i], f.is_return[i])
+             for i in range(start, len(f))),
+        )
+        self._written["frames"] = len(f)
+        s = self.interner.stacks
+        start = self._written["stacks"]
+        self.db.executemany(
+            "INSERT INTO stacks VALUES (?,?,?)",
+            ((i, s.parents[i], s.frames[i]) for i in range(start, len(s))),
+        )
+        self._written["stacks"] = len(s)
+        self.db.execute("DELETE FROM threads")
+        self.db.executemany(
+            "INSERT INTO threads VALUES (?,?,?,?,?)",
+            ((pid, tid, t["name"], t["start_time"], t["end_time"])
+             for (pid, tid), t in self.thread_table.threads.items()),
+        )
+        self.db.execute("DELETE FROM processes")
+        self.db.executemany(
+            "INSERT INTO processes VALUES (?,?,?,?,?,?)",
+            ((pid, p["parent_pid"], p["name"], p["command_line"], p["start_time"], p["end_time"])
+             for pid, p in self.thread_table.processes.items()),
+        )
+        self.db.execute("DELETE FROM lost")
+        self.db.executemany(
+            "INSERT INTO lost VALUES (?,?,?)", ((c, k, n) for (c, k), n in self.lost.items())
+        )
+
+    def _flush_pending(self) -> None:
+        """Append pending spans, wakeups and counter values (streamed, bounded memory)."""
+        self.db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", self.wakeups)
+        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,NULL)", self.off_cpu)
+        self.db.executemany(
+            "INSERT INTO counter_values VALUES (?,?,?,?,?)",
+            ((c.time, c.pid, c.tid, name, value) for c in self.counters
+             for name, value in c.values.items()),
+        )
+        self.off_cpu.clear()
+        self.wakeups.clear()
+        self.counters.clear()
+
+    # -- commits ----------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write every pending row and make everything so far durable: a killed recorder keeps it."""
+        with self.writing():
+            self._flush_pending()
+            self._write_tables()
+            self.db.execute("COMMIT")
+            self.committed_samples, self._committed_times = self.sample_count, self._times
+            self.db.execute("BEGIN")
+
+    def checkpoint(self) -> None:
+        """Make what the passes wrote so far durable before a long one (symbolication)."""
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def set_meta(self, values: Mapping[str, object]) -> None:
+        with self.writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?,?)",
+                ((k, json.dumps(v, default=str)) for k, v in values.items()),
+            )
+
+    def set_capabilities(self, rows: Sequence[CapabilityRow]) -> None:
+        with self.writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO capabilities VALUES (?,?,?,?)",
+                ((str(r.capability), str(r.status), r.reason, r.fix) for r in rows),
+            )
+
+    def complete(self) -> None:
+        """Write the row counts, mark the file complete and close it as one self-contained file."""
+        with self.writing():
+            self.set_meta({mk.SAMPLE_COUNT: self.sample_count, mk.OFF_CPU_SPAN_COUNT: self.off_cpu_count,
+                           mk.WAKEUP_COUNT: self.wakeup_count, mk.STATE: STATE_COMPLETE})
+            self.db.execute("COMMIT")
+            self._complete = True
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
+            self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.close()
+
+    def abandon(self) -> None:
+        """Close after a failed capture: keep what was recorded, remove a file that holds nothing."""
+        if not self._failed:
+            try:
+                self.db.execute("COMMIT")
+                self.committed_samples, self._committed_times = self.sample_count, self._times
+            except sqlite3.Error:  # a failed write rolled back what the last commit did not keep
+                pass
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        if self.committed_samples == 0:
+            self._remove_files()
+
+    # -- failed writes ----------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn a failed write (disk full, I/O error) into one sentence; keep the last commit."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._write_failed(exc) from None
+
+    def _write_failed(self, exc: sqlite3.Error) -> RecordingWriteError:
+        """Roll back to the last commit, close, and say what the file keeps.
+
+        SQLite may already have rolled the transaction back itself (it does on
+        SQLITE_FULL); the committed part is intact in the file and its ``-wal``.
+        """
+        self._failed = True
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        try:
+            self.db.close()  # a checkpoint that needs space fails harmlessly: the WAL keeps it
+        except sqlite3.Error:
+            pass
+        full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        problem = "The disk is full" if full else f"Writing the recording failed ({exc})"
+        fix = ("free some space or record to another disk with -o" if full
+               else "check the disk and record again")
+        if self._complete:  # only folding the WAL back into the file failed
+            return RecordingWriteError(
+                f"{problem}: {self.path} is complete but keeps its last part in {self.path}-wal;"
+                f" keep the two files together, or {fix}.")
+        if not self.committed_samples:
+            self._remove_files()
+            return RecordingWriteError(f"{problem}: nothing was kept of {self.path}, so it was"
+                                       f" removed; {fix}.")
+        span = self._committed_times
+        seconds = (span[1] - span[0]) / 1e9 if span else 0.0
+        return RecordingWriteError(
+            f"{problem}: {self.path} keeps the first {seconds:.2f} s ({self.committed_samples:,}"
+            f" samples), readable as an incomplete recording with `stax top {self.path}`; {fix}."
+        )
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(str(self.path) + suffix)
+            except FileNotFoundError:
+                pass
