@@ -29,8 +29,8 @@ import pytest
 
 from stax.contracts import RecordRequest
 from stax.events import CounterValues, Event
-from stax_backend_linux import counter_group
-from stax_backend_linux.capture_session import CaptureSession
+from stax_backend_linux.capture.capture_session import CaptureSession
+from stax_backend_linux.counters import group as counter_group
 from stax_backend_linux.host_capabilities import probe_host
 
 WORKLOADS = Path(__file__).parent / "workloads"

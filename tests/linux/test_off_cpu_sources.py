@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from stax.blocked_reason import BlockedReason
-from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux.kernel_symbols import load_kernel_symbols, parse_kallsyms
-from stax_backend_linux.off_cpu_reasons import WaitSiteReasons, read_wchan
-from stax_backend_linux.sched_waking import load_sched_waking, parse_format
+from stax_backend_linux.off_cpu.reasons import WaitSiteReasons, read_wchan
+from stax_backend_linux.off_cpu.sched_waking import load_sched_waking, parse_format
 from stax_backend_linux.tracefs import TracefsUnavailable, ensure_tracefs, mounted_tracefs
+from stax_binfmt import perf_event_attr as pea
 
 FORMAT_6X = """name: sched_waking
 ID: 375

@@ -9,11 +9,11 @@ import pytest
 from stax.blocked_reason import BlockedReason
 from stax.events import OffCpuInterval, Sample, ThreadExit, ThreadStart, Wakeup
 from stax_backend_linux.kernel_symbols import KernelSymbols
-from stax_backend_linux.off_cpu_reasons import WaitSiteReasons
-from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
-from stax_backend_linux.off_cpu_stream import OffCpuStream
-from stax_backend_linux.switch_tracker import SwitchTracker
-from stax_backend_linux.wakeup_attribution import WakeupAttribution
+from stax_backend_linux.off_cpu.reasons import WaitSiteReasons
+from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
+from stax_backend_linux.off_cpu.stream import OffCpuStream
+from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
+from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 
 SCHED, NANOSLEEP, PIPE_READ, FAULT = 0x1000, 0x2000, 0x3000, 0x4000
 SYMBOLS = KernelSymbols([SCHED, NANOSLEEP, PIPE_READ, FAULT],
@@ -119,7 +119,7 @@ def test_no_kernel_keeps_the_reason_but_drops_kernel_frames() -> None:
 
 
 def test_wchan_fallback_reads_parked_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stax_backend_linux.switch_tracker as st
+    import stax_backend_linux.off_cpu.switch_tracker as st
 
     monkeypatch.setattr(st, "read_wchan", lambda pid, tid: "do_nanosleep" if tid == 11 else "")
     s = stream(symbols=None)

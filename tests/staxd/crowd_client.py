@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from stax_backend_linux.staxd_protocol import MAX_MESSAGE, OpenRequest, encode
+from stax_binfmt.staxd_protocol import MAX_MESSAGE, OpenRequest, encode
 
 
 def _say(obj: object) -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux import counter_group
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
-from stax_backend_linux.staxd_protocol import OpenRequest
-from staxd_linux import event_attrs, tracefs
+from stax_backend_linux.counters import group as counter_group
+from stax_binfmt import tracefs
+from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
+from stax_binfmt.staxd_protocol import OpenRequest
+from staxd_linux import event_attrs
 from staxd_linux.authorization import Plan
 from staxd_linux.event_sets import open_plan
 from tests.staxd.conftest import NOBODY, StaxdProcess, as_nobody
@@ -86,7 +87,7 @@ def test_counter_group_refused_without_pmu(staxd: StaxdProcess) -> None:
     out = as_nobody("request", staxd.socket, f'{{"kind": "counters", "pids": [{os.getpid()}]}}')
     assert "belongs to uid 0" in out["error"]
     # Root's own process: the ownership check passes, the PMU is what is missing.
-    from stax_backend_linux.staxd_client import StaxdClient
+    from stax_backend_linux.staxd_client.client import StaxdClient
 
     with StaxdClient(staxd.socket) as client:
         with pytest.raises(Exception, match=r"No hardware PMU on this host \(perf_event_open for the cycles "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.staxd_client import StaxdClient
+from stax_backend_linux.staxd_client.client import StaxdClient
 from staxd_linux.privileges import RUNTIME_CAPABILITIES, mask_of, names_of, status_sets
 from tests.staxd.conftest import StaxdProcess, as_nobody
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
 
 CAP_SYS_ADMIN = 21
 CAP_PERFMON = 38

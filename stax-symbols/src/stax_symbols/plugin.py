@@ -39,37 +39,37 @@ class SymbolSourcePlugin:
 
 
 def _elf_symbols() -> SymbolSource:
-    from stax_symbols.elf_symbols import ElfSymbolSource
+    from stax_symbols.elf.source import ElfSymbolSource
 
     return ElfSymbolSource()
 
 
 def _kallsyms() -> SymbolSource:
-    from stax_symbols.kallsyms import KallsymsSource
+    from stax_symbols.kernel.kallsyms import KallsymsSource
 
     return KallsymsSource()
 
 
 def _vdso() -> SymbolSource:
-    from stax_symbols.vdso import VdsoSource
+    from stax_symbols.kernel.vdso import VdsoSource
 
     return VdsoSource()
 
 
 def _dwarf() -> SymbolSource:
-    from stax_symbols.dwarf_symbols import DwarfSymbolSource
+    from stax_symbols.dwarf.source import DwarfSymbolSource
 
     return DwarfSymbolSource()
 
 
 def _debug_file_symbols() -> SymbolSource:
-    from stax_symbols.debug_file_symbols import DebugFileSymbolSource
+    from stax_symbols.debug_files.source import DebugFileSymbolSource
 
     return DebugFileSymbolSource()
 
 
 def _debuginfod() -> SymbolSource:
-    from stax_symbols.debuginfod_symbols import DebuginfodExecutableSource
+    from stax_symbols.debuginfod.source import DebuginfodExecutableSource
 
     return DebuginfodExecutableSource()
 
@@ -87,13 +87,13 @@ def _macho_dwarf() -> SymbolSource:
 
 
 def _jitdump() -> SymbolSource:
-    from stax_symbols.jitdump_source import JitdumpSource
+    from stax_symbols.jit.jitdump_source import JitdumpSource
 
     return JitdumpSource()
 
 
 def _perf_map() -> SymbolSource:
-    from stax_symbols.perf_map_source import PerfMapSource
+    from stax_symbols.jit.perf_map_source import PerfMapSource
 
     return PerfMapSource()
 

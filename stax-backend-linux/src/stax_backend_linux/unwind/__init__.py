@@ -19,10 +19,10 @@ from stax_backend_linux.unwind.elf_unwind_tables import (
     UnwindTableCache,
     default_table_cache,
 )
-from stax_backend_linux.unwind.errors import UnwindTableError
 from stax_backend_linux.unwind.module_resolver import Module, ModuleResolver
 from stax_backend_linux.unwind.unwinder import StopReason, UnwindResult, unwind
-from stax_backend_linux.unwind.x86_64_registers import (
+from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.cfi.x86_64_registers import (
     PERF_REGS_USER_MASK_X86_64,
     PerfRegisterLayout,
     regs_from_perf,

@@ -23,10 +23,10 @@ from typing import BinaryIO
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from stax_backend_linux.unwind.cfi_parser import CfiSection
-from stax_backend_linux.unwind.eh_frame_hdr import FdeIndex
-from stax_backend_linux.unwind.errors import UnwindTableError
-from stax_backend_linux.unwind.unwind_row import UnwindRow
+from stax_binfmt.cfi.eh_frame_hdr import FdeIndex
+from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.cfi.parser import CfiSection
+from stax_binfmt.cfi.unwind_row import UnwindRow
 
 DEFAULT_DEBUG_DIRS: tuple[str, ...] = ("/usr/lib/debug",)
 _MISSING = object()

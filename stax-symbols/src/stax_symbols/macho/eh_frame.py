@@ -2,7 +2,7 @@
 
 The bytes are the same DWARF CFI as ELF's ``.eh_frame`` (CIEs and FDEs, ``pcrel`` pointers
 relative to the section's address), so they are read by the one CFI parser stax has,
-:class:`stax_backend_linux.unwind.cfi_parser.CfiSection`, which takes a section's bytes and
+:class:`stax_binfmt.cfi.parser.CfiSection`, which takes a section's bytes and
 address.  That parser lives in the Linux backend, and stax-symbols must not depend on a
 backend (``stax[macos]`` installs no Linux backend), so it is imported only when an
 ``__eh_frame`` is actually read; without it, :func:`read_eh_frame` says so in one sentence.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from stax_symbols.macho.load_commands import MachoError
 
 if TYPE_CHECKING:
-    from stax_backend_linux.unwind.cfi_parser import CfiSection, Fde
+    from stax_binfmt.cfi.parser import CfiSection, Fde
 
 
 class EhFrame:
@@ -56,7 +56,7 @@ class EhFrame:
 
 def _cfi_section_type() -> type:
     try:
-        from stax_backend_linux.unwind.cfi_parser import CfiSection
+        from stax_binfmt.cfi.parser import CfiSection
     except ImportError:
         raise MachoError(
             "Reading __eh_frame needs the CFI parser of stax-backend-linux, which is not installed;"

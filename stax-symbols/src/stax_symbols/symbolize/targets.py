@@ -17,7 +17,7 @@ import attrs
 from stax.errors import StaxError, UsageError
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.elf_file import ElfReadError, read_elf
+from stax_symbols.elf.elf_file import ElfReadError, read_elf
 from stax_symbols.macho.cache_locator import CACHE_OPTION
 from stax_symbols.macho.dsym_locator import DSYM_OPTION, dsym_slice
 from stax_symbols.macho.load_commands import MachoError

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-from stax_backend_linux.staxd_protocol import OpenRequest
+from stax_binfmt.staxd_protocol import OpenRequest
 from staxd_linux.client_limits import SHORT_OF_FDS
 from staxd_linux.peer import LookupFailed, Peer, group_id, user_id
 from staxd_linux.policy import Policy

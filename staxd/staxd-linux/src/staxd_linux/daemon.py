@@ -4,7 +4,7 @@ One thread per connection, bounded by the policy's ``max_clients`` and, per user
 ``max_clients_per_user`` (:mod:`staxd_linux.client_limits`); a connection may wait
 ``idle_timeout`` for its next request and a reply may take ``client_timeout`` to be
 read, so a slow or silent client holds only its own thread.  Each message is parsed
-and validated (:mod:`stax_backend_linux.staxd_protocol`), checked against the policy
+and validated (:mod:`stax_binfmt.staxd_protocol`), checked against the policy
 (:mod:`staxd_linux.authorization`), charged to its user's fd budget, opened
 (:mod:`staxd_linux.event_sets`), confirmed (the targets did not change meanwhile) and
 the fds are sent with SCM_RIGHTS; the daemon closes its own copies as each message
@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stax_backend_linux.staxd_protocol import (
+from stax_backend_linux.capture.targets import online_cpus
+from stax_binfmt import tracefs
+from stax_binfmt.staxd_protocol import (
     FDS_PER_MESSAGE,
     KINDS,
     MAX_MESSAGE,
@@ -42,8 +44,7 @@ from stax_backend_linux.staxd_protocol import (
     error_reply,
     parse_request,
 )
-from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__, privileges, rate_limit, tracefs
+from staxd_linux import __version__, privileges, rate_limit
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
 from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
 from staxd_linux.connection_closer import ConnectionCloser, unread_bytes

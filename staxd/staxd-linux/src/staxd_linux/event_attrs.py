@@ -1,11 +1,11 @@
 """The perf_event_attr of each named event set staxd can open.
 
 Sampling, context switches and sched_waking reuse the backend's builders
-(``stax_backend_linux.perf_event_attr``), so a staxd grant has exactly the record
+(``stax_binfmt.perf_event_attr``), so a staxd grant has exactly the record
 layout an in-process recording has and can share its rings and decoder; staxd
 only sets how the events start, DWARF's user registers and stack, and what the
 policy strips.  The counter group is the backend's too
-(``stax_backend_linux.counter_group``); constants are from
+(``stax_backend_linux.counters.group``); constants are from
 include/uapi/linux/perf_event.h.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from stax_backend_linux import counter_group
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.counter_group import COUNTER_READ_FORMAT, CounterSpec
-from stax_backend_linux.dwarf_sampling import DwarfSampling
+from stax_backend_linux.counters import group as counter_group
+from stax_backend_linux.counters.group import COUNTER_READ_FORMAT, CounterSpec
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 
 PERF_SAMPLE_REGS_USER = 1 << 12
 PERF_SAMPLE_STACK_USER = 1 << 13

@@ -1,6 +1,6 @@
 """Opening an authorized :class:`~staxd_linux.authorization.Plan`: the fds and what each one is.
 
-The shapes follow the in-process backend (stax_backend_linux.targets): sampling and
+The shapes follow the in-process backend (stax_backend_linux.capture.targets): sampling and
 context switches are one event per (thread, CPU) with ``inherit`` so new threads
 are followed, or one per CPU with pid -1 system-wide; the client maps one ring per
 CPU and redirects the rest with PERF_EVENT_IOC_SET_OUTPUT.  sched_waking is one
@@ -18,10 +18,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from stax_backend_linux import counter_group
-from stax_backend_linux.perf_event_ffi import PerfEventError, event_id, perf_event_open
-from stax_backend_linux.staxd_protocol import FdDescription
-from staxd_linux import event_attrs, rate_limit, tracefs
+from stax_backend_linux.counters import group as counter_group
+from stax_binfmt import tracefs
+from stax_binfmt.perf_event_ffi import PerfEventError, event_id, perf_event_open
+from stax_binfmt.staxd_protocol import FdDescription
+from staxd_linux import event_attrs, rate_limit
 from staxd_linux.authorization import Plan, Refusal
 
 PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
