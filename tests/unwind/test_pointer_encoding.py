@@ -7,12 +7,13 @@ import struct
 import pytest
 
 from stax_binfmt.cfi.errors import UnwindTableError
-from stax_binfmt.cfi.pointer_encoding import read_encoded_pointer, read_sleb128, read_uleb128
+from stax_binfmt.cfi.pointer_encoding import read_encoded_pointer
 from stax_binfmt.cfi.x86_64_registers import (
     PERF_REGS_USER_MASK_X86_64,
     registers_from_names,
     regs_from_perf,
 )
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
 
 
 @pytest.mark.parametrize(

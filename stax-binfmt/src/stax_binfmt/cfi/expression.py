@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from stax_binfmt.cfi.errors import UnknownRegisterError, UnwindTableError
-from stax_binfmt.cfi.pointer_encoding import read_sleb128, read_uleb128
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
 
 MASK64 = (1 << 64) - 1
 SIGN64 = 1 << 63

@@ -27,11 +27,10 @@ from stax_binfmt.cfi.pointer_encoding import (
     DW_EH_PE_omit,
     DW_EH_PE_udata4,
     read_encoded_pointer,
-    read_sleb128,
-    read_uleb128,
 )
 from stax_binfmt.cfi.unwind_row import RuleKind, UnwindRow
 from stax_binfmt.cfi.x86_64_registers import CALLEE_SAVED, REGISTER_COUNT, RIP, RSP
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
 
 _U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")

@@ -1,6 +1,6 @@
-"""LEB128 numbers and the DW_EH_PE pointer encodings of ``.eh_frame``.
+"""The DW_EH_PE pointer encodings of ``.eh_frame`` (LEB128 itself is :mod:`stax_binfmt.leb128`).
 
-LEB128: DWARF 5 §7.6.  Pointer encodings: LSB 5.0 Core, §10.5 "DWARF Extensions"
+LSB 5.0 Core, §10.5 "DWARF Extensions"
 (DWARF Exception Header Encoding): the low nibble says the format, the high
 nibble what the value is relative to, and 0x80 that it is the address of the
 real pointer.
@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 
 from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
 
 # formats (low nibble)
 DW_EH_PE_absptr = 0x00
@@ -43,38 +44,6 @@ _FIXED = {
     DW_EH_PE_sdata4: struct.Struct("<i"),
     DW_EH_PE_sdata8: struct.Struct("<q"),
 }
-
-
-def read_uleb128(data: bytes, pos: int) -> tuple[int, int]:
-    """Decode an unsigned LEB128 at ``pos``; return (value, position after it)."""
-    byte = data[pos]
-    pos += 1
-    if byte < 0x80:
-        return byte, pos
-    result = byte & 0x7F
-    shift = 7
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def read_sleb128(data: bytes, pos: int) -> tuple[int, int]:
-    """Decode a signed LEB128 at ``pos``; return (value, position after it)."""
-    result = 0
-    shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
 
 
 def encoded_size(encoding: int) -> int | None:

@@ -1,4 +1,4 @@
-"""DWARF attribute encodings: LEB128, abbreviation tables, and reading or skipping one form.
+"""DWARF attribute encodings: abbreviation tables, and reading or skipping one form.
 
 The DIE walk in :mod:`.dwarf_inlines` visits every DIE of a compile unit, so this is the
 hot path of DWARF symbolication.  pyelftools builds an object per DIE and attribute
@@ -14,6 +14,8 @@ from __future__ import annotations
 import struct
 
 import attrs
+
+from stax_binfmt.leb128 import read_sleb128, read_uleb128, skip_leb128
 
 # Tags (DWARF 5, 7.5.3, table 7.3).
 TAG_COMPILE_UNIT = 0x11
@@ -108,45 +110,6 @@ class DwarfError(Exception):
     """Debug info this reader cannot follow (a damaged file or an unsupported encoding)."""
 
 
-def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
-    """Unsigned LEB128 at ``pos`` (DWARF 5, 7.6): (value, position after it)."""
-    byte = data[pos]
-    pos += 1
-    if byte < 0x80:
-        return byte, pos
-    value = byte & 0x7F
-    shift = 7
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def read_sleb(data: bytes, pos: int) -> tuple[int, int]:
-    """Signed LEB128 at ``pos``: (value, position after it)."""
-    value = 0
-    shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                value -= 1 << shift
-            return value, pos
-
-
-def skip_leb(data: bytes, pos: int) -> int:
-    """The position after the LEB128 number at ``pos``."""
-    while data[pos] & 0x80:
-        pos += 1
-    return pos + 1
-
-
 def read_cstring(data: bytes, pos: int) -> str:
     """The NUL-terminated string at ``pos`` (names are UTF-8; bad bytes are replaced)."""
     end = data.index(b"\0", pos)
@@ -205,11 +168,11 @@ def skip_form(form: int, data: bytes, pos: int, enc: Encoding) -> int:
         return pos + size
     if form in (FORM_UDATA, FORM_SDATA, FORM_REF_UDATA, FORM_STRX, FORM_ADDRX, FORM_LOCLISTX,
                 FORM_RNGLISTX, FORM_GNU_ADDR_INDEX, FORM_GNU_STR_INDEX):
-        return skip_leb(data, pos)
+        return skip_leb128(data, pos)
     if form == FORM_STRING:
         return data.index(b"\0", pos) + 1
     if form in (FORM_EXPRLOC, FORM_BLOCK):
-        length, pos = read_uleb(data, pos)
+        length, pos = read_uleb128(data, pos)
         return pos + length
     if form == FORM_BLOCK1:
         return pos + 1 + data[pos]
@@ -218,7 +181,7 @@ def skip_form(form: int, data: bytes, pos: int, enc: Encoding) -> int:
     if form == FORM_BLOCK4:
         return pos + 4 + int.from_bytes(data[pos : pos + 4], "little" if enc.little_endian else "big")
     if form == FORM_INDIRECT:
-        real, pos = read_uleb(data, pos)
+        real, pos = read_uleb128(data, pos)
         return skip_form(real, data, pos, enc)
     raise DwarfError(f"unknown attribute form {form:#x}")
 
@@ -238,14 +201,14 @@ def read_form(form: int, data: bytes, pos: int, enc: Encoding) -> tuple[object, 
         return int.from_bytes(data[pos : pos + size], order), pos + size
     if form in (FORM_UDATA, FORM_REF_UDATA, FORM_STRX, FORM_ADDRX, FORM_LOCLISTX, FORM_RNGLISTX,
                 FORM_GNU_ADDR_INDEX, FORM_GNU_STR_INDEX):
-        return read_uleb(data, pos)
+        return read_uleb128(data, pos)
     if form == FORM_SDATA:
-        return read_sleb(data, pos)
+        return read_sleb128(data, pos)
     if form == FORM_STRING:
         end = data.index(b"\0", pos)
         return data[pos:end].decode("utf-8", "replace"), end + 1
     if form == FORM_INDIRECT:
-        real, pos = read_uleb(data, pos)
+        real, pos = read_uleb128(data, pos)
         return read_form(real, data, pos, enc)
     end = skip_form(form, data, pos, enc)
     return bytes(data[pos:end]), end
@@ -276,7 +239,7 @@ def read_abbrev_table(data: bytes, offset: int, enc: Encoding) -> dict[int, Abbr
     table: dict[int, Abbrev] = {}
     pos = offset
     while True:
-        code, pos = read_uleb(data, pos)
+        code, pos = read_uleb128(data, pos)
         if code == 0:
             return table
         table[code], pos = _read_declaration(data, pos, code, enc)
@@ -290,35 +253,35 @@ def read_abbrev(data: bytes, offset: int, wanted: int, enc: Encoding) -> Abbrev 
     """
     pos = offset
     while True:
-        code, pos = read_uleb(data, pos)
+        code, pos = read_uleb128(data, pos)
         if code == 0:
             return None
         if code == wanted:
             return _read_declaration(data, pos, code, enc)[0]
-        pos = skip_leb(data, pos) + 1  # tag, DW_CHILDREN_*
+        pos = skip_leb128(data, pos) + 1  # tag, DW_CHILDREN_*
         while True:
-            name, pos = read_uleb(data, pos)
-            form, pos = read_uleb(data, pos)
+            name, pos = read_uleb128(data, pos)
+            form, pos = read_uleb128(data, pos)
             if name == 0 and form == 0:
                 break
             if form == FORM_IMPLICIT_CONST:
-                pos = skip_leb(data, pos)
+                pos = skip_leb128(data, pos)
 
 
 def _read_declaration(data: bytes, pos: int, code: int, enc: Encoding) -> tuple[Abbrev, int]:
     """One declaration after its code: tag, children flag, (attribute, form) specifications."""
-    tag, pos = read_uleb(data, pos)
+    tag, pos = read_uleb128(data, pos)
     has_children = data[pos] != 0
     pos += 1
     attributes = []
     while True:
-        name, pos = read_uleb(data, pos)
-        form, pos = read_uleb(data, pos)
+        name, pos = read_uleb128(data, pos)
+        form, pos = read_uleb128(data, pos)
         if name == 0 and form == 0:
             break
         implicit = 0
         if form == FORM_IMPLICIT_CONST:
-            implicit, pos = read_sleb(data, pos)
+            implicit, pos = read_sleb128(data, pos)
         attributes.append((name, form, implicit))
     plan = _skip_plan(attributes, enc)
     total = sum(plan) if plan is not None and (not plan or min(plan) >= 0) else None
@@ -370,7 +333,7 @@ def read_attributes(abbrev: Abbrev, data: bytes, pos: int, enc: Encoding) -> tup
             values[name] = (form, implicit)
             continue
         if form == FORM_INDIRECT:
-            form, pos = read_uleb(data, pos)
+            form, pos = read_uleb128(data, pos)
         value, pos = read_form(form, data, pos, enc)
         values[name] = (form, value)
     return values, pos
@@ -393,7 +356,7 @@ def skip_attributes(abbrev: Abbrev, data: bytes, pos: int, enc: Encoding) -> int
                 pos += 1
             pos += 1
         elif step == _SKIP_ULEB_BLOCK:
-            length, pos = read_uleb(data, pos)
+            length, pos = read_uleb128(data, pos)
             pos += length
         elif step == _SKIP_CSTRING:
             pos = data.index(b"\0", pos) + 1
@@ -461,7 +424,7 @@ def read_selected(steps: ReaderSteps, data: bytes, pos: int, enc: Encoding) -> t
             values[name] = (form, n)
         elif op == _OP_READ:
             if form == FORM_INDIRECT:
-                form, pos = read_uleb(data, pos)
+                form, pos = read_uleb128(data, pos)
             value, pos = read_form(form, data, pos, enc)
             values[name] = (form, value)
         elif op == _OP_SKIP_LEB:
@@ -469,7 +432,7 @@ def read_selected(steps: ReaderSteps, data: bytes, pos: int, enc: Encoding) -> t
                 pos += 1
             pos += 1
         elif op == _OP_SKIP_BLOCK:
-            length, pos = read_uleb(data, pos)
+            length, pos = read_uleb128(data, pos)
             pos += length
         else:
             pos = skip_form(form, data, pos, enc)

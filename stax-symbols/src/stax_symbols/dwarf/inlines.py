@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 from array import array
 
+from stax_binfmt.leb128 import read_uleb128
 from stax_symbols.dwarf.forms import (
     AT_ABSTRACT_ORIGIN,
     AT_CALL_FILE,
@@ -114,19 +115,11 @@ def read_unit_scopes(units: DwarfUnits, unit: Unit) -> UnitScopes:
     current = NO_SCOPE
     while pos < end:
         die_offset = pos
-        # inline ULEB128 for the abbreviation code: nearly always one byte
+        # the abbreviation code (ULEB128) is nearly always one byte: read that inline
         code = info[pos]
         pos += 1
         if code >= 0x80:
-            code &= 0x7F
-            shift = 7
-            while True:
-                byte = info[pos]
-                pos += 1
-                code |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            code, pos = read_uleb128(info, pos - 1)
         if code == 0:
             if not stack:
                 break

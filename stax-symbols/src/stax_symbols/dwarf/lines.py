@@ -15,6 +15,7 @@ import posixpath
 from array import array
 from collections.abc import Callable
 
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
 from stax_symbols.dwarf.forms import (
     FORM_DATA1,
     FORM_DATA2,
@@ -25,8 +26,6 @@ from stax_symbols.dwarf.forms import (
     Encoding,
     read_cstring,
     read_form,
-    read_sleb,
-    read_uleb,
 )
 
 # Standard opcodes (7.22, table 7.25).
@@ -175,9 +174,9 @@ def _read(data: bytes, offset: int, enc: Encoding, comp_dir: str | None, string_
         while data[pos] != 0:
             name = read_cstring(data, pos)
             pos = data.index(b"\0", pos) + 1
-            dir_index, pos = read_uleb(data, pos)
-            _, pos = read_uleb(data, pos)
-            _, pos = read_uleb(data, pos)
+            dir_index, pos = read_uleb128(data, pos)
+            _, pos = read_uleb128(data, pos)
+            _, pos = read_uleb128(data, pos)
             file_entries.append((name, dir_index))
 
     # Special opcodes (6.2.5.1): precomputed address and line advances per opcode.
@@ -212,7 +211,7 @@ def _read(data: bytes, offset: int, enc: Encoding, comp_dir: str | None, string_
             add_file(file)
             add_line(line)
         elif op == 0:
-            size, pos = read_uleb(data, pos)
+            size, pos = read_uleb128(data, pos)
             sub = data[pos]
             if sub == _END_SEQUENCE:
                 add_address(address)
@@ -228,7 +227,7 @@ def _read(data: bytes, offset: int, enc: Encoding, comp_dir: str | None, string_
             elif sub == _DEFINE_FILE:  # DWARF <= 4 only
                 name = read_cstring(data, pos + 1)
                 at = data.index(b"\0", pos + 1) + 1
-                dir_index, _ = read_uleb(data, at)
+                dir_index, _ = read_uleb128(data, at)
                 file_entries.append((name, dir_index))
             pos += size
         elif op == _COPY:
@@ -236,13 +235,13 @@ def _read(data: bytes, offset: int, enc: Encoding, comp_dir: str | None, string_
             add_file(file)
             add_line(line)
         elif op == _ADVANCE_PC:
-            step, pos = read_uleb(data, pos)
+            step, pos = read_uleb128(data, pos)
             address += step * min_inst
         elif op == _ADVANCE_LINE:
-            step, pos = read_sleb(data, pos)
+            step, pos = read_sleb128(data, pos)
             line += step
         elif op == _SET_FILE:
-            file, pos = read_uleb(data, pos)
+            file, pos = read_uleb128(data, pos)
         elif op == _CONST_ADD_PC:
             address += const_add_pc
         elif op == _FIXED_ADVANCE_PC:
@@ -281,10 +280,10 @@ def _v5_entries(
     pos += 1
     formats = []
     for _ in range(format_count):
-        content, pos = read_uleb(data, pos)
-        form, pos = read_uleb(data, pos)
+        content, pos = read_uleb128(data, pos)
+        form, pos = read_uleb128(data, pos)
         formats.append((content, form))
-    count, pos = read_uleb(data, pos)
+    count, pos = read_uleb128(data, pos)
     entries = []
     for _ in range(count):
         name = ""

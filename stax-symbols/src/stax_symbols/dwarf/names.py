@@ -9,6 +9,7 @@ so DWARF and symbol-table names of one function agree; plain DW_AT_name otherwis
 
 from __future__ import annotations
 
+from stax_binfmt.leb128 import read_uleb128
 from stax_symbols.dwarf.forms import (
     AT_ABSTRACT_ORIGIN,
     AT_LINKAGE_NAME,
@@ -19,7 +20,6 @@ from stax_symbols.dwarf.forms import (
     FORM_REF_ADDR,
     DwarfError,
     read_attributes,
-    read_uleb,
 )
 from stax_symbols.dwarf.units import DwarfUnits
 
@@ -61,7 +61,7 @@ class DieNames:
             unit = units.unit_at(die_offset)
             if unit is None:
                 return None, None, None
-            code, pos = read_uleb(info, die_offset)
+            code, pos = read_uleb128(info, die_offset)
             abbrev = unit.abbrevs.get(code)
             if abbrev is None:
                 return None, None, None

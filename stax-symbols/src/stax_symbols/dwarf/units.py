@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from stax_binfmt.leb128 import read_uleb128
 from stax_symbols.dwarf.forms import (
     AT_ADDR_BASE,
     AT_COMP_DIR,
@@ -47,7 +48,6 @@ from stax_symbols.dwarf.forms import (
     read_abbrev,
     read_abbrev_table,
     read_attributes,
-    read_uleb,
 )
 from stax_symbols.dwarf.sections import DwarfSections
 
@@ -122,7 +122,7 @@ class DwarfUnits:
                     self.sections.abbrev, unit.abbrev_offset, unit.enc)
             unit.abbrevs = abbrevs
             if not unit.top_read:
-                code, pos = read_uleb(self.sections.info, unit.first_die)
+                code, pos = read_uleb128(self.sections.info, unit.first_die)
                 self._read_top_die(unit, abbrevs.get(code), pos)
             unit.is_ready = True
             self.units_ready += 1
@@ -135,7 +135,7 @@ class DwarfUnits:
         tables makes reading every unit's top DIE several times cheaper.
         """
         if not unit.top_read:
-            code, pos = read_uleb(self.sections.info, unit.first_die)
+            code, pos = read_uleb128(self.sections.info, unit.first_die)
             table = self._abbrev_tables.get((unit.abbrev_offset, unit.enc))
             abbrev = table.get(code) if table is not None else \
                 read_abbrev(self.sections.abbrev, unit.abbrev_offset, code, unit.enc)
@@ -316,8 +316,8 @@ class DwarfUnits:
             if kind == _RLE_END_OF_LIST:
                 break
             if kind == _RLE_OFFSET_PAIR:
-                start, pos = read_uleb(data, pos)
-                end, pos = read_uleb(data, pos)
+                start, pos = read_uleb128(data, pos)
+                end, pos = read_uleb128(data, pos)
                 start, end = base_address + start, base_address + end
             elif kind == _RLE_BASE_ADDRESS:
                 base_address = int.from_bytes(data[pos : pos + asize], order)
@@ -329,19 +329,19 @@ class DwarfUnits:
                 pos += 2 * asize
             elif kind == _RLE_START_LENGTH:
                 start = int.from_bytes(data[pos : pos + asize], order)
-                length, pos = read_uleb(data, pos + asize)
+                length, pos = read_uleb128(data, pos + asize)
                 end = start + length
             elif kind == _RLE_BASE_ADDRESSX:
-                index, pos = read_uleb(data, pos)
+                index, pos = read_uleb128(data, pos)
                 base_address = self.address(unit, FORM_ADDRX, index) or 0
                 continue
             elif kind == _RLE_STARTX_ENDX:
-                i, pos = read_uleb(data, pos)
-                j, pos = read_uleb(data, pos)
+                i, pos = read_uleb128(data, pos)
+                j, pos = read_uleb128(data, pos)
                 start, end = self.address(unit, FORM_ADDRX, i) or 0, self.address(unit, FORM_ADDRX, j) or 0
             elif kind == _RLE_STARTX_LENGTH:
-                i, pos = read_uleb(data, pos)
-                length, pos = read_uleb(data, pos)
+                i, pos = read_uleb128(data, pos)
+                length, pos = read_uleb128(data, pos)
                 start = self.address(unit, FORM_ADDRX, i) or 0
                 end = start + length
             else:

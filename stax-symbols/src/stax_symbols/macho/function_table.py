@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 from macholib import mach_o
 
-from stax_symbols.dwarf.forms import read_uleb
+from stax_binfmt.leb128 import read_uleb128
 from stax_symbols.macho.load_commands import Section
 from stax_symbols.symbol_table import SymbolTable
 
@@ -41,7 +41,7 @@ def function_starts(data: bytes, text_vmaddr: int) -> list[int]:
     pos = 0
     try:
         while pos < len(data):
-            delta, pos = read_uleb(data, pos)
+            delta, pos = read_uleb128(data, pos)
             if delta == 0:
                 break
             address += delta
