@@ -17,7 +17,8 @@ from elftools.elf.elffile import ELFFile
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.debug_files.locator import DebugFileLocator, build_id_path
+from stax_binfmt.debug_files import build_id_path
+from stax_symbols.debug_files.locator import DebugFileLocator
 from stax_symbols.dwarf.forms import read_abbrev, read_abbrev_table
 from stax_symbols.dwarf.memo import DwarfMemo
 from stax_symbols.dwarf.sections import _WANTED, has_debug_info, read_dwarf_sections

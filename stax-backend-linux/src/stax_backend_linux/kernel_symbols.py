@@ -1,22 +1,21 @@
 """Kernel function names for addresses, from /proc/kallsyms, for classifying wait sites.
 
-The backend needs names only to pick a blocked reason at capture time (the
-recording keeps raw addresses; stax-symbols names them properly later), so this
-is deliberately small: the text symbols (types t/T, w/W) sorted by address,
-bisected, with a per-address cache.  Each line of /proc/kallsyms is
-``ADDRESS TYPE NAME[\t[MODULE]]``; one regular expression over the whole file
-keeps loading ~120k symbols to a fraction of a second.  With kernel.kptr_restrict hiding them (or
-without CAP_SYSLOG at kptr_restrict 1) every address reads as zero, and
-:func:`load_kernel_symbols` returns None.
+The backend needs names only to pick a blocked reason by the kernel function a task
+waits in (the recording keeps raw addresses; stax-symbols names them properly later),
+so this keeps the text symbols of :func:`stax_binfmt.kallsyms.parse_kallsyms` (the one
+kallsyms parser) sorted by address, bisected, with a per-address cache and without the
+module suffix.  With kernel.kptr_restrict hiding the addresses :func:`load_kernel_symbols`
+returns None.
 """
 
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Sequence
 
-KALLSYMS = "/proc/kallsyms"
+from stax_binfmt import kallsyms
+
+KALLSYMS = str(kallsyms.KALLSYMS_PATH)
 
 
 class KernelSymbols:
@@ -45,16 +44,12 @@ class KernelSymbols:
         return [cache.get(a) or self.name(a) for a in addresses]
 
 
-# ADDRESS TYPE NAME, for the text types; the optional "\t[module]" after NAME is dropped.
-_TEXT_LINE = re.compile(rb"^([0-9a-fA-F]+) [tTwW] (\S+)", re.MULTILINE)
-
-
 def parse_kallsyms(data: bytes) -> KernelSymbols | None:
     """Build the table from the bytes of /proc/kallsyms; None when every address is hidden (zero)."""
-    pairs = sorted((int(address, 16), name) for address, name in _TEXT_LINE.findall(data))
-    if not pairs or pairs[-1][0] == 0:
+    functions = kallsyms.parse_kallsyms(data.decode("ascii", "replace"))
+    if functions is None:
         return None
-    return KernelSymbols([a for a, _ in pairs], [n.decode("ascii", "replace") for _, n in pairs])
+    return KernelSymbols(functions.starts, [name.split(" ", 1)[0] for name in functions.names])
 
 
 def load_kernel_symbols(path: str = KALLSYMS) -> KernelSymbols | None:
@@ -64,20 +59,3 @@ def load_kernel_symbols(path: str = KALLSYMS) -> KernelSymbols | None:
             return parse_kallsyms(f.read())
     except OSError:
         return None
-
-
-def kernel_addresses_visible(path: str = KALLSYMS) -> bool:
-    """Whether /proc/kallsyms shows real addresses to us (kptr_restrict shows zeros).
-
-    Reads one line: the capture path needs only this answer; names come later, from
-    the kallsyms symbol source, when the recording is symbolicated.
-    """
-    try:
-        with open(path, "rb") as f:
-            first = f.readline().split(b" ", 1)[0]
-    except OSError:
-        return False
-    try:
-        return int(first, 16) != 0
-    except ValueError:
-        return False

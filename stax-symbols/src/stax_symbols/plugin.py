@@ -2,7 +2,7 @@
 
 Separate entry points let ``stax plugins`` list each source, and let a user switch one
 off (``STAX_PLUGINS``) while debugging a wrong name.  Each object builds its source on
-first use, so loading plugins imports neither pyelftools nor any parser.
+first use, so loading plugins imports no parser.
 
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
 100s DWARF line/inline tables (ELF 100, Mach-O dSYMs 105), 200s separate debug files, 300s

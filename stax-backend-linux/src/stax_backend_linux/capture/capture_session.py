@@ -47,13 +47,13 @@ from stax_backend_linux.decode.record_decoder import RecordDecoder
 from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
-from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu.events import OffCpuSetup, open_off_cpu
 from stax_backend_linux.off_cpu.reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.kallsyms import kernel_addresses_visible
 from stax_binfmt.perf_event_ffi import PerfEventError, disable
 
 POLL_TICK_S = 0.1

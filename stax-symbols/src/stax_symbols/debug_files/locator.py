@@ -8,6 +8,9 @@ In order, as gdb does (gdb manual, "Separate Debug Files"), the first file with 
    packages install;
 3. the image's ``.gnu_debuglink`` name beside it, in ``.debug/`` beside it, and under each
    root followed by the image's directory, with the CRC32 checked;
+
+   (2 and 3 are :func:`stax_binfmt.debug_files.separate_debug_files`, which the unwinder
+   follows too for ``.debug_frame``)
 4. a debuginfod server (``DEBUGINFOD_URLS``), unless the ``debuginfod`` option is False.
 
 Every candidate must carry the image's build id; one that does not is rejected in one
@@ -31,7 +34,12 @@ from typing import TYPE_CHECKING
 import attrs
 
 from stax.contracts import SymbolContext
-from stax_binfmt.debug_files import candidate_paths, file_crc32, read_debuglink
+from stax_binfmt.debug_files import (
+    SYSTEM_DEBUG_ROOT,
+    Candidate,
+    mismatch,
+    separate_debug_files,
+)
 from stax_symbols.debuginfod.client import DebuginfodClient, server_urls
 from stax_symbols.dwarf.forms import DwarfError
 from stax_symbols.dwarf.sections import has_debug_info
@@ -41,7 +49,6 @@ from stax_symbols.elf.memo import PROCESS_MEMO, ElfMemo
 if TYPE_CHECKING:
     from stax.stack_table import Image
 
-SYSTEM_DEBUG_ROOT = "/usr/lib/debug"
 DEBUG_DIRS_ENV = "STAX_DEBUG_DIRS"
 DELETED_SUFFIX = " (deleted)"
 """The kernel's mark on the path of a file unlinked while mapped."""
@@ -77,12 +84,6 @@ def debug_roots(options: Mapping[str, object]) -> list[str]:
 def debuginfod_enabled(options: Mapping[str, object]) -> bool:
     """False when the user turned debuginfod off (``stax record --no-debuginfod``)."""
     return options.get("debuginfod") is not False
-
-
-def build_id_path(root: str, build_id: bytes) -> str:
-    """``<root>/.build-id/xx/rest.debug``: the first byte names the directory."""
-    hex_id = build_id.hex()
-    return os.path.join(root, ".build-id", hex_id[:2], hex_id[2:] + ".debug")
 
 
 @attrs.frozen(slots=True)
@@ -164,17 +165,15 @@ class _Search:
         on_disk = image_file == self.path
         if image_file is not None and _has_debug_info(image_file):
             self.dwarf_file, self.dwarf_origin = image_file, "image"
-        if self.dwarf_file is None and self.build_id is not None:
-            for root in self.roots:
-                self._consider(build_id_path(root, self.build_id), "build-id")
-                if self.dwarf_file:
+        if self.dwarf_file is None:
+            for candidate in separate_debug_files(self.path, self.build_id, self.roots, debuglink=on_disk,
+                                                  warn=self.warn):
+                if self._consider(candidate):
                     break
-        if self.dwarf_file is None and on_disk:
-            self._debuglink()
         if self.dwarf_file is None and self.client is not None and self.build_id is not None:
             fetched = self.client.fetch(self.build_id, "debuginfo", self.path, self.warn)
             if fetched is not None:
-                self._consider(str(fetched), "debuginfod")
+                self._consider(Candidate(str(fetched), "debuginfod", False))
         return ImageFiles(image_file, self.dwarf_file, self.dwarf_origin, self.symbols_file,
                           tuple(self.warnings))
 
@@ -200,61 +199,30 @@ class _Search:
         except ElfReadError as exc:
             self.warn(f"{exc}".replace("Cannot read symbols from", "Cannot use the debug file", 1))
             return None
-        except Exception as exc:  # pyelftools on a damaged file
-            self.warn(f"Cannot use the debug file {path}: it is damaged ({type(exc).__name__}).")
-            return None
-        has_dwarf = any(s.name == ".debug_info" and s.type != "SHT_NOBITS" and s.size > 0
-                        for s in elf.sections)
+        has_dwarf = any(s.name == ".debug_info" and s.has_contents for s in elf.sections)
         has_symtab = any(s.name == ".symtab" for s in elf.symbol_sections)
         return _Examined(elf.build_id, has_dwarf, has_symtab)
 
-    def _consider(self, path: str, origin: str, checked_by_crc: bool = False) -> bool:
-        """Take ``path`` if it exists and is this image's debug file; True if it was taken."""
+    def _consider(self, candidate: Candidate) -> bool:
+        """Take ``candidate`` if it is this image's debug file with DWARF; True if it was taken."""
+        path = candidate.path
         if not os.path.isfile(path):
             return False
         examined = self._examine(path)
         if examined is None:
             return False
-        if self.build_id is not None and examined.build_id is not None and examined.build_id != self.build_id:
-            self.warn(
-                f"The debug file {path} belongs to another build of {self.path} (build id"
-                f" {examined.build_id.hex()}, the image has {self.build_id.hex()}), so it was ignored."
-            )
-            return False
-        if self.build_id is not None and examined.build_id is None and not checked_by_crc:
-            self.warn(f"The debug file {path} has no build id to prove it belongs to {self.path},"
-                      " so it was ignored.")
+        problem = mismatch(candidate, examined.build_id, self.path, self.build_id)
+        if problem is not None:
+            self.warn(problem)
             return False
         if examined.has_symtab and self.symbols_file is None:
             self.symbols_file = path
         if examined.has_dwarf:
-            self.dwarf_file, self.dwarf_origin = path, origin
+            self.dwarf_file, self.dwarf_origin = path, candidate.origin
             if examined.has_symtab:
                 self.symbols_file = path  # names and DWARF from one file
             return True
         return False
-
-    def _debuglink(self) -> None:
-        link = read_debuglink(self.path)
-        if link is None:
-            return
-        own = os.path.realpath(self.path)
-        for candidate in candidate_paths(self.path, link, self.roots):
-            if os.path.realpath(candidate) == own or not os.path.isfile(candidate):
-                continue
-            try:
-                crc = file_crc32(candidate)
-            except OSError as exc:
-                self.warn(f"Cannot read the debug file {candidate}: {exc.strerror or exc}.")
-                continue
-            if crc != link.crc:
-                self.warn(
-                    f"The debug file {candidate} does not match {self.path} (CRC32 {crc:08x}, the"
-                    f" debug link expects {link.crc:08x}), so it was ignored."
-                )
-                continue
-            if self._consider(candidate, "debuglink", checked_by_crc=True):
-                return
 
 
 def _has_debug_info(path: str) -> bool:

@@ -1,7 +1,7 @@
 """The separate-debug-file source: the .symtab of a debug file found for a stripped image.
 
 ``strip`` removes the local functions from an image's symbol table; its separate debug
-file (build-id path, debuglink or debuginfod, see :mod:`.debug_file_locator`) keeps the
+file (build-id path, debuglink or debuginfod, see :mod:`.locator`) keeps the
 full .symtab even when it has no DWARF (``objcopy --only-keep-debug`` of a ``-g0`` build).
 This names what the DWARF source could not, before the image's own .dynsym would.
 """

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from stax_symbols.elf.elf_file import ElfReadError, read_elf
+from stax_binfmt.elf import ElfFormatError, read_headers
 
 NEGATIVE_TTL_S = 3600.0
 """How long "no server has it" is believed (elfutils uses 600 s; a profile is often re-run
@@ -216,8 +216,8 @@ def _check_elf(path: Path, build_id: bytes) -> str | None:
     """Why the downloaded file is not the ELF object with ``build_id``, or None if it is."""
     try:
         with open(path, "rb") as stream:
-            found = read_elf(stream, str(path)).build_id
-    except ElfReadError:
+            found = read_headers(stream).build_id
+    except (ElfFormatError, OSError):
         return "not an ELF file"
     if found != build_id:
         return f"its build id is {found.hex() if found else 'missing'}"

@@ -7,8 +7,6 @@ only a few are kept.  Core's build-id cache means a second *run* never gets here
 
 from __future__ import annotations
 
-from elftools.common.exceptions import ELFError
-
 from stax_symbols.dwarf.forms import DwarfError
 from stax_symbols.dwarf.resolver import DwarfResolver
 from stax_symbols.dwarf.sections import read_dwarf_sections
@@ -27,9 +25,9 @@ def _open(path: str) -> DwarfResolver | str:
             return DwarfResolver(read_dwarf_sections(stream), path)
     except OSError as exc:
         return _stat_error(path, exc)
-    except (DwarfError, ELFError, IndexError, ValueError, KeyError) as exc:
+    except (DwarfError, IndexError, ValueError, KeyError) as exc:
         return f"The debug info in {path} is damaged ({exc}); its frames are named from symbol tables."
-    except Exception as exc:  # zlib and pyelftools raise assorted errors on damaged input
+    except Exception as exc:  # the DWARF readers meet assorted damage; any of it is one sentence
         return (f"The debug info in {path} is damaged ({type(exc).__name__}); its frames are named"
                 " from symbol tables.")
 

@@ -1,6 +1,6 @@
 """The DWARF source: function names, inline chains and file:line from debug info.
 
-The debug info is wherever :mod:`.debug_file_locator` finds it (the image itself, a
+The debug info is wherever :mod:`stax_symbols.debug_files.locator` finds it (the image itself, a
 build-id or debuglink file, or debuginfod): one resolver serves them all.  Offsets become
 ELF virtual addresses through the PT_LOAD headers of the image file; a debug file's own
 program headers describe no bytes, so they cannot do this.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from stax_binfmt.elf import EM_ARM
 from stax_symbols.elf.elf_file import ElfFile, RawSymbolSection
 from stax_symbols.symbol_table import SymbolTable
 
@@ -52,7 +53,7 @@ def function_table(elf: ElfFile) -> SymbolTable:
         for index, section in enumerate(elf.sections)
         if section.executable
     }
-    thumb = elf.machine == "EM_ARM"  # bit 0 of an ARM function address marks Thumb code
+    thumb = elf.machine == EM_ARM  # bit 0 of an ARM function address marks Thumb code
     candidates: dict[int, list[tuple[tuple[int, int, int, int, int, str], int, str, int]]] = {}
     seen: set[tuple[int, str]] = set()
     for raw in elf.symbol_sections:

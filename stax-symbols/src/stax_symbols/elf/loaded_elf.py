@@ -13,7 +13,8 @@ from typing import BinaryIO
 import attrs
 
 from stax.contracts import SymbolInfo
-from stax_symbols.elf.elf_file import LoadSegments, read_elf
+from stax_binfmt.elf import LoadSegments
+from stax_symbols.elf.elf_file import read_elf
 from stax_symbols.elf.function_table import function_table
 from stax_symbols.symbol_table import SymbolTable
 
