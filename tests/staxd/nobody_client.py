@@ -29,11 +29,11 @@ import time
 
 from stax.errors import CaptureError
 from stax_backend_linux.capture.ring_buffer import RingBuffer
-from stax_backend_linux.capture.targets import online_cpus
 from stax_backend_linux.decode.record_decoder import PERF_RECORD_SAMPLE, RecordDecoder
 from stax_backend_linux.staxd_client.client import StaxdClient
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
+from stax_binfmt.procfs import online_cpus
 from stax_binfmt.staxd_protocol import OpenRequest
 from staxd_linux.event_attrs import sched_waking
 

@@ -37,7 +37,6 @@ from stax_backend_linux.capture.targets import (
     CommandTarget,
     PerCpuEvents,
     check_pids,
-    online_cpus,
     open_system_wide,
     open_task_events,
     threads_of,
@@ -55,6 +54,7 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.kallsyms import kernel_addresses_visible
 from stax_binfmt.perf_event_ffi import PerfEventError, disable
+from stax_binfmt.procfs import online_cpus, read_int
 
 POLL_TICK_S = 0.1
 PROGRESS_INTERVAL_S = 0.25
@@ -70,14 +70,6 @@ ROOT_DATA_PAGES = 512
 ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
 CALL_GRAPHS = ("fp", "dwarf")
-
-
-def _read_int(path: str, default: int) -> int:
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return default
 
 
 class CaptureSession:
@@ -112,7 +104,7 @@ class CaptureSession:
             raise UsageError("Give exactly one target: a command after '--', -p PID, or -a.")
         if req.frequency <= 0:
             raise UsageError(f"-F {req.frequency} is not a sampling frequency; give a positive number of Hz.")
-        max_rate = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
+        max_rate = read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
         if req.frequency > max_rate:
             raise UsageError(f"-F {req.frequency} is above kernel.perf_event_max_sample_rate ({max_rate}); "
                              f"use a lower -F.")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from stax.events import Event, ImageKind, ImageLoad, ThreadName
 from stax_backend_linux.decode.record_decoder import image_kind
 from stax_binfmt.elf import read_build_id
+from stax_binfmt.procfs import thread_ids
 
 
 class BuildIdCache:
@@ -30,14 +31,6 @@ class BuildIdCache:
         return self._by_key[key]
 
     __call__ = get
-
-
-def thread_ids(pid: int) -> list[int]:
-    """Every thread of ``pid`` right now (empty if it is gone or not readable)."""
-    try:
-        return sorted(int(name) for name in os.listdir(f"/proc/{pid}/task") if name.isdigit())
-    except OSError:
-        return []
 
 
 def all_pids() -> list[int]:

@@ -27,27 +27,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stax.errors import CaptureError, UsageError
-from stax_backend_linux.capture.proc_snapshot import thread_ids
 from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open, set_output
+from stax_binfmt.procfs import thread_ids
 
 AttrFactory = Callable[[], Any]
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded here, not in the forked child
-
-
-def online_cpus() -> list[int]:
-    """CPU numbers from /sys/devices/system/cpu/online (e.g. "0-3,6")."""
-    try:
-        with open("/sys/devices/system/cpu/online") as f:
-            spec = f.read().strip()
-    except OSError:
-        return list(range(os.cpu_count() or 1))
-    cpus: list[int] = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
 
 
 def _close_all(fds: Sequence[int]) -> None:

@@ -29,10 +29,15 @@ from stax_backend_linux.capture.event_opener import OFF_CPU_STACKS, WAKEUPS, Off
 from stax_backend_linux.capture.targets import PerCpuEvents, open_system_wide
 from stax_backend_linux.decode.record_decoder import KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
 from stax_backend_linux.host_capabilities import PARANOID_FIX, HostFacts
-from stax_backend_linux.off_cpu.sched_waking import SchedWaking, TraceField, load_sched_waking
-from stax_backend_linux.tracefs import ROOT_FIX, TracefsUnavailable
+from stax_backend_linux.off_cpu.sched_waking import (
+    ROOT_FIX,
+    SchedWaking,
+    TracefsUnavailable,
+    load_sched_waking,
+)
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_event_ffi import PerfEventError, enable, event_id
+from stax_binfmt.tracefs import TraceField
 
 OpenShape = Callable[[Callable[[], Any]], PerCpuEvents]
 """Opens one event per CPU (and per thread) the way the sampler was opened."""

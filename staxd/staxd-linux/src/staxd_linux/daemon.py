@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stax_backend_linux.capture.targets import online_cpus
 from stax_binfmt import tracefs
+from stax_binfmt.procfs import online_cpus
 from stax_binfmt.staxd_protocol import (
     FDS_PER_MESSAGE,
     KINDS,
@@ -48,7 +48,7 @@ from staxd_linux import __version__, privileges, rate_limit
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
 from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
 from staxd_linux.connection_closer import ConnectionCloser, unread_bytes
-from staxd_linux.event_sets import Granted, open_plan
+from staxd_linux.event_sets import TRACEFS_DENIED_FIX, Granted, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
 from staxd_linux.policy import Policy
 
@@ -400,6 +400,24 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _mount_tracefs(wanted: bool) -> str | None:
+    """Mount tracefs before privileges are dropped, if ``wanted`` and missing; a line to log, or None.
+
+    Mounting needs CAP_SYS_ADMIN, which the daemon drops after start-up, so it mounts tracefs
+    now if its policy lets clients ask for tracepoints and nothing mounted it yet (under
+    systemd, the unit pulls in systemd's own sys-kernel-tracing.mount instead).  A failure
+    is logged, not fatal: only sched_waking requests need tracefs, and they are then
+    refused with the reason.
+    """
+    if not wanted:
+        return None
+    try:
+        where, mounted = tracefs.ensure_mounted(TRACEFS_DENIED_FIX)
+    except tracefs.TracefsError as exc:
+        return f"{exc.strerror} Wakeup requests will be refused."
+    return f"mounted tracefs on {where}" if mounted else None
+
+
 def run(socket_path: Path, policy: Policy) -> None:
     """Bind, serve until SIGTERM/SIGINT, clean up the socket."""
     if os.geteuid() != 0:
@@ -408,7 +426,7 @@ def run(socket_path: Path, policy: Policy) -> None:
     raise_fd_limit()
     daemon = Daemon(socket_path, policy)
     daemon.bind()
-    if mounted := tracefs.mount_at_startup(policy.allow_tracepoints):
+    if mounted := _mount_tracefs(policy.allow_tracepoints):
         log.info("%s", mounted)
     privileges.drop_privileges()  # start-up is over: keep only what granting needs
     log.info("%s", privileges.describe())

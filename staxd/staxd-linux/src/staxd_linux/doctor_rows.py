@@ -34,7 +34,7 @@ OK = CapabilityStatus.AVAILABLE
 STAXD = CapabilityStatus.VIA_STAXD
 NO = CapabilityStatus.UNAVAILABLE
 SETUP_FIX = "run 'sudo stax setup'"
-TRACEFS_FIX = "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
+TRACEFS_FIX = f"run '{tracefs.MOUNT_COMMAND}'"
 
 # Which grant in staxd's hello reply a "via staxd" row depends on (None: being allowed to connect).
 _GRANT_FOR: dict[Capability, str | None] = {

@@ -27,6 +27,7 @@ from staxd_linux.authorization import Plan, Refusal
 
 PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
 NO_PMU_ERRNOS = (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
+TRACEFS_DENIED_FIX = f"staxd mounts it only while starting, so mount it with '{tracefs.MOUNT_COMMAND}'"
 
 Granted = list[tuple[int, FdDescription]]
 Log = Callable[[str], None]
@@ -167,7 +168,7 @@ def _waking_filter(plan: Plan) -> bytes:
 
 def _open_sched_waking(plan: Plan, opened: _Opened, log: Log) -> None:
     try:
-        root, mounted = tracefs.ensure_mounted()
+        root, mounted = tracefs.ensure_mounted(TRACEFS_DENIED_FIX)
         if mounted:
             log(f"mounted tracefs on {root} for a sched_waking request")
         tp_id = tracefs.tracepoint_id(root, "sched", "sched_waking")
