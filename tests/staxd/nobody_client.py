@@ -33,9 +33,9 @@ from stax_backend_linux.decode.record_decoder import PERF_RECORD_SAMPLE, RecordD
 from stax_backend_linux.staxd_client.client import StaxdClient
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
+from stax_binfmt.perf_event_sets import sched_waking
 from stax_binfmt.procfs import online_cpus
 from stax_binfmt.staxd_protocol import OpenRequest
-from staxd_linux.event_attrs import sched_waking
 
 RING_PAGES = 8
 

@@ -8,12 +8,9 @@ import pytest
 
 from stax_binfmt.cfi.errors import UnwindTableError
 from stax_binfmt.cfi.pointer_encoding import read_encoded_pointer
-from stax_binfmt.cfi.x86_64_registers import (
-    PERF_REGS_USER_MASK_X86_64,
-    registers_from_names,
-    regs_from_perf,
-)
+from stax_binfmt.cfi.x86_64_registers import registers_from_names
 from stax_binfmt.leb128 import read_sleb128, read_uleb128
+from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, regs_from_perf
 
 
 @pytest.mark.parametrize(

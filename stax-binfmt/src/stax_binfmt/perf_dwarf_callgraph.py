@@ -20,16 +20,8 @@ from typing import Any
 
 import attrs
 
-from stax_binfmt.cfi.x86_64_registers import PERF_REGS_USER_MASK_X86_64
-from stax_binfmt.perf_event_attr import flag_word
-
-# enum perf_event_sample_format (perf_event.h)
-PERF_SAMPLE_REGS_USER = 1 << 12
-PERF_SAMPLE_STACK_USER = 1 << 13
-# enum perf_sample_regs_abi: what the u64 before the register values says
-PERF_SAMPLE_REGS_ABI_NONE = 0
-PERF_SAMPLE_REGS_ABI_32 = 1
-PERF_SAMPLE_REGS_ABI_64 = 2
+from stax_binfmt.perf_event_attr import PERF_SAMPLE_REGS_USER, PERF_SAMPLE_STACK_USER, flag_word
+from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, user_regs_mask
 
 DEFAULT_STACK_SIZE = 8192
 """perf record's default ``--call-graph dwarf`` dump size."""
@@ -53,16 +45,20 @@ def stack_size_for(requested: int) -> int:
 
 @attrs.frozen(slots=True)
 class DwarfSampling:
-    """The DWARF call-graph settings of one recording (x86-64 only)."""
+    """The DWARF call-graph settings of one recording (stax unwinds x86-64 only)."""
 
     stack_size: int = DEFAULT_STACK_SIZE
     regs_mask: int = PERF_REGS_USER_MASK_X86_64
-    """perf's x86-64 user mask: ax..r15 and ip, sp, bp; no flags or segment registers
-    (the kernel rejects ds/es/fs/gs, and CFI never needs them)."""
+    """The ``sample_regs_user`` mask (:mod:`.perf_regs`): x86-64's unless built for another machine."""
 
     @classmethod
     def for_size(cls, requested: int) -> DwarfSampling:
         return cls(stack_size_for(requested))
+
+    @classmethod
+    def for_machine(cls, stack_size: int, machine: str | None = None) -> DwarfSampling:
+        """The dump for ``machine`` (this one by default): its registers, ``stack_size`` bytes."""
+        return cls(stack_size, user_regs_mask(machine))
 
     @property
     def regs_count(self) -> int:

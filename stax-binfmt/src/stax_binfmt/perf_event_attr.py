@@ -1,8 +1,11 @@
-"""Building ``struct perf_event_attr``: flag bits set by name, never by C bitfield layout.
+"""Building ``struct perf_event_attr``: the perf_event.h constants, flag bits set by name, and
+the attr of each kind of event stax opens.
 
 The kernel's attr has a 64-bit bitfield (``disabled:1, inherit:1, ...``).  Its bit
 positions are fixed by the uapi ABI, so we declare the word as one ``uint64_t`` in
-perf_event.h and OR in the bits listed here.
+perf_event.h and OR in the bits listed here.  What an *event set* adds to these (how
+it starts, the DWARF call-graph dump, what a user without kernel addresses must not
+get) is :mod:`.perf_event_sets`, which ``stax record`` and staxd both open with.
 """
 
 from __future__ import annotations
@@ -13,14 +16,29 @@ from typing import Any
 
 from stax_binfmt.perf_event_ffi import ffi
 
-# enum perf_type_id / perf_sw_ids / perf_hw_id (perf_event.h).
+# enum perf_type_id, perf_hw_id, perf_sw_ids, perf_hw_cache_* (perf_event.h).
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
 PERF_TYPE_TRACEPOINT = 2
+PERF_TYPE_HW_CACHE = 3
 PERF_COUNT_HW_CPU_CYCLES = 0
+PERF_COUNT_HW_INSTRUCTIONS = 1
+PERF_COUNT_HW_BRANCH_MISSES = 5
 PERF_COUNT_SW_CPU_CLOCK = 0
 PERF_COUNT_SW_CONTEXT_SWITCHES = 3
 PERF_COUNT_SW_DUMMY = 9
+PERF_COUNT_HW_CACHE_L1D = 0
+PERF_COUNT_HW_CACHE_OP_READ = 0
+PERF_COUNT_HW_CACHE_RESULT_MISS = 1
+#: PERF_TYPE_HW_CACHE config = cache id | (op << 8) | (result << 16)
+L1D_READ_MISS = (PERF_COUNT_HW_CACHE_L1D | PERF_COUNT_HW_CACHE_OP_READ << 8
+                 | PERF_COUNT_HW_CACHE_RESULT_MISS << 16)
+
+# enum perf_event_read_format (perf_event.h)
+PERF_FORMAT_TOTAL_TIME_ENABLED = 1 << 0
+PERF_FORMAT_TOTAL_TIME_RUNNING = 1 << 1
+PERF_FORMAT_ID = 1 << 2
+PERF_FORMAT_GROUP = 1 << 3
 
 # enum perf_event_sample_format: the order of these bits is also the order of the
 # fields in a PERF_RECORD_SAMPLE (see record_decoder.py).
@@ -34,6 +52,8 @@ PERF_SAMPLE_ID = 1 << 6
 PERF_SAMPLE_CPU = 1 << 7
 PERF_SAMPLE_PERIOD = 1 << 8
 PERF_SAMPLE_RAW = 1 << 10
+PERF_SAMPLE_REGS_USER = 1 << 12
+PERF_SAMPLE_STACK_USER = 1 << 13
 PERF_SAMPLE_IDENTIFIER = 1 << 16
 
 #: The sample layout record_decoder.py decodes.

@@ -25,7 +25,9 @@ _SYSCALL_NUMBERS = {"x86_64": 298, "aarch64": 241, "arm64": 241}
 PERF_EVENT_IOC_ENABLE = 0x2400  # _IO('$', 0)
 PERF_EVENT_IOC_DISABLE = 0x2401  # _IO('$', 1)
 PERF_EVENT_IOC_SET_OUTPUT = 0x2405  # _IO('$', 5)
+PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
 PERF_EVENT_IOC_ID = 0x80082407  # _IOR('$', 7, __u64 *)
+PERF_EVENT_IOC_SET_BPF = 0x40042408  # _IOW('$', 8, __u32)
 
 # perf_event_open flags.  FD_CLOEXEC keeps event fds out of programs we exec.
 PERF_FLAG_FD_CLOEXEC = 1 << 3

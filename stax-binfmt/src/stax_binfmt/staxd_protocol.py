@@ -5,10 +5,10 @@ wrong, and SCM_RIGHTS file descriptors travel with the message they belong to.
 Every message is one UTF-8 JSON object of at most :data:`MAX_MESSAGE` bytes.
 
 A client asks for a *named* event set (``kind``), never a raw perf_event_attr: the
-daemon builds the attrs itself, so the policy decides exactly what a request can
-reach.  This module is shared by the daemon and the client.  It lives in the
-backend, which is the client, and staxd-linux imports it from here: staxd-linux
-depends on stax-backend-linux, never the reverse.  It parses and validates
+daemon builds the attrs itself (:mod:`.perf_event_sets`, as the client would), so the
+policy decides exactly what a request can reach.  This module is shared by the daemon
+(staxd-linux) and the client (stax-backend-linux), so it lives in the leaf library both
+depend on: the root daemon imports no part of the capture backend.  It parses and validates
 requests strictly (unknown fields, wrong types and out-of-range values
 are rejected with one sentence) and never raises anything but
 :class:`ProtocolError` on untrusted bytes.  docs/staxd.md is the reference.
@@ -17,10 +17,17 @@ are rejected with one sentence) and never raises anything but
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
+
+from stax_binfmt.perf_dwarf_callgraph import MAX_STACK_SIZE, MIN_STACK_SIZE
+
+SOCKET_ENV = "STAXD_SOCKET"
+DEFAULT_SOCKET = Path("/run/staxd/staxd.sock")  # in the unit's RuntimeDirectory (docs/staxd.md)
 
 VERSION = 1
 MAX_MESSAGE = 64 * 1024
@@ -28,8 +35,8 @@ MAX_PIDS = 64
 MAX_CPUS = 4096
 MAX_FREQUENCY = 1_000_000
 MAX_WAKEUP_BYTES = 64 * 1024 * 1024
-DWARF_STACK_MIN = 8
-DWARF_STACK_MAX = 65528
+DWARF_STACK_MIN = MIN_STACK_SIZE
+DWARF_STACK_MAX = MAX_STACK_SIZE
 FDS_PER_MESSAGE = 100
 """Descriptions per grant message: keeps the JSON well under MAX_MESSAGE and the fds under SCM_MAX_FD."""
 
@@ -46,6 +53,11 @@ _KIND_FIELDS: dict[str, frozenset[str]] = {
     "counters": frozenset({"identifier"}),
 }
 _COMMON_OPEN_FIELDS = frozenset({"v", "op", "kind", "pids", "system_wide", "cpus", "start"})
+
+
+def default_socket_path() -> Path:
+    """``$STAXD_SOCKET`` if set (tests, unusual installs), else /run/staxd/staxd.sock."""
+    return Path(os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)
 
 
 class ProtocolError(ValueError):

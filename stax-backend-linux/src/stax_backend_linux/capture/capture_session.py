@@ -51,7 +51,7 @@ from stax_backend_linux.off_cpu.reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
-from stax_binfmt import perf_event_attr as pea
+from stax_binfmt import perf_event_sets
 from stax_binfmt.kallsyms import kernel_addresses_visible
 from stax_binfmt.perf_event_ffi import PerfEventError, disable
 from stax_binfmt.procfs import online_cpus, read_int
@@ -126,10 +126,10 @@ class CaptureSession:
         req = self.request
 
         def make_attr() -> Any:
-            attr = pea.sampling_attr(req.frequency, kernel=kernel, enable_on_exec=bool(req.command),
-                                     inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
-                                     identifier=req.off_cpu)
-            return self.dwarf.sampling.apply(attr) if self.dwarf is not None else attr
+            return perf_event_sets.sampling(req.frequency, kernel=kernel, inherit=not req.system_wide,
+                                            start="on_exec" if req.command else "enabled",
+                                            wakeup_bytes=wakeup_bytes, identifier=req.off_cpu,
+                                            dwarf=self.dwarf.sampling if self.dwarf is not None else None)
 
         return self._open_shaped(make_attr)
 

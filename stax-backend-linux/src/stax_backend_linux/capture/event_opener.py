@@ -26,7 +26,6 @@ import attrs
 from stax.errors import CaptureError
 from stax_backend_linux.capture.targets import PerCpuEvents
 from stax_backend_linux.counters.group import (
-    COUNTER_GROUP,
     NO_PMU_ERRNOS,
     CounterGroup,
     no_pmu_sentence,
@@ -34,6 +33,7 @@ from stax_backend_linux.counters.group import (
 )
 from stax_backend_linux.host_capabilities import HostFacts
 from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, StaxdUnavailable
+from stax_binfmt import perf_counters
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_event_ffi import PerfEventError, enable
 from stax_binfmt.staxd_protocol import MAX_PIDS, FdDescription, OpenRequest
@@ -262,11 +262,11 @@ class EventOpener:
         """The counter groups, one per (thread, CPU), through staxd; None if not granted."""
         request = self.request("counters", target, identifier=identifier)
         if request is not None:
-            request = attrs.evolve(request, cpus=tuple(self.cpus))  # per CPU: mappable (counter_group.py)
+            request = attrs.evolve(request, cpus=tuple(self.cpus))  # per CPU: mappable (perf_counters)
         granted = self.ask(request) if request is not None else None
         if granted is None or request is None:
             return None
-        keys = {spec.event: spec.key for spec in COUNTER_GROUP}
+        keys = {spec.event: spec.key for spec in perf_counters.COUNTER_GROUP}
         groups: dict[int, CounterGroup] = {}
         for fd, d in granted:
             leader = d.index if d.group is None else d.group

@@ -6,7 +6,7 @@ so one poll/drain loop sees everything in per-CPU time order):
 * the context-switch event, shaped like the sampler (the command with ``inherit`` and
   ``enable_on_exec``, each ``-p`` thread, or ``pid -1`` for ``-a``): switch records
   always; with kernel-mode permission (or from staxd) also a sample with the stack at
-  every switch-out (perf_event_attr.context_switch_attr); staxd's, for a user whose
+  every switch-out (stax_binfmt.perf_event_sets.context_switch); staxd's, for a user whose
   policy keeps kernel stacks off, holds the user stack only and no IP;
 * the sched:sched_waking tracepoint, ``pid -1`` on every CPU (root or CAP_PERFMON:
   CPU-wide, raw tracepoint data), opened disabled and enabled once the rings are set up.
@@ -35,7 +35,7 @@ from stax_backend_linux.off_cpu.sched_waking import (
     TracefsUnavailable,
     load_sched_waking,
 )
-from stax_binfmt import perf_event_attr as pea
+from stax_binfmt import perf_event_sets
 from stax_binfmt.perf_event_ffi import PerfEventError, enable, event_id
 from stax_binfmt.tracefs import TraceField
 
@@ -112,8 +112,9 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
     kernel_ok = facts.kernel_stacks_allowed
 
     def switch_attr(stacks: bool) -> Callable[[], Any]:
-        return lambda: pea.context_switch_attr(stacks=stacks, kernel_callchain=stacks, inherit=inherit,
-                                               enable_on_exec=enable_on_exec, wakeup_bytes=wakeup_bytes)
+        return lambda: perf_event_sets.context_switch(stacks=stacks, kernel=stacks, inherit=inherit,
+                                                      start="on_exec" if enable_on_exec else "enabled",
+                                                      wakeup_bytes=wakeup_bytes)
 
     if kernel_ok:
         try:
@@ -149,8 +150,7 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
             tracepoint = setup.waking.tracepoint_id
 
             def waking_attr() -> Any:
-                return pea.sched_waking_attr(tracepoint, kernel_callchain=kernel_ok,
-                                             wakeup_bytes=wakeup_bytes)
+                return perf_event_sets.sched_waking(tracepoint, kernel=kernel_ok, wakeup_bytes=wakeup_bytes)
 
             try:
                 setup.waking_events = open_system_wide(waking_attr, cpus)

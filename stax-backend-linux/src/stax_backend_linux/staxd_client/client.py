@@ -6,7 +6,8 @@ is a :class:`stax.errors.CaptureError` with one sentence saying what happened an
 how to fix it (usually: install staxd with ``sudo stax setup``); fds received
 before a failure are closed, so an error never leaks descriptors.  It lives in the
 backend (staxd-linux's ``stax doctor`` rows import it from here too), so the
-backend never imports staxd_linux.
+backend never imports staxd_linux; the wire format and the socket's place are
+:mod:`stax_binfmt.staxd_protocol`, which the daemon shares.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from stax.errors import CaptureError
 from stax_binfmt.staxd_protocol import (
+    DEFAULT_SOCKET,
     FDS_PER_MESSAGE,
     MAX_MESSAGE,
     VERSION,
@@ -27,17 +29,11 @@ from stax_binfmt.staxd_protocol import (
     OpenRequest,
     ProtocolError,
     decode,
+    default_socket_path,
     encode,
 )
 
-SOCKET_ENV = "STAXD_SOCKET"
-DEFAULT_SOCKET = Path("/run/staxd/staxd.sock")  # in the unit's RuntimeDirectory (docs/staxd.md)
 INSTALL_HINT = "install and start it with 'sudo stax setup'"
-
-
-def default_socket_path() -> Path:
-    """``$STAXD_SOCKET`` if set (tests, unusual installs), else /run/staxd/staxd.sock."""
-    return Path(os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)
 
 
 class StaxdUnavailable(CaptureError):

@@ -3,13 +3,15 @@
 DWARF register numbers come from the System V AMD64 psABI, §3.6.2 "DWARF Register
 Number Mapping" (Figure 3.36): rax=0, rdx=1, rcx=2, rbx=3, rsi=4, rdi=5, rbp=6,
 rsp=7, r8..r15=8..15, and column 16 is the return address (rip).  Perf's own
-numbering (``arch/x86/include/uapi/asm/perf_regs.h``) is different; see
-:func:`regs_from_perf`.
+numbering (:mod:`stax_binfmt.perf_regs`) is different; :class:`PerfRegisterLayout`
+maps one to the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from stax_binfmt.perf_regs import PERF_REG_X86_NAMES
 
 RAX, RDX, RCX, RBX, RSI, RDI, RBP, RSP = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
@@ -30,20 +32,6 @@ _ALIASES = {name: number for number, name in enumerate(DWARF_REGISTER_NAMES)}
 _ALIASES.update({"ax": RAX, "dx": RDX, "cx": RCX, "bx": RBX, "si": RSI, "di": RDI,
                  "bp": RBP, "sp": RSP, "ip": RIP, "pc": RIP})  # fmt: skip
 
-PERF_REG_X86_NAMES: tuple[str, ...] = (
-    "ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "ip", "flags",
-    "cs", "ss", "ds", "es", "fs", "gs",
-    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-)  # fmt: skip
-"""Index = bit number in ``perf_event_attr.sample_regs_user`` (enum perf_event_x86_regs)."""
-
-PERF_REGS_USER_MASK_X86_64 = sum(
-    1 << PERF_REG_X86_NAMES.index(n)
-    for n in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "ip",
-              "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-)  # fmt: skip
-"""The ``sample_regs_user`` mask that gives the unwinder every register it can use."""
-
 
 def registers_from_names(regs: Mapping[str, int]) -> list[int | None]:
     """Turn ``{"rip": .., "rsp": .., ...}`` into a list indexed by DWARF column.
@@ -61,26 +49,6 @@ def registers_from_names(regs: Mapping[str, int]) -> list[int | None]:
             if number is None:
                 continue
         out[number] = value
-    return out
-
-
-def regs_from_perf(mask: int, values: Sequence[int]) -> dict[str, int]:
-    """Name the values of a PERF_SAMPLE_REGS_USER block.
-
-    The kernel writes one u64 per set bit of ``sample_regs_user``, lowest bit first
-    (perf_event_open(2), PERF_SAMPLE_REGS_USER); the result feeds :func:`unwind`.
-    """
-    out: dict[str, int] = {}
-    index = 0
-    bit = 0
-    while mask >> bit:
-        if mask >> bit & 1:
-            if index >= len(values):
-                break
-            if bit < len(PERF_REG_X86_NAMES):
-                out[PERF_REG_X86_NAMES[bit]] = values[index]
-            index += 1
-        bit += 1
     return out
 
 

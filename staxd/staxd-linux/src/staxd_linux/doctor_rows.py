@@ -20,13 +20,9 @@ import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax_backend_linux.host_capabilities import HostFacts, probe_host
-from stax_backend_linux.staxd_client.client import (
-    StaxdClient,
-    StaxdRefused,
-    StaxdUnavailable,
-    default_socket_path,
-)
+from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, StaxdUnavailable
 from stax_binfmt import tracefs
+from stax_binfmt.staxd_protocol import default_socket_path
 from staxd_linux.policy import DEFAULT_POLICY_PATH
 from staxd_linux.service_install import GROUP
 

@@ -18,15 +18,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from stax_backend_linux.counters import group as counter_group
-from stax_binfmt import tracefs
-from stax_binfmt.perf_event_ffi import PerfEventError, event_id, perf_event_open
-from stax_binfmt.staxd_protocol import FdDescription
-from staxd_linux import event_attrs, rate_limit
+from stax_binfmt import perf_counters, perf_event_sets, tracefs
+from stax_binfmt.perf_counters import NO_PMU_ERRNOS
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
+from stax_binfmt.perf_event_ffi import PERF_EVENT_IOC_SET_FILTER, PerfEventError, event_id, perf_event_open
+from stax_binfmt.staxd_protocol import FdDescription, OpenRequest
+from staxd_linux import rate_limit
 from staxd_linux.authorization import Plan, Refusal
 
-PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
-NO_PMU_ERRNOS = (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
 TRACEFS_DENIED_FIX = f"staxd mounts it only while starting, so mount it with '{tracefs.MOUNT_COMMAND}'"
 
 Granted = list[tuple[int, FdDescription]]
@@ -99,13 +98,18 @@ def open_plan(plan: Plan, log: Log) -> Granted:
     return opened.items
 
 
+def _dwarf(request: OpenRequest) -> DwarfSampling | None:
+    """The DWARF call-graph dump this machine's unwinders need, when the request asks for it."""
+    return DwarfSampling.for_machine(request.dwarf_stack_size) if request.call_graph == "dwarf" else None
+
+
 def _sampling_attr(plan: Plan) -> Callable[[], Any]:
     r = plan.request
 
     def make() -> Any:
-        return event_attrs.sampling(r.frequency, kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
-                                    wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
-                                    dwarf_stack_size=r.dwarf_stack_size, identifier=r.identifier)
+        return perf_event_sets.sampling(r.frequency, kernel=plan.kernel, inherit=not r.system_wide,
+                                        start=r.start, wakeup_bytes=r.wakeup_bytes, dwarf=_dwarf(r),
+                                        identifier=r.identifier)
     return make
 
 
@@ -130,9 +134,8 @@ def _switch_attr(plan: Plan) -> Callable[[], Any]:
     r = plan.request
 
     def make() -> Any:
-        return event_attrs.context_switch(kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
-                                          wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
-                                          dwarf_stack_size=r.dwarf_stack_size)
+        return perf_event_sets.context_switch(kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
+                                              wakeup_bytes=r.wakeup_bytes, dwarf=_dwarf(r))
     return make
 
 
@@ -178,8 +181,8 @@ def _open_sched_waking(plan: Plan, opened: _Opened, log: Log) -> None:
     r = plan.request
     event_filter = b"" if r.system_wide else _waking_filter(plan)
     for cpu in plan.cpus:
-        attr = event_attrs.sched_waking(tp_id, kernel=plan.kernel, user_stacks=plan.user_stacks,
-                                        start=r.start, wakeup_bytes=r.wakeup_bytes)
+        attr = perf_event_sets.sched_waking(tp_id, kernel=plan.kernel, user_stacks=plan.user_stacks,
+                                            start=r.start, wakeup_bytes=r.wakeup_bytes)
         fd = perf_event_open(attr, -1, cpu)
         opened.add(fd, attr, kind=r.kind, event="sched:sched_waking", pid=-1,
                    tid=-1, cpu=cpu, kernel=plan.kernel, raw_fields=fields)
@@ -196,8 +199,8 @@ def _open_group(plan: Plan, opened: _Opened, pid: int, tid: int, cpu: int) -> No
     inherit = not r.system_wide
     leader_fd = -1
     leader_index = -1
-    for position, spec in enumerate(counter_group.COUNTER_GROUP):
-        attr = event_attrs.counter(spec, leader=position == 0, kernel=plan.kernel, inherit=inherit,
+    for position, spec in enumerate(perf_counters.COUNTER_GROUP):
+        attr = perf_event_sets.counter(spec, leader=position == 0, kernel=plan.kernel, inherit=inherit,
                                    start=r.start, identifier=r.identifier)
         try:
             fd = perf_event_open(attr, tid, cpu, group_fd=leader_fd)

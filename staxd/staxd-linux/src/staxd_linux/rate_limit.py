@@ -45,9 +45,8 @@ from stax_binfmt.bpf_syscall import (
     create_map,
     load_program,
 )
-from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
+from stax_binfmt.perf_event_ffi import PERF_EVENT_IOC_SET_BPF, PerfEventError, perf_event_open
 
-PERF_EVENT_IOC_SET_BPF = 0x40042408  # _IOW('$', 8, __u32), include/uapi/linux/perf_event.h
 NSEC_PER_SEC = 1_000_000_000
 BURST_NS = 10_000_000
 """How far ahead of its schedule a sample may come: 10 ms of samples, for hrtimer jitter and for
