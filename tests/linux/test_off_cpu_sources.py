@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stax.blocked_reason import BlockedReason
-from stax_backend_linux.kernel_symbols import load_kernel_symbols, parse_kallsyms
+from stax_backend_linux.off_cpu.kernel_symbols import load_kernel_symbols, parse_kallsyms
 from stax_backend_linux.off_cpu.reasons import WaitSiteReasons, read_wchan
 from stax_backend_linux.off_cpu.sched_waking import TracefsUnavailable, load_sched_waking, tracefs_root
 from stax_binfmt import perf_event_attr as pea

@@ -8,7 +8,7 @@ import pytest
 
 from stax.blocked_reason import BlockedReason
 from stax.events import OffCpuInterval, Sample, ThreadExit, ThreadStart, Wakeup
-from stax_backend_linux.kernel_symbols import KernelSymbols
+from stax_backend_linux.off_cpu.kernel_symbols import KernelSymbols
 from stax_backend_linux.off_cpu.reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.off_cpu.stream import OffCpuStream

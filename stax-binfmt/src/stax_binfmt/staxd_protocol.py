@@ -182,6 +182,19 @@ class FdDescription:
             raise ProtocolError(f"staxd sent a malformed fd description ({exc}).") from None
 
 
+Granted = list[tuple[int, FdDescription]]
+"""The fds of one grant with their descriptions, as the daemon sends them and the client gets them."""
+
+
+def close_granted(granted: Granted) -> None:
+    """Close every fd of a grant (a refusal half-way, or a grant the client cannot use)."""
+    for fd, _ in granted:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 # -- encoding --------------------------------------------------------------------------------------
 
 

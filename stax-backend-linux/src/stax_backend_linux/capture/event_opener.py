@@ -36,12 +36,11 @@ from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, St
 from stax_binfmt import perf_counters
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_event_ffi import PerfEventError, enable
-from stax_binfmt.staxd_protocol import MAX_PIDS, FdDescription, OpenRequest
+from stax_binfmt.staxd_protocol import MAX_PIDS, Granted, OpenRequest, close_granted
 
 IN_PROCESS = "in-process"
 STAXD = "staxd"
 
-Granted = list[tuple[int, FdDescription]]
 
 # What each loss is called in the note, in the order the note lists them.
 KERNEL_FRAMES = "kernel frames"
@@ -64,14 +63,6 @@ class StaxdTarget:
     system_wide: bool = False
     command: bool = False
     """A command held before exec: sampling, switches and counters start ``on_exec``."""
-
-
-def _close(granted: Granted) -> None:
-    for fd, _ in granted:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _join(items: Sequence[str]) -> str:
@@ -152,7 +143,7 @@ class EventOpener:
         where kernel stacks are not granted); if not, the fds are given back."""
         if all(d.sample_type | pea.PERF_SAMPLE_IP == sample_type | pea.PERF_SAMPLE_IP for _, d in granted):
             return True
-        _close(granted)
+        close_granted(granted)
         self.failure = self.failure or CaptureError("staxd's sample layout differs from the one this stax "
                                                     "decodes; upgrade staxd.")
         return False
@@ -175,11 +166,11 @@ class EventOpener:
         by_cpu: dict[int, list[int]] = {cpu: [] for cpu in self.cpus}
         for fd, description in granted:
             if description.cpu not in by_cpu:
-                _close(granted)
+                close_granted(granted)
                 return None
             by_cpu[description.cpu].append(fd)
         if any(not fds for fds in by_cpu.values()):
-            _close(granted)
+            close_granted(granted)
             return None
         for cpu in self.cpus:
             events.leaders.append(by_cpu[cpu][0])
@@ -206,7 +197,7 @@ class EventOpener:
         if granted is None or request is None:
             return None
         if dwarf is not None and any((d.sample_regs_user, d.sample_stack_user) != dwarf for _, d in granted):
-            _close(granted)
+            close_granted(granted)
             self.failure = self.failure or CaptureError("staxd's DWARF register and stack dump differs from "
                                                         "the one this stax decodes; upgrade staxd.")
             return None
@@ -250,7 +241,7 @@ class EventOpener:
             return None
         fields = dict(granted[0][1].raw_fields) if granted else {}
         if "pid" not in fields:
-            _close(granted)
+            close_granted(granted)
             return None
         events = self.per_cpu(granted, "enabled")  # enable_wakeups() starts them after mapping
         if events is None:

@@ -3,7 +3,7 @@
 With kernel callchains, the context-switches sample's kernel part is led by the
 scheduler (``__schedule``, ``schedule``) and then the wait site (``do_nanosleep``,
 ``pipe_read``, ``futex_wait_queue`` ...); :func:`stax.wait_site_classifier.classify_wait_site`
-picks the bucket from the names, which come from /proc/kallsyms (kernel_symbols.py).
+picks the bucket from the names, which come from /proc/kallsyms (kernel_symbols.py, beside it).
 Stacks repeat, so results are cached per stack.
 
 Without them (perf_event_paranoid 2 without CAP_PERFMON, or kptr_restrict hiding
@@ -19,7 +19,7 @@ from __future__ import annotations
 from stax.blocked_reason import BlockedReason
 from stax.events import IpTuple
 from stax.wait_site_classifier import classify_wait_site, classify_wchan
-from stax_backend_linux.kernel_symbols import KernelSymbols
+from stax_backend_linux.off_cpu.kernel_symbols import KernelSymbols
 
 NO_REASON = (BlockedReason.OTHER, "")
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
+from stax_binfmt import vdso
+from stax_binfmt.vdso import MAPS_PATH, MEM_PATH
 from stax_symbols.elf.elf_file import ElfReadError
 from stax_symbols.elf.loaded_elf import LoadedElf, load_elf
 
@@ -28,26 +30,20 @@ if TYPE_CHECKING:
     from stax.stack_table import Image
 
 VDSO_ORDER = 320
-VDSO_PATH = "[vdso]"
+VDSO_PATH = vdso.VDSO_NAME
 
 
-def read_own_vdso(maps: Path = Path("/proc/self/maps"), mem: Path = Path("/proc/self/mem")) -> bytes:
+def read_own_vdso(maps: Path = MAPS_PATH, mem: Path = MEM_PATH) -> bytes:
     """The bytes of this process's ``[vdso]`` mapping; raises ``ElfReadError`` if there is none."""
     try:
-        for line in maps.read_text().splitlines():
-            if line.endswith(VDSO_PATH):
-                start_text, end_text = line.split(None, 1)[0].split("-")
-                start, end = int(start_text, 16), int(end_text, 16)
-                with open(mem, "rb", buffering=0) as stream:
-                    stream.seek(start)
-                    return stream.read(end - start)
+        image = vdso.read_own_vdso(maps, mem)
     except OSError as exc:
         raise ElfReadError(
             f"Cannot read symbols from [vdso]: this process's copy is unreadable ({exc.strerror or exc})."
         ) from None
-    raise ElfReadError(
-        "Cannot read symbols from [vdso]: this process has none (booted with vdso=0?)."
-    )
+    if image is None:
+        raise ElfReadError("Cannot read symbols from [vdso]: this process has none (booted with vdso=0?).")
+    return image
 
 
 class VdsoSource:
@@ -56,7 +52,7 @@ class VdsoSource:
     name = "vdso"
     order = VDSO_ORDER
 
-    def __init__(self, maps: Path = Path("/proc/self/maps"), mem: Path = Path("/proc/self/mem")) -> None:
+    def __init__(self, maps: Path = MAPS_PATH, mem: Path = MEM_PATH) -> None:
         self._paths = (maps, mem)
         self._loaded: LoadedElf | str | None = None
         self._lock = threading.Lock()

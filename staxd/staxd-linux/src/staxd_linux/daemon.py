@@ -36,9 +36,11 @@ from stax_binfmt.staxd_protocol import (
     KINDS,
     MAX_MESSAGE,
     VERSION,
+    Granted,
     Hello,
     OpenRequest,
     ProtocolError,
+    close_granted,
     decode,
     encode,
     error_reply,
@@ -48,7 +50,7 @@ from staxd_linux import __version__, privileges, rate_limit
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
 from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
 from staxd_linux.connection_closer import ConnectionCloser, unread_bytes
-from staxd_linux.event_sets import TRACEFS_DENIED_FIX, Granted, open_plan
+from staxd_linux.event_sets import TRACEFS_DENIED_FIX, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
 from staxd_linux.policy import Policy
 
@@ -322,7 +324,7 @@ class Daemon:
                 try:
                     plan.confirm()  # a set-user-id exec between the check and the open withdraws the grant
                 except Refusal:
-                    _close_all(granted)
+                    close_granted(granted)
                     raise
             finally:
                 plan.release()
@@ -368,21 +370,13 @@ class Daemon:
                            "more": start + FDS_PER_MESSAGE < len(granted)}
                 socket.send_fds(conn, [encode(message)], [fd for fd, _ in batch])
                 sent = start + len(batch)
-                _close_all(batch)
+                close_granted(batch)
         finally:
-            _close_all(granted[sent:])
+            close_granted(granted[sent:])
 
     def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
         conn.settimeout(self.policy.client_timeout)  # a reply in progress
         conn.sendall(encode(message))
-
-
-def _close_all(granted: Granted) -> None:
-    for fd, _ in granted:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _sentence(text: str) -> str:

@@ -22,13 +22,12 @@ from stax_binfmt import perf_counters, perf_event_sets, tracefs
 from stax_binfmt.perf_counters import NO_PMU_ERRNOS
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 from stax_binfmt.perf_event_ffi import PERF_EVENT_IOC_SET_FILTER, PerfEventError, event_id, perf_event_open
-from stax_binfmt.staxd_protocol import FdDescription, OpenRequest
+from stax_binfmt.staxd_protocol import FdDescription, Granted, OpenRequest, close_granted
 from staxd_linux import rate_limit
 from staxd_linux.authorization import Plan, Refusal
 
 TRACEFS_DENIED_FIX = f"staxd mounts it only while starting, so mount it with '{tracefs.MOUNT_COMMAND}'"
 
-Granted = list[tuple[int, FdDescription]]
 Log = Callable[[str], None]
 
 
@@ -56,11 +55,7 @@ class _Opened:
         return index
 
     def close(self) -> None:
-        for fd, _ in self.items:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_granted(self.items)
         self.items = []
 
 
