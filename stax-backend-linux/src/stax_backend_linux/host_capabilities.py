@@ -12,32 +12,19 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 
 import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt import tracefs
+from stax_binfmt.linux_capabilities import effective_has
 from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
 from stax_binfmt.procfs import read_int
-
-CAP_SYS_ADMIN = 21
-CAP_PERFMON = 38
 
 PARANOID_FIX = "run 'sudo sysctl kernel.perf_event_paranoid=1', or install staxd once with 'sudo stax setup'"
 SYSTEM_WIDE_FIX = ("run as root, 'sudo sysctl kernel.perf_event_paranoid=0', or install staxd with "
                    "'sudo stax setup'")
-
-
-def _effective_caps() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def _probe(type_: int, config: int, exclude_kernel: bool) -> int:
@@ -85,8 +72,7 @@ class HostFacts:
 
 def probe_host() -> HostFacts:
     """Read the sysctls and capabilities, and try the probe events (a few ms)."""
-    caps = _effective_caps()
-    perfmon = bool(caps >> CAP_PERFMON & 1 or caps >> CAP_SYS_ADMIN & 1)
+    perfmon = effective_has("CAP_PERFMON", "CAP_SYS_ADMIN")
     paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", 2)
     kernel_ok = perfmon or paranoid <= 1
     return HostFacts(
