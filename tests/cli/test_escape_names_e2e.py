@@ -4,7 +4,9 @@ The workload renames itself (prctl PR_SET_NAME) to ``ESC]0;pwned BEL ESC[2J``, n
 waker thread ``ESC[31mwaker``, and runs code from an anonymous mapping that its own perf
 map names ``ESC]0;jit BEL ESC[2Jjitted``.  Recorded by the real ``stax record``, every
 text view shows those names as visible ``\\x1b`` escapes, no ESC byte reaches stdout or
-stderr, and ``--json`` keeps the exact names.
+stderr, and ``--json`` keeps the exact thread names.  JIT names come from a file the
+process wrote (often in /tmp), so they are escaped already when the perf map is read
+(stax_symbols.jit.perf_map_file): the recording, and so the JSON, holds them escaped.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def test_views_show_names_escaped(evil_recording: tuple[Path, str], argv: tuple[
 
 def test_json_keeps_the_exact_names(evil_recording: tuple[Path, str]) -> None:
     top = json.loads(stax("top", str(evil_recording[0]), "--json", "-n", "-1").stdout)
-    assert JIT in {f["function"] for f in top["functions"]}
+    assert ESCAPED_JIT in {f["function"] for f in top["functions"]}  # escaped as the map was read
     assert {COMM, WAKER} <= {t["name"] for t in top["threads"]}
     threads = json.loads(stax("threads", str(evil_recording[0]), "--json").stdout)
     assert {COMM, WAKER} <= {t["name"] for t in threads["threads"]}

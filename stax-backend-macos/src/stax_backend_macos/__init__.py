@@ -1,1 +1,1 @@
-"""stax capture backend for macOS: kperf/kdebug through staxd (decoding checked on Linux with synthesized buffers)."""
+"""stax capture backend for macOS (kperf/kdebug) and the Apple ktrace importer; decoding checked on Linux."""

@@ -34,6 +34,8 @@ ELFDATA2MSB = 2
 # e_machine (gABI "ELF Header"; the processor supplements).
 EM_ARM = 40
 EM_X86_64 = 62
+EM_AARCH64 = 183
+EM_RISCV = 243
 # p_type, p_flags (gABI "Program Header").
 PT_LOAD = 1
 PT_NOTE = 4

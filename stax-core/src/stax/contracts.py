@@ -17,6 +17,7 @@ from stax.events import Event
 
 if TYPE_CHECKING:
     from stax.analysis.profile import Profile
+    from stax.function_code import FunctionCode
     from stax.stack_table import Image
 
 
@@ -122,6 +123,30 @@ class PrivilegedBroker(Protocol):
         ...
 
 
+IMPORT_HEAD_BYTES = 4096
+"""How many leading bytes of a file ``stax import`` shows each importer's ``recognizes``."""
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Turns a trace file another tool wrote into a recording (see ``stax_importers``)."""
+
+    name: str
+    description: str
+    """One line for the list of what ``stax import`` reads: the format and who writes it."""
+
+    def recognizes(self, head: bytes) -> bool:
+        """True when ``head`` (the file's first bytes, up to IMPORT_HEAD_BYTES) is this format's."""
+        ...
+
+    def import_file(self, path: Path, sink: EventSink) -> CaptureSummary:
+        """Decode ``path`` into ``sink`` (batches of ``stax.events``) and summarise it.
+
+        Raises :class:`stax.errors.StaxError` with one sentence when the file cannot be read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class SymbolInfo:
     """What one address resolved to.  A list of these, innermost first, is an inline chain."""
@@ -171,6 +196,26 @@ class SymbolSource(Protocol):
         ...
 
 
+@runtime_checkable
+class CodeSource(Protocol):
+    """Reads the machine code of functions for annotated disassembly (see ``stax_code_sources``)."""
+
+    name: str
+    order: int
+    """Lower runs first; the first source to return a function holding an offset wins."""
+
+    def function_code(
+        self, image: Image, offsets: Sequence[int], context: SymbolContext, max_bytes: int
+    ) -> Sequence[FunctionCode]:
+        """The functions of ``image`` that hold ``offsets`` (frames' offsets), one each.
+
+        A function larger than ``max_bytes`` comes back with ``code=None`` and status
+        ``too-large``.  Only files whose build id matches the image's may be read; an
+        empty sequence for images this source does not serve or cannot read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class RenderOptions:
     """Options every renderer may honour."""
@@ -183,10 +228,25 @@ class RenderOptions:
 
 @runtime_checkable
 class Renderer(Protocol):
-    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``)."""
+    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``).
+
+    A renderer of another view sets ``view`` (e.g. ``"annotation"`` for
+    :class:`stax.analysis.annotation.Annotation`); without it a renderer draws a profile.
+    """
 
     name: str
     formats: tuple[str, ...]
     description: str
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None: ...
+
+
+PROFILE_VIEW = "profile"
+ANNOTATION_VIEW = "annotation"
+"""The views a renderer may declare in its optional ``view`` attribute."""
+
+
+def renderer_view(renderer: object) -> str:
+    """Which view ``renderer`` draws: its ``view`` attribute, else a profile."""
+    view = getattr(renderer, "view", PROFILE_VIEW)
+    return view if isinstance(view, str) else PROFILE_VIEW

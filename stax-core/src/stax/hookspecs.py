@@ -20,7 +20,14 @@ from stax.plugin_markers import _hookspec
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
+    from stax.contracts import (
+        CaptureBackend,
+        CodeSource,
+        Importer,
+        PrivilegedBroker,
+        Renderer,
+        SymbolSource,
+    )
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -58,6 +65,21 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
     """
 
 
+@_hookspec
+def stax_importers() -> Sequence[Importer]:
+    """Return the importers this plugin provides: readers of trace files other tools write.
+
+    Called once by ``stax import FILE``, which shows each importer the file's first
+    bytes (``recognizes``) and lets the first that recognises them turn the file into
+    a recording through the same recording builder ``stax record`` uses.  The command
+    itself knows no format, so a new format is one more importer.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.Importer`.
+
+    Implemented by ``stax-backend-macos`` (Apple ktrace/artrace files).
+    """
+
+
 # -------------------------------------------------------------------------------------------------
 # Symbolication
 # -------------------------------------------------------------------------------------------------
@@ -75,6 +97,23 @@ def stax_symbol_sources() -> Sequence[SymbolSource]:
     :returns: A sequence of objects satisfying :class:`stax.contracts.SymbolSource`.
 
     Implemented by ``stax-symbols`` (ELF, kallsyms, vDSO, ...) and third parties.
+    """
+
+
+@_hookspec
+def stax_code_sources() -> Sequence[CodeSource]:
+    """Return the code sources this plugin provides: readers of functions' machine code.
+
+    Called once at the end of ``stax record``, after symbolication, to store the code
+    bytes, line-table slices and inline ranges of the functions that hold samples (so
+    ``stax annotate`` works after the binary is gone), and by ``stax annotate`` when a
+    recording did not keep a function's code (then only a file whose build id still
+    matches may answer).  Sources are sorted by ``order``; for each offset the first
+    source that returns a function holding it wins.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.CodeSource`.
+
+    Implemented by ``stax-symbols`` (ELF images, x86_64 and aarch64) and third parties.
     """
 
 

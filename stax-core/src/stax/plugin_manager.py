@@ -24,7 +24,14 @@ from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
+    from stax.contracts import (
+        CaptureBackend,
+        CodeSource,
+        Importer,
+        PrivilegedBroker,
+        Renderer,
+        SymbolSource,
+    )
     from stax.events import Event
     from stax.stack_table import FrameTable, SampleColumns, StackTable
 
@@ -118,9 +125,20 @@ class StaxPlugins:
                     return broker
         return None
 
+    def importers(self) -> list[Importer]:
+        """Every installed importer, in a stable order (by name)."""
+        self.load()
+        found = [i for batch in self.pm.hook.stax_importers() for i in batch]
+        return sorted(found, key=lambda i: i.name)
+
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()
         sources = [s for batch in self.pm.hook.stax_symbol_sources() for s in batch]
+        return sorted(sources, key=lambda s: s.order)
+
+    def code_sources(self) -> list[CodeSource]:
+        self.load()
+        sources = [s for batch in self.pm.hook.stax_code_sources() for s in batch]
         return sorted(sources, key=lambda s: s.order)
 
     def renderers(self) -> dict[str, Renderer]:

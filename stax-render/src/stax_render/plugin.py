@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import stax
+from stax_render.annotate import AnnotateRenderer
 from stax_render.collapsed import CollapsedRenderer
 from stax_render.flamegraph import FlamegraphRenderer
 from stax_render.top import TopRenderer
@@ -20,4 +21,4 @@ if TYPE_CHECKING:
 
 @stax.hookimpl
 def stax_renderers() -> Sequence[Renderer]:
-    return [TopRenderer(), FlamegraphRenderer(), CollapsedRenderer()]
+    return [TopRenderer(), FlamegraphRenderer(), CollapsedRenderer(), AnnotateRenderer()]

@@ -5,7 +5,7 @@ context-switch record (fast_decode.h); this module turns the entries into the sa
 objects the Python decoder makes, and hands every other record back to the Python
 decoder at its own offset, so the two produce identical events.  The extension is
 built on first use (fast_decode_build.py); without a compiler, Python headers or a
-writable cache, or with ``STAX_PURE_PYTHON=1``, :func:`load` returns None and the
+writable directory, or with ``STAX_PURE_PYTHON=1``, :func:`load` returns None and the
 Python decoder does everything.
 """
 
@@ -120,10 +120,11 @@ def load() -> FastScan | None:
     if _loaded is False:
         _loaded = None
         try:
-            from stax.symbol_cache import cache_dir
+            from stax.cache_dirs import work_dir
             from stax_backend_linux.decode import fast_decode_build
 
-            path = fast_decode_build.build(cache_dir() / "fast_decode")
+            # code is loaded only from a directory of ours (else one private to this run)
+            path = fast_decode_build.build(work_dir() / "fast_decode")
             _loaded = FastScan(fast_decode_build.load(path))
         except Exception:  # no compiler, headers or writable cache: the Python decoder serves
             _loaded = None

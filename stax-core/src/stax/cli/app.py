@@ -19,10 +19,12 @@ from stax.text_safety import printable
 
 BUILTIN_COMMANDS = {
     "record": "stax.cli.record_command:record",
+    "import": "stax.cli.import_command:import_trace",
     "top": "stax.cli.view_commands:top",
     "flamegraph": "stax.cli.view_commands:flamegraph",
     "collapse": "stax.cli.view_commands:collapse",
     "render": "stax.cli.view_commands:render",
+    "annotate": "stax.cli.annotate_command:annotate",
     "threads": "stax.cli.thread_commands:threads",
     "wakers": "stax.cli.thread_commands:wakers",
     "plugins": "stax.cli.plugins_command:plugins",
@@ -33,10 +35,12 @@ BUILTIN_COMMANDS = {
 # One line each for `stax --help`: lazy commands are not imported to read their docstrings.
 COMMAND_SUMMARIES = {
     "record": "Record a CPU profile (on- and off-CPU) of a command, pids, or the system.",
+    "import": "A trace recorded by another tool (Apple ktrace/artrace) as a .stax recording.",
     "top": "Functions by CPU time (or blocked time with --off-cpu).",
     "flamegraph": "An interactive SVG flamegraph (--off-cpu: blocked time by reason).",
     "collapse": "Folded stacks for flamegraph.pl / inferno.",
     "render": "Any installed renderer, by name.",
+    "annotate": "A function's instructions with samples per instruction and source lines.",
     "threads": "Per thread: on-CPU, blocked time by reason, runnable wait, wakers.",
     "wakers": "Blocked stacks joined with the stacks that woke them.",
     "plugins": "What plugins are installed: distribution, version, hooks.",

@@ -37,6 +37,9 @@ def plugins(*, json_output: Annotated[bool, Parameter(name="--json")] = False) -
     sources = manager.symbol_sources()
     if sources:
         print("symbol sources (in order): " + ", ".join(s.name for s in sources))
+    code_sources = manager.code_sources()
+    if code_sources:
+        print("code sources (in order): " + ", ".join(s.name for s in code_sources))
     backends = manager.capture_backends()
     if backends:
         print("capture backends: " + ", ".join(f"{b.name} ({b.os_name})" for b in backends))

@@ -13,7 +13,6 @@ field of the JSON output instead: ``Profile.incomplete``).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from typing import IO, Annotated
 
 from cyclopts import Group, Parameter
 
-from stax.contracts import RenderOptions
+from stax.contracts import PROFILE_VIEW, RenderOptions, renderer_view
 from stax.errors import StaxError, UsageError
 from stax.recording.reader import SampleFilter
 from stax.text_safety import printable
@@ -143,29 +142,20 @@ def _renderer(name: str):  # -> Renderer
 
 @contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
-    """stdout, or a file written whole (a temporary renamed into place) so a failure leaves none."""
+    """stdout, or ``-o PATH`` as :func:`stax.trusted_files.text_output` allows: a regular
+    file written whole (a failure leaves none), a device such as /dev/null written through."""
     if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    try:
-        with handle:
-            yield handle
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from stax.trusted_files import text_output
+
+    with text_output(path) as handle:
+        yield handle
 
 
 def _wrote(path: Path | None) -> None:
-    if path is not None and str(path) != "-":
+    if path is not None and str(path) != "-" and path.is_file():
         size = path.stat().st_size / 1024
         print(f"stax: wrote {printable(str(path))} ({size:,.0f} KiB)", file=sys.stderr)
 
@@ -328,6 +318,9 @@ def render(
     """
     name, _, kind = format.partition(":")
     renderer = _renderer(name)
+    if renderer_view(renderer) != PROFILE_VIEW:
+        raise UsageError(f"Renderer {name!r} draws {renderer_view(renderer)}s, not profiles; use"
+                         f" `stax {name} {recording}`.")
     if kind and kind not in renderer.formats:
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."

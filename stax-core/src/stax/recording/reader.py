@@ -377,3 +377,34 @@ class Recording:
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
         )
+
+    # -- per-address data (annotated disassembly) --------------------------------------------------
+
+    def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
+        """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
+            f" sum(weight) AS w FROM {self._totals}{where} GROUP BY stack_id) t"
+            " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
+            params,
+        )
+
+    def frame_addresses(self) -> list[tuple[int, int, int, bool, bool, str | None, int | None,
+                                            str | None, int | None]]:
+        """(id, image id, offset, is_kernel, is_return, function, symbol_offset, file, line) per frame.
+
+        ``file``/``line`` are the innermost known: the inlined function's own line where
+        code was inlined at that address, else the function's.
+        """
+        inner = {frame_id: (file, line) for frame_id, file, line in self._query(
+            "SELECT frame_id, file, line FROM frame_inlines WHERE depth = 0")}
+        out = []
+        for fid, image_id, offset, kernel, ret, function, sym_offset, file, line in self._query(
+            "SELECT id, image_id, offset, is_kernel, is_return, function, symbol_offset, file, line"
+            " FROM frames ORDER BY id"
+        ):
+            file, line = inner.get(fid, (file, line))
+            out.append((fid, image_id, from_sql_u64(offset), bool(kernel), bool(ret), function,
+                        sym_offset, file, line))
+        return out

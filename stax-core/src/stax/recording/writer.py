@@ -44,6 +44,7 @@ from stax.events import (
 from stax.recording.recording_state import STATE_COMPLETE, STATE_KEY, STATE_RECORDING
 from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
 from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, SampleColumns, StackTable
+from stax.trusted_files import PROCESS_OWNERS_OPTION, process_uids, recording_output
 from stax.wait_site_classifier import classify_wait_site
 
 if TYPE_CHECKING:
@@ -59,11 +60,9 @@ class RecordingBuilder:
     """The sink that turns decoded events into a recording file."""
 
     def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
-        self.path = Path(path)
+        self.path = recording_output(Path(path))  # a regular file only; links resolved
         self.plugins = plugins
         try:
-            if self.path.exists():
-                self.path.unlink()
             self.db = sqlite3.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StaxError(f"Cannot create {self.path} ({exc}); choose another -o path.") from None
@@ -91,6 +90,8 @@ class RecordingBuilder:
         self.lost: dict[tuple[int, str], int] = {}
         self.threads: dict[tuple[int, int], dict[str, object]] = {}
         self.processes: dict[int, dict[str, object]] = {}
+        self.process_owners: dict[int, set[int]] = {}
+        """The uids each process was seen running as: who may own its perf map or jitdump."""
         self.off_cpu: list[tuple] = []
         self.wakeups: list[tuple] = []
         self.off_cpu_count = 0
@@ -211,7 +212,14 @@ class RecordingBuilder:
             proc = {"parent_pid": None, "name": None, "command_line": None,
                     "start_time": None, "end_time": None}
             self.processes[pid] = proc
+            self._note_owners(pid)
         return proc
+
+    def _note_owners(self, pid: int) -> None:
+        """Remember the uids ``pid`` runs as now (read while it runs: by the end it may be gone)."""
+        uids = process_uids(pid)
+        if uids:
+            self.process_owners.setdefault(pid, set()).update(uids)
 
     def _thread(self, pid: int, tid: int, when: int) -> dict[str, object]:
         thread = self.threads.get((pid, tid))
@@ -224,9 +232,10 @@ class RecordingBuilder:
     def _on_thread_name(self, event: ThreadName) -> None:
         thread = self._thread(event.pid, event.tid, event.time)
         thread["name"] = event.name
-        if event.pid == event.tid:
+        if event.pid == event.tid or event.process:
             self._process(event.pid)["name"] = event.name
         if event.is_exec:
+            self._note_owners(event.pid)  # a set-user-id program runs as another user now
             self.address_spaces.exec(event.pid)
             self._invalidate_frame_cache(event.pid)
 
@@ -467,7 +476,13 @@ class RecordingBuilder:
                 if self.address_spaces.jitdump_paths:  # JIT sources find each pid's jitdump here
                     options.setdefault(JITDUMP_PATHS_OPTION, {
                         pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
+                for pid, proc in self.processes.items():  # still running: it may have changed user
+                    if proc["end_time"] is None:
+                        self._note_owners(pid)
+                options.setdefault(PROCESS_OWNERS_OPTION, {
+                    pid: tuple(sorted(uids)) for pid, uids in self.process_owners.items()})
                 warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
+                warnings += self._store_function_code(options)
             self._classify_off_cpu_by_stack()
             if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
                 self.db.execute("UPDATE frames SET function=? WHERE id=?",
@@ -486,6 +501,15 @@ class RecordingBuilder:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.close()
+        return warnings
+
+    def _store_function_code(self, options: Mapping[str, object]) -> list[str]:
+        """Keep the code of the functions with samples, for ``stax annotate`` (bounded)."""
+        from stax.function_code_store import CODE_META_KEY, store_function_code
+
+        summary, warnings = store_function_code(self.db, self.images, self.frames, self.stacks,
+                                                self.plugins, options)  # type: ignore[arg-type]
+        self.set_meta({CODE_META_KEY: summary.as_meta()})
         return warnings
 
     def abandon(self) -> None:

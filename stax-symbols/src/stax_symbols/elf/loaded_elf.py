@@ -27,6 +27,8 @@ class LoadedElf:
     build_id: bytes | None
     segments: LoadSegments
     functions: SymbolTable
+    machine: int = 0
+    """``e_machine`` (``stax_binfmt.elf.EM_X86_64``, ...): the instruction set of its code."""
 
     def symbolicate(self, offsets: Sequence[int]) -> dict[int, Sequence[SymbolInfo]]:
         """Name file offsets: offset -> vaddr through PT_LOAD, then the function table."""
@@ -62,4 +64,4 @@ class LoadedElf:
 def load_elf(stream: BinaryIO, label: str) -> LoadedElf:
     """Parse ``stream`` and build its function table (raises ``ElfReadError``)."""
     elf = read_elf(stream, label)
-    return LoadedElf(label, elf.build_id, elf.segments, function_table(elf))
+    return LoadedElf(label, elf.build_id, elf.segments, function_table(elf), elf.machine)

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from stax.cache_dirs import work_dir
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.plugin_manager import get_plugins
-from stax.symbol_cache import cache_dir
 from stax_symbols.symbolize.targets import Plan
 
 
 def resolve(plan: Plan) -> tuple[list[Sequence[SymbolInfo]], list[str]]:
     """The chain (innermost first; empty when unknown) per target, and the warnings."""
-    context = SymbolContext(cache_dir=cache_dir(), options=plan.options)
+    context = SymbolContext(cache_dir=work_dir(), options=plan.options)
     by_image: dict[int, tuple[object, set[int]]] = {}
     for target in plan.targets:
         if target.image is not None and target.offset is not None:
