@@ -57,7 +57,7 @@ class CodeSourcePlugin:
 
 
 def _elf_code() -> CodeSource:
-    from stax_symbols.elf_code import ElfCodeSource
+    from stax_symbols.elf.code_source import ElfCodeSource
 
     return ElfCodeSource()
 

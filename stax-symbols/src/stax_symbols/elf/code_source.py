@@ -5,7 +5,7 @@ else its separate debug file's, else .dynsym; the policy of :mod:`.elf_symbol_ta
 Its bytes come from the image file found by :mod:`.debug_file_locator` - the file at the
 recorded path only while its build id matches, else debuginfod's copy - so a rebuilt
 binary never lends its code to an old recording.  Lines and inlines are cut from the
-DWARF symbolication already parsed (:mod:`.dwarf_function_slice`); direct branch and call
+DWARF symbolication already parsed (:mod:`stax_symbols.dwarf.function_slice`); direct branch and call
 targets outside the function are named from the same symbol tables.
 """
 
@@ -21,10 +21,10 @@ from stax.function_code import CodeStatus, FunctionCode, SymbolRange
 from stax_symbols.code_arch import arch_of_elf_machine
 from stax_symbols.debug_files.locator import PROCESS_LOCATOR, DebugFileLocator
 from stax_symbols.dwarf.forms import DwarfError
+from stax_symbols.dwarf.function_slice import function_inlines, function_lines
 from stax_symbols.dwarf.memo import PROCESS_DWARF_MEMO, DwarfMemo
 from stax_symbols.dwarf.resolver import DwarfResolver
 from stax_symbols.dwarf.source import debug_info_token
-from stax_symbols.dwarf_function_slice import function_inlines, function_lines
 from stax_symbols.elf.elf_file import ElfReadError
 from stax_symbols.elf.loaded_elf import LoadedElf
 from stax_symbols.elf.memo import PROCESS_MEMO, ElfMemo
