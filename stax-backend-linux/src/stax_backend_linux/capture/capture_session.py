@@ -8,8 +8,8 @@ copied, progress and stop checks.  Stopping always ends with a final drain and a
 flush: nothing the kernel recorded is dropped.
 
 With ``request.off_cpu`` the context-switch and sched_waking events share the rings
-(off_cpu_events.py); their records are turned into off-CPU intervals and wakeups
-between time ordering and the sink (off_cpu_stream.py).
+(off_cpu/events.py); their records are turned into off-CPU intervals and wakeups
+between time ordering and the sink (off_cpu/stream.py).
 """
 
 from __future__ import annotations

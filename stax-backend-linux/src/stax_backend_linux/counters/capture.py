@@ -1,6 +1,6 @@
 """Per-thread counter totals of one recording, from READ records and the groups' final read().
 
-Where each thread's counts come from (counter_group.py explains the group shape):
+Where each thread's counts come from (stax_binfmt.perf_counters explains the group shape):
 
 * a thread that an opened group *inherited* (created during the recording) writes a
   PERF_RECORD_READ with its own values when it exits, on each CPU's group;
@@ -18,7 +18,7 @@ during the recording (PERF_RECORD_FORK) and wrote no READ record, and to the ope
 thread when there is no such single thread (threads still running at the end).
 
 Values are scaled by time_enabled / time_running over each thread's per-CPU reads
-(counter_decoder.combine).
+(decoder.combine).
 """
 
 from __future__ import annotations

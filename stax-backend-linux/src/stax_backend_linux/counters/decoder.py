@@ -15,7 +15,7 @@ that time and ``time_enabled`` the time it was wanted.  :func:`scaled` estimates
 full count as ``value * time_enabled / time_running`` (what perf stat prints), and 0
 when the group never ran.  A group counts as a unit, so one ratio scales all members.
 
-A thread has one group per CPU (counter_group.py).  Each of them reports the thread's
+A thread has one group per CPU (stax_binfmt.perf_counters).  Each of them reports the thread's
 whole enabled time as ``time_enabled`` but runs only while the thread is on its CPU,
 so a single per-CPU read looks multiplexed when it is not: :func:`combine` sums a
 thread's per-CPU reads first and scales once, by ``time_enabled / sum(time_running)``.

@@ -10,7 +10,7 @@ yielding): that interval is :data:`BlockedReason.PREEMPTED`, a wait for a CPU.
   any CPU, closes it with the scheduler's own timestamps.
 * The context-switches sample written just before the switch-out record (same CPU,
   same tid, time <= the record's) carries the stack at switch-out; the wait site in
-  its kernel part gives the reason (off_cpu_reasons.py), else the wchan read while
+  its kernel part gives the reason (reasons.py), else the wchan read while
   the thread was parked.
 * A switch-in with no open span (the thread left the CPU before recording began) is
   ignored, as is the last switch-out of a thread that has exited (a dead task's

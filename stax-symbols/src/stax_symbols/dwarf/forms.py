@@ -1,6 +1,6 @@
 """DWARF attribute encodings: abbreviation tables, and reading or skipping one form.
 
-The DIE walk in :mod:`.dwarf_inlines` visits every DIE of a compile unit, so this is the
+The DIE walk in :mod:`.inlines` visits every DIE of a compile unit, so this is the
 hot path of DWARF symbolication.  pyelftools builds an object per DIE and attribute
 (~25 µs per DIE, ~20 s for libpython); here each abbreviation is compiled once into a
 plan: DIEs we do not need are skipped by a byte count when all their forms have a fixed

@@ -1,7 +1,7 @@
 """The DWARF that annotated disassembly needs for one function: line rows and inline ranges.
 
 Cut from the unit tables the resolver already parsed for symbolication (one line table
-and one flat inline map per unit, :mod:`.dwarf_lines` / :mod:`.dwarf_inlines`), so keeping
+and one flat inline map per unit, :mod:`.lines` / :mod:`.inlines`), so keeping
 them in the recording costs two bisects per function.  Inline ranges carry the whole
 chain per address range, innermost first, like ``frame_inlines`` does per frame.
 """

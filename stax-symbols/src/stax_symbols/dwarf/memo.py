@@ -1,6 +1,6 @@
 """Per-process memo of opened DWARF resolvers, so each debug file is read once per process.
 
-Keyed like :mod:`.elf_memo` by path and on-disk identity (device, inode, size, mtime).  A
+Keyed like :mod:`stax_symbols.elf.memo` by path and on-disk identity (device, inode, size, mtime).  A
 resolver holds the file's DWARF sections in memory (tens of MB for a large library), so
 only a few are kept.  Core's build-id cache means a second *run* never gets here at all.
 """

@@ -4,7 +4,7 @@ Opening a file reads only the unit headers and .debug_aranges (DWARF 5, 6.1.2), 
 which unit holds which addresses.  Units the table does not speak for (files without it,
 units without a set) are found from their top DIE's ranges, read the first time an address
 is not in the table.  The first address that falls in a unit walks that unit's DIEs
-(:mod:`.dwarf_inlines`) and runs its line program (:mod:`.dwarf_lines`); both are kept, so
+(:mod:`.inlines`) and runs its line program (:mod:`.lines`); both are kept, so
 every later address of the unit is two bisects.  A profile touches a fraction of the units
 of a large library, and those it does not touch cost nothing.
 """

@@ -1,8 +1,8 @@
 """The ELF code source: a sampled function's bytes, lines and inlines, for annotated disassembly.
 
 A function is the symbol-table range holding the sampled address (the image's .symtab,
-else its separate debug file's, else .dynsym; the policy of :mod:`.elf_symbol_table`).
-Its bytes come from the image file found by :mod:`.debug_file_locator` - the file at the
+else its separate debug file's, else .dynsym; the policy of :mod:`.function_table`).
+Its bytes come from the image file found by :mod:`stax_symbols.debug_files.locator` - the file at the
 recorded path only while its build id matches, else debuginfod's copy - so a rebuilt
 binary never lends its code to an old recording.  Lines and inlines are cut from the
 DWARF symbolication already parsed (:mod:`stax_symbols.dwarf.function_slice`); direct branch and call

@@ -3,9 +3,10 @@
 The dSYM is found by :mod:`.dsym_locator` and must carry the image's UUID (the recorded one,
 else the UUID of the file at the image's path).  Its DWARF goes through the one DWARF
 reader (:class:`~stax_symbols.dwarf.resolver.DwarfResolver`) exactly as an ELF debug file's
-does; only the section table differs (:mod:`.dwarf_sections`).  A dSYM repeats the image's
-segments, so the linked address of a frame offset is the dSYM's ``__TEXT`` vmaddr plus the
-offset, even when the binary itself is gone (a system dylib inside the shared cache).
+does; only the section table differs (:mod:`.dwarf_sections` here,
+:mod:`stax_symbols.dwarf.sections` for ELF).  A dSYM repeats the image's segments, so the
+linked address of a frame offset is the dSYM's ``__TEXT`` vmaddr plus the offset, even when
+the binary itself is gone (a system dylib inside the shared cache).
 
 Not read: DWARF left in the object files that a binary's debug map (``N_OSO`` stabs) points
 to when no dSYM was made; run ``dsymutil`` on the binary.
