@@ -34,6 +34,7 @@ from stax.analysis.annotator import Annotator  # noqa: E402
 from stax.contracts import RenderOptions  # noqa: E402
 from stax.plugin_manager import get_plugins  # noqa: E402
 from stax.recording.reader import Recording  # noqa: E402
+from stax.views import ViewKind  # noqa: E402
 from tests.annotate.elf_recording import write_elf_recording  # noqa: E402
 
 STAX = str(Path(sys.executable).parent / "stax")
@@ -83,7 +84,7 @@ def main() -> None:
     print(f"big_function: {len(addresses):,} instructions; {args.samples:,} samples on"
           f" {len(samples):,} distinct stacks; recording written in {write_s:.2f} s")
 
-    renderer = get_plugins().renderer("annotate")
+    renderer = get_plugins().renderer("annotate", ViewKind.ANNOTATION)
     runs = []
     for _ in range(5):
         started = time.perf_counter()
@@ -91,7 +92,7 @@ def main() -> None:
         annotator = Annotator(rec)
         (summary,) = annotator.find("big_function")
         view = annotator.annotation([summary])
-        renderer.render(view, RenderOptions(extra={"format": "text"}), io.StringIO())
+        renderer.render(view, RenderOptions(format="text"), io.StringIO())
         rec.close()
         runs.append(time.perf_counter() - started)
     function = view.functions[0]

@@ -1,5 +1,6 @@
 """The ``stax_code_sources`` hook: an in-process plugin serves code the ELF source cannot (JIT code
-here), ``stax record``'s last pass keeps it, and annotate names the function from it."""
+here), ``stax record``'s last pass keeps it, and annotate names the function from it.
+(tests/core/test_hooks.py has the hook's ``test_hook_stax_code_sources``.)"""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class JitCodePlugin:
         return [self.source]
 
 
-def test_hook_stax_code_sources(tmp_path: Path) -> None:
+def test_jit_code_is_kept_by_record_and_annotated(tmp_path: Path) -> None:
     plugin = JitCodePlugin()
     plugins = StaxPlugins()
     plugins.register(plugin, name="test-jit-code")

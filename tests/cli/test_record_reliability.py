@@ -16,15 +16,13 @@ import re
 import select
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from stax.errors import StaxError
 from stax.recording.reader import Recording
-from tests.cli.conftest import REPO, STAX, stax
+from tests.cli.conftest import REPO, STAX, stax, wait_for_samples
 from tests.conftest import compile_c
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (perf_event_open, mount)")
@@ -35,26 +33,6 @@ NOTICE = "stax: incomplete recording: stax record was killed or ran out of disk 
 def _start_recording(rec: Path, *command: str) -> subprocess.Popen[str]:
     return subprocess.Popen([STAX, "record", "-o", str(rec), "--", *command], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _wait_for_samples(rec: Path, proc: subprocess.Popen[str], timeout: float = 60.0) -> int:
-    """Poll the file until its first commit holds samples (the recorder commits about once a second)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        if rec.exists():
-            try:
-                recording = Recording.open(rec)
-                try:
-                    count = recording.sample_count()
-                finally:
-                    recording.close()
-                if count:
-                    return count
-            except StaxError:
-                pass  # created but not yet through its first commit
-        time.sleep(0.05)
-    raise AssertionError(f"no samples in {rec} after {timeout} s")
 
 
 def _child_of(pid: int) -> int:
@@ -76,7 +54,7 @@ def test_kill_9_ends_the_target_and_leaves_an_incomplete_recording(spinner_bin: 
     proc = _start_recording(rec, str(spinner_bin))
     target = pidfd = -1
     try:
-        _wait_for_samples(rec, proc)
+        wait_for_samples(rec, proc)
         target = _child_of(proc.pid)
         pidfd = os.pidfd_open(target)
         os.kill(proc.pid, signal.SIGKILL)
@@ -140,7 +118,7 @@ def test_sigterm_is_named_in_the_summary(spinner_bin: Path, tmp_path: Path) -> N
     rec = tmp_path / "term.stax"
     proc = _start_recording(rec, str(spinner_bin))
     try:
-        _wait_for_samples(rec, proc)
+        wait_for_samples(rec, proc)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     finally:

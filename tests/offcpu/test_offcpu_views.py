@@ -289,6 +289,20 @@ def test_timer_wakeups_are_credited_to_the_interrupt(nap_rec: Path,
     assert "bystander_work" not in out
 
 
+def test_render_draws_the_thread_and_wakeup_views(pingpong_rec: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``stax render -f threads|wakers`` builds the view the renderer declares, as the commands do."""
+    for command, extra in (("threads", ()), ("wakers", ("-n", "1"))):
+        code, by_command, _ = run_out(capsys, command, str(pingpong_rec), *extra)
+        assert code == 0
+        code, by_render, _ = run_out(capsys, "render", str(pingpong_rec), "-f", command, *extra)
+        assert code == 0 and by_render == by_command
+        code, rendered, _ = run_out(capsys, "render", str(pingpong_rec), "-f", f"{command}:json", *extra)
+        assert code == 0 and json.loads(rendered) == run_json(capsys, command, str(pingpong_rec), *extra)
+    code, _, err = run_out(capsys, "render", str(pingpong_rec), "-f", "threads:svg")
+    assert code != 0 and err == "stax: Renderer 'threads' does not write 'svg'; it writes text, json.\n"
+
+
 # -- no off-CPU data --------------------------------------------------------------------------------
 
 

@@ -25,8 +25,10 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from elftools.elf.elffile import ELFFile
+from forked_child import fork_when_ready
 from nobody_client import _drain
 
 from stax.errors import CaptureError
@@ -66,20 +68,21 @@ def leaked(data: bytes, code: tuple[int, int], secret: bytes, pid: int) -> dict[
 
 
 def _racing_child(spinner: str, secret_path: str, go_r: int, delay: float) -> int:
-    pid = os.fork()
-    if pid != 0:
-        return pid
-    try:
+    """A child with CHILD_THREADS parked threads, returned once they run; on "go" it execs ``spinner``
+    ``delay`` seconds later."""
+
+    def race(ready: Callable[[], None]) -> None:
         parked = threading.Event()
         for _ in range(CHILD_THREADS):
             threading.Thread(target=parked.wait, daemon=True).start()
+        ready()
         os.read(go_r, 1)
         deadline = time.perf_counter() + delay
         while time.perf_counter() < deadline:
             pass  # a busy wait: a sleep would add a scheduler tick of jitter
         os.execv(spinner, [spinner, secret_path, str(SPIN_MS)])
-    finally:
-        os._exit(127)
+
+    return fork_when_ready(race)
 
 
 def _read_grant(granted: list, seconds: float) -> bytes:
@@ -103,7 +106,6 @@ def scenario_race(socket_path: str, spinner: str, secret_path: str, secret: byte
         child = _racing_child(spinner, secret_path, go_r, delay)
         os.close(go_r)
         try:
-            time.sleep(0.15)  # let the child start its threads
             with StaxdClient(socket_path) as client:
                 os.write(go_w, b"g")
                 try:
@@ -158,9 +160,10 @@ def scenario_on_exec(socket_path: str, spinner: str, secret_path: str, secret: b
                                                      frequency=997, call_graph="dwarf", start="on_exec"))
         out: dict[str, object] = {"fds": len(granted)}
         fds = [fd for fd, _ in granted]
-        reader = threading.Thread(target=lambda: out.update(data=_drain_on_exec(fds)))
+        mapped = threading.Event()
+        reader = threading.Thread(target=lambda: out.update(data=_drain_on_exec(fds, mapped)))
         reader.start()
-        time.sleep(0.05)
+        assert mapped.wait(10), "the reader did not map the rings"
         os.write(go_w, b"g")  # the held child execs the set-user-id program now
         reader.join()
         data = out.pop("data")
@@ -175,11 +178,13 @@ def scenario_on_exec(socket_path: str, spinner: str, secret_path: str, secret: b
             os.close(fd)
 
 
-def _drain_on_exec(fds: list[int]) -> bytes:
-    """Read the rings while the exec'd program runs (the kernel enables the events at exec)."""
+def _drain_on_exec(fds: list[int], mapped: threading.Event) -> bytes:
+    """Read the rings while the exec'd program runs (the kernel enables the events at exec);
+    ``mapped`` is set once every ring is mapped, so the program may exec."""
     from stax_backend_linux.capture.ring_buffer import RingBuffer
 
     rings = [RingBuffer(fd, 64) for fd in fds]
+    mapped.set()
     chunks: list[bytes] = []
     try:
         deadline = time.monotonic() + SPIN_MS / 1000 + 0.3

@@ -90,9 +90,23 @@ class StaxdProcess:
     def fd_count(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
-    def idle_fd_count(self) -> int:
-        """The fd count with no client connected (a connection just closed may still be closing)."""
-        time.sleep(0.2)
+    def connections(self) -> int:
+        """Client connections the daemon still holds open.
+
+        /proc/PID/net/unix lists each socket with its state and path: an accepted connection
+        carries the listening socket's path in state 03 (SS_CONNECTED); the listener is 01 and
+        a client's own socket has no path.
+        """
+        lines = Path(f"/proc/{self.pid}/net/unix").read_text().splitlines()[1:]
+        return sum(1 for fields in map(str.split, lines)
+                   if len(fields) == 8 and fields[7] == str(self.socket) and fields[5] == "03")
+
+    def idle_fd_count(self, timeout: float = 5.0) -> int:
+        """The fd count once no client is connected (a connection just closed may still be closing)."""
+        deadline = time.monotonic() + timeout
+        while (open_now := self.connections()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert open_now == 0, f"staxd still holds {open_now} connections after {timeout} s"
         return self.fd_count()
 
     def settled_fd_count(self, expected: int, timeout: float = 5.0) -> int:

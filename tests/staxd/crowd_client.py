@@ -3,8 +3,9 @@ checks that another member is still served.
 
 ``python crowd_client.py SCENARIO SOCKET ARGS`` talks on stdin/stdout, one JSON line per step:
 
-  hold N            open N connections and send nothing; print how many are still open and
-                    the sentences the others got; on each "check" line from stdin, print how
+  hold N REFUSED    open N connections and send nothing; wait (up to 10 s) until REFUSED of
+                    them have the daemon's answer; print how many are still open and the
+                    sentences the others got; on each "check" line from stdin, print how
                     many of the open ones the daemon has closed since.
   unread N THREADS  fork a child with THREADS threads; on N connections ask for sampling fds
                     on it and never read the replies; print {"child", "sent"}; on "read",
@@ -24,6 +25,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
+
+from forked_child import fork_when_ready  # the tests put this directory on PYTHONPATH
 
 from stax_binfmt.staxd_protocol import MAX_MESSAGE, OpenRequest, encode
 
@@ -61,12 +65,19 @@ def _reply(sock: socket.socket, timeout: float) -> str | int | None:
             return fds_total
 
 
-def scenario_hold(path: str, count: str) -> None:
+def scenario_hold(path: str, count: str, refused: str) -> None:
     socks = [_connect(path) for _ in range(int(count))]
-    time.sleep(0.5)
+    answered: dict[socket.socket, str | int] = {}
+    deadline = time.monotonic() + 10
+    while len(answered) < int(refused) and (left := deadline - time.monotonic()) > 0:
+        waiting = [s for s in socks if s not in answered]
+        for sock in select.select(waiting, [], [], left)[0]:
+            answer = _reply(sock, 0)
+            if answer is not None:
+                answered[sock] = answer
     held, replies = [], []
     for sock in socks:
-        answer = _reply(sock, 0)
+        answer = answered[sock] if sock in answered else _reply(sock, 0)
         if answer is None:
             held.append(sock)
         else:
@@ -79,21 +90,16 @@ def scenario_hold(path: str, count: str) -> None:
 
 
 def _threads_child(threads: int) -> int:
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            parked = threading.Event()
-            for _ in range(threads):
-                threading.Thread(target=parked.wait, daemon=True).start()
-            os.write(ready_w, b"r")
-            parked.wait()
-        finally:
-            os._exit(0)
-    os.read(ready_r, 1)
-    os.close(ready_r)
-    os.close(ready_w)
-    return pid
+    """A child with ``threads`` parked threads, returned once they all run."""
+
+    def park(ready: Callable[[], None]) -> None:
+        parked = threading.Event()
+        for _ in range(threads):
+            threading.Thread(target=parked.wait, daemon=True).start()
+        ready()
+        parked.wait()
+
+    return fork_when_ready(park)
 
 
 def scenario_unread(path: str, count: str, threads: str) -> None:
@@ -102,7 +108,10 @@ def scenario_unread(path: str, count: str, threads: str) -> None:
         socks = [_connect(path) for _ in range(int(count))]
         for sock in socks:
             sock.send(encode(OpenRequest(kind="sampling", pids=(child,), kernel_stacks=False).to_json()))
-            time.sleep(0.3)  # one request at a time, in order, as a member would
+            # one request at a time, in order, as a member would: the next once this one is answered
+            # (its first message is waiting; nothing is read)
+            if not select.select([sock], [], [], 30)[0]:
+                raise RuntimeError("staxd did not answer a sampling request within 30 s")
         _say({"child": child, "sent": len(socks)})
         for line in sys.stdin:
             if line.strip() == "read":

@@ -23,8 +23,10 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 
-from nobody_client import _child, _drain  # the tests put this directory on PYTHONPATH
+from forked_child import fork_when_ready  # the tests put this directory on PYTHONPATH
+from nobody_client import _child, _drain
 
 from stax.events import Sample
 from stax_backend_linux.capture.event_opener import EventOpener, OffCpuStaxd, StaxdTarget
@@ -43,15 +45,15 @@ KERNEL_SPACE = 0xFFFF800000000000  # x86-64 and arm64 (48-bit VA): the lowest ke
 
 
 def _busy_child(cpu: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.sched_setaffinity(0, {cpu})
-            while True:
-                pass
-        finally:
-            os._exit(0)
-    return pid
+    """A forked spinner on ``cpu``, returned once it is pinned there."""
+
+    def spin(ready: Callable[[], None]) -> None:
+        os.sched_setaffinity(0, {cpu})
+        ready()
+        while True:
+            pass
+
+    return fork_when_ready(spin)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -65,7 +67,6 @@ def scenario_rate(socket_path: str, frequency: str, period: str) -> dict[str, ob
     child = _busy_child(0)
     out: dict[str, object] = {"child": child}
     try:
-        time.sleep(0.05)
         with StaxdClient(socket_path) as client:
             hello = client.hello()
             granted = client.open_events(OpenRequest(kind="sampling", pids=(child,), frequency=int(frequency),
@@ -155,7 +156,6 @@ def scenario_addresses(socket_path: str) -> dict[str, object]:
     out: dict[str, object] = {"child": child}
     opener = EventOpener(online_cpus(), paranoid=2, socket_path=socket_path)
     try:
-        time.sleep(0.05)
         sample_types = _record_descriptions(opener)
         target = StaxdTarget(pids=(child,))
         sampling = opener.sampling(target, frequency=999, identifier=True, wakeup_bytes=0, kernel=True)

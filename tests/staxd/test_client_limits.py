@@ -108,7 +108,7 @@ def test_one_member_cannot_take_every_connection(make_daemon: Callable[[str], St
     default)."""
     daemon = make_daemon(TEST_POLICY + "max_clients = 8\n")
     baseline = daemon.idle_fd_count()
-    with Crowd(daemon, "hold", "10") as member_a:
+    with Crowd(daemon, "hold", "10", "6") as member_a:
         held = member_a.read()
         crowded_at = time.monotonic()
         assert held == {"open": 4, "replies": [PER_USER.format(policy=daemon.policy)] * 6}

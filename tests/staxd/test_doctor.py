@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
+from stax.capabilities import Capability, CapabilityRow, CapabilityStatus, HostCheck
 from stax_backend_linux.host_capabilities import probe_host
 from stax_binfmt import tracefs
 from staxd_linux import doctor_rows
-from staxd_linux.doctor_rows import StaxdStatus, doctor_table
+from staxd_linux.doctor_rows import NO, OK, StaxdStatus, doctor_table
 from tests.staxd.conftest import NOBODY, NOGROUP, USERS_GID, StaxdProcess
 
 STAX = str(Path(sys.executable).parent / "stax")
@@ -125,16 +125,19 @@ def test_tracefs_row_follows_the_mount_state(monkeypatch: pytest.MonkeyPatch, mo
     grants = {"tracepoints": True, "kernel_stacks": True}
     granting = StaxdStatus("/run/staxd/staxd.sock", hello={"version": "0.1.0", "grants": grants})
     absent = StaxdStatus("/run/staxd/staxd.sock", unreachable="staxd is not running.")
-    with_staxd = {r["capability"]: r for r in doctor_table([wakeup], granting, facts)}
-    without = {r["capability"]: r for r in doctor_table([wakeup], absent, facts)}
+    with_staxd = {r.name: r for r in doctor_table([wakeup], granting, facts)}
+    without = {r.name: r for r in doctor_table([wakeup], absent, facts)}
+    assert isinstance(with_staxd["tracefs mounted"], HostCheck)
+    assert isinstance(with_staxd["wakeup attribution"], CapabilityRow)  # typed rows, not copied names
+    assert with_staxd["wakeup attribution"].capability is Capability.WAKEUP_ATTRIBUTION
     if mounted:
-        assert with_staxd["tracefs mounted"]["status"] == without["tracefs mounted"]["status"] == "available"
-        assert with_staxd["tracefs mounted"]["reason"] == "mounted at /sys/kernel/tracing"
+        assert with_staxd["tracefs mounted"].status is without["tracefs mounted"].status is OK
+        assert with_staxd["tracefs mounted"].reason == "mounted at /sys/kernel/tracing"
     else:
         # staxd mounts tracefs only when it starts, so a running staxd cannot fill the gap
         row = with_staxd["tracefs mounted"]
-        assert row["status"] == without["tracefs mounted"]["status"] == "unavailable"
-        assert row["reason"] == "not mounted, and staxd mounts it only when it starts"
-        assert with_staxd["wakeup attribution"]["status"] == "unavailable"
-        assert without["tracefs mounted"]["fix"] == "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
+        assert row.status is without["tracefs mounted"].status is NO
+        assert row.reason == "not mounted, and staxd mounts it only when it starts"
+        assert with_staxd["wakeup attribution"].status is NO
+        assert without["tracefs mounted"].fix == "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
     assert doctor_rows.tracefs.mounted_at is tracefs.mounted_at

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import attrs
 import pytest
 
 from tests.conftest import compile_c
+from tests.readiness import wait_for_exec
 from tests.staxd.conftest import NOBODY, NOGROUP, USERS_GID, StaxdProcess, as_nobody
 
 SPINNER_SOURCE = Path(__file__).parent / "workloads" / "secret_spinner.c"
@@ -164,10 +164,7 @@ def setgid_program() -> Iterator[Path]:
 
 def test_set_group_id_process_is_refused(staxd: StaxdProcess, setgid_program: Path) -> None:
     with _nobody_process(["sh", "-c", f"echo ready; exec {setgid_program} 60"]) as proc:
-        deadline = time.monotonic() + 5
-        while os.readlink(f"/proc/{proc.pid}/exe") != str(setgid_program):  # sh has exec'd it
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for_exec(proc.pid, setgid_program)  # sh has exec'd it
         assert _refusal(staxd, proc.pid) == (
             f"staxd refused: Process {proc.pid} runs with another group's privileges (set-group-id), so "
             f"staxd will not let you profile it.")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stax.cache_dirs import cache_dir, scratch_dir
-from stax.contracts import SymbolContext, SymbolInfo
+from stax.contracts import CacheTokenSource, SymbolContext, SymbolInfo
 from stax.symbol_cache import SymbolCache, image_cache_key
 
 if TYPE_CHECKING:
@@ -99,17 +99,16 @@ def _rows_for(
 
 
 def source_tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
-    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource);
+    """The ``cache_token`` for ``image`` of each source that has one (a :class:`CacheTokenSource`);
     the code cache (:mod:`stax.function_code_cache`) keys by the code sources' tokens the same way."""
     tokens = []
     for source in sources:
-        token_of = getattr(source, "cache_token", None)
-        if token_of is None:
+        if not isinstance(source, CacheTokenSource):
             continue
         try:
-            token = token_of(image, context)
+            token = source.cache_token(image, context)
         except Exception:  # a token is an optimisation hint; a broken one means "no cache"
             token = f"error:{id(source)}"
         if token:
-            tokens.append(f"{source.name}={token}")  # type: ignore[attr-defined]
+            tokens.append(f"{source.name}={token}")
     return tokens

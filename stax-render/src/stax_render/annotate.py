@@ -1,6 +1,6 @@
 """``annotate``: annotated disassembly as text (perf annotate's layout) or JSON.
 
-It draws an :class:`stax.analysis.annotation.Annotation` (``view = "annotation"``), not a
+It draws an :class:`stax.analysis.annotation.Annotation` (``ViewKind.ANNOTATION``), not a
 profile: ``stax annotate`` builds one and hands it here.  Text, per function: a header
 (name, image, architecture, samples or blocked time, where the code came from), the
 hottest source lines, then one row per instruction - percent, count, address,
@@ -13,10 +13,11 @@ when the start is not known.
 
 from __future__ import annotations
 
-import json
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
+from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
     from stax.analysis.annotation import AnnotatedFunction, AnnotatedInstruction, Annotation, InlineCall
@@ -27,17 +28,16 @@ SOURCE_INDENT = 28
 
 
 class AnnotateRenderer:
-    """The ``stax annotate`` output; ``options.extra["format"] == "json"`` selects JSON."""
+    """The ``stax annotate`` output; ``options.format == "json"`` selects JSON."""
 
     name = "annotate"
     formats = ("text", "json")
     description = "Annotated disassembly: per-instruction samples (or blocked time) with source."
-    view = "annotation"
+    view = ViewKind.ANNOTATION
 
     def render(self, annotation: Annotation, options: RenderOptions, out: IO[str]) -> None:
-        if options.extra.get("format") == "json":
-            json.dump(annotation.to_dict(), out, indent=2)
-            out.write("\n")
+        if options.format == "json":
+            write_json(annotation.to_dict(), out)
             return
         for note in annotation.notes:
             out.write(f"# note: {_printable(note)}\n")

@@ -12,15 +12,35 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
+from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
+from stax_render.json_output import write_json
+from stax_render.top import MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN, shown
 
 if TYPE_CHECKING:
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.off_cpu_totals import BlockedFunctionTotal
+    from stax.contracts import RenderOptions
 
-MAX_FUNCTION_WIDTH = 70
-MAX_THREADS_SHOWN = 8
 MAX_REASONS_SHOWN = 2
+
+
+class OffCpuTopRenderer:
+    """The ``stax top --off-cpu`` table; ``options.format == "json"`` selects JSON."""
+
+    name = "top"
+    view = ViewKind.OFF_CPU_PROFILE
+    formats = ("text", "json")
+    description = "Functions ranked by inclusive blocked time, split by blocked reason."
+
+    def render(self, profile: OffCpuProfile, options: RenderOptions, out: IO[str]) -> None:
+        from stax.analysis.off_cpu_totals import function_blocked_totals
+
+        functions = shown(function_blocked_totals(profile), options)
+        if options.format == "json":
+            write_json(as_json(profile, functions), out)
+        else:
+            write_text(profile, functions, out)
 
 
 def reasons_text(row: BlockedFunctionTotal) -> str:

@@ -47,7 +47,6 @@ from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
 from stax_backend_linux.off_cpu.events import OffCpuSetup, open_off_cpu
-from stax_backend_linux.off_cpu.reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
@@ -168,8 +167,7 @@ class CaptureSession:
             self.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
                               "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
                               "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
-        tracker = SwitchTracker(WaitSiteReasons(None), keep_kernel_ips=req.kernel_stacks,
-                                use_wchan=not by_stack)
+        tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)
         threads: dict[int, int] = {}
         wakeups = None
         if setup.waking is not None:

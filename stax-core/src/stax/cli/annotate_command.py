@@ -12,9 +12,11 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from stax.cli.view_commands import DEFAULT_RECORDING, Selection, no_off_cpu_data_message, say_incomplete
+from stax.cli.view_commands import DEFAULT_RECORDING, Selection
+from stax.cli.view_inputs import no_off_cpu_data_message, say_incomplete
 from stax.contracts import RenderOptions
 from stax.errors import StaxError, UsageError
+from stax.views import ViewKind
 
 DEFAULT_FUNCTIONS = 3
 
@@ -92,8 +94,8 @@ def annotate(
         rec.close()
     if not json_output:  # the JSON carries it as a field
         say_incomplete(view.incomplete)
-    options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
-    get_plugins().renderer("annotate").render(view, options, sys.stdout)
+    options = RenderOptions(limit=limit, format="json" if json_output else "text")
+    get_plugins().renderer("annotate", ViewKind.ANNOTATION).render(view, options, sys.stdout)
     sys.stdout.flush()
     return 0
 

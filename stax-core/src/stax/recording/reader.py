@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
@@ -34,6 +35,8 @@ class FrameLabel:
     line: int | None = None
     inlined: tuple[str, ...] = ()
     """Functions inlined at this address, innermost first (shown as frames above it)."""
+    is_jit: bool = False
+    """In JIT code (an ``ImageKind.JIT`` image: anonymous executable memory)."""
 
 
 @attrs.frozen(slots=True)
@@ -126,11 +129,11 @@ class Recording:
     def meta(self) -> dict[str, object]:
         return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
 
-    def capabilities(self) -> list[dict[str, str]]:
-        return [
-            {"capability": c, "status": s, "reason": r, "fix": f}
-            for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities")
-        ]
+    def capabilities(self) -> list[CapabilityRow]:
+        """The backend's capability rows at record time (rows naming a capability unknown here skipped)."""
+        rows = (CapabilityRow.from_stored(c, s, r, f)
+                for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities"))
+        return [row for row in rows if row is not None]
 
     def lost(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -153,7 +156,9 @@ class Recording:
 
     def frame_labels(self) -> list[FrameLabel]:
         """One label per frame id (index = frame id)."""
-        names = {img.id: img.name for img in self.images()}
+        images = {img.id: img for img in self.images()}
+        names = {image_id: img.name for image_id, img in images.items()}
+        jit = {image_id for image_id, img in images.items() if img.kind is ImageKind.JIT}
         inlines: dict[int, list[str]] = {}
         for frame_id, function in self._query(
             "SELECT frame_id, function FROM frame_inlines ORDER BY frame_id, depth"
@@ -166,12 +171,25 @@ class Recording:
             image = names.get(image_id, "?")
             if function:
                 label = FrameLabel(function, image, bool(is_kernel), True, file, line,
-                                   tuple(inlines.get(frame_id, ())))
+                                   tuple(inlines.get(frame_id, ())), image_id in jit)
             else:
                 label = FrameLabel(f"{image}+{from_sql_u64(offset):#x}", image, bool(is_kernel),
-                                   False)
+                                   False, is_jit=image_id in jit)
             labels.append(label)
         return labels
+
+    def inline_details(self) -> dict[int, list[tuple[str, str | None, int | None]]]:
+        """frame id -> (function, file, line) of each call inlined at it, innermost first.
+
+        The file and line are where that function is executing (for an outer one: the call
+        site of the one inlined into it); :meth:`frame_labels` has them for the real function.
+        """
+        out: dict[int, list[tuple[str, str | None, int | None]]] = {}
+        for frame_id, function, file, line in self._query(
+            "SELECT frame_id, function, file, line FROM frame_inlines ORDER BY frame_id, depth"
+        ):
+            out.setdefault(frame_id, []).append((function, file, line))
+        return out
 
     def stack_arrays(self) -> tuple[array, array]:
         """(parents, frames) of the stack prefix tree, indexed by stack id."""
@@ -241,6 +259,21 @@ class Recording:
         return self._query(
             f"SELECT pid, tid, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY pid, tid",
             params,
+        )
+
+    def thread_stack_slices(
+        self, flt: SampleFilter, origin: int, slice_ns: int
+    ) -> list[tuple[int, int, int, int, int, int]]:
+        """(slice, pid, tid, stack id, count, weight) per time slice, thread and stack, by slice.
+
+        Slice ``n`` holds the samples taken in ``[origin + n * slice_ns, origin + (n + 1) *
+        slice_ns)``: a timeline at that resolution, aggregated in SQL.
+        """
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
+            [origin, max(1, slice_ns), *params],
         )
 
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:

@@ -106,8 +106,6 @@ class RecordingBuilder:
     # -- EventSink ------------------------------------------------------------------------------
 
     def consume(self, events: Sequence[Event]) -> None:
-        if self.plugins is not None:
-            self.plugins.observe_events(events)
         batch = SampleColumns()
         for event in events:
             kind = type(event)
@@ -266,8 +264,6 @@ class RecordingBuilder:
         if self._times is not None:
             first, last = min(first, self._times[0]), max(last, self._times[1])
         self._times = (first, last)
-        if self.plugins is not None:
-            self.plugins.observe_samples(batch, self.stacks, self.frames)
 
     def _write_tables(self) -> None:
         images = self.images.images

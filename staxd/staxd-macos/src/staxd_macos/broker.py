@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from stax.capabilities import CapabilityRow
+from stax.capabilities import CapabilityRow, CapabilityStatus, HostCheck
 from stax.errors import StaxError
 from stax.setup_plan import execute
 
@@ -39,12 +39,12 @@ def setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int:
     return 0
 
 
-def doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
+def doctor_table(rows: Sequence[CapabilityRow]) -> list[CapabilityRow | HostCheck]:
     """The backend's rows, then whether the LaunchDaemon is installed and staxd's socket exists."""
     from stax_backend_macos.staxd_paths import DEFAULT_SOCKET
     from staxd_macos.service_install import Host
 
-    table = [{**row.to_json(), "kind": "capability"} for row in rows]
+    table: list[CapabilityRow | HostCheck] = list(rows)
     plist = Host().plist_path
     checks = [
         ("staxd LaunchDaemon", plist.exists(), f"{plist} is installed", f"{plist} is missing"),
@@ -52,7 +52,6 @@ def doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
          f"nothing listens on {DEFAULT_SOCKET}"),
     ]
     for name, ok, yes, no in checks:
-        table.append({"capability": name, "status": "available" if ok else "unavailable",
-                      "reason": yes if ok else no, "fix": "" if ok else "run 'sudo stax setup'",
-                      "kind": "host"})
+        table.append(HostCheck(name, CapabilityStatus.AVAILABLE if ok else CapabilityStatus.UNAVAILABLE,
+                               yes if ok else no, "" if ok else "run 'sudo stax setup'"))
     return table
