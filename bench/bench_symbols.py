@@ -41,11 +41,11 @@ from stax.contracts import SymbolContext  # noqa: E402
 from stax.events import ImageKind  # noqa: E402
 from stax.stack_table import Image  # noqa: E402
 from stax.symbol_cache import SymbolCache  # noqa: E402
-from stax_symbols.debug_file_locator import DebugFileLocator  # noqa: E402
-from stax_symbols.debuginfod_client import DebuginfodClient  # noqa: E402
-from stax_symbols.dwarf_memo import DwarfMemo  # noqa: E402
-from stax_symbols.dwarf_symbols import DwarfSymbolSource  # noqa: E402
-from stax_symbols.elf_memo import ElfMemo  # noqa: E402
+from stax_symbols.debug_files.locator import DebugFileLocator  # noqa: E402
+from stax_symbols.debuginfod.client import DebuginfodClient  # noqa: E402
+from stax_symbols.dwarf.memo import DwarfMemo  # noqa: E402
+from stax_symbols.dwarf.source import DwarfSymbolSource  # noqa: E402
+from stax_symbols.elf.memo import ElfMemo  # noqa: E402
 
 DEFAULT_LIBRARY = "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
 

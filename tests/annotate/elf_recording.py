@@ -14,7 +14,7 @@ from stax.blocked_reason import BlockedReason
 from stax.events import Event, ImageKind, ImageLoad, OffCpuInterval, Sample, ThreadName
 from stax.plugin_manager import StaxPlugins, get_plugins
 from stax.recording.writer import RecordingBuilder
-from stax_symbols.elf_file import read_elf
+from stax_symbols.elf.elf_file import read_elf
 
 PID = 4242
 PERIOD_NS = 1_000_000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_symbols.elf_code import ElfCodeSource
+from stax_symbols.elf.code_source import ElfCodeSource
 from tests.annotate.elf_recording import write_elf_recording
 from tests.annotate.objdump_listing import symbol_range
 from tests.conftest import compile_c

@@ -6,7 +6,7 @@ map names ``ESC]0;jit BEL ESC[2Jjitted``.  Recorded by the real ``stax record``,
 text view shows those names as visible ``\\x1b`` escapes, no ESC byte reaches stdout or
 stderr, and ``--json`` keeps the exact thread names.  JIT names come from a file the
 process wrote (often in /tmp), so they are escaped already when the perf map is read
-(stax_symbols.perf_map_file): the recording, and so the JSON, holds them escaped.
+(stax_symbols.jit.perf_map_file): the recording, and so the JSON, holds them escaped.
 """
 
 from __future__ import annotations

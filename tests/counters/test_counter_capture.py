@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from stax.events import ThreadStart
-from stax_backend_linux import counter_capture
-from stax_backend_linux.counter_capture import CounterCapture
-from stax_backend_linux.counter_decoder import CounterRead, parse_group_read
-from stax_backend_linux.counter_group import CounterGroup
+from stax_backend_linux.counters import capture as counter_capture
+from stax_backend_linux.counters.capture import CounterCapture
+from stax_backend_linux.counters.decoder import CounterRead, parse_group_read
+from stax_backend_linux.counters.group import CounterGroup
 from tests.counters.read_records import group_read
 
 PID = 100

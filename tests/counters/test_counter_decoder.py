@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stax_backend_linux.counter_decoder import combine, decode_read_record, parse_group_read, scaled
-from stax_backend_linux.counter_group import COUNTER_GROUP, COUNTER_READ_FORMAT, L1D_READ_MISS
-from stax_backend_linux.record_decoder import TRAILER, RecordDecoder
+from stax_backend_linux.counters.decoder import combine, decode_read_record, parse_group_read, scaled
+from stax_backend_linux.decode.record_decoder import TRAILER, RecordDecoder
+from stax_binfmt.perf_counters import COUNTER_GROUP, COUNTER_READ_FORMAT
+from stax_binfmt.perf_event_attr import L1D_READ_MISS
 from tests.counters.read_records import group_read, read_record
 
 KEYS = {11: "cycles", 12: "instructions", 13: "l1d-read-misses", 14: "branch-misses"}

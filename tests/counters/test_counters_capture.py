@@ -5,7 +5,7 @@ ENOENT), so the real group cannot be opened here: the CLI tests check that recor
 goes on without counters and says so in one sentence.  The plumbing (per-CPU groups
 with inherit + inherit_stat redirected into the sampling rings, PERF_RECORD_READ of
 exiting threads, the final read(), per-thread attribution) is exercised in a test-only
-mode: ``counter_group.COUNTER_GROUP`` is monkeypatched to four *software* counters
+mode: ``stax_binfmt.perf_counters.COUNTER_GROUP`` is monkeypatched to four *software* counters
 (task-clock, context-switches, page-faults, cpu-migrations) standing in for cycles,
 instructions, L1-D misses and branch misses, and the host facts claim a PMU.  Their
 task-clock per thread is checked against the workload's known 1:2:3 split of work.
@@ -29,18 +29,18 @@ import pytest
 
 from stax.contracts import RecordRequest
 from stax.events import CounterValues, Event
-from stax_backend_linux import counter_group
-from stax_backend_linux.capture_session import CaptureSession
+from stax_backend_linux.capture.capture_session import CaptureSession
 from stax_backend_linux.host_capabilities import probe_host
+from stax_binfmt import perf_counters
 
 WORKLOADS = Path(__file__).parent / "workloads"
 STAX = str(Path(sys.executable).parent / "stax")
 NO_PMU = not probe_host().has_pmu
 STAND_INS = (
-    counter_group.CounterSpec("task-clock", "task-clock", 1, 1),
-    counter_group.CounterSpec("context-switches", "context-switches", 1, 3),
-    counter_group.CounterSpec("page-faults", "page-faults", 1, 2),
-    counter_group.CounterSpec("cpu-migrations", "cpu-migrations", 1, 4),
+    perf_counters.CounterSpec("task-clock", "task-clock", 1, 1),
+    perf_counters.CounterSpec("context-switches", "context-switches", 1, 3),
+    perf_counters.CounterSpec("page-faults", "page-faults", 1, 2),
+    perf_counters.CounterSpec("cpu-migrations", "cpu-migrations", 1, 4),
 )
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux capture backend")
@@ -108,7 +108,7 @@ class _Counters:
 
 def _record_with_stand_ins(exe: Path, monkeypatch: pytest.MonkeyPatch, facts: object, off_cpu: bool,
                            ) -> tuple[dict[int, dict[str, int]], dict[str, object]]:
-    monkeypatch.setattr(counter_group, "COUNTER_GROUP", STAND_INS)
+    monkeypatch.setattr(perf_counters, "COUNTER_GROUP", STAND_INS)
     sink = _Counters()
     session = CaptureSession(RecordRequest(command=(str(exe),), counters=True, off_cpu=off_cpu), facts)  # type: ignore[arg-type]
     summary = session.run(sink, lambda progress: None, lambda: False)

@@ -12,17 +12,17 @@ import struct
 import pytest
 
 from stax.events import ImageKind, ImageLoad, Sample, ThreadName, ThreadStart
-from stax_backend_linux import stack_sample_spool
-from stax_backend_linux.dwarf_sample_stream import DwarfSampleStream
-from stax_backend_linux.dwarf_sampling import (
+from stax_backend_linux.dwarf_callgraph import spool as stack_sample_spool
+from stax_backend_linux.dwarf_callgraph.spool import StackSampleSpool
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample, StackSampleLayout
+from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling, stack_size_for
+from stax_binfmt.perf_event_attr import (
     PERF_SAMPLE_REGS_USER,
     PERF_SAMPLE_STACK_USER,
-    DwarfSampling,
-    stack_size_for,
+    flag_names,
+    sampling_attr,
 )
-from stax_backend_linux.perf_event_attr import flag_names, sampling_attr
-from stax_backend_linux.stack_sample_record import StackSample, StackSampleLayout
-from stax_backend_linux.stack_sample_spool import StackSampleSpool
 
 REGS = 17
 

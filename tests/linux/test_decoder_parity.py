@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from stax.contracts import RecordRequest
-from stax_backend_linux import fast_decoder
-from stax_backend_linux.plugin import LinuxBackend
-from stax_backend_linux.record_decoder import (
+from stax_backend_linux.decode import fast_decoder
+from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
     KIND_SCHED_WAKING,
     KIND_SWITCH_STACK,
     RecordDecoder,
 )
+from stax_backend_linux.plugin import LinuxBackend
 from tests.linux import perf_record_bytes as rb
 from tests.linux.conftest import ListSink, needs_root
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stax_backend_linux.event_opener import (
+from stax_backend_linux.capture.event_opener import (
     HARDWARE_COUNTERS,
     KERNEL_FRAMES,
     OFF_CPU_STACKS,
@@ -10,8 +10,8 @@ from stax_backend_linux.event_opener import (
     EventOpener,
     StaxdTarget,
 )
-from stax_backend_linux.staxd_client import StaxdRefused, StaxdUnavailable
-from stax_backend_linux.staxd_protocol import OpenRequest
+from stax_backend_linux.staxd_client.client import StaxdRefused, StaxdUnavailable
+from stax_binfmt.staxd_protocol import OpenRequest
 
 
 def _opener(failure: Exception | None, *lost: str) -> EventOpener:

@@ -11,8 +11,8 @@ import struct
 import pytest
 
 from stax.events import LostNotice, Sample, ThreadName
-from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
-from stax_backend_linux.record_decoder import KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
+from stax_backend_linux.decode.record_decoder import KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
+from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 from tests.linux import perf_record_bytes as pr
 
 SAMPLER, SWITCHES, WAKING = 11, 22, 33

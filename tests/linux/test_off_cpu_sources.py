@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from stax.blocked_reason import BlockedReason
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.kernel_symbols import kernel_addresses_visible
-from stax_backend_linux.off_cpu_reasons import read_wchan, reason_from_wchan
-from stax_backend_linux.sched_waking import load_sched_waking, parse_format
-from stax_backend_linux.tracefs import TracefsUnavailable, ensure_tracefs, mounted_tracefs
+from stax_backend_linux.off_cpu.reasons import read_wchan, reason_from_wchan
+from stax_backend_linux.off_cpu.sched_waking import TracefsUnavailable, load_sched_waking, tracefs_root
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.kallsyms import kernel_addresses_visible
+from stax_binfmt.tracefs import parse_format, readable_root
 from tests.readiness import wait_until_sleeping
 
 FORMAT_6X = """name: sched_waking
@@ -107,8 +107,8 @@ def test_sampling_attr_identifier_only_when_asked() -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="tracefs is root-only")
 def test_root_finds_or_mounts_tracefs_and_reads_sched_waking() -> None:
-    root = ensure_tracefs()
-    assert mounted_tracefs() == root
+    root = tracefs_root()
+    assert readable_root() == root
     waking = load_sched_waking(root)
     assert waking.tracepoint_id > 0
     assert waking.fields["pid"].size == 4

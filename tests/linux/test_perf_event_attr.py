@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, ffi, perf_event_open
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import PerfEventError, ffi, perf_event_open
 
 
 def test_attr_layout_matches_uapi_offsets() -> None:

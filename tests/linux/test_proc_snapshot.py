@@ -9,8 +9,8 @@ import sys
 import threading
 
 from stax.events import ImageKind, ThreadName
-from stax_backend_linux import proc_snapshot
-from stax_backend_linux.elf_build_id import read_build_id
+from stax_backend_linux.capture import proc_snapshot
+from stax_binfmt.elf import read_build_id
 
 MAPS = """\
 55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234 /usr/bin/my prog

@@ -14,7 +14,7 @@ from stax.events import (
     ThreadName,
     ThreadStart,
 )
-from stax_backend_linux.record_decoder import RecordDecoder, split_callchain
+from stax_backend_linux.decode.record_decoder import RecordDecoder, split_callchain
 from tests.linux import perf_record_bytes as pr
 
 K1, K2 = 0xFFFFFFFF81000010, 0xFFFFFFFF81000020

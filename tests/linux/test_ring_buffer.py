@@ -13,10 +13,10 @@ import tempfile
 
 import pytest
 
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
-from stax_backend_linux.record_decoder import RecordDecoder
-from stax_backend_linux.ring_buffer import PAGE_SIZE, RingBuffer
+from stax_backend_linux.capture.ring_buffer import PAGE_SIZE, RingBuffer
+from stax_backend_linux.decode.record_decoder import RecordDecoder
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
 from tests.linux import perf_record_bytes as pr
 
 HEAD_AT, TAIL_AT = 1024, 1032

@@ -8,10 +8,10 @@ import pytest
 
 from stax.blocked_reason import BlockedReason
 from stax.events import OffCpuInterval, Sample, ThreadExit, ThreadStart, Wakeup
-from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
-from stax_backend_linux.off_cpu_stream import OffCpuStream
-from stax_backend_linux.switch_tracker import SwitchTracker
-from stax_backend_linux.wakeup_attribution import WakeupAttribution
+from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
+from stax_backend_linux.off_cpu.stream import OffCpuStream
+from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
+from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 
 SCHED, NANOSLEEP, PIPE_READ = 0x1000, 0x2000, 0x3000
 SLEEP_STACK = (SCHED + 4, NANOSLEEP + 8)
@@ -109,7 +109,7 @@ def test_samples_pass_through_and_private_records_never_leave() -> None:
 
 
 def test_no_kernel_keeps_the_wchan_reason_but_drops_kernel_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    import stax_backend_linux.switch_tracker as st
+    import stax_backend_linux.off_cpu.switch_tracker as st
 
     monkeypatch.setattr(st, "read_wchan", lambda pid, tid: "anon_pipe_read")
     s = stream(keep_kernel_ips=False, use_wchan=True)
@@ -120,7 +120,7 @@ def test_no_kernel_keeps_the_wchan_reason_but_drops_kernel_frames(monkeypatch: p
 
 
 def test_wchan_fallback_reads_parked_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stax_backend_linux.switch_tracker as st
+    import stax_backend_linux.off_cpu.switch_tracker as st
 
     monkeypatch.setattr(st, "read_wchan", lambda pid, tid: "do_nanosleep" if tid == 11 else "")
     s = stream(use_wchan=True)

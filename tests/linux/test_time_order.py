@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stax.events import ImageLoad, Sample, ThreadName
-from stax_backend_linux.time_order import TimeOrderer
+from stax_backend_linux.decode.time_order import TimeOrderer
 
 
 def _s(t: int, cpu: int) -> Sample:

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from stax.cli.app import run
-from stax_backend_linux.staxd_protocol import ProtocolError
 from stax_backend_macos.record_filter import RecordFilter
 from stax_backend_macos.staxd_wire import RecordRequest, parse_message, recv_frame, send_frame
+from stax_binfmt.staxd_protocol import ProtocolError
 from staxd_macos import broker
 from staxd_macos.authorization import Refusal, authorize_record, check_connect
 from staxd_macos.daemon import Daemon

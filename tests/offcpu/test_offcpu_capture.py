@@ -244,7 +244,7 @@ def test_unprivileged_still_records_off_cpu_and_says_why_no_wakeups(
     assert "root" in str(nap.meta["backend.wakeups_missing"])
     notes = nap.meta["notes"]
     assert isinstance(notes, list)
-    # one sentence says everything staxd would have added (stax_backend_linux/event_opener.py)
+    # one sentence says everything staxd would have added (stax_backend_linux/capture/event_opener.py)
     wakeup_notes = [n for n in notes if "wakeups are missing because" in n and "staxd is not running" in n]
     assert len(wakeup_notes) == 1 and "sudo stax setup" in wakeup_notes[0], notes
     assert nap.meta["backend.off_cpu_reason_source"] == "wchan"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux import fast_decode_build
+from stax_backend_linux.decode import fast_decode_build
 from tests.conftest import compile_c
 from tests.security.planted_files import NOBODY, needs_root, shared_dir, stax
 

@@ -32,9 +32,9 @@ from forked_child import fork_when_ready
 from nobody_client import _drain
 
 from stax.errors import CaptureError
-from stax_backend_linux.record_decoder import PERF_RECORD_SAMPLE
-from stax_backend_linux.staxd_client import StaxdClient
-from stax_backend_linux.staxd_protocol import OpenRequest
+from stax_backend_linux.decode.record_decoder import PERF_RECORD_SAMPLE
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt.staxd_protocol import OpenRequest
 
 CHILD_THREADS = 120
 """Threads of the racing child: the daemon reads each one's credentials and opens one event per
@@ -181,7 +181,7 @@ def scenario_on_exec(socket_path: str, spinner: str, secret_path: str, secret: b
 def _drain_on_exec(fds: list[int], mapped: threading.Event) -> bytes:
     """Read the rings while the exec'd program runs (the kernel enables the events at exec);
     ``mapped`` is set once every ring is mapped, so the program may exec."""
-    from stax_backend_linux.ring_buffer import RingBuffer
+    from stax_backend_linux.capture.ring_buffer import RingBuffer
 
     rings = [RingBuffer(fd, 64) for fd in fds]
     mapped.set()

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from stax.errors import CaptureError
-from stax_backend_linux.staxd_client import StaxdClient
-from staxd_linux import tracefs
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt import tracefs
 from staxd_linux.privileges import UNIT_CAPABILITIES
 
 HERE = Path(__file__).resolve().parent

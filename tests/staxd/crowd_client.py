@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from forked_child import fork_when_ready  # the tests put this directory on PYTHONPATH
 
-from stax_backend_linux.staxd_protocol import MAX_MESSAGE, OpenRequest, encode
+from stax_binfmt.staxd_protocol import MAX_MESSAGE, OpenRequest, encode
 
 
 def _say(obj: object) -> None:

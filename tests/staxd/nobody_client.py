@@ -31,14 +31,14 @@ from collections.abc import Callable
 from forked_child import fork_when_ready  # the tests put this directory on PYTHONPATH
 
 from stax.errors import CaptureError
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
-from stax_backend_linux.record_decoder import PERF_RECORD_SAMPLE, RecordDecoder
-from stax_backend_linux.ring_buffer import RingBuffer
-from stax_backend_linux.staxd_client import StaxdClient
-from stax_backend_linux.staxd_protocol import OpenRequest
-from stax_backend_linux.targets import online_cpus
-from staxd_linux.event_attrs import sched_waking
+from stax_backend_linux.capture.ring_buffer import RingBuffer
+from stax_backend_linux.decode.record_decoder import PERF_RECORD_SAMPLE, RecordDecoder
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import PerfEventError, disable, enable, perf_event_open
+from stax_binfmt.perf_event_sets import sched_waking
+from stax_binfmt.procfs import online_cpus
+from stax_binfmt.staxd_protocol import OpenRequest
 
 RING_PAGES = 8
 

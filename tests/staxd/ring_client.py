@@ -29,14 +29,15 @@ from forked_child import fork_when_ready  # the tests put this directory on PYTH
 from nobody_client import _child, _drain
 
 from stax.events import Sample
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.event_opener import EventOpener, OffCpuStaxd, StaxdTarget
-from stax_backend_linux.perf_event_ffi import set_output
-from stax_backend_linux.record_decoder import PERF_CONTEXT_MAX, PERF_RECORD_SAMPLE, RecordDecoder
-from stax_backend_linux.ring_buffer import RingBuffer
-from stax_backend_linux.staxd_client import StaxdClient
-from stax_backend_linux.staxd_protocol import OpenRequest
-from stax_backend_linux.targets import PerCpuEvents, online_cpus
+from stax_backend_linux.capture.event_opener import EventOpener, OffCpuStaxd, StaxdTarget
+from stax_backend_linux.capture.ring_buffer import RingBuffer
+from stax_backend_linux.capture.targets import PerCpuEvents
+from stax_backend_linux.decode.record_decoder import PERF_CONTEXT_MAX, PERF_RECORD_SAMPLE, RecordDecoder
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import set_output
+from stax_binfmt.procfs import online_cpus
+from stax_binfmt.staxd_protocol import OpenRequest
 
 PERF_EVENT_IOC_PERIOD = 0x40082404  # _IOW('$', 4, __u64), include/uapi/linux/perf_event.h
 RING_PAGES = 64

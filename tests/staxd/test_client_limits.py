@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.targets import online_cpus
+from stax_binfmt.procfs import online_cpus
 from tests.staxd.conftest import HERE, NOBODY, NOGROUP, TEST_POLICY, StaxdProcess, as_nobody
 
 OTHER_MEMBER = 65533

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux import counter_group
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
-from stax_backend_linux.staxd_protocol import OpenRequest
-from staxd_linux import event_attrs, tracefs
+from stax_binfmt import perf_counters, perf_event_sets, tracefs
+from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
+from stax_binfmt.staxd_protocol import OpenRequest
 from staxd_linux.authorization import Plan
 from staxd_linux.event_sets import open_plan
 from tests.staxd.conftest import NOBODY, StaxdProcess, as_nobody
@@ -74,9 +73,9 @@ def test_sched_waking_is_granted_and_tracefs_mounted_on_demand(staxd: StaxdProce
 
 def test_counter_group_refused_without_pmu(staxd: StaxdProcess) -> None:
     try:
-        cycles = counter_group.COUNTER_GROUP[0]
-        os.close(perf_event_open(event_attrs.counter(cycles, leader=True, kernel=False, inherit=False,
-                                                     start="disabled"), 0, -1))
+        cycles = perf_counters.COUNTER_GROUP[0]
+        os.close(perf_event_open(perf_event_sets.counter(cycles, leader=True, kernel=False, inherit=False,
+                                                         start="disabled"), 0, -1))
         pytest.skip("this host has a hardware PMU")
     except PerfEventError as exc:
         assert exc.errno in (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
@@ -86,7 +85,7 @@ def test_counter_group_refused_without_pmu(staxd: StaxdProcess) -> None:
     out = as_nobody("request", staxd.socket, f'{{"kind": "counters", "pids": [{os.getpid()}]}}')
     assert "belongs to uid 0" in out["error"]
     # Root's own process: the ownership check passes, the PMU is what is missing.
-    from stax_backend_linux.staxd_client import StaxdClient
+    from stax_backend_linux.staxd_client.client import StaxdClient
 
     with StaxdClient(staxd.socket) as client:
         with pytest.raises(Exception, match=r"No hardware PMU on this host \(perf_event_open for the cycles "
@@ -99,12 +98,12 @@ def test_counter_group_layout_with_software_stand_ins(monkeypatch: pytest.Monkey
     """No PMU here, so prove the group shape (leader, members, GROUP|ID|TIMES read, inherit) with
     software counters standing in for the hardware ones."""
     stand_ins = (
-        event_attrs.CounterSpec("task-clock", "task-clock", 1, 1),
-        event_attrs.CounterSpec("page-faults", "page-faults", 1, 2),
-        event_attrs.CounterSpec("context-switches", "context-switches", 1, 3),
-        event_attrs.CounterSpec("cpu-migrations", "cpu-migrations", 1, 4),
+        perf_counters.CounterSpec("task-clock", "task-clock", 1, 1),
+        perf_counters.CounterSpec("page-faults", "page-faults", 1, 2),
+        perf_counters.CounterSpec("context-switches", "context-switches", 1, 3),
+        perf_counters.CounterSpec("cpu-migrations", "cpu-migrations", 1, 4),
     )
-    monkeypatch.setattr(counter_group, "COUNTER_GROUP", stand_ins)
+    monkeypatch.setattr(perf_counters, "COUNTER_GROUP", stand_ins)
     request = OpenRequest(kind="counters", pids=(os.getpid(),), start="enabled")
     plan = Plan(request=request, kernel=True, user_stacks=True, cpus=(0,),
                 threads={os.getpid(): [os.getpid()]})
@@ -113,7 +112,7 @@ def test_counter_group_layout_with_software_stand_ins(monkeypatch: pytest.Monkey
         assert [d.event for _, d in granted] == ["task-clock", "page-faults", "context-switches",
                                                  "cpu-migrations"]
         assert [d.group for _, d in granted] == [0, 0, 0, 0]
-        assert all(d.read_format == event_attrs.COUNTER_READ_FORMAT and d.cpu == -1 for _, d in granted)
+        assert all(d.read_format == perf_counters.COUNTER_READ_FORMAT and d.cpu == -1 for _, d in granted)
         sum(range(200000))
         # PERF_FORMAT_GROUP|ID|TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING: nr, enabled, running, {value, id}[nr]
         data = os.read(granted[0][0], 8 * (3 + 2 * 4))

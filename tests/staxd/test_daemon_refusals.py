@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.staxd_client import StaxdClient
+from stax_backend_linux.staxd_client.client import StaxdClient
 from tests.readiness import wait_for_exec
 from tests.staxd.conftest import HERE, NOBODY, USERS_GID, StaxdProcess, as_nobody
 
@@ -129,7 +129,7 @@ def test_silent_client_is_dropped_after_the_timeout(staxd: StaxdProcess) -> None
 
 def test_absent_daemon_is_one_sentence(tmp_path: Path) -> None:
     missing = tmp_path / "x"
-    script = ("from stax_backend_linux.staxd_client import StaxdClient\n"
+    script = ("from stax_backend_linux.staxd_client.client import StaxdClient\n"
               "from stax.errors import CaptureError\n"
               f"try:\n    StaxdClient({str(missing)!r}).hello()\n"
               "except CaptureError as e:\n    print(e)\n")

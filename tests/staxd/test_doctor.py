@@ -12,7 +12,8 @@ import pytest
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus, HostCheck
 from stax_backend_linux.host_capabilities import probe_host
-from staxd_linux import doctor_rows, tracefs
+from stax_binfmt import tracefs
+from staxd_linux import doctor_rows
 from staxd_linux.doctor_rows import NO, OK, StaxdStatus, doctor_table
 from tests.staxd.conftest import NOBODY, NOGROUP, USERS_GID, StaxdProcess
 

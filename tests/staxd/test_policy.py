@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.staxd_protocol import OpenRequest
+from stax_binfmt.staxd_protocol import OpenRequest
 from staxd_linux.authorization import Refusal, authorize_open, check_connect
 from staxd_linux.peer import Peer
 from staxd_linux.policy import Policy, PolicyError, load_policy, parse_policy

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux.staxd_client import StaxdClient
-from staxd_linux.privileges import RUNTIME_CAPABILITIES, mask_of, names_of, status_sets
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt.linux_capabilities import status_sets
+from staxd_linux.privileges import RUNTIME_CAPABILITIES, mask_of, names_of
 from tests.staxd.conftest import StaxdProcess, as_nobody
 
 RUNTIME = mask_of(RUNTIME_CAPABILITIES)

@@ -14,8 +14,8 @@ import socket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stax_backend_linux.staxd_client import StaxdClient
-from stax_backend_linux.staxd_protocol import (
+from stax_backend_linux.staxd_client.client import StaxdClient
+from stax_binfmt.staxd_protocol import (
     KINDS,
     MAX_MESSAGE,
     Hello,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import perf_event_open
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_event_ffi import perf_event_open
 from staxd_linux.rate_limit import BURST_NS, RateLimit, RateLimitError, program
 from tests.staxd import conftest
 from tests.staxd.conftest import StaxdProcess, as_nobody

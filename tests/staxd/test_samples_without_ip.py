@@ -12,14 +12,14 @@ import struct
 import pytest
 
 from stax.events import Sample
-from stax_backend_linux import fast_decoder
-from stax_backend_linux.off_cpu_records import SwitchStack, WakingRecord
-from stax_backend_linux.record_decoder import (
+from stax_backend_linux.decode import fast_decoder
+from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
     KIND_SCHED_WAKING,
     KIND_SWITCH_STACK,
     RecordDecoder,
 )
+from stax_backend_linux.off_cpu.records import SwitchStack, WakingRecord
 from tests.linux import perf_record_bytes as pr
 
 SAMPLER, SWITCHES, WAKING = 11, 22, 33

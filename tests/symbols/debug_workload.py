@@ -174,9 +174,9 @@ def elf_image(path: Path, build_id: bytes | None, image_id: int = 0) -> Image:
 
 def reset_process_memos() -> None:
     """Forget parsed files and searches, as a new process would."""
-    from stax_symbols.debug_file_locator import PROCESS_LOCATOR
-    from stax_symbols.dwarf_memo import PROCESS_DWARF_MEMO
-    from stax_symbols.elf_memo import PROCESS_MEMO
+    from stax_symbols.debug_files.locator import PROCESS_LOCATOR
+    from stax_symbols.dwarf.memo import PROCESS_DWARF_MEMO
+    from stax_symbols.elf.memo import PROCESS_MEMO
 
     PROCESS_LOCATOR.clear()
     PROCESS_DWARF_MEMO.clear()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stax_symbols.debug_file_locator import PROCESS_LOCATOR, build_id_path
-from stax_symbols.gnu_debuglink import file_crc32, read_debuglink
+from stax_binfmt.debug_files import build_id_path, file_crc32, read_debuglink
+from stax_symbols.debug_files.locator import PROCESS_LOCATOR
 from tests.symbols.built_objects import nm_functions
 from tests.symbols.debug_workload import (
     Variant,

@@ -21,9 +21,9 @@ import attrs
 import pytest
 
 from stax.contracts import SymbolContext
-from stax_symbols import debuginfod_client
-from stax_symbols.debug_file_locator import PROCESS_LOCATOR
-from stax_symbols.debuginfod_client import DebuginfodClient
+from stax_symbols.debug_files.locator import PROCESS_LOCATOR
+from stax_symbols.debuginfod import client as debuginfod_client
+from stax_symbols.debuginfod.client import DebuginfodClient
 from tests.symbols.built_objects import nm_functions
 from tests.symbols.debug_workload import (
     Variant,

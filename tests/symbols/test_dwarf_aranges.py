@@ -15,10 +15,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from stax_symbols.dwarf_aranges import AddressRanges, read_aranges
-from stax_symbols.dwarf_forms import DwarfError
-from stax_symbols.dwarf_resolver import DwarfResolver
-from stax_symbols.dwarf_sections import DwarfSections, read_dwarf_sections
+from stax_symbols.dwarf.aranges import AddressRanges, read_aranges
+from stax_symbols.dwarf.forms import DwarfError
+from stax_symbols.dwarf.resolver import DwarfResolver
+from stax_symbols.dwarf.sections import DwarfSections, read_dwarf_sections
 from tests.symbols.debug_workload import Chain, addr2line_chains, as_chain, instruction_addresses, run
 
 MAIN = r"""

@@ -17,10 +17,11 @@ from stax.events import ImageLoad, Sample
 from stax.plugin_manager import StaxPlugins
 from stax.recording.reader import Recording
 from stax.recording.writer import RecordingBuilder
-from stax_symbols import dwarf_resolver
-from stax_symbols.debug_file_locator import PROCESS_LOCATOR, build_id_path
-from stax_symbols.dwarf_memo import PROCESS_DWARF_MEMO
-from stax_symbols.dwarf_symbols import DwarfSymbolSource
+from stax_binfmt.debug_files import build_id_path
+from stax_symbols.debug_files.locator import PROCESS_LOCATOR
+from stax_symbols.dwarf import resolver as dwarf_resolver
+from stax_symbols.dwarf.memo import PROCESS_DWARF_MEMO
+from stax_symbols.dwarf.source import DwarfSymbolSource
 from tests.symbols.built_objects import load_segments
 from tests.symbols.debug_workload import (
     HOT_FUNCTIONS,

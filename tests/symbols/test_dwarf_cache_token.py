@@ -9,8 +9,8 @@ import pytest
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.debug_file_locator import DebugFileLocator
-from stax_symbols.dwarf_symbols import DwarfSymbolSource
+from stax_symbols.debug_files.locator import DebugFileLocator
+from stax_symbols.dwarf.source import DwarfSymbolSource
 
 
 def test_token_follows_build_id_debug_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

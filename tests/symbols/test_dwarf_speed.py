@@ -17,13 +17,14 @@ from elftools.elf.elffile import ELFFile
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.debug_file_locator import DebugFileLocator, build_id_path
-from stax_symbols.dwarf_forms import read_abbrev, read_abbrev_table
-from stax_symbols.dwarf_memo import DwarfMemo
-from stax_symbols.dwarf_sections import _WANTED, has_debug_info, read_dwarf_sections
-from stax_symbols.dwarf_symbols import DwarfSymbolSource
-from stax_symbols.dwarf_units import DwarfUnits
-from stax_symbols.elf_memo import ElfMemo
+from stax_binfmt.debug_files import build_id_path
+from stax_symbols.debug_files.locator import DebugFileLocator
+from stax_symbols.dwarf.forms import read_abbrev, read_abbrev_table
+from stax_symbols.dwarf.memo import DwarfMemo
+from stax_symbols.dwarf.sections import _WANTED, has_debug_info, read_dwarf_sections
+from stax_symbols.dwarf.source import DwarfSymbolSource
+from stax_symbols.dwarf.units import DwarfUnits
+from stax_symbols.elf.memo import ElfMemo
 from tests.symbols.built_objects import build_id_of, file_offset_of, nm_functions
 from tests.symbols.debug_workload import addr2line_chains, as_chain, build_variant, run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stax_symbols.elf_memo import ElfMemo
+from stax_symbols.elf.memo import ElfMemo
 from tests.symbols.built_objects import run
 
 # x86-64 assembly: sized and unsized functions, a sized NOTYPE, an unsized label, aliases.

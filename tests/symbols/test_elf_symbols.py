@@ -14,10 +14,10 @@ import pytest
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.elf_file import ElfReadError
-from stax_symbols.elf_memo import ElfMemo
-from stax_symbols.elf_symbols import ElfSymbolSource
-from stax_symbols.loaded_elf import load_elf
+from stax_symbols.elf.elf_file import ElfReadError
+from stax_symbols.elf.loaded_elf import load_elf
+from stax_symbols.elf.memo import ElfMemo
+from stax_symbols.elf.source import ElfSymbolSource
 from tests.symbols.built_objects import Built, build_id_of, file_offset_of, load_segments, nm_functions, run
 
 LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from stax_symbols.jitdump_reader import (
+from stax_symbols.jit.jitdump_reader import (
     JIT_CODE_CLOSE,
     JIT_CODE_DEBUG_INFO,
     JIT_CODE_LOAD,

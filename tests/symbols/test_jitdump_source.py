@@ -11,7 +11,7 @@ from stax.plugin_manager import StaxPlugins
 from stax.recording.reader import Recording
 from stax.recording.writer import RecordingBuilder
 from stax.stack_table import Image
-from stax_symbols.jitdump_source import JitdumpSource
+from stax_symbols.jit.jitdump_source import JitdumpSource
 from tests.symbols.test_jitdump_reader import BASE, DumpWriter
 
 PID = 4242

@@ -7,7 +7,7 @@ from pathlib import Path
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.kallsyms import KallsymsSource
+from stax_symbols.kernel.kallsyms import KallsymsSource
 from tests.symbols.built_objects import real_kernel_symbol
 
 KERNEL = Image(0, "[kernel.kallsyms]", ImageKind.KERNEL)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stax_symbols import kallsyms_cache
-from stax_symbols.kallsyms import KALLSYMS_PATH, load_kernel_symbols
+from stax_symbols.kernel import kallsyms_cache
+from stax_symbols.kernel.kallsyms import KALLSYMS_PATH, load_kernel_symbols
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from stax.address_spaces import JITDUMP_PATHS_OPTION
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.perf_map_file import parse_perf_map, perf_map_path
-from stax_symbols.perf_map_ranges import latest_covering
-from stax_symbols.perf_map_source import PerfMapSource
+from stax_symbols.jit.perf_map_file import parse_perf_map, perf_map_path
+from stax_symbols.jit.perf_map_ranges import latest_covering
+from stax_symbols.jit.perf_map_source import PerfMapSource
 
 PID = 31337
 

@@ -15,9 +15,9 @@ import pytest
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.elf_memo import ElfMemo
-from stax_symbols.elf_symbols import ElfSymbolSource
-from stax_symbols.kallsyms import load_kernel_symbols
+from stax_symbols.elf.memo import ElfMemo
+from stax_symbols.elf.source import ElfSymbolSource
+from stax_symbols.kernel.kallsyms import load_kernel_symbols
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 

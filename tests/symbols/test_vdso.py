@@ -11,7 +11,7 @@ import pytest
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.vdso import VdsoSource
+from stax_symbols.kernel.vdso import VdsoSource
 from tests.symbols.built_objects import build_id_of, load_segments, run
 
 VDSO = Image(0, "[vdso]", ImageKind.VDSO)

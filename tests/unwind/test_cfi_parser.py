@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from stax_backend_linux.unwind import ElfUnwindTables
-from stax_backend_linux.unwind.eh_frame_hdr import FdeIndex
-from stax_backend_linux.unwind.unwind_row import RuleKind, UnwindRow
-from stax_backend_linux.unwind.x86_64_registers import CALLEE_SAVED, DWARF_REGISTER_NAMES, RIP
+from stax_binfmt.cfi.eh_frame_hdr import FdeIndex
+from stax_binfmt.cfi.unwind_row import RuleKind, UnwindRow
+from stax_binfmt.cfi.x86_64_registers import CALLEE_SAVED, DWARF_REGISTER_NAMES, RIP
 from tests.unwind.snapshots import run
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"

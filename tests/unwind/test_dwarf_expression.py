@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stax_backend_linux.unwind.dwarf_expression import DwarfExpression
-from stax_backend_linux.unwind.errors import StackReadError, UnknownRegisterError, UnwindTableError
-from stax_backend_linux.unwind.x86_64_registers import REGISTER_COUNT, RIP, RSP
+from stax_binfmt.cfi.errors import StackReadError, UnknownRegisterError, UnwindTableError
+from stax_binfmt.cfi.expression import DwarfExpression
+from stax_binfmt.cfi.x86_64_registers import REGISTER_COUNT, RIP, RSP
 
 # ld's lazy PLT entry: DW_OP_breg7 8; DW_OP_breg16 0; DW_OP_lit15; DW_OP_and; DW_OP_lit11;
 # DW_OP_ge; DW_OP_lit3; DW_OP_shl; DW_OP_plus  (bytes as readelf shows them for any PIE)

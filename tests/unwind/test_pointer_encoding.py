@@ -6,13 +6,11 @@ import struct
 
 import pytest
 
-from stax_backend_linux.unwind.errors import UnwindTableError
-from stax_backend_linux.unwind.pointer_encoding import read_encoded_pointer, read_sleb128, read_uleb128
-from stax_backend_linux.unwind.x86_64_registers import (
-    PERF_REGS_USER_MASK_X86_64,
-    registers_from_names,
-    regs_from_perf,
-)
+from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.cfi.pointer_encoding import read_encoded_pointer
+from stax_binfmt.cfi.x86_64_registers import registers_from_names
+from stax_binfmt.leb128 import read_sleb128, read_uleb128
+from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, regs_from_perf
 
 
 @pytest.mark.parametrize(
@@ -58,7 +56,7 @@ def test_regs_from_perf() -> None:
 
 
 def test_perf_register_layout_matches_the_named_path() -> None:
-    from stax_backend_linux.unwind.x86_64_registers import PerfRegisterLayout
+    from stax_binfmt.cfi.x86_64_registers import PerfRegisterLayout
 
     mask = 0xFF0FFF  # what `perf record --call-graph dwarf` asks for on x86-64
     values = list(range(1000, 1000 + bin(mask).count("1")))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
+from pathlib import Path
 
-from stax_backend_linux.unwind import ModuleResolver, StopReason, UnwindTableCache, unwind
+from stax_backend_linux.unwind import ElfUnwindTables, ModuleResolver, StopReason, UnwindTableCache, unwind
 from tests.unwind.snapshots import Snapshot, SnapshotRun, Symbolizer, run
 
 LIBC_START = ["__libc_start_call_main", "__libc_start_main_impl", "_start"]
@@ -174,6 +176,21 @@ def test_debug_frame_from_separate_debug_file(debug_frame_run: SnapshotRun) -> N
         assert names[-5:] == ["driver_qsort", "main", *LIBC_START]
         assert not result.truncated and result.frame_pointer_frames == 0
     assert module.tables.debug_frame is not None
+
+
+def test_separate_debug_file_with_a_wrong_crc_is_not_used(
+    debug_frame_run: SnapshotRun, tmp_path: Path
+) -> None:
+    """The debug link's CRC32 vouches for the file found by name (as stax-symbols checks it): a
+    debug file of the same build rewritten since (here one byte appended) is not used."""
+    binary = tmp_path / "harness"
+    shutil.copy(debug_frame_run.binary, binary)
+    debug = debug_frame_run.binary.with_name("harness.debug")
+    shutil.copy(debug, tmp_path / "harness.debug")
+    assert ElfUnwindTables.from_path(str(binary), debug_dirs=[str(tmp_path / "none")]).debug_frame is not None
+    with open(tmp_path / "harness.debug", "ab") as stale:
+        stale.write(b"\0")
+    assert ElfUnwindTables.from_path(str(binary), debug_dirs=[str(tmp_path / "none")]).debug_frame is None
 
 
 def test_frame_pointer_fallback(frame_pointer_run: SnapshotRun) -> None:

@@ -12,45 +12,19 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 
 import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
-
-CAP_SYS_ADMIN = 21
-CAP_PERFMON = 38
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt import tracefs
+from stax_binfmt.linux_capabilities import effective_has
+from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open
+from stax_binfmt.procfs import read_int
 
 PARANOID_FIX = "run 'sudo sysctl kernel.perf_event_paranoid=1', or install staxd once with 'sudo stax setup'"
 SYSTEM_WIDE_FIX = ("run as root, 'sudo sysctl kernel.perf_event_paranoid=0', or install staxd with "
                    "'sudo stax setup'")
-
-
-def _read_int(path: str, default: int) -> int:
-    try:
-        return int(Path(path).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return default
-
-
-def _effective_caps() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _tracefs_mounted() -> bool:
-    try:
-        return any(line.split()[2] == "tracefs" for line in Path("/proc/self/mounts").read_text().splitlines()
-                   if len(line.split()) > 2)
-    except OSError:
-        return False
 
 
 def _probe(type_: int, config: int, exclude_kernel: bool) -> int:
@@ -98,17 +72,16 @@ class HostFacts:
 
 def probe_host() -> HostFacts:
     """Read the sysctls and capabilities, and try the probe events (a few ms)."""
-    caps = _effective_caps()
-    perfmon = bool(caps >> CAP_PERFMON & 1 or caps >> CAP_SYS_ADMIN & 1)
-    paranoid = _read_int("/proc/sys/kernel/perf_event_paranoid", 2)
+    perfmon = effective_has("CAP_PERFMON", "CAP_SYS_ADMIN")
+    paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", 2)
     kernel_ok = perfmon or paranoid <= 1
     return HostFacts(
         paranoid=paranoid,
         euid=os.geteuid(),
         perfmon_capable=perfmon,
-        kptr_restrict=_read_int("/proc/sys/kernel/kptr_restrict", 1),
-        tracefs_mounted=_tracefs_mounted(),
-        max_stack=_read_int("/proc/sys/kernel/perf_event_max_stack", 127),
+        kptr_restrict=read_int("/proc/sys/kernel/kptr_restrict", 1),
+        tracefs_mounted=tracefs.mounted_at() is not None,
+        max_stack=read_int("/proc/sys/kernel/perf_event_max_stack", 127),
         sampling_errno=_probe(pea.PERF_TYPE_SOFTWARE, pea.PERF_COUNT_SW_CPU_CLOCK, exclude_kernel=True),
         pmu_errno=_probe(pea.PERF_TYPE_HARDWARE, pea.PERF_COUNT_HW_CPU_CYCLES, exclude_kernel=not kernel_ok),
     )

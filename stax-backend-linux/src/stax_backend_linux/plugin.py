@@ -28,8 +28,8 @@ class LinuxBackend:
         progress: Callable[[CaptureProgress], None],
         should_stop: Callable[[], bool],
     ) -> CaptureSummary:
-        """Record ``request`` into ``sink``; see :mod:`stax_backend_linux.capture_session`."""
-        from stax_backend_linux.capture_session import record
+        """Record ``request`` into ``sink``; see :mod:`stax_backend_linux.capture.capture_session`."""
+        from stax_backend_linux.capture.capture_session import record
 
         return record(request, sink, progress, should_stop)
 

@@ -13,7 +13,6 @@ import socket
 from pathlib import Path
 
 from stax.errors import CaptureError
-from stax_backend_linux.staxd_protocol import ProtocolError
 from stax_backend_macos.staxd_wire import (
     DEFAULT_SOCKET,
     JSON,
@@ -26,6 +25,7 @@ from stax_backend_macos.staxd_wire import (
     send_json,
 )
 from stax_backend_macos.trace_source import TraceStart
+from stax_binfmt.staxd_protocol import ProtocolError
 
 CONNECT_TIMEOUT_S = 10.0
 

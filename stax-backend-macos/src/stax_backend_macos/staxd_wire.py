@@ -4,7 +4,7 @@ macOS has no SOCK_SEQPACKET for Unix sockets and kdebug cannot be handed over as
 file descriptor, so here staxd records and streams the raw records while the client
 decodes them (the pure decoder, the same one ``stax import`` uses).  Each frame is
 ``u32 length (big-endian) | u8 kind | payload``: kind ``J`` one JSON message of the
-shared protocol (stax_backend_linux/staxd_protocol.py: version, encoding, the one-
+shared protocol (stax_binfmt/staxd_protocol.py: version, encoding, the one-
 sentence errors; issue 9 moves it to a shared leaf library), ``T`` the thread map
 taken at start, ``R`` a run of ``kd_buf`` records.
 
@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from stax_backend_linux.staxd_protocol import (
+from stax_backend_macos.staxd_paths import DEFAULT_SOCKET  # noqa: F401  (re-exported for the client)
+from stax_binfmt.staxd_protocol import (
     MAX_MESSAGE,
     VERSION,
     ProtocolError,
@@ -31,7 +32,6 @@ from stax_backend_linux.staxd_protocol import (
     encode,
     parse_request,
 )
-from stax_backend_macos.staxd_paths import DEFAULT_SOCKET  # noqa: F401  (re-exported for the client)
 
 FRAME = struct.Struct(">IB")
 JSON, THREAD_MAP, RECORDS = ord("J"), ord("T"), ord("R")

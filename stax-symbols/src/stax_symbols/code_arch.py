@@ -11,9 +11,10 @@ so an aarch64 binary annotates on an x86-64 host, and a Mach-O code source needs
 from __future__ import annotations
 
 from stax.function_code import ARCH_AARCH64, ARCH_X86_64
+from stax_binfmt.elf import EM_AARCH64, EM_X86_64
 
-ELF_MACHINES = {"EM_X86_64": ARCH_X86_64, "EM_AARCH64": ARCH_AARCH64}
-"""pyelftools' ``e_machine`` names -> architecture."""
+ELF_MACHINES = {EM_X86_64: ARCH_X86_64, EM_AARCH64: ARCH_AARCH64}
+"""``e_machine`` (:mod:`stax_binfmt.elf`) -> architecture."""
 
 MACHO_ARCHES = {"arm64": ARCH_AARCH64, "arm64e": ARCH_AARCH64, "x86_64": ARCH_X86_64,
                 "x86_64h": ARCH_X86_64}
@@ -21,7 +22,7 @@ MACHO_ARCHES = {"arm64": ARCH_AARCH64, "arm64e": ARCH_AARCH64, "x86_64": ARCH_X8
 instructions decode as aarch64."""
 
 
-def arch_of_elf_machine(machine: str) -> str | None:
+def arch_of_elf_machine(machine: int) -> str | None:
     """The architecture of an ELF file's code, or None for one stax does not decode."""
     return ELF_MACHINES.get(machine)
 

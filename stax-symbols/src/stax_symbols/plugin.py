@@ -2,7 +2,7 @@
 
 Separate entry points let ``stax plugins`` list each source, and let a user switch one
 off (``STAX_PLUGINS``) while debugging a wrong name.  Each object builds its source on
-first use, so loading plugins imports neither pyelftools nor any parser.
+first use, so loading plugins imports no parser.
 
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
 100s DWARF line/inline tables (ELF 100, Mach-O dSYMs 105), 200s separate debug files, 300s
@@ -57,43 +57,43 @@ class CodeSourcePlugin:
 
 
 def _elf_code() -> CodeSource:
-    from stax_symbols.elf_code import ElfCodeSource
+    from stax_symbols.elf.code_source import ElfCodeSource
 
     return ElfCodeSource()
 
 
 def _elf_symbols() -> SymbolSource:
-    from stax_symbols.elf_symbols import ElfSymbolSource
+    from stax_symbols.elf.source import ElfSymbolSource
 
     return ElfSymbolSource()
 
 
 def _kallsyms() -> SymbolSource:
-    from stax_symbols.kallsyms import KallsymsSource
+    from stax_symbols.kernel.kallsyms import KallsymsSource
 
     return KallsymsSource()
 
 
 def _vdso() -> SymbolSource:
-    from stax_symbols.vdso import VdsoSource
+    from stax_symbols.kernel.vdso import VdsoSource
 
     return VdsoSource()
 
 
 def _dwarf() -> SymbolSource:
-    from stax_symbols.dwarf_symbols import DwarfSymbolSource
+    from stax_symbols.dwarf.source import DwarfSymbolSource
 
     return DwarfSymbolSource()
 
 
 def _debug_file_symbols() -> SymbolSource:
-    from stax_symbols.debug_file_symbols import DebugFileSymbolSource
+    from stax_symbols.debug_files.source import DebugFileSymbolSource
 
     return DebugFileSymbolSource()
 
 
 def _debuginfod() -> SymbolSource:
-    from stax_symbols.debuginfod_symbols import DebuginfodExecutableSource
+    from stax_symbols.debuginfod.source import DebuginfodExecutableSource
 
     return DebuginfodExecutableSource()
 
@@ -111,13 +111,13 @@ def _macho_dwarf() -> SymbolSource:
 
 
 def _jitdump() -> SymbolSource:
-    from stax_symbols.jitdump_source import JitdumpSource
+    from stax_symbols.jit.jitdump_source import JitdumpSource
 
     return JitdumpSource()
 
 
 def _perf_map() -> SymbolSource:
-    from stax_symbols.perf_map_source import PerfMapSource
+    from stax_symbols.jit.perf_map_source import PerfMapSource
 
     return PerfMapSource()
 

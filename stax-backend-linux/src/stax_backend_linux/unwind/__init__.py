@@ -19,14 +19,11 @@ from stax_backend_linux.unwind.elf_unwind_tables import (
     UnwindTableCache,
     default_table_cache,
 )
-from stax_backend_linux.unwind.errors import UnwindTableError
 from stax_backend_linux.unwind.module_resolver import Module, ModuleResolver
 from stax_backend_linux.unwind.unwinder import StopReason, UnwindResult, unwind
-from stax_backend_linux.unwind.x86_64_registers import (
-    PERF_REGS_USER_MASK_X86_64,
-    PerfRegisterLayout,
-    regs_from_perf,
-)
+from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.cfi.x86_64_registers import PerfRegisterLayout
+from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, regs_from_perf
 
 __all__ = [
     "PERF_REGS_USER_MASK_X86_64",

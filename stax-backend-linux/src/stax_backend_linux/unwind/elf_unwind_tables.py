@@ -3,9 +3,11 @@
 An :class:`ElfUnwindTables` answers "which row applies at this ELF virtual
 address?".  It looks in ``.eh_frame`` first (through ``.eh_frame_hdr``'s search
 table when there is one, LSB 5.0 §10.6.2), then in ``.debug_frame`` of the file
-or of its separate debug file (found by build id under
-``/usr/lib/debug/.build-id/xx/yyyy.debug`` or by ``.gnu_debuglink``), because
-code built with ``-fno-asynchronous-unwind-tables -g`` only has the latter.
+or of its separate debug file, because code built with
+``-fno-asynchronous-unwind-tables -g`` only has the latter.  The file is read with
+:mod:`stax_binfmt.elf` and the separate debug file found with
+:func:`stax_binfmt.debug_files.separate_debug_files` (build id, then
+``.gnu_debuglink`` with its CRC checked), as stax-symbols finds it.
 
 :class:`UnwindTableCache` keys parsed files by build id and by
 (path, device, inode, mtime, size) so that each file is read once per process
@@ -20,53 +22,15 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+from stax_binfmt.cfi.eh_frame_hdr import FdeIndex
+from stax_binfmt.cfi.errors import UnwindTableError
+from stax_binfmt.cfi.parser import CfiSection
+from stax_binfmt.cfi.unwind_row import UnwindRow
+from stax_binfmt.debug_files import SYSTEM_DEBUG_ROOT, mismatch, separate_debug_files
+from stax_binfmt.elf import EM_X86_64, ElfFormatError, LoadSegments, read_headers, read_section
 
-from stax_backend_linux.unwind.cfi_parser import CfiSection
-from stax_backend_linux.unwind.eh_frame_hdr import FdeIndex
-from stax_backend_linux.unwind.errors import UnwindTableError
-from stax_backend_linux.unwind.unwind_row import UnwindRow
-
-DEFAULT_DEBUG_DIRS: tuple[str, ...] = ("/usr/lib/debug",)
+DEFAULT_DEBUG_DIRS: tuple[str, ...] = (SYSTEM_DEBUG_ROOT,)
 _MISSING = object()
-
-
-class LoadSegment:
-    """A PT_LOAD program header: file bytes [offset, offset+filesz) live at vaddr."""
-
-    __slots__ = ("offset", "vaddr", "filesz", "memsz")
-
-    def __init__(self, offset: int, vaddr: int, filesz: int, memsz: int) -> None:
-        self.offset = offset
-        self.vaddr = vaddr
-        self.filesz = filesz
-        self.memsz = memsz
-
-
-def _section_bytes(elf: ELFFile, name: str) -> tuple[bytes, int] | None:
-    section = elf.get_section_by_name(name)
-    if section is None or section["sh_type"] == "SHT_NOBITS" or section["sh_size"] == 0:
-        return None
-    return section.data(), section["sh_addr"]
-
-
-def _build_id(elf: ELFFile) -> bytes | None:
-    for section in elf.iter_sections():
-        if section["sh_type"] != "SHT_NOTE":
-            continue
-        for note in section.iter_notes():
-            if note["n_type"] == "NT_GNU_BUILD_ID":
-                return bytes.fromhex(note["n_desc"])
-    return None
-
-
-def _debuglink(elf: ELFFile) -> str | None:
-    found = _section_bytes(elf, ".gnu_debuglink")
-    if found is None:
-        return None
-    data = found[0]
-    return data[: data.index(b"\0")].decode("utf-8", "replace") if b"\0" in data else None
 
 
 class ElfUnwindTables:
@@ -78,16 +42,16 @@ class ElfUnwindTables:
         *,
         eh_frame: FdeIndex | None,
         debug_frame: FdeIndex | None = None,
-        segments: Sequence[LoadSegment] = (),
+        segments: LoadSegments | None = None,
         build_id: bytes | None = None,
-        debug_file_candidates: Sequence[str] = (),
+        debug_dirs: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.eh_frame = eh_frame
         self._debug_frame = debug_frame
-        self._debug_candidates = list(debug_file_candidates)
-        self._debug_loaded = debug_frame is not None or not self._debug_candidates
-        self.segments = list(segments)
+        self._debug_dirs = tuple(debug_dirs)
+        self._debug_loaded = debug_frame is not None or not self._debug_dirs
+        self.segments = segments if segments is not None else LoadSegments(())
         self.build_id = build_id
         self._rows: dict[int, UnwindRow | None] = {}
         self.eh_frame_source = "none"
@@ -109,58 +73,41 @@ class ElfUnwindTables:
     @classmethod
     def _from_stream(cls, stream: BinaryIO, name: str, *, debug_dirs: Sequence[str]) -> ElfUnwindTables:
         try:
-            elf = ELFFile(stream)
-        except ELFError as exc:
-            raise UnwindTableError(f"{name} is not an ELF file: {exc}") from exc
-        if elf.get_machine_arch() != "x64":
-            raise UnwindTableError(f"{name} is {elf.get_machine_arch()}, not x86-64")
-        segments = [
-            LoadSegment(s["p_offset"], s["p_vaddr"], s["p_filesz"], s["p_memsz"])
-            for s in elf.iter_segments()
-            if s["p_type"] == "PT_LOAD"
-        ]
-        build_id = _build_id(elf)
-        read_indirect = _indirect_reader(stream, name, segments)
+            headers = read_headers(stream)
+            if headers.header.machine != EM_X86_64:
+                raise UnwindTableError(f"{name} is for machine {headers.header.machine}, not x86-64")
+            segments = headers.segments
+            read_indirect = _indirect_reader(stream, name, segments)
 
-        eh_index: FdeIndex | None = None
-        source = "none"
-        eh = _section_bytes(elf, ".eh_frame")
-        if eh is not None:
-            section = CfiSection(eh[0], eh[1], read_indirect=read_indirect)
-            hdr = _section_bytes(elf, ".eh_frame_hdr")
-            if hdr is not None:
-                try:
-                    eh_index = FdeIndex.from_eh_frame_hdr(hdr[0], hdr[1], section)
-                    source = "eh_frame_hdr"
-                except UnwindTableError:
-                    eh_index = None
-            if eh_index is None:
-                eh_index = FdeIndex.by_scanning(section)
-                source = "scan"
+            eh_index: FdeIndex | None = None
+            source = "none"
+            eh = read_section(stream, headers, ".eh_frame")
+            if eh is not None:
+                section = CfiSection(eh[0], eh[1], read_indirect=read_indirect)
+                hdr = read_section(stream, headers, ".eh_frame_hdr")
+                if hdr is not None:
+                    try:
+                        eh_index = FdeIndex.from_eh_frame_hdr(hdr[0], hdr[1], section)
+                        source = "eh_frame_hdr"
+                    except UnwindTableError:
+                        eh_index = None
+                if eh_index is None:
+                    eh_index = FdeIndex.by_scanning(section)
+                    source = "scan"
 
-        debug_index: FdeIndex | None = None
-        debug = _section_bytes(elf, ".debug_frame")
-        if debug is not None:
-            debug_index = FdeIndex.by_scanning(CfiSection(debug[0], 0, is_debug_frame=True))
-
-        candidates: list[str] = []
-        if debug_index is None and debug_dirs:
-            if build_id is not None and len(build_id) > 1:
-                hexid = build_id.hex()
-                candidates += [os.path.join(d, ".build-id", hexid[:2], hexid[2:] + ".debug")
-                               for d in debug_dirs]  # fmt: skip
-            link = _debuglink(elf)
-            if link and os.path.isabs(name):
-                directory = os.path.dirname(os.path.realpath(name))
-                candidates += [os.path.join(directory, link), os.path.join(directory, ".debug", link)]
-                candidates += [os.path.join(d, directory.lstrip("/"), link) for d in debug_dirs]
+            debug_index: FdeIndex | None = None
+            debug = read_section(stream, headers, ".debug_frame")
+            if debug is not None:
+                debug_index = FdeIndex.by_scanning(CfiSection(debug[0], 0, is_debug_frame=True))
+        except ElfFormatError as exc:
+            raise UnwindTableError(f"{name} is not a readable ELF file: {exc}") from None
         tables = cls(
             name,
             eh_frame=eh_index,
             debug_frame=debug_index,
             segments=segments,
-            build_id=build_id,
-            debug_file_candidates=candidates,
+            build_id=headers.build_id,
+            debug_dirs=debug_dirs if debug_index is None else (),
         )
         tables.eh_frame_source = source
         return tables
@@ -169,30 +116,29 @@ class ElfUnwindTables:
 
     def vaddr_for_file_offset(self, file_offset: int) -> int | None:
         """The ELF virtual address of a file offset inside a PT_LOAD segment."""
-        for segment in self.segments:
-            if segment.offset <= file_offset < segment.offset + max(segment.filesz, 1):
-                return segment.vaddr + file_offset - segment.offset
-        return None
+        return self.segments.vaddr_for_offset(file_offset)
 
     # -- rows -----------------------------------------------------------------------
 
     @property
     def debug_frame(self) -> FdeIndex | None:
-        """``.debug_frame`` of this file or its separate debug file (loaded on first use)."""
+        """``.debug_frame`` of this file or its separate debug file (found and loaded on first use)."""
         if not self._debug_loaded:
             self._debug_loaded = True
-            for candidate in self._debug_candidates:
+            debuglink = os.path.isabs(self.name)
+            for candidate in separate_debug_files(self.name, self.build_id, self._debug_dirs,
+                                                  debuglink=debuglink):
                 try:
-                    with open(candidate, "rb") as stream:
-                        elf = ELFFile(stream)
-                        if self.build_id is not None and _build_id(elf) not in (None, self.build_id):
+                    with open(candidate.path, "rb") as stream:
+                        headers = read_headers(stream)
+                        if mismatch(candidate, headers.build_id, self.name, self.build_id) is not None:
                             continue
-                        found = _section_bytes(elf, ".debug_frame")
+                        found = read_section(stream, headers, ".debug_frame")
                     if found is not None:
                         section = CfiSection(found[0], 0, is_debug_frame=True)
                         self._debug_frame = FdeIndex.by_scanning(section)
                         break
-                except (OSError, ELFError, UnwindTableError):
+                except (OSError, ElfFormatError, UnwindTableError):
                     continue
         return self._debug_frame
 
@@ -219,20 +165,19 @@ class ElfUnwindTables:
         return index.section.rows_for(fde).row_at(vaddr)
 
 
-def _indirect_reader(stream: BinaryIO, name: str, segments: list[LoadSegment]) -> Callable[[int], int]:
+def _indirect_reader(stream: BinaryIO, name: str, segments: LoadSegments) -> Callable[[int], int]:
     """Read a u64 at an ELF virtual address from the file (for DW_EH_PE_indirect)."""
     in_memory = stream.getvalue() if isinstance(stream, io.BytesIO) else None
 
     def read(vaddr: int) -> int:
-        for segment in segments:
-            if segment.vaddr <= vaddr and vaddr + 8 <= segment.vaddr + segment.filesz:
-                offset = segment.offset + vaddr - segment.vaddr
-                if in_memory is not None:
-                    return struct.unpack_from("<Q", in_memory, offset)[0]
-                with open(name, "rb") as f:
-                    f.seek(offset)
-                    return struct.unpack("<Q", f.read(8))[0]
-        raise UnwindTableError(f"indirect pointer {vaddr:#x} is not in a loaded segment of {name}")
+        offset = segments.offset_for_vaddr(vaddr, 8)
+        if offset is None:
+            raise UnwindTableError(f"indirect pointer {vaddr:#x} is not in a loaded segment of {name}")
+        if in_memory is not None:
+            return struct.unpack_from("<Q", in_memory, offset)[0]
+        with open(name, "rb") as f:
+            f.seek(offset)
+            return struct.unpack("<Q", f.read(8))[0]
 
     return read
 

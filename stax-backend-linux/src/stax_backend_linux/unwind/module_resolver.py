@@ -20,7 +20,7 @@ from stax_backend_linux.unwind.elf_unwind_tables import (
     UnwindTableCache,
     default_table_cache,
 )
-from stax_backend_linux.unwind.unwind_row import UnwindRow
+from stax_binfmt.cfi.unwind_row import UnwindRow
 
 _MISSING = object()
 
@@ -138,7 +138,7 @@ class ModuleResolver:
     def row_for(self, pc: int) -> UnwindRow | None:
         """The unwind row for an absolute pc (None: not mapped, or no CFI covers it).
 
-        Raises :class:`~stax_backend_linux.unwind.errors.UnwindTableError` on malformed CFI.
+        Raises :class:`~stax_binfmt.cfi.errors.UnwindTableError` on malformed CFI.
         """
         row = self.row_cache.get(pc, _MISSING)
         if row is _MISSING:

@@ -29,10 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from stax_backend_linux.unwind.errors import StackReadError, UnknownRegisterError, UnwindTableError
 from stax_backend_linux.unwind.module_resolver import ModuleResolver
-from stax_backend_linux.unwind.unwind_row import RuleKind, UnwindRow
-from stax_backend_linux.unwind.x86_64_registers import REGISTER_COUNT, RSP, registers_from_names
+from stax_binfmt.cfi.errors import StackReadError, UnknownRegisterError, UnwindTableError
+from stax_binfmt.cfi.unwind_row import RuleKind, UnwindRow
+from stax_binfmt.cfi.x86_64_registers import REGISTER_COUNT, RSP, registers_from_names
 
 DEFAULT_MAX_FRAMES = 256
 _MISSING = object()

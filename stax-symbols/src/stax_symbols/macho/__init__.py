@@ -36,9 +36,9 @@ the commercial "extended" build, its shared-cache module (``lief.dsc``) exposes 
 image UUIDs nor the unmapped local symbols (``.symbols``) that naming a recorded system
 dylib needs, and it reads no ``__unwind_info``.  What neither library reads is read here
 with :mod:`struct`/:mod:`ctypes` from the documented layouts: ``nlist_64`` arrays (as the
-ELF reader does for speed, :mod:`stax_symbols.elf_symbol_table`), ``__unwind_info``
+ELF reader does for speed, :mod:`stax_symbols.elf.function_table`), ``__unwind_info``
 (``<mach-o/compact_unwind_encoding.h>``) and the shared cache (``dyld_cache_format.h``).
-DWARF goes through the existing reader (:mod:`stax_symbols.dwarf_resolver`); CFI through
+DWARF goes through the existing reader (:mod:`stax_symbols.dwarf.resolver`); CFI through
 the existing parser (:mod:`.eh_frame` says how).
 
 No Mac has run any of this: the files it was checked on were built on Linux with clang,

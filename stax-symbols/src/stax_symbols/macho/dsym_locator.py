@@ -6,7 +6,7 @@ dsymutil links the DWARF of an image into a bundle ``NAME.dSYM/Contents/Resource
 1. a dSYM given explicitly (``stax symbolize --debug-file``; the ``dsym`` symbol option);
 2. ``<binary>.dSYM`` beside the binary (where Xcode and dsymutil put it);
 3. for each debug directory (``STAX_DEBUG_DIRS``, the ``debug_dirs`` option, the same
-   roots :func:`~stax_symbols.debug_file_locator.debug_roots` gives ELF's search):
+   roots :func:`~stax_symbols.debug_files.locator.debug_roots` gives ELF's search):
    ``<dir>/<name>.dSYM``, then every ``*.dSYM`` in it.
 
 A candidate counts only if one of its slices has the image's UUID; a bundle with another

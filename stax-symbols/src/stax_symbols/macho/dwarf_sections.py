@@ -2,13 +2,13 @@
 
 dsymutil writes the debug info of a linked image into ``__DWARF,__debug_info`` and friends.
 Mach-O section names have 16 characters, so ``.debug_str_offsets`` is ``__debug_str_offs``.
-The sections become the same :class:`~stax_symbols.dwarf_sections.DwarfSections` an ELF file
-gives, so :class:`~stax_symbols.dwarf_resolver.DwarfResolver` answers for both unchanged.
+The sections become the same :class:`~stax_symbols.dwarf.sections.DwarfSections` an ELF file
+gives, so :class:`~stax_symbols.dwarf.resolver.DwarfResolver` answers for both unchanged.
 """
 
 from __future__ import annotations
 
-from stax_symbols.dwarf_sections import DwarfSections
+from stax_symbols.dwarf.sections import DwarfSections
 from stax_symbols.macho.load_commands import MachoError
 from stax_symbols.macho.macho_file import MachoSlice
 

@@ -2,10 +2,11 @@
 
 The dSYM is found by :mod:`.dsym_locator` and must carry the image's UUID (the recorded one,
 else the UUID of the file at the image's path).  Its DWARF goes through the one DWARF
-reader (:class:`~stax_symbols.dwarf_resolver.DwarfResolver`) exactly as an ELF debug file's
-does; only the section table differs (:mod:`.dwarf_sections`).  A dSYM repeats the image's
-segments, so the linked address of a frame offset is the dSYM's ``__TEXT`` vmaddr plus the
-offset, even when the binary itself is gone (a system dylib inside the shared cache).
+reader (:class:`~stax_symbols.dwarf.resolver.DwarfResolver`) exactly as an ELF debug file's
+does; only the section table differs (:mod:`.dwarf_sections` here,
+:mod:`stax_symbols.dwarf.sections` for ELF).  A dSYM repeats the image's segments, so the
+linked address of a frame offset is the dSYM's ``__TEXT`` vmaddr plus the offset, even when
+the binary itself is gone (a system dylib inside the shared cache).
 
 Not read: DWARF left in the object files that a binary's debug map (``N_OSO`` stabs) points
 to when no dSYM was made; run ``dsymutil`` on the binary.
@@ -20,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
-from stax_symbols.debug_file_locator import debug_roots
-from stax_symbols.dwarf_forms import DwarfError
-from stax_symbols.dwarf_resolver import DwarfResolver
+from stax_symbols.debug_files.locator import debug_roots
+from stax_symbols.dwarf.forms import DwarfError
+from stax_symbols.dwarf.resolver import DwarfResolver
 from stax_symbols.macho.dsym_locator import find_dsym
 from stax_symbols.macho.dwarf_sections import read_dwarf_sections
 from stax_symbols.macho.load_commands import MachoError

@@ -11,7 +11,7 @@ Mach-O symbols have no size.  ``LC_FUNCTION_STARTS`` (ULEB128 deltas from the st
 ``strip`` removed, so a symbol ends at the next function start or symbol, whichever comes
 first, and never past its section: an address in a stripped local function stays unnamed
 instead of being called after the exported function before it (the same rule as the ELF
-policy, see :mod:`stax_symbols.elf_symbol_table`).
+policy, see :mod:`stax_symbols.elf.function_table`).
 
 Aliases at one address: external before local, fewer leading underscores, shorter, then
 alphabetical, so the choice is stable.  The dyld shared cache keeps a dylib's local symbols
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 from macholib import mach_o
 
-from stax_symbols.dwarf_forms import read_uleb
+from stax_binfmt.leb128 import read_uleb128
 from stax_symbols.macho.load_commands import Section
 from stax_symbols.symbol_table import SymbolTable
 
@@ -41,7 +41,7 @@ def function_starts(data: bytes, text_vmaddr: int) -> list[int]:
     pos = 0
     try:
         while pos < len(data):
-            delta, pos = read_uleb(data, pos)
+            delta, pos = read_uleb128(data, pos)
             if delta == 0:
                 break
             address += delta

@@ -17,7 +17,8 @@ import attrs
 from stax.errors import StaxError, UsageError
 from stax.events import ImageKind
 from stax.stack_table import Image
-from stax_symbols.elf_file import ElfReadError, read_elf
+from stax_binfmt.debug_files import build_id_path
+from stax_symbols.elf.elf_file import ElfReadError, read_elf
 from stax_symbols.macho.cache_locator import CACHE_OPTION
 from stax_symbols.macho.dsym_locator import DSYM_OPTION, dsym_slice
 from stax_symbols.macho.load_commands import MachoError
@@ -116,8 +117,7 @@ def _adopt_elf_debug_file(
             f"{debug_file} is not the debug file of {path} (build id {found},"
             f" expected {build_id.hex()}); give the one split from this build."
         )
-    hex_id = build_id.hex()
-    link = os.path.join(root, ".build-id", hex_id[:2], hex_id[2:] + ".debug")
+    link = build_id_path(root, build_id)
     os.makedirs(os.path.dirname(link), exist_ok=True)
     os.symlink(os.path.abspath(debug_file), link)
     options["debug_dirs"] = [root, *options["debug_dirs"]]  # type: ignore[misc]

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from stax_backend_linux.staxd_client import DEFAULT_SOCKET
+from stax_binfmt.staxd_protocol import DEFAULT_SOCKET
 from staxd_linux import __version__
 from staxd_linux.daemon import StartupError, run
 from staxd_linux.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy

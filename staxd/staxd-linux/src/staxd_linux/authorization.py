@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import attrs
 
-from stax_backend_linux.staxd_protocol import OpenRequest
+from stax_binfmt.procfs import read_int
+from stax_binfmt.staxd_protocol import OpenRequest
 from staxd_linux.client_limits import SHORT_OF_FDS
 from staxd_linux.peer import LookupFailed, Peer, group_id, user_id
 from staxd_linux.policy import Policy
@@ -24,14 +25,6 @@ COUNTERS_PER_GROUP = 4
 
 class Refusal(Exception):
     """A request or connection staxd will not serve; ``str()`` is the sentence for the client and the log."""
-
-
-def _read_int(path: str, default: int) -> int:
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return default
 
 
 def may_connect(peer: Peer, policy: Policy) -> bool:
@@ -126,7 +119,7 @@ def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: lis
     if wants_kernel and not grants["kernel_stacks"]:
         raise _refuse_by_policy("kernel stacks", "allow_kernel_stacks", policy)
     if request.kind == "sampling":
-        limit = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
+        limit = read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
         if not peer.is_root:
             limit = min(limit, policy.max_frequency)
         if request.frequency > limit:

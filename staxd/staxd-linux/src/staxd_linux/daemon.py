@@ -4,7 +4,7 @@ One thread per connection, bounded by the policy's ``max_clients`` and, per user
 ``max_clients_per_user`` (:mod:`staxd_linux.client_limits`); a connection may wait
 ``idle_timeout`` for its next request and a reply may take ``client_timeout`` to be
 read, so a slow or silent client holds only its own thread.  Each message is parsed
-and validated (:mod:`stax_backend_linux.staxd_protocol`), checked against the policy
+and validated (:mod:`stax_binfmt.staxd_protocol`), checked against the policy
 (:mod:`staxd_linux.authorization`), charged to its user's fd budget, opened
 (:mod:`staxd_linux.event_sets`), confirmed (the targets did not change meanwhile) and
 the fds are sent with SCM_RIGHTS; the daemon closes its own copies as each message
@@ -29,25 +29,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stax_backend_linux.staxd_protocol import (
+from stax_binfmt import tracefs
+from stax_binfmt.procfs import online_cpus
+from stax_binfmt.staxd_protocol import (
     FDS_PER_MESSAGE,
     KINDS,
     MAX_MESSAGE,
     VERSION,
+    Granted,
     Hello,
     OpenRequest,
     ProtocolError,
+    close_granted,
     decode,
     encode,
     error_reply,
     parse_request,
 )
-from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__, privileges, rate_limit, tracefs
+from staxd_linux import __version__, privileges, rate_limit
 from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
 from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
 from staxd_linux.connection_closer import ConnectionCloser, unread_bytes
-from staxd_linux.event_sets import Granted, open_plan
+from staxd_linux.event_sets import TRACEFS_DENIED_FIX, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
 from staxd_linux.policy import Policy
 
@@ -321,7 +324,7 @@ class Daemon:
                 try:
                     plan.confirm()  # a set-user-id exec between the check and the open withdraws the grant
                 except Refusal:
-                    _close_all(granted)
+                    close_granted(granted)
                     raise
             finally:
                 plan.release()
@@ -367,21 +370,13 @@ class Daemon:
                            "more": start + FDS_PER_MESSAGE < len(granted)}
                 socket.send_fds(conn, [encode(message)], [fd for fd, _ in batch])
                 sent = start + len(batch)
-                _close_all(batch)
+                close_granted(batch)
         finally:
-            _close_all(granted[sent:])
+            close_granted(granted[sent:])
 
     def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
         conn.settimeout(self.policy.client_timeout)  # a reply in progress
         conn.sendall(encode(message))
-
-
-def _close_all(granted: Granted) -> None:
-    for fd, _ in granted:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _sentence(text: str) -> str:
@@ -399,6 +394,24 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _mount_tracefs(wanted: bool) -> str | None:
+    """Mount tracefs before privileges are dropped, if ``wanted`` and missing; a line to log, or None.
+
+    Mounting needs CAP_SYS_ADMIN, which the daemon drops after start-up, so it mounts tracefs
+    now if its policy lets clients ask for tracepoints and nothing mounted it yet (under
+    systemd, the unit pulls in systemd's own sys-kernel-tracing.mount instead).  A failure
+    is logged, not fatal: only sched_waking requests need tracefs, and they are then
+    refused with the reason.
+    """
+    if not wanted:
+        return None
+    try:
+        where, mounted = tracefs.ensure_mounted(TRACEFS_DENIED_FIX)
+    except tracefs.TracefsError as exc:
+        return f"{exc.strerror} Wakeup requests will be refused."
+    return f"mounted tracefs on {where}" if mounted else None
+
+
 def run(socket_path: Path, policy: Policy) -> None:
     """Bind, serve until SIGTERM/SIGINT, clean up the socket."""
     if os.geteuid() != 0:
@@ -407,7 +420,7 @@ def run(socket_path: Path, policy: Policy) -> None:
     raise_fd_limit()
     daemon = Daemon(socket_path, policy)
     daemon.bind()
-    if mounted := tracefs.mount_at_startup(policy.allow_tracepoints):
+    if mounted := _mount_tracefs(policy.allow_tracepoints):
         log.info("%s", mounted)
     privileges.drop_privileges()  # start-up is over: keep only what granting needs
     log.info("%s", privileges.describe())

@@ -20,8 +20,9 @@ import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus, HostCheck
 from stax_backend_linux.host_capabilities import HostFacts, probe_host
-from stax_backend_linux.staxd_client import StaxdClient, StaxdRefused, StaxdUnavailable, default_socket_path
-from staxd_linux import tracefs
+from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, StaxdUnavailable
+from stax_binfmt import tracefs
+from stax_binfmt.staxd_protocol import default_socket_path
 from staxd_linux.policy import DEFAULT_POLICY_PATH
 from staxd_linux.service_install import GROUP
 
@@ -29,7 +30,7 @@ OK = CapabilityStatus.AVAILABLE
 STAXD = CapabilityStatus.VIA_STAXD
 NO = CapabilityStatus.UNAVAILABLE
 SETUP_FIX = "run 'sudo stax setup'"
-TRACEFS_FIX = "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
+TRACEFS_FIX = f"run '{tracefs.MOUNT_COMMAND}'"
 
 # Which grant in staxd's hello reply a "via staxd" row depends on (None: being allowed to connect).
 _GRANT_FOR: dict[Capability, str | None] = {

@@ -1,6 +1,6 @@
 """Opening an authorized :class:`~staxd_linux.authorization.Plan`: the fds and what each one is.
 
-The shapes follow the in-process backend (stax_backend_linux.targets): sampling and
+The shapes follow the in-process backend (stax_backend_linux.capture.targets): sampling and
 context switches are one event per (thread, CPU) with ``inherit`` so new threads
 are followed, or one per CPU with pid -1 system-wide; the client maps one ring per
 CPU and redirects the rest with PERF_EVENT_IOC_SET_OUTPUT.  sched_waking is one
@@ -18,16 +18,16 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from stax_backend_linux import counter_group
-from stax_backend_linux.perf_event_ffi import PerfEventError, event_id, perf_event_open
-from stax_backend_linux.staxd_protocol import FdDescription
-from staxd_linux import event_attrs, rate_limit, tracefs
+from stax_binfmt import perf_counters, perf_event_sets, tracefs
+from stax_binfmt.perf_counters import NO_PMU_ERRNOS
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
+from stax_binfmt.perf_event_ffi import PERF_EVENT_IOC_SET_FILTER, PerfEventError, event_id, perf_event_open
+from stax_binfmt.staxd_protocol import FdDescription, Granted, OpenRequest, close_granted
+from staxd_linux import rate_limit
 from staxd_linux.authorization import Plan, Refusal
 
-PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
-NO_PMU_ERRNOS = (errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP)
+TRACEFS_DENIED_FIX = f"staxd mounts it only while starting, so mount it with '{tracefs.MOUNT_COMMAND}'"
 
-Granted = list[tuple[int, FdDescription]]
 Log = Callable[[str], None]
 
 
@@ -55,11 +55,7 @@ class _Opened:
         return index
 
     def close(self) -> None:
-        for fd, _ in self.items:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_granted(self.items)
         self.items = []
 
 
@@ -97,13 +93,18 @@ def open_plan(plan: Plan, log: Log) -> Granted:
     return opened.items
 
 
+def _dwarf(request: OpenRequest) -> DwarfSampling | None:
+    """The DWARF call-graph dump this machine's unwinders need, when the request asks for it."""
+    return DwarfSampling.for_machine(request.dwarf_stack_size) if request.call_graph == "dwarf" else None
+
+
 def _sampling_attr(plan: Plan) -> Callable[[], Any]:
     r = plan.request
 
     def make() -> Any:
-        return event_attrs.sampling(r.frequency, kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
-                                    wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
-                                    dwarf_stack_size=r.dwarf_stack_size, identifier=r.identifier)
+        return perf_event_sets.sampling(r.frequency, kernel=plan.kernel, inherit=not r.system_wide,
+                                        start=r.start, wakeup_bytes=r.wakeup_bytes, dwarf=_dwarf(r),
+                                        identifier=r.identifier)
     return make
 
 
@@ -128,9 +129,8 @@ def _switch_attr(plan: Plan) -> Callable[[], Any]:
     r = plan.request
 
     def make() -> Any:
-        return event_attrs.context_switch(kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
-                                          wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
-                                          dwarf_stack_size=r.dwarf_stack_size)
+        return perf_event_sets.context_switch(kernel=plan.kernel, inherit=not r.system_wide, start=r.start,
+                                              wakeup_bytes=r.wakeup_bytes, dwarf=_dwarf(r))
     return make
 
 
@@ -166,7 +166,7 @@ def _waking_filter(plan: Plan) -> bytes:
 
 def _open_sched_waking(plan: Plan, opened: _Opened, log: Log) -> None:
     try:
-        root, mounted = tracefs.ensure_mounted()
+        root, mounted = tracefs.ensure_mounted(TRACEFS_DENIED_FIX)
         if mounted:
             log(f"mounted tracefs on {root} for a sched_waking request")
         tp_id = tracefs.tracepoint_id(root, "sched", "sched_waking")
@@ -176,8 +176,8 @@ def _open_sched_waking(plan: Plan, opened: _Opened, log: Log) -> None:
     r = plan.request
     event_filter = b"" if r.system_wide else _waking_filter(plan)
     for cpu in plan.cpus:
-        attr = event_attrs.sched_waking(tp_id, kernel=plan.kernel, user_stacks=plan.user_stacks,
-                                        start=r.start, wakeup_bytes=r.wakeup_bytes)
+        attr = perf_event_sets.sched_waking(tp_id, kernel=plan.kernel, user_stacks=plan.user_stacks,
+                                            start=r.start, wakeup_bytes=r.wakeup_bytes)
         fd = perf_event_open(attr, -1, cpu)
         opened.add(fd, attr, kind=r.kind, event="sched:sched_waking", pid=-1,
                    tid=-1, cpu=cpu, kernel=plan.kernel, raw_fields=fields)
@@ -194,8 +194,8 @@ def _open_group(plan: Plan, opened: _Opened, pid: int, tid: int, cpu: int) -> No
     inherit = not r.system_wide
     leader_fd = -1
     leader_index = -1
-    for position, spec in enumerate(counter_group.COUNTER_GROUP):
-        attr = event_attrs.counter(spec, leader=position == 0, kernel=plan.kernel, inherit=inherit,
+    for position, spec in enumerate(perf_counters.COUNTER_GROUP):
+        attr = perf_event_sets.counter(spec, leader=position == 0, kernel=plan.kernel, inherit=inherit,
                                    start=r.start, identifier=r.identifier)
         try:
             fd = perf_event_open(attr, tid, cpu, group_fd=leader_fd)

@@ -28,19 +28,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import re
 
-# Capability numbers (include/uapi/linux/capability.h); only the ones staxd names.
-CAPABILITY_NUMBERS = {
-    "CAP_CHOWN": 0,
-    "CAP_DAC_OVERRIDE": 1,
-    "CAP_DAC_READ_SEARCH": 2,
-    "CAP_SETPCAP": 8,
-    "CAP_SYS_PTRACE": 19,
-    "CAP_SYS_ADMIN": 21,
-    "CAP_PERFMON": 38,  # Linux 5.8
-    "CAP_BPF": 39,  # Linux 5.8
-}
+from stax_binfmt.linux_capabilities import CAPABILITY_NUMBERS, own_sets
 
 # What the grant path needs, each for a reason found by dropping it and watching what breaks
 # (tests/staxd/test_privileges.py runs the whole daemon test suite under exactly this set):
@@ -104,24 +93,12 @@ def names_of(mask: int) -> frozenset[str]:
     return frozenset(by_number.get(bit, f"cap_{bit}") for bit in range(64) if mask >> bit & 1)
 
 
-def status_sets(status_text: str) -> dict[str, int]:
-    """The Cap* masks and NoNewPrivs of a /proc/PID/status text, e.g. {"CapEff": 0x..., "NoNewPrivs": 1}."""
-    found = {m[1]: int(m[2], 16) for m in re.finditer(r"^(Cap\w+):\s*([0-9a-f]+)$", status_text, re.M)}
-    nnp = re.search(r"^NoNewPrivs:\s*(\d+)$", status_text, re.M)
-    if nnp:
-        found["NoNewPrivs"] = int(nnp[1])
-    return found
-
-
 def _bounding_has(libc: ctypes.CDLL, cap: int) -> bool | None:
     """Whether ``cap`` is in the bounding set; None if the kernel does not know it."""
     result = libc.prctl(PR_CAPBSET_READ, ctypes.c_ulong(cap), 0, 0, 0)
     return None if result < 0 else bool(result)
 
 
-def _own_status() -> dict[str, int]:
-    with open("/proc/self/status") as f:
-        return status_sets(f.read())
 
 
 def _name(cap: int) -> str:
@@ -154,7 +131,7 @@ def drop_privileges() -> None:
                              f"{len(tasks)} already.")
     libc = _libc()
     keep = mask_of(RUNTIME_CAPABILITIES)
-    _require_runtime_set(libc, _own_status().get("CapPrm", 0))
+    _require_runtime_set(libc, own_sets().get("CapPrm", 0))
     cleared = libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0
     if not cleared and ctypes.get_errno() != errno.EINVAL:  # EINVAL: Linux < 4.3 has no ambient set
         raise _failed("clear its ambient capabilities")
@@ -174,7 +151,7 @@ def drop_privileges() -> None:
     if libc.capset(ctypes.byref(header), data) != 0:
         raise _failed("reduce its capabilities to " + " ".join(RUNTIME_CAPABILITIES))
     expected = {"CapInh": 0, "CapPrm": keep, "CapEff": keep, "CapBnd": keep, "CapAmb": 0, "NoNewPrivs": 1}
-    actual = _own_status()
+    actual = own_sets()
     wrong = ", ".join(f"{key} is {actual[key]:#x}" for key, value in expected.items()
                       if actual.get(key, value) != value)
     if wrong:

@@ -36,18 +36,17 @@ import fcntl
 import os
 from functools import cache
 
-from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open
-from staxd_linux import bpf_insn as b
-from staxd_linux.bpf_syscall import (
+from stax_binfmt import bpf_insn as b
+from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.bpf_syscall import (
     BPF_MAP_TYPE_PERCPU_ARRAY,
     BPF_PROG_TYPE_PERF_EVENT,
     BpfError,
     create_map,
     load_program,
 )
+from stax_binfmt.perf_event_ffi import PERF_EVENT_IOC_SET_BPF, PerfEventError, perf_event_open
 
-PERF_EVENT_IOC_SET_BPF = 0x40042408  # _IOW('$', 8, __u32), include/uapi/linux/perf_event.h
 NSEC_PER_SEC = 1_000_000_000
 BURST_NS = 10_000_000
 """How far ahead of its schedule a sample may come: 10 ms of samples, for hrtimer jitter and for

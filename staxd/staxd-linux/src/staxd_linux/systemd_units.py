@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from stax_backend_linux.staxd_client import DEFAULT_SOCKET
+from stax_binfmt.staxd_protocol import DEFAULT_SOCKET
 from staxd_linux.privileges import UNIT_CAPABILITIES
 
 UNIT_NAME = "staxd.service"

@@ -40,7 +40,7 @@ import struct
 
 import attrs
 
-from stax_backend_linux.proc_snapshot import thread_ids
+from stax_binfmt.procfs import thread_ids
 
 NS_GET_PARENT = 0xB702  # _IO(0xb7, 0x2), linux/nsfs.h
 NS_GET_OWNER_UID = 0xB704  # _IO(0xb7, 0x4)

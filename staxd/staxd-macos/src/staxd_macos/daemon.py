@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Protocol
 
 from stax.errors import StaxError
-from stax_backend_linux.staxd_protocol import VERSION, ProtocolError, error_reply
 from stax_backend_macos.record_filter import RecordFilter
 from stax_backend_macos.staxd_wire import (
     MAX_DATA_FRAME,
@@ -37,6 +36,7 @@ from stax_backend_macos.staxd_wire import (
     send_json,
 )
 from stax_backend_macos.trace_source import TraceStart
+from stax_binfmt.staxd_protocol import VERSION, ProtocolError, error_reply
 from staxd_macos import __version__
 from staxd_macos.authorization import Refusal, authorize_record, check_connect, grants, process_owner
 from staxd_macos.peer import Peer, PeerError, peer_of

@@ -1,0 +1,1 @@
+"""Hardware counters: opening the counter group per thread and CPU, and decoding its reads."""

@@ -1,0 +1,71 @@
+"""The DWARF call-graph stage of a capture (``--call-graph dwarf``): spool now, unwind after.
+
+The sampler copies user registers and a slice of the user stack with every sample
+(dwarf_sampling.py shapes its attr).  Between time ordering and the sink, the samples
+are written to a spool and held back; the rest of the stream goes on.  When capture
+stops, the spool is replayed, each sample unwound and delivered to the sink in
+batches (dwarf_sample_stream.py explains why resolving them that late is correct).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stax.contracts import RecordRequest
+from stax.events import Event
+from stax.recording import meta_keys as mk
+from stax_backend_linux.capture.capture_stage import CaptureStage
+from stax_backend_linux.decode.record_decoder import RecordDecoder
+from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
+
+
+class DwarfStage(CaptureStage):
+    """Holds DWARF-mode samples back during capture and unwinds them after it."""
+
+    name = "DWARF call graph"
+
+    def __init__(self, stream: DwarfSampleStream) -> None:
+        self.stream = stream
+
+    @classmethod
+    def for_request(cls, request: RecordRequest, decoder: RecordDecoder) -> DwarfStage | None:
+        """The stage for ``--call-graph dwarf`` (None for ``fp``), wired into ``decoder``."""
+        stream = DwarfSampleStream.for_request(request, decoder)
+        return cls(stream) if stream is not None else None
+
+    @property
+    def sampling(self) -> DwarfSampling:
+        """The register and stack dump the sampler must be opened with."""
+        return self.stream.sampling
+
+    def feed(self, events: list) -> list:
+        return self.stream.process(events)  # spools the samples; unwound after capture
+
+    def leftovers(self, end_time: int) -> Iterable[list[Event]]:
+        return self.stream.finish()
+
+    def metadata(self) -> dict[str, object]:
+        """What the DWARF side recorded and how the unwinding went."""
+        s = self.stream
+        u = s.unwinder
+        spooled = s.spool.count
+        return {
+            mk.BACKEND_DWARF_STACK_SIZE.field: s.sampling.stack_size,
+            mk.BACKEND_DWARF_REGS_MASK.field: s.sampling.regs_mask,
+            mk.BACKEND_DWARF_SAMPLES.field: spooled,
+            mk.BACKEND_DWARF_SPOOL_BYTES.field: s.spool.size,
+            mk.BACKEND_DWARF_STACK_BYTES_PER_SAMPLE.field:
+                round(s.spool.stack_bytes / spooled, 1) if spooled else 0,
+            mk.BACKEND_DWARF_UNWOUND.field: u.unwound,
+            mk.BACKEND_DWARF_TRUNCATED.field: u.truncated,
+            mk.BACKEND_DWARF_STOP_REASONS.field: dict(u.stop_reasons),
+            mk.BACKEND_DWARF_UNWOUND_EARLY.field: s.early_samples,
+            mk.BACKEND_DWARF_UNWIND_CPU_S.field: round(s.unwind_seconds, 3),
+        }
+
+    def notes(self) -> list[str]:
+        return self.stream.notes()
+
+    def close(self) -> None:
+        self.stream.close()

@@ -1,0 +1,1 @@
+"""debuginfod: fetching executables and debug files by build id from the servers in DEBUGINFOD_URLS."""

@@ -1,0 +1,1 @@
+"""Kernel frames: kallsyms of the running kernel, and the vDSO."""
