@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
 from stax.stack_table import EMPTY_STACK
 
@@ -91,6 +92,8 @@ class DisplayTreeBuilder:
         """Display frames of one raw frame, outermost first: the function, then its inlines."""
         chain = self.chains.get(raw_frame)
         if chain is None:
+            if not 0 <= raw_frame < len(self.labels):  # Recording.open checks; never index blindly
+                raise _damaged(f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
                                               label.resolved))]
@@ -118,8 +121,13 @@ class DisplayTreeBuilder:
         memo = self.stack_nodes
         pending: list[int] = []
         raw_parents = self.raw_parents
+        count = len(raw_parents)
         stack = stack_id
         while stack != EMPTY_STACK and stack not in memo:
+            # Recording.open checks parent < id; a walk that leaves the table or outlasts it
+            # would otherwise crash or loop, so it is refused here too
+            if not 0 <= stack < count or len(pending) >= count:
+                raise _damaged(f"stack {stack_id} does not lead back to a root frame")
             pending.append(stack)
             stack = raw_parents[stack]
         node = ROOT if stack == EMPTY_STACK else memo[stack]
@@ -284,6 +292,10 @@ class Profile:
 
     def lost_total(self) -> int:
         return sum(self.lost.values())
+
+
+def _damaged(what: str) -> RecordingFormatError:
+    return RecordingFormatError(f"The recording is damaged: {what}; record it again.")
 
 
 def _int(value: object) -> int | None:

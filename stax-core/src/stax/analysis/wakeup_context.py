@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Sequence
 
 from stax.analysis.profile import DisplayFrame
+from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel
 from stax.stack_table import EMPTY_STACK
 
@@ -70,7 +71,12 @@ class RawStackContexts:
             return self._memo[stack_id]
         chain: list[FrameLabel] = []
         stack = stack_id
+        count, labels = len(self.parents), len(self.labels)
         while stack != EMPTY_STACK:
+            # Recording.open checks the stack tree; a walk that leaves it or loops is refused
+            if not 0 <= stack < count or len(chain) >= count or not 0 <= self.frames[stack] < labels:
+                raise RecordingFormatError(f"The recording is damaged: stack {stack_id} does not"
+                                           " lead back to a root frame; record it again.")
             chain.append(self.labels[self.frames[stack]])
             stack = self.parents[stack]
         chain.reverse()  # root first

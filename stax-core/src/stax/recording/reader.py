@@ -6,7 +6,6 @@ needs the recorded program or its binaries.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from array import array
 from collections.abc import Iterable
@@ -15,11 +14,9 @@ from pathlib import Path
 import attrs
 
 from stax.errors import RecordingFormatError
-from stax.events import ImageKind
+from stax.recording import validation
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
 from stax.stack_table import Image
-
-REQUIRED_TABLES = {"meta", "samples", "stacks", "frames", "images", "threads", "processes"}
 
 
 @attrs.frozen(slots=True)
@@ -72,43 +69,61 @@ class Recording:
             complete = None
         self._totals = "sample_totals" if complete else "samples"
         self._count = "sum(count)" if complete else "count(*)"
+        self._shape = validation.Shape(0, 0)  # set by open(), which checks the small tables
+        self._checked: set[str] = set()
+
+    def _check(self, part: str) -> None:
+        """Check a large table the first time a view reads it (stax.recording.validation)."""
+        if part not in self._checked:
+            validation.check_part(self.path, self.db, part, self._shape)
+            self._checked.add(part)
+
+    def _check_totals(self) -> None:
+        """Raw samples are only aggregated when a killed recorder left no totals."""
+        if self._totals == "samples":
+            self._check(validation.SAMPLES)
 
     @classmethod
     def open(cls, path: str | Path) -> Recording:
         path = Path(path)
-        if not path.is_file():
-            raise RecordingFormatError(
-                f"{path} does not exist; record one with `stax record -o {path} -- CMD`."
-            )
+        validation.check_file(path)
+        db = None
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            # a URI so that mode=ro applies; as_uri() escapes '%', '?' and '#' in the name
+            db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "samples" in tables:
                 db.execute("SELECT count(*) FROM samples").fetchone()
         except sqlite3.DatabaseError:
+            if db is not None:
+                db.close()
             raise RecordingFormatError(
                 f"{path} is not a readable stax recording (corrupt or truncated); record it again."
             ) from None
-        if app_id != APPLICATION_ID:
+        try:
+            if app_id != APPLICATION_ID:
+                raise RecordingFormatError(
+                    f"{path} is not a stax recording; pass a file written by `stax record`."
+                )
+            if version > SCHEMA_VERSION:
+                raise RecordingFormatError(
+                    f"{path} uses recording schema {version}, newer than this stax understands"
+                    f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
+                )
+            if version < SCHEMA_VERSION:
+                raise RecordingFormatError(
+                    f"{path} uses recording schema {version}, which this stax cannot read;"
+                    " record it again with this stax."
+                )
+            validation.missing_tables(path, tables)
+            recording = cls(path, db)
+            recording._shape = validation.check_on_open(path, db, recording._totals)
+        except BaseException:
             db.close()
-            raise RecordingFormatError(
-                f"{path} is not a stax recording; pass a file written by `stax record`."
-            )
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise RecordingFormatError(
-                f"{path} uses recording schema {version}, newer than this stax understands"
-                f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
-            )
-        if version < SCHEMA_VERSION or not REQUIRED_TABLES <= tables:
-            db.close()
-            raise RecordingFormatError(
-                f"{path} uses recording schema {version}, which this stax cannot read;"
-                " record it again with this stax."
-            )
-        return cls(path, db)
+            raise
+        return recording
 
     def close(self) -> None:
         self.db.close()
@@ -116,15 +131,14 @@ class Recording:
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
-        except sqlite3.DatabaseError:
-            raise RecordingFormatError(
-                f"{self.path} is corrupt or truncated (reading failed); record it again."
-            ) from None
+        except sqlite3.DatabaseError as exc:
+            raise validation.reading_failed(self.path, exc) from None
 
     # -- metadata -------------------------------------------------------------------------------
 
     def meta(self) -> dict[str, object]:
-        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+        return {k: validation.meta_value(self.path, k, v)
+                for k, v in self._query("SELECT key, value FROM meta")}
 
     def capabilities(self) -> list[dict[str, str]]:
         return [
@@ -145,7 +159,8 @@ class Recording:
 
     def images(self) -> list[Image]:
         return [
-            Image(i, path, ImageKind(kind), bytes.fromhex(bid) if bid else None, pid)
+            Image(i, path, validation.image_kind(self.path, i, kind),
+                  validation.build_id(self.path, i, bid), pid)
             for i, path, kind, bid, pid in self._query(
                 "SELECT id, path, kind, build_id, pid FROM images ORDER BY id"
             )
@@ -218,6 +233,7 @@ class Recording:
 
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
+        self._check_totals()
         where, params = self._where(flt)
         return self._query(
             f"SELECT stack_id, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY stack_id",
@@ -228,6 +244,7 @@ class Recording:
         self, flt: SampleFilter = SampleFilter()
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
+        self._check_totals()
         where, params = self._where(flt)
         return self._query(
             f"SELECT pid, tid, stack_id, {self._count}, sum(weight) FROM {self._totals}{where}"
@@ -237,6 +254,7 @@ class Recording:
 
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
+        self._check_totals()
         where, params = self._where(flt)
         return self._query(
             f"SELECT pid, tid, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY pid, tid",
@@ -247,7 +265,11 @@ class Recording:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
         where, params = self._where(flt)
         first, last = self._query(f"SELECT min(time), max(time) FROM samples{where}", params)[0]
-        return None if first is None else (first, last)
+        if first is None:
+            return None
+        if not (isinstance(first, int) and isinstance(last, int)):  # no scan to check them first
+            raise validation.damaged(self.path, "a sample's time is not a number")
+        return first, last
 
     # -- off-CPU, wakeups, counters ---------------------------------------------------------------
 
@@ -258,6 +280,7 @@ class Recording:
 
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
@@ -270,6 +293,7 @@ class Recording:
 
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         return self._query(
             f"SELECT pid, tid, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
@@ -279,6 +303,7 @@ class Recording:
 
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         return self._query(
             "SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id"
@@ -288,6 +313,7 @@ class Recording:
 
     def wakeups(self) -> dict[int, tuple[int, int, int, int, int, int, int]]:
         """id -> (time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id)."""
+        self._check(validation.OFF_CPU)
         return {
             row[0]: tuple(row[1:])
             for row in self._query(
@@ -297,6 +323,7 @@ class Recording:
 
     def counter_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int]]:
         """(pid, tid, counter name, last value) per thread: counters are running totals."""
+        self._check(validation.COUNTERS)
         where, params = self._where(flt)
         return self._query(
             f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
@@ -312,6 +339,7 @@ class Recording:
 
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         if not include_preempted:
             cond = "reason != 'preempted'"
@@ -324,6 +352,7 @@ class Recording:
 
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
@@ -331,6 +360,7 @@ class Recording:
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         return self._query(
             "SELECT pid, tid, waker_pid, waker_tid, count(*) FROM (SELECT wakee_pid AS pid,"
@@ -348,6 +378,7 @@ class Recording:
         the waker columns are None for spans with no captured wakeup.  Preemptions are
         excluded: nobody wakes a runnable thread.
         """
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
@@ -370,6 +401,7 @@ class Recording:
 
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
+        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         return self._query(
             "SELECT pid, tid, waker_pid, waker_tid, stack_id, count(*) FROM (SELECT wakee_pid AS pid,"
