@@ -31,10 +31,16 @@ ALL = "all"
 """Every view must refuse the file: the damage is in what every view reads."""
 ON_CPU = "on-cpu"
 """Views that aggregate samples must refuse it (off-CPU views do not read them)."""
+ON_CPU_STACKS = "on-cpu-stacks"
+"""Views that draw sample stacks must refuse it (``threads`` adds up samples, walks no stack)."""
 OFF_CPU = "off-cpu"
 """Views that read off-CPU spans must refuse it (the others may show the on-CPU data)."""
+OFF_CPU_STACKS = "off-cpu-stacks"
+"""Views that draw blocked stacks must refuse it."""
 WAKEUPS = "wakeups"
 """Views that read wakeups (threads, wakers) must refuse it."""
+WAKERS = "wakers"
+"""The view that joins spans to the wakeups that ended them (wakers) must refuse it."""
 COUNTERS = "counters"
 """Views that read hardware counters (threads) must refuse it."""
 FILTERED = "filtered"
@@ -148,28 +154,46 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     ("totals-table-dropped", ALL, (f"DROP TABLE {TOTALS}",)),
     # raw samples: aggregated by the on-CPU views of a killed recording; otherwise the totals
     # answer them and only a selection reads sample times
-    ("sample-stack-missing", ON_CPU, ("UPDATE samples SET stack_id = 1000000 WHERE rowid = 3",)),
-    ("sample-stack-negative", ON_CPU, ("UPDATE samples SET stack_id = -9 WHERE rowid = 3",)),
-    ("sample-stack-text", ON_CPU, ("UPDATE samples SET stack_id = 'x' WHERE rowid = 3",)),
+    ("sample-stack-missing", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 1000000 WHERE rowid = 3",)),
+    ("sample-stack-negative", ON_CPU_STACKS, ("UPDATE samples SET stack_id = -9 WHERE rowid = 3",)),
+    ("sample-stack-text", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 'x' WHERE rowid = 3",)),
     ("sample-weight-negative", ON_CPU, ("UPDATE samples SET weight = -5 WHERE rowid = 3",)),
     ("sample-weight-overflow", ON_CPU, (f"UPDATE samples SET weight = {2**63 - 1}",)),
     ("sample-time-text", FILTERED, ("UPDATE samples SET time = 'now' WHERE rowid = 3",)),
-    ("sample-tid-real", ON_CPU, ("UPDATE samples SET tid = 1.5 WHERE rowid = 3",)),
+    ("sample-tid-real", ANY, ("UPDATE samples SET tid = 1.5 WHERE rowid = 3",)),
+    ("sample-stack-real", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 2.5 WHERE rowid = 3",)),
+    ("sample-weight-real", ON_CPU, ("UPDATE samples SET weight = 0.5 WHERE rowid = 3",)),
     # off-CPU spans
     ("span-end-before-start", OFF_CPU,
      (f"UPDATE off_cpu_spans SET end = start - 5000000 WHERE rowid = {SPAN}",)),
     ("span-start-negative", OFF_CPU, (f"UPDATE off_cpu_spans SET start = {-2**63} WHERE rowid = {SPAN}",)),
     ("span-end-huge", OFF_CPU, (f"UPDATE off_cpu_spans SET end = {2**63 - 1}",)),
-    ("span-stack-missing", OFF_CPU, (f"UPDATE off_cpu_spans SET stack_id = 1000000 WHERE rowid = {SPAN}",)),
-    ("span-stack-negative", OFF_CPU, (f"UPDATE off_cpu_spans SET stack_id = -9 WHERE rowid = {SPAN}",)),
-    ("span-stack-text", OFF_CPU, (f"UPDATE off_cpu_spans SET stack_id = 's' WHERE rowid = {SPAN}",)),
+    ("span-durations-overflow-across-stacks", OFF_CPU_STACKS,  # each group fits, their total not
+     (f"UPDATE off_cpu_spans SET start = 0, end = {2**62} WHERE rowid IN (SELECT min(rowid)"
+      " FROM off_cpu_spans WHERE reason != 'preempted' GROUP BY stack_id, tid)",)),
+    ("totals-weight-overflow-across-stacks", ALL,
+     (f"UPDATE {TOTALS} SET weight = {2**62} WHERE rowid <= 3",)),
+    ("span-stack-missing", OFF_CPU_STACKS,
+     (f"UPDATE off_cpu_spans SET stack_id = 1000000 WHERE rowid = {SPAN}",)),
+    ("span-stack-negative", OFF_CPU_STACKS,
+     (f"UPDATE off_cpu_spans SET stack_id = -9 WHERE rowid = {SPAN}",)),
+    ("span-stack-text", OFF_CPU_STACKS, (f"UPDATE off_cpu_spans SET stack_id = 's' WHERE rowid = {SPAN}",)),
     ("span-reason-bogus", OFF_CPU, (f"UPDATE off_cpu_spans SET reason = 'bogus' WHERE rowid = {SPAN}",)),
     ("span-reason-integer", OFF_CPU, (f"UPDATE off_cpu_spans SET reason = 7 WHERE rowid = {SPAN}",)),
     ("span-reason-utf8", OFF_CPU,
      (f"UPDATE off_cpu_spans SET reason = CAST(x'736cff' AS TEXT) WHERE rowid = {SPAN}",)),
-    ("span-wakeup-missing", OFF_CPU, (f"UPDATE off_cpu_spans SET wakeup_id = 99999 WHERE rowid = {SPAN}",)),
+    ("span-wakeup-missing", WAKERS, (f"UPDATE off_cpu_spans SET wakeup_id = 99999 WHERE rowid = {SPAN}",)),
     ("span-end-text", OFF_CPU, (f"UPDATE off_cpu_spans SET end = 'later' WHERE rowid = {SPAN}",)),
     ("span-tid-text", OFF_CPU, (f"UPDATE off_cpu_spans SET tid = 'me' WHERE rowid = {SPAN}",)),
+    ("span-tid-real", ANY, (f"UPDATE off_cpu_spans SET tid = 0.25 WHERE rowid = {SPAN}",)),
+    ("span-stack-real", OFF_CPU_STACKS, (f"UPDATE off_cpu_spans SET stack_id = 1.5 WHERE rowid = {SPAN}",)),
+    ("span-end-real", OFF_CPU, (f"UPDATE off_cpu_spans SET end = end + 0.5 WHERE rowid = {SPAN}",)),
+    ("span-reason-blob", OFF_CPU, (f"UPDATE off_cpu_spans SET reason = x'736c656570' WHERE rowid = {SPAN}",)),
+    ("span-wait-site-utf8", ANY,
+     (f"UPDATE off_cpu_spans SET wait_site = CAST(x'ff' AS TEXT) WHERE rowid = {SPAN}",)),
+    ("wakeup-stack-real", WAKEUPS, ("UPDATE wakeups SET stack_id = 0.5 WHERE id = 1",)),
+    ("totals-stack-real", ALL, (f"UPDATE {TOTALS} SET stack_id = 1.5 WHERE rowid = 1",)),
+    ("totals-tid-real", ALL, (f"UPDATE {TOTALS} SET tid = 1.5 WHERE rowid = 1",)),
     # wakeups and counters
     ("wakeup-stack-missing", WAKEUPS, ("UPDATE wakeups SET stack_id = 1000000 WHERE id = 1",)),
     ("wakeup-stack-negative", WAKEUPS, ("UPDATE wakeups SET stack_id = -4 WHERE id = 1",)),
@@ -193,9 +217,10 @@ def targeted(bases: dict[str, Path], directory: Path) -> Iterator[Damaged]:
             changed = " ".join(s for s in statements if s.startswith(("UPDATE", "DELETE")))
             if any(not counts[t] for t in _mentioned(changed, tables)):
                 continue  # nothing there to damage (a killed recording has no totals rows)
-            if name.startswith("sample-") and base_name != "killed" and scope == ON_CPU:
+            if name.startswith("sample-") and base_name != "killed" and scope in (ON_CPU, ON_CPU_STACKS):
                 scope = ANY  # the totals answer the views
-            if scope in (OFF_CPU, WAKEUPS, COUNTERS) and not counts.get("off_cpu_spans"):
+            needs_spans = scope in (OFF_CPU, OFF_CPU_STACKS, WAKEUPS, WAKERS, COUNTERS)
+            if needs_spans and not counts.get("off_cpu_spans"):
                 continue
             path = directory / f"{base_name}.{name}.stax"
             shutil.copyfile(base, path)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import attrs
 
-from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
+from stax.recording.validation import damaged, total_fits, unknown_stack
 from stax.stack_table import EMPTY_STACK
 
 ROOT = -1
@@ -68,7 +68,10 @@ class DisplayTreeBuilder:
     off-CPU views use it too, so blocked and waker stacks merge exactly like samples.
     """
 
-    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array) -> None:
+    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
+                 source: str | Path = "The recording") -> None:
+        self.source = source
+        """The file, named in the sentence if a stack id turns out not to be in the stack table."""
         self.labels = labels
         self.raw_parents = parents
         self.raw_frames = frames
@@ -93,7 +96,7 @@ class DisplayTreeBuilder:
         chain = self.chains.get(raw_frame)
         if chain is None:
             if not 0 <= raw_frame < len(self.labels):  # Recording.open checks; never index blindly
-                raise _damaged(f"a stack refers to frame {raw_frame}, which does not exist")
+                raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
                                               label.resolved))]
@@ -124,10 +127,11 @@ class DisplayTreeBuilder:
         count = len(raw_parents)
         stack = stack_id
         while stack != EMPTY_STACK and stack not in memo:
-            # Recording.open checks parent < id; a walk that leaves the table or outlasts it
-            # would otherwise crash or loop, so it is refused here too
-            if not 0 <= stack < count or len(pending) >= count:
-                raise _damaged(f"stack {stack_id} does not lead back to a root frame")
+            # The stack ids of samples and spans are checked here, once per distinct stack;
+            # Recording.open checked parent < id, and a walk that outlasts the table is
+            # refused too rather than looping
+            if type(stack) is not int or not 0 <= stack < count or len(pending) >= count:
+                raise unknown_stack(self.source, stack_id, looped=len(pending) >= count)
             pending.append(stack)
             stack = raw_parents[stack]
         node = ROOT if stack == EMPTY_STACK else memo[stack]
@@ -193,7 +197,7 @@ class Profile:
         """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
         labels = recording.frame_labels()
         parents, frames = recording.stack_arrays()
-        builder = DisplayTreeBuilder(labels, parents, frames)
+        builder = DisplayTreeBuilder(labels, parents, frames, recording.path)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
@@ -206,6 +210,7 @@ class Profile:
             else:
                 totals[0] += count
                 totals[1] += weight
+        total_fits(recording.path, sum(t[1] for t in per_node.values()), "the sample weights")
         leaf_nodes = array("q", per_node)
         leaf_counts = array("q", (t[0] for t in per_node.values()))
         leaf_weights = array("q", (t[1] for t in per_node.values()))
@@ -292,10 +297,6 @@ class Profile:
 
     def lost_total(self) -> int:
         return sum(self.lost.values())
-
-
-def _damaged(what: str) -> RecordingFormatError:
-    return RecordingFormatError(f"The recording is damaged: {what}; record it again.")
 
 
 def _int(value: object) -> int | None:

@@ -71,17 +71,14 @@ class Recording:
         self._count = "sum(count)" if complete else "count(*)"
         self._shape = validation.Shape(0, 0)  # set by open(), which checks the small tables
         self._checked: set[str] = set()
+        # samples and spans are checked by the aggregate queries below (validation.checked)
+        self._signal = validation.install(db)
 
     def _check(self, part: str) -> None:
-        """Check a large table the first time a view reads it (stax.recording.validation)."""
+        """Check a table only some views read, the first time one does (stax.recording.validation)."""
         if part not in self._checked:
-            validation.check_part(self.path, self.db, part, self._shape)
+            validation.check_part(self.path, self.db, part)
             self._checked.add(part)
-
-    def _check_totals(self) -> None:
-        """Raw samples are only aggregated when a killed recorder left no totals."""
-        if self._totals == "samples":
-            self._check(validation.SAMPLES)
 
     @classmethod
     def open(cls, path: str | Path) -> Recording:
@@ -132,7 +129,26 @@ class Recording:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise validation.reading_failed(self.path, exc) from None
+            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc,
+                                         self._totals) from None
+
+    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
+        """``sum(weight)`` of a group, failing the query when the group is damaged.
+
+        The per-stack totals of a finished recording were checked whole on open."""
+        if self._totals == "sample_totals":
+            return "sum(weight)"
+        return validation.checked("sum(weight)", validation.SAMPLES,
+                                  validation.sample_rules(self._shape, ids, stack))
+
+    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
+        """``sum(end - start)`` of a group, failing the query when the group is damaged."""
+        return validation.checked("sum(end - start)", validation.SPANS,
+                                  validation.span_rules(self._shape, ids, stack))
+
+    def _wakeup_check(self, ids: tuple[str, ...], stack: str | None = None) -> str:
+        return validation.checked("count(*)", validation.WAKEUPS,
+                                  validation.wakeup_rules(self._shape, ids, stack))
 
     # -- metadata -------------------------------------------------------------------------------
 
@@ -233,10 +249,10 @@ class Recording:
 
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
-        self._check_totals()
         where, params = self._where(flt)
+        weight = self._sample_check(stack="stack_id")
         return self._query(
-            f"SELECT stack_id, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY stack_id",
+            f"SELECT stack_id, {self._count}, {weight} FROM {self._totals}{where} GROUP BY stack_id",
             params,
         )
 
@@ -244,20 +260,20 @@ class Recording:
         self, flt: SampleFilter = SampleFilter()
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
-        self._check_totals()
         where, params = self._where(flt)
+        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id")
         return self._query(
-            f"SELECT pid, tid, stack_id, {self._count}, sum(weight) FROM {self._totals}{where}"
+            f"SELECT pid, tid, stack_id, {self._count}, {weight} FROM {self._totals}{where}"
             " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
             params,
         )
 
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
-        self._check_totals()
         where, params = self._where(flt)
+        weight = self._sample_check(ids=("pid", "tid"))
         return self._query(
-            f"SELECT pid, tid, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY pid, tid",
+            f"SELECT pid, tid, {self._count}, {weight} FROM {self._totals}{where} GROUP BY pid, tid",
             params,
         )
 
@@ -280,30 +296,31 @@ class Recording:
 
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
-        self._check(validation.OFF_CPU)
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = self._span_check(stack="stack_id")
         return self._query(
-            f"SELECT stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason",
             params,
         )
 
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
-        self._check(validation.OFF_CPU)
+        self._check(validation.SPANS)
         where, params = self._where(flt)
+        ns = self._span_check(ids=("pid", "tid"))
         return self._query(
-            f"SELECT pid, tid, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT pid, tid, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY pid, tid, reason",
             params,
         )
 
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
-        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         return self._query(
             "SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id"
@@ -313,7 +330,6 @@ class Recording:
 
     def wakeups(self) -> dict[int, tuple[int, int, int, int, int, int, int]]:
         """id -> (time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id)."""
-        self._check(validation.OFF_CPU)
         return {
             row[0]: tuple(row[1:])
             for row in self._query(
@@ -339,31 +355,35 @@ class Recording:
 
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
-        self._check(validation.OFF_CPU)
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         if not include_preempted:
             cond = "reason != 'preempted'"
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = self._span_check(ids=("pid", "tid"), stack="stack_id")
         return self._query(
-            f"SELECT pid, tid, stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT pid, tid, stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason, tid, pid",
             params,
         )
 
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
-        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
-        return None if first is None else (first, last)
+        if first is None:
+            return None
+        if not (type(first) is int and type(last) is int and 0 <= first <= last):  # noqa: E721
+            raise validation.damaged(self.path, f"its off-CPU spans run from {first!r} to {last!r} ns")
+        return first, last
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
-        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
+        count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
-            "SELECT pid, tid, waker_pid, waker_tid, count(*) FROM (SELECT wakee_pid AS pid,"
+            f"SELECT pid, tid, waker_pid, waker_tid, {count} FROM (SELECT wakee_pid AS pid,"
             f" wakee_tid AS tid, waker_pid, waker_tid FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid",
             params,
@@ -378,13 +398,18 @@ class Recording:
         the waker columns are None for spans with no captured wakeup.  Preemptions are
         excluded: nobody wakes a runnable thread.
         """
-        self._check(validation.OFF_CPU)
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = validation.checked("sum(s.end - s.start)", validation.SPANS, [
+            *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
+            *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
+                                     nullable=True),
+            "count(s.wakeup_id) = count(w.id)"])  # every wakeup a span names exists
         return self._query(
             "SELECT s.pid, s.tid, s.stack_id, s.reason, w.waker_pid, w.waker_tid, w.stack_id,"
-            " count(*), sum(s.end - s.start)"
+            f" count(*), {ns}"
             f" FROM (SELECT * FROM off_cpu_spans{where}) s LEFT JOIN wakeups w ON w.id = s.wakeup_id"
             " GROUP BY s.stack_id, s.reason, s.tid, s.pid, w.waker_tid, w.waker_pid, w.stack_id",
             params,
@@ -401,10 +426,10 @@ class Recording:
 
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
-        self._check(validation.OFF_CPU)
         where, params = self._where(flt)
+        count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(
-            "SELECT pid, tid, waker_pid, waker_tid, stack_id, count(*) FROM (SELECT wakee_pid AS pid,"
+            f"SELECT pid, tid, waker_pid, waker_tid, stack_id, {count} FROM (SELECT wakee_pid AS pid,"
             f" wakee_tid AS tid, waker_pid, waker_tid, stack_id FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
