@@ -89,7 +89,8 @@ def _argv(view: tuple[str, ...], path: Path) -> list[str]:
 
 
 def _negative_figures(value: object, where: str = "") -> list[str]:
-    if isinstance(value, bool):
+    """Negative times, weights or counts (ids such as a pid are not figures)."""
+    if isinstance(value, bool) or where.endswith(("pid", "tid")):
         return []
     if isinstance(value, int | float):
         return [f"{where}={value}"] if value < 0 else []

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,15 +36,6 @@ def one_sentence(proc: subprocess.CompletedProcess) -> str:
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     return lines[0]
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """Outside pytest's 0700 temp root, so uid 65534 can reach the files."""
-    path = Path(tempfile.mkdtemp(prefix="stax-paths-"))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
@@ -76,10 +64,10 @@ def test_dev_zero_is_a_device() -> None:
     assert line.startswith("stax: /dev/zero is a device, not a recording file"), line
 
 
-def test_an_unreadable_file_says_so(shared_dir: Path) -> None:
+def test_an_unreadable_file_says_so(world_dir: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to uid 65534")
-    rec = write_recording(shared_dir / "private.stax", [("main;work", 10)])
+    rec = write_recording(world_dir / "private.stax", [("main;work", 10)])
     os.chmod(rec, 0o600)
     line = one_sentence(stax("top", str(rec), user=65534))
     assert line == (f"stax: Cannot read {rec} (Permission denied); pass a recording you can read."), line
