@@ -7,16 +7,45 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from stax.errors import StaxError
+from stax.recording.reader import Recording
 from tests.conftest import compile_c
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 REPO = Path(__file__).resolve().parents[2]
 STAX = str(Path(sys.executable).parent / "stax")
+
+
+def wait_for_samples(rec: Path, proc: subprocess.Popen[str], at_least: int = 1,
+                     timeout: float = 60.0) -> int:
+    """Poll a recording being written until a commit holds ``at_least`` samples; return the count.
+
+    ``stax record`` commits about once a second, so a reader sees samples only after a commit;
+    the recorder exiting first is a failure, with its stderr.
+    """
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        if rec.exists():
+            try:
+                recording = Recording.open(rec)
+                try:
+                    count = recording.sample_count()
+                finally:
+                    recording.close()
+                if count >= at_least:
+                    return count
+            except StaxError:
+                pass  # created but not yet through its first commit
+        time.sleep(0.05)
+    raise AssertionError(f"{count} samples in {rec} after {timeout} s, not {at_least}")
 
 
 def stax(*args: str, check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:

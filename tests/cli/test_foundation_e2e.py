@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import stax
+from tests.readiness import wait_for_exec
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for perf_event_open")
 
@@ -129,7 +129,7 @@ def test_per_thread_counts_match_the_work_split(threads_bin: Path, tmp_path: Pat
 
 def _spawn_spinner(spinner_bin: Path) -> subprocess.Popen:
     proc = subprocess.Popen([str(spinner_bin)])
-    time.sleep(0.2)
+    wait_for_exec(proc.pid, spinner_bin)
     return proc
 
 

@@ -1,4 +1,7 @@
-"""The hook specs are the plugin reference: every spec is documented and every hook tested."""
+"""The hook specs are the plugin reference: every spec is documented, here and in docs/plugins.md.
+
+That every hook is tested and implemented is checked in tests/core/test_hooks.py.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +17,6 @@ SPECS = [
     for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
     if name.startswith("stax_")
 ]
-TESTS = "\n".join(
-    p.read_text()
-    for p in Path(__file__).resolve().parent.parent.rglob("test_*.py")
-    if p.name != "test_hookspecs.py"
-)
 
 
 def test_there_are_hooks_for_every_extension_point() -> None:
@@ -27,8 +25,7 @@ def test_there_are_hooks_for_every_extension_point() -> None:
         "stax_capture_backends",
         "stax_symbol_sources",
         "stax_renderers",
-        "stax_observe_events",
-        "stax_observe_samples",
+        "stax_privileged_brokers",
         "stax_cli_commands",
     } <= names
 
@@ -43,12 +40,6 @@ def test_hook_is_documented(name: str, fn) -> None:
     if inspect.signature(fn).return_annotation not in ("None", None):
         assert ":returns:" in doc, f"{name}: documents its return value"
     assert "Implemented by" in doc or "Called by" in doc or "Called once" in doc
-
-
-@pytest.mark.parametrize("name", [n for n, _ in SPECS])
-def test_hook_has_a_test(name: str) -> None:
-    """Like datasette's meta-test: each hook is exercised somewhere in tests/."""
-    assert f"def {name}(" in TESTS, f"no test implements {name}"
 
 
 @pytest.mark.parametrize(("name", "fn"), SPECS, ids=[n for n, _ in SPECS])

@@ -21,6 +21,7 @@ from stax.errors import StaxError, UsageError
 from stax.events import ImageLoad, Sample, ThreadExit, ThreadName
 from stax_backend_linux.plugin import LinuxBackend
 from tests.linux.conftest import ListSink, needs_root
+from tests.readiness import wait_for_exec, wait_for_thread_names
 
 FREQ = 999
 
@@ -156,15 +157,8 @@ def test_syscall_heavy_workload_has_kernel_frames(workloads: dict[str, Path], si
 
 def _spinner(exe: Path, seconds: float = 10) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([str(exe), str(seconds)])
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # wait until exec has happened
-        try:
-            if Path(f"/proc/{proc.pid}/comm").read_text().strip() == "spinner":
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.01)
-    raise AssertionError("spinner did not start")
+    wait_for_exec(proc.pid, exe)
+    return proc
 
 
 def test_attach_to_running_process(workloads: dict[str, Path], sink: ListSink) -> None:
@@ -331,10 +325,7 @@ def test_attach_includes_existing_threads(workloads: dict[str, Path], sink: List
     """-p opens threads x CPUs events and funnels them into one ring per CPU (SET_OUTPUT)."""
     proc = subprocess.Popen([str(workloads["two_threads"]), "100000"])
     try:
-        deadline = time.monotonic() + 5
-        while len(os.listdir(f"/proc/{proc.pid}/task")) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)  # let both workers name themselves
+        wait_for_thread_names(proc.pid, ["two_threads", "worker-big", "worker-small"])
         summary = record(RecordRequest(pids=(proc.pid,), duration=0.8), sink)
     finally:
         proc.kill()

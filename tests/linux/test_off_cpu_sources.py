@@ -1,20 +1,20 @@
-"""kernel_symbols, sched_waking's tracefs format, tracefs, wchan, and the off-CPU attrs."""
+"""kallsyms visibility, sched_waking's tracefs format, tracefs, wchan, and the off-CPU attrs."""
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from stax.blocked_reason import BlockedReason
 from stax_backend_linux import perf_event_attr as pea
-from stax_backend_linux.kernel_symbols import load_kernel_symbols, parse_kallsyms
-from stax_backend_linux.off_cpu_reasons import WaitSiteReasons, read_wchan
+from stax_backend_linux.kernel_symbols import kernel_addresses_visible
+from stax_backend_linux.off_cpu_reasons import read_wchan, reason_from_wchan
 from stax_backend_linux.sched_waking import load_sched_waking, parse_format
 from stax_backend_linux.tracefs import TracefsUnavailable, ensure_tracefs, mounted_tracefs
+from tests.readiness import wait_until_sleeping
 
 FORMAT_6X = """name: sched_waking
 ID: 375
@@ -40,29 +40,19 @@ def test_parse_tracefs_format() -> None:
     assert fields["common_pid"].offset == 4 and fields["target_cpu"].offset == 32
 
 
-def test_kallsyms_lookup_nearest_text_symbol_below() -> None:
-    table = parse_kallsyms(b"ffffffff81000000 T _text\nffffffff81000100 t schedule\n"
-                           b"ffffffff81000200 D some_data\nffffffff81000300 t pipe_read\t[pipe]\n"
-                           b"ffffffff81000400 W weak_fn\n")
-    assert table is not None and len(table) == 4
-    assert table.name(0xFFFFFFFF81000150) == "schedule"
-    assert table.name(0xFFFFFFFF81000250) == "schedule"  # data symbols are not functions
-    assert table.name(0xFFFFFFFF81000300) == "pipe_read"
-    assert table.names([0xFFFFFFFF81000401, 0x10]) == ["weak_fn", ""]
+def test_reason_from_wchan() -> None:
+    assert reason_from_wchan("futex_wait_queue") == (BlockedReason.LOCK, "futex_wait_queue")
+    assert reason_from_wchan("do_nanosleep") == (BlockedReason.SLEEP, "do_nanosleep")
+    assert reason_from_wchan("") == (BlockedReason.OTHER, "")
 
 
-def test_kallsyms_hidden_by_kptr_restrict_gives_none() -> None:
-    assert parse_kallsyms(b"0000000000000000 T _text\n0000000000000000 t schedule\n") is None
-
-
-def test_classify_by_kernel_stack_names_and_cache() -> None:
-    table = parse_kallsyms(b"1000 t schedule\n2000 t anon_pipe_read\n3000 t exc_page_fault\n")
-    reasons = WaitSiteReasons(table)
-    assert reasons.from_stack((0x1004, 0x2008)) == (BlockedReason.PIPE_IPC, "anon_pipe_read")
-    assert reasons.from_stack((0x1004, 0x2008, 0x3000)) == (BlockedReason.PAGE_FAULT, "exc_page_fault")
-    assert reasons.from_stack(()) is None and WaitSiteReasons(None).from_stack((0x1004,)) is None
-    assert reasons.from_wchan("futex_wait_queue") == (BlockedReason.LOCK, "futex_wait_queue")
-    assert reasons.from_wchan("") == (BlockedReason.OTHER, "")
+def test_kernel_addresses_visible_reads_the_first_address(tmp_path: Path) -> None:
+    shown, hidden = tmp_path / "shown", tmp_path / "hidden"
+    shown.write_bytes(b"ffffffff81000000 T _text\nffffffff81000100 t schedule\n")
+    hidden.write_bytes(b"0000000000000000 T _text\n0000000000000000 t schedule\n")
+    assert kernel_addresses_visible(str(shown))
+    assert not kernel_addresses_visible(str(hidden))
+    assert not kernel_addresses_visible(str(tmp_path / "missing"))
 
 
 def test_wchan_of_a_sleeping_thread_of_ours() -> None:
@@ -76,9 +66,9 @@ def test_wchan_of_a_sleeping_thread_of_ours() -> None:
     thread = threading.Thread(target=sleeper)
     thread.start()
     try:
-        time.sleep(0.05)
+        wait_until_sleeping(os.getpid(), tid[0])
         name = read_wchan(os.getpid(), tid[0])
-        assert name == "" or WaitSiteReasons.from_wchan(name)[0] is BlockedReason.LOCK, name
+        assert name == "" or reason_from_wchan(name)[0] is BlockedReason.LOCK, name
     finally:
         done.set()
         thread.join()
@@ -129,11 +119,3 @@ def test_missing_tracepoint_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "events").mkdir()
     with pytest.raises(TracefsUnavailable, match="sched:sched_waking tracepoint is missing"):
         load_sched_waking(tmp_path)
-
-
-def test_load_kernel_symbols_from_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "kallsyms"
-    path.write_bytes(b"ffffffff81000100 T schedule\n")
-    table = load_kernel_symbols(str(path))
-    assert table is not None and table.name(0xFFFFFFFF81000101) == "schedule"
-    assert load_kernel_symbols(str(tmp_path / "missing")) is None

@@ -240,7 +240,8 @@ def test_threads_on_an_on_cpu_recording_says_why_off_cpu_is_missing(
 def test_wakers_json_pingpong(pingpong_rec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(capsys, "wakers", str(pingpong_rec))
     assert set(data) == {"recording", "blocked_ns", "blocked_spans", "woken_ns", "chain_count", "notes",
-                         "chains"}
+                         "incomplete", "chains"}
+    assert data["incomplete"] is None
     assert data["blocked_ns"] == 1020 * MS and data["chain_count"] == 2
     pipe = data["chains"][0]
     assert set(pipe) == {"reason", "blocked_ns", "blocked_ms", "spans", "percent", "stack", "threads",
@@ -286,6 +287,20 @@ def test_timer_wakeups_are_credited_to_the_interrupt(nap_rec: Path,
     code, out, _ = run_out(capsys, "wakers", str(nap_rec))
     assert "-- woken by [timer interrupt]: 10 of 10 spans, 1,000.0 ms (100.0%) --" in out
     assert "bystander_work" not in out
+
+
+def test_render_draws_the_thread_and_wakeup_views(pingpong_rec: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``stax render -f threads|wakers`` builds the view the renderer declares, as the commands do."""
+    for command, extra in (("threads", ()), ("wakers", ("-n", "1"))):
+        code, by_command, _ = run_out(capsys, command, str(pingpong_rec), *extra)
+        assert code == 0
+        code, by_render, _ = run_out(capsys, "render", str(pingpong_rec), "-f", command, *extra)
+        assert code == 0 and by_render == by_command
+        code, rendered, _ = run_out(capsys, "render", str(pingpong_rec), "-f", f"{command}:json", *extra)
+        assert code == 0 and json.loads(rendered) == run_json(capsys, command, str(pingpong_rec), *extra)
+    code, _, err = run_out(capsys, "render", str(pingpong_rec), "-f", "threads:svg")
+    assert code != 0 and err == "stax: Renderer 'threads' does not write 'svg'; it writes text, json.\n"
 
 
 # -- no off-CPU data --------------------------------------------------------------------------------

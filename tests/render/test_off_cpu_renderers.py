@@ -1,4 +1,4 @@
-"""The built-in renderers given an OffCpuProfile: widths and numbers are blocked time.
+"""The built-in renderers of the off-CPU profile view: widths and numbers are blocked time.
 
 Also the flame graph script on an off-CPU graph (search reports a share of blocked
 time) and a renderer run through ``stax render --off-cpu``.
@@ -15,8 +15,8 @@ import pytest
 from stax.analysis.off_cpu_profile import OffCpuProfile
 from stax.cli.app import run
 from stax.contracts import RenderOptions
-from stax_render.collapsed import CollapsedRenderer
-from stax_render.flamegraph import FlamegraphRenderer
+from stax_render.collapsed import OffCpuCollapsedRenderer
+from stax_render.flamegraph import OffCpuFlamegraphRenderer
 from stax_render.palette import REASON_COLOURS, reason_colour, reason_frame_colour
 from tests.offcpu.synthetic_off_cpu import MS, write_pingpong_recording
 from tests.render.test_flamegraph import run_script
@@ -36,7 +36,7 @@ def test_every_reason_has_its_own_colour() -> None:
 
 def test_search_reports_a_share_of_blocked_time(pingpong: OffCpuProfile) -> None:
     out = io.StringIO()
-    FlamegraphRenderer().render(pingpong, RenderOptions(), out)
+    OffCpuFlamegraphRenderer().render(pingpong, RenderOptions(), out)
     state = run_script(out.getvalue(), [["search", "^writer_loop$"]])
     assert state["matched"].startswith("Matched: 1.96% of blocked time")
 
@@ -50,7 +50,7 @@ def test_kernel_frames_are_lighter_in_the_same_hue(pingpong: OffCpuProfile) -> N
 
 def test_collapsed_lines_are_blocked_ns(pingpong: OffCpuProfile) -> None:
     out = io.StringIO()
-    CollapsedRenderer().render(pingpong, RenderOptions(extra={"per_thread": True}), out)
+    OffCpuCollapsedRenderer().render(pingpong, RenderOptions(extra={"per_thread": True}), out)
     lines = dict(line.rsplit(" ", 1) for line in out.getvalue().splitlines())
     assert sum(int(v) for v in lines.values()) == 1020 * MS
     assert all(key.startswith(("reader-201;", "writer-202;")) for key in lines)
@@ -65,10 +65,10 @@ def test_render_command_hands_renderers_the_off_cpu_profile(
 
 def test_inverted_off_cpu_title(pingpong: OffCpuProfile) -> None:
     out = io.StringIO()
-    FlamegraphRenderer().render(pingpong, RenderOptions(inverted=True), out)
+    OffCpuFlamegraphRenderer().render(pingpong, RenderOptions(inverted=True), out)
     assert "Off-CPU Icicle Graph (inverted)" in out.getvalue()
     out = io.StringIO()
-    FlamegraphRenderer().render(pingpong, RenderOptions(title="Mine"), out)
+    OffCpuFlamegraphRenderer().render(pingpong, RenderOptions(title="Mine"), out)
     assert ">Mine<" in out.getvalue()
 
 
@@ -77,5 +77,5 @@ def test_no_source_path_needed(pingpong: OffCpuProfile, tmp_path: Path) -> None:
     moved = OffCpuProfile.from_path(write_pingpong_recording(tmp_path / "gone.stax"))
     (tmp_path / "gone.stax").unlink()
     out = io.StringIO()
-    FlamegraphRenderer().render(moved, RenderOptions(), out)
+    OffCpuFlamegraphRenderer().render(moved, RenderOptions(), out)
     assert "writer_loop" in out.getvalue()

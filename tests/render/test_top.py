@@ -36,7 +36,7 @@ def test_limit(hot_rec: Path) -> None:
 
 
 def test_json(hot_rec: Path) -> None:
-    data = json.loads(render(hot_rec, extra={"format": "json"}))
+    data = json.loads(render(hot_rec, format="json"))
     assert data["samples"] == 1000
     functions = {f["function"]: f for f in data["functions"]}
     assert functions["hot_a"]["self_percent"] == 75.0
@@ -54,7 +54,7 @@ def test_kernel_and_inline_marks_and_threads(mixed_rec: Path) -> None:
     assert "[k] vfs_write" in text
     assert "[.] inner_inline (inlined)" in text
     assert "# threads: worker-a-101 75.0%, worker-b-102 25.0%" in text
-    data = json.loads(render(mixed_rec, limit=-1, extra={"format": "json"}))
+    data = json.loads(render(mixed_rec, limit=-1, format="json"))
     functions = {f["function"]: f for f in data["functions"]}
     assert functions["vfs_write"]["is_kernel"] and not functions["compute"]["is_kernel"]
     assert functions["inner_inline"]["is_inline"]

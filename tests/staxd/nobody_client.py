@@ -26,6 +26,9 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
+
+from forked_child import fork_when_ready  # the tests put this directory on PYTHONPATH
 
 from stax.errors import CaptureError
 from stax_backend_linux import perf_event_attr as pea
@@ -41,36 +44,41 @@ RING_PAGES = 8
 
 
 def _child(body: str) -> int:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            if body == "kernel":
-                with open("/dev/zero", "rb", buffering=0) as zero:
+    """A forked workload, returned once it runs its loop: "kernel" copies from /dev/zero, "sleep"
+    blocks on a pipe a writer process feeds every ~2 ms."""
+
+    def run(ready: Callable[[], None]) -> None:
+        if body == "kernel":
+            with open("/dev/zero", "rb", buffering=0) as zero:
+                ready()
+                while True:
+                    zero.read(1 << 16)  # the copy to user space runs in the kernel
+        else:
+            # A writer process wakes us through a pipe every ~2 ms: a sched_waking of this
+            # tid each time, from a running waker (timer wakeups of an idle CPU are often
+            # not traced on this kernel).  The writer dies on EPIPE once we are gone.
+            read_end, write_end = os.pipe()
+            if os.fork() == 0:
+                try:
+                    os.close(read_end)
                     while True:
-                        zero.read(1 << 16)  # the copy to user space runs in the kernel
-            else:
-                # A writer process wakes us through a pipe every ~2 ms: a sched_waking of this
-                # tid each time, from a running waker (timer wakeups of an idle CPU are often
-                # not traced on this kernel).  The writer dies on EPIPE once we are gone.
-                read_end, write_end = os.pipe()
-                if os.fork() == 0:
-                    try:
-                        os.close(read_end)
-                        while True:
-                            os.write(write_end, b"x")
-                            time.sleep(0.002)
-                    finally:
-                        os._exit(0)
-                os.close(write_end)
-                while os.read(read_end, 1):
-                    pass
-        finally:
-            os._exit(0)
-    return pid
+                        os.write(write_end, b"x")
+                        time.sleep(0.002)  # the workload's pace, not a wait for readiness
+                finally:
+                    os._exit(0)
+            os.close(write_end)
+            ready()
+            while os.read(read_end, 1):
+                pass
+
+    return fork_when_ready(run)
 
 
-def _drain(fds: list[int], seconds: float) -> bytes:
-    rings = [RingBuffer(fd, RING_PAGES) for fd in fds]
+def _drain(fds: list[int], seconds: float, rings: list[RingBuffer] | None = None) -> bytes:
+    """Enable ``fds``, read their rings for ``seconds``, disable.  ``rings``: mapped by the caller (who
+    closes them); by default one ring of RING_PAGES per fd."""
+    own = rings is None
+    rings = [RingBuffer(fd, RING_PAGES) for fd in fds] if rings is None else rings
     chunks: list[bytes] = []
     try:
         for fd in fds:
@@ -83,7 +91,7 @@ def _drain(fds: list[int], seconds: float) -> bytes:
             disable(fd)
         chunks.extend(r.read() for r in rings)
     finally:
-        for r in rings:
+        for r in rings if own else ():
             r.close()
     return b"".join(c for c in chunks)
 
@@ -98,7 +106,6 @@ def scenario_sample(socket_path: str) -> dict[str, object]:
     child = _child("kernel")
     out: dict[str, object] = {"child": child}
     try:
-        time.sleep(0.05)
         with StaxdClient(socket_path) as client:
             granted = client.open_events(OpenRequest(kind="sampling", pids=(child,), kernel_stacks=True,
                                                      frequency=499))
@@ -161,7 +168,6 @@ def scenario_waking(socket_path: str, tracepoint_id: str) -> dict[str, object]:
     child = _child("sleep")
     out: dict[str, object] = {"child": child}
     try:
-        time.sleep(0.05)
         with StaxdClient(socket_path) as client:
             granted = client.open_events(OpenRequest(kind="sched_waking", pids=(child,)))
         out["granted"] = [d.to_json() for _, d in granted]

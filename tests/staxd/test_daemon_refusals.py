@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from stax_backend_linux.staxd_client import StaxdClient
+from tests.readiness import wait_for_exec
 from tests.staxd.conftest import HERE, NOBODY, USERS_GID, StaxdProcess, as_nobody
 
 
@@ -51,7 +53,7 @@ def test_client_outside_the_allowed_group_is_refused(staxd: StaxdProcess) -> Non
 def test_setuid_style_and_missing_targets_are_refused(staxd: StaxdProcess) -> None:
     sleeper = _spawn_nobody_sleeper()
     try:
-        time.sleep(0.1)
+        wait_for_exec(sleeper.pid, shutil.which("sleep") or "/bin/sleep")  # setpriv has become nobody's sleep
         # nobody's own process is fine...
         request = json.dumps({"kind": "context_switch", "pids": [sleeper.pid]})
         out = as_nobody("request", staxd.socket, request)
@@ -119,7 +121,7 @@ def test_silent_client_is_dropped_after_the_timeout(staxd: StaxdProcess) -> None
         sock.settimeout(15)
         sock.connect(str(staxd.socket))
         started = time.monotonic()
-        assert sock.recv(100) == b""  # the daemon hangs up on us (client_timeout = 2 in the test policy)
+        assert sock.recv(100) == b""  # the daemon hangs up on us (idle_timeout, 5 s by default)
         assert 1.5 <= time.monotonic() - started < 8
     with StaxdClient(staxd.socket) as client:
         assert client.hello()["ok"]

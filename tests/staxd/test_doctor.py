@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
+from stax.capabilities import Capability, CapabilityRow, CapabilityStatus, HostCheck
 from stax_backend_linux.host_capabilities import probe_host
 from staxd_linux import doctor_rows, tracefs
-from staxd_linux.doctor_rows import StaxdStatus, doctor_table
+from staxd_linux.doctor_rows import NO, OK, StaxdStatus, doctor_table
 from tests.staxd.conftest import NOBODY, NOGROUP, USERS_GID, StaxdProcess
 
 STAX = str(Path(sys.executable).parent / "stax")
@@ -72,7 +72,7 @@ def test_socket_behind_a_closed_directory_is_named_as_such(tmp_path: Path) -> No
     rows = _rows(tmp_path / "staxd.sock")
     assert rows["staxd reachable"]["reason"] == (f"Cannot reach staxd's socket {tmp_path / 'staxd.sock'}: a "
                                                  f"directory above it is closed to you; use the default "
-                                                 f"/run/staxd.sock or open that directory")
+                                                 f"/run/staxd/staxd.sock or open that directory")
 
 
 def test_doctor_with_staxd_running(staxd: StaxdProcess) -> None:
@@ -91,7 +91,7 @@ def test_doctor_with_staxd_running(staxd: StaxdProcess) -> None:
         assert "allow_system_wide = true" in system_wide["fix"]
     if not _has_pmu():
         assert rows["hardware PMU present"]["status"] == "unavailable"  # staxd cannot conjure a PMU
-    assert rows["tracefs mounted"]["status"] == ("available" if tracefs.mounted_at() else "via staxd")
+    assert rows["tracefs mounted"]["status"] == ("available" if tracefs.mounted_at() else "unavailable")
 
 
 def test_doctor_for_a_user_staxd_refuses(staxd: StaxdProcess) -> None:
@@ -122,15 +122,21 @@ def test_tracefs_row_follows_the_mount_state(monkeypatch: pytest.MonkeyPatch, mo
     wakeup = CapabilityRow(Capability.WAKEUP_ATTRIBUTION, CapabilityStatus.UNAVAILABLE,
                            "tracefs is not mounted, so sched:sched_waking cannot be opened", "mount it")
     grants = {"tracepoints": True, "kernel_stacks": True}
-    granting = StaxdStatus("/run/staxd.sock", hello={"version": "0.1.0", "grants": grants})
-    absent = StaxdStatus("/run/staxd.sock", unreachable="staxd is not running.")
-    with_staxd = {r["capability"]: r for r in doctor_table([wakeup], granting, facts)}
-    without = {r["capability"]: r for r in doctor_table([wakeup], absent, facts)}
+    granting = StaxdStatus("/run/staxd/staxd.sock", hello={"version": "0.1.0", "grants": grants})
+    absent = StaxdStatus("/run/staxd/staxd.sock", unreachable="staxd is not running.")
+    with_staxd = {r.name: r for r in doctor_table([wakeup], granting, facts)}
+    without = {r.name: r for r in doctor_table([wakeup], absent, facts)}
+    assert isinstance(with_staxd["tracefs mounted"], HostCheck)
+    assert isinstance(with_staxd["wakeup attribution"], CapabilityRow)  # typed rows, not copied names
+    assert with_staxd["wakeup attribution"].capability is Capability.WAKEUP_ATTRIBUTION
     if mounted:
-        assert with_staxd["tracefs mounted"]["status"] == without["tracefs mounted"]["status"] == "available"
-        assert with_staxd["tracefs mounted"]["reason"] == "mounted at /sys/kernel/tracing"
+        assert with_staxd["tracefs mounted"].status is without["tracefs mounted"].status is OK
+        assert with_staxd["tracefs mounted"].reason == "mounted at /sys/kernel/tracing"
     else:
-        assert with_staxd["tracefs mounted"]["status"] == "via staxd"
-        assert without["tracefs mounted"]["status"] == "unavailable"
-        assert without["tracefs mounted"]["fix"] == "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
+        # staxd mounts tracefs only when it starts, so a running staxd cannot fill the gap
+        row = with_staxd["tracefs mounted"]
+        assert row.status is without["tracefs mounted"].status is NO
+        assert row.reason == "not mounted, and staxd mounts it only when it starts"
+        assert with_staxd["wakeup attribution"].status is NO
+        assert without["tracefs mounted"].fix == "run 'sudo mount -t tracefs nodev /sys/kernel/tracing'"
     assert doctor_rows.tracefs.mounted_at is tracefs.mounted_at

@@ -41,8 +41,13 @@ def test_policy_paths(tmp_path: Path) -> None:
 
 
 def test_group_and_user_allow_lists() -> None:
-    with pytest.raises(Refusal, match=r"^user nobody may not use staxd: join group 'stax'"):
-        check_connect(NOBODY, Policy())
+    with pytest.raises(Refusal, match=r"^user nobody may not use staxd: join group 'users' with "):
+        check_connect(NOBODY, Policy(allowed_groups=("users",)))
+    # a group that does not exist is named as such: joining it is not the fix
+    missing = (r"^user nobody may not use staxd: group 'no-such-group-here' of its policy \(built-in "
+               r"defaults\) does not exist; ask the administrator to run 'sudo stax setup'\.$")
+    with pytest.raises(Refusal, match=missing):
+        check_connect(NOBODY, Policy(allowed_groups=("no-such-group-here",)))
     check_connect(NOBODY, Policy(allowed_groups=("nogroup",)))
     check_connect(NOBODY, Policy(allowed_groups=(), allowed_users=("nobody",)))
     check_connect(Peer(pid=1, uid=0, gid=0, groups=frozenset()), Policy(allowed_groups=()))
@@ -51,12 +56,10 @@ def test_group_and_user_allow_lists() -> None:
 
 
 @pytest.mark.parametrize(("policy", "request_", "sentence"), [
-    (Policy(allow_kernel_stacks=False), OpenRequest(kind="sampling", pids=(os.getpid(),)),
+    (Policy(), OpenRequest(kind="sampling", pids=(os.getpid(),)),
      "kernel stacks is not allowed by staxd's policy (allow_kernel_stacks = false in built-in defaults)."),
-    (Policy(allow_kernel_stacks=False), OpenRequest(kind="sched_waking", pids=(os.getpid(),),
-                                                    kernel_stacks=False),
-     "the sched:sched_waking tracepoint reports kernel addresses, which staxd's policy does not allow "
-     "(allow_kernel_stacks = false in built-in defaults)."),
+    (Policy(), OpenRequest(kind="sched_waking", pids=(os.getpid(),)),
+     "kernel stacks is not allowed by staxd's policy (allow_kernel_stacks = false in built-in defaults)."),
     (Policy(allow_tracepoints=False), OpenRequest(kind="sched_waking", pids=(os.getpid(),)),
      "the sched:sched_waking tracepoint is not allowed by staxd's policy (allow_tracepoints = false in "
      "built-in defaults)."),
@@ -65,7 +68,7 @@ def test_group_and_user_allow_lists() -> None:
     (Policy(max_frequency=100), OpenRequest(kind="sampling", pids=(os.getpid(),), kernel_stacks=False,
                                             frequency=200),
      "frequency 200 Hz is above the limit of 100 Hz; ask for less."),
-    (Policy(), OpenRequest(kind="sampling", pids=(os.getpid(),), cpus=(4095,)),
+    (Policy(), OpenRequest(kind="sampling", pids=(os.getpid(),), kernel_stacks=False, cpus=(4095,)),
      "cpu 4095 is not online (online: 0,1)."),
     (Policy(max_fds_per_request=1, allow_other_users=True),
      OpenRequest(kind="sampling", pids=(os.getpid(),), kernel_stacks=False),
@@ -79,3 +82,16 @@ def test_policy_refusals(policy: Policy, request_: OpenRequest, sentence: str) -
     with pytest.raises(Refusal) as info:
         authorize_open(me, policy, request_, [0, 1])
     assert str(info.value) == sentence
+
+
+@pytest.mark.parametrize("kind", ["sampling", "context_switch", "sched_waking"])
+def test_default_policy_grants_every_event_set_without_kernel_stacks(kind: str) -> None:
+    """Kernel stacks are off by default; the event sets themselves are granted without them."""
+    member = Peer(pid=os.getpid(), uid=1, gid=1, groups=frozenset())  # not root: the allow_* switches apply
+    policy = Policy(allow_other_users=True)  # this test's process belongs to whoever runs pytest
+    plan = authorize_open(member, policy, OpenRequest(kind=kind, pids=(os.getpid(),), kernel_stacks=False),
+                          [0, 1])
+    try:
+        assert plan.kernel is False
+    finally:
+        plan.release()

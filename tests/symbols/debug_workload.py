@@ -23,10 +23,7 @@ from stax.plugin_manager import StaxPlugins
 from stax.stack_table import Image
 from tests.symbols.built_objects import build_id_of, file_offset_of, nm_functions
 
-SOURCE = r"""
-#include <stdio.h>
-#include <stdlib.h>
-
+INLINED_CODE = r"""
 volatile int sink;
 const char *variant_tag = "variant " VARIANT_TAG;
 
@@ -55,7 +52,11 @@ __attribute__((noinline)) int exported_driver(int rounds, int n) {
         total += local_worker(n);
     return (int)(total & 0x7fffffff);
 }
+"""
+"""The functions every debug-info test names: a forced-inline nest in a local function, freestanding
+(no headers), so the Mach-O tests build it too (``tests/macho/macho_build.py``)."""
 
+SOURCE = "#include <stdio.h>\n#include <stdlib.h>\n" + INLINED_CODE + r"""
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 3;
     printf("%d\n", exported_driver(rounds, 20000));

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import glob
 import random
+import sysconfig
 import time
 from pathlib import Path
 
@@ -23,11 +23,12 @@ LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 
 def libpython() -> str:
-    found = sorted(glob.glob("/root/.pyenv/versions/3.11*/lib/libpython3.11.so.1.0"))
-    found += sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"))
-    if not found:
-        pytest.skip("no libpython3.11 on this machine")
-    return found[0]
+    """The shared libpython of the interpreter running the tests (sysconfig says where it is)."""
+    name = sysconfig.get_config_var("INSTSONAME")
+    path = Path(sysconfig.get_config_var("LIBDIR") or "", name or "")
+    if not name or not path.is_file():
+        pytest.skip(f"this interpreter has no shared libpython ({path} does not exist)")
+    return str(path)
 
 
 @pytest.mark.parametrize("path", [LIBC, "libpython"])

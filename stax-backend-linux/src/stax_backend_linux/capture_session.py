@@ -37,7 +37,6 @@ from stax_backend_linux.event_opener import (
 from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, HostFacts, probe_host
 from stax_backend_linux.kernel_symbols import kernel_addresses_visible
 from stax_backend_linux.off_cpu_events import OffCpuSetup, open_off_cpu
-from stax_backend_linux.off_cpu_reasons import WaitSiteReasons
 from stax_backend_linux.off_cpu_stream import OffCpuStream
 from stax_backend_linux.perf_event_ffi import PerfEventError, disable
 from stax_backend_linux.record_decoder import RecordDecoder
@@ -156,7 +155,8 @@ class CaptureSession:
         try:
             setup = open_off_cpu(self._open_shaped, self.cpus, self.facts, enable_on_exec=bool(req.command),
                                  inherit=not req.system_wide, wakeup_bytes=wakeup_bytes,
-                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes))
+                                 staxd=OffCpuStaxd(self.opener, self._staxd_target(), wakeup_bytes,
+                                                   kernel=req.kernel_stacks))
         except PerfEventError as exc:
             raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
                                f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
@@ -175,8 +175,7 @@ class CaptureSession:
             self.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
                               "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
                               "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
-        tracker = SwitchTracker(WaitSiteReasons(None), keep_kernel_ips=req.kernel_stacks,
-                                use_wchan=not by_stack)
+        tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)
         threads: dict[int, int] = {}
         wakeups = None
         if setup.waking is not None:
@@ -194,14 +193,18 @@ class CaptureSession:
         want_kernel = req.kernel_stacks
         kernel = want_kernel and self.facts.kernel_stacks_allowed
         system_wide_denied = req.system_wide and not self.facts.system_wide_allowed
-        if (want_kernel and not kernel) or system_wide_denied or self.facts.sampling_errno:
+        # staxd is worth asking for kernel frames only if its policy grants them to this user.
+        staxd_kernel = want_kernel and not kernel and self.opener.grants("kernel_stacks")
+        if staxd_kernel or system_wide_denied or self.facts.sampling_errno:
             dwarf = self.dwarf.sampling if self.dwarf is not None else None
             granted = self.opener.sampling(self._staxd_target(), frequency=req.frequency,
                                            identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
-                                           kernel=want_kernel,
+                                           kernel=staxd_kernel or kernel,
                                            dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
             if granted is not None:
-                self.kernel = want_kernel
+                self.kernel = staxd_kernel or kernel
+                if want_kernel and not self.kernel:
+                    self.opener.lose(KERNEL_FRAMES)
                 return granted
             if system_wide_denied:
                 raise CaptureError(f"System-wide recording (-a) is not permitted because "
@@ -340,6 +343,7 @@ class CaptureSession:
                 self.command.release()
             self._loop(sink, progress, should_stop, started)
             self._stop_target()
+            captured = time.monotonic() - started  # the duration; what follows is post-processing
             self.drainer.stop()
             self.drainer.drain_once()  # what the kernel wrote before the events were disabled
             self._round(sink)
@@ -358,9 +362,8 @@ class CaptureSession:
                 sink.consume(unwound)
             if self.counters is not None:
                 sink.consume(self.counters.finish(self.end_time))  # final read() of every group
-            elapsed = time.monotonic() - started
-            progress(CaptureProgress(elapsed, self.decoder.samples, self._lost()))
-            return self._summary(elapsed)
+            progress(CaptureProgress(captured, self.decoder.samples, self._lost()))
+            return self._summary(captured, time.monotonic() - started - captured)
         finally:
             self._close()
 
@@ -410,7 +413,9 @@ class CaptureSession:
                     pass
         self.end_time = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
-    def _summary(self, elapsed: float) -> CaptureSummary:
+    def _summary(self, captured: float, post_capture: float) -> CaptureSummary:
+        """``captured``: seconds from the start of sampling to its stop; ``post_capture``: the
+        final drain, decoding and DWARF unwinding after it (not part of the duration)."""
         d = self.decoder
         lost = self._lost()
         if lost:
@@ -438,7 +443,8 @@ class CaptureSession:
             "kernel_release": os.uname().release,
             "clock": "CLOCK_MONOTONIC",
             "ring_buffer_bytes_per_cpu": ring_bytes,
-            "duration_s": round(elapsed, 3),
+            "duration_s": round(captured, 3),
+            "post_capture_s": round(post_capture, 3),
             "lost_samples": d.lost_samples,
             "decoder": d.implementation,  # "compiled" (fast_decode.c) or "python"
         }
@@ -461,6 +467,7 @@ class CaptureSession:
             target_exit_code=self.command.exit_code if self.command is not None else None,
             notes=self.notes,
             metadata=metadata,
+            duration_s=captured,
         )
 
     def _off_cpu_metadata(self) -> dict[str, object]:

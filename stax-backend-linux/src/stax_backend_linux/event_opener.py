@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from stax.errors import CaptureError
+from stax_backend_linux import perf_event_attr as pea
 from stax_backend_linux.counter_group import (
     COUNTER_GROUP,
     NO_PMU_ERRNOS,
@@ -51,6 +52,8 @@ HARDWARE_COUNTERS = "hardware counters"
 _ORDER = (KERNEL_FRAMES, OFF_CPU_STACKS, WAKEUPS, KERNEL_COUNTS, HARDWARE_COUNTERS)
 # Losses a lower kernel.perf_event_paranoid would also cure (wakeups need root in-process).
 _PARANOID_CURES = {KERNEL_FRAMES, OFF_CPU_STACKS, KERNEL_COUNTS, HARDWARE_COUNTERS}
+# Losses staxd's allow_kernel_stacks = false explains (it grants the user-mode rest).
+_KERNEL_MODE = {KERNEL_FRAMES, KERNEL_COUNTS}
 
 
 @attrs.frozen(slots=True)
@@ -80,7 +83,7 @@ def _join(items: Sequence[str]) -> str:
 class EventOpener:
     """Asks staxd for the event sets the session may not open itself, and remembers what was lost.
 
-    ``socket_path`` None means ``$STAXD_SOCKET`` or /run/staxd.sock.  One connection
+    ``socket_path`` None means ``$STAXD_SOCKET`` or /run/staxd/staxd.sock.  One connection
     serves the whole recording; once staxd is found unreachable it is not asked again.
     """
 
@@ -94,6 +97,8 @@ class EventOpener:
         """Why staxd gave nothing for the first event set it was asked for and did not grant."""
         self.to_enable: list[int] = []
         """Granted fds opened ``disabled``: enable them once the rings are mapped."""
+        self.sample_types: dict[int, int] = {}
+        """event id -> sample_type of every fd staxd granted (its description): the decoder's layout."""
         self._client = StaxdClient(socket_path, timeout=timeout)
         self._unreachable = False
         self._hello: dict[str, Any] | None = None
@@ -107,7 +112,7 @@ class EventOpener:
         try:
             if self._hello is None:
                 self._hello = self._client.hello()
-            return self._client.open_events(request)
+            granted = self._client.open_events(request)
         except StaxdUnavailable as exc:
             self._unreachable = True
             self.failure = self.failure or exc
@@ -116,11 +121,41 @@ class EventOpener:
         except CaptureError as exc:  # a malformed or truncated reply: treat like an absent daemon
             self._unreachable = True
             self.failure = self.failure or exc
+        else:
+            self.sample_types.update((d.event_id, d.sample_type) for _, d in granted)
+            return granted
         return None
 
+    def hello(self) -> dict[str, Any] | None:
+        """staxd's hello reply (asked once), or None when it does not answer."""
+        if self._hello is None and not self._unreachable:
+            try:
+                self._hello = self._client.hello()
+            except StaxdRefused as exc:
+                self.failure = self.failure or exc
+            except CaptureError as exc:
+                self._unreachable = True
+                self.failure = self.failure or exc
+        return self._hello
+
     def grants(self, name: str) -> bool:
-        """Whether staxd's hello said this user may have ``name`` (False before any answer)."""
-        return bool(self._hello and self._hello.get("grants", {}).get(name))
+        """Whether staxd's hello says this user may have ``name`` (False when staxd does not answer)."""
+        hello = self.hello()
+        return bool(hello and hello.get("grants", {}).get(name))
+
+    def kernel_stacks_off_by_policy(self) -> bool:
+        """staxd answers, and its policy does not grant this user kernel stacks (allow_kernel_stacks)."""
+        return self._hello is not None and not self.grants("kernel_stacks")
+
+    def _decodable(self, granted: Granted, sample_type: int) -> bool:
+        """Whether every granted fd has ``sample_type``, with or without PERF_SAMPLE_IP (staxd drops it
+        where kernel stacks are not granted); if not, the fds are given back."""
+        if all(d.sample_type | pea.PERF_SAMPLE_IP == sample_type | pea.PERF_SAMPLE_IP for _, d in granted):
+            return True
+        _close(granted)
+        self.failure = self.failure or CaptureError("staxd's sample layout differs from the one this stax "
+                                                    "decodes; upgrade staxd.")
+        return False
 
     def request(self, kind: str, target: StaxdTarget, **fields: Any) -> OpenRequest | None:
         """An OpenRequest shaped for ``target``; None when staxd cannot take it (too many pids)."""
@@ -180,11 +215,16 @@ class EventOpener:
             self.modes["sampling"] = STAXD
         return events
 
-    def context_switch(self, target: StaxdTarget, *, wakeup_bytes: int) -> PerCpuEvents | None:
-        """The context-switch event with a kernel-stack sample at every switch-out, or None."""
-        request = self.request("context_switch", target, kernel_stacks=True, wakeup_bytes=wakeup_bytes)
+    def context_switch(self, target: StaxdTarget, *, kernel: bool, wakeup_bytes: int) -> PerCpuEvents | None:
+        """The context-switch event with a stack sample at every switch-out, or None.
+
+        Without ``kernel`` the stack is the user part only, and the sample has no IP.
+        """
+        request = self.request("context_switch", target, kernel_stacks=kernel, wakeup_bytes=wakeup_bytes)
         granted = self.ask(request) if request is not None else None
         if granted is None or request is None:
+            return None
+        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE):
             return None
         events = self.per_cpu(granted, request.start)
         if events is not None:
@@ -205,6 +245,8 @@ class EventOpener:
         request = self.request("sched_waking", target, kernel_stacks=kernel, wakeup_bytes=wakeup_bytes)
         granted = self.ask(request) if request is not None else None
         if granted is None:
+            return None
+        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE | pea.PERF_SAMPLE_RAW):
             return None
         fields = dict(granted[0][1].raw_fields) if granted else {}
         if "pid" not in fields:
@@ -284,8 +326,14 @@ class EventOpener:
             causes.append(f"kernel.perf_event_paranoid is {self.paranoid}")
         if WAKEUPS in lost:
             causes.append("the sched_waking tracepoint needs root")
-        causes.append(self.staxd_reason())
-        fix = self._staxd_fix()
+        fixes = []
+        if self.kernel_stacks_off_by_policy() and any(what in _KERNEL_MODE for what in lost):
+            causes.append("staxd's policy turns kernel stacks off")
+            fixes.append(f"set allow_kernel_stacks = true in {self._policy_file()} and restart staxd")
+        if not fixes or self.failure is not None and not set(lost) <= _KERNEL_MODE:
+            causes.append(self.staxd_reason())
+            fixes.append(self._staxd_fix())
+        fix = ", or ".join(fixes)
         if any(what in _PARANOID_CURES for what in lost):
             fix += ", or run 'sudo sysctl kernel.perf_event_paranoid=1'"
             if WAKEUPS in lost:
@@ -294,6 +342,10 @@ class EventOpener:
             fix += ", or run stax as root"
         text = f"{_join(lost)} are missing because {_join(causes)}; to record them, {fix}."  # all plural
         return text[:1].upper() + text[1:]
+
+    def _policy_file(self) -> str:
+        """The policy file staxd names in its hello (a daemon too old to name it reads the default)."""
+        return str((self._hello or {}).get("policy_file") or "/etc/stax/staxd.toml")
 
     def _staxd_fix(self) -> str:
         failure = self.failure
@@ -314,12 +366,24 @@ class OffCpuStaxd:
     opener: EventOpener
     target: StaxdTarget
     wakeup_bytes: int
+    kernel: bool = True
+    """Kernel frames are wanted (they come only if staxd's policy grants kernel stacks)."""
+
+    def kernel_granted(self) -> bool:
+        """Whether the off-CPU stacks and wakeups staxd grants carry kernel frames."""
+        return self.kernel and self.opener.grants("kernel_stacks")
 
     def switch_with_stacks(self) -> PerCpuEvents | None:
-        return self.opener.context_switch(self.target, wakeup_bytes=self.wakeup_bytes)
+        return self.opener.context_switch(self.target, kernel=self.kernel_granted(),
+                                          wakeup_bytes=self.wakeup_bytes)
 
     def sched_waking(self) -> tuple[PerCpuEvents, dict[str, tuple[int, int, bool]]] | None:
-        return self.opener.sched_waking(self.target, kernel=True, wakeup_bytes=self.wakeup_bytes)
+        return self.opener.sched_waking(self.target, kernel=self.kernel_granted(),
+                                        wakeup_bytes=self.wakeup_bytes)
+
+    def sample_ip(self, event_id: int) -> bool:
+        """Whether staxd's fd ``event_id`` has PERF_SAMPLE_IP (True for fds staxd did not grant)."""
+        return bool(self.opener.sample_types.get(event_id, pea.PERF_SAMPLE_IP) & pea.PERF_SAMPLE_IP)
 
     def lose(self, what: str) -> None:
         self.opener.lose(what)
@@ -332,7 +396,8 @@ def open_counter_groups(opener: EventOpener, target: StaxdTarget, facts: HostFac
 
     No PMU: nothing is asked of anyone, and the note says so.  Counting kernel mode
     in-process needs what kernel stacks need (paranoid <= 1 or CAP_PERFMON); otherwise
-    staxd is asked, and failing that the groups count user mode only in-process.
+    staxd is asked if its policy grants kernel stacks (staxd counts kernel mode only then),
+    and failing that the groups count user mode only in-process.
     """
     if target.system_wide:
         return [], ("Hardware counters are recorded per thread, so not with -a; record a command or -p PID "
@@ -340,12 +405,12 @@ def open_counter_groups(opener: EventOpener, target: StaxdTarget, facts: HostFac
     if not facts.has_pmu:
         return [], no_pmu_sentence(facts.pmu_errno)
     in_process_kernel = kernel and facts.kernel_stacks_allowed
-    if (kernel and not in_process_kernel) or facts.pmu_errno:
-        groups = opener.counters(target, identifier=identifier)
-        if groups is not None:
-            return groups, None
-        if kernel:
-            opener.lose(KERNEL_COUNTS)
+    staxd_kernel = kernel and not in_process_kernel and opener.grants("kernel_stacks")
+    groups = opener.counters(target, identifier=identifier) if staxd_kernel or facts.pmu_errno else None
+    if kernel and not in_process_kernel and not (groups is not None and staxd_kernel):
+        opener.lose(KERNEL_COUNTS)  # staxd absent, refusing, or its policy keeps kernel mode off
+    if groups is not None:
+        return groups, None
     try:
         groups = open_groups(threads, opener.cpus, kernel=in_process_kernel, enable_on_exec=target.command,
                              identifier=identifier)

@@ -7,6 +7,8 @@
  * {u32 type; u16 misc; u16 size}; a SAMPLE is [u64 identifier] u64 ip; u32 pid, tid;
  * u64 time; u32 cpu, res; u64 period; u64 nr; u64 ips[nr]; [u32 size; raw...]; a
  * non-sample record ends in sample_id {u32 pid, tid; u64 time; u32 cpu, res; [u64 id]}.
+ * An off-CPU kind registered with KIND_NO_IP has no ip (staxd's grants without kernel
+ * stacks): its body starts 8 bytes earlier.
  * Records are u64-aligned and little-endian (x86-64, arm64).
  */
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #define KIND_SAMPLING 0
 #define KIND_SWITCH_STACK 1
 #define KIND_SCHED_WAKING 2
+#define KIND_NO_IP 0x100  /* record_decoder.KIND_NO_IP: flag on a kind, the sample has no ip */
 
 /* enum perf_callchain_context */
 #define PERF_CONTEXT_KERNEL ((uint64_t)-128)
@@ -45,14 +48,8 @@ static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
                   const uint64_t *ids, const int32_t *kinds, size_t nids,
                   int64_t waking_pid_offset, uint64_t *e)
 {
-    size_t body = off + 8 + lead;
-    size_t ips_rel = 8 + lead + 48;  /* ip, pid/tid, time, cpu/res, period, nr */
-    if (size < ips_rel)
+    if (size < 16)
         return 0;
-    uint64_t nr = rd64(chunk + body + 40);
-    if (nr > (size - ips_rel) / 8)
-        return 0;
-    size_t at = off + ips_rel;
     int32_t kind = KIND_SAMPLING;
     if (nids) {
         uint64_t id = rd64(chunk + off + 8);
@@ -63,6 +60,17 @@ static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
             }
         }
     }
+    /* without an ip the body starts 8 bytes earlier and `ip` reads the identifier (unused) */
+    size_t back = (kind & KIND_NO_IP) ? 8 : 0;
+    kind &= ~KIND_NO_IP;
+    size_t body = off + 8 + lead - back;
+    size_t ips_rel = 8 + lead + 48 - back;  /* ip, pid/tid, time, cpu/res, period, nr */
+    if (size < ips_rel)
+        return 0;
+    uint64_t nr = rd64(chunk + body + 40);
+    if (nr > (size - ips_rel) / 8)
+        return 0;
+    size_t at = off + ips_rel;
     uint64_t ip = rd64(chunk + body);
     e[1] = rd64(chunk + body + 16);
     e[2] = rd32(chunk + body + 8);

@@ -1,9 +1,11 @@
 """Build the compiled record scan (fast_decode.c) with cffi, once per source and Python ABI.
 
 The cdef is fast_decode.h itself.  The extension is compiled on first use into the
-stax cache directory, named by a hash of the C source, the header, this script, the
-interpreter's ABI and the cffi version, so an edit or a new Python builds a fresh one;
-a half-written build never takes that name (it is renamed into place when done).
+stax cache directory (only one that is ours, mode 0700, else a directory private to the
+run: :func:`stax.cache_dirs.work_dir`; code is never loaded from another user's), named
+by a hash of the C source, the header, this script, the interpreter's ABI and the cffi
+version, so an edit or a new Python builds a fresh one; a half-written build never takes
+that name (it is renamed into place when done).
 """
 
 from __future__ import annotations
@@ -109,6 +111,6 @@ def load(path: Path) -> ModuleType:
 
 
 if __name__ == "__main__":
-    from stax.symbol_cache import cache_dir
+    from stax.cache_dirs import work_dir
 
-    print(build(cache_dir() / "fast_decode"))
+    print(build(work_dir() / "fast_decode"))

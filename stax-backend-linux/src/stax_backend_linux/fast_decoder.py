@@ -5,7 +5,7 @@ context-switch record (fast_decode.h); this module turns the entries into the sa
 objects the Python decoder makes, and hands every other record back to the Python
 decoder at its own offset, so the two produce identical events.  The extension is
 built on first use (fast_decode_build.py); without a compiler, Python headers or a
-writable cache, or with ``STAX_PURE_PYTHON=1``, :func:`load` returns None and the
+writable directory, or with ``STAX_PURE_PYTHON=1``, :func:`load` returns None and the
 Python decoder does everything.
 """
 
@@ -19,6 +19,7 @@ from stax.events import Event, Sample
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.record_decoder import (
     _IPS_STRUCTS,
+    KIND_NO_IP,
     PERF_RECORD_MISC_SWITCH_OUT,
     PERF_RECORD_MISC_SWITCH_OUT_PREEMPT,
     _ips,
@@ -60,7 +61,9 @@ class FastScan:
         stop = self._stop
         kinds = decoder.kinds
         ids = ffi.new("uint64_t[]", list(kinds.keys()) or [0])
-        kind_of = ffi.new("int32_t[]", list(kinds.values()) or [0])
+        no_ip = decoder.without_ip
+        kind_of = ffi.new("int32_t[]", [kind | (KIND_NO_IP if event in no_ip else 0)
+                                        for event, kind in kinds.items()] or [0])
         nids = len(kinds)
         identifier = 1 if decoder.identifier else 0
         waking_at = decoder.waking_pid_offset
@@ -117,10 +120,11 @@ def load() -> FastScan | None:
     if _loaded is False:
         _loaded = None
         try:
-            from stax.symbol_cache import cache_dir
+            from stax.cache_dirs import work_dir
             from stax_backend_linux import fast_decode_build
 
-            path = fast_decode_build.build(cache_dir() / "fast_decode")
+            # code is loaded only from a directory of ours (else one private to this run)
+            path = fast_decode_build.build(work_dir() / "fast_decode")
             _loaded = FastScan(fast_decode_build.load(path))
         except Exception:  # no compiler, headers or writable cache: the Python decoder serves
             _loaded = None

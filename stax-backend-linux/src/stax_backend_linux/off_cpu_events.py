@@ -5,8 +5,9 @@ so one poll/drain loop sees everything in per-CPU time order):
 
 * the context-switch event, shaped like the sampler (the command with ``inherit`` and
   ``enable_on_exec``, each ``-p`` thread, or ``pid -1`` for ``-a``): switch records
-  always; with kernel-mode permission also a sample with the stack at every switch-out
-  (perf_event_attr.context_switch_attr);
+  always; with kernel-mode permission (or from staxd) also a sample with the stack at
+  every switch-out (perf_event_attr.context_switch_attr); staxd's, for a user whose
+  policy keeps kernel stacks off, holds the user stack only and no IP;
 * the sched:sched_waking tracepoint, ``pid -1`` on every CPU (root or CAP_PERFMON:
   CPU-wide, raw tracepoint data), opened disabled and enabled once the rings are set up.
 
@@ -51,6 +52,8 @@ class OffCpuSetup:
     """Switch-out samples (with stacks) were opened, not just switch records."""
     kernel_callchain: bool = False
     waking: SchedWaking | None = None
+    sample_ip: Callable[[int], bool] = lambda event_id: True
+    """Whether an event's samples have PERF_SAMPLE_IP (staxd's grants without kernel stacks do not)."""
     wakeups_missing: str = ""
     """Why wakeups were not captured ('' when they were)."""
     notes: list[str] = attrs.field(factory=list)
@@ -59,10 +62,13 @@ class OffCpuSetup:
         """Tell the decoder which event ids are switch stacks and wakeups (PERF_EVENT_IOC_ID)."""
         if self.stacks:
             for fd in self.switch_fds:
-                decoder.register(event_id(fd), KIND_SWITCH_STACK)
+                ident = event_id(fd)
+                decoder.register(ident, KIND_SWITCH_STACK, sample_ip=self.sample_ip(ident))
         if self.waking is not None:
             for fd in self.waking_fds:
-                decoder.register(event_id(fd), KIND_SCHED_WAKING, self.waking.pid_offset)
+                ident = event_id(fd)
+                decoder.register(ident, KIND_SCHED_WAKING, self.waking.pid_offset,
+                                 sample_ip=self.sample_ip(ident))
 
     def hand_over(self, rings: PerCpuEvents) -> None:
         """Make every fd a follower of the sampler's leader on its CPU; ``rings`` closes them."""
@@ -114,8 +120,10 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
             setup.notes.append(_no_stacks_note(f"the kernel refused a kernel-mode context-switch event "
                                                f"({os.strerror(exc.errno or 0)})"))
     elif staxd is not None:
+        setup.sample_ip = staxd.sample_ip
         setup.switch_events = staxd.switch_with_stacks()
-        setup.stacks = setup.kernel_callchain = setup.switch_events is not None
+        setup.stacks = setup.switch_events is not None
+        setup.kernel_callchain = setup.stacks and staxd.kernel_granted()
         if setup.switch_events is None:
             staxd.lose(OFF_CPU_STACKS)
     else:

@@ -12,7 +12,10 @@ context-switch event and the sched_waking tracepoint), every event also has
 PERF_SAMPLE_IDENTIFIER: a u64 event id leads each sample and ends each sample_id
 trailer, and :meth:`RecordDecoder.register` says which id is which.  Context-switch
 samples, PERF_RECORD_SWITCH(_CPU_WIDE) and sched_waking samples decode into the
-backend-private records of :mod:`stax_backend_linux.off_cpu_records`.
+backend-private records of :mod:`stax_backend_linux.off_cpu_records`.  staxd opens
+those two for a user without kernel stacks without PERF_SAMPLE_IP (their IP is always a
+kernel address, the scheduler's or the tracepoint's); ``register(..., sample_ip=False)``
+says so, and their body is read 8 bytes earlier.
 
 Pure Python, kept tight: precompiled :class:`struct.Struct` unpackers, one u64
 memoryview per chunk for callchains, no per-record helper objects.
@@ -68,6 +71,8 @@ PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14  # on SWITCH* out: the task was st
 KIND_SAMPLING = 0
 KIND_SWITCH_STACK = 1
 KIND_SCHED_WAKING = 2
+KIND_NO_IP = 0x100
+"""Flag on a registered kind (fast_decode.c reads it too): that event's samples have no PERF_SAMPLE_IP."""
 
 # enum perf_callchain_context: markers inside a callchain saying which part follows.
 PERF_CONTEXT_HV = 2**64 - 32
@@ -155,6 +160,8 @@ class RecordDecoder:
         self.max_stack = max_stack
         self.identifier = identifier
         self.kinds: dict[int, int] = {}
+        self.without_ip: set[int] = set()
+        """Registered event ids whose samples have no PERF_SAMPLE_IP."""
         self.waking_pid_offset = -1
         self.samples = 0
         self.switch_records = 0
@@ -175,15 +182,22 @@ class RecordDecoder:
         self._fast: FastScan | None = fast_decoder.load()
         """The compiled scan (fast_decoder.py), or None: this module decodes everything."""
 
-    def register(self, event_id: int, kind: int, waking_pid_offset: int = -1) -> None:
+    def register(self, event_id: int, kind: int, waking_pid_offset: int = -1, sample_ip: bool = True) -> None:
         """Say that samples carrying PERF_SAMPLE_IDENTIFIER ``event_id`` are of ``kind``.
 
         ``waking_pid_offset`` (for KIND_SCHED_WAKING) is where the wakee's ``pid`` field
-        sits in the tracepoint's raw record (tracefs ``format``).
+        sits in the tracepoint's raw record (tracefs ``format``).  ``sample_ip`` False: the
+        event's sample_type lacks PERF_SAMPLE_IP (an off-CPU kind only).
         """
         if not self.identifier:
             raise ValueError("event kinds need PERF_SAMPLE_IDENTIFIER in every event of the ring")
+        if not sample_ip and kind == KIND_SAMPLING:
+            raise ValueError("on-CPU samples are decoded with their PERF_SAMPLE_IP")
         self.kinds[event_id] = kind
+        if sample_ip:
+            self.without_ip.discard(event_id)
+        else:
+            self.without_ip.add(event_id)
         if kind == KIND_SCHED_WAKING:
             self.waking_pid_offset = waking_pid_offset
 
@@ -223,6 +237,7 @@ class RecordDecoder:
         trailer = TRAILER + lead  # ... and after the cpu field of every sample_id trailer
         ips_offset = SAMPLE_IPS_OFFSET + lead
         kinds = self.kinds
+        without_ip = self.without_ip
         stack_samples = self.stack_samples
         samples = 0
         off = start
@@ -232,8 +247,11 @@ class RecordDecoder:
                 if size < 8 or off + size > end:
                     break  # corrupt: stop rather than loop or read past the chunk
                 if rtype == PERF_RECORD_SAMPLE:
-                    ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8 + lead)
-                    at = off + ips_offset
+                    # Without PERF_SAMPLE_IP the body starts 8 bytes earlier; ``ip`` is then the
+                    # identifier, which only off-CPU kinds have, and they never use their ip.
+                    back = 8 if without_ip and words[(off + 8) >> 3] in without_ip else 0
+                    ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8 + lead - back)
+                    at = off + ips_offset - back
                     if nr == 0:
                         kernel: tuple[int, ...] = ()
                         user: tuple[int, ...] = (ip,) if ip < ctx_max else ()

@@ -31,12 +31,12 @@ from stax_backend_linux.staxd_protocol import (
 )
 
 SOCKET_ENV = "STAXD_SOCKET"
-DEFAULT_SOCKET = Path("/run/staxd.sock")
+DEFAULT_SOCKET = Path("/run/staxd/staxd.sock")  # in the unit's RuntimeDirectory (docs/staxd.md)
 INSTALL_HINT = "install and start it with 'sudo stax setup'"
 
 
 def default_socket_path() -> Path:
-    """``$STAXD_SOCKET`` if set (tests, unusual installs), else /run/staxd.sock."""
+    """``$STAXD_SOCKET`` if set (tests, unusual installs), else /run/staxd/staxd.sock."""
     return Path(os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)
 
 

@@ -9,9 +9,10 @@ yielding): that interval is :data:`BlockedReason.PREEMPTED`, a wait for a CPU.
 * A switch-out opens a span for its thread; the next switch-in of the same tid, on
   any CPU, closes it with the scheduler's own timestamps.
 * The context-switches sample written just before the switch-out record (same CPU,
-  same tid, time <= the record's) carries the stack at switch-out; the wait site in
-  its kernel part gives the reason (off_cpu_reasons.py), else the wchan read while
-  the thread was parked.
+  same tid, time <= the record's) carries the stack at switch-out; the recording
+  writer classifies the span by the named wait site in its kernel part after capture.
+  Until then the reason is the wchan read while the thread was parked, if any
+  (off_cpu_reasons.py), else ``other``.
 * A switch-in with no open span (the thread left the CPU before recording began) is
   ignored, as is the last switch-out of a thread that has exited (a dead task's
   final schedule(), seen by CPU-wide events).
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Sequence
 
 from stax.blocked_reason import BlockedReason
 from stax.events import IpTuple, OffCpuInterval
-from stax_backend_linux.off_cpu_reasons import NO_REASON, WaitSiteReasons, read_wchan
+from stax_backend_linux.off_cpu_reasons import NO_REASON, read_wchan, reason_from_wchan
 from stax_backend_linux.off_cpu_records import SwitchRecord, SwitchStack
 
 # A context-switches sample further than this before its switch-out record is not its stack.
@@ -51,14 +52,12 @@ class _OpenSpan:
 class SwitchTracker:
     """Turns switch records and switch-out stacks into :class:`OffCpuInterval` events.
 
-    ``reasons`` classifies kernel stacks; ``keep_kernel_ips`` False leaves kernel frames
-    out of the emitted stacks (``--no-kernel``) while still using them for the reason;
-    ``use_wchan`` makes :meth:`note_round` read /proc wchan for parked threads.
+    ``keep_kernel_ips`` False leaves kernel frames out of the emitted stacks
+    (``--no-kernel``); ``use_wchan`` makes :meth:`note_round` read /proc wchan for
+    parked threads, the only reason known at capture time.
     """
 
-    def __init__(self, reasons: WaitSiteReasons, *, keep_kernel_ips: bool = True,
-                 use_wchan: bool = False) -> None:
-        self.reasons = reasons
+    def __init__(self, *, keep_kernel_ips: bool = True, use_wchan: bool = False) -> None:
         self.keep_kernel_ips = keep_kernel_ips
         self.use_wchan = use_wchan
         self._stacks: dict[int, SwitchStack] = {}
@@ -171,11 +170,8 @@ class SwitchTracker:
         if record.preempted:
             reason, site = BlockedReason.PREEMPTED, ""
         else:
-            found = self.reasons.from_stack(kernel_ips)
-            if found is None:
-                wchan = self._wchan.pop((tid, record.time), "") if self._wchan else ""
-                found = self.reasons.from_wchan(wchan) if wchan else NO_REASON
-            reason, site = found
+            wchan = self._wchan.pop((tid, record.time), "") if self._wchan else ""
+            reason, site = reason_from_wchan(wchan) if wchan else NO_REASON
         if not self.keep_kernel_ips:
             kernel_ips = ()
         return _OpenSpan(record.time, record.pid, record.cpu, reason, site, kernel_ips, user_ips)

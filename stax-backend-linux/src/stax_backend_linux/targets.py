@@ -5,7 +5,9 @@ Three shapes, all ending in one ring buffer per CPU:
 * a command: fork a child that blocks on a pipe, open per-CPU events on its pid with
   ``enable_on_exec`` + ``inherit`` (so sampling starts exactly at exec and follows
   every thread and forked child), then let it exec.  An exec failure comes back
-  through a CLOEXEC pipe: EOF means exec succeeded.
+  through a CLOEXEC pipe: EOF means exec succeeded.  The child asks for SIGKILL
+  when stax dies (``PR_SET_PDEATHSIG``), so ``kill -9`` of stax does not leave the
+  profiled program running on unwatched (see :class:`CommandTarget`).
 * ``-p PID,...``: every existing thread x every CPU, each event ``inherit`` so new
   threads are followed; PERF_EVENT_IOC_SET_OUTPUT sends each CPU's events into the
   ring of the first one on that CPU.
@@ -15,6 +17,7 @@ Three shapes, all ending in one ring buffer per CPU:
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
@@ -28,6 +31,9 @@ from stax_backend_linux.perf_event_ffi import PerfEventError, perf_event_open, s
 from stax_backend_linux.proc_snapshot import thread_ids
 
 AttrFactory = Callable[[], Any]
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_libc = ctypes.CDLL(None, use_errno=True)  # loaded here, not in the forked child
 
 
 def online_cpus() -> list[int]:
@@ -142,7 +148,20 @@ def resolve_command(argv: Sequence[str]) -> str:
 
 
 class CommandTarget:
-    """A child process held just before exec until its events are open."""
+    """A child process held just before exec until its events are open.
+
+    The child dies with stax: it sets ``PR_SET_PDEATHSIG`` to SIGKILL before exec (the
+    setting survives exec), so when stax is killed (``kill -9``, the OOM killer) the
+    kernel kills the program too instead of leaving it orphaned.  SIGKILL, not SIGTERM:
+    a program can ignore SIGTERM and run on, which is the very case to prevent, and
+    stax can no longer wait a grace period and escalate as :meth:`terminate` does.
+    perf leaves its workload running in that case; for a profiler that starts a
+    program only to record it, ending it is the safer default.  Limits: the signal
+    follows the *thread* that forked (the main thread here, which lives as long as
+    stax), the kernel drops it when the program execs a set-user-id binary, and the
+    program's own children are not covered (as with SIGTERM on a normal stop).
+    If stax died before the prctl, ``getppid()`` no longer names it and the child exits.
+    """
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.argv = list(argv)
@@ -157,9 +176,13 @@ class CommandTarget:
         """Fork the child; it waits for :meth:`release`.  Returns its pid."""
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # child: wait for the go byte, then exec; any failure goes to err_w
             try:
+                _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # fails only for a bad signal
+                if os.getppid() != parent:
+                    os._exit(127)  # stax died before the prctl: nobody would stop the program
                 os.close(go_w)
                 os.close(err_r)
                 if os.read(go_r, 1) != b"g":

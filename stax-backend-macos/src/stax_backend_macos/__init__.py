@@ -1,1 +1,4 @@
-"""stax capture backend for macOS: kperf/kdebug through staxd (decoding checked on Linux with synthesized buffers)."""
+"""stax capture backend for macOS (kperf/kdebug) and the Apple ktrace importer.
+
+Decoding is checked on Linux with synthesized traces; nothing here has run on a Mac yet.
+"""

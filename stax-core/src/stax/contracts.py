@@ -2,22 +2,27 @@
 
 Hooks in :mod:`stax.hookspecs` return these.  They are Protocols, so a plugin
 needs no base class; the attrs value types here are what crosses the boundary.
+What a renderer draws is a :class:`stax.views.ViewKind`, one input type each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from stax.capabilities import CapabilityRow
+from stax.capabilities import CapabilityRow, HostCheck
 from stax.events import Event
+from stax.views import ViewKind
 
 if TYPE_CHECKING:
-    from stax.analysis.profile import Profile
+    from stax.function_code import FunctionCode
     from stax.stack_table import Image
+
+ViewInput = TypeVar("ViewInput", contravariant=True)
+"""The input type of a renderer's view (see :data:`stax.views.VIEW_INPUTS`)."""
 
 
 @attrs.frozen(slots=True)
@@ -66,6 +71,9 @@ class CaptureSummary:
     target_exit_code: int | None = None
     notes: list[str] = attrs.field(factory=list)
     metadata: dict[str, object] = attrs.field(factory=dict)
+    duration_s: float | None = None
+    """How long events were captured: from the start of sampling until it stopped, without
+    the work done after it (DWARF unwinding, the final drain).  None: the caller times it."""
 
 
 @runtime_checkable
@@ -111,10 +119,31 @@ class PrivilegedBroker(Protocol):
         """Install (or remove) the service, printing each step; raise StaxError with one sentence."""
         ...
 
-    def doctor_table(self, rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
-        """The ``stax doctor`` rows: the backend's ``rows`` as the broker changes them, then host checks.
+    def doctor_table(self, rows: Sequence[CapabilityRow]) -> list[CapabilityRow | HostCheck]:
+        """The ``stax doctor`` rows: the backend's ``rows`` as the broker changes them, then host checks."""
+        ...
 
-        Each row has ``capability``, ``status``, ``reason``, ``fix`` and ``kind``.
+
+IMPORT_HEAD_BYTES = 4096
+"""How many leading bytes of a file ``stax import`` shows each importer's ``recognizes``."""
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Turns a trace file another tool wrote into a recording (see ``stax_importers``)."""
+
+    name: str
+    description: str
+    """One line for the list of what ``stax import`` reads: the format and who writes it."""
+
+    def recognizes(self, head: bytes) -> bool:
+        """True when ``head`` (the file's first bytes, up to IMPORT_HEAD_BYTES) is this format's."""
+        ...
+
+    def import_file(self, path: Path, sink: EventSink) -> CaptureSummary:
+        """Decode ``path`` into ``sink`` (batches of ``stax.events``) and summarise it.
+
+        Raises :class:`stax.errors.StaxError` with one sentence when the file cannot be read.
         """
         ...
 
@@ -152,12 +181,6 @@ class SymbolSource(Protocol):
     order: int
     """Lower runs first; the first source to answer for an address wins."""
 
-    # Optional: ``cache_token(image, context) -> str | None``.  Answers for an image are
-    # cached across runs under its build id *and* the tokens of all sources, so a source
-    # whose answer can improve later (a debug file installed, debuginfod reachable again)
-    # returns a token that changes when it would: e.g. the identity of the debug file it
-    # would read.  It must be cheap (a few stat calls), since it runs on every recording.
-
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
     ) -> Mapping[int, Sequence[SymbolInfo]]:
@@ -168,22 +191,77 @@ class SymbolSource(Protocol):
         ...
 
 
+@runtime_checkable
+class CacheTokenSource(Protocol):
+    """A symbol or code source whose answers for an image can improve later: it says when.
+
+    Answers for an image are cached across runs under its build id *and* the tokens of
+    all sources (of symbols, or of code for ``stax annotate``), so a source whose answer
+    can get better (a debug file installed, debuginfod reachable again) implements
+    ``cache_token`` as well; sources without it are taken to answer the same for the
+    same build id forever.
+    """
+
+    name: str
+
+    def cache_token(self, image: Image, context: SymbolContext) -> str | None:
+        """A string that changes when this source's answers for ``image`` would: e.g. the
+        identity of the debug file it would read.  None: nothing to add to the key.
+
+        It must be cheap (a few stat calls), since it runs for every image of every recording.
+        """
+        ...
+
+
+@runtime_checkable
+class CodeSource(Protocol):
+    """Reads the machine code of functions for annotated disassembly (see ``stax_code_sources``)."""
+
+    name: str
+    order: int
+    """Lower runs first; the first source to return a function holding an offset wins."""
+
+    def function_code(
+        self, image: Image, offsets: Sequence[int], context: SymbolContext, max_bytes: int
+    ) -> Sequence[FunctionCode]:
+        """The functions of ``image`` that hold ``offsets`` (frames' offsets), one each.
+
+        A function larger than ``max_bytes`` comes back with ``code=None`` and status
+        ``too-large``.  Only files whose build id matches the image's may be read; an
+        empty sequence for images this source does not serve or cannot read.
+        """
+        ...
+
+
 @attrs.frozen(slots=True)
 class RenderOptions:
     """Options every renderer may honour."""
 
+    format: str | None = None
+    """Which of the renderer's ``formats`` to write (``stax render -f NAME:FORMAT``, ``--json``);
+    None: its first."""
     inverted: bool = False
     title: str = ""
     limit: int | None = None
     extra: Mapping[str, object] = attrs.field(factory=dict)
+    """Options only some renderers know, by name (``collapsed``: ``per_thread``, ``annotate``,
+    ``by_reason``)."""
 
 
 @runtime_checkable
-class Renderer(Protocol):
-    """Turns a :class:`stax.analysis.profile.Profile` into an output (see ``stax_renderers``)."""
+class Renderer(Protocol[ViewInput]):
+    """Draws one view of a recording into an output (see ``stax_renderers``).
+
+    ``view`` says which (:class:`stax.views.ViewKind`); ``render`` is handed that view's
+    input: a ``Profile`` for ``ViewKind.PROFILE``, an ``OffCpuProfile`` for
+    ``ViewKind.OFF_CPU_PROFILE``, and so on (:data:`stax.views.VIEW_INPUTS`).  A renderer
+    that draws two views is two objects, usually of one class; they may share a name.
+    """
 
     name: str
+    view: ViewKind
     formats: tuple[str, ...]
+    """The formats it writes, the default first (``text``, ``json``, ``svg``, ...)."""
     description: str
 
-    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None: ...
+    def render(self, data: ViewInput, options: RenderOptions, out: IO[str]) -> None: ...

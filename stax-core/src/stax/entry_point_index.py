@@ -56,10 +56,13 @@ def entry_points(group: str) -> list[EntryPointRecord]:
     """The entry points of ``group``, from the cache when ``sys.path`` has not changed."""
     if os.environ.get("STAX_NO_ENTRY_POINT_CACHE"):
         return scan(group)
-    from stax.symbol_cache import cache_dir
+    from stax.cache_dirs import cache_dir
 
+    directory = cache_dir()  # the list decides which code is imported: only from our own dir
+    if directory is None:
+        return scan(group)
+    path = directory / f"entry-points-{group}-{_path_key()}.json"
     try:
-        path = cache_dir() / f"entry-points-{group}-{_path_key()}.json"
         rows = json.loads(path.read_text())
         return [EntryPointRecord(**row) for row in rows]
     except (OSError, ValueError, TypeError):

@@ -22,5 +22,9 @@ class RecordingFormatError(StaxError):
     """A .stax file is corrupt, truncated, or of a schema this stax cannot read."""
 
 
+class RecordingWriteError(StaxError):
+    """Writing a .stax file failed (the disk is full); the sentence says what the file keeps."""
+
+
 class CaptureError(StaxError):
     """The capture backend could not start or continue recording."""

@@ -105,13 +105,18 @@ class ImageLoad:
 
 @attrs.frozen(slots=True)
 class ThreadName:
-    """A thread got a name: at creation, by prctl/pthread_setname, or by exec (``is_exec``)."""
+    """A thread got a name: at creation, by prctl/pthread_setname, or by exec (``is_exec``).
+
+    ``process`` says the name is also the process's.  On Linux the main thread (tid ==
+    pid) names its process; macOS thread ids are never pids, so its backend says it here.
+    """
 
     time: int
     pid: int
     tid: int
     name: str
     is_exec: bool = False
+    process: bool = False
 
 
 @attrs.frozen(slots=True)

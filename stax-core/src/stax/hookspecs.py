@@ -7,7 +7,8 @@ Every extension point is a hook here.  Plugins implement them with
     my_renderer = "my_package.plugin"
 
 stax's own backends, symbol sources and renderers register exactly that way.
-Hooks take and return batches and objects, never one sample at a time.
+Hooks take and return batches and objects, never one sample at a time.  Each hook
+here has a production implementer and a ``test_hook_<name>`` in tests/core/test_hooks.py.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from stax.plugin_markers import _hookspec
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
-    from stax.events import Event
-    from stax.stack_table import FrameTable, SampleColumns, StackTable
+    from stax.contracts import (
+        CaptureBackend,
+        CodeSource,
+        Importer,
+        PrivilegedBroker,
+        Renderer,
+        SymbolSource,
+    )
 
 
 # -------------------------------------------------------------------------------------------------
@@ -54,7 +60,22 @@ def stax_privileged_brokers() -> Sequence[PrivilegedBroker]:
 
     :returns: A sequence of objects satisfying :class:`stax.contracts.PrivilegedBroker`.
 
-    Implemented by ``staxd-linux`` (and ``staxd-macos``).
+    Implemented by ``staxd-linux`` and ``staxd-macos``.
+    """
+
+
+@_hookspec
+def stax_importers() -> Sequence[Importer]:
+    """Return the importers this plugin provides: readers of trace files other tools write.
+
+    Called once by ``stax import FILE``, which shows each importer the file's first
+    bytes (``recognizes``) and lets the first that recognises them turn the file into
+    a recording through the same recording builder ``stax record`` uses.  The command
+    itself knows no format, so a new format is one more importer.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.Importer`.
+
+    Implemented by ``stax-backend-macos`` (Apple ktrace/artrace files).
     """
 
 
@@ -78,55 +99,44 @@ def stax_symbol_sources() -> Sequence[SymbolSource]:
     """
 
 
+@_hookspec
+def stax_code_sources() -> Sequence[CodeSource]:
+    """Return the code sources this plugin provides: readers of functions' machine code.
+
+    Called once at the end of ``stax record``, after symbolication, to store the code
+    bytes, line-table slices and inline ranges of the functions that hold samples (so
+    ``stax annotate`` works after the binary is gone), and by ``stax annotate`` when a
+    recording did not keep a function's code (then only a file whose build id still
+    matches may answer).  Sources are sorted by ``order``; for each offset the first
+    source that returns a function holding it wins.
+
+    :returns: A sequence of objects satisfying :class:`stax.contracts.CodeSource`.
+
+    Implemented by ``stax-symbols`` (ELF images, x86_64 and aarch64) and third parties.
+    """
+
+
 # -------------------------------------------------------------------------------------------------
 # Rendering
 # -------------------------------------------------------------------------------------------------
 
 
 @_hookspec
-def stax_renderers() -> Sequence[Renderer]:
+def stax_renderers() -> Sequence[Renderer[object]]:
     """Return the renderers this plugin provides.
 
-    Called once, when a command needs a renderer.  ``stax render --format NAME``
-    picks a renderer by its ``name``; ``stax top``, ``stax flamegraph`` and
-    ``stax collapse`` use the built-in renderers of those names.
+    Called once, when a command needs a renderer.  Each renderer draws one view
+    (its ``view``, a :class:`stax.views.ViewKind`) and is picked by view and
+    ``name``: ``stax top`` uses the renderer named ``top`` of the profile view (of
+    the off-CPU profile view with ``--off-cpu``), ``stax threads`` the ``threads``
+    renderer of the thread-breakdown view, ``stax render --format NAME`` the one
+    named NAME of whatever view it draws.  Of two renderers with one (view, name), the
+    one returned first wins (pluggy calls the plugin registered last first).
 
     :returns: A sequence of objects satisfying :class:`stax.contracts.Renderer`.
 
-    Implemented by ``stax-render`` and third parties.
-    """
-
-
-# -------------------------------------------------------------------------------------------------
-# Event-stream observers and aggregators
-# -------------------------------------------------------------------------------------------------
-
-
-@_hookspec
-def stax_observe_events(events: Sequence[Event]) -> None:
-    """Receive each batch of decoded events while a recording is being built.
-
-    Called by the recording builder, in time order, for every batch the backend
-    delivers (samples arrive here with raw addresses; see ``stax_observe_samples``
-    for the interned, columnar form).  Must not modify the events.
-
-    :param events: Decoded :mod:`stax.events` objects, sorted by time.
-    """
-
-
-@_hookspec
-def stax_observe_samples(
-    samples: SampleColumns, stacks: StackTable, frames: FrameTable
-) -> None:
-    """Receive each columnar batch of on-CPU samples after stack interning.
-
-    Called by the recording builder once per batch.  Aggregators that keep their
-    own running totals (per-thread counts, live views) implement this.  The tables
-    grow between calls but existing ids never change.
-
-    :param samples: The batch: time, pid, tid, cpu, stack id, weight columns.
-    :param stacks: The recording's stack prefix tree.
-    :param frames: The recording's frame table.
+    Implemented by ``stax-render`` (``top``, ``flamegraph``, ``collapsed``, ``threads``,
+    ``wakers``, ``annotate``) and third parties.
     """
 
 
@@ -145,4 +155,6 @@ def stax_cli_commands(app: cyclopts.App) -> None:
         app.command("my_plugin.cli:frobnicate", name="frobnicate")
 
     :param app: The root :class:`cyclopts.App`.
+
+    Implemented by ``stax-symbols`` (``stax symbolize``).
     """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -20,13 +19,19 @@ from stax import hookspecs
 from stax.entry_point_index import entry_points
 from stax.errors import StaxError
 from stax.plugin_markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from stax.views import ViewKind, drawn_by, renderer_view
 
 if TYPE_CHECKING:
     import cyclopts
 
-    from stax.contracts import CaptureBackend, PrivilegedBroker, Renderer, SymbolSource
-    from stax.events import Event
-    from stax.stack_table import FrameTable, SampleColumns, StackTable
+    from stax.contracts import (
+        CaptureBackend,
+        CodeSource,
+        Importer,
+        PrivilegedBroker,
+        Renderer,
+        SymbolSource,
+    )
 
 
 @attrs.frozen(slots=True)
@@ -118,35 +123,57 @@ class StaxPlugins:
                     return broker
         return None
 
+    def importers(self) -> list[Importer]:
+        """Every installed importer, in a stable order (by name)."""
+        self.load()
+        found = [i for batch in self.pm.hook.stax_importers() for i in batch]
+        return sorted(found, key=lambda i: i.name)
+
     def symbol_sources(self) -> list[SymbolSource]:
         self.load()
         sources = [s for batch in self.pm.hook.stax_symbol_sources() for s in batch]
         return sorted(sources, key=lambda s: s.order)
 
-    def renderers(self) -> dict[str, Renderer]:
+    def code_sources(self) -> list[CodeSource]:
         self.load()
-        out: dict[str, Renderer] = {}
+        sources = [s for batch in self.pm.hook.stax_code_sources() for s in batch]
+        return sorted(sources, key=lambda s: s.order)
+
+    def renderers(self) -> dict[tuple[ViewKind, str], Renderer[object]]:
+        """Every renderer by (view, name); of two with one key, the one returned first wins.
+
+        A renderer declaring a view this stax does not know (written for a newer one)
+        is left out, with one sentence on stderr.
+        """
+        self.load()
+        out: dict[tuple[ViewKind, str], Renderer[object]] = {}
         for batch in self.pm.hook.stax_renderers():
             for renderer in batch:
-                out.setdefault(renderer.name, renderer)
+                view = renderer_view(renderer)
+                if view is None:
+                    print(f"stax: renderer {renderer.name!r} draws an unknown view"
+                          f" ({getattr(renderer, 'view', '')!r}); upgrade stax to use it.", file=sys.stderr)
+                    continue
+                out.setdefault((view, renderer.name), renderer)
         return out
 
-    def renderer(self, name: str) -> Renderer:
+    def views_of(self, name: str) -> list[ViewKind]:
+        """The views drawn by renderers named ``name``, in :class:`ViewKind` order."""
+        drawn = {view for view, known in self.renderers() if known == name}
+        return [view for view in ViewKind if view in drawn]
+
+    def renderer(self, name: str, view: ViewKind = ViewKind.PROFILE) -> Renderer[object]:
+        """The renderer named ``name`` that draws ``view`` (see :func:`stax.views.drawn_by`)."""
         renderers = self.renderers()
-        if name not in renderers:
-            known = ", ".join(sorted(renderers)) or "none"
+        for kind in drawn_by(view):
+            if (kind, name) in renderers:
+                return renderers[(kind, name)]
+        views = self.views_of(name)
+        if not views:
+            known = ", ".join(sorted({known for _, known in renderers})) or "none"
             raise StaxError(f"No renderer named {name!r} is installed (installed: {known}).")
-        return renderers[name]
-
-    def observe_events(self, events: Sequence[Event]) -> None:
-        self.load()
-        self.pm.hook.stax_observe_events(events=events)
-
-    def observe_samples(
-        self, samples: SampleColumns, stacks: StackTable, frames: FrameTable
-    ) -> None:
-        self.load()
-        self.pm.hook.stax_observe_samples(samples=samples, stacks=stacks, frames=frames)
+        raise StaxError(f"Renderer {name!r} draws {' and '.join(v.noun for v in views)}, not"
+                        f" {view.noun}; `stax plugins` lists the renderers of each view.")
 
     def add_cli_commands(self, app: cyclopts.App) -> None:
         self.load()

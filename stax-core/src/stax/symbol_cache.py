@@ -3,22 +3,19 @@
 A second recording of the same binaries finds every address here and calls no
 symbol source for them.  The key is the image's build id plus the sources'
 ``cache_token``s (which change when better debug info becomes available), and
-misses expire after :data:`MISS_TTL_S`.  It lives in the platformdirs user cache directory
-(``STAX_CACHE_DIR`` overrides it) as a small SQLite file.
+misses expire after :data:`MISS_TTL_S`.  It lives in the stax cache directory
+(:mod:`stax.cache_dirs`) as a small SQLite file; when there is no cache directory stax can
+trust, it is kept in memory for the run only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-
-import platformdirs
 
 from stax.contracts import SymbolInfo
 
@@ -27,25 +24,18 @@ MISS_TTL_S = 24 * 3600
 """An address no source could name is asked again after a day: debug info may have arrived."""
 
 
-def cache_dir() -> Path:
-    """The stax cache directory (created on demand)."""
-    override = os.environ.get("STAX_CACHE_DIR")
-    path = Path(override) if override else Path(platformdirs.user_cache_dir("stax"))
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        # e.g. a service user whose HOME does not exist: a private temp dir still caches
-        path = Path(tempfile.gettempdir()) / f"stax-cache-{os.getuid()}"
-        path.mkdir(mode=0o700, exist_ok=True)
-    return path
-
-
 class SymbolCache:
-    """(build id, offset) -> inline chain; a miss returns nothing."""
+    """(build id, offset) -> inline chain; a miss returns nothing.
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self.path = (directory or cache_dir()) / f"symbols-v{CACHE_VERSION}.sqlite"
+    ``directory`` is a trusted cache directory (see :func:`stax.cache_dirs.cache_dir`);
+    None keeps the cache in memory, for this run only.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = directory / f"symbols-v{CACHE_VERSION}.sqlite" if directory else None
         try:
+            if self.path is None:
+                raise sqlite3.OperationalError("no trusted cache directory")
             self.db = sqlite3.connect(self.path, timeout=5.0)
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS symbols (build_id TEXT, offset INTEGER, chain TEXT,"

@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from stax.contracts import SymbolContext, SymbolInfo
-from stax.symbol_cache import SymbolCache, cache_dir, image_cache_key
+from stax.cache_dirs import cache_dir, scratch_dir
+from stax.contracts import CacheTokenSource, SymbolContext, SymbolInfo
+from stax.symbol_cache import SymbolCache, image_cache_key
 
 if TYPE_CHECKING:
     from stax.plugin_manager import StaxPlugins
@@ -33,9 +34,10 @@ def symbolicate_frames(
     for frame_id in range(len(frames)):
         by_image[frames.image_ids[frame_id]][frames.lookup_offset(frame_id)].append(frame_id)
 
-    context = SymbolContext(cache_dir=cache_dir(), options=dict(options))
+    trusted = cache_dir()  # None: no directory of ours, so no names are kept across runs
+    context = SymbolContext(cache_dir=trusted or scratch_dir(), options=dict(options))
     sources = plugins.symbol_sources()
-    cache = SymbolCache(context.cache_dir)
+    cache = SymbolCache(trusted)
     resolved_rows: list[tuple[str, int | None, str | None, int | None, int]] = []
     inline_rows: list[tuple[int, int, str, str | None, int | None]] = []
     try:
@@ -45,7 +47,7 @@ def symbolicate_frames(
             results: dict[int, Sequence[SymbolInfo]] = {}
             use_cache = image.build_id is not None and image.pid is None
             if use_cache:
-                key = image_cache_key(image.build_id, _tokens(sources, image, context))
+                key = image_cache_key(image.build_id, source_tokens(sources, image, context))
                 hits, misses = cache.lookup(key, wanted)
                 results.update(hits)
                 wanted = [o for o in wanted if o not in hits and o not in misses]
@@ -96,17 +98,17 @@ def _rows_for(
             inline_rows.append((frame_id, depth, info.function, info.file, info.line))
 
 
-def _tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
-    """Each source's optional ``cache_token`` for ``image`` (see stax.contracts.SymbolSource)."""
+def source_tokens(sources: Sequence[object], image: Image, context: SymbolContext) -> list[str]:
+    """The ``cache_token`` for ``image`` of each source that has one (a :class:`CacheTokenSource`);
+    the code cache (:mod:`stax.function_code_cache`) keys by the code sources' tokens the same way."""
     tokens = []
     for source in sources:
-        token_of = getattr(source, "cache_token", None)
-        if token_of is None:
+        if not isinstance(source, CacheTokenSource):
             continue
         try:
-            token = token_of(image, context)
+            token = source.cache_token(image, context)
         except Exception:  # a token is an optimisation hint; a broken one means "no cache"
             token = f"error:{id(source)}"
         if token:
-            tokens.append(f"{source.name}={token}")  # type: ignore[attr-defined]
+            tokens.append(f"{source.name}={token}")
     return tokens

@@ -1,7 +1,9 @@
 """The SVG document of a flame graph: header, controls, legend, one group per frame.
 
 The document is standalone (style and script inline, no external resources) and
-well-formed XML whatever the function names hold.  Each frame is a
+well-formed XML whatever the function names hold: names, paths and titles have their
+control characters written as ``\\xHH`` (:func:`stax.text_safety.printable`, as in the
+text views, so search matches what ``stax top`` shows), then are XML-escaped.  Each frame is a
 ``<g data-s="first unit" data-n="units">`` with a ``<title>`` (name, amount,
 image: the hover tooltip), a ``<rect>`` and a ``<text>``; ``flamegraph.js`` reads
 those to zoom and search.  What a unit is, how frames are coloured and what the
@@ -19,6 +21,7 @@ from typing import IO, Protocol
 from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import DisplayFrame, Profile
 from stax.contracts import RenderOptions
+from stax.text_safety import printable
 from stax_render.flamegraph_layout import FlameRect, fit_text, layout
 from stax_render.palette import HIGHLIGHT, LEGEND, ROOT_COLOUR, frame_colour
 
@@ -111,7 +114,7 @@ def write_svg(tree: CallTree, profile: Profile, options: RenderOptions, out: IO[
     height = TOP_PAD + (max_depth + 1) * FRAME_HEIGHT + BOTTOM_PAD
     inverted = tree.inverted
     title = options.title or ("Icicle Graph (inverted: callees first)" if inverted else "Flame Graph")
-    subtitle = style.subtitle
+    subtitle = style.subtitle + (" (incomplete recording)" if profile.incomplete else "")
     script = resources.files("stax_render").joinpath("flamegraph.js").read_text("utf-8")
     script = script.replace("HIGHLIGHT_COLOUR", HIGHLIGHT)
     if "]]>" in script:  # would end the CDATA section early
@@ -126,8 +129,8 @@ def write_svg(tree: CallTree, profile: Profile, options: RenderOptions, out: IO[
     w(f"<style>{_STYLE}</style>\n")
     w(f"<script><![CDATA[\n{script}]]></script>\n")
     w(f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="rgb(248,248,244)"/>\n')
-    w(f'<text id="title" x="{WIDTH / 2}" y="22">{_text(title)}</text>\n')
-    w(f'<text id="subtitle" x="{WIDTH / 2}" y="40">{_text(subtitle)}</text>\n')
+    w(f'<text id="title" x="{WIDTH / 2}" y="22">{_text(printable(title))}</text>\n')
+    w(f'<text id="subtitle" x="{WIDTH / 2}" y="40">{_text(printable(subtitle))}</text>\n')
     w(f'<text id="unzoom" class="button hide" x="{XPAD}" y="22">Reset Zoom</text>\n')
     w(f'<text id="search" class="button" x="{WIDTH - XPAD - 110}" y="22">Search</text>\n')
     x = XPAD
@@ -151,8 +154,8 @@ def _frame_element(rect: FlameRect, tree: CallTree, frames: list, scale: float, 
         name, info, colour, kind = "all", style.root_info, ROOT_COLOUR, ""
     else:
         frame = frames[tree.frame[rect.node]]
-        name, colour = frame.name, style.colour(rect.node, frame)
-        kinds = [frame.image or "?"]
+        name, colour = printable(frame.name), style.colour(rect.node, frame)
+        kinds = [printable(frame.image) or "?"]
         if frame.is_kernel:
             kinds.append("kernel")
         if frame.is_inline:

@@ -1,7 +1,8 @@
 """``top``: functions ranked by self samples, as a text table or JSON.
 
-Given an :class:`~stax.analysis.off_cpu_profile.OffCpuProfile` (``stax top
---off-cpu``) it ranks functions by blocked time instead (:mod:`stax_render.top_off_cpu`).
+This is the ``top`` of ``ViewKind.PROFILE``; the ``top`` of
+``ViewKind.OFF_CPU_PROFILE`` (``stax top --off-cpu``), which ranks functions by
+blocked time, is :mod:`stax_render.top_off_cpu`.
 
 The text table is what a user reads first after recording, so its header says how
 much was captured (samples, duration, lost records) and what could not be
@@ -10,12 +11,14 @@ captured (capability notes), before the functions.
 
 from __future__ import annotations
 
-import json
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
+
+from stax.text_safety import printable
+from stax.views import ViewKind
+from stax_render.json_output import write_json
 
 if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays fast
     from stax.analysis.function_totals import FunctionTotal
-    from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import Profile
     from stax.analysis.thread_totals import ThreadTotal
     from stax.contracts import RenderOptions
@@ -23,52 +26,38 @@ if TYPE_CHECKING:  # the analyses load on first render, so `stax --help` stays f
 DEFAULT_LIMIT = 20
 MAX_FUNCTION_WIDTH = 70
 MAX_THREADS_SHOWN = 8
+Row = TypeVar("Row")
 
 
 class TopRenderer:
-    """The ``stax top`` table; ``options.extra["format"] == "json"`` selects JSON."""
+    """The ``stax top`` table; ``options.format == "json"`` selects JSON."""
 
     name = "top"
+    view = ViewKind.PROFILE
     formats = ("text", "json")
     description = "Functions ranked by self samples, with total (inclusive) samples."
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
         from stax.analysis.function_totals import function_totals
-        from stax.analysis.off_cpu_profile import OffCpuProfile
         from stax.analysis.thread_totals import thread_totals
 
-        limit = options.limit if options.limit is not None else DEFAULT_LIMIT
-        if isinstance(profile, OffCpuProfile):
-            self._render_off_cpu(profile, limit, options.extra.get("format") == "json", out)
-            return
-        functions = function_totals(profile)
-        if limit >= 0:
-            functions = functions[:limit]
+        functions = shown(function_totals(profile), options)
         threads = thread_totals(profile)
-        if options.extra.get("format") == "json":
-            json.dump(_as_json(profile, functions, threads), out, indent=2)
-            out.write("\n")
+        if options.format == "json":
+            write_json(_as_json(profile, functions, threads), out)
         else:
             _write_text(profile, functions, threads, out)
 
-    @staticmethod
-    def _render_off_cpu(profile: OffCpuProfile, limit: int, as_json: bool, out: IO[str]) -> None:
-        from stax.analysis.off_cpu_totals import function_blocked_totals
-        from stax_render import top_off_cpu
 
-        functions = function_blocked_totals(profile)
-        if limit >= 0:
-            functions = functions[:limit]
-        if as_json:
-            json.dump(top_off_cpu.as_json(profile, functions), out, indent=2)
-            out.write("\n")
-        else:
-            top_off_cpu.write_text(profile, functions, out)
+def shown(rows: list[Row], options: RenderOptions) -> list[Row]:
+    """The first ``options.limit`` rows: DEFAULT_LIMIT when it is None, all when negative."""
+    limit = options.limit if options.limit is not None else DEFAULT_LIMIT
+    return rows if limit < 0 else rows[:limit]
 
 
 def function_label(row: FunctionTotal) -> str:
-    """``[k] name`` for kernel code, ``[.] name`` for user code (perf's marks)."""
-    return ("[k] " if row.frame.is_kernel else "[.] ") + row.frame.label
+    """``[k] name`` for kernel code, ``[.] name`` for user code (perf's marks), control characters escaped."""
+    return ("[k] " if row.frame.is_kernel else "[.] ") + printable(row.frame.label)
 
 
 def _duration_text(profile: Profile) -> str:
@@ -81,13 +70,14 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
                 out: IO[str]) -> None:
     samples = profile.sample_count
     selected = "" if profile.filter.is_empty() else f" (selected by filter, of {profile.recorded_samples:,})"
-    out.write(f"# {profile.source}\n")
+    out.write(f"# {printable(profile.source)}\n")
     out.write(f"# samples: {samples:,}{selected}   duration: {_duration_text(profile)}"
               f"   lost: {profile.lost_total():,}\n")
     for note in profile.capability_notes():
-        out.write(f"# note: {note}\n")
+        out.write(f"# note: {printable(note)}\n")
     if len(threads) > 1:
-        shown = ", ".join(f"{t.name}-{t.tid} {t.percent:.1f}%" for t in threads[:MAX_THREADS_SHOWN])
+        shown = ", ".join(f"{printable(t.name)}-{t.tid} {t.percent:.1f}%"
+                          for t in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
@@ -99,7 +89,7 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
     for rank, (row, label) in enumerate(zip(functions, labels, strict=True), start=1):
         out.write(f"{rank:>4}  {row.self_percent:>6.2f}%  {row.self_count:>{count_width},}  "
                   f"{row.total_percent:>6.2f}%  {row.total_count:>{count_width},}  "
-                  f"{label:<{width}}  {row.frame.image}\n")
+                  f"{label:<{width}}  {printable(row.frame.image)}\n")
 
 
 def _as_json(profile: Profile, functions: list[FunctionTotal],
@@ -111,6 +101,7 @@ def _as_json(profile: Profile, functions: list[FunctionTotal],
         "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
         "lost": profile.lost,
         "notes": profile.capability_notes(),
+        "incomplete": profile.incomplete,
         "functions": [
             {
                 "function": row.frame.name,

@@ -11,15 +11,36 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
+from stax.text_safety import printable
+from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
+from stax_render.json_output import write_json
+from stax_render.top import MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN, shown
 
 if TYPE_CHECKING:
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.off_cpu_totals import BlockedFunctionTotal
+    from stax.contracts import RenderOptions
 
-MAX_FUNCTION_WIDTH = 70
-MAX_THREADS_SHOWN = 8
 MAX_REASONS_SHOWN = 2
+
+
+class OffCpuTopRenderer:
+    """The ``stax top --off-cpu`` table; ``options.format == "json"`` selects JSON."""
+
+    name = "top"
+    view = ViewKind.OFF_CPU_PROFILE
+    formats = ("text", "json")
+    description = "Functions ranked by inclusive blocked time, split by blocked reason."
+
+    def render(self, profile: OffCpuProfile, options: RenderOptions, out: IO[str]) -> None:
+        from stax.analysis.off_cpu_totals import function_blocked_totals
+
+        functions = shown(function_blocked_totals(profile), options)
+        if options.format == "json":
+            write_json(as_json(profile, functions), out)
+        else:
+            write_text(profile, functions, out)
 
 
 def reasons_text(row: BlockedFunctionTotal) -> str:
@@ -46,7 +67,7 @@ def thread_blocked(profile: OffCpuProfile) -> list[tuple[int, int, str, str, int
 
 def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], out: IO[str]) -> None:
     blocked = profile.blocked_ns
-    out.write(f"# {profile.source}: off-CPU (blocked) time\n")
+    out.write(f"# {printable(profile.source)}: off-CPU (blocked) time\n")
     selected = ("" if profile.filter.is_empty()
                 else f" (selected by filter, of {profile.recorded_spans:,} spans)")
     out.write(f"# blocked: {format_ms(blocked)} in {spans_text(profile.blocked_spans)}{selected}"
@@ -57,15 +78,15 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
             f"{r.reason} {format_ms(r.ns)} ({100 * r.ns / blocked:.1f}%)" for r in profile.reasons
             if blocked) + "\n")
     for note in profile.off_cpu_notes():
-        out.write(f"# note: {note}\n")
+        out.write(f"# note: {printable(note)}\n")
     threads = thread_blocked(profile)
     if len(threads) > 1:
-        shown = ", ".join(f"{name}-{tid} {format_ms(ns)}"
+        shown = ", ".join(f"{printable(name)}-{tid} {format_ms(ns)}"
                           for _, tid, name, _, _, ns in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
-    labels = [("[k] " if r.frame.is_kernel else "[.] ") + r.frame.label for r in functions]
+    labels = [("[k] " if r.frame.is_kernel else "[.] ") + printable(r.frame.label) for r in functions]
     reasons = [reasons_text(r) for r in functions]
     width = min(max((len(label) for label in labels), default=8), MAX_FUNCTION_WIDTH)
     time_width = max((len(format_ms(r.ns)) for r in functions), default=7)
@@ -76,7 +97,7 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
     for rank, (row, label, why) in enumerate(zip(functions, labels, reasons, strict=True), start=1):
         out.write(f"{rank:>4}  {format_ms(row.ns):>{time_width}}  {row.percent:>6.2f}%  "
                   f"{row.spans:>{span_width},}  {why:<{reason_width}}  {label:<{width}}  "
-                  f"{row.frame.image}\n")
+                  f"{printable(row.frame.image)}\n")
 
 
 def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal]) -> dict[str, object]:
@@ -95,6 +116,7 @@ def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal]) -> di
         "reasons": [{"reason": r.reason, "spans": r.spans, "ns": r.ns, "ms": r.ns / 1e6,
                      "percent": round(r.ns * scale, 4)} for r in profile.reasons],
         "notes": profile.off_cpu_notes(),
+        "incomplete": profile.incomplete,
         "functions": [
             {
                 "function": row.frame.name,

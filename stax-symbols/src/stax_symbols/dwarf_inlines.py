@@ -70,6 +70,19 @@ class UnitScopes:
         index = bisect.bisect_right(self._starts, address) - 1
         return self._scopes[index] if index >= 0 else NO_SCOPE
 
+    def segments_between(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """(from, to, innermost scope) of the flat map's pieces that overlap [start, end)."""
+        starts, scopes = self._starts, self._scopes
+        index = max(bisect.bisect_right(starts, start) - 1, 0)
+        out = []
+        while index < len(starts) and starts[index] < end:
+            piece_end = starts[index + 1] if index + 1 < len(starts) else end
+            low, high = max(starts[index], start), min(piece_end, end)
+            if high > low:
+                out.append((low, high, scopes[index]))
+            index += 1
+        return out
+
     def _flatten(self, intervals: list[tuple[int, int, int, int]]) -> None:
         # intervals: (start, end, depth, scope).  Outer ranges first among equal starts, so a
         # stack holds the open nest; each new boundary starts a segment owned by the top.

@@ -83,6 +83,27 @@ class LineTable:
             return None
         return self.file_path(file), self.lines[index]
 
+    def rows_between(self, start: int, end: int) -> list[tuple[int, str | None, int]]:
+        """(address, file path or None, line) of the rows that decide lines in [start, end).
+
+        The first row is the one covering ``start`` (moved to ``start``); of several rows at
+        one address only the last is kept, as :meth:`lookup` answers; a None path ends a
+        sequence.
+        """
+        addresses = self.addresses
+        first = max(bisect.bisect_right(addresses, start) - 1, 0)
+        last = bisect.bisect_left(addresses, end)
+        out: list[tuple[int, str | None, int]] = []
+        for index in range(first, last):
+            file = self.files[index]
+            row = (max(addresses[index], start), None if file == _END else self.file_path(file),
+                   self.lines[index])
+            if out and out[-1][0] == row[0]:
+                out[-1] = row
+            else:
+                out.append(row)
+        return out
+
     def file_path(self, index: int) -> str | None:
         """The path of file ``index`` (as DW_AT_call_file and the rows number them).
 

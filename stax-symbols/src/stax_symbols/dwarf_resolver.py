@@ -136,6 +136,13 @@ class DwarfResolver:
             return None
         return DwarfLocation(tuple(chain), file, line)
 
+    def unit_tables(self, address: int) -> tuple[UnitScopes | None, LineTable | None]:
+        """The parsed inline scopes and line table of the unit holding ``address`` (Nones outside)."""
+        unit_index = self.unit_index(address)
+        if unit_index is None:
+            return None, None
+        return self._parsed(unit_index)
+
     def _parsed(self, unit_index: int) -> tuple[UnitScopes | None, LineTable | None]:
         if unit_index not in self._scopes:
             self.units_parsed += 1

@@ -80,6 +80,14 @@ class LoadSegments:
                 return offset - seg.file_offset + seg.vaddr
         return None
 
+    def offset_for_vaddr(self, vaddr: int) -> int | None:
+        """The file offset holding virtual address ``vaddr`` (what ``stax symbolize`` turns an
+        addr2line-style address into), or None outside every PT_LOAD's file bytes."""
+        for seg in self.segments:
+            if seg.vaddr <= vaddr < seg.vaddr + seg.file_size:
+                return vaddr - seg.vaddr + seg.file_offset
+        return None
+
 
 @attrs.frozen(slots=True)
 class SectionInfo:

@@ -19,7 +19,11 @@ The format (tools/perf/Documentation/jitdump-specification.txt in the kernel tre
 * ``JIT_CODE_UNWINDING_INFO`` = 4 (§IX): eh_frame data, skipped here.
 
 Reading never raises on bad data: a damaged file yields the records before the damage and
-one sentence saying what is wrong (see :attr:`Jitdump.problems`).
+one sentence saying what is wrong (see :attr:`Jitdump.problems`).  The file may sit in
+``/tmp`` and stax may run as root, so :func:`load_jitdump` reads only a regular file (no
+link, no FIFO) owned by an expected uid and at most :data:`MAX_JITDUMP_BYTES`; a code range
+that ends past 2^64 or spans more than 1 GiB is damage, and control characters in function
+names are written as ``\\xHH`` (:func:`stax.text_safety.printable`).
 
 Two quirks of V8 (node), the most common writer, are handled here because they change
 how bytes are laid out or meant:
@@ -39,9 +43,14 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from collections.abc import Collection
 from pathlib import Path
 
 import attrs
+
+from stax.text_safety import printable
+from stax.trusted_files import UntrustedFile, open_owned_file
+from stax_symbols.perf_map_ranges import ADDRESS_LIMIT, MAX_CODE_SIZE
 
 JITDUMP_MAGIC = 0x4A695444
 """"JiTD" as a u32 in the writer's byte order (§III)."""
@@ -54,8 +63,8 @@ JIT_CODE_UNWINDING_INFO = 4
 
 FILE_HEADER_SIZE = 40
 RECORD_HEADER_SIZE = 16
-MAX_CODE_SIZE = 1 << 30
-"""No jitted function is a gigabyte; a larger code_size means the record is damaged."""
+MAX_JITDUMP_BYTES = 1 << 30
+"""A jitdump larger than 1 GiB is skipped (it is mapped, not read, so memory stays small)."""
 MAX_DEBUG_SPAN = 1 << 24
 """Debug entries lie within this distance above their function's code_addr."""
 
@@ -148,10 +157,17 @@ class Jitdump:
     """One sentence per kind of damage; empty for a sound file."""
 
 
-def load_jitdump(path: str | Path) -> Jitdump:
-    """Read the jitdump at ``path``; a file that cannot be read gives a Jitdump with a problem."""
+def load_jitdump(
+    path: str | Path, owners: Collection[int] | None = None, max_bytes: int = MAX_JITDUMP_BYTES
+) -> Jitdump:
+    """Read the jitdump at ``path``; a file that cannot be read gives a Jitdump with a problem.
+
+    ``owners``: the uids the file may belong to (default: root and the user running stax).
+    """
+    if owners is None:
+        owners = frozenset({0, os.geteuid()})
     try:
-        with open(path, "rb") as f:
+        with open_owned_file(path, owners, max_bytes) as f:
             size = os.fstat(f.fileno()).st_size
             if size < FILE_HEADER_SIZE:
                 return read_jitdump(f.read(), str(path))
@@ -159,6 +175,10 @@ def load_jitdump(path: str | Path) -> Jitdump:
             # and only names and offsets are kept from it
             with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
                 return read_jitdump(data, str(path))
+    except UntrustedFile as exc:
+        return Jitdump(str(path), None, problems=(
+            f"JIT frames stay unnamed because stax skipped {path}: it {exc.reason}; only a"
+            " regular file of the process's own user (or root) is read.",))
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         return Jitdump(str(path), None, problems=(
@@ -216,7 +236,7 @@ def read_jitdump(data: Buffer, path: str = "<jitdump>") -> Jitdump:
                 damaged_records += 1
             else:
                 pid, tid, vma, old, new, csize, index = move_fixed.unpack_from(data, body)
-                if csize > MAX_CODE_SIZE:
+                if csize > MAX_CODE_SIZE or new + csize > ADDRESS_LIMIT:
                     damaged_records += 1
                 else:
                     code.append(JitCodeMove(when, pid, tid, vma, old, new, csize, index))
@@ -290,7 +310,9 @@ def _code_load(
     nul = data.find(b"\0", name_at, end)
     if nul < 0 or code_size > MAX_CODE_SIZE or nul + 1 + code_size > end:
         return None
-    name = data[name_at:nul].decode("utf-8", "replace")
+    if code_addr + code_size > ADDRESS_LIMIT:
+        return None
+    name = printable(data[name_at:nul].decode("utf-8", "replace"))
     debug = pending_debug[1] if pending_debug is not None and pending_debug[0] == code_addr else ()
     return JitCodeLoad(when, pid, tid, vma, code_addr, code_size, code_index, name, nul + 1, debug)
 

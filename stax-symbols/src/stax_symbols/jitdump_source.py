@@ -5,6 +5,8 @@ mapping (perf's jitdump specification); core records the ``jit-PID.dump`` paths 
 process mapped and passes them as ``context.options["jitdump_paths"]``.  If none was seen
 (the mapping happened before the recording started, or the recording was attached late),
 ``jit-PID.dump`` is looked for in the process's cwd, stax's cwd and ``/tmp``, with a warning.
+Either way a dump is read only if it is a regular file owned by root or by a uid the
+process ran as (``context.options["process_owners"]``, see :mod:`stax.trusted_files`).
 
 Which load: code addresses are reused once the runtime frees code, and the symbol-source
 API hands over addresses without sample times, so an address is named after the *last*
@@ -28,6 +30,7 @@ import attrs
 from stax.address_spaces import JITDUMP_PATHS_OPTION
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
+from stax.trusted_files import expected_owners
 from stax_symbols.jitdump_reader import (
     JitCodeLoad,
     JitCodeMove,
@@ -67,7 +70,7 @@ class JitdumpSource:
     def __init__(self, search_dirs: Sequence[Path] | None = None) -> None:
         self._search_dirs = search_dirs
         self._pass: weakref.ref[SymbolContext] | None = None
-        self._dumps: dict[str, Jitdump] = {}
+        self._dumps: dict[tuple[str, frozenset[int]], Jitdump] = {}
         self._processes: dict[int, _ProcessCode | None] = {}
         self._lines: dict[int, tuple[list[int], list[JitDebugEntry]]] = {}
 
@@ -100,14 +103,15 @@ class JitdumpSource:
 
     def _process_code(self, pid: int, context: SymbolContext) -> _ProcessCode | None:
         if pid not in self._processes:
-            dumps = [self._dump(path, context) for path in self._paths(pid, context)]
+            dumps = [self._dump(path, pid, context) for path in self._paths(pid, context)]
             self._processes[pid] = _index(dumps) if dumps else None
         return self._processes[pid]
 
-    def _dump(self, path: str, context: SymbolContext) -> Jitdump:
-        dump = self._dumps.get(path)
+    def _dump(self, path: str, pid: int, context: SymbolContext) -> Jitdump:
+        key = (path, expected_owners(pid, context.options))
+        dump = self._dumps.get(key)
         if dump is None:
-            dump = self._dumps[path] = load_jitdump(path)
+            dump = self._dumps[key] = load_jitdump(path, key[1])
             for problem in dump.problems:
                 context.warn(problem)
         return dump
@@ -121,13 +125,12 @@ class JitdumpSource:
                 return [str(p) for p in paths]
         for directory in self._fallback_dirs(pid):
             candidate = directory / f"jit-{pid}.dump"
-            try:
-                if not candidate.is_file():
-                    continue
-            except OSError:
+            if not os.path.lexists(candidate):
                 continue
-            dump = self._dump(str(candidate), context)
-            if dump.header is not None and dump.header.pid not in (0, pid):
+            dump = self._dump(str(candidate), pid, context)  # a FIFO or a link: skipped, said why
+            if dump.header is None:
+                continue
+            if dump.header.pid not in (0, pid):
                 continue  # another process's file under a recycled name
             context.warn(
                 f"No mapping of a jitdump was recorded for pid {pid}, so stax used {candidate}"

@@ -4,6 +4,8 @@ Reading and parsing /proc/kallsyms costs ~0.2 s of CPU per ``stax record``; the 
 only changes when the machine reboots or a module is (un)loaded.  So the parsed table
 is stored in the stax cache directory under a key made of the boot id, the module list
 and the reader's uid (kptr_restrict shows zeros to some users), and loaded in a few ms.
+Without a cache directory stax can trust (:func:`stax.cache_dirs.cache_dir`) nothing is
+stored or loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 from array import array
 from pathlib import Path
 
-from stax.symbol_cache import cache_dir
+from stax.cache_dirs import cache_dir
 from stax_symbols.symbol_table import SymbolTable
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -33,14 +35,18 @@ def boot_key(kallsyms: Path) -> str | None:
     return digest.hexdigest()[:32]
 
 
-def _path(key: str) -> Path:
-    return cache_dir() / f"kallsyms-{key}.bin"
+def _path(key: str) -> Path | None:
+    directory = cache_dir()
+    return directory / f"kallsyms-{key}.bin" if directory else None
 
 
 def load(key: str) -> SymbolTable | None:
     """The cached table for ``key``, or None (missing or unreadable: the caller re-parses)."""
+    path = _path(key)
+    if path is None:
+        return None
     try:
-        data = _path(key).read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
     if not data.startswith(FORMAT):
@@ -68,6 +74,8 @@ def store(key: str, table: SymbolTable) -> None:
     blob = (FORMAT + len(table._names).to_bytes(8, "little") + table._starts.tobytes()
             + table._ends.tobytes() + names)
     path = _path(key)
+    if path is None:
+        return
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         tmp.write_bytes(blob)

@@ -26,6 +26,8 @@ class LoadedElf:
     build_id: bytes | None
     segments: LoadSegments
     functions: SymbolTable
+    machine: str = ""
+    """``e_machine`` as pyelftools names it (``EM_X86_64``): the instruction set of its code."""
 
     def symbolicate(self, offsets: Sequence[int]) -> dict[int, Sequence[SymbolInfo]]:
         """Name file offsets: offset -> vaddr through PT_LOAD, then the function table."""
@@ -61,4 +63,4 @@ class LoadedElf:
 def load_elf(stream: BinaryIO, label: str) -> LoadedElf:
     """Parse ``stream`` and build its function table (raises ``ElfReadError``)."""
     elf = read_elf(stream, label)
-    return LoadedElf(label, elf.build_id, elf.segments, function_table(elf))
+    return LoadedElf(label, elf.build_id, elf.segments, function_table(elf), elf.machine)

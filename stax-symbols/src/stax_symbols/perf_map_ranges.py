@@ -3,13 +3,24 @@
 JIT runtimes append to their perf map or jitdump as they compile; when code is freed and
 the address range reused, a later entry describes what lives there now.  So among all
 ranges holding an address, the one written *last* names it.  Perf maps and jitdump both
-resolve their addresses through :func:`latest_covering`.
+resolve their addresses through :func:`latest_covering`, after :func:`plausible_range`
+has dropped the ranges no real code occupies.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+
+ADDRESS_LIMIT = 1 << 64
+"""Code ends at or below 2^64: a range past it is damaged (or made up)."""
+MAX_CODE_SIZE = 1 << 30
+"""No jitted function is a gigabyte; a larger size means the entry is damaged (or made up)."""
+
+
+def plausible_range(start: int, size: int) -> bool:
+    """A code range a runtime could have written: non-empty, at most 1 GiB, ending by 2^64."""
+    return 0 < size <= MAX_CODE_SIZE and 0 <= start and start + size <= ADDRESS_LIMIT
 
 
 def latest_covering(

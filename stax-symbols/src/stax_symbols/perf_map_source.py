@@ -6,6 +6,10 @@ Each pid's map is read once per symbolication pass (a live process may have appe
 the last pass).  Among entries holding an address the last one written wins: code freed and
 replaced at the same address is described by the newer line.
 
+The map is read only if it is a regular file owned by root or by a uid the process ran
+as (recorded while it ran: ``context.options["process_owners"]``); anything else in
+``/tmp`` (a FIFO, a link, another user's file) is skipped with one sentence saying why.
+
 Limits: the map is read at the end of ``stax record``, so a process that deleted its map,
 or a pid reused since, gives no or wrong names; a process in another pid namespace writes
 its map under its own pid inside its own ``/tmp``, which this source does not look for.
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 from stax.address_spaces import JITDUMP_PATHS_OPTION
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
+from stax.trusted_files import UntrustedFile, expected_owners
 from stax_symbols.perf_map_file import PERF_MAP_DIR, PerfMap, perf_map_path, read_perf_map
 from stax_symbols.perf_map_ranges import latest_covering
 
@@ -68,10 +73,17 @@ class PerfMapSource:
         path = perf_map_path(pid, self.directory)
         if pid not in self._maps:
             try:
-                self._maps[pid] = read_perf_map(path)
+                self._maps[pid] = read_perf_map(path, expected_owners(pid, context.options))
             except FileNotFoundError:
                 self._maps[pid] = None
                 self._missing.add(pid)
+            except UntrustedFile as exc:
+                self._maps[pid] = None
+                context.warn(
+                    f"JIT frames of pid {pid} stay unnamed because stax skipped {path}: it"
+                    f" {exc.reason}; only a regular file of the process's own user (or root) is read."
+                )
+                return None
             except OSError as exc:
                 self._maps[pid] = None
                 context.warn(

@@ -5,11 +5,14 @@ off (``STAX_PLUGINS``) while debugging a wrong name.  Each object builds its sou
 first use, so loading plugins imports neither pyelftools nor any parser.
 
 Sources run in ``order`` (lower first; first answer per address wins).  The bands:
-100s DWARF line/inline tables, 200s separate debug files, 300s symbol tables (ELF
-.symtab/.dynsym 300, kallsyms 310, vDSO 320), 400s network (debuginfod), so cheap exact tables
-answer before anything slow.  Sources of one band serve disjoint image kinds.  The JIT
-sources (jitdump 150, perf maps 160) serve only per-process JIT/[unknown] images, which
-no other source reads.
+100s DWARF line/inline tables (ELF 100, Mach-O dSYMs 105), 200s separate debug files, 300s
+symbol tables (ELF .symtab/.dynsym 300, Mach-O nlist 305, kallsyms 310, vDSO 320), 400s
+network (debuginfod), so cheap exact tables answer before anything slow.  Sources of one
+band serve disjoint image kinds.  The JIT sources (jitdump 150, perf maps 160) serve only
+per-process JIT/[unknown] images, which no other source reads.
+
+The code source (``code-elf``) reads functions' machine code for annotated disassembly
+through the same debug-file search and memos.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import stax
-from stax.contracts import SymbolSource
+from stax.contracts import CodeSource, SymbolSource
 
 
 class SymbolSourcePlugin:
@@ -36,6 +39,27 @@ class SymbolSourcePlugin:
     def stax_symbol_sources(self) -> Sequence[SymbolSource]:
         """Return this plugin's one source (the same object every pass, so its memo lives on)."""
         return [self.source()]
+
+
+class CodeSourcePlugin:
+    """A pluggy plugin that offers exactly one code source, created once, lazily."""
+
+    def __init__(self, factory: Callable[[], CodeSource]) -> None:
+        self._factory = factory
+        self._source: CodeSource | None = None
+
+    @stax.hookimpl
+    def stax_code_sources(self) -> Sequence[CodeSource]:
+        """Return this plugin's one code source."""
+        if self._source is None:
+            self._source = self._factory()
+        return [self._source]
+
+
+def _elf_code() -> CodeSource:
+    from stax_symbols.elf_code import ElfCodeSource
+
+    return ElfCodeSource()
 
 
 def _elf_symbols() -> SymbolSource:
@@ -74,6 +98,18 @@ def _debuginfod() -> SymbolSource:
     return DebuginfodExecutableSource()
 
 
+def _macho_symbols() -> SymbolSource:
+    from stax_symbols.macho.symbol_source import MachoSymbolSource
+
+    return MachoSymbolSource()
+
+
+def _macho_dwarf() -> SymbolSource:
+    from stax_symbols.macho.dwarf_source import MachoDwarfSource
+
+    return MachoDwarfSource()
+
+
 def _jitdump() -> SymbolSource:
     from stax_symbols.jitdump_source import JitdumpSource
 
@@ -100,5 +136,11 @@ dwarf = SymbolSourcePlugin(_dwarf)
 """Entry point ``symbols-dwarf``: names, inline chains and file:line from DWARF, wherever it is."""
 debug_file_symbols = SymbolSourcePlugin(_debug_file_symbols)
 """Entry point ``symbols-debug-file``: .symtab of a stripped image's separate debug file."""
+macho_symbols = SymbolSourcePlugin(_macho_symbols)
+"""Entry point ``symbols-macho``: Mach-O nlist tables, from files or the dyld shared cache."""
+macho_dwarf = SymbolSourcePlugin(_macho_dwarf)
+"""Entry point ``symbols-macho-dwarf``: names, inline chains and file:line from a Mach-O image's dSYM."""
 debuginfod = SymbolSourcePlugin(_debuginfod)
 """Entry point ``symbols-debuginfod``: symbol tables of debuginfod's copy of a vanished executable."""
+elf_code = CodeSourcePlugin(_elf_code)
+"""Entry point ``code-elf``: machine code, line rows and inlines of ELF functions, for annotate."""

@@ -62,6 +62,21 @@ class SymbolTable:
                 return self._names[i], address - starts[i]
         return None
 
+    def range_at(self, address: int) -> tuple[str, int, int] | None:
+        """(name, start, end) of the range :meth:`lookup` picks for ``address``, or None."""
+        hit = self.lookup(address)
+        if hit is None:
+            return None
+        start = address - hit[1]
+        index = bisect.bisect_left(self._starts, start)
+        return hit[0], start, self._ends[index]
+
+    def ranges_between(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """(start, end, name) of every range starting in [start, end), by address."""
+        first = bisect.bisect_left(self._starts, start)
+        last = bisect.bisect_left(self._starts, end)
+        return [(self._starts[i], self._ends[i], self._names[i]) for i in range(first, last)]
+
     def address_of(self, name: str) -> int | None:
         """The start of the first range called ``name`` (linear; for tests and tools)."""
         try:

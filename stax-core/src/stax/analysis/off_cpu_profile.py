@@ -12,6 +12,7 @@ tree and reported beside it.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -24,7 +25,9 @@ from stax.analysis.profile import (
     duration_from_meta,
 )
 from stax.blocked_reason import BlockedReason
+from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording.reader import Recording, SampleFilter
+from stax.recording.recording_state import recording_incomplete_notice
 from stax.recording.validation import total_fits
 
 PREEMPTED = str(BlockedReason.PREEMPTED)
@@ -114,6 +117,7 @@ class OffCpuProfile(Profile):
             preempted_spans=preempted[0],
             preempted_ns=preempted[1],
             recorded_spans=recording.off_cpu_span_count(),
+            incomplete=recording_incomplete_notice(recording, meta),
         )
 
     @classmethod
@@ -148,10 +152,12 @@ def _add(table: dict, key: object, count: int, ns: int) -> None:
         totals[1] += ns
 
 
-OFF_CPU_CAPABILITIES = ("off-CPU intervals", "per-thread blocked reason", "wakeup attribution")
+OFF_CPU_CAPABILITIES = frozenset({Capability.OFF_CPU_INTERVALS, Capability.BLOCKED_REASON,
+                                  Capability.WAKEUP_ATTRIBUTION})
+"""The capability rows that change what an off-CPU view shows."""
 
 
-def off_cpu_notes(meta: dict[str, object], capabilities: list[dict[str, str]]) -> list[str]:
+def off_cpu_notes(meta: dict[str, object], capabilities: Sequence[CapabilityRow]) -> list[str]:
     """The recorder's notes and unavailable capability rows that concern off-CPU data.
 
     Views print them so a user reading blocked time knows what is missing (e.g. no
@@ -160,15 +166,10 @@ def off_cpu_notes(meta: dict[str, object], capabilities: list[dict[str, str]]) -
     recorded = meta.get("notes")
     notes = [str(n) for n in recorded if n and _about_off_cpu(str(n))] if isinstance(recorded, list) else []
     for row in capabilities:
-        if row.get("capability") not in OFF_CPU_CAPABILITIES or row.get("status") != "unavailable":
+        if row.capability not in OFF_CPU_CAPABILITIES or row.status is not CapabilityStatus.UNAVAILABLE:
             continue
-        if not row.get("reason"):
-            continue
-        note = f"{row['capability']}: {row['reason']}"
-        if row.get("fix"):
-            note += f" ({row['fix']})"
-        if not any(row["reason"] in n for n in notes):
-            notes.append(note)
+        if row.reason and not any(row.reason in n for n in notes):
+            notes.append(row.note)
     return notes
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import attrs
 
+from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
+from stax.recording.recording_state import recording_incomplete_notice
 from stax.recording.validation import damaged, total_fits, unknown_stack
 from stax.stack_table import EMPTY_STACK
 
@@ -28,6 +30,9 @@ NO_STACK_NAME = "[no stack]"
 INLINE_SUFFIX = " (inlined)"
 
 ALL_SAMPLES = SampleFilter()
+ON_CPU_CAPABILITIES = frozenset({Capability.ON_CPU_SAMPLING, Capability.USER_STACKS,
+                                 Capability.KERNEL_STACKS})
+"""The capability rows that change what an on-CPU view shows."""
 
 
 @attrs.frozen(slots=True)
@@ -43,6 +48,8 @@ class DisplayFrame:
     is_kernel: bool = False
     is_inline: bool = False
     resolved: bool = True
+    is_jit: bool = False
+    """In JIT code (perf maps, jitdump): the ``_[j]`` of folded stacks."""
 
     @property
     def label(self) -> str:
@@ -99,10 +106,11 @@ class DisplayTreeBuilder:
                 raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
-                                              label.resolved))]
+                                              label.resolved, label.is_jit))]
             # FrameLabel.inlined is innermost first; the innermost is drawn on top.
             for name in reversed(label.inlined):
-                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True)))
+                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True,
+                                                      is_jit=label.is_jit)))
             chain = tuple(ids)
             self.chains[raw_frame] = chain
         return chain
@@ -186,11 +194,13 @@ class Profile:
     thread_stacks: list[ThreadStack]
     threads: list[ThreadRow]
     meta: dict[str, object] = attrs.field(factory=dict)
-    capabilities: list[dict[str, str]] = attrs.field(factory=list)
+    capabilities: list[CapabilityRow] = attrs.field(factory=list)
     lost: dict[str, int] = attrs.field(factory=dict)
     duration_ns: int | None = None
     recorded_samples: int = 0
     """Samples in the whole recording, before the filter."""
+    incomplete: str | None = None
+    """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
@@ -235,7 +245,8 @@ class Profile:
             capabilities=recording.capabilities(),
             lost=recording.lost(),
             duration_ns=duration,
-            recorded_samples=_int(meta.get("sample_count")) or 0,
+            recorded_samples=_int(meta.get("sample_count")) or recording.sample_count(),
+            incomplete=recording_incomplete_notice(recording, meta),
         )
 
     @classmethod
@@ -284,16 +295,13 @@ class Profile:
         """
         recorded = self.meta.get("notes")
         notes = [str(n) for n in recorded if n] if isinstance(recorded, list) else []
-        relevant = {"on-CPU sampling", "user call stacks", "kernel call stacks"}
-        for row in self.capabilities:
-            if row.get("capability") not in relevant or notes:
-                continue
-            if row.get("status") == "unavailable" and row.get("reason"):
-                note = f"{row['capability']}: {row['reason']}"
-                if row.get("fix"):
-                    note += f" ({row['fix']})"
-                notes.append(note)
-        return notes
+        if notes:  # the recorder's own notes already say what is missing
+            return notes
+        lacking = (row.note for row in self.capabilities
+                   if row.capability in ON_CPU_CAPABILITIES and row.status is CapabilityStatus.UNAVAILABLE
+                   and row.reason)
+        first = next(lacking, None)
+        return [] if first is None else [first]
 
     def lost_total(self) -> int:
         return sum(self.lost.values())

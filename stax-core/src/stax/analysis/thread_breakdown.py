@@ -79,6 +79,24 @@ class ThreadBreakdown:
         return instructions / cycles
 
 
+@attrs.frozen(slots=True)
+class ThreadBreakdownView:
+    """What ``stax threads`` draws (``ViewKind.THREAD_BREAKDOWN``): the threads and what to say of them."""
+
+    source: str
+    """The recording, as the user named it."""
+    threads: tuple[ThreadBreakdown, ...]
+    """The threads shown (the first ``-n``), most total time first."""
+    thread_count: int
+    """Threads selected in all, shown or not."""
+    has_off_cpu: bool
+    """Whether the recording holds off-CPU spans at all (without them, blocked time reads 0)."""
+    notes: tuple[str, ...] = ()
+    """What the recording lacks that these figures depend on, with the fix."""
+    incomplete: str | None = None
+    """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
+
+
 def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> list[ThreadBreakdown]:
     """Every thread passing ``flt`` with samples, spans or wakeups, most total time first."""
     keys: set[tuple[int, int]] = set()

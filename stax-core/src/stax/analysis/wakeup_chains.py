@@ -86,6 +86,20 @@ class WakeupChains:
     """Blocked time ended by a captured wakeup (all chains)."""
 
 
+@attrs.frozen(slots=True)
+class WakeupChainsView:
+    """What ``stax wakers`` draws (``ViewKind.WAKEUP_CHAINS``): the chains, and what to say about them."""
+
+    source: str
+    """The recording, as the user named it."""
+    chains: WakeupChains
+    """The first ``-n`` chains with their first ``-w`` wakers; totals over all of them."""
+    notes: tuple[str, ...] = ()
+    """What the recording lacks that these chains depend on (e.g. no wakeups), with the fix."""
+    incomplete: str | None = None
+    """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
+
+
 def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit: int | None = None,
                   max_wakers: int | None = None) -> WakeupChains:
     """Group the blocked spans passing ``flt`` (the blocked threads) by stack, reason and waker.

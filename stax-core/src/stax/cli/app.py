@@ -3,7 +3,8 @@
 Every command is registered by an import string so ``stax --help`` imports no
 backend; plugins add their own commands through the ``stax_cli_commands`` hook.
 Errors a user can fix are :class:`stax.errors.StaxError`; they print as one line
-on stderr with a non-zero exit code, never a traceback.
+on stderr with a non-zero exit code, never a traceback.  The line goes through
+:func:`stax.text_safety.printable`: it may quote a path or a thread name from a recording.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import cyclopts
 
 from stax import __version__
 from stax.errors import StaxError
+from stax.text_safety import printable
 
 BUILTIN_COMMANDS = {
     "record": "stax.cli.record_command:record",
+    "import": "stax.cli.import_command:import_trace",
     "top": "stax.cli.view_commands:top",
     "flamegraph": "stax.cli.view_commands:flamegraph",
     "collapse": "stax.cli.view_commands:collapse",
     "render": "stax.cli.view_commands:render",
+    "annotate": "stax.cli.annotate_command:annotate",
+    "export": "stax.cli.view_commands:export",
     "threads": "stax.cli.thread_commands:threads",
     "wakers": "stax.cli.thread_commands:wakers",
     "plugins": "stax.cli.plugins_command:plugins",
@@ -31,10 +36,13 @@ BUILTIN_COMMANDS = {
 # One line each for `stax --help`: lazy commands are not imported to read their docstrings.
 COMMAND_SUMMARIES = {
     "record": "Record a CPU profile (on- and off-CPU) of a command, pids, or the system.",
+    "import": "A trace recorded by another tool (Apple ktrace/artrace) as a .stax recording.",
     "top": "Functions by CPU time (or blocked time with --off-cpu).",
     "flamegraph": "An interactive SVG flamegraph (--off-cpu: blocked time by reason).",
     "collapse": "Folded stacks for flamegraph.pl / inferno.",
     "render": "Any installed renderer, by name.",
+    "annotate": "A function's instructions with samples per instruction and source lines.",
+    "export": "For other tools: pprof, speedscope, Firefox Profiler, folded stacks.",
     "threads": "Per thread: on-CPU, blocked time by reason, runnable wait, wakers.",
     "wakers": "Blocked stacks joined with the stacks that woke them.",
     "plugins": "What plugins are installed: distribution, version, hooks.",
@@ -58,7 +66,7 @@ def build_app() -> cyclopts.App:
 
         get_plugins().add_cli_commands(app)
     except StaxError as exc:
-        print(f"stax: {exc}", file=sys.stderr)
+        print(f"stax: {printable(str(exc))}", file=sys.stderr)
     return app
 
 
@@ -73,11 +81,12 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(argv, result_action="return_value", exit_on_error=False, print_error=False)
     except cyclopts.CycloptsError as exc:
-        message = " ".join(str(exc).split())
-        print(f"stax: {message} (see `stax {argv[0] if argv else ''} --help`)", file=sys.stderr)
+        message = printable(" ".join(str(exc).split()))
+        command = printable(argv[0]) if argv else ""
+        print(f"stax: {message} (see `stax {command} --help`)", file=sys.stderr)
         return 2
     except StaxError as exc:
-        print(f"stax: {exc}", file=sys.stderr)
+        print(f"stax: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("stax: interrupted.", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
+from stax.capabilities import CapabilityRow, CapabilityStatus, HostCheck
 from stax.cli.setup_command import find_broker
 from stax.plugin_manager import get_plugins
 
@@ -28,13 +29,11 @@ def _table(platform: str) -> tuple[str, list[dict[str, str]]]:
     rows = backend.capabilities()
     broker = find_broker(platform)
     if broker is not None:
-        return backend.name, list(broker.doctor_table(rows))
-    table = [{**row.to_json(), "kind": "capability"} for row in rows]
-    table.append({"capability": "staxd installed", "status": "unavailable",
-                  "reason": "the staxd support for this OS is not installed",
-                  "fix": "pip install 'stax[linux]'" if platform == "linux" else "pip install 'stax[macos]'",
-                  "kind": "host"})
-    return backend.name, table
+        return backend.name, [row.to_json() for row in broker.doctor_table(rows)]
+    table: list[CapabilityRow | HostCheck] = [*rows, HostCheck(
+        "staxd installed", CapabilityStatus.UNAVAILABLE, "the staxd support for this OS is not installed",
+        "pip install 'stax[linux]'" if platform == "linux" else "pip install 'stax[macos]'")]
+    return backend.name, [row.to_json() for row in table]
 
 
 def _print(table: list[dict[str, str]]) -> None:

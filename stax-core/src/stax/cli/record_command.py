@@ -3,7 +3,9 @@
 Flags follow perf record's spellings (``-F``, ``-p``, ``-a``, ``-g``, ``-o``,
 ``--call-graph``).  The backend for this OS does the capture; the recording
 builder turns its events into the file; a status line shows progress; Ctrl-C
-stops cleanly and keeps everything recorded so far.
+(or SIGTERM) stops cleanly and keeps everything recorded so far, and the summary
+names the signal.  Every line printed goes through :func:`stax.text_safety.printable`:
+notes and symbol warnings can quote paths and names chosen by the profiled program.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cyclopts import Parameter
 
 from stax.contracts import CaptureProgress, RecordRequest
 from stax.errors import StaxError, UsageError
+from stax.text_safety import printable
 
 # options of `stax record` that take a value: used to find where the command starts
 VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
@@ -71,7 +74,7 @@ class _StatusLine:
 
     def __init__(self, target: str) -> None:
         self.enabled = sys.stderr.isatty()
-        self.target = target
+        self.target = printable(target)
         self.last = 0.0
 
     def __call__(self, progress: CaptureProgress) -> None:
@@ -175,21 +178,21 @@ def record(
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
 
-    stop_requested = False
+    stop_signal: int | None = None
 
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
+    def on_stop_signal(signum: int, frame: object) -> None:
+        nonlocal stop_signal
+        stop_signal = signum
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    previous_term = signal.signal(signal.SIGTERM, on_sigint)
+    previous = signal.signal(signal.SIGINT, on_stop_signal)
+    previous_term = signal.signal(signal.SIGTERM, on_stop_signal)
     builder = RecordingBuilder(output, plugins)
     status = _StatusLine(request.target_description()) if not quiet else None
     started = time.monotonic()
     try:
         try:
             summary = backend.record(
-                request, builder, status or (lambda progress: None), lambda: stop_requested
+                request, builder, status or (lambda progress: None), lambda: stop_signal is not None
             )
         except StaxError:
             builder.abandon()
@@ -197,7 +200,8 @@ def record(
         finally:
             if status:
                 status.clear()
-        elapsed = time.monotonic() - started
+        # the capture itself, not the unwinding and draining after it (when the backend says)
+        elapsed = summary.duration_s if summary.duration_s is not None else time.monotonic() - started
         builder.set_capabilities(capabilities)
         builder.set_meta({
             "command_line": list(command),
@@ -224,23 +228,34 @@ def record(
         signal.signal(signal.SIGTERM, previous_term)
     if not quiet:
         for note in summary.notes:
-            print(f"stax: {note}", file=sys.stderr)
+            print(f"stax: {printable(note)}", file=sys.stderr)
         for warning in warnings[:10]:
-            print(f"stax: {warning}", file=sys.stderr)
+            print(f"stax: {printable(warning)}", file=sys.stderr)
         if len(warnings) > 10:
             print(f"stax: ... and {len(warnings) - 10} more symbol warnings.", file=sys.stderr)
         if hint := call_graph_hint(output, mode):  # fp stacks that look cut short: suggest dwarf
-            print(f"stax: {hint}", file=sys.stderr)
+            print(f"stax: {printable(hint)}", file=sys.stderr)
         size = output.stat().st_size if output.exists() else 0
         lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
         throttled = f", throttled {summary.throttled}x" if summary.throttled else ""
-        stopped = " (stopped by Ctrl-C)" if stop_requested else ""
+        stopped = f" (stopped by {_signal_text(stop_signal)})" if stop_signal is not None else ""
+        shown = printable(str(output))
         print(
             f"stax: recorded {builder.sample_count:,} samples in {elapsed:.2f} s{lost}{throttled}"
-            f"{stopped}; wrote {output} ({size / 1e6:.2f} MB). Next: stax top {output}",
+            f"{stopped}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
     return 0
+
+
+def _signal_text(signum: int) -> str:
+    """``Ctrl-C`` for SIGINT (what a terminal sends), the signal's name otherwise (``SIGTERM``)."""
+    if signum == signal.SIGINT:
+        return "Ctrl-C"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _version() -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 from cyclopts import Parameter
 
 from stax.contracts import PrivilegedBroker
-from stax.errors import StaxError
+from stax.errors import StaxError, UsageError
 
 _STAXD_DISTRIBUTION = {"linux": "staxd-linux", "darwin": "staxd-macos"}
 
@@ -37,21 +37,34 @@ def require_broker(platform: str = sys.platform) -> PrivilegedBroker:
     return broker
 
 
+_OS_NAMES = {"linux": "linux", "macos": "darwin"}
+
+
 def setup(
     *,
     dry_run: Annotated[bool, Parameter(name="--dry-run", negative="")] = False,
     uninstall: Annotated[bool, Parameter(name="--uninstall", negative="")] = False,
+    os_name: Annotated[str | None, Parameter(name="--os")] = None,
 ) -> int:
     """Install staxd, the privileged broker, as a system service (run with sudo).
 
-    Installs the service unit, writes the default policy if there is none, creates
-    group 'stax', adds the invoking user (SUDO_USER) to it and starts the service.
+    Installs the service (a systemd unit on Linux, a LaunchDaemon on macOS), writes
+    the default policy if there is none, creates group 'stax', adds the invoking user
+    (SUDO_USER) to it and starts the service. Refuses if anyone but root could change
+    the Python files the service would run.
 
     Parameters
     ----------
     dry_run
-        Print every action and change nothing.
+        Print every action and the unit or plist text, and change nothing.
     uninstall
         Stop and remove the service, the unchanged default policy and group 'stax'.
+    os_name
+        Plan for another OS ('linux' or 'macos'), e.g. ``--dry-run --os macos`` on Linux.
     """
-    return int(require_broker().setup(dry_run=dry_run, uninstall=uninstall, out=sys.stdout))
+    platform = sys.platform
+    if os_name is not None:
+        if os_name not in _OS_NAMES:
+            raise UsageError(f"--os {os_name!r} is not known; use 'linux' or 'macos'.")
+        platform = _OS_NAMES[os_name]
+    return int(require_broker(platform).setup(dry_run=dry_run, uninstall=uninstall, out=sys.stdout))

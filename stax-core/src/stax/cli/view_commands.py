@@ -1,16 +1,21 @@
-"""``stax top``, ``stax flamegraph``, ``stax collapse`` and ``stax render``: views of a recording.
+"""``stax top``, ``flamegraph``, ``collapse``, ``render`` and ``export``: views of a recording.
 
-Each command loads a :class:`stax.analysis.profile.Profile` (filtered by pid, tid
-or thread name, with perf report's spellings) and hands it to a renderer found
-through the plugin manager by name, so core never imports ``stax-render`` and a
-third-party renderer is used exactly like a built-in one.  With ``--off-cpu`` the
-profile is an :class:`stax.analysis.off_cpu_profile.OffCpuProfile` (blocked time
-per stack and reason) and the same renderers draw blocked time instead of samples.
+Each command builds the input of its view (:mod:`stax.cli.view_inputs`): a
+:class:`stax.analysis.profile.Profile` filtered by pid, tid or thread name (perf
+report's spellings), or with ``--off-cpu`` an
+:class:`stax.analysis.off_cpu_profile.OffCpuProfile` (blocked time per stack and
+reason).  It hands it to the renderer of that view and name found through the plugin
+manager, so core never imports ``stax-render`` and a third-party renderer is used
+exactly like a built-in one.  ``stax render`` draws any view the named renderer
+declares; ``stax export`` is the same path, for the renderers that write another tool's
+format (pprof, speedscope, Firefox Profiler, folded stacks).  A recording that ``stax
+record`` did not finish (killed, out of disk space) is shown as far as it goes, with the
+"incomplete recording" sentence on stderr (a field of the JSON output instead:
+``Profile.incomplete``).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated
 
+import attrs
 from cyclopts import Group, Parameter
 
-from stax.contracts import RenderOptions
-from stax.errors import StaxError, UsageError
+from stax.cli.view_inputs import BUILT_BY_RENDER, load_view
+from stax.contracts import Renderer, RenderOptions
+from stax.errors import UsageError
 from stax.recording.reader import SampleFilter
+from stax.text_safety import printable
+from stax.views import ViewKind
 
 DEFAULT_RECORDING = Path("stax.stax")
 """What ``stax record`` writes when given no ``-o``, so ``stax top`` alone finds it."""
@@ -68,95 +77,30 @@ def _ids(values: list[str] | None, flag: str, what: str) -> list[int]:
     return out
 
 
-def _load(recording: Path, selection: Selection | None):  # -> Profile (imported lazily)
-    """Open, filter and aggregate; an empty selection is an error, not an empty table."""
-    from stax.analysis.profile import Profile
-
-    selection = selection or Selection()
-    profile = Profile.from_path(recording, selection.to_filter())
-    if profile.sample_count == 0:
-        if selection.describe():
-            raise StaxError(
-                f"No samples in {recording} match {selection.describe()}; run `stax top {recording}`"
-                " without filters to see which threads were recorded."
-            )
-        raise StaxError(
-            f"{recording} holds no samples; record for longer or check that the target runs on CPU."
-        )
-    return profile
-
-
-def load_off_cpu(recording: Path, selection: Selection | None):  # -> OffCpuProfile
-    """Open, filter and aggregate blocked time; no off-CPU data or no match is one sentence."""
-    from stax.analysis.off_cpu_profile import OffCpuProfile
-
-    selection = selection or Selection()
-    profile = OffCpuProfile.from_path(recording, selection.to_filter())
-    if profile.recorded_spans == 0:
-        raise StaxError(no_off_cpu_data_message(recording, profile.meta, profile.capabilities))
-    if profile.blocked_spans == 0:
-        if profile.preempted_spans == 0:
-            raise StaxError(
-                f"No off-CPU spans in {recording} match {selection.describe()}; run"
-                f" `stax threads {recording}` to see which threads were recorded."
-            )
-        where = f" matching {selection.describe()}" if selection.describe() else ""
-        raise StaxError(
-            f"{recording} has no blocked time{where}, only {profile.preempted_ns / 1e6:,.1f} ms of"
-            f" runnable wait (preempted) in {profile.preempted_spans:,} spans; `stax threads"
-            f" {recording}` shows it per thread."
-        )
-    return profile
-
-
-def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
-                            capabilities: list[dict[str, str]]) -> str:
-    """Why a recording has no off-CPU spans, as one sentence with the fix."""
-    from stax.analysis.off_cpu_profile import off_cpu_notes
-
-    notes = off_cpu_notes(meta, capabilities)
-    if meta.get("off_cpu") is False or meta.get("backend.off_cpu") is False:
-        return (f"{recording} has no off-CPU data: it was recorded with --no-off-cpu; record it"
-                f" again without that flag (`stax record -o {recording} -- CMD`).")
-    if notes:
-        return (f"{recording} has no off-CPU data ({notes[0].rstrip('.')}); fix that and record"
-                f" again with `stax record -o {recording} -- CMD`.")
-    return (f"{recording} has no off-CPU data; record it again with `stax record -o {recording} --"
-            " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
-
-
-def _renderer(name: str):  # -> Renderer
+def _renderer(name: str, view: ViewKind) -> Renderer[object]:
     from stax.plugin_manager import get_plugins
 
-    return get_plugins().renderer(name)
+    return get_plugins().renderer(name, view)
 
 
 @contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
-    """stdout, or a file written whole (a temporary renamed into place) so a failure leaves none."""
+    """stdout, or ``-o PATH`` as :func:`stax.trusted_files.text_output` allows: a regular
+    file written whole (a failure leaves none), a device such as /dev/null written through."""
     if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        handle = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    try:
-        with handle:
-            yield handle
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StaxError(f"Cannot write {path} ({exc.strerror}); choose another -o path.") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from stax.trusted_files import text_output
+
+    with text_output(path) as handle:
+        yield handle
 
 
 def _wrote(path: Path | None) -> None:
-    if path is not None and str(path) != "-":
-        print(f"stax: wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", file=sys.stderr)
+    if path is not None and str(path) != "-" and path.is_file():
+        size = path.stat().st_size / 1024
+        print(f"stax: wrote {printable(str(path))} ({size:,.0f} KiB)", file=sys.stderr)
 
 
 def top(
@@ -189,10 +133,11 @@ def top(
     off_cpu
         Rank by blocked (off-CPU) time instead of CPU samples.
     """
-    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
-    options = RenderOptions(limit=limit, extra={"format": "json" if json_output else "text"})
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None,
+                        announce=not json_output)
+    options = RenderOptions(limit=limit, format="json" if json_output else "text")
     with _output(None) as out:
-        _renderer("top").render(profile, options, out)
+        _renderer("top", _profile_view(off_cpu)).render(profile, options, out)
     return 0
 
 
@@ -227,10 +172,11 @@ def flamegraph(
     off_cpu
         Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
-    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
-        _renderer("flamegraph").render(profile, RenderOptions(inverted=inverted, title=title), out)
+        _renderer("flamegraph", _profile_view(off_cpu)).render(
+            profile, RenderOptions(format="svg", inverted=inverted, title=title), out)
     _wrote(output)
     return 0
 
@@ -260,8 +206,8 @@ def collapse(
     per_thread
         Start every stack with a ``comm-tid`` frame, one tower per thread.
     annotate
-        Suffix kernel frames with ``_[k]`` and inlined frames with ``_[i]``, which
-        flamegraph.pl (--color=java) and inferno colour differently.
+        Suffix kernel frames with ``_[k]``, inlined frames with ``_[i]`` and JIT frames with
+        ``_[j]``, which flamegraph.pl (--color=java) and inferno colour differently.
     off_cpu
         Blocked (off-CPU) stacks, the number on each line being blocked nanoseconds.
     by_reason
@@ -269,11 +215,11 @@ def collapse(
     """
     if by_reason and not off_cpu:
         raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
-    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
-    options = RenderOptions(extra={"per_thread": per_thread, "annotate": annotate,
-                                   "by_reason": by_reason})
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
+    options = RenderOptions(format="folded", extra={"per_thread": per_thread, "annotate": annotate,
+                                                    "by_reason": by_reason})
     with _output(output) as out:
-        _renderer("collapsed").render(profile, options, out)
+        _renderer("collapsed", _profile_view(off_cpu)).render(profile, options, out)
     _wrote(output)
     return 0
 
@@ -292,7 +238,9 @@ def render(
 ) -> int:
     """Render a recording with any installed renderer, built-in or from a plugin.
 
-    ``stax plugins`` lists the renderers. Example: ``stax render rec.stax --format top:json``.
+    The renderer draws the view it declares: a profile (blocked time with ``--off-cpu``),
+    a thread breakdown (``threads``) or wakeup chains (``wakers``). ``stax plugins``
+    lists the renderers of each view. Example: ``stax render rec.stax --format top:json``.
 
     Parameters
     ----------
@@ -307,20 +255,94 @@ def render(
     title
         A title, for renderers that show one.
     limit
-        How many rows, for renderers that show a table.
+        How many rows, for renderers that show a table (threads, blocked stacks).
     off_cpu
         Hand the renderer blocked time (counts are off-CPU spans, weights blocked ns).
     """
     name, _, kind = format.partition(":")
-    renderer = _renderer(name)
+    return _draw(recording, name, kind, output, selection, off_cpu=off_cpu,
+                 options=RenderOptions(inverted=inverted, title=title, limit=limit))
+
+
+EXPORT_RENDERERS = {"folded": "collapsed"}
+"""Export formats drawn by a renderer of another name: folded stacks are ``collapsed``'s."""
+
+
+def export(
+    recording: Path = DEFAULT_RECORDING,
+    /,
+    *,
+    format: Annotated[str, Parameter(name=["-f", "--format"])],  # noqa: A002 (the user's word)
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
+    annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
+    selection: Selection | None = None,
+) -> int:
+    """Write a recording in another tool's format: pprof, speedscope, Firefox Profiler, folded.
+
+    ``pprof`` (gzipped protobuf: ``go tool pprof``, Pyroscope, Parca, Grafana) has the
+    sample types samples, cpu (ns), off_cpu (blocked ns) and runnable_wait (ns), with
+    thread and reason labels; ``speedscope`` (JSON) one profile per thread, on- and
+    off-CPU time in ns; ``firefox`` (the Firefox Profiler's processed format, JSON) a
+    track per thread with user/kernel/off-CPU categories and a marker per off-CPU span;
+    ``folded`` the on-CPU stacks for flamegraph.pl and inferno. Any renderer name works
+    too (``stax plugins`` lists them). Example: ``stax export rec.stax -f pprof -o rec.pb.gz``.
+
+    Parameters
+    ----------
+    recording
+        The .stax file written by ``stax record``.
+    format
+        pprof, speedscope, firefox or folded (or another renderer's name).
+    output
+        The file to write (default: standard output, unless it is a terminal and the
+        format binary, as pprof is).
+    annotate
+        With ``folded``: suffix kernel frames ``_[k]``, inlined ones ``_[i]``, JIT ones ``_[j]``.
+    """
+    if annotate and format != "folded":
+        raise UsageError("--annotate adds the suffixes of folded stacks; use it with --format folded.")
+    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection,
+                 options=RenderOptions(extra={"annotate": annotate} if annotate else {}))
+
+
+def _draw(recording: Path, name: str, kind: str, output: Path | None, selection: Selection | None,
+          *, options: RenderOptions, off_cpu: bool = False) -> int:
+    """Build the view renderer ``name`` draws and write it in its format ``kind`` (its first when
+    empty): the one path of ``stax render`` and ``stax export``."""
+    view, renderer = _render_target(name, off_cpu, recording)
     if kind and kind not in renderer.formats:
         raise UsageError(
             f"Renderer {name!r} does not write {kind!r}; it writes {', '.join(renderer.formats)}."
         )
-    profile = load_off_cpu(recording, selection) if off_cpu else _load(recording, selection)
-    options = RenderOptions(inverted=inverted, title=title, limit=limit,
-                            extra={"format": kind or renderer.formats[0]})
+    kind = kind or renderer.formats[0]
+    announce = kind != "json"  # a JSON renderer carries it as a field (``incomplete``)
+    data = load_view(view, recording, selection or Selection(), options.limit, announce)
     with _output(output) as out:
-        renderer.render(profile, options, out)
+        renderer.render(data, attrs.evolve(options, format=kind), out)
     _wrote(output)
     return 0
+
+
+def _profile_view(off_cpu: bool) -> ViewKind:
+    return ViewKind.OFF_CPU_PROFILE if off_cpu else ViewKind.PROFILE
+
+
+def _render_target(name: str, off_cpu: bool, recording: Path) -> tuple[ViewKind, Renderer[object]]:
+    """The view ``stax render -f NAME`` builds and the renderer that draws it: blocked time with
+    ``--off-cpu``; else the view the renderer named draws (a profile when it draws several)."""
+    from stax.plugin_manager import get_plugins
+
+    plugins = get_plugins()
+    views = plugins.views_of(name)
+    if off_cpu:
+        view = ViewKind.OFF_CPU_PROFILE
+    elif ViewKind.PROFILE in views or not views:
+        view = ViewKind.PROFILE  # (none: the lookup below says it is not installed)
+    elif views == [ViewKind.OFF_CPU_PROFILE]:
+        raise UsageError(f"Renderer {name!r} draws off-CPU profiles only; add --off-cpu.")
+    else:
+        view = views[0]
+    if view not in BUILT_BY_RENDER:
+        raise UsageError(f"Renderer {name!r} draws {view.noun}, not profiles; use"
+                         f" `stax {view.command} {recording}`.")
+    return view, plugins.renderer(name, view)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import attrs
 
+from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
+from stax.events import ImageKind
 from stax.recording import validation
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
 from stax.stack_table import Image
@@ -31,6 +33,8 @@ class FrameLabel:
     line: int | None = None
     inlined: tuple[str, ...] = ()
     """Functions inlined at this address, innermost first (shown as frames above it)."""
+    is_jit: bool = False
+    """In JIT code (an ``ImageKind.JIT`` image: anonymous executable memory)."""
 
 
 @attrs.frozen(slots=True)
@@ -156,11 +160,11 @@ class Recording:
         return {k: validation.meta_value(self.path, k, v)
                 for k, v in self._query("SELECT key, value FROM meta")}
 
-    def capabilities(self) -> list[dict[str, str]]:
-        return [
-            {"capability": c, "status": s, "reason": r, "fix": f}
-            for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities")
-        ]
+    def capabilities(self) -> list[CapabilityRow]:
+        """The backend's capability rows at record time (rows naming a capability unknown here skipped)."""
+        rows = (CapabilityRow.from_stored(c, s, r, f)
+                for c, s, r, f in self._query("SELECT capability, status, reason, fix FROM capabilities"))
+        return [row for row in rows if row is not None]
 
     def lost(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -184,7 +188,9 @@ class Recording:
 
     def frame_labels(self) -> list[FrameLabel]:
         """One label per frame id (index = frame id)."""
-        names = {img.id: img.name for img in self.images()}
+        images = {img.id: img for img in self.images()}
+        names = {image_id: img.name for image_id, img in images.items()}
+        jit = {image_id for image_id, img in images.items() if img.kind is ImageKind.JIT}
         inlines: dict[int, list[str]] = {}
         for frame_id, function in self._query(
             "SELECT frame_id, function FROM frame_inlines ORDER BY frame_id, depth"
@@ -197,12 +203,25 @@ class Recording:
             image = names.get(image_id, "?")
             if function:
                 label = FrameLabel(function, image, bool(is_kernel), True, file, line,
-                                   tuple(inlines.get(frame_id, ())))
+                                   tuple(inlines.get(frame_id, ())), image_id in jit)
             else:
                 label = FrameLabel(f"{image}+{from_sql_u64(offset):#x}", image, bool(is_kernel),
-                                   False)
+                                   False, is_jit=image_id in jit)
             labels.append(label)
         return labels
+
+    def inline_details(self) -> dict[int, list[tuple[str, str | None, int | None]]]:
+        """frame id -> (function, file, line) of each call inlined at it, innermost first.
+
+        The file and line are where that function is executing (for an outer one: the call
+        site of the one inlined into it); :meth:`frame_labels` has them for the real function.
+        """
+        out: dict[int, list[tuple[str, str | None, int | None]]] = {}
+        for frame_id, function, file, line in self._query(
+            "SELECT frame_id, function, file, line FROM frame_inlines ORDER BY frame_id, depth"
+        ):
+            out.setdefault(frame_id, []).append((function, file, line))
+        return out
 
     def stack_arrays(self) -> tuple[array, array]:
         """(parents, frames) of the stack prefix tree, indexed by stack id."""
@@ -275,6 +294,21 @@ class Recording:
         return self._query(
             f"SELECT pid, tid, {self._count}, {weight} FROM {self._totals}{where} GROUP BY pid, tid",
             params,
+        )
+
+    def thread_stack_slices(
+        self, flt: SampleFilter, origin: int, slice_ns: int
+    ) -> list[tuple[int, int, int, int, int, int]]:
+        """(slice, pid, tid, stack id, count, weight) per time slice, thread and stack, by slice.
+
+        Slice ``n`` holds the samples taken in ``[origin + n * slice_ns, origin + (n + 1) *
+        slice_ns)``: a timeline at that resolution, aggregated in SQL.
+        """
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
+            [origin, max(1, slice_ns), *params],
         )
 
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
@@ -434,3 +468,34 @@ class Recording:
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
         )
+
+    # -- per-address data (annotated disassembly) --------------------------------------------------
+
+    def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
+        """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
+        where, params = self._where(flt)
+        return self._query(
+            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
+            f" sum(weight) AS w FROM {self._totals}{where} GROUP BY stack_id) t"
+            " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
+            params,
+        )
+
+    def frame_addresses(self) -> list[tuple[int, int, int, bool, bool, str | None, int | None,
+                                            str | None, int | None]]:
+        """(id, image id, offset, is_kernel, is_return, function, symbol_offset, file, line) per frame.
+
+        ``file``/``line`` are the innermost known: the inlined function's own line where
+        code was inlined at that address, else the function's.
+        """
+        inner = {frame_id: (file, line) for frame_id, file, line in self._query(
+            "SELECT frame_id, file, line FROM frame_inlines WHERE depth = 0")}
+        out = []
+        for fid, image_id, offset, kernel, ret, function, sym_offset, file, line in self._query(
+            "SELECT id, image_id, offset, is_kernel, is_return, function, symbol_offset, file, line"
+            " FROM frames ORDER BY id"
+        ):
+            file, line = inner.get(fid, (file, line))
+            out.append((fid, image_id, from_sql_u64(offset), bool(kernel), bool(ret), function,
+                        sym_offset, file, line))
+        return out

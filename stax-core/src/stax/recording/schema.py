@@ -124,6 +124,47 @@ CREATE TABLE lost (
 );
 """
 
+CODE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS code_functions (  -- functions that hold samples, written at the end
+    id       INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id),
+    name     TEXT NOT NULL,             -- the symbol that bounds it
+    offset   INTEGER NOT NULL,          -- first byte, in the space of frames.offset
+    address  INTEGER NOT NULL,          -- first byte as linked (what disassembly shows)
+    size     INTEGER NOT NULL,
+    arch     TEXT NOT NULL,             -- x86_64 | aarch64
+    status   TEXT NOT NULL,             -- kept | too-large | over-budget
+    code     BLOB                       -- the machine code, NULL unless kept
+);
+CREATE TABLE IF NOT EXISTS code_files (
+    id   INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS code_lines (      -- the line-table rows covering a kept function
+    function_id INTEGER NOT NULL REFERENCES code_functions(id),
+    address     INTEGER NOT NULL,       -- from this address on ...
+    file_id     INTEGER REFERENCES code_files(id),  -- ... this file (NULL: no line) ...
+    line        INTEGER NOT NULL        -- ... and line
+);
+CREATE TABLE IF NOT EXISTS code_inlines (    -- inlined calls inside a kept function
+    function_id  INTEGER NOT NULL REFERENCES code_functions(id),
+    start        INTEGER NOT NULL,
+    end          INTEGER NOT NULL,
+    depth        INTEGER NOT NULL,      -- 0 = innermost
+    function     TEXT NOT NULL,
+    call_file_id INTEGER REFERENCES code_files(id),
+    call_line    INTEGER
+);
+CREATE TABLE IF NOT EXISTS code_symbols (    -- symbols a kept function branches or calls into
+    function_id INTEGER NOT NULL REFERENCES code_functions(id),
+    address     INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    name        TEXT NOT NULL
+);
+"""
+"""Annotated disassembly (docs/recording-format.md): optional tables, so schema 1 stays;
+a recording without them (an older stax) is annotated from the binary when it still matches."""
+
 _U64 = 1 << 64
 _I64_MAX = (1 << 63) - 1
 

@@ -5,6 +5,12 @@ It resolves addresses to (image, offset), interns frames and stacks, appends
 samples in columnar batches and commits about once a second, so a recorder that is
 killed leaves a readable file up to its last commit.  ``finish`` symbolicates the
 unique frames and writes the metadata.
+
+The file says ``meta.state = "recording"`` from its creation until ``finish`` marks it
+``"complete"`` (stax.recording.recording_state), so a view can tell a file left by a
+killed recorder.  A write that fails (the disk is full) rolls back to the last
+commit and raises :class:`~stax.errors.RecordingWriteError`, one sentence saying how
+much the file keeps; the file stays readable as an incomplete recording.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stax.address_spaces import JITDUMP_PATHS_OPTION, AddressSpaces
 from stax.blocked_reason import BlockedReason
 from stax.capabilities import CapabilityRow
-from stax.errors import StaxError
+from stax.errors import RecordingWriteError, StaxError
 from stax.events import (
     CounterValues,
     Event,
@@ -34,8 +41,10 @@ from stax.events import (
     ThreadStart,
     Wakeup,
 )
+from stax.recording.recording_state import STATE_COMPLETE, STATE_KEY, STATE_RECORDING
 from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
 from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, SampleColumns, StackTable
+from stax.trusted_files import PROCESS_OWNERS_OPTION, process_uids, recording_output
 from stax.wait_site_classifier import classify_wait_site
 
 if TYPE_CHECKING:
@@ -51,29 +60,38 @@ class RecordingBuilder:
     """The sink that turns decoded events into a recording file."""
 
     def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
-        self.path = Path(path)
+        self.path = recording_output(Path(path))  # a regular file only; links resolved
         self.plugins = plugins
         try:
-            if self.path.exists():
-                self.path.unlink()
             self.db = sqlite3.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StaxError(f"Cannot create {self.path} ({exc}); choose another -o path.") from None
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.db.execute("BEGIN")
+        self.sample_count = 0
+        self.committed_samples = 0
+        """Samples made durable by the last commit: what a killed or disk-full recorder keeps."""
+        self._times: tuple[int, int] | None = None  # (first, last) sample time appended
+        self._committed_times: tuple[int, int] | None = None
+        self._failed = False
+        self._complete = False
+        with self._writing():
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
+            self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {SCHEMA}"
+                                  f" PRAGMA user_version={SCHEMA_VERSION};")
+            self.set_meta({STATE_KEY: STATE_RECORDING})  # committed now: marked before any sample
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
         self.images = ImageTable()
         self.frames = FrameTable()
         self.stacks = StackTable()
         self.address_spaces = AddressSpaces(self.images)
         self.samples = SampleColumns()
-        self.sample_count = 0
         self.lost: dict[tuple[int, str], int] = {}
         self.threads: dict[tuple[int, int], dict[str, object]] = {}
         self.processes: dict[int, dict[str, object]] = {}
+        self.process_owners: dict[int, set[int]] = {}
+        """The uids each process was seen running as: who may own its perf map or jitdump."""
         self.off_cpu: list[tuple] = []
         self.wakeups: list[tuple] = []
         self.off_cpu_count = 0
@@ -88,8 +106,6 @@ class RecordingBuilder:
     # -- EventSink ------------------------------------------------------------------------------
 
     def consume(self, events: Sequence[Event]) -> None:
-        if self.plugins is not None:
-            self.plugins.observe_events(events)
         batch = SampleColumns()
         for event in events:
             kind = type(event)
@@ -126,7 +142,8 @@ class RecordingBuilder:
             elif kind is CounterValues:
                 self.counters.append(event)
         if len(batch):
-            self._append_samples(batch)
+            with self._writing():
+                self._append_samples(batch)
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
             self.commit()
 
@@ -193,7 +210,14 @@ class RecordingBuilder:
             proc = {"parent_pid": None, "name": None, "command_line": None,
                     "start_time": None, "end_time": None}
             self.processes[pid] = proc
+            self._note_owners(pid)
         return proc
+
+    def _note_owners(self, pid: int) -> None:
+        """Remember the uids ``pid`` runs as now (read while it runs: by the end it may be gone)."""
+        uids = process_uids(pid)
+        if uids:
+            self.process_owners.setdefault(pid, set()).update(uids)
 
     def _thread(self, pid: int, tid: int, when: int) -> dict[str, object]:
         thread = self.threads.get((pid, tid))
@@ -206,9 +230,10 @@ class RecordingBuilder:
     def _on_thread_name(self, event: ThreadName) -> None:
         thread = self._thread(event.pid, event.tid, event.time)
         thread["name"] = event.name
-        if event.pid == event.tid:
+        if event.pid == event.tid or event.process:
             self._process(event.pid)["name"] = event.name
         if event.is_exec:
+            self._note_owners(event.pid)  # a set-user-id program runs as another user now
             self.address_spaces.exec(event.pid)
             self._invalidate_frame_cache(event.pid)
 
@@ -235,8 +260,10 @@ class RecordingBuilder:
     def _append_samples(self, batch: SampleColumns) -> None:
         self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", batch.rows())
         self.sample_count += len(batch)
-        if self.plugins is not None:
-            self.plugins.observe_samples(batch, self.stacks, self.frames)
+        first, last = min(batch.time), max(batch.time)  # DWARF samples arrive after the others
+        if self._times is not None:
+            first, last = min(first, self._times[0]), max(last, self._times[1])
+        self._times = (first, last)
 
     def _write_tables(self) -> None:
         images = self.images.images
@@ -349,72 +376,149 @@ class RecordingBuilder:
 
     def commit(self) -> None:
         """Make everything so far durable: a killed recorder keeps it."""
-        self._flush_off_cpu()
-        self._write_tables()
-        self.db.execute("COMMIT")
-        self.db.execute("BEGIN")
+        with self._writing():
+            self._flush_off_cpu()
+            self._write_tables()
+            self.db.execute("COMMIT")
+            self.committed_samples, self._committed_times = self.sample_count, self._times
+            self.db.execute("BEGIN")
         self._last_commit = time.monotonic()
 
     def set_meta(self, values: Mapping[str, object]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?,?)",
-            ((k, json.dumps(v, default=str)) for k, v in values.items()),
-        )
+        with self._writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?,?)",
+                ((k, json.dumps(v, default=str)) for k, v in values.items()),
+            )
 
     def set_capabilities(self, rows: Sequence[CapabilityRow]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO capabilities VALUES (?,?,?,?)",
-            ((str(r.capability), str(r.status), r.reason, r.fix) for r in rows),
+        with self._writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO capabilities VALUES (?,?,?,?)",
+                ((str(r.capability), str(r.status), r.reason, r.fix) for r in rows),
+            )
+
+    # -- failed writes --------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write (disk full, I/O error) into one sentence; keep the last commit."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._write_failed(exc) from None
+
+    def _write_failed(self, exc: sqlite3.Error) -> RecordingWriteError:
+        """Roll back to the last commit, close, and say what the file keeps.
+
+        SQLite may already have rolled the transaction back itself (it does on
+        SQLITE_FULL); the committed part is intact in the file and its ``-wal``.
+        """
+        self._failed = True
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        try:
+            self.db.close()  # a checkpoint that needs space fails harmlessly: the WAL keeps it
+        except sqlite3.Error:
+            pass
+        full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        problem = "The disk is full" if full else f"Writing the recording failed ({exc})"
+        fix = ("free some space or record to another disk with -o" if full
+               else "check the disk and record again")
+        if self._complete:  # only folding the WAL back into the file failed
+            return RecordingWriteError(
+                f"{problem}: {self.path} is complete but keeps its last part in {self.path}-wal;"
+                f" keep the two files together, or {fix}.")
+        if not self.committed_samples:
+            self._remove_files()
+            return RecordingWriteError(f"{problem}: nothing was kept of {self.path}, so it was"
+                                       f" removed; {fix}.")
+        span = self._committed_times
+        seconds = (span[1] - span[0]) / 1e9 if span else 0.0
+        return RecordingWriteError(
+            f"{problem}: {self.path} keeps the first {seconds:.2f} s ({self.committed_samples:,}"
+            f" samples), readable as an incomplete recording with `stax top {self.path}`; {fix}."
         )
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(str(self.path) + suffix)
+            except FileNotFoundError:
+                pass
 
     def finish(self, symbolicate: bool = True, symbol_options: Mapping[str, object] | None = None,
                ) -> list[str]:
-        """Write the remaining tables, symbolicate unique frames, close the file.
+        """Write the remaining tables, symbolicate unique frames, mark the file complete, close it.
 
-        Returns the symbolication warnings (one sentence each).
+        Everything captured is committed first, so a disk that fills up during the
+        derived tables or symbolication loses none of the samples.  Returns the
+        symbolication warnings (one sentence each).
         """
-        self._flush_off_cpu()
-        self._link_wakeups()
-        self._write_tables()
-        self._write_sample_totals()
-        warnings: list[str] = []
-        if symbolicate and self.plugins is not None:
-            from stax.symbolication import symbolicate_frames
+        self.commit()
+        with self._writing():
+            self._link_wakeups()
+            self._write_sample_totals()
+            warnings: list[str] = []
+            if symbolicate and self.plugins is not None:
+                from stax.symbolication import symbolicate_frames
 
+                self.db.execute("COMMIT")
+                self.db.execute("BEGIN")
+                options = dict(symbol_options or {})
+                if self.address_spaces.jitdump_paths:  # JIT sources find each pid's jitdump here
+                    options.setdefault(JITDUMP_PATHS_OPTION, {
+                        pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
+                for pid, proc in self.processes.items():  # still running: it may have changed user
+                    if proc["end_time"] is None:
+                        self._note_owners(pid)
+                options.setdefault(PROCESS_OWNERS_OPTION, {
+                    pid: tuple(sorted(uids)) for pid, uids in self.process_owners.items()})
+                warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
+                warnings += self._store_function_code(options)
+            self._classify_off_cpu_by_stack()
+            if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
+                self.db.execute("UPDATE frames SET function=? WHERE id=?",
+                                (TRUNCATED_FRAME, self._truncated_frame_id))
+            self.set_meta({"sample_count": self.sample_count, "off_cpu_spans": self.off_cpu_count,
+                           "wakeups": self.wakeup_count,
+                           "address_mappings": len(self.address_spaces.mappings()),
+                           STATE_KEY: STATE_COMPLETE})
+            self.db.executemany(
+                "INSERT INTO mappings VALUES (?,?,?,?,?)",
+                ((pid, img, to_sql_u64(s), to_sql_u64(e), off)
+                 for pid, img, s, e, off in self.address_spaces.mappings()),
+            )
             self.db.execute("COMMIT")
-            self.db.execute("BEGIN")
-            options = dict(symbol_options or {})
-            if self.address_spaces.jitdump_paths:  # JIT sources find each pid's jitdump here
-                options.setdefault(JITDUMP_PATHS_OPTION, {
-                    pid: tuple(paths) for pid, paths in self.address_spaces.jitdump_paths.items()})
-            warnings = symbolicate_frames(self.db, self.images, self.frames, self.plugins, options)
-        self._classify_off_cpu_by_stack()
-        if self._truncated_frame_id is not None:  # named by us, whatever the symbol sources said
-            self.db.execute("UPDATE frames SET function=? WHERE id=?",
-                            (TRUNCATED_FRAME, self._truncated_frame_id))
-        self.set_meta({"sample_count": self.sample_count, "off_cpu_spans": self.off_cpu_count,
-                       "wakeups": self.wakeup_count,
-                       "address_mappings": len(self.address_spaces.mappings())})
-        self.db.executemany(
-            "INSERT INTO mappings VALUES (?,?,?,?,?)",
-            ((pid, img, to_sql_u64(s), to_sql_u64(e), off)
-             for pid, img, s, e, off in self.address_spaces.mappings()),
-        )
-        self.db.execute("COMMIT")
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.db.execute("PRAGMA journal_mode=DELETE")
-        self.db.close()
+            self._complete = True
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
+            self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.close()
+        return warnings
+
+    def _store_function_code(self, options: Mapping[str, object]) -> list[str]:
+        """Keep the code of the functions with samples, for ``stax annotate`` (bounded)."""
+        from stax.function_code_store import CODE_META_KEY, store_function_code
+
+        summary, warnings = store_function_code(self.db, self.images, self.frames, self.stacks,
+                                                self.plugins, options)  # type: ignore[arg-type]
+        self.set_meta({CODE_META_KEY: summary.as_meta()})
         return warnings
 
     def abandon(self) -> None:
-        """Close without symbolication (used when capture failed before any data)."""
-        try:
-            self.db.execute("COMMIT")
-            self.db.close()
-        finally:
-            if self.sample_count == 0:
-                for suffix in ("", "-wal", "-shm"):
-                    try:
-                        os.unlink(str(self.path) + suffix)
-                    except FileNotFoundError:
-                        pass
+        """Close after a failed capture: keep what was recorded, remove a file that holds nothing."""
+        if not self._failed:
+            try:
+                self.db.execute("COMMIT")
+                self.committed_samples, self._committed_times = self.sample_count, self._times
+            except sqlite3.Error:  # a failed write rolled back what the last commit did not keep
+                pass
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        if self.committed_samples == 0:
+            self._remove_files()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
+from stax_backend_linux.staxd_client import DEFAULT_SOCKET
 from staxd_linux import __version__
-from staxd_linux.daemon import DEFAULT_SOCKET, StartupError, run
+from staxd_linux.daemon import StartupError, run
 from staxd_linux.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
+from staxd_linux.privileges import PrivilegeError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="staxd: %(message)s")
     try:
         policy = load_policy(args.policy)
+        if args.socket == DEFAULT_SOCKET and os.geteuid() == 0:  # under systemd, RuntimeDirectory= made it
+            DEFAULT_SOCKET.parent.mkdir(mode=0o755, exist_ok=True)
         run(args.socket, policy)
-    except (PolicyError, StartupError) as exc:
+    except (PolicyError, StartupError, PrivilegeError) as exc:
         print(f"staxd: {exc}", file=sys.stderr)
         return 1
     return 0

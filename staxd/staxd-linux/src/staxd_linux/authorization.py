@@ -2,8 +2,9 @@
 
 Everything a request can reach is decided here, before any perf_event_open, and
 the outcome is a :class:`Plan` (targets pinned, threads listed, kernel mode on or
-off).  Every refusal is a :class:`Refusal` whose text is the one sentence the
-client sees and the daemon logs.
+off); once opened, the plan confirms that its targets did not change meanwhile
+(a set-user-id exec between the check and the open).  Every refusal is a
+:class:`Refusal` whose text is the one sentence the client sees and the daemon logs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import attrs
 
 from stax_backend_linux.staxd_protocol import OpenRequest
-from staxd_linux.peer import Peer, group_id, user_id
+from staxd_linux.client_limits import SHORT_OF_FDS
+from staxd_linux.peer import LookupFailed, Peer, group_id, user_id
 from staxd_linux.policy import Policy
 from staxd_linux.target_processes import PinnedProcess, TargetError, check_owned, thread_ids
 
@@ -33,6 +35,10 @@ def _read_int(path: str, default: int) -> int:
 
 
 def may_connect(peer: Peer, policy: Policy) -> bool:
+    """Root, a user in ``allowed_users``, or a member of an ``allowed_groups`` group.
+
+    Raises LookupFailed when a name could not be looked up (see staxd_linux.peer).
+    """
     if peer.is_root:
         return True
     for name in policy.allowed_users:
@@ -46,15 +52,25 @@ def may_connect(peer: Peer, policy: Policy) -> bool:
 
 
 def check_connect(peer: Peer, policy: Policy) -> None:
-    """Refuse a peer that is neither root, an allowed user, nor in an allowed group."""
-    if may_connect(peer, policy):
-        return
+    """Refuse a peer that is neither root, an allowed user, nor in an allowed group.
+
+    A lookup that failed for want of resources is a retry sentence, never "join group".
+    """
+    try:
+        if may_connect(peer, policy):
+            return
+        known = [name for name in policy.allowed_groups if group_id(name) is not None]
+    except LookupFailed:
+        raise Refusal(SHORT_OF_FDS) from None
     user = peer.user_name()
-    groups = policy.allowed_groups
-    if not groups:
+    if not policy.allowed_groups:
         raise Refusal(f"user {user} may not use staxd: its policy ({policy.source}) allows no group; ask "
                       f"the administrator to add you to allowed_users.")
-    group = groups[0]
+    if not known:
+        group = policy.allowed_groups[0]
+        raise Refusal(f"user {user} may not use staxd: group {group!r} of its policy ({policy.source}) does "
+                      f"not exist; ask the administrator to run 'sudo stax setup'.")
+    group = known[0]
     raise Refusal(f"user {user} may not use staxd: join group {group!r} with 'sudo usermod -aG {group} "
                   f"{user}' and log in again.")
 
@@ -69,6 +85,8 @@ class Plan:
     cpus: tuple[int, ...]
     threads: dict[int, list[int]]
     pinned: list[PinnedProcess] = attrs.field(factory=list)
+    client: tuple[int, int] | None = None
+    """(uid, gid) the targets must keep matching, None when the client may profile anyone's."""
 
     def release(self) -> None:
         for pin in self.pinned:
@@ -78,13 +96,25 @@ class Plan:
     def targets_alive(self) -> bool:
         return all(pin.still_running() for pin in self.pinned)
 
+    def confirm(self) -> None:
+        """After every perf_event_open: each target is still the process that was checked, and still
+        the client's to trace (see target_processes); raise Refusal if not (the caller closes the fds)."""
+        try:
+            for pin in self.pinned:
+                pin.confirm(self.client)
+        except TargetError as exc:
+            raise Refusal(str(exc)) from None
+
 
 def _refuse_by_policy(what: str, setting: str, policy: Policy) -> Refusal:
     return Refusal(f"{what} is not allowed by staxd's policy ({setting} = false in {policy.source}).")
 
 
 def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: list[int]) -> Plan:
-    """Check ``request`` against the policy and the targets' owners; pin the targets."""
+    """Check ``request`` against the policy and the targets' owners; pin the targets.
+
+    The caller opens the plan and then calls :meth:`Plan.confirm` before handing anything out.
+    """
     grants = policy.grants(peer.is_root)
     if request.system_wide and not grants["system_wide"]:
         raise _refuse_by_policy("system-wide recording", "allow_system_wide", policy)
@@ -95,10 +125,6 @@ def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: lis
     wants_kernel = request.kernel_stacks if request.kind != "counters" else grants["kernel_stacks"]
     if wants_kernel and not grants["kernel_stacks"]:
         raise _refuse_by_policy("kernel stacks", "allow_kernel_stacks", policy)
-    if request.kind == "sched_waking" and not grants["kernel_stacks"]:
-        # Its samples carry the tracepoint's kernel address as IP, whatever the call chain.
-        raise Refusal(f"the sched:sched_waking tracepoint reports kernel addresses, which staxd's policy "
-                      f"does not allow (allow_kernel_stacks = false in {policy.source}).")
     if request.kind == "sampling":
         limit = _read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
         if not peer.is_root:
@@ -111,12 +137,13 @@ def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: lis
         raise Refusal(f"cpu {offline[0]} is not online (online: {','.join(map(str, online))}).")
 
     plan = Plan(request=request, kernel=wants_kernel,
-                user_stacks=request.system_wide or grants["other_users"], cpus=tuple(cpus), threads={})
+                user_stacks=request.system_wide or grants["other_users"], cpus=tuple(cpus), threads={},
+                client=None if grants["other_users"] else (peer.uid, peer.gid))
     try:
         for pid in request.pids:
             plan.pinned.append(PinnedProcess(pid))
-            if not grants["other_users"]:
-                check_owned(pid, peer.uid)
+            if plan.client is not None:
+                check_owned(pid, *plan.client)
             tids = thread_ids(pid)
             if not tids:
                 raise TargetError(f"process {pid} does not exist.")

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from typing import TextIO
 
-from stax.capabilities import CapabilityRow
+from stax.capabilities import CapabilityRow, HostCheck
 from stax.errors import StaxError
 
 
@@ -29,7 +29,7 @@ def setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int:
     return 0
 
 
-def doctor_table(rows: Sequence[CapabilityRow]) -> list[dict[str, str]]:
+def doctor_table(rows: Sequence[CapabilityRow]) -> list[CapabilityRow | HostCheck]:
     """The ``stax doctor`` rows: ``rows`` (the backend's) seen through staxd, then the host checks."""
     from staxd_linux.doctor_rows import doctor_table as table
 

@@ -1,18 +1,23 @@
 """staxd: the root daemon that opens perf events for permitted users and hands back the fds.
 
-One thread per connection (bounded by the policy's ``max_clients``), each with a
-receive timeout, so a slow or silent client holds only its own thread.  Each
-message is parsed and validated (:mod:`stax_backend_linux.staxd_protocol`), checked against
-the policy (:mod:`staxd_linux.authorization`), opened
-(:mod:`staxd_linux.event_sets`) and the fds are sent with SCM_RIGHTS; the daemon
-closes its own copies right after and never reads event data.  Anything
-unexpected on a connection is answered with one sentence and at worst ends that
-connection, never the daemon.
+One thread per connection, bounded by the policy's ``max_clients`` and, per user,
+``max_clients_per_user`` (:mod:`staxd_linux.client_limits`); a connection may wait
+``idle_timeout`` for its next request and a reply may take ``client_timeout`` to be
+read, so a slow or silent client holds only its own thread.  Each message is parsed
+and validated (:mod:`stax_backend_linux.staxd_protocol`), checked against the policy
+(:mod:`staxd_linux.authorization`), charged to its user's fd budget, opened
+(:mod:`staxd_linux.event_sets`), confirmed (the targets did not change meanwhile) and
+the fds are sent with SCM_RIGHTS; the daemon closes its own copies as each message
+leaves and never reads event data.  A connection refused at a limit gets the retry
+sentence, never a reset (:mod:`staxd_linux.connection_closer`).  Anything unexpected
+on a connection is answered with one sentence and at worst ends that connection,
+never the daemon.
 """
 
 from __future__ import annotations
 
 import array
+import errno
 import logging
 import os
 import resource
@@ -20,6 +25,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +43,16 @@ from stax_backend_linux.staxd_protocol import (
     parse_request,
 )
 from stax_backend_linux.targets import online_cpus
-from staxd_linux import __version__
-from staxd_linux.authorization import Refusal, authorize_open, check_connect, may_connect
+from staxd_linux import __version__, privileges, rate_limit, tracefs
+from staxd_linux.authorization import Refusal, authorize_open, check_connect, fd_count
+from staxd_linux.client_limits import SHORT_OF_FDS, ClientLimits, LimitReached
+from staxd_linux.connection_closer import ConnectionCloser, unread_bytes
 from staxd_linux.event_sets import Granted, open_plan
 from staxd_linux.peer import Peer, group_id, peer_of
 from staxd_linux.policy import Policy
 
-DEFAULT_SOCKET = Path("/run/staxd.sock")
 ACCEPT_TICK_S = 0.5
+ACCEPT_BACKOFF_S = 0.05
 _ANCILLARY = socket.CMSG_SPACE(253 * 4)  # room for SCM_MAX_FD descriptors, so we can close them all
 
 log = logging.getLogger("staxd")
@@ -70,6 +78,18 @@ def _close_passed_fds(ancdata: list[tuple[int, int, bytes]]) -> int:
     return count
 
 
+class _Undelivered(Exception):
+    """The client did not read all of a grant within client_timeout: ``fds`` stay charged."""
+
+    def __init__(self, fds: int) -> None:
+        super().__init__(fds)
+        self.fds = fds
+
+
+def _open_fd_count() -> int:
+    return len(os.listdir("/proc/self/fd")) - 1  # listdir's own fd
+
+
 class Daemon:
     """The listening socket and the connection threads."""
 
@@ -77,9 +97,11 @@ class Daemon:
         self.socket_path = socket_path
         self.policy = policy
         self._stop = threading.Event()
-        self._active = 0
-        self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self.limits = ClientLimits(policy, baseline_fds=0)
+        self.closer = ConnectionCloser(self._discard_messages)
+        self._spare_fd = -1
+        """held open so that, out of fds, one accept() still works and the client is told to retry"""
 
     # -- socket ---------------------------------------------------------------------------------
 
@@ -125,6 +147,9 @@ class Daemon:
         """Accept until :meth:`stop`; each connection gets its own thread."""
         assert self._listener is not None, "bind() first"
         log.info("listening on %s (policy: %s, protocol %d)", self.socket_path, self.policy.source, VERSION)
+        self._spare_fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        self.limits.baseline_fds = _open_fd_count()
+        self.closer.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -132,7 +157,11 @@ class Daemon:
                 except TimeoutError:
                     continue
                 except OSError as exc:
-                    log.warning("accept failed: %s", exc.strerror)
+                    if exc.errno in (errno.EMFILE, errno.ENFILE):
+                        self._accept_short_of_fds()
+                    else:
+                        log.warning("accept failed: %s", exc.strerror)
+                        time.sleep(ACCEPT_BACKOFF_S)
                     continue
                 self._start_connection(conn)
         finally:
@@ -141,38 +170,53 @@ class Daemon:
                 self.socket_path.unlink()
             except OSError:
                 pass
+            self.closer.stop()
             log.info("stopped")
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _start_connection(self, conn: socket.socket) -> None:
-        with self._lock:
-            busy = self._active >= self.policy.max_clients
-            if not busy:
-                self._active += 1
-        if busy:
+    def _accept_short_of_fds(self) -> None:
+        """Out of fds: give up the spare one for one accept, tell that client to retry, take it back."""
+        if self._spare_fd >= 0:
+            os.close(self._spare_fd)
+            self._spare_fd = -1
             try:
-                conn.settimeout(0.1)
-                conn.send(encode(error_reply(f"staxd is serving {self.policy.max_clients} clients already; "
-                                             f"try again in a moment.")))
+                conn, _ = self._listener.accept()  # type: ignore[union-attr]
             except OSError:
                 pass
-            conn.close()
-            log.warning("refused a connection: %d clients already", self.policy.max_clients)
-            return
+            else:
+                log.warning("refuse a connection: %s", SHORT_OF_FDS)
+                self.closer.refuse(conn, encode(error_reply(_sentence(SHORT_OF_FDS))), lambda: None)
+        time.sleep(ACCEPT_BACKOFF_S)
         try:
-            threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
-        except RuntimeError:  # cannot start a thread: shed this client, keep the daemon
-            with self._lock:
-                self._active -= 1
-            conn.close()
+            self._spare_fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._spare_fd = -1  # still short: try again at the next EMFILE
 
-    def _serve_connection(self, conn: socket.socket) -> None:
-        peer: Peer | None = None
+    def _start_connection(self, conn: socket.socket) -> None:
         try:
             peer = peer_of(conn)
-            conn.settimeout(self.policy.client_timeout)
+        except OSError:
+            conn.close()
+            return
+        try:
+            self.limits.connect(peer.uid)
+        except LimitReached as exc:
+            log.warning("refuse %s connection: %s", peer.describe(), exc)
+            self.closer.refuse(conn, encode(error_reply(_sentence(str(exc)))), lambda: None)
+            return
+        try:
+            threading.Thread(target=self._serve_connection, args=(conn, peer), daemon=True).start()
+        except RuntimeError:  # cannot start a thread: shed this client, keep the daemon
+            self.limits.stop_serving()
+            self.limits.disconnect(peer.uid)
+            busy = "staxd cannot start another thread right now; try again in a moment."
+            self.closer.refuse(conn, encode(error_reply(busy)), lambda: None)
+
+    def _serve_connection(self, conn: socket.socket, peer: Peer) -> None:
+        undelivered = 0
+        try:
             try:
                 check_connect(peer, self.policy)  # the credentials are those of connect(): decide once
             except Refusal as exc:
@@ -180,17 +224,39 @@ class Daemon:
                 return
             while self._serve_one(conn, peer):
                 pass
+        except _Undelivered as exc:
+            undelivered = exc.fds
         except TimeoutError:
             pass
         except OSError:
             pass  # the client went away mid-reply
         except Exception as exc:  # a bug must cost one connection, never the daemon
-            who = peer.describe() if peer else "unknown peer"
-            log.error("internal error serving %s: %r", who, exc)
+            log.error("internal error serving %s: %r", peer.describe(), exc)
         finally:
-            conn.close()
-            with self._lock:
-                self._active -= 1
+            self.limits.stop_serving()
+            if undelivered:
+                log.info("%s has not read %d granted fds; they stay charged to it until it does or hangs up",
+                         peer.describe(), undelivered)
+                self.closer.linger(conn, lambda: self._lingered(peer.uid, undelivered))
+            else:
+                conn.close()
+                self.limits.disconnect(peer.uid)
+
+    def _lingered(self, uid: int, fds: int) -> None:
+        self.limits.release(uid, fds)
+        self.limits.disconnect(uid)
+
+    @staticmethod
+    def _discard_messages(conn: socket.socket) -> bool:
+        """Read (and drop) every message waiting on non-blocking ``conn``; False if the client hung up."""
+        while True:
+            try:
+                data, ancdata, _flags, _ = conn.recvmsg(MAX_MESSAGE, _ANCILLARY)
+            except BlockingIOError:
+                return True
+            passed = _close_passed_fds(ancdata)
+            if not data and not passed:
+                return False
 
     # -- one message ----------------------------------------------------------------------------
 
@@ -199,6 +265,7 @@ class Daemon:
 
         Its bytes are never parsed: someone outside the policy does not get to exercise the parser.
         """
+        conn.settimeout(self.policy.idle_timeout)
         _data, ancdata, _flags, _ = conn.recvmsg(MAX_MESSAGE, _ANCILLARY)
         _close_passed_fds(ancdata)
         log.info("refuse %s connection: %s", peer.describe(), refusal)
@@ -206,6 +273,7 @@ class Daemon:
 
     def _serve_one(self, conn: socket.socket, peer: Peer) -> bool:
         """Read and answer one message; False ends the connection."""
+        conn.settimeout(self.policy.idle_timeout)  # waiting for a request
         data, ancdata, flags, _ = conn.recvmsg(MAX_MESSAGE, _ANCILLARY)
         passed = _close_passed_fds(ancdata)
         if not data and not passed:
@@ -230,45 +298,98 @@ class Daemon:
         return {
             "v": VERSION, "ok": True, "op": "hello", "server": "staxd-linux", "version": __version__,
             "peer": {"uid": peer.uid, "gid": peer.gid, "pid": peer.pid},
-            "may_connect": may_connect(peer, self.policy),
+            "may_connect": True,  # check_connect() passed for this connection
             "grants": self.policy.grants(peer.is_root), "kinds": list(KINDS),
             "max_frequency": self.policy.max_frequency, "cpus": online_cpus(),
+            "rate_limit": rate_limit.enforcement(), "policy_file": str(self.policy.file),
         }
 
     def _open(self, conn: socket.socket, peer: Peer, request: OpenRequest) -> None:
+        """Authorize, charge, open, confirm, send; the fds stay charged until the client has read them."""
+        charged = 0
         try:
             plan = authorize_open(peer, self.policy, request, online_cpus())
             try:
+                charged = fd_count(plan)
+                self.limits.charge(peer.uid, charged)
+            except LimitReached as exc:
+                charged = 0
+                plan.release()
+                raise Refusal(str(exc)) from None
+            try:
                 granted = open_plan(plan, lambda line: log.info("%s", line))
+                try:
+                    plan.confirm()  # a set-user-id exec between the check and the open withdraws the grant
+                except Refusal:
+                    _close_all(granted)
+                    raise
             finally:
                 plan.release()
         except Refusal as exc:
+            self.limits.release(peer.uid, charged)
             log.info("refuse %s %s: %s", peer.describe(), request.summary(), exc)
             self._send(conn, error_reply(_sentence(str(exc))))
             return
+        self.limits.release(peer.uid, charged - len(granted))  # threads that exited meanwhile
+        charged = len(granted)
         try:
             self._send_granted(conn, granted)
-        finally:
-            for fd, _ in granted:
-                os.close(fd)  # the client holds its own references now (or never will)
+        except OSError:
+            raise _Undelivered(charged) from None  # what left may sit unread in the client's socket
         log.info("grant %s %s fds=%d", peer.describe(), request.summary(), len(granted))
+        if not self._delivered(conn):
+            raise _Undelivered(charged)
+        self.limits.release(peer.uid, charged)
+
+    def _delivered(self, conn: socket.socket) -> bool:
+        """Wait up to client_timeout for the client to read everything sent (or to hang up)."""
+        deadline = time.monotonic() + self.policy.client_timeout
+        pause = 0.0005
+        while unread_bytes(conn):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return True
 
     def _send_granted(self, conn: socket.socket, granted: Granted) -> None:
-        """Send the fds in batches, each with the JSON description of the fds attached to it."""
-        for start in range(0, max(len(granted), 1), FDS_PER_MESSAGE):
-            batch = granted[start:start + FDS_PER_MESSAGE]
-            message = {"v": VERSION, "ok": True, "op": "open", "fds": [d.to_json() for _, d in batch],
-                       "more": start + FDS_PER_MESSAGE < len(granted)}
-            socket.send_fds(conn, [encode(message)], [fd for fd, _ in batch])
+        """Send the fds in batches, each with the JSON description of the fds attached to it.
 
-    @staticmethod
-    def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+        Our copies of a batch are closed as soon as it is sent (the client holds its own
+        references, or the message in its socket does), the rest if sending fails.
+        """
+        conn.settimeout(self.policy.client_timeout)
+        sent = 0
+        try:
+            for start in range(0, max(len(granted), 1), FDS_PER_MESSAGE):
+                batch = granted[start:start + FDS_PER_MESSAGE]
+                message = {"v": VERSION, "ok": True, "op": "open", "fds": [d.to_json() for _, d in batch],
+                           "more": start + FDS_PER_MESSAGE < len(granted)}
+                socket.send_fds(conn, [encode(message)], [fd for fd, _ in batch])
+                sent = start + len(batch)
+                _close_all(batch)
+        finally:
+            _close_all(granted[sent:])
+
+    def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
+        conn.settimeout(self.policy.client_timeout)  # a reply in progress
         conn.sendall(encode(message))
 
 
+def _close_all(granted: Granted) -> None:
+    for fd, _ in granted:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def _sentence(text: str) -> str:
-    """Refusals are built lower-case to compose; the client gets a capitalized sentence."""
-    return text[:1].upper() + text[1:] if text else text
+    """Refusals are built lower-case to compose; the client gets a capitalized sentence ("staxd" stays
+    lower-case, as a name)."""
+    if not text or text.startswith("staxd "):
+        return text
+    return text[:1].upper() + text[1:]
 
 
 def raise_fd_limit() -> None:
@@ -286,6 +407,11 @@ def run(socket_path: Path, policy: Policy) -> None:
     raise_fd_limit()
     daemon = Daemon(socket_path, policy)
     daemon.bind()
+    if mounted := tracefs.mount_at_startup(policy.allow_tracepoints):
+        log.info("%s", mounted)
+    privileges.drop_privileges()  # start-up is over: keep only what granting needs
+    log.info("%s", privileges.describe())
+    log.info("%s", rate_limit.describe())  # probed with the capabilities granting keeps
 
     def _stop(signum: int, frame: object) -> None:
         daemon.stop()

@@ -65,19 +65,34 @@ def sampling(frequency: int, *, kernel: bool, inherit: bool, start: str, wakeup_
     return attr
 
 
+def _no_kernel_addresses(attr: Any) -> None:
+    """Strip what carries kernel addresses from an event that must stay in kernel mode.
+
+    A switch-out sample and a sched_waking sample are taken with kernel registers (the
+    scheduler's, the tracepoint's), so their event cannot exclude kernel mode; instead
+    their IP (always a kernel address) and the kernel part of the call chain go.  The
+    client reads the layout from the fd's sample_type (record_decoder.register sample_ip).
+    """
+    attr.sample_type &= ~pea.PERF_SAMPLE_IP
+    attr.flags |= pea.flag_word(["exclude_callchain_kernel"])
+
+
 def context_switch(*, kernel: bool, inherit: bool, start: str, wakeup_bytes: int, call_graph: str,
                    dwarf_stack_size: int) -> Any:
-    """The backend's context-switch event: PERF_RECORD_SWITCH in/out, and with kernel mode a
-    sample with the stack at every switch-out.
+    """The backend's context-switch event: PERF_RECORD_SWITCH in/out, and a sample with the
+    stack at every switch-out.
 
-    The switch-out sample is taken with the scheduler's (kernel) registers, so it exists
-    only when kernel mode is measured; without it this is the backend's paranoid-2 shape:
-    a dummy event carrying only the switch records (no kernel address reaches the client).
+    The switch-out sample is taken with the scheduler's (kernel) registers, so the event
+    measures kernel mode either way.  Without ``kernel`` its sample keeps only the user
+    stack (the wait site's syscall) and has no IP: no kernel address reaches the client,
+    and the switch records themselves carry none.
     """
-    attr = pea.context_switch_attr(stacks=kernel, kernel_callchain=kernel, enable_on_exec=start == "on_exec",
+    attr = pea.context_switch_attr(stacks=True, kernel_callchain=kernel, enable_on_exec=start == "on_exec",
                                    inherit=inherit, wakeup_bytes=wakeup_bytes)
     _apply_start(attr, start)
-    if call_graph == "dwarf" and kernel:
+    if not kernel:
+        _no_kernel_addresses(attr)
+    if call_graph == "dwarf":
         _dwarf(attr, dwarf_stack_size)
     return attr
 
@@ -87,12 +102,13 @@ def sched_waking(tracepoint: int, *, kernel: bool, user_stacks: bool, start: str
 
     It fires in the waker's context, so it is opened per CPU for every task and the
     wakee is in the raw data (field ``pid``).  ``kernel`` False drops the kernel chain
-    (the sample IP is the tracepoint's kernel site either way, which is why the policy
-    ties sched_waking to allow_kernel_stacks); ``user_stacks`` False drops the waker's
-    user stack (the waker may be another user's process).
+    and the sample IP (the tracepoint's kernel site); ``user_stacks`` False drops the
+    waker's user stack (the waker may be another user's process).
     """
     attr = pea.sched_waking_attr(tracepoint, kernel_callchain=kernel, wakeup_bytes=wakeup_bytes)
     _apply_start(attr, start)
+    if not kernel:
+        _no_kernel_addresses(attr)
     if not user_stacks:
         attr.flags |= pea.flag_word(["exclude_callchain_user"])
     return attr

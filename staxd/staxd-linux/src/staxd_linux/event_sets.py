@@ -21,7 +21,7 @@ from typing import Any
 from stax_backend_linux import counter_group
 from stax_backend_linux.perf_event_ffi import PerfEventError, event_id, perf_event_open
 from stax_backend_linux.staxd_protocol import FdDescription
-from staxd_linux import event_attrs, tracefs
+from staxd_linux import event_attrs, rate_limit, tracefs
 from staxd_linux.authorization import Plan, Refusal
 
 PERF_EVENT_IOC_SET_FILTER = 0x40082406  # _IOW('$', 6, char *)
@@ -79,6 +79,7 @@ def open_plan(plan: Plan, log: Log) -> Granted:
     try:
         if kind == "sampling":
             _open_per_thread_cpu(plan, opened, "cpu-clock", _sampling_attr(plan))
+            _hold_rate(plan, opened)
         elif kind == "context_switch":
             _open_per_thread_cpu(plan, opened, "context-switches", _switch_attr(plan))
         elif kind == "sched_waking":
@@ -104,6 +105,23 @@ def _sampling_attr(plan: Plan) -> Callable[[], Any]:
                                     wakeup_bytes=r.wakeup_bytes, call_graph=r.call_graph,
                                     dwarf_stack_size=r.dwarf_stack_size, identifier=r.identifier)
     return make
+
+
+def _hold_rate(plan: Plan, opened: _Opened) -> None:
+    """Attach one rate limit (rate_limit.py) to every sampling fd of the grant, where BPF works.
+
+    Where it does not, the grant goes on (staxd said so at start and says so in hello); where
+    it worked at start but fails now, the grant is refused rather than handed out unlimited.
+    """
+    if rate_limit.unavailable():
+        return
+    try:
+        with rate_limit.RateLimit(plan.request.frequency) as limit:
+            for fd, _ in opened.items:
+                limit.attach(fd)
+    except rate_limit.RateLimitError as exc:
+        raise Refusal(f"staxd could not attach its rate limit to the sampling events ({exc}), so it does not "
+                      f"grant them.") from None
 
 
 def _switch_attr(plan: Plan) -> Callable[[], Any]:

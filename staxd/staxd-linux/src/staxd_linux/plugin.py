@@ -7,8 +7,10 @@ when a command uses them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import IO
 
 import stax
+from stax.capabilities import CapabilityRow, HostCheck
 from stax.contracts import PrivilegedBroker
 
 
@@ -17,12 +19,12 @@ class LinuxBroker:
 
     os_name = "linux"
 
-    def setup(self, *, dry_run: bool, uninstall: bool, out) -> int:  # noqa: ANN001
+    def setup(self, *, dry_run: bool, uninstall: bool, out: IO[str]) -> int:
         from staxd_linux import broker
 
         return broker.setup(dry_run=dry_run, uninstall=uninstall, out=out)
 
-    def doctor_table(self, rows):  # noqa: ANN001, ANN201
+    def doctor_table(self, rows: Sequence[CapabilityRow]) -> list[CapabilityRow | HostCheck]:
         from staxd_linux import broker
 
         return broker.doctor_table(rows)

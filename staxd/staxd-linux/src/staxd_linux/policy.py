@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 DEFAULT_POLICY_PATH = Path("/etc/stax/staxd.toml")
+BUILT_IN = "built-in defaults"
 
 DEFAULT_POLICY_TEXT = """\
 # staxd policy (see docs/staxd.md).  root may always connect and is not limited by
@@ -27,7 +28,8 @@ allowed_users = []
 # What a non-root client may ask for.
 allow_other_users = false    # target processes owned by other users
 allow_system_wide = false    # every process on a CPU (pid -1)
-allow_kernel_stacks = true   # kernel-mode samples and kernel call chains
+allow_kernel_stacks = false  # kernel-mode samples and kernel call chains: kernel addresses,
+                             # which defeat KASLR; set true only if every member may see them
 allow_tracepoints = true     # sched:sched_waking (wakeup attribution)
 allow_counters = true        # the hardware-counter group (cycles, instructions, ...)
 max_frequency = 10000        # Hz; the kernel's perf_event_max_sample_rate also applies
@@ -35,9 +37,12 @@ max_frequency = 10000        # Hz; the kernel's perf_event_max_sample_rate also 
 # The socket and the daemon's limits.
 socket_group = "stax"        # group owning the socket
 socket_mode = "0660"         # octal permission bits of the socket
-client_timeout = 10.0        # seconds a client may stay silent before it is dropped
+client_timeout = 10.0        # seconds a client may take to read a reply in progress
+idle_timeout = 5.0           # seconds a connection may wait before its next request
 max_clients = 32             # concurrent connections; more are told to retry
+max_clients_per_user = 4     # concurrent connections of one user (root: no limit)
 max_fds_per_request = 4096   # fds one open request may produce
+max_fds_per_user = 8192      # fds staxd holds for one user until its clients have read them
 """
 
 
@@ -53,16 +58,25 @@ class Policy:
     allowed_users: tuple[str, ...] = ()
     allow_other_users: bool = False
     allow_system_wide: bool = False
-    allow_kernel_stacks: bool = True
+    allow_kernel_stacks: bool = False
+    """Off by default: kernel frames are kernel addresses, and any member could read KASLR from them."""
     allow_tracepoints: bool = True
     allow_counters: bool = True
     max_frequency: int = 10000
     socket_group: str = "stax"
     socket_mode: int = 0o660
     client_timeout: float = 10.0
+    idle_timeout: float = 5.0
     max_clients: int = 32
+    max_clients_per_user: int = 4
     max_fds_per_request: int = 4096
-    source: str = "built-in defaults"
+    max_fds_per_user: int = 8192
+    source: str = BUILT_IN
+
+    @property
+    def file(self) -> Path:
+        """The file this policy is, or would be, read from (the default path for the built-in defaults)."""
+        return DEFAULT_POLICY_PATH if self.source == BUILT_IN else Path(self.source)
 
     def grants(self, root: bool) -> dict[str, bool]:
         """The allow_* switches as they apply to one client (root gets everything)."""
@@ -119,10 +133,10 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
                 raise PolicyError(f"{where}: socket_mode must be octal digits such as \"0660\".") from None
             if not 0 <= values[key] <= 0o777:
                 raise PolicyError(f"{where}: socket_mode must be between \"0000\" and \"0777\".")
-        elif key == "client_timeout":
+        elif key in ("client_timeout", "idle_timeout"):
             timeout = float(_check(data, key, (int, float), where))
             if not 0.1 <= timeout <= 3600:
-                raise PolicyError(f"{where}: client_timeout must be between 0.1 and 3600 seconds.")
+                raise PolicyError(f"{where}: {key} must be between 0.1 and 3600 seconds.")
             values[key] = timeout
         else:  # the integer limits
             number = _check(data, key, int, where)

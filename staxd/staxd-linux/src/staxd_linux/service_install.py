@@ -2,7 +2,9 @@
 
 Install and uninstall are each planned first as a list of :class:`Action` (what,
 then how), so ``--dry-run`` prints exactly what a real run would do, and a real
-run says what it did line by line.  Without a running systemd (containers, other
+run says what it did line by line; a dry run also prints the unit it would write.
+Before anything, the code the unit would run as root must be root's alone
+(:mod:`staxd_linux.root_owned`).  Without a running systemd (containers, other
 init systems) the files are still installed and the output says plainly that
 staxd was not started and how to start it.
 """
@@ -22,6 +24,7 @@ import attrs
 
 from stax.errors import StaxError
 from staxd_linux.policy import DEFAULT_POLICY_TEXT
+from staxd_linux.root_owned import first_unsafe
 from staxd_linux.systemd_units import POLICY_PATH, UNIT_DIR, UNIT_NAME, exec_command, service_unit
 
 GROUP = "stax"
@@ -33,6 +36,8 @@ class Action:
 
     description: str
     run: Callable[[], None] | None = None
+    detail: str = ""
+    """Printed under the description in a dry run, indented (systemd ignores that): the file it writes."""
 
 
 @attrs.frozen(slots=True)
@@ -105,9 +110,16 @@ def _pid1_name() -> str:
 def plan_install(host: Host) -> list[Action]:
     """The steps of ``stax setup``, skipping what is already in place."""
     actions: list[Action] = []
-    unit = service_unit()
-    actions.append(Action(f"write {host.unit_path} (ExecStart={' '.join(exec_command())})",
-                          _write(host.unit_path, unit, 0o644)))
+    command = exec_command()
+    unsafe = first_unsafe(command)
+    if unsafe is not None:
+        raise StaxError(f"{unsafe.path} {unsafe.why}, so {unsafe.who} could change the code staxd would run "
+                        f"as root; install stax system-wide or in a root-owned virtual environment such as "
+                        f"/opt/stax (sudo python3 -m venv /opt/stax && sudo /opt/stax/bin/pip install "
+                        f"'stax[linux]'), then run 'sudo /opt/stax/bin/stax setup'.")
+    unit = service_unit(command)
+    actions.append(Action(f"write {host.unit_path} (ExecStart={' '.join(command)})",
+                          _write(host.unit_path, unit, 0o644), detail=unit))
     if host.policy_path.exists():
         actions.append(Action(f"keep the existing policy {host.policy_path}"))
     else:
@@ -169,5 +181,8 @@ def execute(actions: list[Action], out: TextIO, dry_run: bool) -> None:
             print(f"  {action.description}", file=out)
             continue
         print(f"{'would ' if dry_run else ''}{action.description}", file=out)
+        if dry_run and action.detail:
+            print("".join(f"    {line}\n" if line else "\n" for line in action.detail.splitlines()), end="",
+                  file=out)
         if not dry_run:
             action.run()

@@ -3,13 +3,17 @@
 A tracepoint perf event is opened by its numeric id (``events/<system>/<name>/id``);
 its PERF_SAMPLE_RAW payload is laid out as ``events/<system>/<name>/format`` says.
 Both live in tracefs, which is root-only and on many hosts not mounted at boot, so
-the daemon reads them for the client and mounts tracefs at the standard place
-(Documentation/trace/ftrace.rst: /sys/kernel/tracing) when it is missing.
+the daemon reads them for the client.  Mounting needs CAP_SYS_ADMIN, which the
+daemon drops after start-up, so it mounts tracefs at the standard place
+(Documentation/trace/ftrace.rst: /sys/kernel/tracing) while starting, if its
+policy lets clients ask for tracepoints and nothing mounted it yet (under
+systemd, the unit pulls in systemd's own sys-kernel-tracing.mount instead).
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import threading
@@ -46,8 +50,10 @@ def _mount_tracefs(target: Path) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.mount(b"nodev", os.fsencode(target), b"tracefs", ctypes.c_ulong(0), None) != 0:
         err = ctypes.get_errno()
+        fix = (f"; staxd mounts it only while starting, so mount it with 'sudo mount -t tracefs nodev "
+               f"{target}'" if err == errno.EPERM else "")
         raise TracefsError(err, f"tracefs is not mounted and mounting it on {target} failed "
-                                f"({os.strerror(err)}).")
+                                f"({os.strerror(err)}){fix}.")
 
 
 def ensure_mounted() -> tuple[Path, bool]:
@@ -58,6 +64,21 @@ def ensure_mounted() -> tuple[Path, bool]:
             return where, False
         _mount_tracefs(STANDARD_MOUNT)
         return STANDARD_MOUNT, True
+
+
+def mount_at_startup(wanted: bool) -> str | None:
+    """Mount tracefs before privileges are dropped, if ``wanted`` and missing; a line to log, or None.
+
+    A failure is logged, not fatal: only sched_waking requests need tracefs, and they are
+    then refused with the reason.
+    """
+    if not wanted:
+        return None
+    try:
+        where, mounted = ensure_mounted()
+    except TracefsError as exc:
+        return f"{exc.strerror} Wakeup requests will be refused."
+    return f"mounted tracefs on {where}" if mounted else None
 
 
 def _event_dir(root: Path, system: str, name: str) -> Path:

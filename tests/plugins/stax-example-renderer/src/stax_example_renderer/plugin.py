@@ -1,23 +1,30 @@
 """The module the ``stax`` entry point names: it implements ``stax_renderers``.
 
-It uses only the public analysis API (``stax.analysis.function_totals``), as any
-third-party renderer would, and needs no base class: the renderer satisfies the
-``stax.contracts.Renderer`` protocol by its attributes.
+It uses only the public API, as any third-party renderer would: it declares the view
+it draws (``ViewKind.PROFILE``: it is handed a ``stax.analysis.profile.Profile``) and
+ranks functions with ``stax.analysis.function_totals``.  It needs no base class: the
+renderer satisfies the ``stax.contracts.Renderer`` protocol by its attributes.
 """
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import stax
+from stax.views import ViewKind
+
+if TYPE_CHECKING:
+    from stax.analysis.profile import Profile
+    from stax.contracts import RenderOptions
 
 
 class Hotlist:
     name = "hotlist"
+    view = ViewKind.PROFILE
     formats = ("text",)
     description = "One line per function with self samples: NAME PERCENT, hottest first."
 
-    def render(self, profile, options, out: IO[str]) -> None:
+    def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
         from stax.analysis.function_totals import function_totals
 
         rows = [r for r in function_totals(profile) if r.self_count]
