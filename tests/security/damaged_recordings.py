@@ -35,6 +35,8 @@ ON_CPU_STACKS = "on-cpu-stacks"
 """Views that draw sample stacks must refuse it (``threads`` adds up samples, walks no stack)."""
 OFF_CPU = "off-cpu"
 """Views that read off-CPU spans must refuse it (the others may show the on-CPU data)."""
+OFF_CPU_THREADS = "off-cpu-threads"
+"""Views that add up spans per thread must refuse it (annotate adds them up per stack)."""
 OFF_CPU_STACKS = "off-cpu-stacks"
 """Views that draw blocked stacks must refuse it."""
 WAKEUPS = "wakeups"
@@ -184,7 +186,7 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
      (f"UPDATE off_cpu_spans SET reason = CAST(x'736cff' AS TEXT) WHERE rowid = {SPAN}",)),
     ("span-wakeup-missing", WAKERS, (f"UPDATE off_cpu_spans SET wakeup_id = 99999 WHERE rowid = {SPAN}",)),
     ("span-end-text", OFF_CPU, (f"UPDATE off_cpu_spans SET end = 'later' WHERE rowid = {SPAN}",)),
-    ("span-tid-text", OFF_CPU, (f"UPDATE off_cpu_spans SET tid = 'me' WHERE rowid = {SPAN}",)),
+    ("span-tid-text", OFF_CPU_THREADS, (f"UPDATE off_cpu_spans SET tid = 'me' WHERE rowid = {SPAN}",)),
     ("span-tid-real", ANY, (f"UPDATE off_cpu_spans SET tid = 0.25 WHERE rowid = {SPAN}",)),
     ("span-stack-real", OFF_CPU_STACKS, (f"UPDATE off_cpu_spans SET stack_id = 1.5 WHERE rowid = {SPAN}",)),
     ("span-end-real", OFF_CPU, (f"UPDATE off_cpu_spans SET end = end + 0.5 WHERE rowid = {SPAN}",)),
@@ -221,7 +223,7 @@ def targeted(bases: dict[str, Path], directory: Path) -> Iterator[Damaged]:
                 continue  # nothing there to damage (a killed recording has no totals rows)
             if name.startswith("sample-") and base_name != "killed" and scope in (ON_CPU, ON_CPU_STACKS):
                 scope = ANY  # the totals answer the views
-            needs_spans = scope in (OFF_CPU, OFF_CPU_STACKS, WAKEUPS, WAKERS, COUNTERS)
+            needs_spans = scope in (OFF_CPU, OFF_CPU_THREADS, OFF_CPU_STACKS, WAKEUPS, WAKERS, COUNTERS)
             if needs_spans and not counts.get("off_cpu_spans"):
                 continue
             path = directory / f"{base_name}.{name}.stax"

@@ -26,6 +26,7 @@ from tests.security.damaged_recordings import (
     FILTERED,
     OFF_CPU,
     OFF_CPU_STACKS,
+    OFF_CPU_THREADS,
     ON_CPU,
     ON_CPU_STACKS,
     WAKERS,
@@ -58,6 +59,12 @@ VIEWS: list[tuple[str, ...]] = [
     ("render", "--format", "top:json", "--off-cpu"),
     ("render", "--format", "flamegraph:svg", "-o", OUT + ".render.svg"),
     ("render", "--format", "collapsed:folded", "--tid", "101,201,202"),
+    ("export", "-f", "pprof", "-o", OUT + ".pb.gz"),
+    ("export", "-f", "speedscope", "-o", OUT + ".speedscope.json"),
+    ("export", "-f", "firefox", "-o", OUT + ".firefox.json"),
+    ("export", "-f", "folded", "--annotate"),
+    ("annotate", "--json"),
+    ("annotate", "--off-cpu"),
 ]
 
 READERS = {
@@ -65,6 +72,8 @@ READERS = {
     ON_CPU: lambda view: "--off-cpu" not in view and view[0] != "wakers",
     ON_CPU_STACKS: lambda view: "--off-cpu" not in view and view[0] not in ("threads", "wakers"),
     OFF_CPU: lambda view: "--off-cpu" in view or view[0] in ("threads", "wakers"),
+    OFF_CPU_THREADS: lambda view: ("--off-cpu" in view and view[0] != "annotate")
+    or view[0] in ("threads", "wakers"),
     OFF_CPU_STACKS: lambda view: "--off-cpu" in view or view[0] == "wakers",
     WAKEUPS: lambda view: view[0] in ("threads", "wakers"),
     WAKERS: lambda view: view[0] == "wakers",

@@ -305,8 +305,10 @@ class Recording:
         slice_ns)``: a timeline at that resolution, aggregated in SQL.
         """
         where, params = self._where(flt)
+        weight = validation.checked("sum(weight)", validation.SAMPLES,  # raw samples, always
+                                    validation.sample_rules(self._shape, ("pid", "tid"), "stack_id"))
         return self._query(
-            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), {weight} FROM samples{where}"
             " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
             [origin, max(1, slice_ns), *params],
         )
@@ -356,8 +358,10 @@ class Recording:
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
         where, params = self._where(flt)
+        stack = validation.checked("stack_id", validation.SPANS,
+                                   validation.span_row_rules(self._shape), per_row=True)
         return self._query(
-            "SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id"
+            f"SELECT start, end, pid, tid, cpu, reason, wait_site, {stack}, wakeup_id"
             f" FROM off_cpu_spans{where} ORDER BY start",
             params,
         )
@@ -474,9 +478,10 @@ class Recording:
     def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
         where, params = self._where(flt)
+        weight = self._sample_check(stack="stack_id")
         return self._query(
             f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
-            f" sum(weight) AS w FROM {self._totals}{where} GROUP BY stack_id) t"
+            f" {weight} AS w FROM {self._totals}{where} GROUP BY stack_id) t"
             " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
             params,
         )

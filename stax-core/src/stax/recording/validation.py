@@ -450,13 +450,14 @@ def install(db: sqlite3.Connection) -> DamageSignal:
     return signal
 
 
-def checked(value: str, kind: str, rules: Iterable[str]) -> str:
+def checked(value: str, kind: str, rules: Iterable[str], per_row: bool = False) -> str:
     """``value`` (an aggregate) when the group meets every rule, else a failed query.
 
-    An aggregate without GROUP BY over no rows is one row of NULLs: nothing to check."""
+    An aggregate without GROUP BY over no rows is one row of NULLs: nothing to check.
+    With ``per_row``, ``value`` is a column and the rules are checked for each row."""
     rules = " AND ".join(f"({r})" for r in rules)
-    return (f"CASE WHEN count(*) = 0 OR coalesce({rules}, 0) THEN {value}"
-            f" ELSE {DAMAGE_FUNCTION}('{kind}') END")
+    empty = "" if per_row else "count(*) = 0 OR "
+    return f"CASE WHEN {empty}coalesce({rules}, 0) THEN {value} ELSE {DAMAGE_FUNCTION}('{kind}') END"
 
 
 def _ids(columns: Iterable[str]) -> list[str]:
@@ -488,6 +489,13 @@ def span_rules(shape: Shape, ids: Iterable[str] = (), stack: str | None = None,
             f"{prefix}reason IN ({reasons})", f"typeof(sum({prefix}end - {prefix}start)) = 'integer'"]
 
 
+def span_row_rules(shape: Shape) -> list[str]:
+    """One off-CPU span read as a row (a timeline): the group rules, for a group of one."""
+    reasons = ", ".join(f"'{r}'" for r in BLOCKED_REASONS)
+    return [*_ids(("pid", "tid", "start", "end")), _stack_rule("stack_id", shape.stacks),
+            f"reason IN ({reasons})", "start BETWEEN 0 AND end"]
+
+
 def wakeup_rules(shape: Shape, ids: Iterable[str] = (), stack: str | None = None,
                  nullable: bool = False) -> list[str]:
     """A group of wakeups (or the wakeup ends of spans): integer ids, an existing stack."""
@@ -502,9 +510,10 @@ def read_failed(path: Path, db: sqlite3.Connection, shape: Shape, signal: Damage
     if kind is None:
         return reading_failed(path, exc)
     try:
-        if kind == SAMPLES:
-            _check_sample_rows(path, db, totals, shape)
-            _find_bad_stack(path, db, totals, shape, "sample")
+        if kind == SAMPLES:  # the totals, or raw samples (a killed recording, a timeline)
+            for table in dict.fromkeys((totals, "samples")):
+                _check_sample_rows(path, db, table, shape)
+                _find_bad_stack(path, db, table, shape, "sample")
         elif kind == SPANS:
             _find_off_cpu_damage(path, db)
             _find_bad_stack(path, db, "off_cpu_spans", shape, "off-CPU span")
