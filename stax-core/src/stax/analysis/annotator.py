@@ -49,6 +49,7 @@ from stax.function_code import FunctionCode
 from stax.recording.code_tables import StoredFunction, stored_functions
 from stax.recording.reader import Recording, SampleFilter
 from stax.recording.recording_state import recording_incomplete_notice
+from stax.recording.validation import total_fits
 from stax.stack_table import EMPTY_STACK
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class Annotator:
             entry = per_stack.setdefault(stack_id, [0, 0])
             entry[0] += count
             entry[1] += ns
+        total_fits(self.recording.path, self.total_weight, "the off-CPU span durations")
         for stack_id, (count, ns) in per_stack.items():
             seen: set[FunctionRef] = set()
             stack = stack_id

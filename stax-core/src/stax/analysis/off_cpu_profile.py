@@ -29,6 +29,7 @@ from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording.meta_keys import NOTES
 from stax.recording.reader import Recording, SampleFilter
 from stax.recording.recording_state import recording_incomplete_notice
+from stax.recording.validation import total_fits
 
 PREEMPTED = str(BlockedReason.PREEMPTED)
 
@@ -70,7 +71,7 @@ class OffCpuProfile(Profile):
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
         """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass)."""
-        builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays())
+        builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
         thread_stacks: list[ThreadStack] = []
         per_leaf: dict[tuple[int, str], list[int]] = {}
         per_reason: dict[str, list[int]] = {}
@@ -92,6 +93,8 @@ class OffCpuProfile(Profile):
         if duration is None:
             span = recording.off_cpu_time_range(flt)
             duration = span[1] - span[0] if span is not None else None
+        total_fits(recording.path, sum(t[1] for t in per_leaf.values()) + preempted[1],
+                   "the off-CPU span durations")
         reasons = [ReasonTotal(r, n, ns) for r, (n, ns) in per_reason.items()]
         reasons.sort(key=lambda r: (-r.ns, r.reason))
         return cls(

@@ -19,6 +19,7 @@ from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording import meta_keys as mk
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
 from stax.recording.recording_state import recording_incomplete_notice
+from stax.recording.validation import damaged, total_fits, unknown_stack
 from stax.stack_table import EMPTY_STACK
 
 ROOT = -1
@@ -75,7 +76,10 @@ class DisplayTreeBuilder:
     off-CPU views use it too, so blocked and waker stacks merge exactly like samples.
     """
 
-    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array) -> None:
+    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
+                 source: str | Path = "The recording") -> None:
+        self.source = source
+        """The file, named in the sentence if a stack id turns out not to be in the stack table."""
         self.labels = labels
         self.raw_parents = parents
         self.raw_frames = frames
@@ -99,6 +103,8 @@ class DisplayTreeBuilder:
         """Display frames of one raw frame, outermost first: the function, then its inlines."""
         chain = self.chains.get(raw_frame)
         if chain is None:
+            if not 0 <= raw_frame < len(self.labels):  # Recording.open checks; never index blindly
+                raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
                                               label.resolved, label.is_jit))]
@@ -127,8 +133,14 @@ class DisplayTreeBuilder:
         memo = self.stack_nodes
         pending: list[int] = []
         raw_parents = self.raw_parents
+        count = len(raw_parents)
         stack = stack_id
         while stack != EMPTY_STACK and stack not in memo:
+            # The stack ids of samples and spans are checked here, once per distinct stack;
+            # Recording.open checked parent < id, and a walk that outlasts the table is
+            # refused too rather than looping
+            if type(stack) is not int or not 0 <= stack < count or len(pending) >= count:
+                raise unknown_stack(self.source, stack_id, looped=len(pending) >= count)
             pending.append(stack)
             stack = raw_parents[stack]
         node = ROOT if stack == EMPTY_STACK else memo[stack]
@@ -196,7 +208,7 @@ class Profile:
         """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
         labels = recording.frame_labels()
         parents, frames = recording.stack_arrays()
-        builder = DisplayTreeBuilder(labels, parents, frames)
+        builder = DisplayTreeBuilder(labels, parents, frames, recording.path)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
@@ -209,6 +221,7 @@ class Profile:
             else:
                 totals[0] += count
                 totals[1] += weight
+        total_fits(recording.path, sum(t[1] for t in per_node.values()), "the sample weights")
         leaf_nodes = array("q", per_node)
         leaf_counts = array("q", (t[0] for t in per_node.values()))
         leaf_weights = array("q", (t[1] for t in per_node.values()))

@@ -17,6 +17,7 @@ import attrs
 
 from stax.events import ImageKind
 from stax.recording.reader import Recording
+from stax.recording.validation import unknown_stack
 from stax.stack_table import EMPTY_STACK, Image
 
 ABSOLUTE_KINDS = frozenset({ImageKind.KERNEL, ImageKind.JIT, ImageKind.UNKNOWN})
@@ -74,6 +75,8 @@ class RecordedStacks:
     images: dict[int, Image]
     parents: array
     frame_ids: array
+    source: str = "The recording"
+    """The file, named in the sentence if a stack id turns out not to be in the stack table."""
 
     @classmethod
     def from_recording(cls, recording: Recording) -> RecordedStacks:
@@ -92,11 +95,15 @@ class RecordedStacks:
                                       label.resolved, lines))
         parents, frame_ids = recording.stack_arrays()
         images = {image.id: image for image in recording.images()}
-        return cls(frames, images, parents, frame_ids)
+        return cls(frames, images, parents, frame_ids, str(recording.path))
 
     def frames_of(self, stack_id: int) -> Iterator[int]:
         """The frame ids of a stack, leaf first (none for the empty stack)."""
         parents, frame_ids = self.parents, self.frame_ids
+        if type(stack_id) is not int or not -1 <= stack_id < len(parents):  # noqa: E721
+            # Recording.open checked the tree (parents before children); ids from rows are
+            # checked where they are walked, as in DisplayTreeBuilder.node_of
+            raise unknown_stack(self.source, stack_id)
         while stack_id != EMPTY_STACK:
             yield frame_ids[stack_id]
             stack_id = parents[stack_id]

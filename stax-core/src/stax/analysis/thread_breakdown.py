@@ -119,7 +119,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
             blocked_spans[key] = blocked_spans.get(key, 0) + count
     names = {(t.pid, t.tid): (t.name, t.process_name) for t in recording.threads()}
     tid_names = {tid: name for (_, tid), (name, _) in names.items()}
-    contexts = RawStackContexts(recording.frame_labels(), *recording.stack_arrays())
+    contexts = RawStackContexts(recording.frame_labels(), *recording.stack_arrays(), recording.path)
     woken: dict[tuple[int, int], dict[tuple[int | None, int | None, str], int]] = {}
     for pid, tid, waker_pid, waker_tid, stack_id, count in recording.wakeup_stack_pairs(flt):
         keys.add((pid, tid))

@@ -20,6 +20,7 @@ from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
 from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
+from stax.recording.validation import total_fits
 
 
 @attrs.frozen(slots=True)
@@ -107,7 +108,7 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit:
     ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
     shown does not grow with everything that was recorded.
     """
-    builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays())
+    builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:
@@ -186,6 +187,7 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit:
             waker_count=len(ranked), other_wakers_spans=sum(n for _, (n, _) in hidden),
             other_wakers_ns=sum(ns for _, (_, ns) in hidden)))
     total_ns = sum(g.ns for g in groups.values())
+    total_fits(recording.path, total_ns, "the off-CPU span durations")
     return WakeupChains(
         chains=tuple(chains), chain_count=len(groups), spans=sum(g.spans for g in groups.values()),
         ns=total_ns, woken_ns=total_ns - sum(g.unwoken[1] for g in groups.values()))

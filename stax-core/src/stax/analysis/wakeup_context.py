@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from pathlib import Path
 
 from stax.analysis.profile import DisplayFrame
 from stax.recording.reader import FrameLabel
+from stax.recording.validation import unknown_stack
 from stax.stack_table import EMPTY_STACK
 
 INTERRUPT_ENTRY_PREFIXES = (
@@ -58,7 +60,9 @@ def interrupt_name(stack: Sequence[DisplayFrame | FrameLabel]) -> str:
 class RawStackContexts:
     """Classifies raw stack ids of a recording, memoised: per distinct stack, never per wakeup."""
 
-    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array) -> None:
+    def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
+                 source: str | Path = "The recording") -> None:
+        self.source = source
         self.labels = labels
         self.parents = parents
         self.frames = frames
@@ -70,7 +74,12 @@ class RawStackContexts:
             return self._memo[stack_id]
         chain: list[FrameLabel] = []
         stack = stack_id
+        count, labels = len(self.parents), len(self.labels)
         while stack != EMPTY_STACK:
+            # wakeup stack ids are checked here, as in DisplayTreeBuilder.node_of
+            if (type(stack) is not int or not 0 <= stack < count or len(chain) >= count
+                    or not 0 <= self.frames[stack] < labels):
+                raise unknown_stack(self.source, stack_id, looped=len(chain) >= count)
             chain.append(self.labels[self.frames[stack]])
             stack = self.parents[stack]
         chain.reverse()  # root first

@@ -6,7 +6,6 @@ needs the recorded program or its binaries.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from array import array
 from collections.abc import Iterable
@@ -17,11 +16,10 @@ import attrs
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
+from stax.recording import validation
 from stax.recording.meta_keys import SAMPLE_TOTALS
 from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
 from stax.stack_table import Image
-
-REQUIRED_TABLES = {"meta", "samples", "stacks", "frames", "images", "threads", "processes"}
 
 
 @attrs.frozen(slots=True)
@@ -76,43 +74,58 @@ class Recording:
             complete = None
         self._totals = "sample_totals" if complete else "samples"
         self._count = "sum(count)" if complete else "count(*)"
+        self._shape = validation.Shape(0, 0)  # set by open(), which checks the small tables
+        self._checked: set[str] = set()
+        # samples and spans are checked by the aggregate queries below (validation.checked)
+        self._signal = validation.install(db)
+
+    def _check(self, part: str) -> None:
+        """Check a table only some views read, the first time one does (stax.recording.validation)."""
+        if part not in self._checked:
+            validation.check_part(self.path, self.db, part)
+            self._checked.add(part)
 
     @classmethod
     def open(cls, path: str | Path) -> Recording:
         path = Path(path)
-        if not path.is_file():
-            raise RecordingFormatError(
-                f"{path} does not exist; record one with `stax record -o {path} -- CMD`."
-            )
+        validation.check_file(path)
+        db = None
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            # a URI so that mode=ro applies; as_uri() escapes '%', '?' and '#' in the name
+            db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "samples" in tables:
                 db.execute("SELECT count(*) FROM samples").fetchone()
         except sqlite3.DatabaseError:
+            if db is not None:
+                db.close()
             raise RecordingFormatError(
                 f"{path} is not a readable stax recording (corrupt or truncated); record it again."
             ) from None
-        if app_id != APPLICATION_ID:
+        try:
+            if app_id != APPLICATION_ID:
+                raise RecordingFormatError(
+                    f"{path} is not a stax recording; pass a file written by `stax record`."
+                )
+            if version > SCHEMA_VERSION:
+                raise RecordingFormatError(
+                    f"{path} uses recording schema {version}, newer than this stax understands"
+                    f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
+                )
+            if version < SCHEMA_VERSION:
+                raise RecordingFormatError(
+                    f"{path} uses recording schema {version}, which this stax cannot read;"
+                    " record it again with this stax."
+                )
+            validation.missing_tables(path, tables)
+            recording = cls(path, db)
+            recording._shape = validation.check_on_open(path, db, recording._totals)
+        except BaseException:
             db.close()
-            raise RecordingFormatError(
-                f"{path} is not a stax recording; pass a file written by `stax record`."
-            )
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise RecordingFormatError(
-                f"{path} uses recording schema {version}, newer than this stax understands"
-                f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
-            )
-        if version < SCHEMA_VERSION or not REQUIRED_TABLES <= tables:
-            db.close()
-            raise RecordingFormatError(
-                f"{path} uses recording schema {version}, which this stax cannot read;"
-                " record it again with this stax."
-            )
-        return cls(path, db)
+            raise
+        return recording
 
     def close(self) -> None:
         self.db.close()
@@ -120,15 +133,33 @@ class Recording:
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
-        except sqlite3.DatabaseError:
-            raise RecordingFormatError(
-                f"{self.path} is corrupt or truncated (reading failed); record it again."
-            ) from None
+        except sqlite3.DatabaseError as exc:
+            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc,
+                                         self._totals) from None
+
+    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
+        """``sum(weight)`` of a group, failing the query when the group is damaged.
+
+        The per-stack totals of a finished recording were checked whole on open."""
+        if self._totals == "sample_totals":
+            return "sum(weight)"
+        return validation.checked("sum(weight)", validation.SAMPLES,
+                                  validation.sample_rules(self._shape, ids, stack))
+
+    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
+        """``sum(end - start)`` of a group, failing the query when the group is damaged."""
+        return validation.checked("sum(end - start)", validation.SPANS,
+                                  validation.span_rules(self._shape, ids, stack))
+
+    def _wakeup_check(self, ids: tuple[str, ...], stack: str | None = None) -> str:
+        return validation.checked("count(*)", validation.WAKEUPS,
+                                  validation.wakeup_rules(self._shape, ids, stack))
 
     # -- metadata -------------------------------------------------------------------------------
 
     def meta(self) -> dict[str, object]:
-        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+        return {k: validation.meta_value(self.path, k, v)
+                for k, v in self._query("SELECT key, value FROM meta")}
 
     def capabilities(self) -> list[CapabilityRow]:
         """The backend's capability rows at record time (rows naming a capability unknown here skipped)."""
@@ -149,7 +180,8 @@ class Recording:
 
     def images(self) -> list[Image]:
         return [
-            Image(i, path, ImageKind(kind), bytes.fromhex(bid) if bid else None, pid)
+            Image(i, path, validation.image_kind(self.path, i, kind),
+                  validation.build_id(self.path, i, bid), pid)
             for i, path, kind, bid, pid in self._query(
                 "SELECT id, path, kind, build_id, pid FROM images ORDER BY id"
             )
@@ -238,8 +270,9 @@ class Recording:
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
         where, params = self._where(flt)
+        weight = self._sample_check(stack="stack_id")
         return self._query(
-            f"SELECT stack_id, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY stack_id",
+            f"SELECT stack_id, {self._count}, {weight} FROM {self._totals}{where} GROUP BY stack_id",
             params,
         )
 
@@ -248,8 +281,9 @@ class Recording:
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
         where, params = self._where(flt)
+        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id")
         return self._query(
-            f"SELECT pid, tid, stack_id, {self._count}, sum(weight) FROM {self._totals}{where}"
+            f"SELECT pid, tid, stack_id, {self._count}, {weight} FROM {self._totals}{where}"
             " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
             params,
         )
@@ -257,8 +291,9 @@ class Recording:
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
         where, params = self._where(flt)
+        weight = self._sample_check(ids=("pid", "tid"))
         return self._query(
-            f"SELECT pid, tid, {self._count}, sum(weight) FROM {self._totals}{where} GROUP BY pid, tid",
+            f"SELECT pid, tid, {self._count}, {weight} FROM {self._totals}{where} GROUP BY pid, tid",
             params,
         )
 
@@ -271,8 +306,10 @@ class Recording:
         slice_ns)``: a timeline at that resolution, aggregated in SQL.
         """
         where, params = self._where(flt)
+        weight = validation.checked("sum(weight)", validation.SAMPLES,  # raw samples, always
+                                    validation.sample_rules(self._shape, ("pid", "tid"), "stack_id"))
         return self._query(
-            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), sum(weight) FROM samples{where}"
+            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), {weight} FROM samples{where}"
             " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
             [origin, max(1, slice_ns), *params],
         )
@@ -281,7 +318,11 @@ class Recording:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
         where, params = self._where(flt)
         first, last = self._query(f"SELECT min(time), max(time) FROM samples{where}", params)[0]
-        return None if first is None else (first, last)
+        if first is None:
+            return None
+        if not (isinstance(first, int) and isinstance(last, int)):  # no scan to check them first
+            raise validation.damaged(self.path, "a sample's time is not a number")
+        return first, last
 
     # -- off-CPU, wakeups, counters ---------------------------------------------------------------
 
@@ -292,21 +333,25 @@ class Recording:
 
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = self._span_check(stack="stack_id")
         return self._query(
-            f"SELECT stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason",
             params,
         )
 
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
+        self._check(validation.SPANS)
         where, params = self._where(flt)
+        ns = self._span_check(ids=("pid", "tid"))
         return self._query(
-            f"SELECT pid, tid, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT pid, tid, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY pid, tid, reason",
             params,
         )
@@ -314,8 +359,10 @@ class Recording:
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
         where, params = self._where(flt)
+        stack = validation.checked("stack_id", validation.SPANS,
+                                   validation.span_row_rules(self._shape), per_row=True)
         return self._query(
-            "SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id"
+            f"SELECT start, end, pid, tid, cpu, reason, wait_site, {stack}, wakeup_id"
             f" FROM off_cpu_spans{where} ORDER BY start",
             params,
         )
@@ -331,6 +378,7 @@ class Recording:
 
     def counter_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int]]:
         """(pid, tid, counter name, last value) per thread: counters are running totals."""
+        self._check(validation.COUNTERS)
         where, params = self._where(flt)
         return self._query(
             f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
@@ -346,12 +394,14 @@ class Recording:
 
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         if not include_preempted:
             cond = "reason != 'preempted'"
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = self._span_check(ids=("pid", "tid"), stack="stack_id")
         return self._query(
-            f"SELECT pid, tid, stack_id, reason, count(*), sum(end - start) FROM off_cpu_spans{where}"
+            f"SELECT pid, tid, stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason, tid, pid",
             params,
         )
@@ -361,13 +411,18 @@ class Recording:
         where, params = self._where(flt)
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
-        return None if first is None else (first, last)
+        if first is None:
+            return None
+        if not (type(first) is int and type(last) is int and 0 <= first <= last):  # noqa: E721
+            raise validation.damaged(self.path, f"its off-CPU spans run from {first!r} to {last!r} ns")
+        return first, last
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
         where, params = self._where(flt)
+        count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
-            "SELECT pid, tid, waker_pid, waker_tid, count(*) FROM (SELECT wakee_pid AS pid,"
+            f"SELECT pid, tid, waker_pid, waker_tid, {count} FROM (SELECT wakee_pid AS pid,"
             f" wakee_tid AS tid, waker_pid, waker_tid FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid",
             params,
@@ -382,12 +437,18 @@ class Recording:
         the waker columns are None for spans with no captured wakeup.  Preemptions are
         excluded: nobody wakes a runnable thread.
         """
+        self._check(validation.SPANS)
         where, params = self._where(flt)
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        ns = validation.checked("sum(s.end - s.start)", validation.SPANS, [
+            *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
+            *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
+                                     nullable=True),
+            "count(s.wakeup_id) = count(w.id)"])  # every wakeup a span names exists
         return self._query(
             "SELECT s.pid, s.tid, s.stack_id, s.reason, w.waker_pid, w.waker_tid, w.stack_id,"
-            " count(*), sum(s.end - s.start)"
+            f" count(*), {ns}"
             f" FROM (SELECT * FROM off_cpu_spans{where}) s LEFT JOIN wakeups w ON w.id = s.wakeup_id"
             " GROUP BY s.stack_id, s.reason, s.tid, s.pid, w.waker_tid, w.waker_pid, w.stack_id",
             params,
@@ -405,8 +466,9 @@ class Recording:
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
         where, params = self._where(flt)
+        count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(
-            "SELECT pid, tid, waker_pid, waker_tid, stack_id, count(*) FROM (SELECT wakee_pid AS pid,"
+            f"SELECT pid, tid, waker_pid, waker_tid, stack_id, {count} FROM (SELECT wakee_pid AS pid,"
             f" wakee_tid AS tid, waker_pid, waker_tid, stack_id FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
@@ -417,9 +479,10 @@ class Recording:
     def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
         where, params = self._where(flt)
+        weight = self._sample_check(stack="stack_id")
         return self._query(
             f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
-            f" sum(weight) AS w FROM {self._totals}{where} GROUP BY stack_id) t"
+            f" {weight} AS w FROM {self._totals}{where} GROUP BY stack_id) t"
             " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
             params,
         )
