@@ -1,4 +1,4 @@
-"""Unwinding spooled DWARF-mode samples into :class:`stax.events.Sample` events.
+"""Unwinding spooled samples and off-CPU intervals: DWARF mode, and hybrid mode's splice.
 
 Each process's executable mappings are followed from the image-load, fork and exec
 events in time order, exactly as core's :class:`stax.address_spaces.AddressSpaces`
@@ -14,25 +14,44 @@ then return addresses.  A return address points after the call instruction (for 
 call at the very end of a function, at the next function); core's RecordingBuilder
 marks every frame after the first as a return address and symbolication looks it up
 at ``address - 1``, so callers are named by their call site, as perf and addr2line do.
+
+Hybrid mode (``--call-graph fp``, the default) keeps the kernel's frame-pointer walk and
+repairs only its leaf: libc's memset, strlen and syscall wrappers keep no frame pointer,
+so the kernel's walk, which starts at the leaf's rbp (its caller's frame), skips the
+caller.  When the sampled pc's CFA is rbp-based the walk is right and is kept as is;
+otherwise the leaf frames are unwound with CFI from ip/sp/bp and the small stack copy
+until a return address of the kernel's walk is reached, and the walk is spliced on from
+there (:func:`splice_fp_chain`).  A walk that cannot reach the chain inside the copy
+keeps the kernel's stack unchanged (counted as not repaired).
 """
 
 from __future__ import annotations
 
 import collections
 import struct
+from collections.abc import Sequence
 
-from stax.events import ImageKind, ImageLoad, Sample
+import attrs
+
+from stax.events import ImageKind, ImageLoad, OffCpuInterval, Sample
 from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
+from stax_backend_linux.off_cpu.records import DumpedInterval
 from stax_backend_linux.unwind import (
     ElfUnwindTables,
     ModuleResolver,
     PerfRegisterLayout,
     UnwindTableCache,
+    StopReason,
+    UnwindTableError,
     unwind,
 )
 from stax_backend_linux.unwind.vdso_tables import vdso_unwind_tables
+from stax_binfmt.cfi.x86_64_registers import RBP
 
 _UNSET = object()
+FP_ROW_CFA = (RBP, 16)
+"""A row whose CFA is rbp + 16: the function has set up its frame pointer, so the kernel's walk
+from rbp names its caller correctly."""
 
 
 class ProcessMappings:
@@ -57,7 +76,12 @@ class ProcessMappings:
 class DwarfUnwindPass:
     """Address spaces per pid, and the unwinding of one :class:`StackSample` at a time."""
 
-    def __init__(self, regs_mask: int, table_cache: UnwindTableCache | None = None) -> None:
+    def __init__(self, regs_mask: int, table_cache: UnwindTableCache | None = None, *, hybrid: bool = False,
+                 max_stack: int = 127) -> None:
+        self.hybrid = hybrid
+        """Splice CFI-unwound leaf frames onto the kernel's frame-pointer walk (else unwind it all)."""
+        self.max_stack = max_stack
+        """kernel.perf_event_max_stack: a frame-pointer stack that long was cut short."""
         self.layout = PerfRegisterLayout(regs_mask)
         self.regs_struct = struct.Struct(f"<{regs_mask.bit_count()}Q")
         self.table_cache = table_cache if table_cache is not None else UnwindTableCache()
@@ -68,6 +92,14 @@ class DwarfUnwindPass:
         self.truncated = 0
         self.frames = 0
         self.stop_reasons: collections.Counter[str] = collections.Counter()
+        self.checked = 0
+        """Hybrid: stacks whose leaf pc had no frame pointer set up (so the kernel's walk was suspect)."""
+        self.repaired = 0
+        """Hybrid: stacks changed by the splice (a caller the kernel's walk skipped was put back)."""
+        self.unrepaired = 0
+        """Hybrid: suspect stacks whose CFI walk did not reach the kernel's chain (kept unchanged)."""
+        self.hybrid_stacks = 0
+        """Hybrid: stacks with a register dump looked at."""
 
     # -- address spaces -------------------------------------------------------------------------
 
@@ -129,21 +161,74 @@ class DwarfUnwindPass:
 
     def sample(self, record: StackSample) -> Sample:
         """The sample with its user stack unwound (truncated when the walk stopped early)."""
-        regs = record.regs
+        user, truncated = self.user_stack(record.pid, record.regs, record.stack, record.user_ips,
+                                          len(record.kernel_ips))
+        return Sample(record.time, record.pid, record.tid, record.cpu, record.weight,
+                      record.kernel_ips, user, truncated)
+
+    def interval(self, record: DumpedInterval) -> OffCpuInterval:
+        """The off-CPU interval with the user stack at its switch-out unwound."""
+        interval = record.interval
+        user, _truncated = self.user_stack(interval.pid, record.regs, record.stack, interval.user_ips,
+                                           len(interval.kernel_ips))
+        return interval if user == interval.user_ips else attrs.evolve(interval, user_ips=user)
+
+    def user_stack(self, pid: int, regs: bytes, stack: bytes, fp_ips: tuple[int, ...],
+                   kernel_frames: int) -> tuple[tuple[int, ...], bool]:
+        """(user ips leaf first, truncated) from one register/stack dump (and the kernel's fp walk)."""
         if not regs:  # a kernel thread, or the task had no user context
-            return Sample(record.time, record.pid, record.tid, record.cpu, record.weight,
-                          record.kernel_ips, (), False)
-        values = self.regs_struct.unpack(regs)
-        result = unwind(self.layout.dwarf_registers(values), record.stack, self.resolver(record.pid))
+            return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack and bool(fp_ips)
+        registers = self.layout.dwarf_registers(self.regs_struct.unpack(regs))
+        resolver = self.resolver(pid)
+        if self.hybrid and fp_ips:
+            return self._splice(registers, stack, fp_ips, resolver, kernel_frames)
+        result = unwind(registers, stack, resolver)
         ips = result.ips
         self.unwound += 1
         self.frames += len(ips)
         if result.truncated:
             self.truncated += 1
             self.stop_reasons[result.reason] += 1
-        return Sample(record.time, record.pid, record.tid, record.cpu, record.weight,
-                      record.kernel_ips, tuple(ips), result.truncated)
+        return tuple(ips), result.truncated
+
+    def _splice(self, registers: list[int | None], stack: bytes, fp_ips: tuple[int, ...],
+                resolver: ModuleResolver, kernel_frames: int) -> tuple[tuple[int, ...], bool]:
+        self.hybrid_stacks += 1
+        fp_truncated = kernel_frames + len(fp_ips) >= self.max_stack
+        try:
+            row = resolver.row_for(fp_ips[0])
+        except UnwindTableError:
+            return fp_ips, fp_truncated
+        if row is not None and row.simple is not None and row.simple[:2] == FP_ROW_CFA:
+            return fp_ips, fp_truncated  # the leaf keeps its frame pointer: the kernel's walk is right
+        self.checked += 1
+        result = unwind(registers, stack, resolver, stop_at=fp_ips[1:])
+        spliced = splice_fp_chain(result.ips, result.reason, fp_ips)
+        if spliced is None:
+            self.unrepaired += 1
+            self.stop_reasons[result.reason] += 1
+            return fp_ips, fp_truncated
+        if spliced != fp_ips:
+            self.repaired += 1
+        if result.reason == StopReason.JOINED:
+            return spliced, kernel_frames + len(spliced) >= self.max_stack
+        return spliced, False
 
     def unreadable_files(self) -> dict[str, str]:
         """Files whose unwind tables could not be read: path -> why."""
         return dict(self.table_cache.errors)
+
+
+def splice_fp_chain(cfi_ips: Sequence[int], reason: str, fp_ips: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The repaired user stack: CFI frames up to where they meet the kernel's walk, then the walk.
+
+    ``cfi_ips`` and ``reason`` are an :func:`unwind` with ``stop_at=fp_ips[1:]``.  Joined: its
+    last ip is a return address of ``fp_ips``, whose frames beyond it follow.  A complete CFI
+    walk (the outermost frame inside the copy) stands alone.  Otherwise None: the leaf could
+    not be tied to the chain, and the chain is kept.
+    """
+    if reason == StopReason.JOINED:
+        return (*cfi_ips, *fp_ips[fp_ips.index(cfi_ips[-1], 1) + 1:])
+    if reason in (StopReason.OUTERMOST, StopReason.ZERO_PC):
+        return tuple(cfi_ips)
+    return None
