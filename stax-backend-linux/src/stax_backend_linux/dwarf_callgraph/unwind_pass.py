@@ -16,13 +16,17 @@ marks every frame after the first as a return address and symbolication looks it
 at ``address - 1``, so callers are named by their call site, as perf and addr2line do.
 
 Hybrid mode (``--call-graph fp``, the default) keeps the kernel's frame-pointer walk and
-repairs only its leaf: libc's memset, strlen and syscall wrappers keep no frame pointer,
+repairs its leaf end: libc's memset, strlen and syscall wrappers keep no frame pointer,
 so the kernel's walk, which starts at the leaf's rbp (its caller's frame), skips the
-caller.  When the sampled pc's CFA is rbp-based the walk is right and is kept as is;
-otherwise the leaf frames are unwound with CFI from ip/sp/bp and the small stack copy
-until a return address of the kernel's walk is reached, and the walk is spliced on from
-there (:func:`splice_fp_chain`).  A walk that cannot reach the chain inside the copy
-keeps the kernel's stack unchanged (counted as not repaired).
+caller.  The walk is right from a frame on when that frame's function has its frame
+pointer set up (its CFA is rbp + 16) and so does the function it returns into.  When
+the sampled pc and the walk's first return address are both such, the stack is kept as
+is; otherwise the leaf frames are unwound with CFI from ip/sp/bp and the small stack
+copy until they reach a return address of the kernel's walk that returns into a
+function with its frame pointer set up (:class:`FpChainJoin`), and the walk is spliced
+on from there (:func:`splice_fp_chain`).  A walk that cannot reach the chain inside the
+copy keeps the kernel's stack unchanged (counted as not repaired).  A frameless
+function further out than the copy reaches still hides its caller, as in perf.
 """
 
 from __future__ import annotations
@@ -196,13 +200,13 @@ class DwarfUnwindPass:
         self.hybrid_stacks += 1
         fp_truncated = kernel_frames + len(fp_ips) >= self.max_stack
         try:
-            row = resolver.row_for(fp_ips[0])
+            if keeps_frame_pointer(resolver, fp_ips[0]) and (
+                    len(fp_ips) < 2 or keeps_frame_pointer(resolver, fp_ips[1] - 1)):
+                return fp_ips, fp_truncated  # leaf and caller keep frame pointers: the kernel's walk is right
         except UnwindTableError:
             return fp_ips, fp_truncated
-        if row is not None and row.simple is not None and row.simple[:2] == FP_ROW_CFA:
-            return fp_ips, fp_truncated  # the leaf keeps its frame pointer: the kernel's walk is right
         self.checked += 1
-        result = unwind(registers, stack, resolver, stop_at=fp_ips[1:])
+        result = unwind(registers, stack, resolver, stop_at=FpChainJoin(fp_ips, resolver))
         spliced = splice_fp_chain(result.ips, result.reason, fp_ips)
         if spliced is None:
             self.unrepaired += 1
@@ -217,6 +221,32 @@ class DwarfUnwindPass:
     def unreadable_files(self) -> dict[str, str]:
         """Files whose unwind tables could not be read: path -> why."""
         return dict(self.table_cache.errors)
+
+
+def keeps_frame_pointer(resolver: ModuleResolver, pc: int) -> bool:
+    """Whether the function at ``pc`` has its frame pointer set up there (CFA = rbp + 16), so that
+    the kernel's walk from its rbp finds its return address and its caller's rbp."""
+    row = resolver.row_for(pc)
+    return row is not None and row.simple is not None and row.simple[:2] == FP_ROW_CFA
+
+
+class FpChainJoin:
+    """``stop_at`` of a hybrid walk: the return addresses of the kernel's walk (after the sampled pc)
+    that return into a function with its frame pointer set up, from where that walk is right."""
+
+    __slots__ = ("fp_ips", "resolver")
+
+    def __init__(self, fp_ips: tuple[int, ...], resolver: ModuleResolver) -> None:
+        self.fp_ips = fp_ips
+        self.resolver = resolver
+
+    def __contains__(self, pc: object) -> bool:
+        if pc not in self.fp_ips[1:]:
+            return False
+        try:
+            return keeps_frame_pointer(self.resolver, pc - 1)  # type: ignore[operator]
+        except UnwindTableError:
+            return False
 
 
 def splice_fp_chain(cfi_ips: Sequence[int], reason: str, fp_ips: tuple[int, ...]) -> tuple[int, ...] | None:
