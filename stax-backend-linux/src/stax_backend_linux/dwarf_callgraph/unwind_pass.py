@@ -35,8 +35,6 @@ import collections
 import struct
 from collections.abc import Sequence
 
-import attrs
-
 from stax.events import ImageKind, ImageLoad, OffCpuInterval, Sample
 from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.records import DumpedInterval
@@ -53,6 +51,11 @@ from stax_backend_linux.unwind.vdso_tables import vdso_unwind_tables
 from stax_binfmt.cfi.x86_64_registers import RBP
 
 _UNSET = object()
+MEMO_BYTES = 64 << 20
+"""The unwound-stack memo is cleared when its keys hold this many bytes of dumps."""
+UNWOUND, FP_KEPT, SAME, REPAIRED, UNREPAIRED = range(5)
+"""Outcomes of one stack: unwound whole (dwarf); hybrid: the kernel's walk kept without a CFI walk,
+walked and found right, repaired, or not reached from the leaf."""
 FP_ROW_CFA = (RBP, 16)
 """A row whose CFA is rbp + 16: the function has set up its frame pointer, so the kernel's walk
 from rbp names its caller correctly."""
@@ -104,6 +107,8 @@ class DwarfUnwindPass:
         """Hybrid: suspect stacks whose CFI walk did not reach the kernel's chain (kept unchanged)."""
         self.hybrid_stacks = 0
         """Hybrid: stacks with a register dump looked at."""
+        self._memo: dict[tuple[object, ...], tuple[tuple[int, ...], bool, int, str]] = {}
+        self._memo_bytes = 0
 
     # -- address spaces -------------------------------------------------------------------------
 
@@ -172,51 +177,69 @@ class DwarfUnwindPass:
 
     def interval(self, record: DumpedInterval) -> OffCpuInterval:
         """The off-CPU interval with the user stack at its switch-out unwound."""
-        interval = record.interval
-        user, _truncated = self.user_stack(interval.pid, record.regs, record.stack, interval.user_ips,
-                                           len(interval.kernel_ips))
-        return interval if user == interval.user_ips else attrs.evolve(interval, user_ips=user)
+        i = record.interval
+        user, _truncated = self.user_stack(i.pid, record.regs, record.stack, i.user_ips, len(i.kernel_ips))
+        if user == i.user_ips:
+            return i
+        return OffCpuInterval(i.start, i.end, i.pid, i.tid, i.cpu, i.reason, i.wait_site, i.kernel_ips, user,
+                              i.waker_tid)
 
     def user_stack(self, pid: int, regs: bytes, stack: bytes, fp_ips: tuple[int, ...],
                    kernel_frames: int) -> tuple[tuple[int, ...], bool]:
-        """(user ips leaf first, truncated) from one register/stack dump (and the kernel's fp walk)."""
+        """(user ips leaf first, truncated) from one register/stack dump (and the kernel's fp walk).
+
+        A loop blocks or runs with the same registers and stack bytes again and again, so each
+        distinct (mappings, dump, fp walk) is unwound once (:data:`MEMO_BYTES` bounds the memo).
+        """
         if not regs:  # a kernel thread, or the task had no user context
             return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack and bool(fp_ips)
-        registers = self.layout.dwarf_registers(self.regs_struct.unpack(regs))
         resolver = self.resolver(pid)
-        if self.hybrid and fp_ips:
-            return self._splice(registers, stack, fp_ips, resolver, kernel_frames)
-        result = unwind(registers, stack, resolver)
-        ips = result.ips
-        self.unwound += 1
-        self.frames += len(ips)
-        if result.truncated:
-            self.truncated += 1
-            self.stop_reasons[result.reason] += 1
-        return tuple(ips), result.truncated
+        key = (resolver, regs, stack, fp_ips)
+        done = self._memo.get(key)
+        if done is None:
+            registers = self.layout.dwarf_registers(self.regs_struct.unpack(regs))
+            if self.hybrid and fp_ips:
+                done = self._splice(registers, stack, fp_ips, resolver)
+            else:
+                result = unwind(registers, stack, resolver)
+                done = (tuple(result.ips), result.truncated, UNWOUND, result.reason)
+            if self._memo_bytes > MEMO_BYTES:
+                self._memo.clear()
+                self._memo_bytes = 0
+            self._memo[key] = done
+            self._memo_bytes += len(stack) + len(regs) + 8 * len(fp_ips) + 200
+        ips, truncated, outcome, reason = done
+        if outcome == UNWOUND:
+            self.unwound += 1
+            self.frames += len(ips)
+            if truncated:
+                self.truncated += 1
+                self.stop_reasons[reason] += 1
+            return ips, truncated
+        self.hybrid_stacks += 1
+        if outcome != FP_KEPT:
+            self.checked += 1
+            if outcome == REPAIRED:
+                self.repaired += 1
+            elif outcome == UNREPAIRED:
+                self.unrepaired += 1
+                self.stop_reasons[reason] += 1
+        return ips, truncated or kernel_frames + len(ips) >= self.max_stack
 
     def _splice(self, registers: list[int | None], stack: bytes, fp_ips: tuple[int, ...],
-                resolver: ModuleResolver, kernel_frames: int) -> tuple[tuple[int, ...], bool]:
-        self.hybrid_stacks += 1
-        fp_truncated = kernel_frames + len(fp_ips) >= self.max_stack
+                resolver: ModuleResolver) -> tuple[tuple[int, ...], bool, int, str]:
+        """(ips, truncated apart from max_stack, outcome, why not repaired) of one hybrid stack."""
         try:
             if keeps_frame_pointer(resolver, fp_ips[0]) and (
                     len(fp_ips) < 2 or keeps_frame_pointer(resolver, fp_ips[1] - 1)):
-                return fp_ips, fp_truncated  # leaf and caller keep frame pointers: the kernel's walk is right
+                return fp_ips, False, FP_KEPT, ""  # leaf and caller keep frame pointers: the walk is right
         except UnwindTableError:
-            return fp_ips, fp_truncated
-        self.checked += 1
+            return fp_ips, False, FP_KEPT, ""
         result = unwind(registers, stack, resolver, stop_at=FpChainJoin(fp_ips, resolver))
         spliced = splice_fp_chain(result.ips, result.reason, fp_ips)
         if spliced is None:
-            self.unrepaired += 1
-            self.stop_reasons[result.reason] += 1
-            return fp_ips, fp_truncated
-        if spliced != fp_ips:
-            self.repaired += 1
-        if result.reason == StopReason.JOINED:
-            return spliced, kernel_frames + len(spliced) >= self.max_stack
-        return spliced, False
+            return fp_ips, False, UNREPAIRED, result.reason
+        return spliced, False, REPAIRED if spliced != fp_ips else SAME, ""
 
     def unreadable_files(self) -> dict[str, str]:
         """Files whose unwind tables could not be read: path -> why."""
