@@ -189,6 +189,20 @@ def test_system_wide_stack_copies_need_allow_other_users() -> None:
                                     f"{daemon.policy})."}
         out = as_nobody("request", daemon.socket, json.dumps({"kind": "sampling", "system_wide": True}))
         assert out["ok"] is True and out["fds"] == os.cpu_count()
+        # so `stax record -a` (default --call-graph fp) records frame-pointer stacks and says why
+        env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "STAXD_SOCKET": str(daemon.socket),
+               "STAX_CACHE_DIR": str(directory / "cache")}
+        out_file = directory / "all.stax"
+        directory.chmod(0o1777)
+        drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOGROUP}", "--clear-groups"]
+        proc = subprocess.run([*drop, STAX, "record", "-a", "-d", "0.5", "--no-off-cpu", "--no-symbolicate",
+                               "-o", str(out_file)], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert ("stax: Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd copies "
+                "other users' stacks only with allow_other_users = true in its policy") in proc.stderr
+        meta = contents(out_file)["meta"]
+        assert meta["backend.event_sets"] == {"sampling": "staxd"}  # type: ignore[index]
+        assert "backend.hybrid_stacks" not in meta  # type: ignore[operator]
     finally:
         daemon.stop()
         shutil.rmtree(directory, ignore_errors=True)

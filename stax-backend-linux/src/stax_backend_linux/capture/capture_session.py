@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, StaxError, UsageError
 from stax.recording import meta_keys as mk
@@ -65,6 +67,9 @@ ROOT_DATA_PAGES = 512
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
+SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd copies "
+                       "other users' stacks only with allow_other_users = true in its policy, so callers of "
+                       "functions without frame pointers (libc's) are missing; ask your administrator to set it.")
 
 
 class CaptureSession:
@@ -86,6 +91,9 @@ class CaptureSession:
         self.end_time = 0
         self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
+        if self._system_wide_copies_refused():
+            request = self.request = attrs.evolve(request, call_graph="fp-only")
+            self.notes.append(SYSTEM_WIDE_FP_ONLY)
         dwarf = DwarfStage.for_request(request, self.decoder)  # None for --call-graph fp-only
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
         """The register and stack dump the sampler and the switch-out samples are opened with
@@ -98,6 +106,12 @@ class CaptureSession:
         """The optional stages between time ordering and the sink, in stream order."""
 
     # -- what this host allows ------------------------------------------------------------------
+
+    def _system_wide_copies_refused(self) -> bool:
+        """-a through staxd with the default hybrid stacks, where staxd copies no other user's stack."""
+        req = self.request
+        return (req.call_graph == "fp" and req.system_wide and not self.facts.system_wide_allowed
+                and self.opener.hello() is not None and not self.opener.grants("other_users"))
 
     def _check_host(self) -> None:
         """The request's limits that depend on this host; its flags were checked by ``stax record``."""
