@@ -14,7 +14,8 @@ import pytest
 from stax.events import ImageKind, ImageLoad, Sample, ThreadName, ThreadStart
 from stax_backend_linux.dwarf_callgraph import spool as stack_sample_spool
 from stax_backend_linux.dwarf_callgraph.spool import StackSampleSpool
-from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample, StackSampleLayout
+from stax_backend_linux.decode.user_dump import UserDumpLayout
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling, stack_size_for
 from stax_binfmt.perf_event_attr import (
@@ -29,7 +30,7 @@ REGS = 17
 
 def _sample(time: int, pid: int = 10, stack: bytes = b"\x01" * 24, regs: bytes | None = None) -> StackSample:
     regs = regs if regs is not None else struct.pack(f"<{REGS}Q", *range(REGS))
-    return StackSample(time, pid, pid, 0, 1000, (0xFFFFFFFF81000000 + time,), regs, stack)
+    return StackSample(time, pid, pid, 0, 1000, (0xFFFFFFFF81000000 + time,), (), regs, stack)
 
 
 def test_attr_bits() -> None:
@@ -46,11 +47,12 @@ def test_tail_layout() -> None:
     regs = struct.pack(f"<{REGS}Q", *range(100, 100 + REGS))
     stack = bytes(range(64))
     tail = struct.pack("<Q", 2) + regs + struct.pack("<Q", 64) + stack + struct.pack("<Q", 40)
-    record = StackSampleLayout(REGS).record(b"\0" * 8 + tail, 8, 5, 1, 2, 3, 1000, (7,))
-    assert record.regs == regs
-    assert record.stack == stack[:40]  # only what the kernel filled (dyn_size)
-    none = StackSampleLayout(REGS).record(struct.pack("<QQ", 0, 0), 0, 5, 1, 2, 3, 1000, ())
-    assert none.regs == b"" and none.stack == b""
+    layout = UserDumpLayout(DwarfSampling().regs_mask)
+    got_regs, got_stack = layout.read(b"\0" * 8 + tail, 8)
+    assert got_regs == regs
+    assert got_stack == stack[:40]  # only what the kernel filled (dyn_size)
+    assert layout.read(struct.pack("<QQ", 0, 0), 0) == (b"", b"")
+    assert layout.read(tail[:40], 0) == (b"", b"")  # cut short: no dump rather than a wrong one
 
 
 def test_spool_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -260,7 +260,8 @@ def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path, monkeypatch:
     monkeypatch.setattr(RingDrainer, "take", spy)
     monkeypatch.setattr(RecordDecoder, "__init__", keep)
     sink = ListSink()
-    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True),
+    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
+                                                  call_graph="fp-only"),
                                     sink, lambda progress: None, lambda: False)
     assert summary.metadata["decoder"] == "compiled" and summary.lost_records == 0
     (used,) = decoders

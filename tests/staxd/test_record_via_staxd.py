@@ -149,3 +149,46 @@ def test_dwarf_recording_through_staxd_has_the_backends_dump_layout(staxd: Staxd
     assert meta["backend.event_sets"] == {"sampling": "staxd"}
     assert got["kernel_samples"] >= 10, got  # type: ignore[operator]
     assert loss_lines(proc.stderr) == []
+
+
+def test_default_recording_through_staxd_repairs_stacks_with_the_hybrid_dump(staxd: StaxdProcess,
+                                                                             dirs: tuple[Path, Path]) -> None:
+    """--call-graph fp (the default) asks staxd for the hybrid dump on samples and switch-outs; the
+    pipe reads and sleeps go through glibc wrappers without frame pointers, so stacks get repaired."""
+    exe, out_dir = dirs
+    proc = record_as_nobody(exe, out_dir / "hybrid.stax", staxd.socket)
+    meta = contents(out_dir / "hybrid.stax")["meta"]
+    assert isinstance(meta, dict)
+    assert meta["call_graph"] == "fp"
+    assert meta["backend.event_sets"]["sampling"] == "staxd"  # type: ignore[index]
+    assert meta["backend.event_sets"]["context_switch"] == "staxd"  # type: ignore[index]
+    assert meta["backend.dwarf_regs_mask"] == 0x1C0  # ip, sp, bp
+    assert meta["backend.dwarf_stack_size"] == 512
+    assert meta["backend.hybrid_repaired"] > 0, meta  # type: ignore[operator]
+    assert "stacks repaired" in proc.stderr
+    log = staxd.log()
+    assert "kind=sampling" in log and "kind=context_switch" in log
+    assert "call_graph=hybrid" in log
+
+
+def test_system_wide_stack_copies_need_allow_other_users() -> None:
+    """A register and stack copy taken system-wide holds other users' raw stack memory: a policy that
+    allows system-wide recording but not other users' processes grants frame pointers only."""
+    from tests.staxd.conftest import TEST_POLICY, as_nobody
+
+    directory = Path(tempfile.mkdtemp(prefix="staxd-system-wide-"))
+    directory.chmod(0o755)
+    daemon = StaxdProcess(directory, TEST_POLICY + "allow_system_wide = true\n")
+    try:
+        for call_graph in ("hybrid", "dwarf"):
+            out = as_nobody("request", daemon.socket, json.dumps(
+                {"kind": "sampling", "system_wide": True, "call_graph": call_graph, "dwarf_stack_size": 512}))
+            assert out == {"ok": False, "type": "StaxdRefused",
+                           "error": f"staxd refused: Copying other users' stacks (a system-wide call-graph "
+                                    f"dump) is not allowed by staxd's policy (allow_other_users = false in "
+                                    f"{daemon.policy})."}
+        out = as_nobody("request", daemon.socket, json.dumps({"kind": "sampling", "system_wide": True}))
+        assert out["ok"] is True and out["fds"] == os.cpu_count()
+    finally:
+        daemon.stop()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -88,15 +88,16 @@ class CaptureSession:
         self.end_time = 0
         self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
-        dwarf = DwarfStage.for_request(request, self.decoder)  # None unless --call-graph dwarf
+        dwarf = DwarfStage.for_request(request, self.decoder)  # None for --call-graph fp-only
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
+        """The register and stack dump the sampler and the switch-out samples are opened with
+        (--call-graph fp, the hybrid default, and dwarf)."""
         self.compiled = compiled_stream.for_decoder(self.decoder)
         """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does."""
-        """The register and stack dump the sampler is opened with (--call-graph dwarf)."""
         self.stages: list[CaptureStage] = [stage for stage in (
             OffCpuStage() if request.off_cpu else None,  # private switch/waking records -> spans, wakeups
             CounterStage() if request.counters else None,  # follows thread creation; final reads at the end
-            dwarf,  # holds samples back: unwound after capture
+            dwarf,  # holds samples and dumped off-CPU spans back: unwound after capture
         ) if stage is not None]
         """The optional stages between time ordering and the sink, in stream order."""
 
@@ -152,7 +153,7 @@ class CaptureSession:
             granted = self.opener.sampling(self.staxd_target(), frequency=req.frequency,
                                            identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
                                            kernel=staxd_kernel or kernel,
-                                           dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
+                                           dwarf=dwarf)
             if granted is not None:
                 self.kernel = staxd_kernel or kernel
                 if want_kernel and not self.kernel:

@@ -1,6 +1,7 @@
 """The drain round in compiled code: scan, time order, off-CPU spans and wakeups, raw stacks.
 
-With the compiled decoder loaded (and not in ``--call-graph dwarf`` mode), a
+With the compiled decoder loaded and no user stack dumps in the samples (``--call-graph
+fp-only``; see :func:`for_decoder`), a
 :class:`CompiledStream` replaces three Python steps of a round -- the record decoder's
 hot records, the time orderer (time_order.py) and the off-CPU stream
 (off_cpu/stream.py, switch_tracker.py, wakeup_attribution.py) -- with fast_stream.c, which
@@ -282,9 +283,10 @@ _COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted
 
 
 def for_decoder(decoder: RecordDecoder) -> CompiledStream | None:
-    """The compiled stream for ``decoder``'s rings, or None where the Python path serves (no
-    compiled decoder, or DWARF stack samples, which the compiled scan does not read)."""
+    """The compiled stream for ``decoder``'s rings, or None where the Python path serves: no
+    compiled decoder, or samples that carry a user register/stack dump (``--call-graph fp``'s
+    hybrid unwinding and ``dwarf``), which are spooled and unwound after capture as objects."""
     fast = decoder._fast
-    if fast is None or decoder.stack_samples is not None:
+    if fast is None or decoder.dump is not None:
         return None
     return CompiledStream(fast, decoder)

@@ -53,9 +53,9 @@ class OffCpuStage(CaptureStage):
         try:
             setup = open_off_cpu(session.open_shaped, session.cpus, session.facts,
                                  enable_on_exec=bool(req.command), inherit=not req.system_wide,
-                                 wakeup_bytes=wakeup_bytes,
+                                 wakeup_bytes=wakeup_bytes, dwarf=session.dwarf_sampling,
                                  staxd=OffCpuStaxd(session.opener, session.staxd_target(), wakeup_bytes,
-                                                   kernel=req.kernel_stacks))
+                                                   kernel=req.kernel_stacks, dwarf=session.dwarf_sampling))
         except PerfEventError as exc:
             raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
                                f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None

@@ -94,7 +94,8 @@ OS = _key("os", "``sys.platform`` of the recording machine (``linux``, ``darwin`
 KERNEL = _key("kernel", "The kernel release (``uname -r``).")
 BACKEND = _key("backend", "The capture backend's name (e.g. ``linux-perf``).")
 FREQUENCY = _key("frequency", "The sampling frequency asked for, in Hz (``-F``).")
-CALL_GRAPH = _key("call_graph", "How user stacks were unwound: ``fp`` or ``dwarf``.")
+CALL_GRAPH = _key("call_graph", """How user stacks were unwound: ``fp`` (frame pointers, frameless leaves
+repaired from a small stack copy), ``fp-only`` or ``dwarf``.""")
 DURATION_S = _key("duration_s", """The capture time in seconds: from the start of sampling to its
 stop, without the unwinding and naming after it (``backend.post_capture_s`` gives that).""")
 LOST_RECORDS = _key("lost_records", "Records the kernel dropped because a ring buffer was full.")
@@ -174,6 +175,14 @@ BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons",
 BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph dwarf: samples unwound during
 capture, before an exec or a replaced mapping.""")
 BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", "--call-graph dwarf: CPU seconds of unwinding.")
+BACKEND_HYBRID_STACKS = _backend("hybrid_stacks", """--call-graph fp: user stacks (samples and off-CPU
+switch-outs) with a register and stack copy.""")
+BACKEND_HYBRID_CHECKED = _backend("hybrid_checked", """--call-graph fp: of those, stacks whose leaf had no
+frame pointer set up, unwound with CFI.""")
+BACKEND_HYBRID_REPAIRED = _backend("hybrid_repaired", """--call-graph fp: stacks that got back callers the
+frame-pointer walk skipped.""")
+BACKEND_HYBRID_UNREPAIRED = _backend("hybrid_unrepaired", """--call-graph fp: stacks whose CFI walk did not
+reach the frame-pointer chain (kept as the kernel walked them; why: ``dwarf_stop_reasons``).""")
 BACKEND_TIMEBASE = _backend("timebase", "macOS: mach_absolute_time ticks per ns as ``numer/denom``.")
 BACKEND_RECORDS = _backend("records", "macOS: kdebug records decoded.")
 
