@@ -2,9 +2,14 @@
 
 During capture, every :class:`~stax_backend_linux.dwarf_callgraph.stack_sample.StackSample`
 and every off-CPU :class:`~stax_backend_linux.off_cpu.records.DumpedInterval` goes to the
-on-disk spool and nothing is unwound: the profiled program keeps the CPU.  This serves
-``--call-graph dwarf`` (the whole user stack from CFI) and ``--call-graph fp``, the
-default hybrid mode (the kernel's frame-pointer walk with its leaf repaired by CFI).  Image loads, forks, execs and everything else go to the sink as usual, and the
+on-disk spool and nothing is unwound: the profiled program keeps the CPU.  That is
+``--call-graph dwarf`` (the whole user stack from CFI, over 8 KiB copies).
+
+``--call-graph fp``, the default hybrid mode (the kernel's frame-pointer walk with its
+leaf repaired by CFI), unwinds in the stream instead, as the records arrive: its work
+per stack is a cached row lookup or a short memoised walk over a 512-byte copy, and
+samples delivered at once reach the recording's once-a-second commits, so an
+interrupted or killed ``stax record`` keeps them, as with frame pointers alone.  Image loads, forks, execs and everything else go to the sink as usual, and the
 image loads, forks and execs also feed the unwinder's per-process mappings.  After
 the target stops, :meth:`DwarfSampleStream.finish` replays the spool, unwinds each
 sample and hands the :class:`stax.events.Sample` events to the sink.
@@ -52,7 +57,11 @@ class DwarfSampleStream:
     def __init__(self, sampling: DwarfSampling, spool_directory: str | None = None, max_stack: int = 127) -> None:
         self.sampling = sampling
         self.layout = UserDumpLayout(sampling.regs_mask)
-        self.spool = StackSampleSpool(spool_directory)
+        self.spool = StackSampleSpool(spool_directory) if not sampling.user_callchain else None
+        """The spool of held samples (``dwarf``); None in hybrid mode, which unwinds in the stream."""
+        self.streamed = 0
+        """Hybrid: samples and spans unwound in the stream."""
+        self.streamed_stack_bytes = 0
         self.unwinder = DwarfUnwindPass(sampling.regs_mask, hybrid=sampling.user_callchain, max_stack=max_stack)
         self._held: dict[int, array] = {}
         """pid -> spool offsets of its samples not delivered yet."""
@@ -87,8 +96,11 @@ class DwarfSampleStream:
         append = out.append
         unwinder = self.unwinder
         held = self._held
-        write = self.spool.write
-        write_interval = self.spool.write_interval
+        spool = self.spool
+        if spool is None:
+            return self._unwind_now(events)
+        write = spool.write
+        write_interval = spool.write_interval
         for event in events:
             kind = type(event)
             if kind is StackSample or kind is DumpedInterval:
@@ -110,6 +122,39 @@ class DwarfSampleStream:
             append(event)  # type: ignore[arg-type]
         return out
 
+    def _unwind_now(self, events: Sequence[object]) -> list[Event]:
+        """Hybrid mode: each sample and span unwound where it is, with its process's mappings of now."""
+        started = time.process_time()
+        out: list[Event] = []
+        append = out.append
+        unwinder = self.unwinder
+        sample = unwinder.sample
+        interval = unwinder.interval
+        streamed = stack_bytes = 0
+        for event in events:
+            kind = type(event)
+            if kind is StackSample:
+                streamed += 1
+                stack_bytes += len(event.stack)  # type: ignore[attr-defined]
+                append(sample(event))  # type: ignore[arg-type]
+                continue
+            if kind is DumpedInterval:
+                streamed += 1
+                stack_bytes += len(event.stack)  # type: ignore[attr-defined]
+                append(interval(event))  # type: ignore[arg-type]
+                continue
+            if kind is ImageLoad:
+                unwinder.image_load(event)  # type: ignore[arg-type]
+            elif kind is ThreadName and event.is_exec:  # type: ignore[attr-defined]
+                unwinder.exec(event.pid)  # type: ignore[attr-defined]
+            elif kind is ThreadStart and event.pid == event.tid != event.parent_pid:  # type: ignore[attr-defined]
+                unwinder.fork(event.parent_pid, event.pid)  # type: ignore[attr-defined]
+            append(event)  # type: ignore[arg-type]
+        self.streamed += streamed
+        self.streamed_stack_bytes += stack_bytes
+        self.unwind_seconds += time.process_time() - started
+        return out
+
     def _deliver_held(self, pid: int) -> list[Event]:
         offsets = self._held.pop(pid, None)
         if not offsets:
@@ -127,6 +172,8 @@ class DwarfSampleStream:
 
     def finish(self, batch_size: int = REPLAY_BATCH) -> Iterator[list[Event]]:
         """Unwind every sample still held, in time order, in batches for the sink."""
+        if self.spool is None:
+            return
         started = time.process_time()
         early = self._delivered_early
         sample = self.unwinder.sample
@@ -164,4 +211,5 @@ class DwarfSampleStream:
         return notes
 
     def close(self) -> None:
-        self.spool.close()
+        if self.spool is not None:
+            self.spool.close()

@@ -163,8 +163,10 @@ BACKEND_DWARF_STACK_SIZE = _backend("dwarf_stack_size",
                                     "--call-graph fp or dwarf: bytes of user stack copied per sample.")
 BACKEND_DWARF_REGS_MASK = _backend("dwarf_regs_mask",
                                    "--call-graph fp or dwarf: the user registers sampled (a bit mask).")
-BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", "--call-graph fp or dwarf: samples and off-CPU spans spooled for unwinding.")
-BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", "--call-graph fp or dwarf: bytes of the spool file.")
+BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", """--call-graph fp or dwarf: samples and off-CPU spans with a
+stack copy, unwound.""")
+BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", """--call-graph dwarf: bytes of the spool file (0 with fp,
+which unwinds in the stream).""")
 BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample",
                                                 "--call-graph fp or dwarf: stack bytes kept per sample (mean).")
 BACKEND_DWARF_UNWOUND = _backend("dwarf_unwound", "--call-graph dwarf: samples unwound.")
