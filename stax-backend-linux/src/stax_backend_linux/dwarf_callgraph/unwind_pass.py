@@ -151,10 +151,14 @@ class DwarfUnwindPass:
 
     def _add(self, resolver: ModuleResolver, load: ImageLoad) -> None:
         if load.kind is ImageKind.ELF:
-            tables = self.table_cache.get(load.path)
-            if tables is not None and load.build_id and tables.build_id and tables.build_id != load.build_id:
-                tables = None  # the file changed on disk since it was mapped: its CFI would lie
-            resolver.add_mapping(load.start, load.end, load.file_offset, load.path, tables=tables)
+            def tables_of(load: ImageLoad = load) -> ElfUnwindTables | None:
+                tables = self.table_cache.get(load.path)
+                if tables is not None and load.build_id and tables.build_id and tables.build_id != load.build_id:
+                    return None  # the file changed on disk since it was mapped: its CFI would lie
+                return tables
+
+            # read on the first lookup in the mapping: a process maps many libraries, samples touch few
+            resolver.add_mapping(load.start, load.end, load.file_offset, load.path, loader=tables_of)
         elif load.kind is ImageKind.VDSO:
             resolver.add_mapping(load.start, load.end, 0, load.path, tables=self._vdso_tables())
         else:  # JIT or anonymous code: no CFI, only the frame-pointer fallback
