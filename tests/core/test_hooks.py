@@ -36,7 +36,7 @@ from stax.stack_table import Image
 from stax.views import ViewKind
 from tests.annotate.test_code_source_hook import JIT_START, JitCodePlugin
 from tests.core.test_import_hook import MAGIC, ToyPlugin
-from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
