@@ -1,6 +1,6 @@
 """DWARF call-graph benchmark: ``stax record --call-graph dwarf`` vs ``perf record --call-graph dwarf``.
 
-Figures (issue 6), per workload (the 3:1 qsort workload of tests/dwarf, built
+Figures (issue 6), per workload (the 3:1 qsort workload of tests/backend_linux/dwarf_callgraph, built
 -O2 -fomit-frame-pointer, and Debian's python3 running a pure-Python loop):
 
 1. unwinding speed: stax's unwind pass (samples / CPU s, measured inside the pass, cold:

@@ -32,7 +32,7 @@ import os
 from stax_binfmt.linux_capabilities import CAPABILITY_NUMBERS, own_sets
 
 # What the grant path needs, each for a reason found by dropping it and watching what breaks
-# (tests/staxd/test_privileges.py runs the whole daemon test suite under exactly this set):
+# (tests/staxd_linux/test_privileges.py runs the whole daemon test suite under exactly this set):
 #   CAP_PERFMON  perf_event_open beyond perf_event_paranoid: kernel samples and call chains,
 #                CPU-wide events, tracepoints with raw data; and on another user's task, where
 #                perf_event_open accepts perfmon_capable() in place of ptrace_may_access() (since
