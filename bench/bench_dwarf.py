@@ -131,7 +131,7 @@ def main() -> None:
     try:
         exe = tmp / "qsort_split"
         subprocess.run(["gcc", "-O2", "-fomit-frame-pointer", "-o", str(exe),
-                        str(REPO / "tests" / "dwarf" / "workloads" / "qsort_split.c")], check=True)
+                        str(REPO / "tests" / "backend_linux" / "dwarf_callgraph" / "workloads" / "qsort_split.c")], check=True)
         python = sys.executable  # the interpreter running the bench (Debian's python3: no frame pointers)
         cpu, _ = cpu_time_of([str(exe), "0", "50"])
         rounds = max(50, int(50 * args.seconds / max(cpu, 1e-3)))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
-WORKLOAD_C = REPO / "tests" / "offcpu" / "workloads" / "capture_pingpong.c"
+WORKLOAD_C = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads" / "capture_pingpong.c"
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, int]:

@@ -80,7 +80,7 @@ def test_frame_pointers_lose_the_callers(qsort_split: Path, work_dir: Path) -> N
 
 def test_no_suggestion_for_whole_frame_pointer_stacks(work_dir: Path) -> None:
     """A frame-pointer build whose stacks reach _start gets no DWARF suggestion."""
-    exe = compile_c(REPO / "tests" / "linux" / "workloads" / "hot_split.c", work_dir / "hot_split",
+    exe = compile_c(REPO / "tests" / "backend_linux" / "workloads" / "hot_split.c", work_dir / "hot_split",
                     "-O1", "-fno-omit-frame-pointer")
     summary = record_with_summary(work_dir / "hot.stax", str(exe), "1", call_graph="fp")
     assert "--call-graph dwarf" not in summary
