@@ -36,8 +36,9 @@ from stax_binfmt.linux_capabilities import CAPABILITY_NUMBERS, own_sets
 #   CAP_PERFMON  perf_event_open beyond perf_event_paranoid: kernel samples and call chains,
 #                CPU-wide events, tracepoints with raw data; and on another user's task, where
 #                perf_event_open accepts perfmon_capable() in place of ptrace_may_access() (since
-#                CAP_PERFMON came in, Linux 5.8; the check is perf_check_permission() today).  Also required to load a BPF_PROG_TYPE_PERF_EVENT
-#                program (bpf_prog_load: is_perfmon_prog_type).
+#                CAP_PERFMON came in, Linux 5.8; the check is perf_check_permission() today).
+#                Also required to load a BPF_PROG_TYPE_PERF_EVENT program
+#                (bpf_prog_load: is_perfmon_prog_type).
 #   CAP_BPF      bpf(BPF_PROG_LOAD) and bpf(BPF_MAP_CREATE) for the per-grant rate limiter, which
 #                is attached with PERF_EVENT_IOC_SET_BPF (unprivileged BPF is off on most hosts).
 # Not needed, and so dropped: CAP_SYS_PTRACE (/proc/PID/status and /proc/PID/task are world-readable,
