@@ -242,7 +242,8 @@ def as_nobody(socket_path: Path, output: Path, request: dict) -> dict:
     return json.loads(proc.stdout)
 
 
-POLICY = 'allowed_users = ["65534"]\nallowed_groups = []\nsocket_mode = "0666"\nclient_timeout = 2.0\nallow_kernel_stacks = true\n'
+POLICY = ('allowed_users = ["65534"]\nallowed_groups = []\nsocket_mode = "0666"\nclient_timeout = 2.0\n'
+          'allow_kernel_stacks = true\n')
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the daemon checks a real uid 65534 peer, set up as root")

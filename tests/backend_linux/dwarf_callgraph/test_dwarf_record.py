@@ -13,8 +13,16 @@ from collections import Counter
 from pathlib import Path
 
 from stax.recording.reader import Recording
+from tests.backend_linux.dwarf_callgraph.conftest import (
+    COMPARATORS,
+    SECONDS,
+    Chain,
+    record,
+    record_with_summary,
+    stax,
+    user_chains,
+)
 from tests.conftest import REPO, compile_c
-from tests.backend_linux.dwarf_callgraph.conftest import COMPARATORS, SECONDS, Chain, record, record_with_summary, stax, user_chains
 
 TRUNCATED = "[truncated]"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stax.events import ImageKind, ImageLoad, Sample
-from stax.recording.reader import Recording
 from stax.recording.interner import TRUNCATED_FRAME
+from stax.recording.reader import Recording
 from stax.recording.writer import RecordingBuilder
 
 

@@ -11,8 +11,8 @@ from stax.plugin_manager import StaxPlugins
 from stax.stack_table import Image
 from stax_symbols.macho.macho_file import open_macho
 from tests.cli.conftest import stax
-from tests.symbols.macho.macho_build import MachoBuild, instruction_addresses, run, symbolizer_chains, tool
 from tests.symbols.debug_workload import as_chain, symbolicate_like_core
+from tests.symbols.macho.macho_build import MachoBuild, instruction_addresses, run, symbolizer_chains, tool
 
 TEXT = 0x100000000
 

@@ -13,8 +13,8 @@ from stax.events import ImageKind
 from stax.stack_table import Image
 from stax_symbols.macho.shared_cache import SharedCache
 from tests.cli.conftest import stax
-from tests.symbols.macho.shared_cache_builder import BASE, DYLIBS, SUB_UUID, TEXT_OFFSET, write_cache
 from tests.symbols.debug_workload import as_chain, symbolicate_like_core
+from tests.symbols.macho.shared_cache_builder import BASE, DYLIBS, SUB_UUID, TEXT_OFFSET, write_cache
 
 A, B = DYLIBS
 A_TEXT, B_TEXT = A.address + TEXT_OFFSET, B.address + TEXT_OFFSET

@@ -9,7 +9,13 @@ from stax_symbols.macho.compact_unwind import describe, is_dwarf_mode, read_unwi
 from stax_symbols.macho.eh_frame import EhFrame
 from stax_symbols.macho.load_commands import MachoError
 from stax_symbols.macho.macho_file import MachoSlice, open_macho
-from tests.symbols.macho.macho_build import ARCHES, MachoBuild, objdump_cfa_rows, objdump_fdes, objdump_unwind_info
+from tests.symbols.macho.macho_build import (
+    ARCHES,
+    MachoBuild,
+    objdump_cfa_rows,
+    objdump_fdes,
+    objdump_unwind_info,
+)
 
 
 def _slice(path) -> MachoSlice:
