@@ -1,5 +1,5 @@
 """Hybrid unwinding benchmark (issue 10 items 1, 2): ``stax record`` (``--call-graph fp``, the default)
-vs ``perf record -g`` on tests/unwind/hybrid/leaf_callers.c.
+vs ``perf record -g`` on tests/backend_linux/unwind/hybrid/leaf_callers.c.
 
 The workload spends equal, known times in fill_pages() -> memset, count_len() -> strlen
 (on the CPU), sleep_wait() -> nanosleep and read_wait() -> read (off the CPU); glibc has
