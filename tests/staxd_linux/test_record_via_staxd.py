@@ -174,7 +174,7 @@ def test_default_recording_through_staxd_repairs_stacks_with_the_hybrid_dump(sta
 def test_system_wide_stack_copies_need_allow_other_users() -> None:
     """A register and stack copy taken system-wide holds other users' raw stack memory: a policy that
     allows system-wide recording but not other users' processes grants frame pointers only."""
-    from tests.staxd.conftest import TEST_POLICY, as_nobody
+    from tests.staxd_linux.conftest import TEST_POLICY, as_nobody
 
     directory = Path(tempfile.mkdtemp(prefix="staxd-system-wide-"))
     directory.chmod(0o755)
