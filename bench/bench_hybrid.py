@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
-SOURCE = REPO / "tests" / "unwind" / "hybrid" / "leaf_callers.c"
+SOURCE = REPO / "tests" / "backend_linux" / "unwind" / "hybrid" / "leaf_callers.c"
 ON_CPU = ("fill_pages", "count_len")
 OFF_CPU = ("sleep_wait", "read_wait")
 SIZES = (128, 256, 512, 1024)
