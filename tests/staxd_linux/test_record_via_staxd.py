@@ -198,8 +198,8 @@ def test_system_wide_stack_copies_need_allow_other_users() -> None:
         proc = subprocess.run([*drop, STAX, "record", "-a", "-d", "0.5", "--no-off-cpu", "--no-symbolicate",
                                "-o", str(out_file)], capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        assert ("stax: Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd copies "
-                "other users' stacks only with allow_other_users = true in its policy") in proc.stderr
+        assert ("stax: Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
+                "copies other users' stacks only with allow_other_users = true in its policy") in proc.stderr
         meta = contents(out_file)["meta"]
         assert meta["backend.event_sets"] == {"sampling": "staxd"}  # type: ignore[index]
         assert "backend.hybrid_stacks" not in meta  # type: ignore[operator]

@@ -24,7 +24,12 @@ from stax.events import OffCpuInterval, Sample, Wakeup
 from stax.recording.interner import StackInterner
 from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import compiled_stream, fast_decoder
-from stax_backend_linux.decode.record_decoder import KIND_SAMPLING, KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
+from stax_backend_linux.decode.record_decoder import (
+    KIND_SAMPLING,
+    KIND_SCHED_WAKING,
+    KIND_SWITCH_STACK,
+    RecordDecoder,
+)
 from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker

@@ -17,13 +17,13 @@ import pytest
 
 from stax.contracts import RecordRequest
 from stax_backend_linux.decode import fast_decoder
-from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
     KIND_SCHED_WAKING,
     KIND_SWITCH_STACK,
     RecordDecoder,
 )
+from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.plugin import LinuxBackend
 from tests.backend_linux import perf_record_bytes as rb
 from tests.backend_linux.conftest import ListSink, needs_root

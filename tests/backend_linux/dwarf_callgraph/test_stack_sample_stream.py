@@ -12,9 +12,9 @@ import struct
 import pytest
 
 from stax.events import ImageKind, ImageLoad, Sample, ThreadName, ThreadStart
+from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.dwarf_callgraph import spool as stack_sample_spool
 from stax_backend_linux.dwarf_callgraph.spool import StackSampleSpool
-from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling, stack_size_for
@@ -141,7 +141,8 @@ def test_spool_round_trip_of_off_cpu_intervals() -> None:
         quiet = OffCpuInterval(5, 6, 10, 11, 0, BlockedReason.OTHER)
         written = [DumpedInterval(span, b"r" * 24, b"s" * 512), _sample(50),
                    DumpedInterval(quiet, b"q" * 24, b"")]
-        offsets = [spool.write_interval(r) if isinstance(r, DumpedInterval) else spool.write(r) for r in written]
+        offsets = [spool.write_interval(r) if isinstance(r, DumpedInterval) else spool.write(r)
+                   for r in written]
         back = [record for _, record in spool.replay()]
         assert isinstance(back[0], DumpedInterval) and back[0].interval == span
         assert (back[0].regs, back[0].stack) == (b"r" * 24, b"s" * 512)

@@ -69,9 +69,10 @@ ROOT_DATA_PAGES = 512
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
-SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd copies "
-                       "other users' stacks only with allow_other_users = true in its policy, so callers of "
-                       "functions without frame pointers (libc's) are missing; ask your administrator to set it.")
+SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
+                       "copies other users' stacks only with allow_other_users = true in its policy, so "
+                       "callers of functions without frame pointers (libc's) are missing; ask your "
+                       "administrator to set it.")
 
 
 class CaptureSession:

@@ -226,8 +226,9 @@ class EventOpener:
         if granted is None or request is None:
             return None
         dump_bits = pea.PERF_SAMPLE_REGS_USER | pea.PERF_SAMPLE_STACK_USER if dwarf is not None else 0
-        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE | dump_bits) or not self._same_dump(granted,
-                                                                                                        dwarf):
+        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE | dump_bits):
+            return None
+        if not self._same_dump(granted, dwarf):
             return None
         events = self.per_cpu(granted, request.start)
         if events is not None:

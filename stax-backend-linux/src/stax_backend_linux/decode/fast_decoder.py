@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 PURE_PYTHON_ENV = "STAX_PURE_PYTHON"
 ENTRY_WORDS = 11
-ENTRY = struct.Struct("<6Qq4Q")  # fast_decode.h: tag, time, pid, tid, cpu, period|misc, wakee|dump at, k/u at+count
+# fast_decode.h: tag, time, pid, tid, cpu, period|misc, wakee|dump at, k/u at+count
+ENTRY = struct.Struct("<6Qq4Q")
 BATCH = 4096  # entries per call into C
 
 TAG_SAMPLE = 0
@@ -99,7 +100,8 @@ class FastScan:
                     if dump is None:
                         append(Sample(when, pid, tid, cpu, extra, kernel, user, k_n + u_n >= max_stack))
                     else:  # wakee: where the register/stack dump starts
-                        append(StackSample(when, pid, tid, cpu, extra, kernel, user, *dump.read(chunk, wakee)))
+                        regs, stack = dump.read(chunk, wakee)
+                        append(StackSample(when, pid, tid, cpu, extra, kernel, user, regs, stack))
                     samples += 1
                 elif tag == TAG_SWITCH_STACK:
                     if dump is None:

@@ -287,7 +287,8 @@ class RecordDecoder:
                         if kind == KIND_SWITCH_STACK:
                             if nr == 0:
                                 kernel = user = ()
-                            append(SwitchStack(when, pid, tid, cpu, kernel, user, *dump.read(chunk, at + 8 * nr)))
+                            regs, stack = dump.read(chunk, at + 8 * nr)
+                            append(SwitchStack(when, pid, tid, cpu, kernel, user, regs, stack))
                             self.switch_stacks += 1
                             off += size
                             continue

@@ -1,4 +1,4 @@
-"""An append-only temporary file of samples and off-CPU intervals with user dumps, so capture memory stays bounded.
+"""An append-only temporary file of samples and off-CPU spans with user dumps: capture memory stays bounded.
 
 Unwinding is too slow to do while the target runs without stealing CPU from it, and
 a sample's register dump and stack copy (up to 64 KiB) are too big to hold in memory
@@ -133,7 +133,8 @@ def _record_size(buffer: bytes, pos: int) -> int:
 
 
 def _decode(buffer: bytes, pos: int) -> tuple[SpoolRecord, int]:
-    time, weight, pid, tid, cpu, n_kernel, n_user, regs_len, kind, stack_len = _HEADER.unpack_from(buffer, pos)
+    fields = _HEADER.unpack_from(buffer, pos)
+    time, weight, pid, tid, cpu, n_kernel, n_user, regs_len, kind, stack_len = fields
     at = pos + HEADER_SIZE
     if kind == KIND_INTERVAL:
         end, waker, reason, site_len = _INTERVAL.unpack_from(buffer, at)

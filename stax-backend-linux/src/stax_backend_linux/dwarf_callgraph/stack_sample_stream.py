@@ -9,7 +9,9 @@ on-disk spool and nothing is unwound: the profiled program keeps the CPU.  That 
 leaf repaired by CFI), unwinds in the stream instead, as the records arrive: its work
 per stack is a cached row lookup or a short memoised walk over a 512-byte copy, and
 samples delivered at once reach the recording's once-a-second commits, so an
-interrupted or killed ``stax record`` keeps them, as with frame pointers alone.  Image loads, forks, execs and everything else go to the sink as usual, and the
+interrupted or killed ``stax record`` keeps them, as with frame pointers alone.
+
+Image loads, forks, execs and everything else go to the sink as usual, and the
 image loads, forks and execs also feed the unwinder's per-process mappings.  After
 the target stops, :meth:`DwarfSampleStream.finish` replays the spool, unwinds each
 sample and hands the :class:`stax.events.Sample` events to the sink.
@@ -54,7 +56,8 @@ REPLAY_BATCH = 8192
 class DwarfSampleStream:
     """Spools DWARF samples during capture and unwinds them after it (see module doc)."""
 
-    def __init__(self, sampling: DwarfSampling, spool_directory: str | None = None, max_stack: int = 127) -> None:
+    def __init__(self, sampling: DwarfSampling, spool_directory: str | None = None,
+                 max_stack: int = 127) -> None:
         self.sampling = sampling
         self.layout = UserDumpLayout(sampling.regs_mask)
         self.spool = StackSampleSpool(spool_directory) if not sampling.user_callchain else None
@@ -62,7 +65,8 @@ class DwarfSampleStream:
         self.streamed = 0
         """Hybrid: samples and spans unwound in the stream."""
         self.streamed_stack_bytes = 0
-        self.unwinder = DwarfUnwindPass(sampling.regs_mask, hybrid=sampling.user_callchain, max_stack=max_stack)
+        self.unwinder = DwarfUnwindPass(sampling.regs_mask, hybrid=sampling.user_callchain,
+                                        max_stack=max_stack)
         self._held: dict[int, array] = {}
         """pid -> spool offsets of its samples not delivered yet."""
         self._delivered_early: set[int] = set()

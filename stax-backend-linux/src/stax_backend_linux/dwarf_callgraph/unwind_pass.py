@@ -42,8 +42,8 @@ from stax_backend_linux.unwind import (
     ElfUnwindTables,
     ModuleResolver,
     PerfRegisterLayout,
-    UnwindTableCache,
     StopReason,
+    UnwindTableCache,
     UnwindTableError,
     unwind,
 )
@@ -153,7 +153,7 @@ class DwarfUnwindPass:
         if load.kind is ImageKind.ELF:
             def tables_of(load: ImageLoad = load) -> ElfUnwindTables | None:
                 tables = self.table_cache.get(load.path)
-                if tables is not None and load.build_id and tables.build_id and tables.build_id != load.build_id:
+                if tables is not None and load.build_id and tables.build_id not in (None, b"", load.build_id):
                     return None  # the file changed on disk since it was mapped: its CFI would lie
                 return tables
 

@@ -163,20 +163,21 @@ BACKEND_DWARF_STACK_SIZE = _backend("dwarf_stack_size",
                                     "--call-graph fp or dwarf: bytes of user stack copied per sample.")
 BACKEND_DWARF_REGS_MASK = _backend("dwarf_regs_mask",
                                    "--call-graph fp or dwarf: the user registers sampled (a bit mask).")
-BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", """--call-graph fp or dwarf: samples and off-CPU spans with a
-stack copy, unwound.""")
-BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", """--call-graph dwarf: bytes of the spool file (0 with fp,
-which unwinds in the stream).""")
-BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample",
-                                                "--call-graph fp or dwarf: stack bytes kept per sample (mean).")
+BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", """--call-graph fp or dwarf: samples and off-CPU spans
+with a stack copy, unwound.""")
+BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", """--call-graph dwarf: bytes of the spool file
+(0 with fp, which unwinds in the stream).""")
+BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample", """--call-graph fp or dwarf:
+stack bytes kept per sample (mean).""")
 BACKEND_DWARF_UNWOUND = _backend("dwarf_unwound", "--call-graph dwarf: samples unwound.")
 BACKEND_DWARF_TRUNCATED = _backend("dwarf_truncated",
                                    "--call-graph dwarf: unwound stacks marked [truncated].")
-BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons",
-                                      "--call-graph dwarf: why unwinding stopped -> samples; fp: why a stack was not repaired.")
-BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph fp or dwarf: samples unwound during
+BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons", """--call-graph dwarf: why unwinding stopped ->
+samples; fp: why a stack was not repaired.""")
+BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph dwarf: samples unwound during
 capture, before an exec or a replaced mapping.""")
-BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", "--call-graph fp or dwarf: CPU seconds of unwinding.")
+BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", """--call-graph fp or dwarf: CPU seconds of
+unwinding.""")
 BACKEND_HYBRID_STACKS = _backend("hybrid_stacks", """--call-graph fp: user stacks (samples and off-CPU
 switch-outs) with a register and stack copy.""")
 BACKEND_HYBRID_CHECKED = _backend("hybrid_checked", """--call-graph fp: of those, stacks whose leaf had no
