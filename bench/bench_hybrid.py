@@ -28,12 +28,13 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_dwarf import meta  # the recording's meta table as JSON values (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
@@ -50,14 +51,6 @@ def cpu_time_of(cmd: list[str]) -> float:
     if os.waitstatus_to_exitcode(status) not in (0, 1):  # perf 6.x may exit 1 after recording
         raise SystemExit(f"bench: {' '.join(cmd)} failed")
     return usage.ru_utime + usage.ru_stime
-
-
-def meta(rec: Path) -> dict[str, object]:
-    db = sqlite3.connect(rec)
-    try:
-        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-    finally:
-        db.close()
 
 
 def stax_shares(rec: Path, callers: tuple[str, ...], *flags: str) -> dict[str, float]:
