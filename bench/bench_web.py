@@ -83,8 +83,9 @@ def perf_report(work: Path, samples: int) -> dict[str, object]:
     data = work / "perf.data"
     period_ns = 20_000  # 50k samples/s of one busy thread: ~20 s for 1M samples
     seconds = samples * period_ns / 1e9
-    proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-c", str(period_ns), "-g", "-o", str(data),
-                           "--", str(exe), "3", "1", f"{seconds:.1f}"], capture_output=True, text=True)
+    proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-c", str(period_ns), "-g",
+                           "-o", str(data), "--", str(exe), "3", "1", f"{seconds:.1f}"],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         return {"skipped": f"perf record failed: {proc.stderr.strip()[:200]}"}
     count = subprocess.run([perf, "report", "-i", str(data), "--stdio", "-n", "--sort", "pid"],
@@ -123,15 +124,15 @@ def main() -> None:
             meta = server.api("/api/meta")
             duration = meta["duration_ns"]
             results["samples"] = meta["sample_count"]
+            window = f"start={duration // 3}&end={duration // 3 + duration // 10}"
             requests = [
                 ("meta", "/api/meta"),
                 ("flame cold", "/api/flame"), ("flame warm", "/api/flame"),
                 ("flame inverted", "/api/flame?invert=1"),
                 ("top", "/api/top?limit=200"),
                 ("timeline", "/api/timeline?buckets=1000"),
-                ("zoom: time range flame", f"/api/flame?start={duration // 3}&end={duration // 3 + duration // 10}"),
-                ("zoom: time range timeline",
-                 f"/api/timeline?buckets=1000&start={duration // 3}&end={duration // 3 + duration // 10}"),
+                ("zoom: time range flame", f"/api/flame?{window}"),
+                ("zoom: time range timeline", f"/api/timeline?buckets=1000&{window}"),
                 ("zoom: focus phase1", "/api/flame?focus=phase1"),
                 ("thread filter flame", "/api/flame?tids=101,102"),
                 ("sandwich leaf7", "/api/sandwich?function=leaf7"),
