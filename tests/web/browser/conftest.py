@@ -1,0 +1,139 @@
+"""The web UI's browser tests: real recordings, a real `stax serve`, Debian's chromium driven by playwright.
+
+The browser is /usr/bin/chromium (scripts/bootstrap.sh installs it with apt-get); playwright's own
+browser download is never used. Screenshots go to tests/web/browser/artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, compile_c
+from tests.exports.conftest import CFLAGS, STAX, hotspots_rec, needs_root, pingpong_rec, stax  # noqa: F401
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+HERE = Path(__file__).parent
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+pytestmark = [needs_root, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="apt-get install chromium")]
+
+
+@pytest.fixture(scope="session")
+def base_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The diff's base: hot_b does a third of the work it does in examples/hotspots.c (9:1)."""
+    work = tmp_path_factory.mktemp("base")
+    # Named "hotspots" like the current recording's executable, so the diff matches its frames.
+    exe = compile_c(HERE / "workloads" / "hotspots_less_b.c", work / "hotspots", *CFLAGS)
+    rec = work / "base.stax"
+    stax("record", "-q", "-o", str(rec), "--", str(exe), "2")
+    return rec
+
+
+@pytest.fixture(scope="session")
+def threads_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/cli/workloads/threads.c: worker-a does twice the work of worker-b."""
+    work = tmp_path_factory.mktemp("threads")
+    exe = compile_c(REPO / "tests" / "cli" / "workloads" / "threads.c", work / "threads", *CFLAGS)
+    rec = work / "threads.stax"
+    stax("record", "-q", "-o", str(rec), "--", str(exe))
+    return rec
+
+
+@contextmanager
+def served(rec: Path, *extra: str) -> Iterator[str]:
+    """`stax serve --no-open REC`; yields the URL it prints as its first line of stdout."""
+    proc = subprocess.Popen([STAX, "serve", "--no-open", "--port", "0", str(rec), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while not line and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                line = proc.stdout.readline()
+                if not line:  # EOF: the server exited
+                    break
+        if not re.match(r"^http://127\.0\.0\.1:\d+/\?token=\S+$", line.strip()):
+            proc.kill()
+            raise AssertionError(f"stax serve printed {line!r} first; stderr:\n{proc.stderr.read()}")
+        yield line.strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+        yield b
+        b.close()
+
+
+class UI:
+    """One page of the web UI, with the helpers the tests share; collects console errors."""
+
+    def __init__(self, page, name: str):
+        self.page = page
+        self.name = name
+        self.console_errors: list[str] = []
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.console_errors.append(f"page error: {e}"))
+
+    def open(self, url: str) -> UI:
+        self.page.goto(url)
+        self.idle()
+        return self
+
+    def idle(self) -> None:
+        """Wait until every fetch and redraw the last action started has finished."""
+        self.page.wait_for_function("() => window.__stax && window.__stax.idle()", timeout=60_000)
+
+    def js(self, expr: str, *args):
+        return self.page.evaluate(expr, *args)
+
+    def frames(self, which: str = "main") -> list[dict]:
+        return self.js("(w) => window.__stax.frames(w)", which)
+
+    def frame(self, name: str, which: str = "main") -> dict:
+        found = [f for f in self.frames(which) if f["name"] == name]
+        assert found, f"no frame {name!r} drawn; frames: {[f['name'] for f in self.frames(which)][:40]}"
+        return max(found, key=lambda f: f["width"])
+
+    def total(self) -> float:
+        return self.js("() => window.__stax.total()")
+
+    def shot(self, label: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{self.name}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+
+@pytest.fixture
+def ui(browser, request) -> Iterator[UI]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    u = UI(page, request.node.name)
+    yield u
+    try:
+        if page.url.startswith("http"):
+            u.shot("end")
+    finally:
+        context.close()
+    assert not u.console_errors, f"console errors: {u.console_errors}"
