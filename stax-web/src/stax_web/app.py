@@ -1,0 +1,66 @@
+"""The ASGI app of ``stax serve``: the page, its static files and the ``/api/*`` JSON views.
+
+Routes are thin: each parses its query (:mod:`stax_web.query`), runs its view on the
+session's data thread (:class:`stax_web.session.Session`) and returns JSON.  The
+:class:`stax_web.security.Guard` wraps the whole app, so no route is reachable
+without the bound Host and the token.  Only two things are ever read from disk: the
+recordings the session opened, and files inside the package's own ``static/``
+directory (starlette's :class:`StaticFiles` refuses paths leading out of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from stax.errors import StaxError
+from stax_web import meta_view
+from stax_web.security import Guard, allowed_hosts
+from stax_web.session import Session
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class WebError(Exception):
+    """A request the server will not answer: ``status`` and one sentence for ``{"error": ...}``."""
+
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
+def build_app(session: Session, token: str, host: str, port: int) -> Guard:
+    """The guarded app serving ``session`` at ``host:port``."""
+    origin = session.origin
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    def json_view(view: Callable[[Request], object]) -> Callable:
+        async def endpoint(request: Request) -> Response:
+            try:
+                payload = await view(request)
+            except WebError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            except StaxError as exc:  # damage found inside a view's query, an empty selection
+                return JSONResponse({"error": str(exc)}, status_code=422)
+            return JSONResponse(payload)
+        return endpoint
+
+    async def meta(request: Request) -> object:
+        return await session.call(meta_view.meta, session.current, origin, session.base is not None)
+
+    routes = [
+        Route("/", index),
+        Route("/index.html", index),
+        Route("/api/meta", json_view(meta)),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    return Guard(app, token, allowed_hosts(host, port))
