@@ -114,6 +114,13 @@ class UI:
         assert found, f"no frame {name!r} drawn; frames: {[f['name'] for f in self.frames(which)][:40]}"
         return max(found, key=lambda f: f["width"])
 
+    def click_frame(self, name: str, canvas: str = "canvas.flame") -> None:
+        """A real mouse click in the middle of the widest drawn frame called NAME."""
+        f = self.frame(name)
+        box = self.page.locator(canvas).first.bounding_box()
+        self.page.mouse.click(box["x"] + f["x"] + f["width"] / 2, box["y"] + f["y"] + f["height"] / 2)
+        self.idle()
+
     def total(self) -> float:
         return self.js("() => window.__stax.total()")
 

@@ -251,6 +251,7 @@ export class FlameChart {
     const t = this.tree, d = this.drawn;
     return d.node.map((i, k) => ({
       name: t.nameOf(i), image: t.imageOf(i), depth: d.depth[k], x: d.x[k], width: d.w[k],
+      y: this.icicle ? d.depth[k] * ROW : this.H - (d.depth[k] + 1) * ROW, height: ROW - 1,
       total: t.total[i], self: t.self[i], colour: this.colour(i), matched: !!(this.match && this.match[i]),
       base_total: t.isDiff ? t.baseTotal[i] : undefined,
     }));
