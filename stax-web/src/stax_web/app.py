@@ -20,7 +20,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stax.errors import StaxError
-from stax_web import meta_view
+from stax_web import meta_view, views
+from stax_web.query import QueryError, ViewQuery, int_param, parse_query
 from stax_web.security import Guard, allowed_hosts
 from stax_web.session import Session
 
@@ -35,6 +36,15 @@ class WebError(Exception):
         self.status = status
 
 
+TOP_SORTS = ("self", "total", "samples")
+
+
+def query_of(request: Request) -> ViewQuery:
+    """The common parameters of every view (API.md), or a :class:`QueryError`."""
+    params = request.query_params
+    return parse_query(params, {key: params.getlist(key) for key in ("focus", "merge", "collapse")})
+
+
 def build_app(session: Session, token: str, host: str, port: int) -> Guard:
     """The guarded app serving ``session`` at ``host:port``."""
     origin = session.origin
@@ -46,6 +56,8 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         async def endpoint(request: Request) -> Response:
             try:
                 payload = await view(request)
+            except QueryError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
             except WebError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
             except StaxError as exc:  # damage found inside a view's query, an empty selection
@@ -56,10 +68,24 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
     async def meta(request: Request) -> object:
         return await session.call(meta_view.meta, session.current, origin, session.base is not None)
 
+    async def flame(request: Request) -> object:
+        return await session.call(views.flame, session, query_of(request))
+
+    async def top(request: Request) -> object:
+        params = request.query_params
+        sort = params.get("sort", "") or "self"
+        if sort not in TOP_SORTS:
+            raise QueryError(f"sort={sort!r} is not a column; use self, total or samples.")
+        limit = int_param(params, "limit", 100, 1, 100_000)
+        return await session.call(views.top, session, query_of(request), sort, limit,
+                                  params.get("filter", ""))
+
     routes = [
         Route("/", index),
         Route("/index.html", index),
         Route("/api/meta", json_view(meta)),
+        Route("/api/flame", json_view(flame)),
+        Route("/api/top", json_view(top)),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -41,6 +41,7 @@ class Session:
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
         self.origin: tuple[int, int] = (0, 0)
         """(first, last) event time of ``current``: the page's times are relative to ``first``."""
+        self.base_origin: tuple[int, int] = (0, 0)
 
     @classmethod
     def open(cls, path: Path, base: Path | None = None) -> Session:
@@ -53,6 +54,8 @@ class Session:
             raise
         session = cls(executor, current, base_rec)
         session.origin = executor.submit(time_origin, current).result()
+        if base_rec is not None:
+            session.base_origin = executor.submit(time_origin, base_rec).result()
         return session
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
