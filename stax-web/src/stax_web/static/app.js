@@ -295,8 +295,9 @@ async function main() {
   for (const o of document.querySelectorAll("#mode option"))
     o.disabled = o.value !== "cpu" && (!m.has_off_cpu || (m.modes && !m.modes.includes(o.value)));
   app.busy--;
+  const first = app.render(); // the flame graph's fetch goes first: the server answers in order
   loadTimeline();
-  await app.render();
+  await first;
 }
 
 main();

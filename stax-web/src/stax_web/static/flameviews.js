@@ -27,8 +27,9 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
   const path = diff ? "diff" : "flame";
   const params = commonParams(s, { invert: s.invert });
   const key = `${s.view}|${path}?${new URLSearchParams(params)}`;
-  const describeP = app.describer();
-  const tree = await flameTree(path, params);
+  const treeP = flameTree(path, params);
+  const describeP = app.describer(); // file:line for tooltips; asked after the tree, which paints first
+  const tree = await treeP;
   if (app.stale()) return;
   let chart = app.current && app.current.key === key ? app.current.chart : null;
   if (!chart) {
