@@ -16,7 +16,12 @@ async function flameTree(path, params) {
   const key = path + "?" + new URLSearchParams(params);
   if (!trees.has(key)) {
     if (trees.size > 8) trees.delete(trees.keys().next().value);
-    trees.set(key, getJSON(path, params).then((p) => new FlameTree(p)));
+    trees.set(key, getJSON(path, params).then((p) => {
+      const t0 = performance.now();
+      const tree = new FlameTree(p);
+      tree.buildMs = performance.now() - t0;
+      return tree;
+    }));
   }
   return trees.get(key);
 }
@@ -49,6 +54,7 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
   }
   app.report(tree.grandTotal, tree.unit);
   applyZoom(app);
+  Object.assign(app.timings, { buildMs: tree.buildMs, drawMs: chart.lastDrawMs, nodes: tree.n });
   describeP.then(() => { if (!app.stale()) chart.draw(); }, () => {});
 }
 
