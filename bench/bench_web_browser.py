@@ -1,4 +1,4 @@
-"""The web UI on a 1M-sample recording in headless chromium: first flame-graph paint, zoom time, server memory.
+"""The web UI on a 1M-sample recording in headless chromium: first flame-graph paint, zoom, server memory.
 
 The recording is synthetic (the tests' recording helper through the real RecordingBuilder):
 1,000,000 samples over 5,000 distinct stacks 8-16 frames deep in 4 threads, so the figures are
@@ -31,6 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # for tests.render.synthetic_recording
+sys.path.insert(0, str(REPO / "bench"))  # for bench_foundation.perf_samples
+
+from bench_foundation import perf_samples  # noqa: E402
 
 from tests.render.synthetic_recording import write_recording  # noqa: E402
 
@@ -74,7 +77,8 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
 
     paints, fetches, builds, draws, zooms, errors = [], [], [], [], [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"],
+                                    headless=True)
         for _ in range(repeat):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -83,7 +87,9 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
             t = page.evaluate("() => window.__stax.timings()")
             flame = page.evaluate("""() => performance.getEntriesByType('resource')
                 .filter(r => r.name.includes('/api/flame')).map(r => r.responseEnd - r.startTime)[0]""")
-            paints.append(t["firstPaintMs"]); builds.append(t["buildMs"]); draws.append(t["drawMs"])
+            paints.append(t["firstPaintMs"])
+            builds.append(t["buildMs"])
+            draws.append(t["drawMs"])
             fetches.append(flame)
             nodes = t["nodes"]
             # zoom into the widest frames of depth 2..4, then back to the root, timing each click
@@ -93,7 +99,8 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
                 if not frames:
                     continue
                 f = max(frames, key=lambda f: f["width"])
-                page.mouse.click(box["x"] + f["x"] + min(f["width"] / 2, 40), box["y"] + f["y"] + f["height"] / 2)
+                x, y = box["x"] + f["x"] + min(f["width"] / 2, 40), box["y"] + f["y"] + f["height"] / 2
+                page.mouse.click(x, y)
                 page.wait_for_function("() => window.__stax.idle()")
                 zooms.append(page.evaluate("() => window.__stax.timings().lastZoomMs"))
             page.close()
@@ -109,22 +116,17 @@ def perf_report_rate(tmp: Path) -> dict[str, float] | None:
     if not shutil.which("perf") or not shutil.which("gcc"):
         return None
     exe = tmp / "hotspots"
-    subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe), str(REPO / "examples" / "hotspots.c")],
-                   check=True)
+    source = REPO / "examples" / "hotspots.c"
+    subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe), str(source)], check=True)
     data = tmp / "perf.data"
     subprocess.run(["perf", "record", "-q", "-F", "999", "-g", "-o", str(data), "--", str(exe), "4"],
                    check=True, capture_output=True)
-    count = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "-F", "overhead", "-g", "none",
-                            "--show-nr-samples"], capture_output=True, text=True).stdout
-    samples = next((int(line.split()[-1]) for line in count.splitlines() if line.startswith("# Samples:")
-                    and line.split()[-1].isdigit()), None)
-    if samples is None:  # "# Samples: 7K of event 'cpu-clock'": count the sample lines instead
-        script = subprocess.run(["perf", "script", "-i", str(data), "-F", "time"], capture_output=True, text=True)
-        samples = sum(1 for line in script.stdout.splitlines() if line.strip())
+    samples = perf_samples(data)
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children"], capture_output=True, check=True)
+        subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children"],
+                       capture_output=True, check=True)
         best = min(best, time.perf_counter() - start)
     return {"samples": samples, "seconds": best, "samples_per_s": samples / best}
 
@@ -151,14 +153,16 @@ def main() -> None:
             proc.wait(timeout=10)
         perf = perf_report_rate(tmp)
         r.update(samples=args.samples, perf=perf, uptime=os.getloadavg())
-        print(f"first flame-graph paint  {r['first_paint_ms']:.0f} ms median of {args.repeat} (goal <= 1000 ms);"
+        print(f"first flame-graph paint  {r['first_paint_ms']:.0f} ms, median of {args.repeat} (goal <= 1 s);"
               f" /api/flame {r['flame_fetch_ms']:.0f} ms, tree build {r['tree_build_ms']:.0f} ms,"
               f" draw {r['draw_ms']:.0f} ms, {r['nodes']:,} nodes")
-        print(f"zoom (click to redrawn)  {r['zoom_ms']:.1f} ms median, {r['zoom_max_ms']:.1f} ms worst (goal <= 50 ms)")
+        print(f"zoom (click to redrawn)  {r['zoom_ms']:.1f} ms median, {r['zoom_max_ms']:.1f} ms worst"
+              " (goal <= 50 ms)")
         print(f"server peak RSS          {r['server_peak_rss_mib']:.0f} MiB")
         if perf:
             scaled = args.samples / perf["samples_per_s"]
-            print(f"perf report --stdio      {perf['samples_per_s']:,.0f} samples/s ({perf['samples']:,} samples in"
+            print(f"perf report --stdio      {perf['samples_per_s']:,.0f} samples/s"
+                  f" ({perf['samples']:,} samples in"
                   f" {perf['seconds']:.2f} s): {scaled:.1f} s for {args.samples:,} samples")
         if r["console_errors"]:
             print(f"console errors: {r['console_errors']}")
