@@ -19,8 +19,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stax.cli.view_inputs import DEFAULT_MAX_WAKERS, DEFAULT_WAKERS_LIMIT
 from stax.errors import StaxError
 from stax_web import meta_view, views
+from stax_web.cli_views import NoSuchFunction
 from stax_web.query import QueryError, ViewQuery, int_param, parse_query
 from stax_web.security import Guard, allowed_hosts
 from stax_web.session import Session
@@ -60,6 +62,8 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except WebError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            except NoSuchFunction as exc:
+                return JSONResponse({"error": str(exc)}, status_code=404)
             except StaxError as exc:  # damage found inside a view's query, an empty selection
                 return JSONResponse({"error": str(exc)}, status_code=422)
             return JSONResponse(payload)
@@ -80,12 +84,38 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         return await session.call(views.top, session, query_of(request), sort, limit,
                                   params.get("filter", ""))
 
+    async def timeline(request: Request) -> object:
+        buckets = int_param(request.query_params, "buckets", 1000, 1, 20_000)
+        return await session.call(views.timeline, session, query_of(request), buckets)
+
+    async def threads(request: Request) -> object:
+        limit = int_param(request.query_params, "limit", -1, -1, 1_000_000)
+        return await session.call(views.threads, session, query_of(request), limit)
+
+    async def wakers(request: Request) -> object:
+        params = request.query_params
+        limit = int_param(params, "limit", DEFAULT_WAKERS_LIMIT, -1, 1_000_000)
+        max_wakers = int_param(params, "wakers", DEFAULT_MAX_WAKERS, -1, 1_000_000)
+        return await session.call(views.wakers, session, query_of(request), limit, max_wakers)
+
+    async def annotate(request: Request) -> object:
+        params = request.query_params
+        function = params.get("function", "")
+        if not function:
+            raise QueryError("Give the function to annotate, e.g. /api/annotate?function=main.")
+        return await session.call(views.annotate, session, query_of(request), function,
+                                  params.get("image") or None)
+
     routes = [
         Route("/", index),
         Route("/index.html", index),
         Route("/api/meta", json_view(meta)),
         Route("/api/flame", json_view(flame)),
         Route("/api/top", json_view(top)),
+        Route("/api/timeline", json_view(timeline)),
+        Route("/api/threads", json_view(threads)),
+        Route("/api/wakers", json_view(wakers)),
+        Route("/api/annotate", json_view(annotate)),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from stax.analysis.call_tree import CallTree
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
-from stax_web import flame_view, top_view
+from stax_web import cli_views, flame_view, timeline_view, top_view
 from stax_web.profiles import load_profile
 from stax_web.query import ViewQuery
 from stax_web.session import Session
@@ -49,3 +49,21 @@ def top(session: Session, query: ViewQuery, sort: str, limit: int, text: str) ->
     lines = session.cached(("lines", id(session.current)), lambda: top_view.function_lines(session.current))
     total = flame_view.values(root_first, query.unit)[0][0]
     return top_view.top_payload(rows, total, query.unit, sort, limit, text, lines)
+
+
+def timeline(session: Session, query: ViewQuery, buckets: int) -> dict:
+    return session.cached(("timeline", query.selection, buckets),
+                          lambda: timeline_view.timeline(session.current, session.origin, query, buckets))
+
+
+def threads(session: Session, query: ViewQuery, limit: int) -> object:
+    return cli_views.threads(session.current.path, query.sample_filter(session.origin[0]), limit)
+
+
+def wakers(session: Session, query: ViewQuery, limit: int, max_wakers: int) -> object:
+    return cli_views.wakers(session.current.path, query.sample_filter(session.origin[0]), limit, max_wakers)
+
+
+def annotate(session: Session, query: ViewQuery, function: str, image: str | None) -> object:
+    return session.cached(("annotate", query.selection, function, image), lambda: cli_views.annotate(
+        session.current, query.sample_filter(session.origin[0]), query.mode != "cpu", function, image))

@@ -344,6 +344,19 @@ class Recording:
             [origin, max(1, slice_ns), *params],
         )
 
+    def thread_sample_slices(self, flt: SampleFilter, origin: int, slice_ns: int
+                             ) -> list[tuple[int, int, int, int]]:
+        """(slice, pid, tid, count) per time slice and thread: sample density over time (the web
+        UI's timeline tracks), slice ``n`` covering ``[origin + n * slice_ns, origin + (n + 1) * slice_ns)``."""
+        where, params = self._where(flt)
+        count = validation.checked("count(*)", validation.SAMPLES,
+                                   validation.sample_rules(self._shape, ("pid", "tid")))
+        return self._query(
+            f"SELECT (time - ?) / ? AS slice, pid, tid, {count} FROM samples{where}"
+            " GROUP BY slice, tid, pid ORDER BY slice",
+            [origin, max(1, slice_ns), *params],
+        )
+
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
         where, params = self._where(flt)
@@ -436,6 +449,21 @@ class Recording:
             f"SELECT pid, tid, stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason, tid, pid",
             params,
+        )
+
+    def longest_off_cpu_spans(self, flt: SampleFilter, per_thread: int) -> list[tuple[int, int, int, int, str, int]]:
+        """(start, end, pid, tid, reason, spans of that thread) of each thread's ``per_thread``
+        longest off-CPU spans passing ``flt`` (unclipped), preemptions included: a timeline draws
+        these, and says how many it left out."""
+        where, params = self._where(flt, "span")
+        reason = validation.checked("reason", validation.SPANS, validation.span_row_rules(self._shape),
+                                    per_row=True)
+        return self._query(
+            f"SELECT start, end, pid, tid, reason, n FROM (SELECT start, end, pid, tid, {reason} AS reason,"
+            " row_number() OVER (PARTITION BY pid, tid ORDER BY end - start DESC) AS r,"
+            f" count(*) OVER (PARTITION BY pid, tid) AS n FROM off_cpu_spans{where}) WHERE r <= ?"
+            " ORDER BY pid, tid, start",
+            [*params, per_thread],
         )
 
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
