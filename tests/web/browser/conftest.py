@@ -10,7 +10,7 @@ import os
 import re
 import select
 import subprocess
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,28 +52,24 @@ def threads_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextmanager
 def served(rec: Path, *extra: str) -> Iterator[str]:
     """`stax serve --no-open REC`; yields the URL it prints as its first line of stdout."""
-    proc = subprocess.Popen([STAX, "serve", "--no-open", "--port", "0", str(rec), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        line = ""
-        while not line and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                line = proc.stdout.readline()
-                if not line:  # EOF: the server exited
-                    break
-        if not re.match(r"^http://127\.0\.0\.1:\d+/\?token=\S+$", line.strip()):
-            proc.kill()
-            raise AssertionError(f"stax serve printed {line!r} first; stderr:\n{proc.stderr.read()}")
-        yield line.strip()
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+            [STAX, "serve", "--no-open", str(rec), *extra], stdout=subprocess.PIPE, stderr=errors,
+            text=True) as proc:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            line = proc.stdout.readline().strip() if ready else ""
+            if not re.match(r"^http://127\.0\.0\.1:\d+/\?token=\S+$", line):
+                proc.kill()
+                errors.seek(0)
+                raise AssertionError(f"stax serve printed {line!r} first; stderr:\n{errors.read()}")
+            yield line
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="session")
