@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from stax.cli.view_inputs import DEFAULT_MAX_WAKERS, DEFAULT_WAKERS_LIMIT
 from stax.errors import StaxError
 from stax_web import meta_view, views
-from stax_web.cli_views import NoSuchFunction
+from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.query import QueryError, ViewQuery, int_param, parse_query
 from stax_web.security import Guard, allowed_hosts
 from stax_web.session import Session
@@ -62,7 +62,7 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except WebError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
-            except NoSuchFunction as exc:
+            except (NoSuchFunction, NoBase) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=404)
             except StaxError as exc:  # damage found inside a view's query, an empty selection
                 return JSONResponse({"error": str(exc)}, status_code=422)
@@ -106,6 +106,20 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         return await session.call(views.annotate, session, query_of(request), function,
                                   params.get("image") or None)
 
+    async def sandwich(request: Request) -> object:
+        function = request.query_params.get("function", "")
+        if not function:
+            raise QueryError("Give the function, e.g. /api/sandwich?function=main.")
+        return await session.call(views.sandwich, session, query_of(request), function)
+
+    async def diff(request: Request) -> object:
+        return await session.call(views.diff, session, query_of(request))
+
+    async def diff_top(request: Request) -> object:
+        params = request.query_params
+        limit = int_param(params, "limit", 100, 1, 100_000)
+        return await session.call(views.diff_top, session, query_of(request), limit, params.get("filter", ""))
+
     routes = [
         Route("/", index),
         Route("/index.html", index),
@@ -116,6 +130,9 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         Route("/api/threads", json_view(threads)),
         Route("/api/wakers", json_view(wakers)),
         Route("/api/annotate", json_view(annotate)),
+        Route("/api/sandwich", json_view(sandwich)),
+        Route("/api/diff", json_view(diff)),
+        Route("/api/diff/top", json_view(diff_top)),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -41,7 +41,11 @@ class WebSelection:
 
 
 class NoSuchFunction(StaxError):
-    """``/api/annotate`` named a function with nothing in the selection (a 404)."""
+    """A view named a function with nothing in the selection (a 404)."""
+
+
+class NoBase(StaxError):
+    """A diff was asked of a server started without ``--base`` (a 404)."""
 
 
 def render_json(name: str, view_kind: ViewKind, view: object, limit: int | None) -> object:

@@ -13,6 +13,8 @@ and the leaf entries (where samples or spans end) follow their node.  The result
 * ``focus=FUNC``: only stacks through FUNC are kept, re-rooted at FUNC's outermost
   frame (every call of FUNC merges at the top); repeated, each narrows the last.
 
+:func:`up_to` cuts stacks after a function instead: the callers half of a sandwich view.
+
 A stack whose every frame was removed counts at the root (``all``), so the total
 stays the selection's; only ``focus`` takes time out of the view.
 """
@@ -100,29 +102,47 @@ def _focus(frames: list[DisplayFrame], function: str) -> Callable[[int, int, _Pa
     return decide
 
 
+def up_to(profile: Profile, function: str) -> Profile:
+    """Only the stacks through ``function``, each cut after its outermost ``function`` frame
+    (its callees' time becomes its own): inverted, this is the callers half of a sandwich."""
+    frames = list(profile.frames)
+    ends: set[int] = set()
+
+    def decide(parent: int, frame: int, p: _Pass) -> int:
+        if parent in ends:
+            return parent
+        node = p.child(parent, frame)
+        if frames[frame].name == function:
+            ends.add(node)
+        return node
+    return _apply(profile, frames, decide, keep=ends.__contains__)
+
+
 def _apply(profile: Profile, frames: list[DisplayFrame], decide: Callable[[int, int, _Pass], int],
-           top: int = ROOT) -> Profile:
+           top: int = ROOT, keep: Callable[[int], bool] | None = None) -> Profile:
     """One pass: node ``n`` becomes ``decide(new parent, frame, pass)``; parents come first.
 
     ``top`` is what the profile's root maps to (:data:`OUTSIDE` for focus: nothing is
-    inside until the focused function appears)."""
+    inside until the focused function appears).  Leaf entries stay where ``keep`` says
+    of their new node (default: unless :data:`OUTSIDE`)."""
     p = _Pass(frames)
     new_of = array("q", bytes(8 * len(profile.node_frames)))
     parents = profile.node_parents
     for node, frame in enumerate(profile.node_frames):
         up = parents[node]
         new_of[node] = decide(top if up == ROOT else new_of[up], frame, p)
-    keep = [i for i, node in enumerate(profile.leaf_nodes)
-            if (top if node == ROOT else new_of[node]) != OUTSIDE]
+    kept = keep if keep is not None else OUTSIDE.__ne__
+    leaves = [i for i, node in enumerate(profile.leaf_nodes)
+              if kept(top if node == ROOT else new_of[node])]
     fields: dict[str, object] = {
         "frames": p.frames, "node_parents": p.parents, "node_frames": p.node_frames,
         "leaf_nodes": array("q", (ROOT if profile.leaf_nodes[i] == ROOT else new_of[profile.leaf_nodes[i]]
-                                  for i in keep)),
-        "leaf_counts": array("q", (profile.leaf_counts[i] for i in keep)),
-        "leaf_weights": array("q", (profile.leaf_weights[i] for i in keep)),
+                                  for i in leaves)),
+        "leaf_counts": array("q", (profile.leaf_counts[i] for i in leaves)),
+        "leaf_weights": array("q", (profile.leaf_weights[i] for i in leaves)),
         "thread_stacks": [],  # per-thread rows are not transformed; the views here do not use them
     }
     if isinstance(profile, OffCpuProfile):
-        fields["leaf_reasons"] = [profile.leaf_reasons[i] for i in keep]
+        fields["leaf_reasons"] = [profile.leaf_reasons[i] for i in leaves]
     return attrs.evolve(profile, **fields)
 

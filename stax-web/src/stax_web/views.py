@@ -8,10 +8,13 @@ layer), the transformed profile, its call trees.
 
 from __future__ import annotations
 
-from stax.analysis.call_tree import CallTree
+from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
-from stax_web import cli_views, flame_view, timeline_view, top_view
+import attrs
+
+from stax_web import cli_views, diff_view, flame_view, timeline_view, top_view, tree_transforms
+from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.profiles import load_profile
 from stax_web.query import ViewQuery
 from stax_web.session import Session
@@ -41,14 +44,57 @@ def flame(session: Session, query: ViewQuery) -> dict:
     return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
 
 
-def top(session: Session, query: ViewQuery, sort: str, limit: int, text: str) -> dict:
-    prof = profile(session, query)
-    root_first = tree(session, query, False)
-    rows = session.cached(("top", query.selection, query.transforms),
+def top_rows(session: Session, query: ViewQuery, rec: Recording | None = None) -> tuple[list[dict], int]:
+    """Every function's ``/api/top`` row (unsorted) and the total they are shares of."""
+    rec = rec if rec is not None else session.current
+    prof = profile(session, query, rec)
+    root_first = tree(session, query, False, rec)
+    rows = session.cached(("top", id(rec), query.selection, query.transforms),
                           lambda: top_view.top_rows(prof, root_first, query.unit))
-    lines = session.cached(("lines", id(session.current)), lambda: top_view.function_lines(session.current))
-    total = flame_view.values(root_first, query.unit)[0][0]
+    return rows, flame_view.values(root_first, query.unit)[0][TREE_ROOT]
+
+
+def top(session: Session, query: ViewQuery, sort: str, limit: int, text: str) -> dict:
+    rows, total = top_rows(session, query)
+    lines = session.cached(("lines",), lambda: top_view.function_lines(session.current))
     return top_view.top_payload(rows, total, query.unit, sort, limit, text, lines)
+
+
+def sandwich(session: Session, query: ViewQuery, function: str) -> dict:
+    """One function's callers (inverted, the function on top) and callees (rooted at it)."""
+    rows, _ = top_rows(session, query)
+    mine = [r for r in rows if r["function"] == function]
+    if not mine:
+        raise NoSuchFunction(f"No function named {function!r} has time in this selection;"
+                             " pick one from the top table.")
+    prof = profile(session, query)
+    callers = session.cached(("callers", query.selection, query.transforms, function),
+                             lambda: tree_transforms.up_to(prof, function))
+    callees = profile(session, attrs.evolve(query, focus=(*query.focus, function)))
+    return {"function": function, "self": sum(r["self"] for r in mine), "total": sum(r["total"] for r in mine),
+            "callers": flame_view.flame_payload(callers, query.unit, True),
+            "callees": flame_view.flame_payload(callees, query.unit, False)}
+
+
+def _base(session: Session) -> Recording:
+    if session.base is None:
+        raise NoBase("This server has no base recording; start it with"
+                     " `stax serve REC --base OLD.stax` to compare two recordings.")
+    return session.base
+
+
+def diff(session: Session, query: ViewQuery) -> dict:
+    base = _base(session)
+    current = tree(session, query, query.invert)
+    base_tree = tree(session, query.with_selection_only(), query.invert, base)
+    return diff_view.diff_payload(current, base_tree, query.unit)
+
+
+def diff_top(session: Session, query: ViewQuery, limit: int, text: str) -> dict:
+    base = _base(session)
+    rows, total = top_rows(session, query)
+    base_rows, base_total = top_rows(session, query.with_selection_only(), base)
+    return diff_view.diff_top(rows, base_rows, total, base_total, query.unit, limit, text)
 
 
 def timeline(session: Session, query: ViewQuery, buckets: int) -> dict:
