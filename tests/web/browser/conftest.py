@@ -22,21 +22,28 @@ from tests.exports.conftest import CFLAGS, STAX, hotspots_rec, needs_root, pingp
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-HERE = Path(__file__).parent
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
 pytestmark = [needs_root, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="apt-get install chromium")]
 
 
 @pytest.fixture(scope="session")
-def base_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The diff's base: hot_b does a third of the work it does in examples/hotspots.c (9:1)."""
-    work = tmp_path_factory.mktemp("base")
-    # Named "hotspots" like the current recording's executable, so the diff matches its frames.
-    exe = compile_c(HERE / "workloads" / "hotspots_less_b.c", work / "hotspots", *CFLAGS)
-    rec = work / "base.stax"
-    stax("record", "-q", "-o", str(rec), "--", str(exe), "2")
+def shares_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/web/workloads/shares.c: `shares A B SECONDS`, hot_a and hot_b in the ratio A:B."""
+    return compile_c(REPO / "tests" / "web" / "workloads" / "shares.c",
+                     tmp_path_factory.mktemp("shares") / "shares", *CFLAGS)
+
+
+def _record_shares(exe: Path, a: int, b: int) -> Path:
+    rec = exe.parent / f"shares-{a}-{b}.stax"
+    stax("record", "-q", "-o", str(rec), "--", str(exe), str(a), str(b), "2")
     return rec
+
+
+@pytest.fixture(scope="session")
+def diff_recs(shares_exe: Path) -> tuple[Path, Path]:
+    """(current, base) of the same executable: hot_a:hot_b 3:1 now, 9:1 in the base, so hot_b grew."""
+    return _record_shares(shares_exe, 3, 1), _record_shares(shares_exe, 9, 1)
 
 
 @pytest.fixture(scope="session")

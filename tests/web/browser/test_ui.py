@@ -173,8 +173,9 @@ def test_thread_filter_and_time_range_change_counts(ui, threads_rec):
         ui.shot("range")
 
 
-def test_diff_marks_the_grown_function_red(ui, hotspots_rec, base_rec):
-    with served(hotspots_rec, "--base", str(base_rec)) as url:
+def test_diff_marks_the_grown_function_red(ui, diff_recs):
+    current, base = diff_recs
+    with served(current, "--base", str(base)) as url:
         ui.open(url)
         assert ui.page.locator("#views button[data-view=diff]").is_visible()
         ui.page.locator("#views button[data-view=diff]").click()

@@ -41,6 +41,7 @@ export class FlameTree {
     }
     this.maxDepth = maxDepth;
     this.grandTotal = n ? this.total[0] : 0;
+    this.dropped = payload.dropped || null; // frames the server left out (too small to see)
     // Off-CPU and runnable modes: the reason holding most of each frame's time colours it.
     this.reason = null;
     if (payload.reasons && Object.keys(payload.reasons).length) {

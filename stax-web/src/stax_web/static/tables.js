@@ -92,6 +92,13 @@ function stackText(stack, n = 6) {
 
 /** Wake-up chains of `stax wakers --json`: what blocked threads waited in, and who woke them. */
 export async function renderWakers(app) {
+  if (app.meta && !app.meta.has_off_cpu) {
+    app.view.replaceChildren(el("p", { class: "hint" },
+      "This recording has no off-CPU spans, so no wake-ups: record without --no-off-cpu to see who woke whom."));
+    app.current = { kind: "wakers" };
+    app.breadcrumb(null);
+    return;
+  }
   const data = await getJSON("wakers", commonParams(app.state));
   if (app.stale()) return;
   const link = (t) => el("a", { "data-tid": t.tid, title: "show this thread in the flame graph",
