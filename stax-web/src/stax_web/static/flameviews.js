@@ -45,12 +45,12 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
     });
     chart.setTree(tree);
     app.view.append(legend(tree, diff), el("div", { class: "selbar", id: "selbar" }));
+    app.current = { key, chart, tree, kind: "flame" };
     if (diff) {
       const holder = el("div");
       app.view.append(holder);
-      diffTopTable(app, holder);
+      await diffTopTable(app, holder);
     }
-    app.current = { key, chart, tree, kind: "flame" };
   }
   app.report(tree.grandTotal, tree.unit);
   applyZoom(app);

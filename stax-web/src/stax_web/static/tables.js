@@ -125,7 +125,8 @@ export async function diffTopTable(app, holder) {
   const data = await getJSON("diff/top", [...commonParams(s), ["limit", "200"]]);
   if (app.stale()) return;
   const total = data.total || (app.current && app.current.tree ? app.current.tree.grandTotal : 1);
-  const rows = [...data.rows].sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta)).slice(0, 60).map((r) => el("tr",
+  const rows = [...data.rows].filter((r) => Math.abs(r.delta) >= 0.005)
+    .sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta)).slice(0, 60).map((r) => el("tr",
     { "data-function": r.function },
     el("td", { class: "name" }, r.function), el("td", { class: "left muted" }, (r.image || "").split("/").pop()),
     el("td", {}, pct(r.self, total)), el("td", {}, pct(r.base_self, total)),
