@@ -124,6 +124,7 @@ export class FlameChart {
 
   setTree(tree) {
     this.tree = tree; this.zoom = 0; this.match = null; this.selected = -1;
+    this.colours = new Array(tree.n); // fills as frames are drawn: a zoom reuses them
     if (tree.isDiff) {
       let m = 0;
       for (let i = 1; i < tree.n; i++) m = Math.max(m, Math.abs(tree.total[i] - tree.baseTotal[i]));
@@ -135,8 +136,14 @@ export class FlameChart {
   setMatch(mask) { this.match = mask; this.draw(); }
 
   colour(i) {
-    const t = this.tree;
     if (this.match && this.match[i]) return SEARCH_COLOUR;
+    let c = this.colours[i];
+    if (c === undefined) c = this.colours[i] = this._colour(i);
+    return c;
+  }
+
+  _colour(i) {
+    const t = this.tree;
     if (i === 0) return ROOT_COLOUR;
     if (t.isDiff) return diffColour((t.total[i] - t.baseTotal[i]) / this.diffScale);
     if (t.reason && t.reason[i]) return reasonColour(t.reason[i], (t.depth[i] % 3) / 2);

@@ -40,7 +40,11 @@ export class Timeline {
     this.draw();
   }
 
-  setSelection(range, tids) { this.range = range; this.tids = tids; this.draw(); }
+  setSelection(range, tids) {
+    const same = this.range[0] === range[0] && this.range[1] === range[1] && this.tids.join() === tids.join();
+    this.range = range; this.tids = [...tids];
+    if (!same) this.draw();
+  }
 
   _geom() {
     const W = Math.max(400, this.canvas.parentElement.clientWidth || 900);
