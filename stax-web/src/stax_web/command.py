@@ -116,7 +116,8 @@ def _bind(address: str, port: int) -> socket.socket:
 def _open_browser(url: str) -> None:
     """Open ``url`` in a graphical browser, in the background; on a host without a display
     (ssh, a server) a console browser would take over the terminal, so say what to do."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not has_display:
         print("stax: no display here; open the URL above in a browser (ssh -L PORT:127.0.0.1:PORT"
               " forwards it from another machine).", file=sys.stderr, flush=True)
         return

@@ -87,7 +87,8 @@ def flame_payload(profile: Profile, unit: str, inverted: bool, tree: CallTree | 
             name, image, kind, parent = ROOT_NAME, "", USER, -1
         else:
             frame = tree.frame_of(node)
-            name, image, kind, parent = frame.name, frame.image, frame_kind(frame), out_index[tree.parent[node]]
+            name, image, kind = frame.name, frame.image, frame_kind(frame)
+            parent = out_index[tree.parent[node]]
         nodes.append([names.setdefault(name, len(names)), images.setdefault(image, len(images)),
                       parent, totals[node], selfs[node], kind])
     payload: dict[str, object] = {"total": totals[TREE_ROOT], "unit": unit, "names": list(names),
@@ -97,11 +98,13 @@ def flame_payload(profile: Profile, unit: str, inverted: bool, tree: CallTree | 
     return payload
 
 
-def node_reasons(profile: OffCpuProfile, tree: CallTree, out_index: dict[int, int]) -> dict[str, dict[str, int]]:
+def node_reasons(profile: OffCpuProfile, tree: CallTree,
+                 out_index: dict[int, int]) -> dict[str, dict[str, int]]:
     """Per sent node: off-CPU ns by reason, its whole subtree's (the colour of a frame)."""
     out: dict[int, dict[str, int]] = {}
     parents, frames = profile.node_parents, profile.node_frames
-    for leaf, weight, reason in zip(profile.leaf_nodes, profile.leaf_weights, profile.leaf_reasons, strict=True):
+    entries = zip(profile.leaf_nodes, profile.leaf_weights, profile.leaf_reasons, strict=True)
+    for leaf, weight, reason in entries:
         for node in _tree_path(tree, leaf, parents, frames):
             index = out_index.get(node)
             if index is not None:

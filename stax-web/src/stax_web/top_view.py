@@ -14,8 +14,11 @@ from stax.analysis.call_tree import CallTree
 from stax.analysis.function_totals import FunctionTotal, function_totals
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
+from stax_web.flame_view import frame_kind
 
 SORTS = ("self", "total", "samples")
+KINDS = ("user", "kernel", "jit", "inline")
+"""The row's ``kind``, by :func:`stax_web.flame_view.frame_kind` (the flame payload's number)."""
 
 
 def function_lines(rec: Recording) -> dict[tuple[str, str], tuple[str, int | None]]:
@@ -45,7 +48,7 @@ def _row(row: FunctionTotal, by_count: bool) -> dict[str, object]:
     return {
         "function": frame.name,
         "image": frame.image,
-        "kind": "kernel" if frame.is_kernel else "inline" if frame.is_inline else "jit" if frame.is_jit else "user",
+        "kind": KINDS[frame_kind(frame)],
         "self": row.self_count if by_count else row.self_weight,
         "total": row.total_count if by_count else row.total_weight,
         "samples": row.total_count,

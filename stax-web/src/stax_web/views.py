@@ -8,11 +8,11 @@ layer), the transformed profile, its call trees.
 
 from __future__ import annotations
 
+import attrs
+
 from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
-import attrs
-
 from stax_web import cli_views, diff_view, flame_view, timeline_view, top_view, tree_transforms
 from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.profiles import load_profile
@@ -71,7 +71,8 @@ def sandwich(session: Session, query: ViewQuery, function: str) -> dict:
     callers = session.cached(("callers", query.selection, query.transforms, function),
                              lambda: tree_transforms.up_to(prof, function))
     callees = profile(session, attrs.evolve(query, focus=(*query.focus, function)))
-    return {"function": function, "self": sum(r["self"] for r in mine), "total": sum(r["total"] for r in mine),
+    return {"function": function, "self": sum(r["self"] for r in mine),
+            "total": sum(r["total"] for r in mine),
             "callers": flame_view.flame_payload(callers, query.unit, True),
             "callees": flame_view.flame_payload(callees, query.unit, False)}
 
