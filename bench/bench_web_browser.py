@@ -75,7 +75,7 @@ def peak_rss_mib(pid: int) -> float:
 def browser_figures(url: str, repeat: int) -> dict[str, object]:
     from playwright.sync_api import sync_playwright
 
-    paints, fetches, builds, draws, zooms, errors = [], [], [], [], [], []
+    paints, starts, metas, fetches, builds, draws, zooms, errors = [], [], [], [], [], [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"],
                                     headless=True)
@@ -88,6 +88,8 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
             flame = page.evaluate("""() => performance.getEntriesByType('resource')
                 .filter(r => r.name.includes('/api/flame')).map(r => r.responseEnd - r.startTime)[0]""")
             paints.append(t["firstPaintMs"])
+            starts.append(t["scriptStartMs"])
+            metas.append(t["metaMs"])
             builds.append(t["buildMs"])
             draws.append(t["drawMs"])
             fetches.append(flame)
@@ -106,7 +108,9 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
             page.close()
         browser.close()
     med = statistics.median
-    return {"first_paint_ms": med(paints), "first_paint_all_ms": paints, "flame_fetch_ms": med(fetches),
+    return {"first_paint_ms": med(paints), "first_paint_all_ms": paints, "scripts_ready_ms": med(starts),
+            "meta_ms": med(metas),
+            "flame_fetch_ms": med(fetches),
             "tree_build_ms": med(builds), "draw_ms": med(draws), "zoom_ms": med(zooms),
             "zoom_max_ms": max(zooms), "nodes": nodes, "console_errors": errors}
 
@@ -154,6 +158,7 @@ def main() -> None:
         perf = perf_report_rate(tmp)
         r.update(samples=args.samples, perf=perf, uptime=os.getloadavg())
         print(f"first flame-graph paint  {r['first_paint_ms']:.0f} ms, median of {args.repeat} (goal <= 1 s);"
+              f" scripts loaded at {r['scripts_ready_ms']:.0f} ms, /api/meta at {r['meta_ms']:.0f} ms,"
               f" /api/flame {r['flame_fetch_ms']:.0f} ms, tree build {r['tree_build_ms']:.0f} ms,"
               f" draw {r['draw_ms']:.0f} ms, {r['nodes']:,} nodes")
         print(f"zoom (click to redrawn)  {r['zoom_ms']:.1f} ms median, {r['zoom_max_ms']:.1f} ms worst"

@@ -67,7 +67,7 @@ const app = {
     try {
       this.updateChrome();
       const s = this.state;
-      if (s.view === "diff" && !(this.meta && this.meta.has_base)) s.view = "flame";
+      if (s.view === "diff" && this.meta && !this.meta.has_base) s.view = "flame";
       this._gen = gen;
       await RENDERERS[s.view](this);
       if (gen === this.generation) {
@@ -279,8 +279,14 @@ async function main() {
   wire();
   setStatus("loading…");
   app.busy++;
+  app.timings.scriptStartMs = performance.now();
+  // The view's data and the recording's description are asked for together: the first paint
+  // waits for one round trip, not two.
+  const first = app.render(); // its fetch leaves first: the server answers in order
+  const metaP = getJSON("meta");
   try {
-    app.meta = await getJSON("meta");
+    app.meta = await metaP;
+    app.timings.metaMs = performance.now();
   } catch (err) {
     setStatus(err.message || String(err), true);
     app.errors.push(String(err.message || err));
@@ -294,8 +300,8 @@ async function main() {
   document.querySelector('#views button[data-view="diff"]').hidden = !m.has_base;
   for (const o of document.querySelectorAll("#mode option"))
     o.disabled = o.value !== "cpu" && (!m.has_off_cpu || (m.modes && !m.modes.includes(o.value)));
+  app.updateChrome();
   app.busy--;
-  const first = app.render(); // the flame graph's fetch goes first: the server answers in order
   loadTimeline();
   await first;
 }
