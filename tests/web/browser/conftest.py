@@ -117,11 +117,15 @@ class UI:
         assert found, f"no frame {name!r} drawn; frames: {[f['name'] for f in self.frames(which)][:40]}"
         return max(found, key=lambda f: f["width"])
 
-    def click_frame(self, name: str, canvas: str = "canvas.flame") -> None:
-        """A real mouse click in the middle of the widest drawn frame called NAME."""
+    def frame_centre(self, name: str, canvas: str = "canvas.flame") -> tuple[float, float]:
+        """Page coordinates of the middle of the widest drawn frame called NAME."""
         f = self.frame(name)
         box = self.page.locator(canvas).first.bounding_box()
-        self.page.mouse.click(box["x"] + f["x"] + f["width"] / 2, box["y"] + f["y"] + f["height"] / 2)
+        return box["x"] + f["x"] + f["width"] / 2, box["y"] + f["y"] + f["height"] / 2
+
+    def click_frame(self, name: str, canvas: str = "canvas.flame") -> None:
+        """A real mouse click in the middle of the widest drawn frame called NAME."""
+        self.page.mouse.click(*self.frame_centre(name, canvas))
         self.idle()
 
     def total(self) -> float:

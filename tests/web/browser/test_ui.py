@@ -29,6 +29,13 @@ def test_flame_graph_widths_follow_the_work(ui, hotspots_rec):
         canvas = ui.page.locator("canvas[data-role=flame]")
         assert canvas.count() == 1
         assert ui.frame("driver")["depth"] < hot_a["depth"]
+        # the tooltip names the frame, its image, its source line and its share
+        ui.page.mouse.move(*ui.frame_centre("hot_a"))
+        tip = ui.page.locator("#tooltip")
+        assert tip.is_visible()
+        text = tip.inner_text()
+        assert text.startswith("hot_a") and "hotspots" in text and "hotspots.c:" in text, text
+        assert re.search(r"total \d+ samples \(7\d\.\d%\)|total \d+ samples \(8[0-2]\.\d%\)", text), text
         ui.shot("flame")
 
 
@@ -113,8 +120,23 @@ def test_transforms_change_the_tree(ui, hotspots_rec):
         names = {f["name"] for f in ui.frames()}
         assert "hot_a" not in names and "hot_b" in names
         assert _near(ui.total() / ui.js("() => window.__stax.meta().sample_count"), 0.25, 0.08)
+        # drop kernel frames; collapse libc into one frame named after it
+        ui.page.evaluate("() => window.__stax.setState({focus: [], view: 'flame'})")
+        ui.idle()
+        frames = ui.frames()
+        assert any(f["kind"] == 1 for f in frames), "the 2 s recording has some kernel frames (interrupts)"
+        libc = ui.frame("__libc_start_call_main")["image"]
+        ui.page.locator("#kernel-off").check()
+        ui.idle()
+        assert not any(f["kind"] == 1 for f in ui.frames())
+        assert "kernel=0" in ui.page.url
+        ui.page.evaluate("(img) => window.__stax.setState({collapse: [img]})", libc)
+        ui.idle()
+        names = {f["name"] for f in ui.frames()}
+        assert "__libc_start_call_main" not in names, names
+        assert any(libc.endswith(n) or n.endswith(libc.split("/")[-1]) for n in names), names
         # inverted: the leaf functions come first
-        ui.page.evaluate("() => window.__stax.setState({focus: [], view: 'tree', invert: true})")
+        ui.page.evaluate("() => window.__stax.setState({collapse: [], view: 'tree', invert: true})")
         ui.idle()
         top_level = ui.page.locator(".tree .row[data-name]").evaluate_all(names_js)
         assert top_level[1] == "hot_a", top_level[:5]
@@ -204,5 +226,11 @@ def test_every_view_renders_without_errors(ui, pingpong_rec):
         ui.idle()
         assert ui.js("() => window.__stax.unit()") == "ns"
         assert len(ui.frames()) > 1
+        reasons = {f["name"]: f["colour"] for f in ui.frames()}
+        assert len(set(reasons.values())) >= 2, "frames coloured by blocked reason"
         ui.shot("offcpu")
+        ui.page.locator("#mode").select_option("runnable")
+        ui.idle()
+        assert ui.js("() => window.__stax.unit()") == "ns"
+        assert "mode=runnable" in ui.page.url
         assert ui.js("() => window.__stax.errors()") == []

@@ -260,7 +260,7 @@ export class FlameChart {
     return d.node.map((i, k) => ({
       name: t.nameOf(i), image: t.imageOf(i), depth: d.depth[k], x: d.x[k], width: d.w[k],
       y: this.icicle ? d.depth[k] * ROW : this.H - (d.depth[k] + 1) * ROW, height: ROW - 1,
-      total: t.total[i], self: t.self[i], colour: this.colour(i), matched: !!(this.match && this.match[i]),
+      total: t.total[i], self: t.self[i], kind: t.kind[i], colour: this.colour(i), matched: !!(this.match && this.match[i]),
       base_total: t.isDiff ? t.baseTotal[i] : undefined,
     }));
   }

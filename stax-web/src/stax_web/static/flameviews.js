@@ -44,6 +44,10 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
       onZoom: (i) => app.zoomTo(tree.pathNames(i), tree.nameOf(i)),
     });
     chart.setTree(tree);
+    if (!tree.grandTotal)
+      app.view.append(el("p", { class: "hint", "data-role": "empty" }, s.mode === "cpu"
+        ? "No samples in this selection: widen the time range, or clear the thread filter and transforms."
+        : "No blocked or runnable-wait time in this selection (was the recording made with off-CPU capture?)."));
     app.view.append(legend(tree, diff), el("div", { class: "selbar", id: "selbar" }));
     app.current = { key, chart, tree, kind: "flame" };
     if (diff) {
