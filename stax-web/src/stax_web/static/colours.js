@@ -40,9 +40,9 @@ export function reasonColour(reason, shade = 0) {
   return `rgb(${(r * k) | 0},${(g * k) | 0},${(b * k) | 0})`;
 }
 
-/** Diff colour: t in [-1, 1], positive grew (red), negative shrank (blue), 0 near white. */
+/** Diff colour: t in [-1, 1], positive grew (red), negative shrank (blue), 0 a neutral grey. */
 export function diffColour(t) {
-  const m = Math.min(1, Math.abs(t));
-  const fade = (x) => (255 - (255 - x) * (0.15 + 0.85 * m)) | 0;
-  return t >= 0 ? `rgb(${fade(220)},${fade(40)},${fade(40)})` : `rgb(${fade(40)},${fade(90)},${fade(220)})`;
+  const m = Math.min(1, Math.abs(t)), to = t >= 0 ? [220, 40, 40] : [40, 90, 220], from = 222;
+  const mix = (x) => (from + (x - from) * m) | 0;
+  return `rgb(${mix(to[0])},${mix(to[1])},${mix(to[2])})`;
 }

@@ -8,6 +8,19 @@ import { amount, pct, el } from "./format.js";
 const ROW = 18;
 const MIN_WIDTH = 0.35; // px: narrower frames (and their subtrees) are not drawn
 
+const inkCache = new Map();
+
+/** Black text on light frames, white on dark ones (strong diff colours, the search highlight). */
+function textOn(fill) {
+  let ink = inkCache.get(fill);
+  if (ink === undefined) {
+    const [r, g, b] = (fill.match(/\d+/g) || [255, 255, 255]).map(Number);
+    ink = 0.299 * r + 0.587 * g + 0.114 * b < 120 ? "#fff" : "#111";
+    inkCache.set(fill, ink);
+  }
+  return ink;
+}
+
 /** The /api/flame payload as arrays: parent, totals, x offsets (in the payload's unit), depth, children. */
 export class FlameTree {
   constructor(payload) {
@@ -186,7 +199,7 @@ export class FlameChart {
       if (w > 3 * charW + 6) {
         const name = t.nameOf(i);
         const fit = Math.floor((w - 6) / charW);
-        ctx.fillStyle = "#111";
+        ctx.fillStyle = textOn(this.colour(i));
         ctx.fillText(name.length > fit ? name.slice(0, Math.max(1, fit - 1)) + "…" : name, left + 3, y + ROW / 2);
       }
       d.node.push(i); d.x.push(left); d.w.push(w); d.depth.push(depth);
