@@ -11,7 +11,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.exports.conftest import needs_root
 from tests.web.browser.conftest import served
+
+pytestmark = [needs_root, pytest.mark.slow]
 
 
 def _near(value: float, want: float, tol: float) -> bool:
