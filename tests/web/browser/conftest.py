@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, compile_c
-from tests.exports.conftest import CFLAGS, STAX, hotspots_rec, needs_root, pingpong_rec, stax  # noqa: F401
+from tests.exports.conftest import CFLAGS, STAX, hotspots_rec, pingpong_rec, stax  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
