@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from stax.cli.view_inputs import DEFAULT_MAX_WAKERS, DEFAULT_WAKERS_LIMIT
 from stax.errors import StaxError
-from stax_web import meta_view, views
+from stax_web import top_view, views
 from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.query import QueryError, ViewQuery, int_param, parse_query
 from stax_web.security import Guard, allowed_hosts
@@ -38,9 +38,6 @@ class WebError(Exception):
         self.status = status
 
 
-TOP_SORTS = ("self", "total", "samples")
-
-
 def query_of(request: Request) -> ViewQuery:
     """The common parameters of every view (API.md), or a :class:`QueryError`."""
     params = request.query_params
@@ -49,8 +46,6 @@ def query_of(request: Request) -> ViewQuery:
 
 def build_app(session: Session, token: str, host: str, port: int) -> Guard:
     """The guarded app serving ``session`` at ``host:port``."""
-    origin = session.origin
-
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
@@ -70,7 +65,7 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         return endpoint
 
     async def meta(request: Request) -> object:
-        return await session.call(meta_view.meta, session.current, origin, session.base is not None)
+        return await session.call(views.meta, session)
 
     async def flame(request: Request) -> object:
         return await session.call(views.flame, session, query_of(request))
@@ -78,14 +73,14 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
     async def top(request: Request) -> object:
         params = request.query_params
         sort = params.get("sort", "") or "self"
-        if sort not in TOP_SORTS:
+        if sort not in top_view.SORTS:
             raise QueryError(f"sort={sort!r} is not a column; use self, total or samples.")
         limit = int_param(params, "limit", 100, 1, 100_000)
         return await session.call(views.top, session, query_of(request), sort, limit,
                                   params.get("filter", ""))
 
     async def timeline(request: Request) -> object:
-        buckets = int_param(request.query_params, "buckets", 1000, 1, 20_000)
+        buckets = int_param(request.query_params, "buckets", views.DEFAULT_BUCKETS, 1, 20_000)
         return await session.call(views.timeline, session, query_of(request), buckets)
 
     async def threads(request: Request) -> object:

@@ -65,7 +65,9 @@ def serve(
         bound_port = sock.getsockname()[1]
         from stax_web.app import build_app
         from stax_web.security import new_token
+        from stax_web.views import warm
 
+        session.submit(warm, session)
         token = new_token()
         url = f"http://{_url_host(address)}:{bound_port}/?token={token}"
         print(url, flush=True)

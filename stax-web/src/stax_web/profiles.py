@@ -13,23 +13,31 @@ from __future__ import annotations
 
 from array import array
 
+import attrs
+
 from stax.analysis.off_cpu_profile import PREEMPTED, OffCpuProfile, OffCpuThreadStack
 from stax.analysis.profile import DisplayTreeBuilder, Profile
 from stax.recording.reader import Recording, SampleFilter
 
 
-def load_profile(rec: Recording, mode: str, flt: SampleFilter) -> Profile:
-    """The profile ``mode`` (cpu, offcpu, runnable) shows for the samples or spans ``flt`` selects."""
+def load_profile(rec: Recording, mode: str, flt: SampleFilter, builder: DisplayTreeBuilder) -> Profile:
+    """The profile ``mode`` (cpu, offcpu, runnable) shows for the samples or spans ``flt`` selects.
+
+    ``builder`` is the session's one for ``rec`` (:func:`stax.analysis.profile.display_tree_builder`):
+    a new selection maps only the stacks no earlier one had.  The profile gets copies of
+    its node arrays, so a later selection growing the builder's leaves it as it was."""
     if mode == "cpu":
-        return Profile.from_recording(rec, flt)
-    if mode == "offcpu":
-        return OffCpuProfile.from_recording(rec, flt)
-    return runnable_profile(rec, flt)
+        profile = Profile.from_recording(rec, flt, builder)
+    elif mode == "offcpu":
+        profile = OffCpuProfile.from_recording(rec, flt, builder)
+    else:
+        profile = runnable_profile(rec, flt, builder)
+    return attrs.evolve(profile, frames=list(profile.frames), node_parents=array("q", profile.node_parents),
+                        node_frames=array("q", profile.node_frames))
 
 
-def runnable_profile(rec: Recording, flt: SampleFilter) -> OffCpuProfile:
+def runnable_profile(rec: Recording, flt: SampleFilter, builder: DisplayTreeBuilder) -> OffCpuProfile:
     """Runnable wait (preempted spans) per stack: counts are spans, weights ns."""
-    builder = DisplayTreeBuilder(rec.frame_labels(), *rec.stack_arrays(), rec.path)
     per_node: dict[int, list[int]] = {}
     thread_stacks = []
     for pid, tid, stack_id, reason, count, ns in rec.thread_off_cpu_stack_totals(flt, include_preempted=True):

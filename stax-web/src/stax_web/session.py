@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from stax.analysis.profile import DisplayTreeBuilder, display_tree_builder
 from stax.recording.reader import Recording
 from stax_web.meta_view import time_origin
 
@@ -42,6 +43,7 @@ class Session:
         self.origin: tuple[int, int] = (0, 0)
         """(first, last) event time of ``current``: the page's times are relative to ``first``."""
         self.base_origin: tuple[int, int] = (0, 0)
+        self._builders: dict[int, DisplayTreeBuilder] = {}
 
     @classmethod
     def open(cls, path: Path, base: Path | None = None) -> Session:
@@ -62,6 +64,10 @@ class Session:
         """Run ``fn(*args)`` on the data thread and wait for it without blocking the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    def submit(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn(*args)`` on the data thread without waiting (requests queue behind it)."""
+        self._executor.submit(fn, *args)
+
     def cached(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``'s result for ``key``, built once while it stays among the recent ones.
 
@@ -75,9 +81,17 @@ class Session:
             self._cache.popitem(last=False)
         return value
 
+    def builder(self, rec: Recording) -> DisplayTreeBuilder:
+        """The display tree of ``rec``'s stacks, grown by every profile built (data thread only)."""
+        found = self._builders.get(id(rec))
+        if found is None:
+            found = self._builders[id(rec)] = display_tree_builder(rec)
+        return found
+
     def close(self) -> None:
         def close_all() -> None:
             self._cache.clear()
+            self._builders.clear()
             for rec in (self.current, self.base):
                 if rec is not None:
                     rec.close()

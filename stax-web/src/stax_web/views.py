@@ -13,20 +13,24 @@ import attrs
 from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
-from stax_web import cli_views, diff_view, flame_view, timeline_view, top_view, tree_transforms
+from stax_web import cli_views, diff_view, flame_view, meta_view, timeline_view, top_view, tree_transforms
 from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.profiles import load_profile
 from stax_web.query import ViewQuery
 from stax_web.session import Session
 from stax_web.tree_transforms import transform
 
+DEFAULT_BUCKETS = 1000
+"""Timeline buckets when the page does not say (``/api/timeline?buckets=``)."""
+
 
 def profile(session: Session, query: ViewQuery, rec: Recording | None = None) -> Profile:
     """The transformed profile of ``query`` over ``rec`` (the shown recording by default)."""
     rec = rec if rec is not None else session.current
     origin = session.origin[0] if rec is session.current else session.base_origin[0]
+    flt = query.sample_filter(origin)
     raw = session.cached(("profile", id(rec), query.selection),
-                         lambda: load_profile(rec, query.mode, query.sample_filter(origin)))
+                         lambda: load_profile(rec, query.mode, flt, session.builder(rec)))
     if not query.transformed:
         return raw
     return session.cached(("transformed", id(rec), query.selection, query.transforms),
@@ -40,8 +44,24 @@ def tree(session: Session, query: ViewQuery, inverted: bool, rec: Recording | No
 
 
 def flame(session: Session, query: ViewQuery) -> dict:
-    prof = profile(session, query)
-    return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
+    def build() -> dict:
+        prof = profile(session, query)
+        return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
+    return session.cached(("flame", query.selection, query.transforms, query.invert), build)
+
+
+def meta(session: Session) -> dict:
+    return session.cached(("meta",), lambda: meta_view.meta(session.current, session.origin,
+                                                            session.base is not None))
+
+
+def warm(session: Session) -> None:
+    """Build what the page asks for first (meta, the whole recording's flame graph, top table and
+    timeline) while the browser starts, so its first paint does not wait for the aggregation."""
+    meta(session)
+    flame(session, ViewQuery())
+    top_rows(session, ViewQuery())
+    timeline(session, ViewQuery(), DEFAULT_BUCKETS)
 
 
 def top_rows(session: Session, query: ViewQuery, rec: Recording | None = None) -> tuple[list[dict], int]:

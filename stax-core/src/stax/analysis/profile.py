@@ -204,11 +204,14 @@ class Profile:
     """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
-        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
-        labels = recording.frame_labels()
-        parents, frames = recording.stack_arrays()
-        builder = DisplayTreeBuilder(labels, parents, frames, recording.path)
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       builder: DisplayTreeBuilder | None = None) -> Profile:
+        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass).
+
+        ``builder`` (one made by :func:`display_tree_builder` for this recording) is reused
+        and grown, so several selections of one recording map each stack once; the
+        profile then shares its node arrays, which later profiles only append to."""
+        builder = builder if builder is not None else display_tree_builder(recording)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
@@ -306,6 +309,11 @@ class Profile:
 
     def lost_total(self) -> int:
         return sum(self.lost.values())
+
+
+def display_tree_builder(recording: Recording) -> DisplayTreeBuilder:
+    """A new :class:`DisplayTreeBuilder` over ``recording``'s frames and stack table."""
+    return DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
 
 
 def _int(value: object) -> int | None:
