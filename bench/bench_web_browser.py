@@ -1,18 +1,19 @@
 """The web UI on a 1M-sample recording in headless chromium: first flame-graph paint, zoom, server memory.
 
-The recording is synthetic (the tests' recording helper through the real RecordingBuilder):
-1,000,000 samples over 5,000 distinct stacks 8-16 frames deep in 4 threads, so the figures are
-the server's aggregation plus the browser's layout and canvas drawing, without a capture.
-Figures, each the median of ``--repeat`` page loads in Debian's chromium (playwright, headless):
+The recording is bench_web.py's (synthetic, through the real RecordingBuilder): 1,000,000
+samples over 20,000 distinct stacks 8-24 frames deep in 8 interleaved threads, so the
+figures are the server's aggregation plus the browser's layout and canvas drawing, without a
+capture. Figures, each the median of ``--repeat`` page loads in Debian's chromium (playwright):
 1. first paint: from navigation start to the flame graph drawn (``window.__stax.timings()``);
-   the issue's goal is <= 1 s; the parts: the /api/flame answer, building the tree, drawing it;
+   the issue's goal is <= 1 s; its parts: scripts loaded, the /api/flame answer, building the
+   tree, drawing it;
 2. zoom: a click on a frame to the redraw finished (goal <= 50 ms), over several frames;
 3. the server's peak resident memory (VmHWM of `stax serve`).
-Beside them, ``perf report --stdio`` on a perf.data of hotspots at 4999 Hz for 5 s, timed and scaled to
-1M samples by its samples/s (recording 1M real samples would take minutes of CPU per run).
+Beside them, bench_web.py's `perf report --stdio` on a perf.data of about as many samples
+(``--no-perf`` skips it: recording 1M samples with perf takes ~20 s).
 
 Not a test: it never fails because the machine was slow. Run as root from the repo root:
-    .venv/bin/python bench/bench_web_browser.py [--repeat 5] [--samples 1000000]
+    .venv/bin/python bench/bench_web_browser.py [--repeat 5] [--samples 1000000] [--no-perf]
 """
 
 from __future__ import annotations
@@ -20,56 +21,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # for tests.render.synthetic_recording
-sys.path.insert(0, str(REPO / "bench"))  # for bench_foundation.perf_samples
+sys.path.insert(0, str(REPO))  # for tests.web.server
+sys.path.insert(0, str(REPO / "bench"))  # for bench_web
 
-from bench_foundation import perf_samples  # noqa: E402
+from bench_web import big_recording, memory, perf_report  # noqa: E402
 
-from tests.render.synthetic_recording import write_recording  # noqa: E402
+from tests.web.server import serve  # noqa: E402
 
-STAX = str(Path(sys.executable).parent / "stax")
 CHROMIUM = "/usr/bin/chromium"
-STACKS = 5_000
-
-
-def big_recording(path: Path, samples: int) -> Path:
-    """SAMPLES samples over 5,000 distinct stacks 8-16 frames deep, in 4 threads (as bench_render.py)."""
-    stacks = []
-    for i in range(STACKS):
-        depth = 8 + i % 9
-        frames = ["main", f"phase{i % 4}"] + [f"mod{(i >> k) % 40}_fn{k}" for k in range(depth - 3)]
-        frames.append(f"leaf{i % 700}")
-        stacks.append((";".join(frames), samples // STACKS, 101 + i % 4))
-    threads = {100: "bench", 101: "w1", 102: "w2", 103: "w3", 104: "w4"}
-    return write_recording(path, stacks, threads=threads)
-
-
-def start_server(rec: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([STAX, "serve", "--no-open", str(rec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 120)
-    line = proc.stdout.readline().strip() if ready else ""
-    if not line.startswith("http://"):
-        proc.kill()
-        raise SystemExit(f"bench: stax serve printed {line!r}")
-    return proc, line
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def browser_figures(url: str, repeat: int) -> dict[str, object]:
@@ -115,30 +82,11 @@ def browser_figures(url: str, repeat: int) -> dict[str, object]:
             "zoom_max_ms": max(zooms), "nodes": nodes, "console_errors": errors}
 
 
-def perf_report_rate(tmp: Path) -> dict[str, float] | None:
-    """perf report --stdio samples/s on hotspots recorded at 4999 Hz, or None without perf."""
-    if not shutil.which("perf") or not shutil.which("gcc"):
-        return None
-    exe = tmp / "hotspots"
-    source = REPO / "examples" / "hotspots.c"
-    subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe), str(source)], check=True)
-    data = tmp / "perf.data"
-    subprocess.run(["perf", "record", "-q", "-F", "4999", "-g", "-o", str(data), "--", str(exe), "5"],
-                   check=True, capture_output=True)
-    samples = perf_samples(data)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children"],
-                       capture_output=True, check=True)
-        best = min(best, time.perf_counter() - start)
-    return {"samples": samples, "seconds": best, "samples_per_s": samples / best}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--no-perf", action="store_true", help="skip the perf report figure")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         raise SystemExit("bench: /usr/bin/chromium is missing (bash scripts/bootstrap.sh installs it)")
@@ -146,16 +94,12 @@ def main() -> None:
     try:
         start = time.perf_counter()
         rec = big_recording(tmp / "big.stax", args.samples)
-        print(f"recording: {args.samples:,} samples, {STACKS:,} stacks, {rec.stat().st_size / 2**20:.1f} MiB"
+        print(f"recording: {args.samples:,} samples, {rec.stat().st_size / 2**20:.1f} MiB"
               f" (written in {time.perf_counter() - start:.1f} s)")
-        proc, url = start_server(rec)
-        try:
-            r = browser_figures(url, args.repeat)
-            r["server_peak_rss_mib"] = peak_rss_mib(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-        perf = perf_report_rate(tmp)
+        with serve(str(rec), timeout=300) as server:
+            r = browser_figures(server.url, args.repeat)
+            r["server_peak_rss_mib"] = memory(server.proc.pid)["VmHWM"] / 2**20
+        perf = None if args.no_perf else perf_report(tmp, args.samples)
         r.update(samples=args.samples, perf=perf, uptime=os.getloadavg())
         print(f"first flame-graph paint  {r['first_paint_ms']:.0f} ms, median of {args.repeat} (goal <= 1 s);"
               f" scripts loaded at {r['scripts_ready_ms']:.0f} ms, /api/meta at {r['meta_ms']:.0f} ms,"
@@ -164,11 +108,11 @@ def main() -> None:
         print(f"zoom (click to redrawn)  {r['zoom_ms']:.1f} ms median, {r['zoom_max_ms']:.1f} ms worst"
               " (goal <= 50 ms)")
         print(f"server peak RSS          {r['server_peak_rss_mib']:.0f} MiB")
-        if perf:
-            scaled = args.samples / perf["samples_per_s"]
-            print(f"perf report --stdio      {perf['samples_per_s']:,.0f} samples/s"
-                  f" ({perf['samples']:,} samples in"
-                  f" {perf['seconds']:.2f} s): {scaled:.1f} s for {args.samples:,} samples")
+        if perf and "skipped" in perf:
+            print(f"perf report --stdio      skipped: {perf['skipped']}")
+        elif perf:
+            print(f"perf report --stdio      {perf['report_s']:.2f} s on {perf['samples']:,} samples"
+                  f" ({perf['report_no_callchain_s']:.2f} s with -g none)")
         if r["console_errors"]:
             print(f"console errors: {r['console_errors']}")
         print(f"load average {r['uptime'][0]:.2f} {r['uptime'][1]:.2f} {r['uptime'][2]:.2f}")

@@ -1,5 +1,7 @@
 """The web UI's browser tests: real recordings, a real `stax serve`, Debian's chromium driven by playwright.
 
+The recordings are tests/web/conftest.py's (the shares workload at 3:1 and 1:1, a pipe
+ping-pong) plus tests/cli/workloads/threads.c for the thread filter.
 The browser is /usr/bin/chromium (scripts/bootstrap.sh installs it with apt-get); playwright's own
 browser download is never used. Screenshots go to tests/web/browser/artifacts/ (ignored by git).
 """
@@ -7,10 +9,6 @@ browser download is never used. Screenshots go to tests/web/browser/artifacts/ (
 from __future__ import annotations
 
 import os
-import re
-import select
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,30 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, compile_c
-from tests.exports.conftest import CFLAGS, STAX, hotspots_rec, pingpong_rec, stax  # noqa: F401
+from tests.web.conftest import CFLAGS, record
+from tests.web.server import serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-
-@pytest.fixture(scope="session")
-def shares_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/web/workloads/shares.c: `shares A B SECONDS`, hot_a and hot_b in the ratio A:B."""
-    return compile_c(REPO / "tests" / "web" / "workloads" / "shares.c",
-                     tmp_path_factory.mktemp("shares") / "shares", *CFLAGS)
-
-
-def _record_shares(exe: Path, a: int, b: int) -> Path:
-    rec = exe.parent / f"shares-{a}-{b}.stax"
-    stax("record", "-q", "-o", str(rec), "--", str(exe), str(a), str(b), "2")
-    return rec
-
-
-@pytest.fixture(scope="session")
-def diff_recs(shares_exe: Path) -> tuple[Path, Path]:
-    """(current, base) of the same executable: hot_a:hot_b 3:1 now, 9:1 in the base, so hot_b grew."""
-    return _record_shares(shares_exe, 3, 1), _record_shares(shares_exe, 9, 1)
 
 
 @pytest.fixture(scope="session")
@@ -49,32 +28,14 @@ def threads_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/cli/workloads/threads.c: worker-a does twice the work of worker-b."""
     work = tmp_path_factory.mktemp("threads")
     exe = compile_c(REPO / "tests" / "cli" / "workloads" / "threads.c", work / "threads", *CFLAGS)
-    rec = work / "threads.stax"
-    stax("record", "-q", "-o", str(rec), "--", str(exe))
-    return rec
+    return record(work / "threads.stax", str(exe))
 
 
 @contextmanager
 def served(rec: Path, *extra: str) -> Iterator[str]:
-    """`stax serve --no-open REC`; yields the URL it prints as its first line of stdout."""
-    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
-            [STAX, "serve", "--no-open", str(rec), *extra], stdout=subprocess.PIPE, stderr=errors,
-            text=True) as proc:
-        try:
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            line = proc.stdout.readline().strip() if ready else ""
-            if not re.match(r"^http://127\.0\.0\.1:\d+/\?token=\S+$", line):
-                proc.kill()
-                errors.seek(0)
-                raise AssertionError(f"stax serve printed {line!r} first; stderr:\n{errors.read()}")
-            yield line
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    """`stax serve --no-open REC` (tests/web/server.py); yields the URL it printed first."""
+    with serve(str(rec), *extra) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

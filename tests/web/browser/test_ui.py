@@ -1,6 +1,7 @@
 """The web UI in a real browser: `stax serve` on real recordings, chromium through playwright.
 
-The 3:1 workload is examples/hotspots.c (hot_a does three times hot_b's work). Frame geometry
+The 3:1 workload is tests/web/workloads/shares.c run as `shares 3 1` (hot_a does three times
+hot_b's work); the diff compares `shares 1 1` (now) with it (the base), so hot_b grew. Frame geometry
 is read from `window.__stax.frames()` (what the canvas drew, in CSS pixels), not from pixels.
 """
 
@@ -11,8 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.exports.conftest import needs_root
 from tests.web.browser.conftest import served
+from tests.web.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.slow]
 
@@ -21,8 +22,8 @@ def _near(value: float, want: float, tol: float) -> bool:
     return abs(value - want) <= tol
 
 
-def test_flame_graph_widths_follow_the_work(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_flame_graph_widths_follow_the_work(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url)
         root = ui.frame("all")
         hot_a, hot_b = ui.frame("hot_a"), ui.frame("hot_b")
@@ -37,13 +38,13 @@ def test_flame_graph_widths_follow_the_work(ui, hotspots_rec):
         tip = ui.page.locator("#tooltip")
         assert tip.is_visible()
         text = tip.inner_text()
-        assert text.startswith("hot_a") and "hotspots" in text and "hotspots.c:" in text, text
+        assert text.startswith("hot_a") and "shares" in text and "shares.c:" in text, text
         assert re.search(r"total \d+ samples \(7\d\.\d%\)|total \d+ samples \(8[0-2]\.\d%\)", text), text
         ui.shot("flame")
 
 
-def test_search_reports_matched_share(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_search_reports_matched_share(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url)
         ui.page.keyboard.press("/")
         assert ui.js("() => document.activeElement.id") == "search"
@@ -62,8 +63,8 @@ def test_search_reports_matched_share(ui, hotspots_rec):
         assert not any(f["matched"] for f in ui.frames())
 
 
-def test_click_zooms_and_the_url_keeps_it(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_click_zooms_and_the_url_keeps_it(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url)
         ui.click_frame("hot_a")
         assert ui.page.locator("#breadcrumb span").last.inner_text() == "hot_a"
@@ -85,8 +86,8 @@ def test_click_zooms_and_the_url_keeps_it(ui, hotspots_rec):
         assert _near(ui.frame("hot_a")["width"] / ui.frame("all")["width"], 0.75, 0.08)
 
 
-def test_top_table_sorts_and_filters(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_top_table_sorts_and_filters(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url)
         ui.page.locator("#views button[data-view=top]").click()
         ui.idle()
@@ -106,8 +107,8 @@ def test_top_table_sorts_and_filters(ui, hotspots_rec):
         assert names == ["hot_b"]
 
 
-def test_transforms_change_the_tree(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_transforms_change_the_tree(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url + "#view=tree")
         names_js = "rs => rs.map(r => r.dataset.name)"
         tree_names = ui.page.locator(".tree .row[data-name]").evaluate_all(names_js)
@@ -146,8 +147,8 @@ def test_transforms_change_the_tree(ui, hotspots_rec):
         ui.shot("inverted")
 
 
-def test_sandwich_and_source_of_hot_a(ui, hotspots_rec):
-    with served(hotspots_rec) as url:
+def test_sandwich_and_source_of_hot_a(ui, rec_3_1):
+    with served(rec_3_1) as url:
         ui.open(url + "#view=sandwich&fn=hot_a")
         callers = {f["name"] for f in ui.frames("callers")}
         callees = {f["name"] for f in ui.frames("callees")}
@@ -198,9 +199,8 @@ def test_thread_filter_and_time_range_change_counts(ui, threads_rec):
         ui.shot("range")
 
 
-def test_diff_marks_the_grown_function_red(ui, diff_recs):
-    current, base = diff_recs
-    with served(current, "--base", str(base)) as url:
+def test_diff_marks_the_grown_function_red(ui, rec_1_1, rec_3_1):
+    with served(rec_1_1, "--base", str(rec_3_1)) as url:
         ui.open(url)
         assert ui.page.locator("#views button[data-view=diff]").is_visible()
         ui.page.locator("#views button[data-view=diff]").click()
