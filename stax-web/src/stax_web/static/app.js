@@ -100,9 +100,10 @@ const app = {
       this.describeKey = key;
       this.describeMap = new Map();
       const map = this.describeMap;
+      this.busy++;
       this.describeP = getJSON("top", params).then((d) => {
         for (const r of d.rows) map.set(r.function + "\u0000" + (r.image || ""), r);
-      }, () => {});
+      }, () => {}).finally(() => { this.busy--; });
     }
     return this.describeP;
   },

@@ -32,9 +32,8 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
   const path = diff ? "diff" : "flame";
   const params = commonParams(s, { invert: s.invert });
   const key = `${s.view}|${path}?${new URLSearchParams(params)}`;
-  const treeP = flameTree(path, params);
-  const describeP = app.describer(); // file:line for tooltips; asked after the tree, which paints first
-  const tree = await treeP;
+  const tree = await flameTree(path, params);
+  if (app.timings.treeReadyMs === undefined) app.timings.treeReadyMs = performance.now();
   if (app.stale()) return;
   let chart = app.current && app.current.key === key ? app.current.chart : null;
   if (!chart) {
@@ -59,7 +58,7 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
   app.report(tree.grandTotal, tree.unit);
   applyZoom(app);
   Object.assign(app.timings, { buildMs: tree.buildMs, drawMs: chart.lastDrawMs, nodes: tree.n });
-  describeP.then(() => { if (!app.stale()) chart.draw(); }, () => {});
+  app.describer(); // file:line for the tooltips: asked once the graph is drawn, not before
 }
 
 /** Zoom, search and selection of the current flame chart, from the state (no fetch). */
