@@ -1,7 +1,24 @@
 // The buttons offered for a selected function, the same in every view: sandwich, source, and the
 // call-tree transforms (focus, merge, collapse its library).
 
+import { getJSON } from "./api.js";
+import { commonParams } from "./state.js";
 import { el } from "./format.js";
+
+/** The /api answer about the selected function for a one-function view (sandwich, source), or null:
+ * no function selected (a hint is shown instead) or a newer render started meanwhile. */
+export async function selectedFunctionData(app, endpoint, viewLabel) {
+  const s = app.state;
+  if (!s.fn) {
+    app.view.replaceChildren(el("p", { class: "hint" },
+      `Pick a function: click a frame in the flame graph or a row of Top, then ${viewLabel}.`));
+    app.current = null;
+    app.breadcrumb(null);
+    return null;
+  }
+  const data = await getJSON(endpoint, [...commonParams(s), ["function", s.fn]]);
+  return app.stale() ? null : data;
+}
 
 export function functionActions(app, fn, image, { sandwich = true } = {}) {
   const s = app.state;

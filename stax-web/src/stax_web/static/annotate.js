@@ -1,22 +1,15 @@
 // The source / annotate pane: the JSON of `stax annotate --json` for one function — its hottest
 // source lines, then its instructions with the samples that landed on each.
 
-import { getJSON } from "./api.js";
-import { commonParams } from "./state.js";
 import { el } from "./format.js";
-import { functionActions } from "./actions.js";
+import { functionActions, selectedFunctionData } from "./actions.js";
 
 const MAX_INSTRUCTIONS = 4000;
 
 export async function renderSource(app) {
   const s = app.state;
-  if (!s.fn) {
-    app.view.replaceChildren(el("p", { class: "hint" },
-      "Pick a function: click a frame in the flame graph or a row of Top, then Source."));
-    return;
-  }
-  const data = await getJSON("annotate", [...commonParams(s), ["function", s.fn]]);
-  if (app.stale()) return;
+  const data = await selectedFunctionData(app, "annotate", "Source");
+  if (!data) return;
   const parts = [];
   for (const n of data.notes || []) parts.push(el("p", { class: "hint" }, n));
   for (const f of data.functions || []) parts.push(functionPane(app, f));

@@ -7,7 +7,7 @@ import { FlameTree, FlameChart } from "./flame.js";
 import { CallTree } from "./calltree.js";
 import { KIND_LEGEND, REASON_COLOURS, reasonColour, diffColour } from "./colours.js";
 import { amount, el } from "./format.js";
-import { functionActions } from "./actions.js";
+import { functionActions, selectedFunctionData } from "./actions.js";
 import { diffTopTable } from "./tables.js";
 
 const trees = new Map();
@@ -127,13 +127,8 @@ export async function renderTree(app) {
 /** Sandwich: the callers of one function above it, its callees below. */
 export async function renderSandwich(app) {
   const s = app.state;
-  if (!s.fn) {
-    app.view.replaceChildren(el("p", { class: "hint" },
-      "Pick a function: click a frame in the flame graph or a row of Top, then Sandwich."));
-    return;
-  }
-  const data = await getJSON("sandwich", [...commonParams(s), ["function", s.fn]]);
-  if (app.stale()) return;
+  const data = await selectedFunctionData(app, "sandwich", "Sandwich");
+  if (!data) return;
   const callers = new FlameTree(data.callers), callees = new FlameTree(data.callees);
   const unit = callees.unit;
   app.view.replaceChildren();
