@@ -123,7 +123,9 @@ export class FlameChart {
     this.onZoom = onZoom; this.onSelect = onSelect; this.describe = describe;
     this.tooltip = tooltip;
     this.wrap = el("div", { class: "flame-wrap" });
-    this.canvas = el("canvas", { class: "flame", "data-role": icicle ? "icicle" : "flame" });
+    this.canvas = el("canvas", { class: "flame", "data-role": icicle ? "icicle" : "flame", role: "img",
+      "aria-label": icicle ? "icicle graph: hover a frame for its figures, click to zoom"
+        : "flame graph: hover a frame for its figures, click to zoom" });
     this.wrap.append(this.canvas);
     container.append(this.wrap);
     this.tree = null; this.zoom = 0; this.match = null; this.selected = -1;
