@@ -99,15 +99,15 @@ def main() -> None:
         with serve(str(rec), timeout=300) as server:
             r = browser_figures(server.url, args.repeat)
             r["server_peak_rss_mib"] = memory(server.proc.pid)["VmHWM"] / 2**20
-        perf = None if args.no_perf else perf_report(tmp, args.samples)
-        r.update(samples=args.samples, perf=perf, uptime=os.getloadavg())
+        r.update(samples=args.samples, uptime=os.getloadavg())
         print(f"first flame-graph paint  {r['first_paint_ms']:.0f} ms, median of {args.repeat} (goal <= 1 s);"
               f" scripts loaded at {r['scripts_ready_ms']:.0f} ms, /api/meta at {r['meta_ms']:.0f} ms,"
               f" /api/flame {r['flame_fetch_ms']:.0f} ms, tree build {r['tree_build_ms']:.0f} ms,"
               f" draw {r['draw_ms']:.0f} ms, {r['nodes']:,} nodes")
         print(f"zoom (click to redrawn)  {r['zoom_ms']:.1f} ms median, {r['zoom_max_ms']:.1f} ms worst"
               " (goal <= 50 ms)")
-        print(f"server peak RSS          {r['server_peak_rss_mib']:.0f} MiB")
+        print(f"server peak RSS          {r['server_peak_rss_mib']:.0f} MiB", flush=True)
+        perf = r["perf"] = None if args.no_perf else perf_report(tmp, args.samples)
         if perf and "skipped" in perf:
             print(f"perf report --stdio      skipped: {perf['skipped']}")
         elif perf:

@@ -113,6 +113,15 @@ def test_transforms_change_the_tree(ui, rec_3_1):
         names_js = "rs => rs.map(r => r.dataset.name)"
         tree_names = ui.page.locator(".tree .row[data-name]").evaluate_all(names_js)
         assert "driver" in tree_names and "hot_a" in tree_names
+        # the hot path starts open; collapse driver, then expand it again
+        driver = ".tree .row[data-name=driver]"
+        assert ui.page.locator(driver).get_attribute("aria-expanded") == "true"
+        rows_open = ui.page.locator(".tree .row[data-name]").count()
+        ui.page.locator(f"{driver} .tog").click()
+        assert ui.page.locator(driver).get_attribute("aria-expanded") == "false"
+        assert ui.page.locator(".tree .row[data-name=hot_a]").count() == 0
+        ui.page.locator(f"{driver} .tog").click()
+        assert ui.page.locator(".tree .row[data-name]").count() == rows_open
         # merge driver: its callees now hang from main
         ui.page.evaluate("() => window.__stax.setState({merge: ['driver']})")
         ui.idle()
@@ -224,6 +233,10 @@ def test_every_view_renders_without_errors(ui, pingpong_rec):
             ui.page.locator(f"#views button[data-view={view}]").click()
             ui.idle()
             assert ui.js("() => window.__stax.errors()") == [], view
+            if view == "icicle":  # the root on top, callees below it
+                assert ui.page.locator("canvas[data-role=icicle]").count() == 1
+                root = ui.frame("all")
+                assert root["y"] == 0 and all(f["y"] > 0 for f in ui.frames() if f["depth"] > 0)
         ui.page.locator("#mode").select_option("offcpu")
         ui.page.locator("#views button[data-view=flame]").click()
         ui.idle()
