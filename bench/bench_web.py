@@ -81,16 +81,17 @@ def perf_report(work: Path, samples: int) -> dict[str, object]:
     subprocess.run([gcc, "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe),
                     str(REPO / "tests" / "web" / "workloads" / "shares.c")], check=True)
     data = work / "perf.data"
-    period_ns = 20_000  # 50k samples/s of one busy thread: ~20 s for 1M samples
+    period_ns = 20_000  # 50k samples per CPU second of one busy thread: ~20 s for 1M on an idle machine
     seconds = samples * period_ns / 1e9
-    proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-c", str(period_ns), "-g", "-o", str(data),
-                           "--", str(exe), "3", "1", f"{seconds:.1f}"], capture_output=True, text=True)
+    proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-c", str(period_ns), "-g",
+                           "-o", str(data), "--", str(exe), "3", "1", f"{seconds:.1f}"],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         return {"skipped": f"perf record failed: {proc.stderr.strip()[:200]}"}
-    count = subprocess.run([perf, "report", "-i", str(data), "--stdio", "-n", "--sort", "pid"],
-                           capture_output=True, text=True)
-    got = sum(int(line.split()[1]) for line in count.stdout.splitlines()
-              if line.strip() and not line.startswith("#") and line.split()[1].isdigit())
+    count = subprocess.run([perf, "report", "-i", str(data), "--stdio", "-n", "--sort", "pid",
+                            "--no-children", "-g", "none"], capture_output=True, text=True)
+    rows = [line.split() for line in count.stdout.splitlines() if not line.startswith("#")]
+    got = sum(int(row[1]) for row in rows if len(row) >= 2 and row[1].isdigit())
     start = time.perf_counter()
     subprocess.run([perf, "report", "-i", str(data), "--stdio"], check=True, capture_output=True)
     t_report = time.perf_counter() - start
@@ -99,7 +100,7 @@ def perf_report(work: Path, samples: int) -> dict[str, object]:
                    capture_output=True)
     t_flat = time.perf_counter() - start
     return {"samples": got, "perf_data_bytes": data.stat().st_size, "report_s": t_report,
-            "report_no_callchain_s": t_flat}
+            "report_no_callchain_s": t_flat, "report_s_per_1m_samples": t_report * 1e6 / max(1, got)}
 
 
 def main() -> None:
@@ -123,15 +124,15 @@ def main() -> None:
             meta = server.api("/api/meta")
             duration = meta["duration_ns"]
             results["samples"] = meta["sample_count"]
+            window = f"start={duration // 3}&end={duration // 3 + duration // 10}"
             requests = [
                 ("meta", "/api/meta"),
                 ("flame cold", "/api/flame"), ("flame warm", "/api/flame"),
                 ("flame inverted", "/api/flame?invert=1"),
                 ("top", "/api/top?limit=200"),
                 ("timeline", "/api/timeline?buckets=1000"),
-                ("zoom: time range flame", f"/api/flame?start={duration // 3}&end={duration // 3 + duration // 10}"),
-                ("zoom: time range timeline",
-                 f"/api/timeline?buckets=1000&start={duration // 3}&end={duration // 3 + duration // 10}"),
+                ("zoom: time range flame", f"/api/flame?{window}"),
+                ("zoom: time range timeline", f"/api/timeline?buckets=1000&{window}"),
                 ("zoom: focus phase1", "/api/flame?focus=phase1"),
                 ("thread filter flame", "/api/flame?tids=101,102"),
                 ("sandwich leaf7", "/api/sandwich?function=leaf7"),
@@ -159,7 +160,7 @@ def main() -> None:
     if perf and "skipped" not in perf:
         print(f"  perf report --stdio on {perf['samples']:,} samples ({perf['perf_data_bytes'] / 1e6:.0f} MB"
               f" perf.data): {perf['report_s']:.2f} s with call graphs, {perf['report_no_callchain_s']:.2f} s"
-              " without")
+              f" without; {perf['report_s_per_1m_samples']:.1f} s per 1M samples with call graphs")
     elif perf:
         print(f"  perf report: {perf['skipped']}")
     out = REPO / "bench" / "out"

@@ -57,14 +57,16 @@ class Served:
 
 @contextmanager
 def serve(*args: str, timeout: float = 60.0) -> Iterator[Served]:
-    """``stax serve ARGS --no-open`` running until the block ends (then Ctrl-C, i.e. SIGINT)."""
+    """``stax serve ARGS --no-open`` running until the block ends; then Ctrl-C (SIGINT) must stop
+    it with status 0."""
     proc = subprocess.Popen([STAX, "serve", *args, "--no-open"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         served = Served(proc, _first_line(proc, timeout))
         yield served
     finally:
-        stop(proc)
+        _, err = stop(proc)
+    assert proc.returncode == 0 and "Traceback" not in err, f"stax serve exited {proc.returncode}: {err}"
 
 
 def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:

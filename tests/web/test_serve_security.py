@@ -98,3 +98,17 @@ def test_a_wildcard_host_is_refused(rec_3_1: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--host 0.0.0.0 listens on every address" in proc.stderr
+
+
+def test_a_port_in_use_is_one_sentence(rec_3_1: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run([STAX, "serve", str(rec_3_1), "--no-open", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == (f"stax: Cannot listen on 127.0.0.1:{port} (Address already in use); choose"
+                                   " another --port (or leave it out for a free one) or another --host.")

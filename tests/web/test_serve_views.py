@@ -51,7 +51,8 @@ def test_top_lists_hot_a_first_at_three_quarters(served) -> None:
 def test_top_sorts_filters_and_limits(served) -> None:
     by_total = served.api("/api/top?sort=total&limit=3")
     totals = [r["total"] for r in by_total["rows"]]
-    assert len(totals) == 3 and totals == sorted(totals, reverse=True) and totals[0] >= 0.95 * by_total["total"]
+    assert len(totals) == 3 and totals == sorted(totals, reverse=True)
+    assert totals[0] >= 0.95 * by_total["total"]
     only_b = served.api("/api/top?filter=HOT_B")
     assert [r["function"] for r in only_b["rows"]] == ["hot_b"] and only_b["matched"] == 1
 
@@ -160,7 +161,8 @@ def test_threads_wakers_and_off_cpu_on_a_ping_pong(pingpong_rec: Path) -> None:
                                                                       "-w", "1")
         tid = next(t["tid"] for p in server.api("/api/meta")["processes"] for t in p["threads"]
                    if t["name"] == "ping")
-        assert server.api(f"/api/threads?tids={tid}") == cli_json("threads", str(pingpong_rec), "--tid", str(tid))
+        one = cli_json("threads", str(pingpong_rec), "--tid", str(tid))
+        assert server.api(f"/api/threads?tids={tid}") == one
         off = server.api("/api/flame?mode=offcpu")
         assert off["unit"] == "ns" and off["total"] > 100_000_000
         assert sum(off["reasons"]["0"].values()) == off["total"]

@@ -77,6 +77,7 @@ def serve(
         _run(build_app(session, token, address, bound_port), sock)
     finally:
         session.close()
+    print("stax: stopped.", file=sys.stderr)
     return 0
 
 
@@ -133,4 +134,7 @@ def _run(app: object, sock: socket.socket) -> None:
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False,
                             server_header=False, lifespan="off", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it shut down on: stopping is what the user asked for

@@ -51,7 +51,7 @@ def shown_nodes(tree: CallTree, totals: list[int]) -> tuple[list[int], dict[str,
     """Tree nodes to send, in preorder (children by total, largest first), and what was left out."""
     root_total = totals[TREE_ROOT]
     threshold = max(1, math.ceil(root_total * MIN_FRACTION))
-    if len(totals) > MAX_NODES:
+    if len(totals) > MAX_NODES and sum(1 for t in totals if t >= threshold) > MAX_NODES:
         # a node's total is at least each descendant's, so "total >= t" keeps whole paths from the root
         threshold = max(threshold, heapq.nlargest(MAX_NODES, totals)[-1])
     kids = tree.children_lists()

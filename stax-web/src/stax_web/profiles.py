@@ -27,7 +27,7 @@ def load_profile(rec: Recording, mode: str, flt: SampleFilter, builder: DisplayT
     a new selection maps only the stacks no earlier one had.  The profile gets copies of
     its node arrays, so a later selection growing the builder's leaves it as it was."""
     if mode == "cpu":
-        profile = Profile.from_recording(rec, flt, builder)
+        profile = Profile.from_recording(rec, flt, builder, per_thread=False)
     elif mode == "offcpu":
         profile = OffCpuProfile.from_recording(rec, flt, builder)
     else:

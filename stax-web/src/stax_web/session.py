@@ -23,8 +23,11 @@ from stax_web.meta_view import time_origin
 
 T = TypeVar("T")
 
-CACHED_VIEWS = 8
-"""Aggregates kept per session (profiles of recent selections); each is freed when pushed out."""
+CACHED_AGGREGATES = 8
+"""Profiles and call trees kept per session (recent selections; tens of MB each for millions
+of samples), freed when pushed out."""
+CACHED_PAYLOADS = 128
+"""Built answers kept per session (a few hundred KB each at most)."""
 
 
 class Session:
@@ -39,7 +42,8 @@ class Session:
         self._executor = executor
         self.current = current
         self.base = base
-        self._cache: OrderedDict[Hashable, object] = OrderedDict()
+        self._aggregates: OrderedDict[Hashable, object] = OrderedDict()
+        self._payloads: OrderedDict[Hashable, object] = OrderedDict()
         self.origin: tuple[int, int] = (0, 0)
         """(first, last) event time of ``current``: the page's times are relative to ``first``."""
         self.base_origin: tuple[int, int] = (0, 0)
@@ -68,17 +72,20 @@ class Session:
         """Run ``fn(*args)`` on the data thread without waiting (requests queue behind it)."""
         self._executor.submit(fn, *args)
 
-    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
-        """``build()``'s result for ``key``, built once while it stays among the recent ones.
+    def cached(self, key: Hashable, build: Callable[[], T], payload: bool = False) -> T:
+        """``build()``'s result for ``key``, built once while it stays among the recent ones:
+        the :data:`CACHED_AGGREGATES` last profiles and trees, or with ``payload`` the
+        :data:`CACHED_PAYLOADS` last answers.
 
         Call on the data thread only (inside a function given to :meth:`call`)."""
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]  # type: ignore[return-value]
+        cache, size = (self._payloads, CACHED_PAYLOADS) if payload else (self._aggregates, CACHED_AGGREGATES)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]  # type: ignore[return-value]
         value = build()
-        self._cache[key] = value
-        while len(self._cache) > CACHED_VIEWS:
-            self._cache.popitem(last=False)
+        cache[key] = value
+        while len(cache) > size:
+            cache.popitem(last=False)
         return value
 
     def builder(self, rec: Recording) -> DisplayTreeBuilder:
@@ -90,7 +97,8 @@ class Session:
 
     def close(self) -> None:
         def close_all() -> None:
-            self._cache.clear()
+            self._aggregates.clear()
+            self._payloads.clear()
             self._builders.clear()
             for rec in (self.current, self.base):
                 if rec is not None:

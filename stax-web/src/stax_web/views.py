@@ -47,21 +47,20 @@ def flame(session: Session, query: ViewQuery) -> dict:
     def build() -> dict:
         prof = profile(session, query)
         return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
-    return session.cached(("flame", query.selection, query.transforms, query.invert), build)
+    return session.cached(("flame", query.selection, query.transforms, query.invert), build, payload=True)
 
 
 def meta(session: Session) -> dict:
     return session.cached(("meta",), lambda: meta_view.meta(session.current, session.origin,
-                                                            session.base is not None))
+                                                            session.base is not None), payload=True)
 
 
 def warm(session: Session) -> None:
-    """Build what the page asks for first (meta, the whole recording's flame graph, top table and
-    timeline) while the browser starts, so its first paint does not wait for the aggregation."""
+    """Build what the page's first paint needs (meta, the whole recording's flame graph) while
+    the browser starts, so that paint does not wait for the aggregation; the rest is built
+    when asked, so a request never queues behind a view nobody asked for."""
     meta(session)
     flame(session, ViewQuery())
-    top_rows(session, ViewQuery())
-    timeline(session, ViewQuery(), DEFAULT_BUCKETS)
 
 
 def top_rows(session: Session, query: ViewQuery, rec: Recording | None = None) -> tuple[list[dict], int]:
@@ -70,13 +69,13 @@ def top_rows(session: Session, query: ViewQuery, rec: Recording | None = None) -
     prof = profile(session, query, rec)
     root_first = tree(session, query, False, rec)
     rows = session.cached(("top", id(rec), query.selection, query.transforms),
-                          lambda: top_view.top_rows(prof, root_first, query.unit))
+                          lambda: top_view.top_rows(prof, root_first, query.unit), payload=True)
     return rows, flame_view.values(root_first, query.unit)[0][TREE_ROOT]
 
 
 def top(session: Session, query: ViewQuery, sort: str, limit: int, text: str) -> dict:
     rows, total = top_rows(session, query)
-    lines = session.cached(("lines",), lambda: top_view.function_lines(session.current))
+    lines = session.cached(("lines",), lambda: top_view.function_lines(session.current), payload=True)
     return top_view.top_payload(rows, total, query.unit, sort, limit, text, lines)
 
 
@@ -120,7 +119,8 @@ def diff_top(session: Session, query: ViewQuery, limit: int, text: str) -> dict:
 
 def timeline(session: Session, query: ViewQuery, buckets: int) -> dict:
     return session.cached(("timeline", query.selection, buckets),
-                          lambda: timeline_view.timeline(session.current, session.origin, query, buckets))
+                          lambda: timeline_view.timeline(session.current, session.origin, query, buckets),
+                          payload=True)
 
 
 def threads(session: Session, query: ViewQuery, limit: int) -> object:
@@ -133,4 +133,5 @@ def wakers(session: Session, query: ViewQuery, limit: int, max_wakers: int) -> o
 
 def annotate(session: Session, query: ViewQuery, function: str, image: str | None) -> object:
     return session.cached(("annotate", query.selection, function, image), lambda: cli_views.annotate(
-        session.current, query.sample_filter(session.origin[0]), query.mode != "cpu", function, image))
+        session.current, query.sample_filter(session.origin[0]), query.mode != "cpu", function, image),
+        payload=True)

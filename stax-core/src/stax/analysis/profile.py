@@ -205,19 +205,24 @@ class Profile:
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
-                       builder: DisplayTreeBuilder | None = None) -> Profile:
+                       builder: DisplayTreeBuilder | None = None, per_thread: bool = True) -> Profile:
         """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass).
 
         ``builder`` (one made by :func:`display_tree_builder` for this recording) is reused
         and grown, so several selections of one recording map each stack once; the
-        profile then shares its node arrays, which later profiles only append to."""
+        profile then shares its node arrays, which later profiles only append to.  Without
+        ``per_thread`` the samples are summed per stack only and ``thread_stacks`` is empty
+        (a call tree needs no more; a recording of many threads aggregates several times faster)."""
         builder = builder if builder is not None else display_tree_builder(recording)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
-        for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
+        rows = (recording.thread_stack_totals(flt) if per_thread else
+                [(0, 0, stack_id, count, weight) for stack_id, count, weight in recording.stack_totals(flt)])
+        for pid, tid, stack_id, count, weight in rows:
             node = builder.node_of(stack_id)
             weight = weight or 0
-            thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
+            if per_thread:
+                thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
             totals = per_node.get(node)
             if totals is None:
                 per_node[node] = [count, weight]

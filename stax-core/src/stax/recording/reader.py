@@ -347,7 +347,8 @@ class Recording:
     def thread_sample_slices(self, flt: SampleFilter, origin: int, slice_ns: int
                              ) -> list[tuple[int, int, int, int]]:
         """(slice, pid, tid, count) per time slice and thread: sample density over time (the web
-        UI's timeline tracks), slice ``n`` covering ``[origin + n * slice_ns, origin + (n + 1) * slice_ns)``."""
+        UI's timeline tracks); slice ``n`` covers ``[origin + n * slice_ns, origin + (n + 1) *
+        slice_ns)``."""
         where, params = self._where(flt)
         count = validation.checked("count(*)", validation.SAMPLES,
                                    validation.sample_rules(self._shape, ("pid", "tid")))
@@ -451,7 +452,8 @@ class Recording:
             params,
         )
 
-    def longest_off_cpu_spans(self, flt: SampleFilter, per_thread: int) -> list[tuple[int, int, int, int, str, int]]:
+    def longest_off_cpu_spans(self, flt: SampleFilter, per_thread: int
+                              ) -> list[tuple[int, int, int, int, str, int]]:
         """(start, end, pid, tid, reason, spans of that thread) of each thread's ``per_thread``
         longest off-CPU spans passing ``flt`` (unclipped), preemptions included: a timeline draws
         these, and says how many it left out."""
