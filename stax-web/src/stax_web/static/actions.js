@@ -8,7 +8,7 @@ import { el } from "./format.js";
 /** The /api answer about the selected function for a one-function view (sandwich, source), or null:
  * no function selected (a hint is shown instead) or a newer render started meanwhile. */
 export async function selectedFunctionData(app, endpoint, viewLabel) {
-  const s = app.state;
+  const s = app.state, stale = app.staleness();
   if (!s.fn) {
     app.view.replaceChildren(el("p", { class: "hint" },
       `Pick a function: click a frame in the flame graph or a row of Top, then ${viewLabel}.`));
@@ -17,7 +17,7 @@ export async function selectedFunctionData(app, endpoint, viewLabel) {
     return null;
   }
   const data = await getJSON(endpoint, [...commonParams(s), ["function", s.fn]]);
-  return app.stale() ? null : data;
+  return stale() ? null : data;
 }
 
 export function functionActions(app, fn, image, { sandwich = true } = {}) {

@@ -30,7 +30,8 @@ const app = {
   errors: [],
   describeMap: null, describeKey: null,
 
-  stale() { return this._gen !== this.generation; },
+  /** A test a renderer takes before its first await: true once a newer render has started. */
+  staleness() { const g = this.generation; return () => g !== this.generation; },
 
   writeHash() { history.replaceState(null, "", location.pathname + location.search + toHash(this.state)); },
 
@@ -68,7 +69,6 @@ const app = {
       this.updateChrome();
       const s = this.state;
       if (s.view === "diff" && this.meta && !this.meta.has_base) s.view = "flame";
-      this._gen = gen;
       await RENDERERS[s.view](this);
       if (gen === this.generation) {
         this.timings.lastRenderMs = performance.now() - t0;

@@ -28,13 +28,13 @@ async function flameTree(path, params) {
 
 /** Flame graph (ICICLE false) or icicle of the selection; DIFF: the /api/diff payload coloured by change. */
 export async function renderFlame(app, { icicle = false, diff = false } = {}) {
-  const s = app.state;
+  const s = app.state, stale = app.staleness();
   const path = diff ? "diff" : "flame";
   const params = commonParams(s, { invert: s.invert });
   const key = `${s.view}|${path}?${new URLSearchParams(params)}`;
   const tree = await flameTree(path, params);
   if (app.timings.treeReadyMs === undefined) app.timings.treeReadyMs = performance.now();
-  if (app.stale()) return;
+  if (stale()) return;
   let chart = app.current && app.current.key === key ? app.current.chart : null;
   if (!chart) {
     app.view.replaceChildren();
@@ -52,7 +52,7 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
     if (diff) {
       const holder = el("div");
       app.view.append(holder);
-      await diffTopTable(app, holder);
+      await diffTopTable(app, holder, stale);
     }
   }
   app.report(tree.grandTotal, tree.unit);
@@ -106,9 +106,9 @@ function legend(tree, diff) {
 
 /** Call tree, top-down (or bottom-up with "inverted"), rooted at the flame zoom. */
 export async function renderTree(app) {
-  const s = app.state;
+  const s = app.state, stale = app.staleness();
   const tree = await flameTree("flame", commonParams(s, { invert: s.invert }));
-  if (app.stale()) return;
+  if (stale()) return;
   const root = tree.findPath(s.zoom);
   app.view.replaceChildren(el("div", { class: "toolbar" },
     el("span", { class: "muted" }, s.invert ? "bottom-up: functions that spent the time first, their callers below"

@@ -14,11 +14,11 @@ function bar(part, whole) {
 
 /** Top functions: server-sorted by self, total or samples; the filter box narrows by name. */
 export async function renderTop(app) {
-  const s = app.state;
+  const s = app.state, stale = app.staleness();
   const params = [...commonParams(s), ["sort", s.sort], ["limit", String(TOP_LIMIT)]];
   if (s.filter) params.push(["filter", s.filter]);
   const data = await getJSON("top", params);
-  if (app.stale()) return;
+  if (stale()) return;
   app.report(data.total, data.unit);
   const filter = el("input", { type: "search", id: "top-filter", placeholder: "filter functions", value: s.filter,
     autocomplete: "off", spellcheck: "false" });
@@ -61,8 +61,9 @@ export async function renderTop(app) {
 
 /** Threads: the per-thread breakdown of `stax threads --json`; a click filters every view to the thread. */
 export async function renderThreads(app) {
+  const stale = app.staleness();
   const data = await getJSON("threads", commonParams(app.state));
-  if (app.stale()) return;
+  if (stale()) return;
   const tids = app.state.tids;
   const rows = data.threads.map((t) => el("tr", {
     class: "clickable" + (tids.includes(t.tid) ? " sel" : ""), "data-tid": t.tid,
@@ -99,8 +100,9 @@ export async function renderWakers(app) {
     app.breadcrumb(null);
     return;
   }
+  const stale = app.staleness();
   const data = await getJSON("wakers", commonParams(app.state));
-  if (app.stale()) return;
+  if (stale()) return;
   const link = (t) => el("a", { "data-tid": t.tid, title: "show this thread in the flame graph",
     onclick: () => t.tid !== null && app.setState({ tids: [t.tid], view: "flame", zoom: [] }) },
   `${t.name || "interrupt"}${t.tid !== null && t.tid !== undefined ? " " + t.tid : ""}`);
@@ -120,10 +122,10 @@ export async function renderWakers(app) {
 }
 
 /** The diff's top functions with their change in percentage points of the total. */
-export async function diffTopTable(app, holder) {
+export async function diffTopTable(app, holder, stale = app.staleness()) {
   const s = app.state;
   const data = await getJSON("diff/top", [...commonParams(s), ["limit", "200"]]);
-  if (app.stale()) return;
+  if (stale()) return;
   const total = data.total || (app.current && app.current.tree ? app.current.tree.grandTotal : 1);
   const rows = [...data.rows].filter((r) => Math.abs(r.delta) >= 0.005)
     .sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta)).slice(0, 60).map((r) => el("tr",
