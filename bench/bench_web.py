@@ -55,12 +55,20 @@ def big_recording(path: Path, samples: int) -> Path:
     return write_recording(path, entries, threads=threads)
 
 
-def timed(server, path: str) -> tuple[float, int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(server, path: str) -> tuple[float, float, int]:
+    """(wall s, server CPU s, bytes) of one GET: CPU time is what a loaded machine does not inflate."""
+    cpu = cpu_seconds(server.proc.pid)
     start = time.perf_counter()
     status, _, body = server.get(path)
     elapsed = time.perf_counter() - start
     assert status == 200, (path, status, body[:300])
-    return elapsed, len(body)
+    return elapsed, cpu_seconds(server.proc.pid) - cpu, len(body)
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -120,7 +128,7 @@ def main() -> None:
         results["write_s"] = time.perf_counter() - start
         results["recording_bytes"] = rec.stat().st_size
         with serve(str(rec), timeout=600) as server:
-            meta_s, _ = timed(server, "/api/meta")
+            meta_s, meta_cpu, _ = timed(server, "/api/meta")  # waits for the warm-up: meta + flame
             meta = server.api("/api/meta")
             duration = meta["duration_ns"]
             results["samples"] = meta["sample_count"]
@@ -137,13 +145,14 @@ def main() -> None:
                 ("thread filter flame", "/api/flame?tids=101,102"),
                 ("sandwich leaf7", "/api/sandwich?function=leaf7"),
             ]
-            timings = {"meta first": (meta_s, 0)}
+            timings = {"first answer (after warm-up)": (meta_s, meta_cpu, 0)}
             for name, path in requests:
                 timings[name] = timed(server, path)
             flame = server.api("/api/flame")
             results["flame_nodes_sent"] = len(flame["nodes"])
             results["flame_dropped"] = flame["dropped"]
-            results["requests"] = {k: {"s": t, "bytes": b} for k, (t, b) in timings.items()}
+            results["requests"] = {k: {"s": t, "cpu_s": c, "bytes": b} for k, (t, c, b) in timings.items()}
+            results["server_cpu_s_total"] = cpu_seconds(server.proc.pid)
             results["server_memory"] = memory(server.proc.pid)
         if not args.no_perf:
             results["perf"] = perf_report(tmp, args.samples)
@@ -151,8 +160,11 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"stax serve, {results['samples']:,} samples, {STACKS:,} stacks, {THREADS} threads"
           f" ({results['recording_bytes'] / 1e6:.1f} MB .stax); load average {results['uptime']}")
+    print(f"  {'request':30s} {'wall':>9s} {'server CPU':>11s} {'answer':>9s}")
     for name, row in results["requests"].items():
-        print(f"  {name:28s} {row['s'] * 1e3:8.1f} ms  {row['bytes'] / 1024:8.0f} KiB")
+        print(f"  {name:30s} {row['s'] * 1e3:6.0f} ms {row['cpu_s'] * 1e3:8.0f} ms"
+              f" {row['bytes'] / 1024:6.0f} KiB")
+    print(f"  server CPU from start (open, warm-up, every request): {results['server_cpu_s_total']:.2f} s")
     print(f"  flame nodes sent {results['flame_nodes_sent']:,}; left out {results['flame_dropped']}")
     mem = results["server_memory"]
     print(f"  server RSS {mem['VmRSS'] / 2**20:.0f} MiB (peak {mem['VmHWM'] / 2**20:.0f} MiB)")

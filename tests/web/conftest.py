@@ -44,7 +44,9 @@ def rec_1_1(shares_exe: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pingpong_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/offcpu/workloads/views_pingpong.c, 200 rounds: sleep and pipe waits on two threads."""
+    """The off-CPU views' ping-pong (tests/backend_linux/off_cpu/workloads/views_pingpong.c), 200
+    rounds: sleep and pipe waits on two threads."""
     work = tmp_path_factory.mktemp("pingpong")
-    exe = compile_c(REPO / "tests" / "offcpu" / "workloads" / "views_pingpong.c", work / "pingpong", *CFLAGS)
+    source = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads" / "views_pingpong.c"
+    exe = compile_c(source, work / "pingpong", *CFLAGS)
     return record(work / "pingpong.stax", str(exe), "200")

@@ -112,3 +112,13 @@ def test_a_port_in_use_is_one_sentence(rec_3_1: Path) -> None:
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == (f"stax: Cannot listen on 127.0.0.1:{port} (Address already in use); choose"
                                    " another --port (or leave it out for a free one) or another --host.")
+
+
+def test_a_corrupt_base_is_one_sentence_too(rec_3_1: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "old.stax"
+    bad.write_bytes(b"\x00" * 4096)
+    proc = subprocess.run([STAX, "serve", str(rec_3_1), "--base", str(bad), "--no-open"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in proc.stderr
