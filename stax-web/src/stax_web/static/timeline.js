@@ -154,8 +154,9 @@ export class Timeline {
     if (!d) return;
     this.drag = null;
     if (d.moved && Math.max(d.a, d.b) > LABEL) {
-      const g = this._geom();
-      const a = g.toNs(Math.min(d.a, d.b)), b = g.toNs(Math.max(d.a, d.b));
+      const g = this._geom(), SNAP = 4; // px: a drag from (or to) an edge means the recording's start (end)
+      const lo = Math.min(d.a, d.b), hi = Math.max(d.a, d.b);
+      const a = lo <= LABEL + SNAP ? g.t0 : g.toNs(lo), b = hi >= g.W - SNAP ? g.t1 : g.toNs(hi);
       this.onRange(a - g.t0, b - g.t0);
       return;
     }
