@@ -303,8 +303,10 @@ async function main() {
     o.disabled = o.value !== "cpu" && (!m.has_off_cpu || (m.modes && !m.modes.includes(o.value)));
   app.updateChrome();
   app.busy--;
-  loadTimeline();
+  app.busy++; // the timeline waits for the first view: it is not what the eye looks at first
   await first;
+  app.busy--;
+  loadTimeline();
 }
 
 main();
