@@ -150,7 +150,11 @@ const app = {
     if (document.activeElement !== search) search.value = s.search;
     const chips = [];
     const chip = (label, clear) => el("span", { class: "chip" }, label, el("button", { title: "remove", onclick: clear }, "✕"));
-    if (s.tids.length) chips.push(chip(`threads ${s.tids.join(",")}`, () => this.setState({ tids: [] })));
+    if (s.tids.length) {
+      const names = new Map((m ? m.processes : []).flatMap((p) => p.threads.map((t) => [t.tid, t.name])));
+      const label = s.tids.map((tid) => (names.get(tid) ? `${names.get(tid)} ${tid}` : String(tid))).join(", ");
+      chips.push(chip(`thread${s.tids.length > 1 ? "s" : ""} ${label}`, () => this.setState({ tids: [] })));
+    }
     if (s.start !== null || s.end !== null)
       chips.push(chip(`${ms(s.start ?? 0)} – ${s.end !== null ? ms(s.end) : "end"}`, () => this.setState({ start: null, end: null })));
     for (const k of ["focus", "merge", "collapse"])
