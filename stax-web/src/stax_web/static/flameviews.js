@@ -98,7 +98,7 @@ function legend(tree, diff) {
     for (const [k, c] of KIND_LEGEND) items.push(el("span", {}, el("i", { style: `background:${c}` }), k));
   }
   items.push(el("span", { "data-role": "total" }, `total ${amount(tree.grandTotal, tree.unit)}`));
-  if (tree.dropped && tree.dropped.nodes)
+  if (tree.dropped && tree.dropped.nodes && tree.dropped.value > 0)
     items.push(el("span", { title: "the server leaves out frames too small to draw; zoom in or filter to see them" },
       `${tree.dropped.nodes.toLocaleString("en")} tiny frames left out (${amount(tree.dropped.value, tree.unit)})`));
   return el("div", { class: "legend" }, items);
