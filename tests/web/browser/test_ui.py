@@ -206,6 +206,14 @@ def test_thread_filter_and_time_range_change_counts(ui, threads_rec):
         assert 0.2 < half / everything < 0.8, (half, everything)
         assert "start=" in ui.page.url and "end=" in ui.page.url
         ui.shot("range")
+        # the range is in the URL: a reload shows the same counts; `t` switches to the call tree
+        ui.page.reload()
+        ui.idle()
+        assert ui.total() == half
+        ui.page.keyboard.press("t")
+        ui.idle()
+        assert ui.js("() => window.__stax.state().view") == "tree" and "view=tree" in ui.page.url
+        assert ui.total() == half
 
 
 def test_diff_marks_the_grown_function_red(ui, rec_1_1, rec_3_1):
