@@ -126,7 +126,8 @@ export class FlameChart {
     this.canvas = el("canvas", { class: "flame", "data-role": icicle ? "icicle" : "flame", role: "img",
       "aria-label": icicle ? "icicle graph: hover a frame for its figures, click to zoom"
         : "flame graph: hover a frame for its figures, click to zoom" });
-    this.wrap.append(this.canvas);
+    this.hoverBox = el("div", { class: "hover-box", hidden: true }); // outlines the frame under the mouse
+    this.wrap.append(this.canvas, this.hoverBox);
     container.append(this.wrap);
     this.tree = null; this.zoom = 0; this.match = null; this.selected = -1;
     this.drawn = { node: [], x: [], w: [], depth: [] };
@@ -167,6 +168,7 @@ export class FlameChart {
 
   draw() {
     const t0 = performance.now();
+    this.hoverBox.hidden = true;
     const t = this.tree, c = this.canvas;
     const W = Math.max(200, this.wrap.clientWidth || 800);
     const rows = t ? t.maxDepth + 1 : 1;
@@ -231,8 +233,13 @@ export class FlameChart {
   }
 
   _hover(e) {
-    const i = this.nodeAt(...this._pos(e));
+    const [px, py] = this._pos(e);
+    const i = this.nodeAt(px, py);
     if (i < 0 || !this.tooltip) return this._hideTip();
+    const k = this.drawn.node.indexOf(i), depth = this.tree.depth[i];
+    Object.assign(this.hoverBox.style, { left: this.drawn.x[k] + "px", width: Math.max(1, this.drawn.w[k] - 1) + "px",
+      top: (this.icicle ? depth * ROW : this.H - (depth + 1) * ROW) + "px", height: ROW - 1 + "px" });
+    this.hoverBox.hidden = false;
     this.tooltip.replaceChildren(...this.tipContent(i));
     this.tooltip.hidden = false;
     const tw = this.tooltip.offsetWidth, th = this.tooltip.offsetHeight;
@@ -242,7 +249,10 @@ export class FlameChart {
     this.tooltip.style.left = x + "px"; this.tooltip.style.top = y + "px";
   }
 
-  _hideTip() { if (this.tooltip) this.tooltip.hidden = true; }
+  _hideTip() {
+    if (this.tooltip) this.tooltip.hidden = true;
+    this.hoverBox.hidden = true;
+  }
 
   tipContent(i) {
     const t = this.tree, all = t.grandTotal;
