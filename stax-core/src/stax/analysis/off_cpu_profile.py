@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import (
     ALL_SAMPLES,
     DisplayTreeBuilder,
@@ -69,9 +70,10 @@ class OffCpuProfile(Profile):
     """Off-CPU spans in the whole recording, before the filter, preemptions included."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
         """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass)."""
-        builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+        builder = DisplayTreeBuilder.of(recording, style)
         thread_stacks: list[ThreadStack] = []
         per_leaf: dict[tuple[int, str], list[int]] = {}
         per_reason: dict[str, list[int]] = {}
@@ -122,11 +124,12 @@ class OffCpuProfile(Profile):
         )
 
     @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES,
+                  style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt)
+            return cls.from_recording(recording, flt, style)
         finally:
             recording.close()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle, frame_labels, inline_details
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording import meta_keys as mk
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
@@ -51,6 +52,20 @@ class DisplayFrame:
     resolved: bool = True
     is_jit: bool = False
     """In JIT code (perf maps, jitdump): the ``_[j]`` of folded stacks."""
+    file: str | None = attrs.field(default=None, eq=False)
+    """The source file the debug info names, None when it names none."""
+    line: int | None = attrs.field(default=None, eq=False)
+    """The source line: in a profile by line (``stax top --lines``) this frame's line; else the
+    lowest line of the function that has samples (near its start), None without debug info.
+    Not part of the identity: :class:`DisplayTreeBuilder` merges frames per function or per
+    line as :attr:`FrameStyle.lines` says."""
+
+    @property
+    def location(self) -> str | None:
+        """``file:line`` (or the file alone), None without debug info: for tooltips and tables."""
+        if not self.file:
+            return None
+        return self.file if self.line is None else f"{self.file}:{self.line}"
 
     @property
     def label(self) -> str:
@@ -77,26 +92,42 @@ class DisplayTreeBuilder:
     """
 
     def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
-                 source: str | Path = "The recording") -> None:
+                 source: str | Path = "The recording", style: FrameStyle = DEFAULT_STYLE,
+                 inline_lines: dict[int, list[tuple[str, str | None, int | None]]] | None = None) -> None:
         self.source = source
+        self.style = style
+        self.inline_lines = inline_lines or {}
+        """frame id -> (function, file, line) of its inlined calls, innermost first (:func:`of`)."""
         """The file, named in the sentence if a stack id turns out not to be in the stack table."""
         self.labels = labels
         self.raw_parents = parents
         self.raw_frames = frames
         self.frames: list[DisplayFrame] = []
-        self.frame_index: dict[DisplayFrame, int] = {}
+        self.frame_index: dict[tuple[DisplayFrame, int | None], int] = {}
         self.node_parents = array("q")
         self.node_frames = array("q")
         self.node_index: dict[tuple[int, int], int] = {}
         self.chains: dict[int, tuple[int, ...]] = {}
         self.stack_nodes: dict[int, int] = {}
 
+    @classmethod
+    def of(cls, recording: Recording, style: FrameStyle = DEFAULT_STYLE) -> DisplayTreeBuilder:
+        """A builder over ``recording``'s frames and stacks, named and merged as ``style`` says."""
+        return cls(frame_labels(recording, style), *recording.stack_arrays(), recording.path, style,
+                   inline_details(recording, style) if style.lines else None)
+
     def frame_id(self, frame: DisplayFrame) -> int:
-        index = self.frame_index.get(frame)
+        """The id of ``frame``: one per function (per function and line with ``style.lines``)."""
+        key = (frame, frame.line if self.style.lines else None)
+        index = self.frame_index.get(key)
         if index is None:
             index = len(self.frames)
             self.frames.append(frame)
-            self.frame_index[frame] = index
+            self.frame_index[key] = index
+        elif not self.style.lines and frame.line is not None:
+            known = self.frames[index]
+            if known.line is None or frame.line < known.line:  # the function's lowest line
+                self.frames[index] = attrs.evolve(known, file=frame.file or known.file, line=frame.line)
         return index
 
     def chain(self, raw_frame: int) -> tuple[int, ...]:
@@ -107,11 +138,13 @@ class DisplayTreeBuilder:
                 raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
-                                              label.resolved, label.is_jit))]
+                                              label.resolved, label.is_jit, label.file, label.line))]
             # FrameLabel.inlined is innermost first; the innermost is drawn on top.
-            for name in reversed(label.inlined):
-                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True,
-                                                      is_jit=label.is_jit)))
+            lines = self.inline_lines.get(raw_frame, ())
+            for depth in range(len(label.inlined) - 1, -1, -1):
+                _, file, line = lines[depth] if depth < len(lines) else ("", None, None)
+                ids.append(self.frame_id(DisplayFrame(label.inlined[depth], label.image, label.is_kernel,
+                                                      True, is_jit=label.is_jit, file=file, line=line)))
             chain = tuple(ids)
             self.chains[raw_frame] = chain
         return chain
@@ -204,11 +237,11 @@ class Profile:
     """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
-        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
-        labels = recording.frame_labels()
-        parents, frames = recording.stack_arrays()
-        builder = DisplayTreeBuilder(labels, parents, frames, recording.path)
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       style: FrameStyle = DEFAULT_STYLE) -> Profile:
+        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass), frames
+        named and merged as ``style`` says."""
+        builder = DisplayTreeBuilder.of(recording, style)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
@@ -251,11 +284,12 @@ class Profile:
         )
 
     @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> Profile:
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES,
+                  style: FrameStyle = DEFAULT_STYLE) -> Profile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt)
+            return cls.from_recording(recording, flt, style)
         finally:
             recording.close()
 

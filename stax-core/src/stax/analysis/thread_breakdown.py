@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from stax.analysis.frame_names import frame_labels
 from stax.analysis.wakeup_context import RawStackContexts
 from stax.blocked_reason import BlockedReason
 from stax.recording.reader import Recording, SampleFilter
@@ -119,7 +120,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
             blocked_spans[key] = blocked_spans.get(key, 0) + count
     names = {(t.pid, t.tid): (t.name, t.process_name) for t in recording.threads()}
     tid_names = {tid: name for (_, tid), (name, _) in names.items()}
-    contexts = RawStackContexts(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+    contexts = RawStackContexts(frame_labels(recording), *recording.stack_arrays(), recording.path)
     woken: dict[tuple[int, int], dict[tuple[int | None, int | None, str], int]] = {}
     for pid, tid, waker_pid, waker_tid, stack_id, count in recording.wakeup_stack_pairs(flt):
         keys.add((pid, tid))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
 from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
@@ -101,14 +102,14 @@ class WakeupChainsView:
 
 
 def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit: int | None = None,
-                  max_wakers: int | None = None) -> WakeupChains:
+                  max_wakers: int | None = None, style: FrameStyle = DEFAULT_STYLE) -> WakeupChains:
     """Group the blocked spans passing ``flt`` (the blocked threads) by stack, reason and waker.
 
     Totals cover every chain; only the first ``limit`` chains, each with its first
     ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
     shown does not grow with everything that was recorded.
     """
-    builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+    builder = DisplayTreeBuilder.of(recording, style)
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from stax.cli.view_commands import DEFAULT_RECORDING, Selection
+from stax.cli.view_commands import DEFAULT_RECORDING, Frames, Selection
 from stax.cli.view_inputs import (
     DEFAULT_MAX_WAKERS,
     DEFAULT_WAKERS_LIMIT,
@@ -67,6 +67,7 @@ def wakers(
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = DEFAULT_WAKERS_LIMIT,
     max_wakers: Annotated[int, Parameter(name=["-w", "--wakers"])] = DEFAULT_MAX_WAKERS,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show who woke each blocked stack: the blocked stack, then the waker threads and stacks.
@@ -91,7 +92,7 @@ def wakers(
         Print JSON instead of text.
     """
     view = load_wakeup_chains(recording, selection or Selection(), limit, max_wakers,
-                              announce=not json_output)
+                              not json_output, (frames or Frames()).style())
     _draw("wakers", ViewKind.WAKEUP_CHAINS, view, json_output, limit)
     return 0
 

@@ -26,6 +26,7 @@ from typing import IO, Annotated
 import attrs
 from cyclopts import Group, Parameter
 
+from stax.analysis.frame_names import FrameStyle
 from stax.cli.view_inputs import BUILT_BY_RENDER, load_view
 from stax.contracts import Renderer, RenderOptions
 from stax.errors import UsageError
@@ -62,6 +63,24 @@ class Selection:
         parts = [f"{flag} {','.join(values)}" for flag, values in
                  (("--pid", self.pid), ("--tid", self.tid), ("--comm", self.comm)) if values]
         return " ".join(parts)
+
+
+FRAMES = Group("Frames", sort_key=2)
+
+
+@Parameter(name="*", group=FRAMES)
+@dataclass
+class Frames:
+    """How frames are named and merged (what the recording holds is never changed)."""
+
+    demangle: Annotated[bool, Parameter(name="--demangle", negative="--no-demangle")] = True
+    """C++ and Rust names demangled (``--no-demangle``: as the binary spells them)."""
+    inline: Annotated[bool, Parameter(name="--inline", negative="--no-inline")] = True
+    """Calls the compiler inlined as frames of their own (``--no-inline``: their time goes to
+    the function they were inlined into, as perf report shows it)."""
+
+    def style(self, lines: bool = False) -> FrameStyle:
+        return FrameStyle(demangle=self.demangle, inline=self.inline, lines=lines)
 
 
 def _ids(values: list[str] | None, flag: str, what: str) -> list[int]:
@@ -109,6 +128,7 @@ def top(
     *,
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = 20,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
@@ -134,7 +154,7 @@ def top(
         Rank by blocked (off-CPU) time instead of CPU samples.
     """
     profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None,
-                        announce=not json_output)
+                        not json_output, (frames or Frames()).style())
     options = RenderOptions(limit=limit, format="json" if json_output else "text")
     with _output(None) as out:
         _renderer("top", _profile_view(off_cpu)).render(profile, options, out)
@@ -149,6 +169,7 @@ def flamegraph(
     inverted: Annotated[bool, Parameter(name=["--inverted"], negative="")] = False,
     title: Annotated[str, Parameter(name=["--title"])] = "",
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Write an interactive flame graph: one standalone SVG to open in a browser.
@@ -172,7 +193,8 @@ def flamegraph(
     off_cpu
         Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
-    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, True,
+                        (frames or Frames()).style())
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
         _renderer("flamegraph", _profile_view(off_cpu)).render(
@@ -189,6 +211,7 @@ def collapse(
     per_thread: Annotated[bool, Parameter(name=["--per-thread"], negative="")] = False,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
     by_reason: Annotated[bool, Parameter(name=["--by-reason"], negative="")] = False,
 ) -> int:
@@ -215,7 +238,8 @@ def collapse(
     """
     if by_reason and not off_cpu:
         raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
-    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, True,
+                        (frames or Frames()).style())
     options = RenderOptions(format="folded", extra={"per_thread": per_thread, "annotate": annotate,
                                                     "by_reason": by_reason})
     with _output(output) as out:
@@ -234,6 +258,7 @@ def render(
     title: Annotated[str, Parameter(name=["--title"])] = "",
     limit: Annotated[int | None, Parameter(name=["-n", "--limit"])] = None,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Render a recording with any installed renderer, built-in or from a plugin.
@@ -260,7 +285,7 @@ def render(
         Hand the renderer blocked time (counts are off-CPU spans, weights blocked ns).
     """
     name, _, kind = format.partition(":")
-    return _draw(recording, name, kind, output, selection, off_cpu=off_cpu,
+    return _draw(recording, name, kind, output, selection, frames, off_cpu=off_cpu,
                  options=RenderOptions(inverted=inverted, title=title, limit=limit))
 
 
@@ -276,6 +301,7 @@ def export(
     output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
+    frames: Frames | None = None,
 ) -> int:
     """Write a recording in another tool's format: pprof, speedscope, Firefox Profiler, folded.
 
@@ -301,12 +327,12 @@ def export(
     """
     if annotate and format != "folded":
         raise UsageError("--annotate adds the suffixes of folded stacks; use it with --format folded.")
-    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection,
+    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection, frames,
                  options=RenderOptions(extra={"annotate": annotate} if annotate else {}))
 
 
 def _draw(recording: Path, name: str, kind: str, output: Path | None, selection: Selection | None,
-          *, options: RenderOptions, off_cpu: bool = False) -> int:
+          frames: Frames | None, *, options: RenderOptions, off_cpu: bool = False) -> int:
     """Build the view renderer ``name`` draws and write it in its format ``kind`` (its first when
     empty): the one path of ``stax render`` and ``stax export``."""
     view, renderer = _render_target(name, off_cpu, recording)
@@ -316,7 +342,8 @@ def _draw(recording: Path, name: str, kind: str, output: Path | None, selection:
         )
     kind = kind or renderer.formats[0]
     announce = kind != "json"  # a JSON renderer carries it as a field (``incomplete``)
-    data = load_view(view, recording, selection or Selection(), options.limit, announce)
+    data = load_view(view, recording, selection or Selection(), options.limit, announce,
+                     (frames or Frames()).style())
     with _output(output) as out:
         renderer.render(data, attrs.evolve(options, format=kind), out)
     _wrote(output)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.errors import StaxError
 from stax.recording.meta_keys import BACKEND_OFF_CPU, OFF_CPU_RECORDED
 from stax.text_safety import printable
@@ -56,11 +57,12 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
             " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
 
 
-def load_profile(recording: Path, selection: Selection, announce: bool) -> Profile:
+def load_profile(recording: Path, selection: Selection, announce: bool,
+                 style: FrameStyle = DEFAULT_STYLE) -> Profile:
     """On-CPU samples per stack (``ViewKind.PROFILE``); no sample selected is one sentence."""
     from stax.analysis.profile import Profile
 
-    profile = Profile.from_path(recording, selection.to_filter())
+    profile = Profile.from_path(recording, selection.to_filter(), style)
     if profile.sample_count == 0:
         if selection.describe():
             raise StaxError(
@@ -75,11 +77,12 @@ def load_profile(recording: Path, selection: Selection, announce: bool) -> Profi
     return profile
 
 
-def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool) -> OffCpuProfile:
+def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool,
+                         style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
     """Blocked time per stack and reason (``ViewKind.OFF_CPU_PROFILE``); none is one sentence."""
     from stax.analysis.off_cpu_profile import OffCpuProfile
 
-    profile = OffCpuProfile.from_path(recording, selection.to_filter())
+    profile = OffCpuProfile.from_path(recording, selection.to_filter(), style)
     if profile.recorded_spans == 0:
         raise StaxError(no_off_cpu_data_message(recording, profile.meta, profile.capabilities))
     if profile.blocked_spans == 0:
@@ -131,7 +134,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
 
 
 def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None, max_wakers: int | None,
-                       announce: bool) -> WakeupChainsView:
+                       announce: bool, style: FrameStyle = DEFAULT_STYLE) -> WakeupChainsView:
     """Blocked stacks with their wakers (``ViewKind.WAKEUP_CHAINS``): the first ``limit``, each
     with its first ``max_wakers`` (None or negative: all)."""
     from stax.analysis.off_cpu_profile import off_cpu_notes
@@ -147,7 +150,7 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
         if rec.off_cpu_span_count() == 0:
             raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
         chains = wakeup_chains(rec, selection.to_filter(), _all_if_negative(limit),
-                               _all_if_negative(max_wakers))
+                               _all_if_negative(max_wakers), style)
         notes = off_cpu_notes(rec.meta(), rec.capabilities())
     finally:
         rec.close()
@@ -159,14 +162,14 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
 
 
 def load_stack_profile(view: ViewKind, recording: Path, selection: Selection,
-                       announce: bool) -> StackProfile:
+                       announce: bool, style: FrameStyle = DEFAULT_STYLE) -> StackProfile:
     """On- and off-CPU time per thread and recorded stack (``ViewKind.STACK_PROFILE``), with time
     slices and spans for ``ViewKind.TIMELINE``; nothing selected is one sentence."""
     from stax.analysis.stack_profile import StackProfile
     from stax.analysis.timeline import Timeline
 
     kind = Timeline if view is ViewKind.TIMELINE else StackProfile
-    profile = kind.from_path(recording, selection.to_filter())
+    profile = kind.from_path(recording, selection.to_filter(), style)
     if not profile.on_cpu and not profile.off_cpu:
         if selection.describe():
             raise StaxError(
@@ -192,17 +195,18 @@ BUILT_BY_RENDER = (ViewKind.PROFILE, ViewKind.OFF_CPU_PROFILE, ViewKind.THREAD_B
 
 
 def load_view(view: ViewKind, recording: Path, selection: Selection, limit: int | None,
-              announce: bool) -> object:
-    """The input of ``view`` (one of :data:`BUILT_BY_RENDER`), with each view's default limits."""
+              announce: bool, style: FrameStyle = DEFAULT_STYLE) -> object:
+    """The input of ``view`` (one of :data:`BUILT_BY_RENDER`), with each view's default limits,
+    frames named and merged as ``style`` says."""
     if view is ViewKind.PROFILE:
-        return load_profile(recording, selection, announce)
+        return load_profile(recording, selection, announce, style)
     if view is ViewKind.OFF_CPU_PROFILE:
-        return load_off_cpu_profile(recording, selection, announce)
+        return load_off_cpu_profile(recording, selection, announce, style)
     if view is ViewKind.THREAD_BREAKDOWN:
         return load_thread_breakdown(recording, selection, limit, announce)
     if view is ViewKind.WAKEUP_CHAINS:
         return load_wakeup_chains(recording, selection, DEFAULT_WAKERS_LIMIT if limit is None else limit,
-                                  DEFAULT_MAX_WAKERS, announce)
+                                  DEFAULT_MAX_WAKERS, announce, style)
     if view in (ViewKind.STACK_PROFILE, ViewKind.TIMELINE):
-        return load_stack_profile(view, recording, selection, announce)
+        return load_stack_profile(view, recording, selection, announce, style)
     raise ValueError(f"stax render cannot build the {view} view")  # callers check BUILT_BY_RENDER
