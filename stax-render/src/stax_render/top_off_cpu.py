@@ -69,7 +69,7 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
     blocked = profile.blocked_ns
     out.write(f"# {printable(profile.source)}: off-CPU (blocked) time\n")
     selected = ("" if profile.filter.is_empty()
-                else f" (selected by filter, of {profile.recorded_spans:,} spans)")
+                else f" (selected by filter, of {spans_text(profile.recorded_spans)})")
     out.write(f"# blocked: {format_ms(blocked)} in {spans_text(profile.blocked_spans)}{selected}"
               f"   runnable wait (preempted, not blocked): {format_ms(profile.preempted_ns)}"
               f" in {spans_text(profile.preempted_spans)}\n")

@@ -23,10 +23,12 @@ from stax.cli.view_commands import DEFAULT_RECORDING, Frames, Selection
 from stax.cli.view_inputs import (
     DEFAULT_MAX_WAKERS,
     DEFAULT_WAKERS_LIMIT,
+    NoBlockedTime,
     load_thread_breakdown,
     load_wakeup_chains,
 )
 from stax.contracts import RenderOptions
+from stax.text_safety import printable
 from stax.views import ViewKind
 
 
@@ -91,8 +93,12 @@ def wakers(
     json_output
         Print JSON instead of text.
     """
-    view = load_wakeup_chains(recording, selection or Selection(), limit, max_wakers,
-                              not json_output, (frames or Frames()).style())
+    try:
+        view = load_wakeup_chains(recording, selection or Selection(), limit, max_wakers,
+                                  not json_output, (frames or Frames()).style())
+    except NoBlockedTime as nothing:  # nothing to show is an answer, not a failure
+        print(f"stax: {printable(str(nothing))}", file=sys.stderr)
+        return 0
     _draw("wakers", ViewKind.WAKEUP_CHAINS, view, json_output, limit)
     return 0
 

@@ -35,6 +35,11 @@ DEFAULT_MAX_WAKERS = 3
 """Wakers per blocked stack ``stax wakers`` shows unless ``-w`` says otherwise."""
 
 
+class NoBlockedTime(StaxError):
+    """The recording (or the selection) holds no blocked off-CPU time: a fact about it, not a
+    mistake of the user's, so ``stax wakers`` says so and exits 0."""
+
+
 def say_incomplete(notice: str | None) -> None:
     """Print the "incomplete recording" sentence on stderr (text views; JSON carries it as a field)."""
     if notice:
@@ -94,7 +99,8 @@ def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool,
         where = f" matching {selection.describe()}" if selection.describe() else ""
         raise StaxError(
             f"{recording} has no blocked time{where}, only {profile.preempted_ns / 1e6:,.1f} ms of"
-            f" runnable wait (preempted) in {profile.preempted_spans:,} spans; `stax threads"
+            f" runnable wait (preempted) in {profile.preempted_spans:,}"
+            f" span{'' if profile.preempted_spans == 1 else 's'}; `stax threads"
             f" {recording}` shows it per thread."
         )
     if announce:
@@ -148,7 +154,7 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
         if announce:
             say_incomplete(incomplete)
         if rec.off_cpu_span_count() == 0:
-            raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
+            raise NoBlockedTime(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
         chains = wakeup_chains(rec, selection.to_filter(), _all_if_negative(limit),
                                _all_if_negative(max_wakers), style)
         notes = off_cpu_notes(rec.meta(), rec.capabilities())
@@ -156,7 +162,7 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
         rec.close()
     if not chains.chain_count:
         where = f" matching {selection.describe()}" if selection.describe() else ""
-        raise StaxError(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
+        raise NoBlockedTime(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
                         f" {recording}` shows each thread's off-CPU time.")
     return WakeupChainsView(str(recording), chains, tuple(notes), incomplete)
 
