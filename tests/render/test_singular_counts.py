@@ -29,7 +29,8 @@ def one_of_each(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("argv", [
     ["top"], ["top", "--off-cpu"], ["threads"], ["wakers"], ["annotate"], ["annotate", "--off-cpu"],
-    ["flamegraph", "--output=-"], ["flamegraph", "--off-cpu", "--output=-"], ["top", "--off-cpu", "-p", "100"],
+    ["flamegraph", "--output=-"], ["flamegraph", "--off-cpu", "--output=-"],
+    ["top", "--off-cpu", "-p", "100"],
 ])
 def test_one_is_singular(one_of_each: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code = run([argv[0], str(one_of_each), *argv[1:]])

@@ -18,7 +18,7 @@ import attrs
 
 from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
-from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
+from stax.analysis.thread_breakdown import ALL_SELECTED, thread_label
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
 from stax.recording.validation import total_fits
@@ -113,7 +113,7 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit:
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:
-        return names.get(tid) or (IDLE_TASK_NAME if tid == 0 else "?")
+        return thread_label(names.get(tid), tid)
 
     # A waker is interned to a small int once per distinct (pid, tid, stack): the rows
     # then add up under int keys, and names and stacks are built only for what is shown.

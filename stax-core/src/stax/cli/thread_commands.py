@@ -38,6 +38,7 @@ def threads(
     *,
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = -1,
     selection: Selection | None = None,
+    woken: Annotated[bool, Parameter(name="--woken", negative="")] = False,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show where each thread's time went: on CPU, blocked by reason, waiting for a CPU.
@@ -54,10 +55,13 @@ def threads(
         The .stax file written by ``stax record``.
     limit
         How many threads to show (-1 for all).
+    woken
+        Also list the threads outside the target that it only woke (a shell, a kernel
+        worker, another program): the recording holds nothing of them but those wakeups.
     json_output
         Print JSON instead of a table.
     """
-    view = load_thread_breakdown(recording, selection or Selection(), limit, announce=not json_output)
+    view = load_thread_breakdown(recording, selection or Selection(), limit, not json_output, woken)
     _draw("threads", ViewKind.THREAD_BREAKDOWN, view, json_output, limit)
     return 0
 

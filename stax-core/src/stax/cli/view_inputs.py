@@ -109,7 +109,7 @@ def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool,
 
 
 def load_thread_breakdown(recording: Path, selection: Selection, limit: int | None,
-                          announce: bool) -> ThreadBreakdownView:
+                          announce: bool, woken: bool = False) -> ThreadBreakdownView:
     """Each selected thread's time (``ViewKind.THREAD_BREAKDOWN``), the first ``limit`` (None: all)."""
     from stax.analysis.off_cpu_profile import off_cpu_notes
     from stax.analysis.thread_breakdown import ThreadBreakdownView, thread_breakdown
@@ -118,7 +118,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
 
     rec = Recording.open(recording)
     try:
-        rows = thread_breakdown(rec, selection.to_filter())
+        every = thread_breakdown(rec, selection.to_filter(), woken=True)
         has_off_cpu = rec.off_cpu_span_count() > 0
         meta, capabilities = rec.meta(), rec.capabilities()
         incomplete = recording_incomplete_notice(rec, meta)
@@ -126,6 +126,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
         rec.close()
     if announce:
         say_incomplete(incomplete)
+    rows = every if woken else [row for row in every if not row.only_woken]
     if not rows:
         if selection.describe():
             raise StaxError(f"No threads in {recording} match {selection.describe()}; run"
@@ -136,7 +137,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
         notes.insert(0, no_off_cpu_data_message(recording, meta, capabilities))
     shown = rows if limit is None or limit < 0 else rows[:limit]
     return ThreadBreakdownView(str(recording), tuple(shown), len(rows), has_off_cpu, tuple(notes),
-                               incomplete)
+                               len(every) - len(rows), incomplete)
 
 
 def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None, max_wakers: int | None,
