@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.address_spaces import UNKNOWN_IMAGE_PATH
 from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle, frame_labels, inline_details
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording import meta_keys as mk
@@ -73,6 +74,13 @@ class DisplayFrame:
         return self.name + INLINE_SUFFIX if self.is_inline else self.name
 
 
+def is_non_code(label: FrameLabel) -> bool:
+    """True for a frame at an address no mapping of its process holds: not code at all, e.g. a
+    system call's argument that a frame-pointer walk read as a return address (shown as
+    ``[unknown]+0xbebc200``).  Unnamed code in a mapped image is code and is kept."""
+    return not label.resolved and label.image == UNKNOWN_IMAGE_PATH
+
+
 @attrs.frozen(slots=True)
 class ThreadStack:
     """Samples of one thread on one node of the stack tree."""
@@ -93,8 +101,15 @@ class DisplayTreeBuilder:
 
     def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
                  source: str | Path = "The recording", style: FrameStyle = DEFAULT_STYLE,
-                 inline_lines: dict[int, list[tuple[str, str | None, int | None]]] | None = None) -> None:
+                 inline_lines: dict[int, list[tuple[str, str | None, int | None]]] | None = None,
+                 drop_non_code: bool = False) -> None:
         self.source = source
+        self.drop_non_code = drop_non_code
+        """Leave out frames that are not code (:func:`is_non_code`), as the off-CPU views do."""
+        self.non_code_frames: set[int] = set()
+        """Raw frames left out as not code."""
+        self.non_code_stacks: set[int] = set()
+        """Raw stacks that had a frame left out as not code (counted by the off-CPU views)."""
         self.style = style
         self.inline_lines = inline_lines or {}
         """frame id -> (function, file, line) of its inlined calls, innermost first (:func:`of`)."""
@@ -111,10 +126,11 @@ class DisplayTreeBuilder:
         self.stack_nodes: dict[int, int] = {}
 
     @classmethod
-    def of(cls, recording: Recording, style: FrameStyle = DEFAULT_STYLE) -> DisplayTreeBuilder:
+    def of(cls, recording: Recording, style: FrameStyle = DEFAULT_STYLE,
+           drop_non_code: bool = False) -> DisplayTreeBuilder:
         """A builder over ``recording``'s frames and stacks, named and merged as ``style`` says."""
         return cls(frame_labels(recording, style), *recording.stack_arrays(), recording.path, style,
-                   inline_details(recording, style) if style.lines else None)
+                   inline_details(recording, style) if style.lines else None, drop_non_code)
 
     def frame_id(self, frame: DisplayFrame) -> int:
         """The id of ``frame``: one per function (per function and line with ``style.lines``)."""
@@ -137,6 +153,10 @@ class DisplayTreeBuilder:
             if not 0 <= raw_frame < len(self.labels):  # Recording.open checks; never index blindly
                 raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
+            if self.drop_non_code and is_non_code(label):
+                self.non_code_frames.add(raw_frame)
+                self.chains[raw_frame] = ()
+                return ()
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
                                               label.resolved, label.is_jit, label.file, label.line))]
             # FrameLabel.inlined is innermost first; the innermost is drawn on top.
@@ -195,6 +215,10 @@ class DisplayTreeBuilder:
                     index[key] = child
                 node = child
             memo[stack] = node
+            if self.drop_non_code and (not chain or raw_parents[stack] in self.non_code_stacks):
+                self.non_code_stacks.add(stack)
+        if node == ROOT:  # every frame was left out as not code
+            return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
         return node
 
     def path(self, node: int) -> tuple[DisplayFrame, ...]:

@@ -109,7 +109,7 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit:
     ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
     shown does not grow with everything that was recorded.
     """
-    builder = DisplayTreeBuilder.of(recording, style)
+    builder = DisplayTreeBuilder.of(recording, style, drop_non_code=True)
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:

@@ -131,6 +131,7 @@ def top(
     frames: Frames | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
+    kernel_common: Annotated[bool, Parameter(name="--kernel-common", negative="--no-kernel-common")] = False,
 ) -> int:
     """Show the functions that used the most CPU: self and total samples, image, kernel marker.
 
@@ -141,6 +142,10 @@ def top(
     With ``--off-cpu``: the functions threads were blocked in, by inclusive blocked time
     (every off-CPU span whose stack passes through the function), with the reasons
     (sleep, lock, disk-io, ...); runnable wait (preempted) is shown apart in the header.
+    The kernel frames every blocked stack passes through (system call entry, ``schedule``)
+    are named in the header rather than ranked, so the first rows are where blocked stacks
+    differ; frames that are not code (``[unknown]+0x...``: an address no mapping holds) are
+    dropped from the stacks and counted in the header.
 
     Parameters
     ----------
@@ -152,10 +157,17 @@ def top(
         Print JSON (samples, functions, threads) instead of a table.
     off_cpu
         Rank by blocked (off-CPU) time instead of CPU samples.
+    kernel_common
+        With --off-cpu: rank the kernel frames every blocked stack shares too
+        (``--no-kernel-common``, the default, names them in the header instead).
     """
+    if kernel_common and not off_cpu:
+        raise UsageError("--kernel-common ranks the kernel frames all blocked stacks share; use it"
+                         " with --off-cpu.")
     profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None,
                         not json_output, (frames or Frames()).style())
-    options = RenderOptions(limit=limit, format="json" if json_output else "text")
+    options = RenderOptions(limit=limit, format="json" if json_output else "text",
+                            extra={"kernel_common": kernel_common} if off_cpu else {})
     with _output(None) as out:
         _renderer("top", _profile_view(off_cpu)).render(profile, options, out)
     return 0
