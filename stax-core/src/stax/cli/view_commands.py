@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Literal
 
 import attrs
 from cyclopts import Group, Parameter
@@ -132,6 +132,10 @@ def top(
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
     kernel_common: Annotated[bool, Parameter(name="--kernel-common", negative="--no-kernel-common")] = False,
+    sort: Annotated[Literal["self", "total", "samples"], Parameter(name="--sort")] = "self",
+    by: Annotated[Literal["function", "image", "file", "comm", "thread"],
+                  Parameter(name="--by")] = "function",
+    lines: Annotated[bool, Parameter(name="--lines", negative="")] = False,
 ) -> int:
     """Show the functions that used the most CPU: self and total samples, image, kernel marker.
 
@@ -160,14 +164,30 @@ def top(
     kernel_common
         With --off-cpu: rank the kernel frames every blocked stack shares too
         (``--no-kernel-common``, the default, names them in the header instead).
+    sort
+        The order of the rows: ``self`` (CPU time in the row's own code, perf report's
+        overhead), ``total`` (CPU time with the row anywhere on the stack, perf report
+        --children's order) or ``samples`` (sample count in the row's own code).
+    by
+        What a row is: a ``function``, an ``image`` (executable or library, perf's dso),
+        a source ``file``, a ``comm`` (thread name) or a ``thread``.
+    lines
+        A row per function and source line (``file:line``, from debug info) instead of
+        per function.
     """
     if kernel_common and not off_cpu:
         raise UsageError("--kernel-common ranks the kernel frames all blocked stacks share; use it"
                          " with --off-cpu.")
+    if off_cpu and (sort != "self" or by != "function" or lines):
+        raise UsageError("--sort, --by and --lines arrange the on-CPU table; `stax top --off-cpu`"
+                         " ranks functions by blocked time.")
+    if lines and by != "function":
+        raise UsageError(f"--lines splits functions by source line; use it without --by {by}.")
     profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None,
-                        not json_output, (frames or Frames()).style())
-    options = RenderOptions(limit=limit, format="json" if json_output else "text",
-                            extra={"kernel_common": kernel_common} if off_cpu else {})
+                        not json_output, (frames or Frames()).style(lines))
+    extra: dict[str, object] = ({"kernel_common": kernel_common} if off_cpu
+                                else {"sort": sort, "by": by, "lines": lines})
+    options = RenderOptions(limit=limit, format="json" if json_output else "text", extra=extra)
     with _output(None) as out:
         _renderer("top", _profile_view(off_cpu)).render(profile, options, out)
     return 0
