@@ -162,6 +162,8 @@ def _frame_element(rect: FlameRect, tree: CallTree, frames: list, scale: float, 
         if frame.is_inline:
             kinds.append("inlined")
         info = ", ".join(kinds)
+        if frame.location:  # the function's source file and its lowest sampled line
+            info += "\n" + printable(frame.location)
         kind = ' class="i"' if frame.is_inline else (' class="k"' if frame.is_kernel else "")
     if inverted:
         y = TOP_PAD + rect.depth * FRAME_HEIGHT

@@ -58,3 +58,12 @@ def pingpong_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = WORKLOADS.parents[2] / "offcpu" / "workloads" / "views_pingpong.c"
     exe = build("gcc", source, work / "pingpong", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
     return record(exe, work / "pingpong.stax", "200")
+
+
+@pytest.fixture(scope="session")
+def inline_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """workloads/inline_lines.c built with -O2 -g: mix() (lines 8-12 hot) inlined into outer()."""
+    work = tmp_path_factory.mktemp("inline")
+    exe = build("gcc", WORKLOADS / "inline_lines.c", work / "inline_lines", "-O2", "-g",
+                "-fno-omit-frame-pointer")
+    return record(exe, work / "inline.stax", "1")

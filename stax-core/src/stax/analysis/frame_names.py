@@ -44,11 +44,18 @@ def frame_labels(recording: Recording, style: FrameStyle = DEFAULT_STYLE) -> lis
     if not style.demangle and style.inline:
         return labels
     show = style.name
-    return [
+    labels = [
         attrs.evolve(label, name=show(label.name) if label.resolved else label.name,
                      inlined=tuple(show(n) for n in label.inlined) if style.inline else ())
         for label in labels
     ]
+    if style.lines and not style.inline:
+        # folded inlines: the line is where the address is (the innermost inlined call's), as
+        # perf's srcline says, not the call site in the function they were folded into
+        for frame_id, rows in recording.inline_details().items():
+            if 0 <= frame_id < len(labels) and rows and rows[0][1]:
+                labels[frame_id] = attrs.evolve(labels[frame_id], file=rows[0][1], line=rows[0][2])
+    return labels
 
 
 def inline_details(recording: Recording,

@@ -21,6 +21,7 @@ from stax.text_safety import printable
 from stax.views import ViewKind
 
 if TYPE_CHECKING:  # the analyses load when a view is built, so `stax --help` stays fast
+    from stax.analysis.focused_tree import FocusedCallTree
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import Profile
     from stax.analysis.stack_profile import StackProfile
@@ -190,6 +191,17 @@ def load_stack_profile(view: ViewKind, recording: Path, selection: Selection,
     if announce:
         say_incomplete(profile.incomplete)
     return profile
+
+
+def load_focused_tree(recording: Path, function: str, direction: str, selection: Selection,
+                      style: FrameStyle, announce: bool) -> FocusedCallTree:
+    """The callers or callees of ``function`` (``ViewKind.CALL_TREE``); an unknown or ambiguous
+    name is one sentence."""
+    from stax.analysis.focused_tree import focused_tree, match_function
+
+    profile = load_profile(recording, selection, announce, style)
+    name = match_function(profile, function, str(recording))
+    return focused_tree(profile, name, "callers" if direction == "callers" else "callees")
 
 
 def _all_if_negative(limit: int | None) -> int | None:
