@@ -10,6 +10,7 @@ samples.  The input is a :class:`stax.analysis.focused_tree.FocusedCallTree`
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -23,16 +24,27 @@ from stax.views import ViewKind
 DEFAULT_MIN_PERCENT = 0.5
 
 
+@Parameter(name="*")
+@dataclass
+class TreeOptions:
+    """How much of the tree to show, and how."""
+
+    depth: Annotated[int, Parameter(name=["-d", "--depth"])] = -1
+    """How many levels below the function to show (-1 for all)."""
+    min_percent: Annotated[float, Parameter(name=["--min-percent"])] = DEFAULT_MIN_PERCENT
+    """Sum the branches with less than this share of the function's samples into one line."""
+    json_output: Annotated[bool, Parameter(name="--json", negative="")] = False
+    """Print the whole tree as JSON."""
+
+
 def callers(
     recording: Path = DEFAULT_RECORDING,
     function: str = "",
     /,
     *,
-    depth: Annotated[int, Parameter(name=["-d", "--depth"])] = -1,
-    min_percent: Annotated[float, Parameter(name=["--min-percent"])] = DEFAULT_MIN_PERCENT,
+    tree: TreeOptions | None = None,
     selection: Selection | None = None,
     frames: Frames | None = None,
-    json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show who called a function: the function, its callers, their callers, with samples.
 
@@ -46,14 +58,8 @@ def callers(
         The .stax file written by ``stax record``.
     function
         The function, as ``stax top`` names it (or a part of the name that only it has).
-    depth
-        How many levels of callers to show (-1 for all).
-    min_percent
-        Sum the branches with less than this share of the function's samples into one line.
-    json_output
-        Print the whole tree as JSON.
     """
-    return _draw(recording, function, "callers", depth, min_percent, selection, frames, json_output)
+    return _draw(recording, function, "callers", tree or TreeOptions(), selection, frames)
 
 
 def callees(
@@ -61,11 +67,9 @@ def callees(
     function: str = "",
     /,
     *,
-    depth: Annotated[int, Parameter(name=["-d", "--depth"])] = -1,
-    min_percent: Annotated[float, Parameter(name=["--min-percent"])] = DEFAULT_MIN_PERCENT,
+    tree: TreeOptions | None = None,
     selection: Selection | None = None,
     frames: Frames | None = None,
-    json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show what a function called: the function, its callees, theirs, with samples and self.
 
@@ -79,29 +83,23 @@ def callees(
     recording
         The .stax file written by ``stax record``.
     function
-        The function, as ``stax top`` names it (or a part of the name that only it has).
-    depth
-        How many levels of callees to show (-1 for all).
-    min_percent
-        Sum the branches with less than this share of the function's samples into one line.
-    json_output
-        Print the whole tree as JSON.
+        The function whose callees to show.
     """
-    return _draw(recording, function, "callees", depth, min_percent, selection, frames, json_output)
+    return _draw(recording, function, "callees", tree or TreeOptions(), selection, frames)
 
 
-def _draw(recording: Path, function: str, direction: str, depth: int, min_percent: float,
-          selection: Selection | None, frames: Frames | None, json_output: bool) -> int:
+def _draw(recording: Path, function: str, direction: str, tree: TreeOptions,
+          selection: Selection | None, frames: Frames | None) -> int:
     from stax.errors import UsageError
     from stax.plugin_manager import get_plugins
 
     if not function:
         raise UsageError(f"Name the function: `stax {direction} {recording} FUNCTION` (`stax top"
                          f" {recording}` lists them).")
-    tree = load_focused_tree(recording, function, direction, selection or Selection(),
-                             (frames or Frames()).style(), announce=not json_output)
-    options = RenderOptions(format="json" if json_output else "text", limit=depth,
-                            extra={"min_percent": min_percent})
-    get_plugins().renderer("tree", ViewKind.CALL_TREE).render(tree, options, sys.stdout)
+    view = load_focused_tree(recording, function, direction, selection or Selection(),
+                             (frames or Frames()).style(), announce=not tree.json_output)
+    options = RenderOptions(format="json" if tree.json_output else "text", limit=tree.depth,
+                            extra={"min_percent": tree.min_percent})
+    get_plugins().renderer("tree", ViewKind.CALL_TREE).render(view, options, sys.stdout)
     sys.stdout.flush()
     return 0
