@@ -102,6 +102,11 @@ def test_rust_program(tmp_path: Path, mangling: str) -> None:
              else "rust_names::shapes::total")
     assert total in names
     assert not any(name.startswith(("_ZN", "_R")) for name in names)
+    # annotate names the calls inlined into the hottest function the same way
+    annotated = stax("annotate", str(rec), "-n", "1").stdout
+    assert "-- inlined " in annotated and not any(word in annotated for word in ("_ZN", "_RN"))
+    raw = stax("annotate", str(rec), "-n", "1", "--no-demangle").stdout
+    assert ("_RN" if mangling == "v0" else "_ZN") in raw
 
 
 def test_demangler_edge_cases() -> None:

@@ -325,8 +325,8 @@ class Annotator:
             weights[index] += weight
         share = self._share(summary)
         lines = LineIndex(code.lines)
-        inlines = InlineIndex(code.inlines)
-        targets = TargetNames(summary.name, code)
+        inlines = InlineIndex(code.inlines, self.style.name)
+        targets = TargetNames(summary.name, code, self.style.name)
         rows = []
         for i, insn in enumerate(instructions):
             location = lines.at(insn.address)
