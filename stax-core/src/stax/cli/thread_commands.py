@@ -102,6 +102,11 @@ def wakers(
                                   not json_output, (frames or Frames()).style())
     except NoBlockedTime as nothing:  # nothing to show is an answer, not a failure
         print(f"stax: {printable(str(nothing))}", file=sys.stderr)
+        if json_output:  # still a document of the usual shape, saying why it is empty
+            from stax.analysis.wakeup_chains import WakeupChains, WakeupChainsView
+
+            empty = WakeupChainsView(str(recording), WakeupChains((), 0, 0, 0, 0), (str(nothing),))
+            _draw("wakers", ViewKind.WAKEUP_CHAINS, empty, json_output, limit)
         return 0
     _draw("wakers", ViewKind.WAKEUP_CHAINS, view, json_output, limit)
     return 0
