@@ -13,7 +13,7 @@ import pytest
 
 from stax.blocked_reason import BlockedReason
 from stax.cli.app import run
-from tests.offcpu.synthetic_off_cpu import MS, OffCpuRecording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import MS, OffCpuRecording
 
 ONE_PLURAL = re.compile(r"(?<![\d,.])1 (samples|spans|threads|wakers|more wakers|blocked stacks|wakeups)\b")
 

@@ -15,7 +15,7 @@ import pytest
 from stax.blocked_reason import BlockedReason
 from stax.cli.app import run
 from stax.events import Sample, Wakeup
-from tests.offcpu.synthetic_off_cpu import MS, OffCpuRecording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import MS, OffCpuRecording
 
 
 @pytest.fixture(scope="module")

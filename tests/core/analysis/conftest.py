@@ -52,10 +52,10 @@ def cxx_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pingpong_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/offcpu/workloads/views_pingpong.c, 200 rounds: sleep, pipe and lock waits on three
+    """tests/backend_linux/off_cpu/workloads/views_pingpong.c, 200 rounds: sleep, pipe and lock waits on three
     threads; its end wakes the `stax record` that waits for it (a thread outside the target)."""
     work = tmp_path_factory.mktemp("pingpong")
-    source = WORKLOADS.parents[2] / "offcpu" / "workloads" / "views_pingpong.c"
+    source = WORKLOADS.parents[2] / "backend_linux" / "off_cpu" / "workloads" / "views_pingpong.c"
     exe = build("gcc", source, work / "pingpong", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
     return record(exe, work / "pingpong.stax", "200")
 

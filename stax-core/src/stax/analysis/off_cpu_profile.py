@@ -23,6 +23,7 @@ from stax.analysis.profile import (
     DisplayTreeBuilder,
     Profile,
     ThreadStack,
+    display_tree_builder,
     duration_from_meta,
 )
 from stax.blocked_reason import BlockedReason
@@ -76,9 +77,13 @@ class OffCpuProfile(Profile):
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       builder: DisplayTreeBuilder | None = None,
                        style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
-        """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass)."""
-        builder = DisplayTreeBuilder.of(recording, style, drop_non_code=True)
+        """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass);
+        ``builder`` as for :meth:`Profile.from_recording` (a new one leaves out frames that are
+        not code, :func:`~stax.analysis.profile.is_non_code`)."""
+        builder = builder if builder is not None else display_tree_builder(recording, style,
+                                                                           drop_non_code=True)
         thread_stacks: list[ThreadStack] = []
         per_leaf: dict[tuple[int, str], list[int]] = {}
         per_reason: dict[str, list[int]] = {}
@@ -139,7 +144,7 @@ class OffCpuProfile(Profile):
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt, style)
+            return cls.from_recording(recording, flt, style=style)
         finally:
             recording.close()
 

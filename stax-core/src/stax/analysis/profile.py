@@ -125,13 +125,6 @@ class DisplayTreeBuilder:
         self.chains: dict[int, tuple[int, ...]] = {}
         self.stack_nodes: dict[int, int] = {}
 
-    @classmethod
-    def of(cls, recording: Recording, style: FrameStyle = DEFAULT_STYLE,
-           drop_non_code: bool = False) -> DisplayTreeBuilder:
-        """A builder over ``recording``'s frames and stacks, named and merged as ``style`` says."""
-        return cls(frame_labels(recording, style), *recording.stack_arrays(), recording.path, style,
-                   inline_details(recording, style) if style.lines else None, drop_non_code)
-
     def frame_id(self, frame: DisplayFrame) -> int:
         """The id of ``frame``: one per function (per function and line with ``style.lines``)."""
         key = (frame, frame.line if self.style.lines else None)
@@ -262,16 +255,27 @@ class Profile:
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       builder: DisplayTreeBuilder | None = None, per_thread: bool = True,
                        style: FrameStyle = DEFAULT_STYLE) -> Profile:
         """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass), frames
-        named and merged as ``style`` says."""
-        builder = DisplayTreeBuilder.of(recording, style)
+        named and merged as ``style`` says.
+
+        ``builder`` (one made by :func:`display_tree_builder` for this recording) is reused
+        and grown, so several selections of one recording map each stack once; the
+        profile then shares its node arrays, which later profiles only append to (and names
+        frames as the builder's style says).  Without ``per_thread`` the samples are summed
+        per stack only and ``thread_stacks`` is empty (a call tree needs no more; a recording
+        of many threads aggregates several times faster)."""
+        builder = builder if builder is not None else display_tree_builder(recording, style)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
-        for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
+        rows = (recording.thread_stack_totals(flt) if per_thread else
+                [(0, 0, stack_id, count, weight) for stack_id, count, weight in recording.stack_totals(flt)])
+        for pid, tid, stack_id, count, weight in rows:
             node = builder.node_of(stack_id)
             weight = weight or 0
-            thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
+            if per_thread:
+                thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
             totals = per_node.get(node)
             if totals is None:
                 per_node[node] = [count, weight]
@@ -313,7 +317,7 @@ class Profile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt, style)
+            return cls.from_recording(recording, flt, style=style)
         finally:
             recording.close()
 
@@ -364,6 +368,15 @@ class Profile:
 
     def lost_total(self) -> int:
         return sum(self.lost.values())
+
+
+def display_tree_builder(recording: Recording, style: FrameStyle = DEFAULT_STYLE,
+                         drop_non_code: bool = False) -> DisplayTreeBuilder:
+    """A new :class:`DisplayTreeBuilder` over ``recording``'s frames and stack table, frames named
+    and merged as ``style`` says (:mod:`stax.analysis.frame_names`)."""
+    return DisplayTreeBuilder(frame_labels(recording, style), *recording.stack_arrays(), recording.path,
+                              style, inline_details(recording, style) if style.lines else None,
+                              drop_non_code)
 
 
 def _int(value: object) -> int | None:

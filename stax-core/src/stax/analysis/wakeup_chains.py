@@ -17,7 +17,7 @@ from __future__ import annotations
 import attrs
 
 from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
-from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
+from stax.analysis.profile import DisplayFrame, display_tree_builder
 from stax.analysis.thread_breakdown import ALL_SELECTED, thread_label
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
@@ -109,7 +109,7 @@ def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit:
     ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
     shown does not grow with everything that was recorded.
     """
-    builder = DisplayTreeBuilder.of(recording, style, drop_non_code=True)
+    builder = display_tree_builder(recording, style, drop_non_code=True)
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:
