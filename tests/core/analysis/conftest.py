@@ -6,23 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.exports.conftest import stax
+
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
-STAX = str(Path(sys.executable).parent / "stax")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for perf_event_open")
-
-
-def stax(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real `stax` command; with ``check`` it must succeed, never with a traceback."""
-    proc = subprocess.run([STAX, *args], capture_output=True, text=True, timeout=180)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    if check:
-        assert proc.returncode == 0, f"stax {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
-    return proc
 
 
 def stax_json(*args: str) -> dict:
@@ -41,13 +32,19 @@ def record(exe: Path, rec: Path, *args: str) -> Path:
     return rec
 
 
+def built_and_recorded(factory: pytest.TempPathFactory, compiler: str, source: Path,
+                       *flags: str) -> Path:
+    """``source`` built with ``compiler`` and ``flags`` and recorded for 1 s (its argument)."""
+    work = factory.mktemp(source.stem)
+    exe = build(compiler, source, work / source.stem, *flags)
+    return record(exe, work / f"{source.stem}.stax", "1")
+
+
 @pytest.fixture(scope="session")
 def cxx_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """workloads/cxx_names.cpp (templates, operators, a lambda) built with g++, recorded 1 s."""
-    work = tmp_path_factory.mktemp("cxx")
-    exe = build("g++", WORKLOADS / "cxx_names.cpp", work / "cxx_names", "-O1", "-g",
-                "-fno-omit-frame-pointer")
-    return record(exe, work / "cxx.stax", "1")
+    return built_and_recorded(tmp_path_factory, "g++", WORKLOADS / "cxx_names.cpp", "-O1", "-g",
+                              "-fno-omit-frame-pointer")
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +60,5 @@ def pingpong_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def inline_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """workloads/inline_lines.c built with -O2 -g: mix() (lines 8-12 hot) inlined into outer()."""
-    work = tmp_path_factory.mktemp("inline")
-    exe = build("gcc", WORKLOADS / "inline_lines.c", work / "inline_lines", "-O2", "-g",
-                "-fno-omit-frame-pointer")
-    return record(exe, work / "inline.stax", "1")
+    return built_and_recorded(tmp_path_factory, "gcc", WORKLOADS / "inline_lines.c", "-O2", "-g",
+                              "-fno-omit-frame-pointer")

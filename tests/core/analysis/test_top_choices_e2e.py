@@ -25,7 +25,8 @@ def test_sort_orders(cxx_rec: Path) -> None:
     assert by_self[0]["function"] == DOT  # ~45% of the samples in its own code
     by_total = _rows(cxx_rec, "--sort", "total")
     totals = [f["total"] for f in by_total]
-    assert totals == sorted(totals, reverse=True) and totals[0] == stax_json("top", str(cxx_rec))["samples"]
+    samples = stax_json("top", str(cxx_rec))["samples"]
+    assert totals == sorted(totals, reverse=True) and totals[0] >= 0.98 * samples  # the outermost frame
     assert by_total[0]["self"] == 0  # the outermost frame: everything passes through it
     by_samples = [f["self"] for f in _rows(cxx_rec, "--sort", "samples")]
     assert by_samples == sorted(by_samples, reverse=True)
