@@ -82,6 +82,8 @@ KIND_SWITCH_STACK = 1
 KIND_SCHED_WAKING = 2
 KIND_SCHED_SWITCH = 3
 """The sched:sched_switch tracepoint (perf.data imports; Python decoder only)."""
+KIND_SKIPPED = 4
+"""An event whose samples are counted in ``skipped_samples``, not decoded (perf.data imports)."""
 KIND_NO_IP = 0x100
 """Flag on a registered kind (fast_decode.c reads it too): that event's samples have no PERF_SAMPLE_IP."""
 
@@ -190,6 +192,7 @@ class RecordDecoder:
         self.throttled = 0
         self.off_cpu_throttled = 0
         self.unknown_records = 0
+        self.skipped_samples = 0
         self.stack_samples: StackSampleLayout | None = None
         """Set in --call-graph dwarf mode: samples carry REGS_USER + STACK_USER and decode into
         :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
@@ -227,10 +230,14 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self.stack_samples is None and self._compiled_layouts and (
-                self.layouts.id_word or KIND_SCHED_SWITCH not in self.kinds.values()):
+        if self._fast is not None and self.stack_samples is None and self._compiled_layouts and self._compiled_kinds():
             return self._fast.decode(self, chunk)
         return self._decode_range(chunk, 0, len(chunk))
+
+    def _compiled_kinds(self) -> bool:
+        """fast_decode.c reads event ids as PERF_SAMPLE_IDENTIFIER and knows only the live kinds."""
+        return (not self.kinds or self.layouts.id_word == 1) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
+            self.kinds.values())
 
     def decode_python(self, chunk: bytes) -> list[Event]:
         """:meth:`decode` by this module alone: the reference the compiled scan is held to."""
@@ -307,6 +314,10 @@ class RecordDecoder:
                             append(Sample(when, pid, tid, cpu, period, kernel, user,
                                           len(kernel) + len(user) >= max_stack))
                             samples += 1
+                            off += size
+                            continue
+                        if kind == KIND_SKIPPED:
+                            self.skipped_samples += 1
                             off += size
                             continue
                         if nr == 0:

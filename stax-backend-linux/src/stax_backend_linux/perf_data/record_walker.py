@@ -1,0 +1,109 @@
+"""The data section of a perf.data file, round by round.
+
+The data section is a sequence of ``perf_event_header``-framed records: the kernel's
+(types below 64, PERF_RECORD_USER_TYPE_START) as perf copied them out of its rings,
+and perf's own (64 and up).  perf empties all its rings, then writes
+PERF_RECORD_FINISHED_ROUND (68): records are in time order only within each ring, so
+an importer sorts each round, holding back what a later round may still precede
+(:class:`~stax_backend_linux.decode.time_order.TimeOrderer`, as ``stax record`` does
+with its own rings).  PERF_RECORD_AUXTRACE (71) is followed by its payload, which is
+skipped with it.
+
+:meth:`RecordWalker.rounds` yields, per round, the bytes of the kernel records the
+decoder reads; every other record is counted by name in :attr:`RecordWalker.skipped`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from collections.abc import Iterator
+
+from stax_backend_linux.counters.decoder import PERF_RECORD_READ
+from stax_backend_linux.decode import record_decoder as rd
+
+HEADER = struct.Struct("<IHH")
+U64 = struct.Struct("<Q")
+PERF_RECORD_USER_TYPE_START = 64
+PERF_RECORD_FINISHED_ROUND = 68
+PERF_RECORD_AUXTRACE = 71
+PERF_RECORD_COMPRESSED = 81
+PERF_RECORD_COMPRESSED2 = 83
+
+DECODED = frozenset({rd.PERF_RECORD_MMAP, rd.PERF_RECORD_LOST, rd.PERF_RECORD_COMM, rd.PERF_RECORD_EXIT,
+                     rd.PERF_RECORD_THROTTLE, rd.PERF_RECORD_UNTHROTTLE, rd.PERF_RECORD_FORK,
+                     rd.PERF_RECORD_SAMPLE, rd.PERF_RECORD_MMAP2, rd.PERF_RECORD_LOST_SAMPLES,
+                     rd.PERF_RECORD_SWITCH, rd.PERF_RECORD_SWITCH_CPU_WIDE})
+"""Kernel record types :class:`RecordDecoder` turns into events."""
+
+# perf's own records that carry nothing a recording keeps (the attrs and features come
+# from the header; ids from the attrs section): skipped without a note.
+SILENT = frozenset({PERF_RECORD_FINISHED_ROUND, 69, 73, 74, 79, 82})  # ID_INDEX, THREAD/CPU_MAP, TIME_CONV, INIT
+NAMES = {
+    PERF_RECORD_READ: "READ", 11: "AUX", 12: "ITRACE_START", 16: "NAMESPACES", 17: "KSYMBOL",
+    18: "BPF_EVENT", 19: "CGROUP", 20: "TEXT_POKE", 21: "AUX_OUTPUT_HW_ID",
+    64: "HEADER_ATTR", 65: "HEADER_EVENT_TYPE", 66: "HEADER_TRACING_DATA", 67: "HEADER_BUILD_ID",
+    70: "AUXTRACE_INFO", 71: "AUXTRACE", 72: "AUXTRACE_ERROR", 75: "STAT_CONFIG", 76: "STAT",
+    77: "STAT_ROUND", 78: "EVENT_UPDATE", 80: "HEADER_FEATURE", 81: "COMPRESSED", 83: "COMPRESSED2",
+}
+
+
+def record_name(rtype: int) -> str:
+    return NAMES.get(rtype, f"unknown type {rtype}")
+
+
+class RecordWalker:
+    """Walks ``data[start:end]`` (a buffer: the file's mmap); ``decoded`` are the kernel record
+    types to hand on (the others are counted)."""
+
+    def __init__(self, data: memoryview | bytes, start: int, end: int, decoded: frozenset[int] = DECODED) -> None:
+        self.data = data
+        self.decoded = decoded
+        self.start = start
+        self.end = end
+        self.records = 0
+        self.rounds_seen = 0
+        self.skipped: Counter[str] = Counter()
+        """Record name -> how many were skipped (``unknown type N`` for types perf.data's
+        documentation does not name)."""
+        self.stopped_at: int | None = None
+        """Where a record ran past the end of the data or had an impossible size, if one did."""
+
+    def rounds(self) -> Iterator[bytes]:
+        """The decodable records of each round, as one bytes object per round."""
+        data, end = self.data, self.end
+        header_from = HEADER.unpack_from
+        decoded, silent, skipped = self.decoded, SILENT, self.skipped
+        off = self.start
+        run = off  # start of the current run of decodable records
+        pieces: list[bytes] = []
+        records = 0
+        while off + 8 <= end:
+            rtype, _misc, size = header_from(data, off)
+            if size < 8 or off + size > end:
+                self.stopped_at = off
+                break
+            records += 1
+            if rtype in decoded:
+                off += size
+                continue
+            if off > run:
+                pieces.append(bytes(data[run:off]))
+            if rtype == PERF_RECORD_AUXTRACE and size >= 16:
+                size += U64.unpack_from(data, off + 8)[0]  # the aux payload follows the record
+            if rtype == PERF_RECORD_FINISHED_ROUND:
+                self.rounds_seen += 1
+                if pieces:
+                    yield b"".join(pieces)
+                    pieces = []
+            elif rtype not in silent:
+                skipped[record_name(rtype)] += 1
+            off += size
+            run = off
+        if self.stopped_at is None and off < end:
+            self.stopped_at = off
+        if min(off, end) > run:
+            pieces.append(bytes(data[run:min(off, end)]))
+        self.records += records
+        if pieces:
+            yield b"".join(pieces)
