@@ -39,7 +39,6 @@ HEADER_NRCPUS = 7
 HEADER_CPUDESC = 8
 HEADER_CMDLINE = 11
 HEADER_EVENT_DESC = 12
-HEADER_COMPRESSED = 27
 
 PERF_RECORD_MISC_BUILD_ID_SIZE = 1 << 15
 BUILD_ID_RECORD = struct.Struct("<IHHi20sB3x")  # header, pid, build_id[20], size, reserved
@@ -62,7 +61,6 @@ class PerfFeatures:
     """Event id -> perf's event name (``cpu-clock:ppp``, ``sched:sched_switch``)."""
     tracepoints: dict[int, Tracepoint] = attrs.field(factory=dict)
     """Tracepoint id (an attr's config) -> its name and field offsets."""
-    compressed: bool = False
     notes: list[str] = attrs.field(factory=list)
 
     def tracepoint_fields(self, config: int) -> dict[str, TraceField] | None:
@@ -83,8 +81,6 @@ def read_features(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: in
         return found
     for index, feature in enumerate(header.features):
         offset, size = SECTION.unpack_from(table, index * SECTION.size)
-        if feature == HEADER_COMPRESSED:
-            found.compressed = True
         if feature not in _READERS and feature not in STRINGS:
             continue
         if offset + size > file_size:

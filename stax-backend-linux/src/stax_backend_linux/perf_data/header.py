@@ -119,8 +119,8 @@ def read_header(f: BinaryIO, path: Path, file_size: int) -> PerfFileHeader:
     (_magic, size, attr_size, attrs_off, attrs_size, data_off, data_size, _et_off, _et_size,
      *bitmap) = FILE_HEADER.unpack(head)
     if size != FILE_HEADER.size or attr_size < ATTR_FIXED.size + SECTION.size:
-        raise PerfDataError(f"{path} has a perf.data header stax does not know (header {size} bytes, attr "
-                            f"{attr_size} bytes); convert it with 'perf inject' of a current perf.")
+        raise PerfDataError(f"{path} has a damaged or unknown perf.data header (it gives a header size of "
+                            f"{size} bytes, not {FILE_HEADER.size}); record it again with a current perf.")
     features = tuple(bit for bit in range(FEATURE_BITS) if bitmap[bit // 64] >> (bit % 64) & 1)
     header = PerfFileHeader(attr_size, Section(attrs_off, attrs_size), Section(data_off, data_size), features)
     for name, section in (("attributes", header.attrs_section), ("data", header.data)):

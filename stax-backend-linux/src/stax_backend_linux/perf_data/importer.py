@@ -36,7 +36,7 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_backend_linux.perf_data.event_kinds import EventKinds, classify_events
 from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
-from stax_backend_linux.perf_data.record_walker import DECODED, RecordWalker
+from stax_backend_linux.perf_data.record_walker import DECODED, CompressedRecords, RecordWalker
 
 SINK_BATCH = 20_000
 """Events handed to the sink at once."""
@@ -57,10 +57,6 @@ class PerfDataImporter:
             header = read_header(f, path, size)
             attrs_ = read_attrs(f, path, header, size)
             features = read_features(f, path, header, size)
-            if features.compressed:
-                raise PerfDataError(f"{path} holds records compressed by 'perf record -z', which stax does not "
-                                    f"import; decompress it with 'perf inject -i {path.name} -o plain.data' and "
-                                    f"import that.")
             kinds = classify_events(attrs_, features)
             data = header.data
             notes: list[str] = []
@@ -95,13 +91,17 @@ class PerfDataImporter:
         stream = OffCpuStream(SwitchTracker(keep_kernel_ips=True, use_wchan=False), wakeups, threads)
         first = last = None
         try:
-            for chunk in walker.rounds():
+            for chunk in walker.rounds():  # raises CompressedRecords
                 ready = orderer.round([decoder.decode(chunk)])
                 if ready:  # sorted: its ends are the oldest and newest times
                     first = ready[0].time if first is None else first
                     last = ready[-1].time
                     _deliver(stream.process(ready), sink)
             rest = orderer.flush()
+        except CompressedRecords:
+            raise PerfDataError(f"{path} holds records compressed by 'perf record -z', which stax does not "
+                                f"import; decompress it with 'perf inject -i {path.name} -o plain.data' and "
+                                f"import that.") from None
         finally:
             data.release()
         if rest:
@@ -110,6 +110,10 @@ class PerfDataImporter:
             _deliver(stream.process(rest), sink)
         if last is not None:
             _deliver(stream.finish(last), sink)
+        if stream.tracker.unpaired_outs:
+            notes.append(f"{stream.tracker.unpaired_outs:,} switch-outs have no switch-in in the file, so those "
+                         f"spans are missing (a per-task 'perf record -e sched:sched_switch' sees a thread come "
+                         f"back only after another recorded thread); record with -a or --switch-events.")
         if walker.stopped_at is not None:
             notes.append(f"The data of {path.name} ends inside a record at byte {walker.stopped_at:,} (the file "
                          f"was cut short or perf record was killed); the records before it were imported.")

@@ -48,6 +48,10 @@ NAMES = {
 }
 
 
+class CompressedRecords(Exception):
+    """The data holds PERF_RECORD_COMPRESSED records (perf record -z), which stax does not decompress."""
+
+
 def record_name(rtype: int) -> str:
     return NAMES.get(rtype, f"unknown type {rtype}")
 
@@ -89,6 +93,8 @@ class RecordWalker:
                 continue
             if off > run:
                 pieces.append(bytes(data[run:off]))
+            if rtype == PERF_RECORD_COMPRESSED or rtype == PERF_RECORD_COMPRESSED2:
+                raise CompressedRecords
             if rtype == PERF_RECORD_AUXTRACE and size >= 16:
                 size += U64.unpack_from(data, off + 8)[0]  # the aux payload follows the record
             if rtype == PERF_RECORD_FINISHED_ROUND:

@@ -1,0 +1,49 @@
+"""Real perf.data files: the tests compile a workload and record it with the real ``perf record``.
+
+perf (Debian linux-perf) must be installed; tracepoint recordings need root and a
+mounted tracefs (mounted here when missing, as ``stax record`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stax_binfmt import tracefs
+from tests.conftest import REPO, compile_c
+
+OFFCPU_WORKLOADS = REPO / "tests" / "offcpu" / "workloads"
+
+
+def perf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real perf; a failure is the test's failure, with perf's stderr."""
+    exe = shutil.which("perf")
+    assert exe, "perf is required (apt-get install linux-perf)"
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"perf {' '.join(args)} failed:\n{proc.stderr}"
+    return proc
+
+
+def perf_record(out: Path, *args: str) -> Path:
+    """``perf record -q -o OUT ARGS...``: the file perf wrote."""
+    if os.geteuid() == 0:
+        tracefs.ensure_mounted()
+    perf("record", "-q", "-o", str(out), *args)
+    return out
+
+
+@pytest.fixture(scope="session")
+def workloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("perf-workloads")
+    flags = ("-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
+    return {
+        "hotspots": compile_c(REPO / "examples" / "hotspots.c", out / "hotspots", *flags),
+        "mutex": compile_c(OFFCPU_WORKLOADS / "capture_mutex.c", out / "mutex", *flags),
+    }
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: -a and tracepoints (perf_event_paranoid 2)")
