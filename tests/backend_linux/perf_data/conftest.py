@@ -28,11 +28,17 @@ def perf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return proc
 
 
-def perf_record(out: Path, *args: str) -> Path:
-    """``perf record -q -o OUT ARGS...``: the file perf wrote."""
+def perf_record(out: Path, *args: str, pipe: bool = False) -> Path:
+    """``perf record -q -o OUT ARGS...``: the file perf wrote (``pipe``: ``-o -`` into OUT)."""
     if os.geteuid() == 0:
         tracefs.ensure_mounted()
-    perf("record", "-q", "-o", str(out), *args)
+    if not pipe:
+        perf("record", "-q", "-o", str(out), *args)
+        return out
+    with out.open("wb") as f:
+        proc = subprocess.run([shutil.which("perf") or "perf", "record", "-q", "-o", "-", *args], stdout=f,
+                              stderr=subprocess.PIPE, timeout=120)
+    assert proc.returncode == 0, proc.stderr
     return out
 
 

@@ -46,11 +46,20 @@ def hotspots_data(tmp_path_factory: pytest.TempPathFactory, workloads: dict[str,
     return perf_record(tmp_path_factory.mktemp("perf") / "perf.data", "-g", str(workloads["hotspots"]), "2")
 
 
-def test_top_10_self_percent_matches_perf_report(hotspots_data: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def hotspots_pipe_data(tmp_path_factory: pytest.TempPathFactory, workloads: dict[str, Path]) -> Path:
+    """``perf record -o -``: attrs, features and tracing data arrive as records."""
+    return perf_record(tmp_path_factory.mktemp("perf") / "pipe.data", "-g", str(workloads["hotspots"]), "2",
+                       pipe=True)
+
+
+@pytest.mark.parametrize("mode", ["file", "pipe"])
+def test_top_10_self_percent_matches_perf_report(mode: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    data = request.getfixturevalue("hotspots_data" if mode == "file" else "hotspots_pipe_data")
     rec = tmp_path / "rec.stax"
-    result = stax("import", str(hotspots_data), "-o", str(rec))
+    result = stax("import", str(data), "-o", str(rec))
     assert "(perf-data)" in result.stderr
-    reference = perf_report_self(hotspots_data)
+    reference = perf_report_self(data)
     ours = stax_top_self(rec)
     top10 = sorted(reference.items(), key=lambda kv: -kv[1])[:10]
     assert top10[0][0] == "[.] hot_a", top10

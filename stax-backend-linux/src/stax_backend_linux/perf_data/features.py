@@ -87,15 +87,24 @@ def read_features(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: in
             found.notes.append(f"feature section {feature} of {path.name} lies past its end and was skipped")
             continue
         f.seek(offset)
-        raw = f.read(size)
-        try:
-            if feature in STRINGS:
-                found.machine[STRINGS[feature]] = _string(raw, 0)[0]
-            else:
-                _READERS[feature](raw, found)
-        except (struct.error, IndexError, ValueError, UnicodeDecodeError):
-            found.notes.append(f"feature section {feature} of {path.name} is damaged and was skipped")
+        read_feature(feature, f.read(size), found, path)
     return found
+
+
+def read_feature(feature: int, raw: bytes, found: PerfFeatures, path: Path) -> None:
+    """Add one feature's contents (a section of a file, or a pipe's HEADER_FEATURE record) to ``found``."""
+    try:
+        if feature in STRINGS:
+            found.machine[STRINGS[feature]] = _string(raw, 0)[0]
+        elif feature in _READERS:
+            _READERS[feature](raw, found)
+    except (struct.error, IndexError, ValueError, UnicodeDecodeError):
+        found.notes.append(f"feature section {feature} of {path.name} is damaged and was skipped")
+
+
+def read_build_id_record(raw: bytes, found: PerfFeatures) -> None:
+    """One HEADER_BUILD_ID record of a pipe (the same record the BUILD_ID feature lists)."""
+    _build_ids(raw, found)
 
 
 def _string(raw: bytes, at: int) -> tuple[str, int]:

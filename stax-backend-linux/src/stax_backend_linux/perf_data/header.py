@@ -14,8 +14,9 @@ perf's ``tools/perf/Documentation/perf.data-file-format.txt``: the file starts w
 Each attrs entry is a ``struct perf_event_attr`` (``attr_size - 16`` bytes, whatever
 that perf's attr size was) then a perf_file_section pointing at the u64 ids of the
 event's instances, which is how records are matched to their event.  A pipe
-(``perf record -o -``) writes only magic and size (16) and streams the attrs as
-records; a big-endian host writes the magic byte-reversed.
+(``perf record -o -``) writes only magic and size (16) and streams the attrs and
+features as records (:mod:`.pipe_stream`); a big-endian host writes the magic
+byte-reversed.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class PerfFileHeader:
     data: Section
     features: tuple[int, ...]
     """The feature bits set, in order: their sections follow the data in this order."""
+    pipe: bool = False
+    """Written to a pipe: no attrs section, no feature sections; the data runs to the end."""
 
 
 def describe_magic(head: bytes) -> str | None:
@@ -110,9 +113,9 @@ def read_header(f: BinaryIO, path: Path, file_size: int) -> PerfFileHeader:
     if kind == "v1":
         raise PerfDataError(f"{path} is a version 1 perf.data (from perf before 2.6.37), which stax does "
                             f"not import; record it again with a current perf.")
-    if kind == "pipe":
-        raise PerfDataError(f"{path} was written to a pipe (perf record -o -), which stax does not import; "
-                            f"convert it with 'perf inject -i {path.name} -o converted.data' and import that.")
+    if kind == "pipe":  # attrs and features arrive as records (pipe_stream.py)
+        return PerfFileHeader(0, Section(0, 0), Section(PIPE_HEADER_SIZE, max(0, file_size - PIPE_HEADER_SIZE)),
+                              (), pipe=True)
     if len(head) < FILE_HEADER.size:
         raise PerfDataError(f"{path} is truncated: it ends inside the perf.data header ({len(head)} of "
                             f"{FILE_HEADER.size} bytes); copy the file again.")
@@ -141,15 +144,20 @@ def read_attrs(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: int) 
     out = []
     attr_bytes = header.attr_size - SECTION.size
     for at in range(0, len(raw), header.attr_size):
-        type_, _size, config, period, sample_type, read_format, flags = ATTR_FIXED.unpack_from(raw, at)
-        clockid = None
-        if attr_bytes >= ATTR_CLOCKID_OFFSET + 4 and flags >> FLAG_BITS["use_clockid"] & 1:
-            (clockid,) = ATTR_CLOCKID.unpack_from(raw, at + ATTR_CLOCKID_OFFSET)
         ids_off, ids_size = SECTION.unpack_from(raw, at + attr_bytes)
         if ids_off + ids_size > file_size or ids_size % 8:
             raise PerfDataError(f"{path} is truncated or damaged: the ids of event {len(out) + 1} lie outside "
                                 f"the file; record it again.")
         f.seek(ids_off)
         ids = struct.unpack(f"<{ids_size // 8}Q", f.read(ids_size))
-        out.append(PerfAttr(type_, config, period, sample_type, read_format, flags, clockid, ids))
+        out.append(parse_attr(raw, at, attr_bytes, ids))
     return out
+
+
+def parse_attr(raw: bytes | memoryview, at: int, attr_bytes: int, ids: tuple[int, ...]) -> PerfAttr:
+    """The attr of ``attr_bytes`` bytes at ``at`` (a file's attrs section or a pipe's HEADER_ATTR)."""
+    type_, _size, config, period, sample_type, read_format, flags = ATTR_FIXED.unpack_from(raw, at)
+    clockid = None
+    if attr_bytes >= ATTR_CLOCKID_OFFSET + 4 and flags >> FLAG_BITS["use_clockid"] & 1:
+        (clockid,) = ATTR_CLOCKID.unpack_from(raw, at + ATTR_CLOCKID_OFFSET)
+    return PerfAttr(type_, config, period, sample_type, read_format, flags, clockid, ids)

@@ -36,6 +36,7 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_backend_linux.perf_data.event_kinds import EventKinds, classify_events
 from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
+from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
 from stax_backend_linux.perf_data.record_walker import DECODED, CompressedRecords, RecordWalker
 
 SINK_BATCH = 20_000
@@ -55,23 +56,31 @@ class PerfDataImporter:
         size = path.stat().st_size
         with path.open("rb") as f:
             header = read_header(f, path, size)
-            attrs_ = read_attrs(f, path, header, size)
-            features = read_features(f, path, header, size)
-            kinds = classify_events(attrs_, features)
             data = header.data
             notes: list[str] = []
             end = data.end
-            if data.size == 0 and size > data.offset:  # perf was killed before it wrote the header
+            if data.size == 0 and size > data.offset and not header.pipe:  # perf killed before the header
                 end = size
                 notes.append(f"The header of {path.name} gives no data size (perf record did not finish), "
                              f"so records were read up to the end of the file.")
             if end <= data.offset:
-                return _summary(path, header, features, kinds, None, RecordWalker(b"", 0, 0), 0, 0, notes)
+                raise PerfDataError(f"{path} holds no records (perf record wrote only its header); record it "
+                                    f"again.")
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                return self._decode(path, memoryview(mapped), data.offset, end, header, features, kinds, notes, sink)
+                view = memoryview(mapped)
+                try:
+                    if header.pipe:
+                        attrs_, features = read_pipe_stream(view, data.offset, end, path)
+                    else:
+                        attrs_ = read_attrs(f, path, header, size)
+                        features = read_features(f, path, header, size)
+                    kinds = classify_events(attrs_, features)
+                    return self._decode(path, view, data.offset, end, features, kinds, notes, sink, header.pipe)
+                finally:
+                    view.release()
 
-    def _decode(self, path: Path, data: memoryview, start: int, end: int, header, features: PerfFeatures,  # noqa: ANN001
-                kinds: EventKinds, notes: list[str], sink: EventSink) -> CaptureSummary:
+    def _decode(self, path: Path, data: memoryview, start: int, end: int, features: PerfFeatures,
+                kinds: EventKinds, notes: list[str], sink: EventSink, pipe: bool) -> CaptureSummary:
         try:
             layouts = _layouts(kinds)
         except ValueError:
@@ -100,10 +109,7 @@ class PerfDataImporter:
             rest = orderer.flush()
         except CompressedRecords:
             raise PerfDataError(f"{path} holds records compressed by 'perf record -z', which stax does not "
-                                f"import; decompress it with 'perf inject -i {path.name} -o plain.data' and "
-                                f"import that.") from None
-        finally:
-            data.release()
+                                f"import yet; record it again without -z.") from None
         if rest:
             first = rest[0].time if first is None else first
             last = rest[-1].time
@@ -117,7 +123,7 @@ class PerfDataImporter:
         if walker.stopped_at is not None:
             notes.append(f"The data of {path.name} ends inside a record at byte {walker.stopped_at:,} (the file "
                          f"was cut short or perf record was killed); the records before it were imported.")
-        return _summary(path, header, features, kinds, decoder, walker, first or 0, last or 0, notes)
+        return _summary(pipe, features, kinds, decoder, walker, first or 0, last or 0, notes)
 
 
 def _deliver(events: list[Event], sink: EventSink) -> None:
@@ -134,28 +140,27 @@ def _layouts(kinds: EventKinds) -> EventLayouts:
     return EventLayouts(layouts[0], {i: lay for a, lay in zip(attrs_, layouts, strict=True) for i in a.ids})
 
 
-def _summary(path: Path, header, features: PerfFeatures, kinds: EventKinds,  # noqa: ANN001
-             decoder: RecordDecoder | None, walker: RecordWalker, first: int, last: int,
-             notes: list[str]) -> CaptureSummary:
+def _summary(pipe: bool, features: PerfFeatures, kinds: EventKinds, decoder: RecordDecoder, walker: RecordWalker,
+             first: int, last: int, notes: list[str]) -> CaptureSummary:
     skipped: Counter[str] = Counter(walker.skipped)
-    for name, count in kinds.skipped_samples(decoder.skipped_samples if decoder else 0).items():
+    for name, count in kinds.skipped_samples(decoder.skipped_samples).items():
         skipped[name] += count
-    if decoder is not None and decoder.unknown_records:
+    if decoder.unknown_records:
         skipped["records the decoder does not know"] += decoder.unknown_records
     notes = [*notes, *(f"{n[0].upper()}{n[1:]}." for n in features.notes), *kinds.notes]
     if skipped:
         notes.append("Skipped " + ", ".join(f"{count:,} {what}" for what, count in skipped.most_common())
                      + " (stax does not use them).")
-    lost = (decoder.lost_records + decoder.lost_samples) if decoder else 0
+    lost = decoder.lost_records + decoder.lost_samples
     if lost:
         notes.append(f"perf lost {lost:,} records or samples while recording (its buffers overflowed); "
                      f"the profile misses them.")
     return CaptureSummary(
-        samples=decoder.samples if decoder else 0,
+        samples=decoder.samples,
         lost_records=lost,
         notes=notes,
         metadata={
-            mk.IMPORT_FORMAT.field: "perf.data (PERFILE2, little-endian)",
+            mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''})",
             mk.IMPORT_OS.field: "linux",
             mk.IMPORT_RECORDS.field: walker.records,
             mk.IMPORT_DURATION_S.field: round(max(0, last - first) / 1e9, 6),

@@ -6,8 +6,8 @@ and perf's own (64 and up).  perf empties all its rings, then writes
 PERF_RECORD_FINISHED_ROUND (68): records are in time order only within each ring, so
 an importer sorts each round, holding back what a later round may still precede
 (:class:`~stax_backend_linux.decode.time_order.TimeOrderer`, as ``stax record`` does
-with its own rings).  PERF_RECORD_AUXTRACE (71) is followed by its payload, which is
-skipped with it.
+with its own rings).  PERF_RECORD_AUXTRACE (71) and a pipe's HEADER_TRACING_DATA (66)
+are followed by a payload, which is skipped with them.
 
 :meth:`RecordWalker.rounds` yields, per round, the bytes of the kernel records the
 decoder reads; every other record is counted by name in :attr:`RecordWalker.skipped`.
@@ -21,10 +21,12 @@ from collections.abc import Iterator
 
 from stax_backend_linux.counters.decoder import PERF_RECORD_READ
 from stax_backend_linux.decode import record_decoder as rd
+from stax_backend_linux.perf_data.pipe_stream import tracing_data_payload
 
 HEADER = struct.Struct("<IHH")
 U64 = struct.Struct("<Q")
 PERF_RECORD_USER_TYPE_START = 64
+PERF_RECORD_HEADER_TRACING_DATA = 66
 PERF_RECORD_FINISHED_ROUND = 68
 PERF_RECORD_AUXTRACE = 71
 PERF_RECORD_COMPRESSED = 81
@@ -37,8 +39,10 @@ DECODED = frozenset({rd.PERF_RECORD_MMAP, rd.PERF_RECORD_LOST, rd.PERF_RECORD_CO
 """Kernel record types :class:`RecordDecoder` turns into events."""
 
 # perf's own records that carry nothing a recording keeps (the attrs and features come
-# from the header; ids from the attrs section): skipped without a note.
-SILENT = frozenset({PERF_RECORD_FINISHED_ROUND, 69, 73, 74, 79, 82})  # ID_INDEX, THREAD/CPU_MAP, TIME_CONV, INIT
+# from the header, or in a pipe from the HEADER_* records pipe_stream.py reads; ids from
+# the attrs): skipped without a note.  HEADER_ATTR, TRACING_DATA, BUILD_ID, ID_INDEX,
+# THREAD_MAP, CPU_MAP, EVENT_UPDATE, TIME_CONV, HEADER_FEATURE, FINISHED_INIT.
+SILENT = frozenset({64, 66, 67, PERF_RECORD_FINISHED_ROUND, 69, 73, 74, 78, 79, 80, 82})
 NAMES = {
     PERF_RECORD_READ: "READ", 11: "AUX", 12: "ITRACE_START", 16: "NAMESPACES", 17: "KSYMBOL",
     18: "BPF_EVENT", 19: "CGROUP", 20: "TEXT_POKE", 21: "AUX_OUTPUT_HW_ID",
@@ -97,6 +101,8 @@ class RecordWalker:
                 raise CompressedRecords
             if rtype == PERF_RECORD_AUXTRACE and size >= 16:
                 size += U64.unpack_from(data, off + 8)[0]  # the aux payload follows the record
+            elif rtype == PERF_RECORD_HEADER_TRACING_DATA and size >= 12:
+                size += tracing_data_payload(data, off)  # a pipe's tracing data, read by pipe_stream.py
             if rtype == PERF_RECORD_FINISHED_ROUND:
                 self.rounds_seen += 1
                 if pieces:
