@@ -16,7 +16,7 @@ import pytest
 from stax_binfmt import tracefs
 from tests.conftest import REPO, compile_c
 
-OFFCPU_WORKLOADS = REPO / "tests" / "offcpu" / "workloads"
+OFFCPU_WORKLOADS = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads"
 
 
 def perf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -43,7 +43,7 @@ def perf_record(out: Path, *args: str, pipe: bool = False) -> Path:
 
 
 @pytest.fixture(scope="session")
-def workloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def perf_workloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("perf-workloads")
     flags = ("-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
     return {

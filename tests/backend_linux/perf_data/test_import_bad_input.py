@@ -17,8 +17,8 @@ HEADER = struct.Struct("<8sQQQQQQ")  # magic, size, attr_size, attrs (offset, si
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory, workloads: dict[str, Path]) -> Path:
-    return perf_record(tmp_path_factory.mktemp("good") / "perf.data", "-g", str(workloads["hotspots"]), "1")
+def good(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
+    return perf_record(tmp_path_factory.mktemp("good") / "perf.data", "-g", str(perf_workloads["hotspots"]), "1")
 
 
 def refused(path: Path, out: Path) -> str:
@@ -120,8 +120,8 @@ def test_killed_perf_record_imports_what_is_there(good: Path, tmp_path: Path) ->
     assert 0 < imported < sample_count(good)
 
 
-def test_compressed_records(tmp_path: Path, workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "z.data", "-z", "-g", str(workloads["hotspots"]), "0.3")
+def test_compressed_records(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+    data = perf_record(tmp_path / "z.data", "-z", "-g", str(perf_workloads["hotspots"]), "0.3")
     assert refused(data, tmp_path / "r.stax").endswith(
         "z.data holds records compressed by 'perf record -z', which stax does not import yet; record it again "
         "without -z.")

@@ -73,8 +73,8 @@ def assert_totals_match(ours: dict[int, int], reference: dict[int, int]) -> None
     assert abs(sum(ours.values()) - theirs) <= 0.02 * theirs, (ours, {t: reference.get(t) for t in ours})
 
 
-def test_sched_switch_off_cpu_matches_perf_script(tmp_path: Path, workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", str(workloads["mutex"]))
+def test_sched_switch_off_cpu_matches_perf_script(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+    data = perf_record(tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"]))
     rec = tmp_path / "switch.stax"
     stax("import", "-q", str(data), "-o", str(rec))
     assert_totals_match(imported_off_cpu(rec, "mutex"), sched_switch_totals(data))
@@ -82,16 +82,16 @@ def test_sched_switch_off_cpu_matches_perf_script(tmp_path: Path, workloads: dic
     assert "lock_waiter" in top and "lock" in top  # stacks at switch-out and the reason from them
 
 
-def test_switch_events_off_cpu_matches_perf_script(tmp_path: Path, workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "switch-events.data", "--switch-events", "-g", str(workloads["mutex"]))
+def test_switch_events_off_cpu_matches_perf_script(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+    data = perf_record(tmp_path / "switch-events.data", "--switch-events", "-g", str(perf_workloads["mutex"]))
     rec = tmp_path / "switch-events.stax"
     stax("import", "-q", str(data), "-o", str(rec))
     assert_totals_match(imported_off_cpu(rec, "mutex"), switch_record_totals(data))
 
 
-def test_sched_waking_names_the_waker(tmp_path: Path, workloads: dict[str, Path]) -> None:
+def test_sched_waking_names_the_waker(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
     data = perf_record(tmp_path / "waking.data", "-a", "-e", "sched:sched_switch", "-e", "sched:sched_waking",
-                       "-g", str(workloads["mutex"]))
+                       "-g", str(perf_workloads["mutex"]))
     rec = tmp_path / "waking.stax"
     stax("import", "-q", str(data), "-o", str(rec))
     threads = json.loads(stax("threads", "--json", str(rec)).stdout)["threads"]
@@ -99,11 +99,12 @@ def test_sched_waking_names_the_waker(tmp_path: Path, workloads: dict[str, Path]
     assert waiter["wakeups_received"] >= 10
     assert waiter["wakers"][0]["name"] == "holder", waiter["wakers"]
     wakers = stax("wakers", str(rec)).stdout
-    assert re.search(r"woken by holder-\d+ .*: 10 of 10 spans", wakers), wakers
+    woken = re.search(r"woken by holder-\d+ \(pid \d+\): (\d+) of (\d+) spans", wakers)
+    assert woken and int(woken[1]) >= 10, wakers
 
 
-def test_per_task_sched_switch_says_what_it_cannot_see(tmp_path: Path, workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "task.data", "-e", "sched:sched_switch", "-g", str(workloads["mutex"]))
+def test_per_task_sched_switch_says_what_it_cannot_see(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+    data = perf_record(tmp_path / "task.data", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"]))
     result = stax("import", str(data), "-o", str(tmp_path / "task.stax"))
     assert re.search(r"stax: [\d,]+ switch-outs have no switch-in in the file, so those spans are missing "
                      r"\(a per-task 'perf record -e sched:sched_switch' sees a thread come back only after "

@@ -42,14 +42,14 @@ def stax_top_self(rec: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def hotspots_data(tmp_path_factory: pytest.TempPathFactory, workloads: dict[str, Path]) -> Path:
-    return perf_record(tmp_path_factory.mktemp("perf") / "perf.data", "-g", str(workloads["hotspots"]), "2")
+def hotspots_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
+    return perf_record(tmp_path_factory.mktemp("perf") / "perf.data", "-g", str(perf_workloads["hotspots"]), "2")
 
 
 @pytest.fixture(scope="module")
-def hotspots_pipe_data(tmp_path_factory: pytest.TempPathFactory, workloads: dict[str, Path]) -> Path:
+def hotspots_pipe_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
     """``perf record -o -``: attrs, features and tracing data arrive as records."""
-    return perf_record(tmp_path_factory.mktemp("perf") / "pipe.data", "-g", str(workloads["hotspots"]), "2",
+    return perf_record(tmp_path_factory.mktemp("perf") / "pipe.data", "-g", str(perf_workloads["hotspots"]), "2",
                        pipe=True)
 
 
