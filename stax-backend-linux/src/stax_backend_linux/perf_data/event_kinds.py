@@ -24,7 +24,7 @@ from stax_backend_linux.off_cpu.sched_switch import SchedSwitchFormat, SchedSwit
 from stax_backend_linux.perf_data.features import PerfFeatures
 from stax_backend_linux.perf_data.header import PerfAttr
 from stax_binfmt import tracefs
-from stax_binfmt.perf_event_attr import PERF_TYPE_TRACEPOINT
+from stax_binfmt.perf_event_attr import PERF_SAMPLE_STACK_USER, PERF_TYPE_TRACEPOINT
 from stax_binfmt.tracefs import TraceField
 
 SCHED_WAKING = "sched:sched_waking"
@@ -86,6 +86,10 @@ def _role(attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds, 
         return SIDE_BAND, rd.KIND_SKIPPED
     if attr.type == PERF_TYPE_TRACEPOINT or on_cpu_taken:
         return SKIPPED, rd.KIND_SKIPPED
+    if attr.sample_type & PERF_SAMPLE_STACK_USER:
+        kinds.notes.append(f"{name} was recorded with --call-graph dwarf: stax imports each sample's ip and "
+                           f"kernel callchain but does not unwind perf's copies of the user stack, so user "
+                           f"callers are missing; record with -g (frame pointers) for whole stacks.")
     return ON_CPU, rd.KIND_SAMPLING
 
 
