@@ -81,7 +81,7 @@ class SampleLayout:
 
     def __init__(self, sample_type: int, read_format: int = 0, sample_id_all: bool = True) -> None:
         self.sample_type = sample_type
-        self.read_format = read_format
+        self.read_format = read_format if sample_type & pea.PERF_SAMPLE_READ else 0  # else never read
         self.sample_id_all = sample_id_all
         self.sample: SampleReader = self._sample_reader()
         self.sample_id, self.trailer_size = self._id_reader()
