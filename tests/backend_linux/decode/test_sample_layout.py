@@ -13,9 +13,19 @@ from stax_backend_linux.decode.sample_layout import LIVE, NO_IP, EventLayouts, S
 from stax_binfmt import perf_event_attr as pea
 
 IP, TID, TIME, ID, CPU, PERIOD, CALLCHAIN, READ, RAW, IDENT, ADDR, STREAM = (
-    pea.PERF_SAMPLE_IP, pea.PERF_SAMPLE_TID, pea.PERF_SAMPLE_TIME, pea.PERF_SAMPLE_ID, pea.PERF_SAMPLE_CPU,
-    pea.PERF_SAMPLE_PERIOD, pea.PERF_SAMPLE_CALLCHAIN, pea.PERF_SAMPLE_READ, pea.PERF_SAMPLE_RAW,
-    pea.PERF_SAMPLE_IDENTIFIER, pea.PERF_SAMPLE_ADDR, pea.PERF_SAMPLE_STREAM_ID)
+    pea.PERF_SAMPLE_IP,
+    pea.PERF_SAMPLE_TID,
+    pea.PERF_SAMPLE_TIME,
+    pea.PERF_SAMPLE_ID,
+    pea.PERF_SAMPLE_CPU,
+    pea.PERF_SAMPLE_PERIOD,
+    pea.PERF_SAMPLE_CALLCHAIN,
+    pea.PERF_SAMPLE_READ,
+    pea.PERF_SAMPLE_RAW,
+    pea.PERF_SAMPLE_IDENTIFIER,
+    pea.PERF_SAMPLE_ADDR,
+    pea.PERF_SAMPLE_STREAM_ID,
+)
 
 
 def record(rtype: int, body: bytes, misc: int = 0) -> bytes:
@@ -36,7 +46,11 @@ def test_id_group_read_and_addr_shift_every_field() -> None:
     rf = pea.PERF_FORMAT_GROUP | pea.PERF_FORMAT_ID | pea.PERF_FORMAT_TOTAL_TIME_ENABLED
     layout = SampleLayout(st, rf)
     read = struct.pack("<QQ", 2, 111) + struct.pack("<QQ", 10, 1001) + struct.pack("<QQ", 20, 1002)
-    body = struct.pack("<QIIQQQQIIQ", 0xAA, 1, 2, 3, 0xADD, 42, 43, 1, 0, 99) + read + struct.pack("<QQ", 1, 0xBB)
+    body = (
+        struct.pack("<QIIQQQQIIQ", 0xAA, 1, 2, 3, 0xADD, 42, 43, 1, 0, 99)
+        + read
+        + struct.pack("<QQ", 1, 0xBB)
+    )
     at = layout.sample(record(9, body), 0)
     assert at[:7] == (0xAA, 1, 2, 3, 1, 99, 1)
     assert at[7] == 8 + 64 + len(read) + 8
@@ -58,7 +72,9 @@ def test_records_of_two_events_read_with_their_own_layouts() -> None:
     switch = SampleLayout(IP | TID | TIME | ID | CPU | PERIOD | CALLCHAIN | RAW)
     layouts = EventLayouts(cpu_clock, {11: cpu_clock, 12: switch})
     decoder = RecordDecoder(layouts=layouts)
-    sample = record(9, struct.pack("<QIIQQIIQQ2Q", 0x400, 3, 4, 1000, 11, 1, 0, 250, 2, PERF_CONTEXT_USER, 0x400))
+    sample = record(
+        9, struct.pack("<QIIQQIIQQ2Q", 0x400, 3, 4, 1000, 11, 1, 0, 250, 2, PERF_CONTEXT_USER, 0x400)
+    )
     comm = record(3, struct.pack("<II", 3, 4) + b"worker\0\0" + struct.pack("<IIQQII", 3, 4, 900, 11, 1, 0))
     events = decoder.decode_python(comm + sample)
     assert [type(e).__name__ for e in events] == ["ThreadName", "Sample"]

@@ -36,8 +36,12 @@ def perf_record(out: Path, *args: str, pipe: bool = False) -> Path:
         perf("record", "-q", "-o", str(out), *args)
         return out
     with out.open("wb") as f:
-        proc = subprocess.run([shutil.which("perf") or "perf", "record", "-q", "-o", "-", *args], stdout=f,
-                              stderr=subprocess.PIPE, timeout=120)
+        proc = subprocess.run(
+            [shutil.which("perf") or "perf", "record", "-q", "-o", "-", *args],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -52,4 +56,6 @@ def perf_workloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: -a and tracepoints (perf_event_paranoid 2)")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root: -a and tracepoints (perf_event_paranoid 2)"
+)

@@ -18,7 +18,9 @@ HEADER = struct.Struct("<8sQQQQQQ")  # magic, size, attr_size, attrs (offset, si
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
-    return perf_record(tmp_path_factory.mktemp("good") / "perf.data", "-g", str(perf_workloads["hotspots"]), "1")
+    return perf_record(
+        tmp_path_factory.mktemp("good") / "perf.data", "-g", str(perf_workloads["hotspots"]), "1"
+    )
 
 
 def refused(path: Path, out: Path) -> str:
@@ -50,22 +52,28 @@ def sample_count(perf_data: Path) -> int:
 def test_truncated_file(good: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut.data"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    assert re.fullmatch(r"stax: .*cut\.data is truncated: its data section runs to byte [\d,]+ but the file has "
-                        r"[\d,]+ bytes; copy it again, or record it again\.", refused(cut, tmp_path / "r.stax"))
+    assert re.fullmatch(
+        r"stax: .*cut\.data is truncated: its data section runs to byte [\d,]+ but the file has "
+        r"[\d,]+ bytes; copy it again, or record it again\.",
+        refused(cut, tmp_path / "r.stax"),
+    )
 
 
 def test_file_cut_inside_the_header(good: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut.data"
     cut.write_bytes(good.read_bytes()[:50])
     assert refused(cut, tmp_path / "r.stax").endswith(
-        "cut.data is truncated: it ends inside the perf.data header (50 of 104 bytes); copy the file again.")
+        "cut.data is truncated: it ends inside the perf.data header (50 of 104 bytes); copy the file again."
+    )
 
 
 def test_wrong_magic(good: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.data"
     other.write_bytes(b"PERFILX2" + good.read_bytes()[8:])
-    assert "other.data is not a trace stax can import: no installed importer recognises its contents" in refused(
-        other, tmp_path / "r.stax")
+    assert (
+        "other.data is not a trace stax can import: no installed importer recognises its contents"
+        in refused(other, tmp_path / "r.stax")
+    )
 
 
 def test_damaged_header(good: Path, tmp_path: Path) -> None:
@@ -75,7 +83,8 @@ def test_damaged_header(good: Path, tmp_path: Path) -> None:
     bad.write_bytes(bytes(raw))
     assert refused(bad, tmp_path / "r.stax").endswith(
         "bad.data has a damaged or unknown perf.data header (it gives a header size of 4242 bytes, not 104); "
-        "record it again with a current perf.")
+        "record it again with a current perf."
+    )
 
 
 def test_big_endian_file_is_named(good: Path, tmp_path: Path) -> None:
@@ -83,7 +92,8 @@ def test_big_endian_file_is_named(good: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"2ELIFREP" + good.read_bytes()[8:])
     assert refused(bad, tmp_path / "r.stax").endswith(
         "be.data was recorded on a big-endian machine, which stax does not import; convert it there with "
-        "'perf script' or import a little-endian recording.")
+        "'perf script' or import a little-endian recording."
+    )
 
 
 def test_unknown_record_types_are_counted_and_skipped(good: Path, tmp_path: Path) -> None:
@@ -91,15 +101,17 @@ def test_unknown_record_types_are_counted_and_skipped(good: Path, tmp_path: Path
     patched = 0
     for at, rtype, _size in records(bytes(raw)):
         if rtype == 68 and patched < 2:  # FINISHED_ROUND: no payload, so any type fits
-            raw[at:at + 4] = struct.pack("<I", 99 + patched)
+            raw[at : at + 4] = struct.pack("<I", 99 + patched)
             patched += 1
     assert patched == 2
     odd = tmp_path / "odd.data"
     odd.write_bytes(bytes(raw))
     rec = tmp_path / "odd.stax"
     result = stax("import", str(odd), "-o", str(rec))
-    assert re.search(r"Skipped (.*, )?1 unknown type 99, 1 unknown type 100(, .*)? \(stax does not use them\)\.",
-                     result.stderr), result.stderr
+    assert re.search(
+        r"Skipped (.*, )?1 unknown type 99, 1 unknown type 100(, .*)? \(stax does not use them\)\.",
+        result.stderr,
+    ), result.stderr
     assert f"imported {sample_count(good):,} samples" in result.stderr
 
 
@@ -108,25 +120,36 @@ def test_killed_perf_record_imports_what_is_there(good: Path, tmp_path: Path) ->
     raw = bytearray(good.read_bytes())
     data_at, data_size = struct.unpack_from("<QQ", raw, 40)
     raw[48:56] = struct.pack("<Q", 0)
-    half = next(at for at, rtype, _ in records(good.read_bytes()) if rtype == 9 and at > data_at + data_size // 2)
+    half = next(
+        at for at, rtype, _ in records(good.read_bytes()) if rtype == 9 and at > data_at + data_size // 2
+    )
     killed = tmp_path / "killed.data"
-    killed.write_bytes(bytes(raw[:half + 20]))  # 20 bytes into a sample
+    killed.write_bytes(bytes(raw[: half + 20]))  # 20 bytes into a sample
     result = stax("import", str(killed), "-o", str(tmp_path / "killed.stax"))
-    assert "The header of killed.data gives no data size (perf record did not finish), so records were read " \
-           "up to the end of the file." in result.stderr
-    assert f"The data of killed.data ends inside a record at byte {half:,} (the file was cut short or perf " \
-           "record was killed); the records before it were imported." in result.stderr
+    assert (
+        "The header of killed.data gives no data size (perf record did not finish), so records were read "
+        "up to the end of the file." in result.stderr
+    )
+    assert (
+        f"The data of killed.data ends inside a record at byte {half:,} (the file was cut short or perf "
+        "record was killed); the records before it were imported." in result.stderr
+    )
     imported = int(re.search(r"imported ([\d,]+) samples", result.stderr)[1].replace(",", ""))
     assert 0 < imported < sample_count(good)
 
 
 def test_compressed_records(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "z.data", "-z", "-g", str(perf_workloads["hotspots"]), "0.3")
+    hotspots = str(perf_workloads["hotspots"])
+    data = perf_record(tmp_path / "z.data", "-z", "-g", hotspots, "0.3")
     assert refused(data, tmp_path / "r.stax").endswith(
-        "z.data holds records compressed by 'perf record -z', which stax does not import yet; record it again "
-        "without -z.")
+        "z.data holds records compressed by 'perf record -z', which stax does not import yet; "
+        "record it again without -z."
+    )
 
 
 def test_unwritable_output(good: Path, tmp_path: Path) -> None:
     out = tmp_path / "missing-dir" / "r.stax"
-    assert refused(good, out) == f"stax: Cannot create {out} (No such file or directory); choose another -o path."
+    assert (
+        refused(good, out)
+        == f"stax: Cannot create {out} (No such file or directory); choose another -o path."
+    )

@@ -21,7 +21,9 @@ from tests.backend_linux.perf_data.conftest import needs_root, perf, perf_record
 from tests.cli.conftest import stax
 
 pytestmark = [pytest.mark.slow, needs_root]
-_SWITCH = re.compile(r"^\s*-?\d+\s+(\d+)\.(\d+): sched:sched_switch: .*prev_pid=(\d+) .*==> .*next_pid=(\d+) ")
+_SWITCH = re.compile(
+    r"^\s*-?\d+\s+(\d+)\.(\d+): sched:sched_switch: .*prev_pid=(\d+) .*==> .*next_pid=(\d+) "
+)
 _SWITCH_RECORD = re.compile(r"\s(\d+)\s+(\d+)\.(\d+): PERF_RECORD_SWITCH(?:_CPU_WIDE)? (OUT|IN)")
 
 
@@ -54,8 +56,9 @@ def sched_switch_totals(data: Path) -> dict[int, int]:
 
 def switch_record_totals(data: Path) -> dict[int, int]:
     out = perf("script", "--ns", "--show-switch-events", "-i", str(data)).stdout
-    switches = [(_ns(m[2], m[3]), int(m[1]), m[4] == "OUT")
-                for m in map(_SWITCH_RECORD.search, out.splitlines()) if m]
+    switches = [
+        (_ns(m[2], m[3]), int(m[1]), m[4] == "OUT") for m in map(_SWITCH_RECORD.search, out.splitlines()) if m
+    ]
     assert switches, out[:2000]
     return pair_switches(switches)
 
@@ -74,7 +77,9 @@ def assert_totals_match(ours: dict[int, int], reference: dict[int, int]) -> None
 
 
 def test_sched_switch_off_cpu_matches_perf_script(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"]))
+    data = perf_record(
+        tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"])
+    )
     rec = tmp_path / "switch.stax"
     stax("import", "-q", str(data), "-o", str(rec))
     assert_totals_match(imported_off_cpu(rec, "mutex"), sched_switch_totals(data))
@@ -90,22 +95,35 @@ def test_switch_events_off_cpu_matches_perf_script(tmp_path: Path, perf_workload
 
 
 def test_sched_waking_names_the_waker(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "waking.data", "-a", "-e", "sched:sched_switch", "-e", "sched:sched_waking",
-                       "-g", str(perf_workloads["mutex"]))
+    data = perf_record(
+        tmp_path / "waking.data",
+        "-a",
+        "-e",
+        "sched:sched_switch",
+        "-e",
+        "sched:sched_waking",
+        "-g",
+        str(perf_workloads["mutex"]),
+    )
     rec = tmp_path / "waking.stax"
     stax("import", "-q", str(data), "-o", str(rec))
     threads = json.loads(stax("threads", "--json", str(rec)).stdout)["threads"]
     waiter = next(t for t in threads if t["name"] == "waiter")
     assert waiter["wakeups_received"] >= 10
     assert waiter["wakers"][0]["name"] == "holder", waiter["wakers"]
-    wakers = stax("wakers", str(rec)).stdout
+    wakers = stax("wakers", "--comm", "mutex", "-n", "-1", str(rec)).stdout
     woken = re.search(r"woken by holder-\d+ \(pid \d+\): (\d+) of (\d+) spans", wakers)
     assert woken and int(woken[1]) >= 10, wakers
 
 
-def test_per_task_sched_switch_says_what_it_cannot_see(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+def test_per_task_sched_switch_says_what_it_cannot_see(
+    tmp_path: Path, perf_workloads: dict[str, Path]
+) -> None:
     data = perf_record(tmp_path / "task.data", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"]))
     result = stax("import", str(data), "-o", str(tmp_path / "task.stax"))
-    assert re.search(r"stax: [\d,]+ switch-outs have no switch-in in the file, so those spans are missing "
-                     r"\(a per-task 'perf record -e sched:sched_switch' sees a thread come back only after "
-                     r"another recorded thread\); record with -a or --switch-events\.", result.stderr), result.stderr
+    assert re.search(
+        r"stax: [\d,]+ switch-outs have no switch-in in the file, so those spans are missing "
+        r"\(a per-task 'perf record -e sched:sched_switch' sees a thread come back only after "
+        r"another recorded thread\); record with -a or --switch-events\.",
+        result.stderr,
+    ), result.stderr

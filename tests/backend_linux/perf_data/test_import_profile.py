@@ -43,18 +43,23 @@ def stax_top_self(rec: Path) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def hotspots_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
-    return perf_record(tmp_path_factory.mktemp("perf") / "perf.data", "-g", str(perf_workloads["hotspots"]), "2")
+    return perf_record(
+        tmp_path_factory.mktemp("perf") / "perf.data", "-g", str(perf_workloads["hotspots"]), "2"
+    )
 
 
 @pytest.fixture(scope="module")
 def hotspots_pipe_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
     """``perf record -o -``: attrs, features and tracing data arrive as records."""
-    return perf_record(tmp_path_factory.mktemp("perf") / "pipe.data", "-g", str(perf_workloads["hotspots"]), "2",
-                       pipe=True)
+    return perf_record(
+        tmp_path_factory.mktemp("perf") / "pipe.data", "-g", str(perf_workloads["hotspots"]), "2", pipe=True
+    )
 
 
 @pytest.mark.parametrize("mode", ["file", "pipe"])
-def test_top_10_self_percent_matches_perf_report(mode: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_top_10_self_percent_matches_perf_report(
+    mode: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     data = request.getfixturevalue("hotspots_data" if mode == "file" else "hotspots_pipe_data")
     rec = tmp_path / "rec.stax"
     result = stax("import", str(data), "-o", str(rec))

@@ -230,7 +230,8 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self.stack_samples is None and self._compiled_layouts and self._compiled_kinds():
+        if (self._fast is not None and self.stack_samples is None and self._compiled_layouts
+                and self._compiled_kinds()):
             return self._fast.decode(self, chunk)
         return self._decode_range(chunk, 0, len(chunk))
 
@@ -326,8 +327,8 @@ class RecordDecoder:
                             append(SwitchStack(when, pid, tid, cpu, kernel, user))
                             self.switch_stacks += 1
                         elif kind == KIND_SCHED_SWITCH and self.sched_switch is not None:
-                            out.extend(self.sched_switch.records(chunk, at + 8 * nr, off + size, when, pid, tid,
-                                                                 cpu, kernel, user))
+                            out.extend(self.sched_switch.records(chunk, at + 8 * nr, off + size, when, pid,
+                                                                 tid, cpu, kernel, user))
                             self.switch_stacks += 1
                             self.switch_records += 2
                         else:

@@ -106,8 +106,16 @@ class SampleLayout:
             return 0
         if self.read_format & pea.PERF_FORMAT_GROUP:
             return None
-        return 1 + sum(1 for bit in (pea.PERF_FORMAT_TOTAL_TIME_ENABLED, pea.PERF_FORMAT_TOTAL_TIME_RUNNING,
-                                     pea.PERF_FORMAT_ID, pea.PERF_FORMAT_LOST) if self.read_format & bit)
+        return 1 + sum(
+            1
+            for bit in (
+                pea.PERF_FORMAT_TOTAL_TIME_ENABLED,
+                pea.PERF_FORMAT_TOTAL_TIME_RUNNING,
+                pea.PERF_FORMAT_ID,
+                pea.PERF_FORMAT_LOST,
+            )
+            if self.read_format & bit
+        )
 
     def _sample_reader(self) -> SampleReader:
         st = self.sample_type
@@ -127,19 +135,24 @@ class SampleLayout:
         unpack = struct.Struct("<" + fmt).unpack_from
         ips = 8 + struct.calcsize("<" + fmt)  # from the record's start
         if tuple(names) == _WANTED:  # stax record's own layout: nothing to reorder
+
             def sample(chunk: bytes, off: int) -> SampleFields:
                 return (*unpack(chunk, off + 8), off + ips)
+
             return sample
         pick, defaults = _picker(names, _WANTED)
 
         def reordered(chunk: bytes, off: int) -> SampleFields:
             return (*pick(unpack(chunk, off + 8) + defaults), off + ips)
+
         return reordered
 
     def _group_read_reader(self, fmt: str, names: list[str], callchain: bool) -> SampleReader:
         """PERF_FORMAT_GROUP: ``{u64 nr; [time_enabled]; [time_running]; {value; [id]; [lost]}[nr]}``."""
         rf = self.read_format
-        head = 1 + bool(rf & pea.PERF_FORMAT_TOTAL_TIME_ENABLED) + bool(rf & pea.PERF_FORMAT_TOTAL_TIME_RUNNING)
+        head = (
+            1 + bool(rf & pea.PERF_FORMAT_TOTAL_TIME_ENABLED) + bool(rf & pea.PERF_FORMAT_TOTAL_TIME_RUNNING)
+        )
         per_member = 8 * (1 + bool(rf & pea.PERF_FORMAT_ID) + bool(rf & pea.PERF_FORMAT_LOST))
         unpack = struct.Struct("<" + fmt + "Q").unpack_from
         read_at = 8 + struct.calcsize("<" + fmt) + 8 * head  # the members, from the record's start
@@ -154,6 +167,7 @@ class SampleLayout:
                 (nr,) = u64(chunk, at)
                 at += 8
             return (*pick(values[:-1] + defaults), nr, at)
+
         return sample
 
     def _id_reader(self) -> tuple[IdReader, int]:
@@ -227,11 +241,18 @@ class EventLayouts:
         def sample_id(chunk: bytes, end: int) -> tuple[int, int, int, int]:
             (event_id,) = u64(chunk, end - 8 * word)
             return by_id.get(event_id, default).sample_id(chunk, end)
+
         return sample_id
 
 
-_ID_FIELDS = (pea.PERF_SAMPLE_TID | pea.PERF_SAMPLE_TIME | pea.PERF_SAMPLE_ID | pea.PERF_SAMPLE_STREAM_ID
-              | pea.PERF_SAMPLE_CPU | pea.PERF_SAMPLE_IDENTIFIER)
+_ID_FIELDS = (
+    pea.PERF_SAMPLE_TID
+    | pea.PERF_SAMPLE_TIME
+    | pea.PERF_SAMPLE_ID
+    | pea.PERF_SAMPLE_STREAM_ID
+    | pea.PERF_SAMPLE_CPU
+    | pea.PERF_SAMPLE_IDENTIFIER
+)
 """The sample_type bits that shape a sample_id trailer."""
 
 LIVE = SampleLayout(pea.SAMPLE_TYPE)

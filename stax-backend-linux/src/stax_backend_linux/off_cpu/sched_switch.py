@@ -47,8 +47,18 @@ class SchedSwitchFormat:
             raise SchedSwitchFormatError(f"the {NAME} format has no field {', '.join(missing)}")
         return cls(fields["prev_pid"], fields["prev_state"], fields["next_pid"])
 
-    def records(self, chunk: bytes, raw_at: int, end: int, when: int, pid: int, tid: int, cpu: int,
-                kernel: IpTuple, user: IpTuple) -> tuple[SwitchStack, SwitchRecord, SwitchRecord] | tuple[()]:
+    def records(
+        self,
+        chunk: bytes,
+        raw_at: int,
+        end: int,
+        when: int,
+        pid: int,
+        tid: int,
+        cpu: int,
+        kernel: IpTuple,
+        user: IpTuple,
+    ) -> tuple[SwitchStack, SwitchRecord, SwitchRecord] | tuple[()]:
         """The records of one sample whose PERF_SAMPLE_RAW starts at ``raw_at`` (its u32 size)."""
         data = raw_at + 4
         if raw_at + 4 > end:
@@ -63,13 +73,15 @@ class SchedSwitchFormat:
         if prev_tid != tid:  # the sample's task is prev; trust the tracepoint's own field
             pid = tid = prev_tid
         preempted = not state & STATE_BITS
-        return (SwitchStack(when, pid, tid, cpu, kernel, user),
-                SwitchRecord(when, pid, tid, cpu, True, preempted),
-                SwitchRecord(when, -1, next_tid, cpu, False, False))
+        return (
+            SwitchStack(when, pid, tid, cpu, kernel, user),
+            SwitchRecord(when, pid, tid, cpu, True, preempted),
+            SwitchRecord(when, -1, next_tid, cpu, False, False),
+        )
 
 
 def _read(chunk: bytes, data: int, limit: int, field: TraceField) -> int | None:
     at = data + field.offset
     if at + field.size > limit:
         return None
-    return int.from_bytes(chunk[at:at + field.size], "little", signed=field.signed)
+    return int.from_bytes(chunk[at : at + field.size], "little", signed=field.signed)

@@ -28,7 +28,13 @@ from stax_binfmt.perf_event_attr import PERF_SAMPLE_STACK_USER, PERF_TYPE_TRACEP
 from stax_binfmt.tracefs import TraceField
 
 SCHED_WAKING = "sched:sched_waking"
-ON_CPU, SWITCHES, WAKEUPS, SKIPPED, SIDE_BAND = "on-CPU samples", "off-CPU spans", "wakeups", "skipped", "side-band"
+ON_CPU, SWITCHES, WAKEUPS, SKIPPED, SIDE_BAND = (
+    "on-CPU samples",
+    "off-CPU spans",
+    "wakeups",
+    "skipped",
+    "side-band",
+)
 
 
 @attrs.define
@@ -65,8 +71,9 @@ def classify_events(attrs_: list[PerfAttr], features: PerfFeatures) -> EventKind
     return kinds
 
 
-def _role(attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds, *,
-          on_cpu_taken: bool) -> tuple[str, int]:
+def _role(
+    attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds, *, on_cpu_taken: bool
+) -> tuple[str, int]:
     if attr.type == PERF_TYPE_TRACEPOINT and name in (sched_switch.NAME, SCHED_WAKING):
         fields = _fields(attr, name, features, kinds)
         if fields is not None and name == sched_switch.NAME:
@@ -80,16 +87,20 @@ def _role(attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds, 
             if pid is not None and pid.size == 4:
                 kinds.waking, kinds.waking_pid_offset = True, pid.offset
                 return WAKEUPS, rd.KIND_SCHED_WAKING
-            kinds.notes.append(f"The {SCHED_WAKING} format has no 4-byte pid field, so its samples were skipped.")
+            kinds.notes.append(
+                f"The {SCHED_WAKING} format has no 4-byte pid field, so its samples were skipped."
+            )
         return SKIPPED, rd.KIND_SKIPPED
     if attr.sample_period == 0:
         return SIDE_BAND, rd.KIND_SKIPPED
     if attr.type == PERF_TYPE_TRACEPOINT or on_cpu_taken:
         return SKIPPED, rd.KIND_SKIPPED
     if attr.sample_type & PERF_SAMPLE_STACK_USER:
-        kinds.notes.append(f"{name} was recorded with --call-graph dwarf: stax imports each sample's ip and "
-                           f"kernel callchain but does not unwind perf's copies of the user stack, so user "
-                           f"callers are missing; record with -g (frame pointers) for whole stacks.")
+        kinds.notes.append(
+            f"{name} was recorded with --call-graph dwarf: stax imports each sample's ip and "
+            f"kernel callchain but does not unwind perf's copies of the user stack, so user "
+            f"callers are missing; record with -g (frame pointers) for whole stacks."
+        )
     return ON_CPU, rd.KIND_SAMPLING
 
 
@@ -102,7 +113,9 @@ def _name(attr: PerfAttr, features: PerfFeatures) -> str:
     return f"event type {attr.type} config {attr.config:#x}"
 
 
-def _fields(attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds) -> dict[str, TraceField] | None:
+def _fields(
+    attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds
+) -> dict[str, TraceField] | None:
     """The tracepoint's fields from the file, else from this host's tracefs (with a note)."""
     fields = features.tracepoint_fields(attr.config)
     if fields is not None:
@@ -115,9 +128,12 @@ def _fields(attr: PerfAttr, name: str, features: PerfFeatures, kinds: EventKinds
         except tracefs.TracefsError:
             fields = None
     if fields is None:
-        kinds.notes.append(f"The file has no format for {name} and this host's tracefs cannot give one, "
-                           f"so its samples were skipped; record with a perf that writes tracing data.")
+        kinds.notes.append(
+            f"The file has no format for {name} and this host's tracefs cannot give one, "
+            f"so its samples were skipped; record with a perf that writes tracing data."
+        )
         return None
-    kinds.notes.append(f"The file has no format for {name}: its field offsets were taken from this host's "
-                       f"tracefs.")
+    kinds.notes.append(
+        f"The file has no format for {name}: its field offsets were taken from this host's tracefs."
+    )
     return fields

@@ -44,8 +44,13 @@ PERF_RECORD_MISC_BUILD_ID_SIZE = 1 << 15
 BUILD_ID_RECORD = struct.Struct("<IHHi20sB3x")  # header, pid, build_id[20], size, reserved
 U32 = struct.Struct("<I")
 U32_PAIR = struct.Struct("<II")
-STRINGS = {HEADER_HOSTNAME: "hostname", HEADER_OSRELEASE: "os_release", HEADER_VERSION: "perf_version",
-           HEADER_ARCH: "arch", HEADER_CPUDESC: "cpu_desc"}
+STRINGS = {
+    HEADER_HOSTNAME: "hostname",
+    HEADER_OSRELEASE: "os_release",
+    HEADER_VERSION: "perf_version",
+    HEADER_ARCH: "arch",
+    HEADER_CPUDESC: "cpu_desc",
+}
 
 
 @attrs.define
@@ -76,8 +81,10 @@ def read_features(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: in
     f.seek(header.data.end)
     table = f.read(SECTION.size * len(header.features))
     if len(table) < SECTION.size * len(header.features):
-        found.notes.append(f"{path.name} ends before its feature sections (build ids, host, command line), "
-                           f"so those are missing")
+        found.notes.append(
+            f"{path.name} ends before its feature sections (build ids, host, command line), "
+            f"so those are missing"
+        )
         return found
     for index, feature in enumerate(header.features):
         offset, size = SECTION.unpack_from(table, index * SECTION.size)
@@ -113,7 +120,7 @@ def _string(raw: bytes, at: int) -> tuple[str, int]:
     at += 4
     if at + length > len(raw):
         raise ValueError("string past the section")
-    text = raw[at:at + length].split(b"\0", 1)[0].decode("utf-8", "replace")
+    text = raw[at : at + length].split(b"\0", 1)[0].decode("utf-8", "replace")
     return text, at + length
 
 
@@ -143,7 +150,9 @@ def _build_ids(raw: bytes, found: PerfFeatures) -> None:
         _type, misc, size, _pid, build_id, id_size = BUILD_ID_RECORD.unpack_from(raw, at)
         if size < BUILD_ID_RECORD.size or at + size > len(raw):
             raise ValueError("build id record past the section")
-        name = raw[at + BUILD_ID_RECORD.size:at + size].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        name = (
+            raw[at + BUILD_ID_RECORD.size : at + size].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        )
         length = min(id_size, 20) if misc & PERF_RECORD_MISC_BUILD_ID_SIZE else 20
         if name and any(build_id[:length]):
             found.build_ids[name] = build_id[:length]
@@ -167,5 +176,10 @@ def _tracing_data(raw: bytes, found: PerfFeatures) -> None:
     found.tracepoints = parse_tracing_data(raw)
 
 
-_READERS = {HEADER_NRCPUS: _nrcpus, HEADER_CMDLINE: _cmdline, HEADER_BUILD_ID: _build_ids,
-            HEADER_EVENT_DESC: _event_desc, HEADER_TRACING_DATA: _tracing_data}
+_READERS = {
+    HEADER_NRCPUS: _nrcpus,
+    HEADER_CMDLINE: _cmdline,
+    HEADER_BUILD_ID: _build_ids,
+    HEADER_EVENT_DESC: _event_desc,
+    HEADER_TRACING_DATA: _tracing_data,
+}

@@ -92,7 +92,9 @@ def describe_magic(head: bytes) -> str | None:
     """What kind of perf.data ``head`` starts, or None when it is not one."""
     magic = head[:8]
     if magic == MAGIC:
-        return "pipe" if len(head) >= 16 and struct.unpack_from("<Q", head, 8)[0] == PIPE_HEADER_SIZE else "file"
+        return (
+            "pipe" if len(head) >= 16 and struct.unpack_from("<Q", head, 8)[0] == PIPE_HEADER_SIZE else "file"
+        )
     if magic == MAGIC_BIG_ENDIAN:
         return "big-endian"
     if magic == MAGIC_V1:
@@ -105,31 +107,45 @@ def read_header(f: BinaryIO, path: Path, file_size: int) -> PerfFileHeader:
     head = f.read(FILE_HEADER.size)
     kind = describe_magic(head)
     if kind is None:
-        raise PerfDataError(f"{path} is not a perf.data file (its first bytes are not PERFILE2); "
-                            f"give a file written by 'perf record'.")
+        raise PerfDataError(
+            f"{path} is not a perf.data file (its first bytes are not PERFILE2); "
+            f"give a file written by 'perf record'."
+        )
     if kind == "big-endian":
-        raise PerfDataError(f"{path} was recorded on a big-endian machine, which stax does not import; "
-                            f"convert it there with 'perf script' or import a little-endian recording.")
+        raise PerfDataError(
+            f"{path} was recorded on a big-endian machine, which stax does not import; "
+            f"convert it there with 'perf script' or import a little-endian recording."
+        )
     if kind == "v1":
-        raise PerfDataError(f"{path} is a version 1 perf.data (from perf before 2.6.37), which stax does "
-                            f"not import; record it again with a current perf.")
+        raise PerfDataError(
+            f"{path} is a version 1 perf.data (from perf before 2.6.37), which stax does "
+            f"not import; record it again with a current perf."
+        )
     if kind == "pipe":  # attrs and features arrive as records (pipe_stream.py)
-        return PerfFileHeader(0, Section(0, 0), Section(PIPE_HEADER_SIZE, max(0, file_size - PIPE_HEADER_SIZE)),
-                              (), pipe=True)
+        return PerfFileHeader(
+            0, Section(0, 0), Section(PIPE_HEADER_SIZE, max(0, file_size - PIPE_HEADER_SIZE)), (), pipe=True
+        )
     if len(head) < FILE_HEADER.size:
-        raise PerfDataError(f"{path} is truncated: it ends inside the perf.data header ({len(head)} of "
-                            f"{FILE_HEADER.size} bytes); copy the file again.")
-    (_magic, size, attr_size, attrs_off, attrs_size, data_off, data_size, _et_off, _et_size,
-     *bitmap) = FILE_HEADER.unpack(head)
+        raise PerfDataError(
+            f"{path} is truncated: it ends inside the perf.data header ({len(head)} of "
+            f"{FILE_HEADER.size} bytes); copy the file again."
+        )
+    (_magic, size, attr_size, attrs_off, attrs_size, data_off, data_size, _et_off, _et_size, *bitmap) = (
+        FILE_HEADER.unpack(head)
+    )
     if size != FILE_HEADER.size or attr_size < ATTR_FIXED.size + SECTION.size:
-        raise PerfDataError(f"{path} has a damaged or unknown perf.data header (it gives a header size of "
-                            f"{size} bytes, not {FILE_HEADER.size}); record it again with a current perf.")
+        raise PerfDataError(
+            f"{path} has a damaged or unknown perf.data header (it gives a header size of "
+            f"{size} bytes, not {FILE_HEADER.size}); record it again with a current perf."
+        )
     features = tuple(bit for bit in range(FEATURE_BITS) if bitmap[bit // 64] >> (bit % 64) & 1)
     header = PerfFileHeader(attr_size, Section(attrs_off, attrs_size), Section(data_off, data_size), features)
     for name, section in (("attributes", header.attrs_section), ("data", header.data)):
         if section.end > file_size:
-            raise PerfDataError(f"{path} is truncated: its {name} section runs to byte {section.end:,} but the "
-                                f"file has {file_size:,} bytes; copy it again, or record it again.")
+            raise PerfDataError(
+                f"{path} is truncated: its {name} section runs to byte {section.end:,} but the "
+                f"file has {file_size:,} bytes; copy it again, or record it again."
+            )
     return header
 
 
@@ -137,8 +153,10 @@ def read_attrs(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: int) 
     """Every event's attr and ids, in file order."""
     section = header.attrs_section
     if section.size % header.attr_size or not section.size:
-        raise PerfDataError(f"{path} has a damaged attributes section ({section.size} bytes, not a multiple "
-                            f"of {header.attr_size}); record it again.")
+        raise PerfDataError(
+            f"{path} has a damaged attributes section ({section.size} bytes, not a multiple "
+            f"of {header.attr_size}); record it again."
+        )
     f.seek(section.offset)
     raw = f.read(section.size)
     out = []
@@ -146,8 +164,10 @@ def read_attrs(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: int) 
     for at in range(0, len(raw), header.attr_size):
         ids_off, ids_size = SECTION.unpack_from(raw, at + attr_bytes)
         if ids_off + ids_size > file_size or ids_size % 8:
-            raise PerfDataError(f"{path} is truncated or damaged: the ids of event {len(out) + 1} lie outside "
-                                f"the file; record it again.")
+            raise PerfDataError(
+                f"{path} is truncated or damaged: the ids of event {len(out) + 1} lie outside "
+                f"the file; record it again."
+            )
         f.seek(ids_off)
         ids = struct.unpack(f"<{ids_size // 8}Q", f.read(ids_size))
         out.append(parse_attr(raw, at, attr_bytes, ids))

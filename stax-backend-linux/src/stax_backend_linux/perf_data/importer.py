@@ -61,11 +61,14 @@ class PerfDataImporter:
             end = data.end
             if data.size == 0 and size > data.offset and not header.pipe:  # perf killed before the header
                 end = size
-                notes.append(f"The header of {path.name} gives no data size (perf record did not finish), "
-                             f"so records were read up to the end of the file.")
+                notes.append(
+                    f"The header of {path.name} gives no data size (perf record did not finish), "
+                    f"so records were read up to the end of the file."
+                )
             if end <= data.offset:
-                raise PerfDataError(f"{path} holds no records (perf record wrote only its header); record it "
-                                    f"again.")
+                raise PerfDataError(
+                    f"{path} holds no records (perf record wrote only its header); record it again."
+                )
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 view = memoryview(mapped)
                 try:
@@ -75,17 +78,31 @@ class PerfDataImporter:
                         attrs_ = read_attrs(f, path, header, size)
                         features = read_features(f, path, header, size)
                     kinds = classify_events(attrs_, features)
-                    return self._decode(path, view, data.offset, end, features, kinds, notes, sink, header.pipe)
+                    return self._decode(
+                        path, view, data.offset, end, features, kinds, notes, sink, header.pipe
+                    )
                 finally:
                     view.release()
 
-    def _decode(self, path: Path, data: memoryview, start: int, end: int, features: PerfFeatures,
-                kinds: EventKinds, notes: list[str], sink: EventSink, pipe: bool) -> CaptureSummary:
+    def _decode(
+        self,
+        path: Path,
+        data: memoryview,
+        start: int,
+        end: int,
+        features: PerfFeatures,
+        kinds: EventKinds,
+        notes: list[str],
+        sink: EventSink,
+        pipe: bool,
+    ) -> CaptureSummary:
         try:
             layouts = _layouts(kinds)
         except ValueError:
-            raise PerfDataError(f"{path}'s events carry their ids at different places in their records, so "
-                                f"their records cannot be told apart; record the events in separate files.") from None
+            raise PerfDataError(
+                f"{path}'s events carry their ids at different places in their records, so "
+                f"their records cannot be told apart; record the events in separate files."
+            ) from None
         decoder = RecordDecoder(features.build_ids.get, layouts=layouts)
         for event_id, kind in kinds.by_id.items():
             decoder.register(event_id, kind, kinds.waking_pid_offset)
@@ -108,8 +125,10 @@ class PerfDataImporter:
                     _deliver(stream.process(ready), sink)
             rest = orderer.flush()
         except CompressedRecords:
-            raise PerfDataError(f"{path} holds records compressed by 'perf record -z', which stax does not "
-                                f"import yet; record it again without -z.") from None
+            raise PerfDataError(
+                f"{path} holds records compressed by 'perf record -z', which stax does not "
+                f"import yet; record it again without -z."
+            ) from None
         if rest:
             first = rest[0].time if first is None else first
             last = rest[-1].time
@@ -117,18 +136,22 @@ class PerfDataImporter:
         if last is not None:
             _deliver(stream.finish(last), sink)
         if stream.tracker.unpaired_outs:
-            notes.append(f"{stream.tracker.unpaired_outs:,} switch-outs have no switch-in in the file, so those "
-                         f"spans are missing (a per-task 'perf record -e sched:sched_switch' sees a thread come "
-                         f"back only after another recorded thread); record with -a or --switch-events.")
+            notes.append(
+                f"{stream.tracker.unpaired_outs:,} switch-outs have no switch-in in the file, so those "
+                f"spans are missing (a per-task 'perf record -e sched:sched_switch' sees a thread come "
+                f"back only after another recorded thread); record with -a or --switch-events."
+            )
         if walker.stopped_at is not None:
-            notes.append(f"The data of {path.name} ends inside a record at byte {walker.stopped_at:,} (the file "
-                         f"was cut short or perf record was killed); the records before it were imported.")
+            notes.append(
+                f"The data of {path.name} ends inside a record at byte {walker.stopped_at:,} (the file "
+                f"was cut short or perf record was killed); the records before it were imported."
+            )
         return _summary(pipe, features, kinds, decoder, walker, first or 0, last or 0, notes)
 
 
 def _deliver(events: list[Event], sink: EventSink) -> None:
     for at in range(0, len(events), SINK_BATCH):
-        sink.consume(events[at:at + SINK_BATCH])
+        sink.consume(events[at : at + SINK_BATCH])
 
 
 def _layouts(kinds: EventKinds) -> EventLayouts:
@@ -140,8 +163,16 @@ def _layouts(kinds: EventKinds) -> EventLayouts:
     return EventLayouts(layouts[0], {i: lay for a, lay in zip(attrs_, layouts, strict=True) for i in a.ids})
 
 
-def _summary(pipe: bool, features: PerfFeatures, kinds: EventKinds, decoder: RecordDecoder, walker: RecordWalker,
-             first: int, last: int, notes: list[str]) -> CaptureSummary:
+def _summary(
+    pipe: bool,
+    features: PerfFeatures,
+    kinds: EventKinds,
+    decoder: RecordDecoder,
+    walker: RecordWalker,
+    first: int,
+    last: int,
+    notes: list[str],
+) -> CaptureSummary:
     skipped: Counter[str] = Counter(walker.skipped)
     for name, count in kinds.skipped_samples(decoder.skipped_samples).items():
         skipped[name] += count
@@ -149,12 +180,17 @@ def _summary(pipe: bool, features: PerfFeatures, kinds: EventKinds, decoder: Rec
         skipped["records the decoder does not know"] += decoder.unknown_records
     notes = [*notes, *(f"{n[0].upper()}{n[1:]}." for n in features.notes), *kinds.notes]
     if skipped:
-        notes.append("Skipped " + ", ".join(f"{count:,} {what}" for what, count in skipped.most_common())
-                     + " (stax does not use them).")
+        notes.append(
+            "Skipped "
+            + ", ".join(f"{count:,} {what}" for what, count in skipped.most_common())
+            + " (stax does not use them)."
+        )
     lost = decoder.lost_records + decoder.lost_samples
     if lost:
-        notes.append(f"perf lost {lost:,} records or samples while recording (its buffers overflowed); "
-                     f"the profile misses them.")
+        notes.append(
+            f"perf lost {lost:,} records or samples while recording (its buffers overflowed); "
+            f"the profile misses them."
+        )
     return CaptureSummary(
         samples=decoder.samples,
         lost_records=lost,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from stax_backend_linux.decode import record_decoder as rd
 from stax_backend_linux.perf_data.features import (
     HEADER_TRACING_DATA,
     PerfFeatures,
@@ -22,23 +23,22 @@ from stax_backend_linux.perf_data.features import (
     read_feature,
 )
 from stax_backend_linux.perf_data.header import PerfAttr, PerfDataError, parse_attr
+from stax_backend_linux.perf_data.perf_records import (
+    PERF_RECORD_HEADER_ATTR,
+    PERF_RECORD_HEADER_BUILD_ID,
+    PERF_RECORD_HEADER_FEATURE,
+    PERF_RECORD_HEADER_TRACING_DATA,
+    U32,
+    U64,
+    payload_after,
+)
 
-HEADER = struct.Struct("<IHH")
-U32 = struct.Struct("<I")
-U64 = struct.Struct("<Q")
-PERF_RECORD_HEADER_ATTR = 64
-PERF_RECORD_HEADER_TRACING_DATA = 66
-PERF_RECORD_HEADER_BUILD_ID = 67
-PERF_RECORD_HEADER_FEATURE = 80
-
-
-def tracing_data_payload(data: memoryview | bytes, off: int) -> int:
-    """Bytes of tracing data that follow a HEADER_TRACING_DATA record at ``off`` (padded to 8)."""
-    (size,) = U32.unpack_from(data, off + 8)
-    return (size + 7) & ~7
+HEADER = rd.HEADER
 
 
-def read_pipe_stream(data: memoryview, start: int, end: int, path: Path) -> tuple[list[PerfAttr], PerfFeatures]:
+def read_pipe_stream(
+    data: memoryview, start: int, end: int, path: Path
+) -> tuple[list[PerfAttr], PerfFeatures]:
     """The attrs and features a pipe-mode stream carries as records."""
     attrs_: list[PerfAttr] = []
     found = PerfFeatures()
@@ -52,21 +52,24 @@ def read_pipe_stream(data: memoryview, start: int, end: int, path: Path) -> tupl
             (attr_size,) = U32.unpack_from(data, off + 12)
             ids_at = off + 8 + attr_size
             if attr_size < 48 or ids_at > off + size:
-                raise PerfDataError(f"{path} has a damaged event description (HEADER_ATTR at byte {off:,}); "
-                                    f"record it again.")
+                raise PerfDataError(
+                    f"{path} has a damaged event description (HEADER_ATTR at byte {off:,}); record it again."
+                )
             ids = struct.unpack_from(f"<{(off + size - ids_at) // 8}Q", data, ids_at)
             attrs_.append(parse_attr(data, off + 8, attr_size, ids))
         elif rtype == PERF_RECORD_HEADER_FEATURE and size >= 16:
             (feature,) = U64.unpack_from(data, off + 8)
-            read_feature(feature, bytes(data[off + 16:off + size]), found, path)
+            read_feature(feature, bytes(data[off + 16 : off + size]), found, path)
         elif rtype == PERF_RECORD_HEADER_BUILD_ID:
-            read_build_id_record(bytes(data[off:off + size]), found)
+            read_build_id_record(bytes(data[off : off + size]), found)
         elif rtype == PERF_RECORD_HEADER_TRACING_DATA and size >= 12:
-            payload = tracing_data_payload(data, off)
-            read_feature(HEADER_TRACING_DATA, bytes(data[off + size:off + size + payload]), found, path)
+            payload = payload_after(rtype, data, off, size)
+            read_feature(HEADER_TRACING_DATA, bytes(data[off + size : off + size + payload]), found, path)
             size += payload
         off += size
     if not attrs_:
-        raise PerfDataError(f"{path} was written to a pipe (perf record -o -) but holds no event description; "
-                            f"it is empty or cut short: record it again.")
+        raise PerfDataError(
+            f"{path} was written to a pipe (perf record -o -) but holds no event description; "
+            f"it is empty or cut short: record it again."
+        )
     return attrs_, found

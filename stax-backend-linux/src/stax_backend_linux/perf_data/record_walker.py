@@ -15,40 +15,66 @@ decoder reads; every other record is counted by name in :attr:`RecordWalker.skip
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
 from collections.abc import Iterator
 
 from stax_backend_linux.counters.decoder import PERF_RECORD_READ
 from stax_backend_linux.decode import record_decoder as rd
-from stax_backend_linux.perf_data.pipe_stream import tracing_data_payload
+from stax_backend_linux.perf_data import perf_records as pr
 
-HEADER = struct.Struct("<IHH")
-U64 = struct.Struct("<Q")
-PERF_RECORD_USER_TYPE_START = 64
-PERF_RECORD_HEADER_TRACING_DATA = 66
-PERF_RECORD_FINISHED_ROUND = 68
-PERF_RECORD_AUXTRACE = 71
-PERF_RECORD_COMPRESSED = 81
-PERF_RECORD_COMPRESSED2 = 83
+HEADER = rd.HEADER
 
-DECODED = frozenset({rd.PERF_RECORD_MMAP, rd.PERF_RECORD_LOST, rd.PERF_RECORD_COMM, rd.PERF_RECORD_EXIT,
-                     rd.PERF_RECORD_THROTTLE, rd.PERF_RECORD_UNTHROTTLE, rd.PERF_RECORD_FORK,
-                     rd.PERF_RECORD_SAMPLE, rd.PERF_RECORD_MMAP2, rd.PERF_RECORD_LOST_SAMPLES,
-                     rd.PERF_RECORD_SWITCH, rd.PERF_RECORD_SWITCH_CPU_WIDE})
+DECODED = frozenset(
+    {
+        rd.PERF_RECORD_MMAP,
+        rd.PERF_RECORD_LOST,
+        rd.PERF_RECORD_COMM,
+        rd.PERF_RECORD_EXIT,
+        rd.PERF_RECORD_THROTTLE,
+        rd.PERF_RECORD_UNTHROTTLE,
+        rd.PERF_RECORD_FORK,
+        rd.PERF_RECORD_SAMPLE,
+        rd.PERF_RECORD_MMAP2,
+        rd.PERF_RECORD_LOST_SAMPLES,
+        rd.PERF_RECORD_SWITCH,
+        rd.PERF_RECORD_SWITCH_CPU_WIDE,
+    }
+)
 """Kernel record types :class:`RecordDecoder` turns into events."""
 
 # perf's own records that carry nothing a recording keeps (the attrs and features come
 # from the header, or in a pipe from the HEADER_* records pipe_stream.py reads; ids from
-# the attrs): skipped without a note.  HEADER_ATTR, TRACING_DATA, BUILD_ID, ID_INDEX,
-# THREAD_MAP, CPU_MAP, EVENT_UPDATE, TIME_CONV, HEADER_FEATURE, FINISHED_INIT.
-SILENT = frozenset({64, 66, 67, PERF_RECORD_FINISHED_ROUND, 69, 73, 74, 78, 79, 80, 82})
+# the attrs): skipped without a note.
+SILENT = frozenset(
+    {
+        pr.PERF_RECORD_HEADER_ATTR,
+        pr.PERF_RECORD_HEADER_TRACING_DATA,
+        pr.PERF_RECORD_HEADER_BUILD_ID,
+        pr.PERF_RECORD_FINISHED_ROUND,
+        pr.PERF_RECORD_ID_INDEX,
+        pr.PERF_RECORD_THREAD_MAP,
+        pr.PERF_RECORD_CPU_MAP,
+        pr.PERF_RECORD_EVENT_UPDATE,
+        pr.PERF_RECORD_TIME_CONV,
+        pr.PERF_RECORD_HEADER_FEATURE,
+        pr.PERF_RECORD_FINISHED_INIT,
+    }
+)
 NAMES = {
-    PERF_RECORD_READ: "READ", 11: "AUX", 12: "ITRACE_START", 16: "NAMESPACES", 17: "KSYMBOL",
-    18: "BPF_EVENT", 19: "CGROUP", 20: "TEXT_POKE", 21: "AUX_OUTPUT_HW_ID",
-    64: "HEADER_ATTR", 65: "HEADER_EVENT_TYPE", 66: "HEADER_TRACING_DATA", 67: "HEADER_BUILD_ID",
-    70: "AUXTRACE_INFO", 71: "AUXTRACE", 72: "AUXTRACE_ERROR", 75: "STAT_CONFIG", 76: "STAT",
-    77: "STAT_ROUND", 78: "EVENT_UPDATE", 80: "HEADER_FEATURE", 81: "COMPRESSED", 83: "COMPRESSED2",
+    PERF_RECORD_READ: "READ",
+    11: "AUX",
+    12: "ITRACE_START",
+    16: "NAMESPACES",
+    17: "KSYMBOL",
+    18: "BPF_EVENT",
+    19: "CGROUP",
+    20: "TEXT_POKE",
+    21: "AUX_OUTPUT_HW_ID",
+    **{
+        getattr(pr, n): n.removeprefix("PERF_RECORD_")
+        for n in dir(pr)
+        if n.startswith("PERF_RECORD_") and n != "PERF_RECORD_USER_TYPE_START"
+    },
 }
 
 
@@ -64,7 +90,9 @@ class RecordWalker:
     """Walks ``data[start:end]`` (a buffer: the file's mmap); ``decoded`` are the kernel record
     types to hand on (the others are counted)."""
 
-    def __init__(self, data: memoryview | bytes, start: int, end: int, decoded: frozenset[int] = DECODED) -> None:
+    def __init__(
+        self, data: memoryview | bytes, start: int, end: int, decoded: frozenset[int] = DECODED
+    ) -> None:
         self.data = data
         self.decoded = decoded
         self.start = start
@@ -97,13 +125,10 @@ class RecordWalker:
                 continue
             if off > run:
                 pieces.append(bytes(data[run:off]))
-            if rtype == PERF_RECORD_COMPRESSED or rtype == PERF_RECORD_COMPRESSED2:
+            if rtype == pr.PERF_RECORD_COMPRESSED or rtype == pr.PERF_RECORD_COMPRESSED2:
                 raise CompressedRecords
-            if rtype == PERF_RECORD_AUXTRACE and size >= 16:
-                size += U64.unpack_from(data, off + 8)[0]  # the aux payload follows the record
-            elif rtype == PERF_RECORD_HEADER_TRACING_DATA and size >= 12:
-                size += tracing_data_payload(data, off)  # a pipe's tracing data, read by pipe_stream.py
-            if rtype == PERF_RECORD_FINISHED_ROUND:
+            size += pr.payload_after(rtype, data, off, size)
+            if rtype == pr.PERF_RECORD_FINISHED_ROUND:
                 self.rounds_seen += 1
                 if pieces:
                     yield b"".join(pieces)
@@ -115,7 +140,7 @@ class RecordWalker:
         if self.stopped_at is None and off < end:
             self.stopped_at = off
         if min(off, end) > run:
-            pieces.append(bytes(data[run:min(off, end)]))
+            pieces.append(bytes(data[run : min(off, end)]))
         self.records += records
         if pieces:
             yield b"".join(pieces)

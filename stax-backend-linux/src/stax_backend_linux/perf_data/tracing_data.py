@@ -47,7 +47,7 @@ def parse_tracing_data(raw: bytes) -> dict[int, Tracepoint]:
         raise ValueError("big-endian tracing data")
     at += 2 + 4  # long size, page size
     for label in (b"header_page\0", b"header_event\0"):
-        if raw[at:at + len(label)] != label:
+        if raw[at : at + len(label)] != label:
             raise ValueError("tracing data header missing")
         at += len(label)
         (size,) = U64.unpack_from(raw, at)
@@ -68,11 +68,13 @@ def parse_tracing_data(raw: bytes) -> dict[int, Tracepoint]:
         at += 4
         for _ in range(count):
             (size,) = U64.unpack_from(raw, at)
-            text = raw[at + 8:at + 8 + size]
+            text = raw[at + 8 : at + 8 + size]
             at += 8 + size
             ident, name = _ID.search(text), _NAME.search(text)
             if ident is None or name is None:
                 continue
-            found[int(ident[1])] = Tracepoint(f"{system}:{name[1].decode('utf-8', 'replace')}",
-                                              parse_format(text.decode("utf-8", "replace")))
+            found[int(ident[1])] = Tracepoint(
+                f"{system}:{name[1].decode('utf-8', 'replace')}",
+                parse_format(text.decode("utf-8", "replace")),
+            )
     return found
