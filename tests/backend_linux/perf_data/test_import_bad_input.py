@@ -153,3 +153,22 @@ def test_unwritable_output(good: Path, tmp_path: Path) -> None:
         refused(good, out)
         == f"stax: Cannot create {out} (No such file or directory); choose another -o path."
     )
+
+
+def test_another_kernel_is_named(good: Path, tmp_path: Path) -> None:
+    """HEADER_BUILD_ID's kernel build id differs from this host's: kernel names may be wrong, said once."""
+    raw = bytearray(good.read_bytes())
+    name = raw.rindex(b"[kernel.kallsyms]\0")
+    build_id = slice(name - 24, name - 4)  # pid, build_id[20], size, reserved, then the name
+    raw[build_id] = bytes(20 - len(b"other")) + b"other"
+    other = tmp_path / "other-kernel.data"
+    other.write_bytes(bytes(raw))
+    result = stax("import", str(other), "-o", str(tmp_path / "other.stax"))
+    assert re.search(
+        r"stax: The file was recorded on another kernel \(build id 0+6f74686572, this host runs "
+        r"[0-9a-f]{40}\): kernel frames are named from this host's /proc/kallsyms and may be wrong; "
+        r"import it on the machine that recorded it for kernel names\.",
+        result.stderr,
+    ), result.stderr
+    same = stax("import", str(good), "-o", str(tmp_path / "same.stax"))
+    assert "another kernel" not in same.stderr

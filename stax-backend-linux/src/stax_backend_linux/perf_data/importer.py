@@ -38,9 +38,12 @@ from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
 from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
 from stax_backend_linux.perf_data.record_walker import DECODED, CompressedRecords, RecordWalker
+from stax_binfmt.kallsyms import kernel_build_id
 
 SINK_BATCH = 20_000
 """Events handed to the sink at once."""
+KERNEL_IMAGE = "[kernel.kallsyms]"
+"""perf's name for the kernel in HEADER_BUILD_ID."""
 
 
 class PerfDataImporter:
@@ -154,6 +157,19 @@ def _deliver(events: list[Event], sink: EventSink) -> None:
         sink.consume(events[at : at + SINK_BATCH])
 
 
+def _kernel_notes(features: PerfFeatures) -> list[str]:
+    """Kernel frames are named from this host's /proc/kallsyms: say so when the file's kernel differs."""
+    recorded = features.build_ids.get(KERNEL_IMAGE)
+    running = kernel_build_id()
+    if recorded is None or running is None or recorded == running:
+        return []
+    return [
+        f"The file was recorded on another kernel (build id {recorded.hex()}, this host runs "
+        f"{running.hex()}): kernel frames are named from this host's /proc/kallsyms and may be wrong; "
+        f"import it on the machine that recorded it for kernel names."
+    ]
+
+
 def _layouts(kinds: EventKinds) -> EventLayouts:
     """Each attr's layout; ids map to them when there is more than one event."""
     attrs_ = kinds.attrs
@@ -178,7 +194,12 @@ def _summary(
         skipped[name] += count
     if decoder.unknown_records:
         skipped["records the decoder does not know"] += decoder.unknown_records
-    notes = [*notes, *(f"{n[0].upper()}{n[1:]}." for n in features.notes), *kinds.notes]
+    notes = [
+        *notes,
+        *(f"{n[0].upper()}{n[1:]}." for n in features.notes),
+        *kinds.notes,
+        *_kernel_notes(features),
+    ]
     if skipped:
         notes.append(
             "Skipped "
