@@ -24,10 +24,16 @@ from stax_backend_linux.off_cpu.sched_switch import SchedSwitchFormat, SchedSwit
 from stax_backend_linux.perf_data.features import PerfFeatures
 from stax_backend_linux.perf_data.header import PerfAttr
 from stax_binfmt import tracefs
-from stax_binfmt.perf_event_attr import PERF_SAMPLE_STACK_USER, PERF_TYPE_TRACEPOINT
+from stax_binfmt.perf_event_attr import (
+    PERF_COUNT_SW_CPU_CLOCK,
+    PERF_SAMPLE_STACK_USER,
+    PERF_TYPE_SOFTWARE,
+    PERF_TYPE_TRACEPOINT,
+)
 from stax_binfmt.tracefs import TraceField
 
 SCHED_WAKING = "sched:sched_waking"
+TIME_EVENTS = (PERF_COUNT_SW_CPU_CLOCK, 1)  # cpu-clock, task-clock: their period is nanoseconds
 ON_CPU, SWITCHES, WAKEUPS, SKIPPED, SIDE_BAND = (
     "on-CPU samples",
     "off-CPU spans",
@@ -100,6 +106,11 @@ def _role(
             f"{name} was recorded with --call-graph dwarf: stax imports each sample's ip and "
             f"kernel callchain but does not unwind perf's copies of the user stack, so user "
             f"callers are missing; record with -g (frame pointers) for whole stacks."
+        )
+    if not (attr.type == PERF_TYPE_SOFTWARE and attr.config in TIME_EVENTS):
+        kinds.notes.append(
+            f"Samples of {name} weigh its event count, not nanoseconds, so CPU times shown in ms "
+            f"are counts of {name}; percentages are unaffected."
         )
     return ON_CPU, rd.KIND_SAMPLING
 
