@@ -19,11 +19,19 @@ from tests.conftest import REPO, compile_c
 OFFCPU_WORKLOADS = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads"
 
 
-def perf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real perf; a failure is the test's failure, with perf's stderr."""
+def perf(*args: str, timeout: float = 120, stdin: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real perf; a failure is the test's failure, with perf's stderr.
+
+    ``stdin``: a pipe-mode file fed as ``-i -`` (perf 6.1's ``perf script -i FILE`` of a
+    pipe-mode file with tracepoints fails an assertion in util/build-id.c).
+    """
     exe = shutil.which("perf")
     assert exe, "perf is required (apt-get install linux-perf)"
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+    with stdin.open("rb") if stdin is not None else open(os.devnull, "rb") as source:
+        proc = subprocess.run([exe, *args], stdin=source, capture_output=True, timeout=timeout)
+    proc = subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    )
     assert proc.returncode == 0, f"perf {' '.join(args)} failed:\n{proc.stderr}"
     return proc
 

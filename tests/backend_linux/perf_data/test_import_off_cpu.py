@@ -43,8 +43,9 @@ def pair_switches(switches: list[tuple[int, int, bool]]) -> dict[int, int]:
     return total
 
 
-def sched_switch_totals(data: Path) -> dict[int, int]:
-    out = perf("script", "--ns", "-F", "tid,time,event,trace", "-i", str(data)).stdout
+def sched_switch_totals(data: Path, pipe: bool = False) -> dict[int, int]:
+    fields = ("script", "--ns", "-F", "tid,time,event,trace")
+    out = (perf(*fields, "-i", "-", stdin=data) if pipe else perf(*fields, "-i", str(data))).stdout
     switches = []
     for line in out.splitlines():
         match = _SWITCH.match(line)
@@ -76,13 +77,18 @@ def assert_totals_match(ours: dict[int, int], reference: dict[int, int]) -> None
     assert abs(sum(ours.values()) - theirs) <= 0.02 * theirs, (ours, {t: reference.get(t) for t in ours})
 
 
-def test_sched_switch_off_cpu_matches_perf_script(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+@pytest.mark.parametrize("mode", ["file", "pipe"])
+def test_sched_switch_off_cpu_matches_perf_script(
+    mode: str, tmp_path: Path, perf_workloads: dict[str, Path]
+) -> None:
+    """In a pipe, the tracepoint's format arrives as a HEADER_TRACING_DATA record."""
+    mutex = str(perf_workloads["mutex"])
     data = perf_record(
-        tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", str(perf_workloads["mutex"])
+        tmp_path / "switch.data", "-a", "-e", "sched:sched_switch", "-g", mutex, pipe=mode == "pipe"
     )
     rec = tmp_path / "switch.stax"
     stax("import", "-q", str(data), "-o", str(rec))
-    assert_totals_match(imported_off_cpu(rec, "mutex"), sched_switch_totals(data))
+    assert_totals_match(imported_off_cpu(rec, "mutex"), sched_switch_totals(data, pipe=mode == "pipe"))
     top = stax("top", "--off-cpu", "--comm", "mutex", str(rec)).stdout
     assert "lock_waiter" in top and "lock" in top  # stacks at switch-out and the reason from them
 
