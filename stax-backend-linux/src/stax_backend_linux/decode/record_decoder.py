@@ -172,9 +172,10 @@ class RecordDecoder:
                  identifier: bool = False, layouts: EventLayouts | None = None) -> None:
         self.build_id_lookup = build_id_lookup
         self.max_stack = max_stack
-        self.identifier = identifier
+        self.identifier = identifier or (layouts is not None and layouts.id_word == 1)
         self.layouts = layouts or EventLayouts(LIVE_SHARED if identifier else LIVE)
-        self._compiled_layouts = layouts is None or (not layouts.by_id and layouts.default == LIVE)
+        live = LIVE_SHARED if self.identifier else LIVE
+        self._compiled_layouts = layouts is None or layouts.all_in((live,))
         """fast_decode.c knows only stax record's layouts."""
         self.kinds: dict[int, int] = {}
         """Event id -> kind; with samples that carry no id (one event), id 0 names them all."""

@@ -97,6 +97,11 @@ class SampleLayout:
     def key(self) -> tuple[int, int, bool]:
         return self.sample_type, self.read_format, self.sample_id_all
 
+    @property
+    def trailer_key(self) -> tuple[int, bool]:
+        """What shapes the sample_id trailer: layouts with the same key read records alike."""
+        return self.sample_type & _ID_FIELDS, self.sample_id_all
+
     def __repr__(self) -> str:
         return f"SampleLayout({self.sample_type:#x}, {self.read_format:#x}, {self.sample_id_all})"
 
@@ -220,6 +225,10 @@ class EventLayouts:
         """The default layout's trailer size (records of an unknown event)."""
         self.sample_id = self._trailer_reader(layouts)
 
+    def all_in(self, allowed: tuple[SampleLayout, ...]) -> bool:
+        """Every event's layout is one of ``allowed``, and all are the same one."""
+        return {self.default, *self.by_id.values()} in ({a} for a in allowed)
+
     def of(self, event_id: int) -> SampleLayout:
         return self.by_id.get(event_id, self.default)
 
@@ -228,7 +237,7 @@ class EventLayouts:
         return EventLayouts(self.default, {**self.by_id, event_id: layout})
 
     def _trailer_reader(self, layouts: set[SampleLayout]) -> IdReader:
-        if len({(lay.trailer_size, lay.sample_type & _ID_FIELDS) for lay in layouts}) == 1:
+        if len({lay.trailer_key for lay in layouts}) == 1:
             return self.default.sample_id
         back = {lay.trailer_id_word for lay in layouts}
         if len(back) != 1 or None in back:

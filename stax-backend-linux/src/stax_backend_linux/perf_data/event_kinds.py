@@ -26,6 +26,7 @@ from stax_backend_linux.perf_data.header import PerfAttr
 from stax_binfmt import tracefs
 from stax_binfmt.perf_event_attr import (
     PERF_COUNT_SW_CPU_CLOCK,
+    PERF_COUNT_SW_DUMMY,
     PERF_SAMPLE_STACK_USER,
     PERF_TYPE_SOFTWARE,
     PERF_TYPE_TRACEPOINT,
@@ -97,8 +98,8 @@ def _role(
                 f"The {SCHED_WAKING} format has no 4-byte pid field, so its samples were skipped."
             )
         return SKIPPED, rd.KIND_SKIPPED
-    if attr.sample_period == 0:
-        return SIDE_BAND, rd.KIND_SKIPPED
+    if attr.sample_period == 0 or (attr.type == PERF_TYPE_SOFTWARE and attr.config == PERF_COUNT_SW_DUMMY):
+        return SIDE_BAND, rd.KIND_SKIPPED  # counts, or perf's tracking event: never samples
     if attr.type == PERF_TYPE_TRACEPOINT or on_cpu_taken:
         return SKIPPED, rd.KIND_SKIPPED
     if attr.sample_type & PERF_SAMPLE_STACK_USER:

@@ -33,7 +33,7 @@ from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
-from stax_backend_linux.perf_data.event_kinds import EventKinds, classify_events
+from stax_backend_linux.perf_data.event_kinds import ON_CPU, SIDE_BAND, EventKinds, classify_events
 from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
 from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
@@ -171,12 +171,22 @@ def _kernel_notes(features: PerfFeatures) -> list[str]:
 
 
 def _layouts(kinds: EventKinds) -> EventLayouts:
-    """Each attr's layout; ids map to them when there is more than one event."""
+    """Each attr's layout; ids map to them when there is more than one event.
+
+    The on-CPU event's layout is the default.  An event that never samples (perf's
+    tracking ``dummy``) only shapes its records' trailers, so it shares the default's
+    layout when its trailer is the same: ``perf record -a -g`` then has one layout,
+    ``stax record``'s own, which the compiled scan reads.
+    """
     attrs_ = kinds.attrs
     layouts = [SampleLayout(a.sample_type, a.read_format, a.sample_id_all) for a in attrs_]
+    default = layouts[kinds.roles.index(ON_CPU)] if ON_CPU in kinds.roles else layouts[0]
     if len(attrs_) == 1:
-        return EventLayouts(layouts[0])
-    return EventLayouts(layouts[0], {i: lay for a, lay in zip(attrs_, layouts, strict=True) for i in a.ids})
+        return EventLayouts(default)
+    for index, role in enumerate(kinds.roles):
+        if role == SIDE_BAND and layouts[index].trailer_key == default.trailer_key:
+            layouts[index] = default
+    return EventLayouts(default, {i: lay for a, lay in zip(attrs_, layouts, strict=True) for i in a.ids})
 
 
 def _summary(
