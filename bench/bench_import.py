@@ -10,7 +10,7 @@ cpu-clock), then times, each the best of ``--repeat`` runs:
    callchains, perf's default) on the same file.
 Samples/s is perf's own sample count over each time.  ``perf record -g`` (per task)
 stores IP|TID|TIME|CALLCHAIN|PERIOD, a layout only the Python decoder reads; ``-a``
-adds CPU, which is stax record's own layout and goes through the compiled scan.
+adds CPU and IDENTIFIER, which is stax record's own layout and goes through the compiled scan.
 
 Not a test: it never fails because the machine was slow.  Run as root from the repo root:
     .venv/bin/python bench/bench_import.py [--seconds 5] [--freq 20000] [--repeat 3] [--system-wide]
