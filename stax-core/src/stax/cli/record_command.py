@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
@@ -23,6 +23,9 @@ from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, Reco
 from stax.errors import StaxError, UsageError
 from stax.recording import meta_keys as mk
 from stax.text_safety import printable
+
+if TYPE_CHECKING:
+    import cyclopts
 
 # options of `stax record` that take a value: used to find where the command starts
 VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
@@ -112,6 +115,7 @@ def record(
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+    serve: Annotated[bool, Parameter(name=["--serve"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
 
@@ -148,6 +152,8 @@ def record(
         Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No status line and no summary.
+    serve
+        Then open the recording in the browser (``stax serve``, from the stax-web plugin).
     """
     from stax.call_graph_hint import call_graph_hint
     from stax.plugin_manager import get_plugins
@@ -155,6 +161,7 @@ def record(
 
     request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
                        off_cpu=off_cpu, counters=counters)
+    serve_app = _serve_command() if serve else None  # before recording: a missing plugin says so now
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
@@ -210,7 +217,22 @@ def record(
             f"{stopped}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
+    if serve_app is not None:
+        return serve_app(["serve", str(output)], result_action="return_value", exit_on_error=False,
+                         print_error=False)
     return 0
+
+
+def _serve_command() -> cyclopts.App:
+    """The CLI with a ``serve`` command, found like any plugin command (core never imports
+    stax-web), or the sentence saying how to get one."""
+    from stax.cli.app import build_app
+
+    app = build_app()
+    if "serve" not in app:
+        raise UsageError("--serve opens the recording in the browser through the stax-web plugin,"
+                         " which is not installed; install it (pip install stax-web) or leave out --serve.")
+    return app
 
 
 def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,
