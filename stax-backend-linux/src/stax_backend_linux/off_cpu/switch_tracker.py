@@ -74,6 +74,8 @@ class SwitchTracker:
         self.wchan_reads = 0
         self.wchan_hits = 0
         self.closed_at_end = 0
+        self.unpaired_outs = 0
+        """Switch-outs replaced by a later switch-out of the same thread: its switch-in was not seen."""
 
     # -- before ordering --------------------------------------------------------------------------
 
@@ -129,6 +131,8 @@ class SwitchTracker:
         if record.out:
             if tid in self._exited:
                 return None
+            if tid in self._open:
+                self.unpaired_outs += 1
             self._open[tid] = self._open_span(record)
             return None
         span = self._open.pop(tid, None)

@@ -192,7 +192,7 @@ BACKEND_RECORDS = _backend("records", "macOS: kdebug records decoded.")
 # -- the importer (CaptureSummary.metadata), stored as import.<field> -------------------------
 
 IMPORT_FORMAT = _imported("format", "The trace format and its magic (e.g. ``ktrace v3 (magic 0x...)``).")
-IMPORT_OS = _imported("os", "The OS the trace was recorded on (``darwin``).")
+IMPORT_OS = _imported("os", "The OS the trace was recorded on (``darwin``, ``linux``).")
 IMPORT_TIMEBASE = _imported("timebase", "mach_absolute_time ticks per ns as ``numer/denom``.")
 IMPORT_SAMPLE_PERIOD_NS = _imported("sample_period_ns", "The CPU time one sample stands for, in ns.")
 IMPORT_SAMPLE_PERIOD_SOURCE = _imported("sample_period_source",
@@ -204,6 +204,9 @@ IMPORT_WALLTIME_START = _imported("walltime_start",
 IMPORT_DYLD_SHARED_CACHES = _imported("dyld_shared_caches",
                                       "pid -> the dyld shared cache's UUID and base address.")
 IMPORT_SKIPPED = _imported("skipped", "What was skipped -> how many (records the decoder could not use).")
+IMPORT_EVENTS = _imported("events", "perf.data: each event (perf's name) and what it became (``as``).")
+IMPORT_CMDLINE = _imported("cmdline", "perf.data: the command line that recorded it (HEADER_CMDLINE).")
+IMPORT_BUILD_IDS = _imported("build_ids", "perf.data: how many files HEADER_BUILD_ID gave a build id.")
 IMPORT_MACHINE = _imported("machine.",
                            "The trace's machine description: one key per field (model, OS version).",
                            family=True)
