@@ -86,7 +86,8 @@ def test_sample_damage_in_a_killed_recording_is_found_by_the_views_query(
     path = damaged_copy(originals, tmp_path, "on-cpu", "DELETE FROM sample_totals",
                         "DELETE FROM meta WHERE key = 'sample_totals'")
     edit_block(path, 0, lambda cols: cols.weight.__setitem__(9, -5))
-    assert refusal(path) == f"{path} is damaged: sample block 0 has a negative weight (-5 ns); record it again."
+    assert refusal(path) == (f"{path} is damaged: sample block 0 has a negative weight (-5 ns);"
+                             " record it again.")
 
 
 def test_a_stack_id_no_stack_has(originals: dict[str, Path], tmp_path: Path) -> None:
