@@ -168,7 +168,8 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     ("sample-block-truncated", ON_CPU,
      ("UPDATE sample_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
     ("sample-block-byte-flipped", ON_CPU,
-     ("UPDATE sample_blocks SET data = substr(data, 1, 20) || x'5a' || substr(data, 22) WHERE id = 0",)),
+     ("UPDATE sample_blocks SET data = CAST(substr(data, 1, 20) || x'5a' || substr(data, 22) AS BLOB)"
+      " WHERE id = 0",)),
     ("sample-block-count-off", ON_CPU, ("UPDATE sample_blocks SET count = count - 1 WHERE id = 0",)),
     # off-CPU spans
     ("span-end-before-start", OFF_CPU,

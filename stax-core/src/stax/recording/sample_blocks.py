@@ -102,8 +102,10 @@ def decode(path: Path | str, block_id: int, count: object, data: object) -> Samp
         tag = raw[at] if at < len(raw) else None
         size = WIDTH if tag == CONSTANT else count * WIDTH
         body = raw[at + 1:at + 1 + size]
-        if tag not in (CONSTANT, PLANES, DELTA_PLANES) or len(body) != size:
+        if tag not in (CONSTANT, PLANES, DELTA_PLANES):
             raise damaged(path, f"sample block {block_id} has a bad {name} column")
+        if len(body) != size:
+            raise damaged(path, f"sample block {block_id} is longer or shorter than its {count} samples")
         at += 1 + size
         values = array("q")
         if tag == CONSTANT:
@@ -115,7 +117,7 @@ def decode(path: Path | str, block_id: int, count: object, data: object) -> Samp
             values.frombytes(_prefix_sums(_unshuffle(body, count), count))
         columns.append(values)
     if at != len(raw):
-        raise damaged(path, f"sample block {block_id} is longer than its {count} samples")
+        raise damaged(path, f"sample block {block_id} is longer or shorter than its {count} samples")
     return SampleColumns(*columns)
 
 
