@@ -229,3 +229,15 @@ def test_forged_blocks_are_named(tmp_path: Path, edit: str, what: str) -> None:
         data = zlib.compress(b"\x07" + zlib.decompress(data)[1:])
     with pytest.raises(RecordingFormatError, match=f"rec.stax is damaged: sample block 3 {what}"):
         sample_blocks.decode("rec.stax", 3, count, data)
+
+
+def test_stax_sql_queries_the_samples_view(written: tuple[Path, list[tuple[int, ...]]]) -> None:
+    """`stax sql` is how a user queries samples now that sqlite3 alone cannot decode them."""
+    path, rows = written
+    out = subprocess.run([STAX, "sql", str(path), "select tid, count(*) from samples group by tid"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    per_tid = Counter(r[2] for r in rows)
+    assert out.stdout.splitlines() == ["tid\tcount(*)", *(f"{t}\t{per_tid[t]}" for t in sorted(per_tid))]
+    bad = subprocess.run([STAX, "sql", str(path), "delete from samples"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "The query failed" in bad.stderr
