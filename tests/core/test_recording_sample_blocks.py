@@ -241,3 +241,23 @@ def test_stax_sql_queries_the_samples_view(written: tuple[Path, list[tuple[int, 
     assert out.stdout.splitlines() == ["tid\tcount(*)", *(f"{t}\t{per_tid[t]}" for t in sorted(per_tid))]
     bad = subprocess.run([STAX, "sql", str(path), "delete from samples"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "The query failed" in bad.stderr
+
+
+def test_a_time_range_selects_the_spans_and_wakeups_it_meets(tmp_path: Path) -> None:
+    """Spans overlapping ``[start, end)`` (counted whole), wakeups inside it, samples inside it."""
+    from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
+
+    rec = Recording.open(write_pingpong_recording(tmp_path / "pp.stax"))
+    try:
+        spans = rec.off_cpu_spans()
+        wakeups = rec.wakeups().values()
+        lo, hi = spans[40][0] + 1, spans[60][1]  # inside the 41st span, at the 61st's end
+        flt = SampleFilter(start_ns=lo, end_ns=hi)
+        assert rec.off_cpu_spans(flt) == [s for s in spans if s[1] > lo and s[0] < hi]
+        expected = Counter((w[4], w[5], w[2], w[3]) for w in wakeups if lo <= w[0] < hi)
+        assert {(p, t, wp, wt): n for p, t, wp, wt, n in rec.wakeup_pairs(flt)} == expected
+        first, last = rec.time_range()
+        assert rec.time_range(SampleFilter(start_ns=first + 1, end_ns=last))[0] > first
+        assert rec.time_range(SampleFilter(start_ns=last + 1)) is None
+    finally:
+        rec.close()
