@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.backend_linux.conftest import needs_root
 from tests.cli.conftest import REPO, compile_c, stax
-from tests.linux.conftest import needs_root
 
 pytestmark = needs_root
 
@@ -39,8 +39,8 @@ jitter grows with the load: it is the one column zlib cannot take to nothing).""
 
 @pytest.fixture(scope="module")
 def two_threads(bin_dir: Path) -> Path:
-    return compile_c(REPO / "tests" / "linux" / "workloads" / "two_threads.c", bin_dir / "two_threads",
-                     "-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
+    source = REPO / "tests" / "backend_linux" / "workloads" / "two_threads.c"
+    return compile_c(source, bin_dir / "two_threads", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
 
 
 def _figures(rec: Path) -> tuple[int, int, int, int]:
