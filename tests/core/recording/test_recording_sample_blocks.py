@@ -261,3 +261,19 @@ def test_a_time_range_selects_the_spans_and_wakeups_it_meets(tmp_path: Path) -> 
         assert rec.time_range(SampleFilter(start_ns=last + 1)) is None
     finally:
         rec.close()
+
+
+def test_stax_sql_names_a_block_the_view_cannot_decode(written: tuple[Path, list[tuple[int, ...]]],
+                                                       tmp_path: Path) -> None:
+    path, _ = written
+    broken = tmp_path / "broken.stax"
+    shutil.copyfile(path, broken)
+    db = sqlite3.connect(broken)
+    with db:
+        db.execute("UPDATE sample_blocks SET data = CAST(substr(data, 1, 40) || x'00' || substr(data, 42)"
+                   " AS BLOB) WHERE id = 2")
+    db.close()
+    out = subprocess.run([STAX, "sql", str(broken), "select count(*) from samples"], capture_output=True,
+                         text=True)
+    assert out.returncode == 1 and out.stderr.strip().splitlines() == [
+        f"stax: {broken} is damaged: sample block 2 does not decompress; record it again."]

@@ -17,8 +17,11 @@ from typing import Annotated
 from cyclopts import Parameter
 
 from stax.errors import UsageError
-from stax.recording.reader import Recording
+from stax.recording.reader import Recording, SampleFilter
 from stax.text_safety import printable
+
+EVERY_SAMPLE = SampleFilter(start_ns=-(1 << 63))
+"""A time range that holds every sample: the reader then decodes (and checks) every block."""
 
 
 def _shown(value: object) -> str:
@@ -53,6 +56,8 @@ def sql(
             cursor = rec.db.execute(query)
             rows = cursor.fetchall()
         except (sqlite3.Error, sqlite3.Warning) as exc:
+            if "user-defined function raised exception" in str(exc):
+                rec.time_range(EVERY_SAMPLE)  # a block the view could not decode: name it
             raise UsageError(f"The query failed ({printable(str(exc))}); the tables and the samples"
                              " view are described in docs/recording-format.md.") from None
         columns = [d[0] for d in cursor.description or ()]
