@@ -117,7 +117,7 @@ def main() -> None:
     write1 = write_v1(v1, cols)
     b2, b1 = table_bytes(v2, ("sample_blocks",)), table_bytes(v1, ("samples",))
     rec = Recording.open(v2)
-    everything = SampleFilter(start_ns=0)
+    everything = SampleFilter(start=0)
     read_api = timed(lambda: rec.stack_totals(everything))
     view_count = timed(lambda: rec.db.execute("SELECT count(*) FROM samples").fetchone())
     view_group = timed(lambda: rec.db.execute("SELECT stack_id, count(*), sum(weight) FROM samples"

@@ -98,7 +98,7 @@ def test_the_samples_view_and_the_reader_agree_with_what_was_written(
             weights[(pid, tid, stack)] += weight
         expected = sorted((*k, n, weights[k]) for k, n in per_thread_stack.items())
         assert sorted(rec.thread_stack_totals()) == expected  # the totals written while writing
-        everything = SampleFilter(start_ns=0)  # a time range: decoded from the blocks instead
+        everything = SampleFilter(start=0)  # a time range: decoded from the blocks instead
         assert sorted(rec.thread_stack_totals(everything)) == expected
         assert rec.time_range() == (min(r[0] for r in rows), max(r[0] for r in rows))
     finally:
@@ -136,10 +136,10 @@ def test_time_ranges_at_block_edges(written: tuple[Path, list[tuple[int, ...]]])
     rec = Recording.open(path)
     try:
         for lo, hi in cases:
-            totals = rec.stack_totals(SampleFilter(start_ns=lo, end_ns=hi))
+            totals = rec.stack_totals(SampleFilter(start=lo, end=hi))
             assert Counter({stack: n for stack, n, _ in totals}) == _brute(rows, lo, hi), (lo, hi)
         lo, hi = bounds[0][1] - 5_000_000, bounds[2][0] + 5_000_000
-        flt = SampleFilter(tids=frozenset({PID + 1}), start_ns=lo, end_ns=hi)
+        flt = SampleFilter(tids=frozenset({PID + 1}), start=lo, end=hi)
         got = Counter({stack: n for stack, n, _ in rec.stack_totals(flt)})
         assert got == _brute(rows, lo, hi, {PID + 1})
         inside = [r[0] for r in rows if lo <= r[0] < hi and r[2] == PID + 1]
@@ -171,7 +171,7 @@ def test_version_1_files_still_open_with_the_same_figures(
     try:
         assert rec.version == 1 and rec.sample_count() == len(rows)
         lo, hi = rows[100][0], rows[20000][0]
-        got = Counter({stack: n for stack, n, _ in rec.stack_totals(SampleFilter(start_ns=lo, end_ns=hi))})
+        got = Counter({stack: n for stack, n, _ in rec.stack_totals(SampleFilter(start=lo, end=hi))})
         assert got == _brute(rows, lo, hi)
         assert rec.time_range() == (min(r[0] for r in rows), max(r[0] for r in rows))
     finally:
@@ -197,7 +197,7 @@ def test_a_damaged_block_is_one_sentence(written: tuple[Path, list[tuple[int, ..
     try:
         assert rec.stack_totals()
         with pytest.raises(RecordingFormatError) as caught:
-            rec.stack_totals(SampleFilter(start_ns=0))
+            rec.stack_totals(SampleFilter(start=0))
     finally:
         rec.close()
     assert str(caught.value) == f"{broken} is damaged: sample block 1 does not decompress; record it again."
@@ -252,13 +252,13 @@ def test_a_time_range_selects_the_spans_and_wakeups_it_meets(tmp_path: Path) -> 
         spans = rec.off_cpu_spans()
         wakeups = rec.wakeups().values()
         lo, hi = spans[40][0] + 1, spans[60][1]  # inside the 41st span, at the 61st's end
-        flt = SampleFilter(start_ns=lo, end_ns=hi)
+        flt = SampleFilter(start=lo, end=hi)
         assert rec.off_cpu_spans(flt) == [s for s in spans if s[1] > lo and s[0] < hi]
         expected = Counter((w[4], w[5], w[2], w[3]) for w in wakeups if lo <= w[0] < hi)
         assert {(p, t, wp, wt): n for p, t, wp, wt, n in rec.wakeup_pairs(flt)} == expected
         first, last = rec.time_range()
-        assert rec.time_range(SampleFilter(start_ns=first + 1, end_ns=last))[0] > first
-        assert rec.time_range(SampleFilter(start_ns=last + 1)) is None
+        assert rec.time_range(SampleFilter(start=first + 1, end=last))[0] > first
+        assert rec.time_range(SampleFilter(start=last + 1)) is None
     finally:
         rec.close()
 

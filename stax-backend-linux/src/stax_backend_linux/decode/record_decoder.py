@@ -39,7 +39,8 @@ from stax.events import (
     ThreadStart,
 )
 from stax_backend_linux.counters.decoder import PERF_RECORD_READ, CounterRead, decode_read_record
-from stax_backend_linux.dwarf_callgraph.stack_sample import StackSampleLayout
+from stax_backend_linux.decode.user_dump import UserDumpLayout
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 
 if TYPE_CHECKING:
@@ -172,9 +173,10 @@ class RecordDecoder:
         self.throttled = 0
         self.off_cpu_throttled = 0
         self.unknown_records = 0
-        self.stack_samples: StackSampleLayout | None = None
-        """Set in --call-graph dwarf mode: samples carry REGS_USER + STACK_USER and decode into
-        :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
+        self.dump: UserDumpLayout | None = None
+        """Set when samples carry REGS_USER + STACK_USER (``--call-graph fp`` hybrid or ``dwarf``):
+        cpu-clock samples decode into :class:`StackSample` records (unwound after capture) instead
+        of :class:`Sample`, and switch-out samples into :class:`SwitchStack` with the dump."""
         self.counter_reads: list[CounterRead] | None = None
         """Set when counter groups share the rings: PERF_RECORD_READs are appended here."""
         from stax_backend_linux.decode import fast_decoder  # it imports this module
@@ -208,7 +210,7 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self.stack_samples is None:
+        if self._fast is not None:
             return self._fast.decode(self, chunk)
         return self._decode_range(chunk, 0, len(chunk))
 
@@ -238,7 +240,7 @@ class RecordDecoder:
         ips_offset = SAMPLE_IPS_OFFSET + lead
         kinds = self.kinds
         without_ip = self.without_ip
-        stack_samples = self.stack_samples
+        dump = self.dump
         samples = 0
         off = start
         try:
@@ -274,10 +276,23 @@ class RecordDecoder:
                                     kernel, user = chain[1:u], chain[u + 1:]
                             else:
                                 kernel, user = split_callchain(chain)
-                    if stack_samples is not None and not kinds.get(words[(off + 8) >> 3]):  # 0: KIND_SAMPLING
-                        append(stack_samples.record(chunk, at + 8 * nr, when, pid, tid, cpu, period, kernel))
-                        samples += 1
-                    elif not kinds:
+                    if dump is not None:
+                        kind = kinds.get(words[(off + 8) >> 3], KIND_SAMPLING) if kinds else KIND_SAMPLING
+                        if kind == KIND_SAMPLING:
+                            append(StackSample(when, pid, tid, cpu, period, kernel, user,
+                                               *dump.read(chunk, at + 8 * nr)))
+                            samples += 1
+                            off += size
+                            continue
+                        if kind == KIND_SWITCH_STACK:
+                            if nr == 0:
+                                kernel = user = ()
+                            regs, stack = dump.read(chunk, at + 8 * nr)
+                            append(SwitchStack(when, pid, tid, cpu, kernel, user, regs, stack))
+                            self.switch_stacks += 1
+                            off += size
+                            continue
+                    if not kinds:
                         append(Sample(when, pid, tid, cpu, period, kernel, user,
                                       len(kernel) + len(user) >= max_stack))
                         samples += 1

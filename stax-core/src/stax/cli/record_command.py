@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
@@ -23,6 +23,9 @@ from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, Reco
 from stax.errors import StaxError, UsageError
 from stax.recording import meta_keys as mk
 from stax.text_safety import printable
+
+if TYPE_CHECKING:
+    import cyclopts
 
 # options of `stax record` that take a value: used to find where the command starts
 VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
@@ -60,11 +63,13 @@ def _parse_pids(text: str) -> tuple[int, ...]:
 
 
 def _parse_call_graph(text: str) -> tuple[str, int]:
+    """(mode, stack copy size; 0 for the mode's default)."""
     mode, _, size = text.partition(",")
-    if mode not in ("fp", "dwarf"):
-        raise UsageError(f"--call-graph {text!r} is not supported; use 'fp' or 'dwarf[,SIZE]'.")
+    if mode not in ("fp", "fp-only", "dwarf") or (mode == "fp-only" and size):
+        raise UsageError(f"--call-graph {text!r} is not supported; use 'fp[,SIZE]', 'fp-only' or "
+                         f"'dwarf[,SIZE]'.")
     if not size:
-        return mode, 8192
+        return mode, 0
     if not size.isdigit() or not 8 <= int(size) <= 65528:
         raise UsageError(f"--call-graph stack size {size!r} must be a number from 8 to 65528.")
     return mode, int(size) & ~7
@@ -112,6 +117,7 @@ def record(
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+    serve: Annotated[bool, Parameter(name=["--serve"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
 
@@ -133,7 +139,10 @@ def record(
     duration
         Stop after this many seconds (the profiled command is then terminated).
     call_graph
-        Stack unwinding: ``fp`` (frame pointers, in the kernel) or ``dwarf[,SIZE]``.
+        Stack unwinding: ``fp[,SIZE]`` (the default: frame pointers walked by the kernel, and the
+        leaf frames that keep none, like libc's memset or read, unwound from a SIZE-byte
+        stack copy, 512 by default), ``fp-only`` (frame pointers alone) or ``dwarf[,SIZE]``
+        (every user frame from its CFI, over an 8192-byte copy by default).
     no_kernel
         Do not record kernel frames.
     off_cpu
@@ -148,6 +157,8 @@ def record(
         Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No status line and no summary.
+    serve
+        Then open the recording in the browser (``stax serve``, from the stax-web plugin).
     """
     from stax.call_graph_hint import call_graph_hint
     from stax.plugin_manager import get_plugins
@@ -155,6 +166,7 @@ def record(
 
     request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
                        off_cpu=off_cpu, counters=counters)
+    serve_app = _serve_command() if serve else None  # before recording: a missing plugin says so now
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
@@ -203,6 +215,10 @@ def record(
         size = output.stat().st_size if output.exists() else 0
         lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
         throttled = f", throttled {summary.throttled}x" if summary.throttled else ""
+        repaired = summary.metadata.get(mk.BACKEND_HYBRID_REPAIRED.field)
+        if repaired is not None:
+            looked = summary.metadata.get(mk.BACKEND_HYBRID_STACKS.field, 0)
+            throttled += f", {repaired:,} of {looked:,} stacks repaired"
         stopped = f" (stopped by {_signal_text(stop_signal)})" if stop_signal is not None else ""
         shown = printable(str(output))
         print(
@@ -210,7 +226,22 @@ def record(
             f"{stopped}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
+    if serve_app is not None:
+        return serve_app(["serve", str(output)], result_action="return_value", exit_on_error=False,
+                         print_error=False)
     return 0
+
+
+def _serve_command() -> cyclopts.App:
+    """The CLI with a ``serve`` command, found like any plugin command (core never imports
+    stax-web), or the sentence saying how to get one."""
+    from stax.cli.app import build_app
+
+    app = build_app()
+    if "serve" not in app:
+        raise UsageError("--serve opens the recording in the browser through the stax-web plugin,"
+                         " which is not installed; install it (pip install stax-web) or leave out --serve.")
+    return app
 
 
 def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,

@@ -20,7 +20,7 @@ from stax.errors import UsageError
 from stax.recording.reader import Recording, SampleFilter
 from stax.text_safety import printable
 
-EVERY_SAMPLE = SampleFilter(start_ns=-(1 << 63))
+EVERY_SAMPLE = SampleFilter(start=-(1 << 63))
 """A time range that holds every sample: the reader then decodes (and checks) every block."""
 
 

@@ -52,29 +52,22 @@ class ThreadRow:
 
 @attrs.frozen(slots=True)
 class SampleFilter:
-    """Which samples an analysis looks at; empty means all.
-
-    ``start_ns``/``end_ns`` select a time range ``[start_ns, end_ns)`` on the recording's
-    clock (either may be None: unbounded): the samples and wakeups in it, and the off-CPU
-    spans that overlap it (counted whole).  Counter values are running totals: a time
-    range does not select them."""
+    """Which samples an analysis looks at; empty means all."""
 
     pids: frozenset[int] = frozenset()
     tids: frozenset[int] = frozenset()
     comms: frozenset[str] = frozenset()
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start: int | None = None
+    """Only what happened at or after this time (ns on the recording's clock): samples taken
+    in ``[start, end)``, off-CPU spans overlapping it (their time clipped to it), wakeups in it.
+    Counter totals ignore the time range (counters are running totals)."""
+    end: int | None = None
 
     def is_empty(self) -> bool:
         return not (self.pids or self.tids or self.comms or self.has_time_range())
 
     def has_time_range(self) -> bool:
-        return self.start_ns is not None or self.end_ns is not None
-
-
-SPAN_TIMES = ("end > ?", "start < ?")
-"""A span is in a time range when it overlaps it."""
-POINT_TIMES = ("time >= ?", "time < ?")
+        return self.start is not None or self.end is not None
 
 
 class Recording:
@@ -157,9 +150,11 @@ class Recording:
         except sqlite3.DatabaseError as exc:
             raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc) from None
 
-    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
-        """``sum(end - start)`` of a group, failing the query when the group is damaged."""
-        return validation.checked("sum(end - start)", validation.SPANS,
+    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
+                    flt: SampleFilter | None = None) -> str:
+        """The off-CPU time of a group (clipped to ``flt``'s time range), failing the query when
+        the group is damaged."""
+        return validation.checked(f"sum({_span_ns(flt)})", validation.SPANS,
                                   validation.span_rules(self._shape, ids, stack))
 
     def _wakeup_check(self, ids: tuple[str, ...], stack: str | None = None) -> str:
@@ -272,24 +267,30 @@ class Recording:
             tids = by_comm if tids is None else tids & by_comm
         return flt.pids, tids
 
-    def _where(self, flt: SampleFilter, times: tuple[str, str] | None = None) -> tuple[str, list[object]]:
-        """A WHERE clause for ``flt``; ``times`` are the two conditions of its time range
-        (e.g. ``("time >= ?", "time < ?")``), None for a table without times (the totals)."""
+    def _where(self, flt: SampleFilter, times: str | None = "time") -> tuple[str, list[object]]:
+        """The WHERE clause of ``flt``; ``times`` names how a row has a time: ``"time"`` (one
+        instant: samples, wakeups), ``"span"`` (``start``/``end`` columns: kept when they
+        overlap the range) or None (no time: the range is ignored)."""
         clauses: list[str] = []
         params: list[object] = []
-        pids, tids = self._selected_threads(flt)
-        if pids:
-            clauses.append(f"pid IN ({','.join('?' * len(pids))})")
-            params.extend(sorted(pids))
-        if tids is not None:
-            ids = sorted(tids) or [-2]
-            clauses.append(f"tid IN ({','.join('?' * len(ids))})")
-            params.extend(ids)
-        if times is not None:
-            for condition, bound in zip(times, (flt.start_ns, flt.end_ns), strict=True):
-                if bound is not None:
-                    clauses.append(condition)
-                    params.append(bound)
+        if times is not None and flt.start is not None:
+            clauses.append("end > ?" if times == "span" else f"{times} >= ?")
+            params.append(flt.start)
+        if times is not None and flt.end is not None:
+            clauses.append("start < ?" if times == "span" else f"{times} < ?")
+            params.append(flt.end)
+        if flt.pids:
+            clauses.append(f"pid IN ({','.join('?' * len(flt.pids))})")
+            params.extend(sorted(flt.pids))
+        if flt.tids:
+            clauses.append(f"tid IN ({','.join('?' * len(flt.tids))})")
+            params.extend(sorted(flt.tids))
+        if flt.comms:
+            keys = [(t.pid, t.tid) for t in self.threads()
+                    if t.name in flt.comms or t.process_name in flt.comms]
+            tids = sorted({tid for _, tid in keys}) or [-2]
+            clauses.append(f"tid IN ({','.join('?' * len(tids))})")
+            params.extend(tids)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _use_totals(self, flt: SampleFilter) -> bool:
@@ -305,7 +306,7 @@ class Recording:
             yield from self._v1_samples(flt)
             return
         pids, tids = self._selected_threads(flt)
-        lo, hi = flt.start_ns, flt.end_ns
+        lo, hi = flt.start, flt.end
         where, params = [], []
         if lo is not None:
             where.append("last_time >= ?")
@@ -335,7 +336,7 @@ class Recording:
 
     def _v1_samples(self, flt: SampleFilter) -> Iterator[SampleColumns]:
         """A version-1 file's sample rows, in chunks of a block, checked like decoded blocks."""
-        where, params = self._where(flt, POINT_TIMES)
+        where, params = self._where(flt)
         rows: list[tuple] = []
         for row in self._fetch(f"SELECT time, pid, tid, cpu, stack_id, weight FROM samples{where}", params):
             rows.append(row)
@@ -420,6 +421,18 @@ class Recording:
         rows.sort(key=lambda row: row[0])
         return rows
 
+    def thread_sample_slices(self, flt: SampleFilter, origin: int, slice_ns: int
+                             ) -> list[tuple[int, int, int, int]]:
+        """(slice, pid, tid, count) per time slice and thread: sample density over time (the web
+        UI's timeline tracks); slice ``n`` covers ``[origin + n * slice_ns, origin + (n + 1) *
+        slice_ns)``."""
+        width = max(1, slice_ns)
+        totals = self._group(flt, lambda c: zip([(t - origin) // width for t in c.time], c.pid, c.tid,
+                                                strict=True))
+        rows = [(*key, count) for key, count, _ in totals.rows()]
+        rows.sort(key=lambda row: row[0])
+        return rows
+
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
         if not flt.is_empty():
@@ -446,11 +459,11 @@ class Recording:
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt, SPAN_TIMES)
+        where, params = self._where(flt, "span")
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = self._span_check(stack="stack_id")
+        ns = self._span_check(stack="stack_id", flt=flt)
         return self._query(
             f"SELECT stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason",
@@ -460,8 +473,8 @@ class Recording:
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
         self._check(validation.SPANS)
-        where, params = self._where(flt, SPAN_TIMES)
-        ns = self._span_check(ids=("pid", "tid"))
+        where, params = self._where(flt, "span")
+        ns = self._span_check(ids=("pid", "tid"), flt=flt)
         return self._query(
             f"SELECT pid, tid, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY pid, tid, reason",
@@ -469,8 +482,10 @@ class Recording:
         )
 
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
-        """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
-        where, params = self._where(flt, SPAN_TIMES)
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start.
+
+        With a time range: the spans overlapping it, unclipped."""
+        where, params = self._where(flt, "span")
         stack = validation.checked("stack_id", validation.SPANS,
                                    validation.span_row_rules(self._shape), per_row=True)
         return self._query(
@@ -491,7 +506,7 @@ class Recording:
     def counter_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int]]:
         """(pid, tid, counter name, last value) per thread: counters are running totals."""
         self._check(validation.COUNTERS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, None)
         return self._query(
             f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
             params,
@@ -507,31 +522,52 @@ class Recording:
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt, SPAN_TIMES)
+        where, params = self._where(flt, "span")
         if not include_preempted:
             cond = "reason != 'preempted'"
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = self._span_check(ids=("pid", "tid"), stack="stack_id")
+        ns = self._span_check(ids=("pid", "tid"), stack="stack_id", flt=flt)
         return self._query(
             f"SELECT pid, tid, stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason, tid, pid",
             params,
         )
 
+    def longest_off_cpu_spans(self, flt: SampleFilter, per_thread: int
+                              ) -> list[tuple[int, int, int, int, str, int]]:
+        """(start, end, pid, tid, reason, spans of that thread) of each thread's ``per_thread``
+        longest off-CPU spans passing ``flt`` (unclipped), preemptions included: a timeline draws
+        these, and says how many it left out."""
+        where, params = self._where(flt, "span")
+        reason = validation.checked("reason", validation.SPANS, validation.span_row_rules(self._shape),
+                                    per_row=True)
+        return self._query(
+            f"SELECT start, end, pid, tid, reason, n FROM (SELECT start, end, pid, tid, {reason} AS reason,"
+            " row_number() OVER (PARTITION BY pid, tid ORDER BY end - start DESC) AS r,"
+            f" count(*) OVER (PARTITION BY pid, tid) AS n FROM off_cpu_spans{where}) WHERE r <= ?"
+            " ORDER BY pid, tid, start",
+            [*params, per_thread],
+        )
+
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
-        """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
-        where, params = self._where(flt, SPAN_TIMES)
+        """(first switch-out, last switch-in) in ns of the spans passing ``flt`` (clipped to its
+        time range), or None."""
+        where, params = self._where(flt, "span")
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
         if first is None:
             return None
         if not (type(first) is int and type(last) is int and 0 <= first <= last):  # noqa: E721
             raise validation.damaged(self.path, f"its off-CPU spans run from {first!r} to {last!r} ns")
+        if flt.start is not None:
+            first = max(first, flt.start)
+        if flt.end is not None:
+            last = min(last, flt.end)
         return first, last
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
-        where, params = self._where(flt, POINT_TIMES)
+        where, params = self._where(flt)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, {count} FROM (SELECT wakee_pid AS pid,"
@@ -550,10 +586,10 @@ class Recording:
         excluded: nobody wakes a runnable thread.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt, SPAN_TIMES)
+        where, params = self._where(flt, "span")
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = validation.checked("sum(s.end - s.start)", validation.SPANS, [
+        ns = validation.checked(f"sum({_span_ns(flt, 's.')})", validation.SPANS, [
             *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
             *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
                                      nullable=True),
@@ -577,7 +613,7 @@ class Recording:
 
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
-        where, params = self._where(flt, POINT_TIMES)
+        where, params = self._where(flt)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, stack_id, {count} FROM (SELECT wakee_pid AS pid,"
@@ -624,3 +660,13 @@ class Recording:
             out.append((fid, image_id, from_sql_u64(offset), bool(kernel), bool(ret), function,
                         sym_offset, file, line))
         return out
+
+
+def _span_ns(flt: SampleFilter | None, prefix: str = "") -> str:
+    """The SQL for one span's off-CPU ns: ``end - start``, clipped to ``flt``'s time range."""
+    end, start = f"{prefix}end", f"{prefix}start"
+    if flt is not None and flt.end is not None:
+        end = f"min({end}, {int(flt.end)})"
+    if flt is not None and flt.start is not None:
+        start = f"max({start}, {int(flt.start)})"
+    return f"{end} - {start}"
