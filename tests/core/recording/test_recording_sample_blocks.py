@@ -184,15 +184,20 @@ def test_version_1_files_still_open_with_the_same_figures(
     assert tops[0].stdout.replace(str(old), "REC") == tops[1].stdout.replace(str(path), "REC")
 
 
-def test_a_damaged_block_is_one_sentence(written: tuple[Path, list[tuple[int, ...]]], tmp_path: Path) -> None:
-    path, _ = written
+def _with_a_zeroed_byte(path: Path, tmp_path: Path, block: int) -> Path:
+    """A copy whose block ``block`` has byte 41 of its zlib stream zeroed (its checksum fails)."""
     broken = tmp_path / "broken.stax"
     shutil.copyfile(path, broken)
     db = sqlite3.connect(broken)
     with db:
         db.execute("UPDATE sample_blocks SET data = CAST(substr(data, 1, 40) || x'00' || substr(data, 42)"
-                   " AS BLOB) WHERE id = 1")
+                   " AS BLOB) WHERE id = ?", (block,))
     db.close()
+    return broken
+
+
+def test_a_damaged_block_is_one_sentence(written: tuple[Path, list[tuple[int, ...]]], tmp_path: Path) -> None:
+    broken = _with_a_zeroed_byte(written[0], tmp_path, block=1)
     rec = Recording.open(broken)  # headers are fine: the totals still answer unfiltered views
     try:
         assert rec.stack_totals()
@@ -265,14 +270,7 @@ def test_a_time_range_selects_the_spans_and_wakeups_it_meets(tmp_path: Path) -> 
 
 def test_stax_sql_names_a_block_the_view_cannot_decode(written: tuple[Path, list[tuple[int, ...]]],
                                                        tmp_path: Path) -> None:
-    path, _ = written
-    broken = tmp_path / "broken.stax"
-    shutil.copyfile(path, broken)
-    db = sqlite3.connect(broken)
-    with db:
-        db.execute("UPDATE sample_blocks SET data = CAST(substr(data, 1, 40) || x'00' || substr(data, 42)"
-                   " AS BLOB) WHERE id = 2")
-    db.close()
+    broken = _with_a_zeroed_byte(written[0], tmp_path, block=2)
     out = subprocess.run([STAX, "sql", str(broken), "select count(*) from samples"], capture_output=True,
                          text=True)
     assert out.returncode == 1 and out.stderr.strip().splitlines() == [
