@@ -426,7 +426,7 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
             break;
         off = stop;
     }
-    return 0;
+    return (int)s->cols[STAX_COL_OTHER_OFFSET].n;
 }
 
 void stax_stream_set_other(stax_stream *s, size_t at, uint32_t tag, uint64_t time, uint32_t pid, uint32_t tid,
@@ -747,4 +747,18 @@ void stax_stream_clear(stax_stream *s)
 uint64_t stax_stream_count(stax_stream *s, int counter)
 {
     return s->counts[counter];
+}
+
+void stax_stream_counts(stax_stream *s, uint64_t *out)
+{
+    memcpy(out, s->counts, sizeof(s->counts));
+}
+
+void stax_stream_sizes(stax_stream *s, uint64_t *out)
+{
+    out[STAX_SIZE_SAMPLES] = s->cols[STAX_COL_SAMPLE_TIME].n;
+    out[STAX_SIZE_SPANS] = s->cols[STAX_COL_SPAN_START].n;
+    out[STAX_SIZE_WAKEUPS] = s->cols[STAX_COL_WAKE_TIME].n;
+    out[STAX_SIZE_THREADS] = s->cols[STAX_COL_THREAD_PID].n;
+    out[STAX_SIZE_MARKS] = s->cols[STAX_COL_MARK_SIDE].n;
 }
