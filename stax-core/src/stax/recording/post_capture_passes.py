@@ -48,7 +48,8 @@ def link_wakeups(rec: FinishingRecording) -> None:
 
     sched_waking fires on the waker's CPU before the switch-in that closes the span,
     so the latest wakeup of that tid with start <= time <= end is the one.  Done once
-    at the end, in SQL with an index, rather than per span while capturing.
+    at the end, in SQL with an index, rather than per span while capturing; the index
+    is dropped afterwards (no view reads it, and it was a tenth of a short recording).
     """
     if not rec.file.wakeup_count:
         return
@@ -59,18 +60,17 @@ def link_wakeups(rec: FinishingRecording) -> None:
         " WHERE w.wakee_tid = off_cpu_spans.tid AND w.time BETWEEN off_cpu_spans.start"
         " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
     )
+    db.execute("DROP INDEX wakeups_by_wakee")
 
 
 def write_sample_totals(rec: FinishingRecording) -> None:
-    """Aggregate samples per (thread, stack) once, so every view reads a small table.
+    """Write the samples per (thread, stack), so every view reads a small table.
 
+    The file counted them from each block as it wrote it (stax.recording.sample_totals).
     ``meta.sample_totals`` tells readers the table is there; a file without it (a
-    recorder that was killed) is aggregated from ``samples`` the same way, slower.
+    recorder that was killed) is aggregated from the sample blocks the same way, slower.
     """
-    rec.file.db.execute(
-        "INSERT INTO sample_totals SELECT pid, tid, stack_id, count(*), sum(weight)"
-        " FROM samples GROUP BY pid, tid, stack_id"
-    )
+    rec.file.db.executemany("INSERT INTO sample_totals VALUES (?,?,?,?,?)", rec.file.totals_rows())
     rec.file.set_meta({mk.SAMPLE_TOTALS: True})
 
 

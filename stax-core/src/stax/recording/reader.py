@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import compress
 from pathlib import Path
 
 import attrs
@@ -16,10 +17,11 @@ import attrs
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
-from stax.recording import validation
+from stax.recording import sample_blocks, sample_sql, validation
 from stax.recording.meta_keys import SAMPLE_TOTALS
-from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
-from stax.stack_table import Image
+from stax.recording.sample_totals import GroupTotals
+from stax.recording.schema import APPLICATION_ID, OLDEST_READABLE_VERSION, SCHEMA_VERSION, from_sql_u64
+from stax.stack_table import Image, SampleColumns
 
 
 @attrs.frozen(slots=True)
@@ -50,34 +52,52 @@ class ThreadRow:
 
 @attrs.frozen(slots=True)
 class SampleFilter:
-    """Which samples an analysis looks at; empty means all."""
+    """Which samples an analysis looks at; empty means all.
+
+    ``start_ns``/``end_ns`` select a time range ``[start_ns, end_ns)`` on the recording's
+    clock (either may be None: unbounded): the samples and wakeups in it, and the off-CPU
+    spans that overlap it (counted whole).  Counter values are running totals: a time
+    range does not select them."""
 
     pids: frozenset[int] = frozenset()
     tids: frozenset[int] = frozenset()
     comms: frozenset[str] = frozenset()
+    start_ns: int | None = None
+    end_ns: int | None = None
 
     def is_empty(self) -> bool:
-        return not (self.pids or self.tids or self.comms)
+        return not (self.pids or self.tids or self.comms or self.has_time_range())
+
+    def has_time_range(self) -> bool:
+        return self.start_ns is not None or self.end_ns is not None
+
+
+SPAN_TIMES = ("end > ?", "start < ?")
+"""A span is in a time range when it overlaps it."""
+POINT_TIMES = ("time >= ?", "time < ?")
 
 
 class Recording:
     """A read-only view of one ``.stax`` file."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
         self.path = path
         self.db = db
+        self.version = version
+        """The file's schema: 1 stored a row per sample, 2 columnar blocks (docs/recording-format.md)."""
         # finished recordings carry per-(thread, stack) totals; a recorder killed before
         # the end left only raw samples, which aggregate the same way, just slower
         try:
             complete = db.execute("SELECT 1 FROM meta WHERE key=?", (SAMPLE_TOTALS,)).fetchone()
         except sqlite3.DatabaseError:
             complete = None
-        self._totals = "sample_totals" if complete else "samples"
-        self._count = "sum(count)" if complete else "count(*)"
+        self._has_totals = complete is not None
         self._shape = validation.Shape(0, 0)  # set by open(), which checks the small tables
         self._checked: set[str] = set()
-        # samples and spans are checked by the aggregate queries below (validation.checked)
+        # spans are checked by the aggregate queries below (validation.checked), samples as
+        # they are decoded (validation.check_samples)
         self._signal = validation.install(db)
+        sample_sql.register(db)  # the file's ``samples`` view decodes blocks through it
 
     def _check(self, part: str) -> None:
         """Check a table only some views read, the first time one does (stax.recording.validation)."""
@@ -96,8 +116,9 @@ class Recording:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "samples" in tables:
-                db.execute("SELECT count(*) FROM samples").fetchone()
+            for table in ("samples", "sample_blocks"):  # version 1, version 2
+                if table in tables:
+                    db.execute(f"SELECT count(*) FROM {table}").fetchone()
         except sqlite3.DatabaseError:
             if db is not None:
                 db.close()
@@ -114,14 +135,14 @@ class Recording:
                     f"{path} uses recording schema {version}, newer than this stax understands"
                     f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
                 )
-            if version < SCHEMA_VERSION:
+            if version < OLDEST_READABLE_VERSION:
                 raise RecordingFormatError(
                     f"{path} uses recording schema {version}, which this stax cannot read;"
                     " record it again with this stax."
                 )
-            validation.missing_tables(path, tables)
-            recording = cls(path, db)
-            recording._shape = validation.check_on_open(path, db, recording._totals)
+            validation.missing_tables(path, tables, version)
+            recording = cls(path, db, version)
+            recording._shape = validation.check_on_open(path, db, recording._has_totals, version)
         except BaseException:
             db.close()
             raise
@@ -134,17 +155,7 @@ class Recording:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc,
-                                         self._totals) from None
-
-    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
-        """``sum(weight)`` of a group, failing the query when the group is damaged.
-
-        The per-stack totals of a finished recording were checked whole on open."""
-        if self._totals == "sample_totals":
-            return "sum(weight)"
-        return validation.checked("sum(weight)", validation.SAMPLES,
-                                  validation.sample_rules(self._shape, ids, stack))
+            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc) from None
 
     def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
         """``sum(end - start)`` of a group, failing the query when the group is damaged."""
@@ -174,7 +185,9 @@ class Recording:
         return out
 
     def sample_count(self) -> int:
-        return self._query("SELECT count(*) FROM samples")[0][0]
+        if self.version == 1:
+            return self._query("SELECT count(*) FROM samples")[0][0]
+        return self._query("SELECT coalesce(sum(count), 0) FROM sample_blocks")[0][0]
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -250,52 +263,147 @@ class Recording:
 
     # -- samples --------------------------------------------------------------------------------
 
-    def _where(self, flt: SampleFilter) -> tuple[str, list[object]]:
+    def _selected_threads(self, flt: SampleFilter) -> tuple[frozenset[int], set[int] | None]:
+        """(pids, tids) a filter selects: empty pids = any; tids None = any (comms become tids)."""
+        tids = set(flt.tids) if flt.tids else None
+        if flt.comms:
+            by_comm = {t.tid for t in self.threads()
+                       if t.name in flt.comms or t.process_name in flt.comms}
+            tids = by_comm if tids is None else tids & by_comm
+        return flt.pids, tids
+
+    def _where(self, flt: SampleFilter, times: tuple[str, str] | None = None) -> tuple[str, list[object]]:
+        """A WHERE clause for ``flt``; ``times`` are the two conditions of its time range
+        (e.g. ``("time >= ?", "time < ?")``), None for a table without times (the totals)."""
         clauses: list[str] = []
         params: list[object] = []
-        if flt.pids:
-            clauses.append(f"pid IN ({','.join('?' * len(flt.pids))})")
-            params.extend(sorted(flt.pids))
-        if flt.tids:
-            clauses.append(f"tid IN ({','.join('?' * len(flt.tids))})")
-            params.extend(sorted(flt.tids))
-        if flt.comms:
-            keys = [(t.pid, t.tid) for t in self.threads()
-                    if t.name in flt.comms or t.process_name in flt.comms]
-            tids = sorted({tid for _, tid in keys}) or [-2]
-            clauses.append(f"tid IN ({','.join('?' * len(tids))})")
-            params.extend(tids)
+        pids, tids = self._selected_threads(flt)
+        if pids:
+            clauses.append(f"pid IN ({','.join('?' * len(pids))})")
+            params.extend(sorted(pids))
+        if tids is not None:
+            ids = sorted(tids) or [-2]
+            clauses.append(f"tid IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        if times is not None:
+            for condition, bound in zip(times, (flt.start_ns, flt.end_ns), strict=True):
+                if bound is not None:
+                    clauses.append(condition)
+                    params.append(bound)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _use_totals(self, flt: SampleFilter) -> bool:
+        """The per-(thread, stack) totals answer a filter without a time range (finished files)."""
+        return self._has_totals and not flt.has_time_range()
+
+    def _samples(self, flt: SampleFilter) -> Iterator[SampleColumns]:
+        """The samples ``flt`` selects, a block at a time, each checked as it is decoded.
+
+        Version 2 reads only the blocks whose time bounds meet the range, and filters
+        samples one by one only in the blocks that straddle its edges."""
+        if self.version == 1:
+            yield from self._v1_samples(flt)
+            return
+        pids, tids = self._selected_threads(flt)
+        lo, hi = flt.start_ns, flt.end_ns
+        where, params = [], []
+        if lo is not None:
+            where.append("last_time >= ?")
+            params.append(lo)
+        if hi is not None:
+            where.append("first_time < ?")
+            params.append(hi)
+        sql = ("SELECT id, first_time, last_time, count, data FROM sample_blocks"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id")
+        for block_id, first, last, count, data in self._fetch(sql, params):
+            cols = sample_blocks.decode(self.path, block_id, count, data)
+            validation.check_samples(self.path, cols, self._shape, block_id, (first, last))
+            keep: list[bool] | None = None
+            if (lo is not None and first < lo) or (hi is not None and last >= hi):
+                low = first if lo is None else lo
+                high = last + 1 if hi is None else hi
+                keep = [low <= t < high for t in cols.time]
+            for wanted, column in ((pids or None, cols.pid), (tids, cols.tid)):
+                if wanted is not None:
+                    chosen = map(wanted.__contains__, column)
+                    keep = (list(chosen) if keep is None
+                            else [a and b for a, b in zip(keep, chosen, strict=True)])
+            if keep is not None:
+                cols = SampleColumns(*(array("q", compress(c, keep)) for c in cols.columns()))
+            if len(cols):
+                yield cols
+
+    def _v1_samples(self, flt: SampleFilter) -> Iterator[SampleColumns]:
+        """A version-1 file's sample rows, in chunks of a block, checked like decoded blocks."""
+        where, params = self._where(flt, POINT_TIMES)
+        rows: list[tuple] = []
+        for row in self._fetch(f"SELECT time, pid, tid, cpu, stack_id, weight FROM samples{where}", params):
+            rows.append(row)
+            if len(rows) == sample_blocks.BLOCK_SAMPLES:
+                yield self._v1_columns(rows)
+                rows = []
+        if rows:
+            yield self._v1_columns(rows)
+
+    def _v1_columns(self, rows: list[tuple]) -> SampleColumns:
+        try:
+            cols = SampleColumns(*(array("q", column) for column in zip(*rows, strict=True)))
+        except (TypeError, OverflowError):
+            raise validation.damaged(self.path, "a sample holds a value that is not an integer") from None
+        validation.check_samples(self.path, cols, self._shape, None, None)
+        return cols
+
+    def _fetch(self, sql: str, params: Iterable[object]) -> Iterator[tuple]:
+        """Rows of a query, a few thousand at a time (one sentence if SQLite cannot read them)."""
+        try:
+            cursor = self.db.execute(sql, tuple(params))
+            while rows := cursor.fetchmany(4096):
+                yield from rows
+        except sqlite3.DatabaseError as exc:
+            raise validation.reading_failed(self.path, exc) from None
+
+    def _group(self, flt: SampleFilter, keys: Callable[[SampleColumns], Iterable]) -> GroupTotals:
+        """Count and weigh the selected samples per key (a time range, or no totals table)."""
+        totals = GroupTotals()
+        for cols in self._samples(flt):
+            totals.add(keys(cols), cols.weight)
+        validation.total_fits(self.path, sum(totals.weights.values()), "the sample weights")
+        return totals
 
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
-        where, params = self._where(flt)
-        weight = self._sample_check(stack="stack_id")
-        return self._query(
-            f"SELECT stack_id, {self._count}, {weight} FROM {self._totals}{where} GROUP BY stack_id",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT stack_id, sum(count), sum(weight) FROM sample_totals{where} GROUP BY stack_id",
+                params,
+            )
+        return list(self._group(flt, lambda c: c.stack_id).rows())
 
     def thread_stack_totals(
         self, flt: SampleFilter = SampleFilter()
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
-        where, params = self._where(flt)
-        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id")
-        return self._query(
-            f"SELECT pid, tid, stack_id, {self._count}, {weight} FROM {self._totals}{where}"
-            " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT pid, tid, stack_id, sum(count), sum(weight) FROM sample_totals{where}"
+                " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
+                params,
+            )
+        totals = self._group(flt, lambda c: zip(c.pid, c.tid, c.stack_id, strict=True))
+        return [(pid, tid, stack, count, weight) for (pid, tid, stack), count, weight in totals.rows()]
 
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
-        where, params = self._where(flt)
-        weight = self._sample_check(ids=("pid", "tid"))
-        return self._query(
-            f"SELECT pid, tid, {self._count}, {weight} FROM {self._totals}{where} GROUP BY pid, tid",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT pid, tid, sum(count), sum(weight) FROM sample_totals{where} GROUP BY pid, tid",
+                params,
+            )
+        totals = self._group(flt, lambda c: zip(c.pid, c.tid, strict=True))
+        return [(pid, tid, count, weight) for (pid, tid), count, weight in totals.rows()]
 
     def thread_stack_slices(
         self, flt: SampleFilter, origin: int, slice_ns: int
@@ -303,21 +411,25 @@ class Recording:
         """(slice, pid, tid, stack id, count, weight) per time slice, thread and stack, by slice.
 
         Slice ``n`` holds the samples taken in ``[origin + n * slice_ns, origin + (n + 1) *
-        slice_ns)``: a timeline at that resolution, aggregated in SQL.
+        slice_ns)``: a timeline at that resolution.
         """
-        where, params = self._where(flt)
-        weight = validation.checked("sum(weight)", validation.SAMPLES,  # raw samples, always
-                                    validation.sample_rules(self._shape, ("pid", "tid"), "stack_id"))
-        return self._query(
-            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), {weight} FROM samples{where}"
-            " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
-            [origin, max(1, slice_ns), *params],
-        )
+        width = max(1, slice_ns)
+        totals = self._group(flt, lambda c: zip([(t - origin) // width for t in c.time],
+                                                c.pid, c.tid, c.stack_id, strict=True))
+        rows = [(*key, count, weight) for key, count, weight in totals.rows()]
+        rows.sort(key=lambda row: row[0])
+        return rows
 
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
-        where, params = self._where(flt)
-        first, last = self._query(f"SELECT min(time), max(time) FROM samples{where}", params)[0]
+        if not flt.is_empty():
+            bounds = [(min(c.time), max(c.time)) for c in self._samples(flt)]
+            if not bounds:
+                return None
+            return min(b[0] for b in bounds), max(b[1] for b in bounds)
+        table = "samples" if self.version == 1 else "sample_blocks"
+        low, high = ("time", "time") if self.version == 1 else ("first_time", "last_time")
+        first, last = self._query(f"SELECT min({low}), max({high}) FROM {table}")[0]
         if first is None:
             return None
         if not (isinstance(first, int) and isinstance(last, int)):  # no scan to check them first
@@ -334,7 +446,7 @@ class Recording:
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
@@ -348,7 +460,7 @@ class Recording:
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         ns = self._span_check(ids=("pid", "tid"))
         return self._query(
             f"SELECT pid, tid, reason, count(*), {ns} FROM off_cpu_spans{where}"
@@ -358,7 +470,7 @@ class Recording:
 
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         stack = validation.checked("stack_id", validation.SPANS,
                                    validation.span_row_rules(self._shape), per_row=True)
         return self._query(
@@ -395,7 +507,7 @@ class Recording:
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         if not include_preempted:
             cond = "reason != 'preempted'"
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
@@ -408,7 +520,7 @@ class Recording:
 
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
         if first is None:
@@ -419,11 +531,11 @@ class Recording:
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
-        where, params = self._where(flt)
+        where, params = self._where(flt, POINT_TIMES)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, {count} FROM (SELECT wakee_pid AS pid,"
-            f" wakee_tid AS tid, waker_pid, waker_tid FROM wakeups){where}"
+            f" wakee_tid AS tid, waker_pid, waker_tid, time FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid",
             params,
         )
@@ -438,7 +550,7 @@ class Recording:
         excluded: nobody wakes a runnable thread.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, SPAN_TIMES)
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
         ns = validation.checked("sum(s.end - s.start)", validation.SPANS, [
@@ -465,11 +577,11 @@ class Recording:
 
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
-        where, params = self._where(flt)
+        where, params = self._where(flt, POINT_TIMES)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, stack_id, {count} FROM (SELECT wakee_pid AS pid,"
-            f" wakee_tid AS tid, waker_pid, waker_tid, stack_id FROM wakeups){where}"
+            f" wakee_tid AS tid, waker_pid, waker_tid, stack_id, time FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
         )
@@ -478,14 +590,21 @@ class Recording:
 
     def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
-        where, params = self._where(flt)
-        weight = self._sample_check(stack="stack_id")
-        return self._query(
-            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
-            f" {weight} AS w FROM {self._totals}{where} GROUP BY stack_id) t"
-            " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                "SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, sum(count) AS c,"
+                f" sum(weight) AS w FROM sample_totals{where} GROUP BY stack_id) t"
+                " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
+                params,
+            )
+        _, frames = self.stack_arrays()
+        per_frame = GroupTotals()
+        for stack, count, weight in self.stack_totals(flt):
+            if stack >= 0:  # the empty stack has no leaf frame (as the join above drops it)
+                per_frame.counts[frames[stack]] += count
+                per_frame.weights[frames[stack]] += weight
+        return list(per_frame.rows())
 
     def frame_addresses(self) -> list[tuple[int, int, int, bool, bool, str | None, int | None,
                                             str | None, int | None]]:
