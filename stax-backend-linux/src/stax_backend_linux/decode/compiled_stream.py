@@ -63,6 +63,7 @@ class CompiledStream:
         self.wchan_reads = 0
         self.wchan_hits = 0
         self._wchan: dict[tuple[int, int], str] = {}
+        self._wakeups_delivered = 0
 
     # -- set up ---------------------------------------------------------------------------------
 
@@ -255,6 +256,7 @@ class CompiledStream:
                 at = end  # type: ignore[assignment]
         if totals != at:
             out.append(self._run(c, at, totals, totals))  # type: ignore[arg-type]
+        self._wakeups_delivered += sizes[2]
         lib.stax_stream_clear(s)
         return out
 
@@ -269,6 +271,8 @@ class CompiledStream:
                 continue
             for name in names:
                 setattr(run, name, c[name] if whole else c[name][a:b])
+        if end[2] > start[2]:
+            run.wake_first = self._wakeups_delivered + start[2]
         if end[1] > start[1]:
             preempted = c["span_preempted"] if whole else c["span_preempted"][start[1]:end[1]]
             run.span_reason, run.span_wait_site = self._reasons(preempted, run)
@@ -291,7 +295,7 @@ class CompiledStream:
 
 _GROUPS = (
     ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack"),
-    ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker"),
+    ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker", "span_wakeup"),
     ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid", "wake_stack"),
     ("thread_pid", "thread_tid", "thread_time"),
 )

@@ -61,7 +61,8 @@
 #define STAX_COL_NEWEST_PID 32     /* stax_stream_newest_switches: voluntary switch-outs */
 #define STAX_COL_NEWEST_TID 33
 #define STAX_COL_NEWEST_TIME 34
-#define STAX_COLUMNS 35
+#define STAX_COL_SPAN_WAKEUP 35   /* the wakeup that ended it: its index among the kept ones; -1 none */
+#define STAX_COLUMNS 36
 
 #define STAX_COUNT_SAMPLES 0
 #define STAX_COUNT_SWITCH_RECORDS 1
