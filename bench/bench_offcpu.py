@@ -97,9 +97,9 @@ def main() -> None:
                                              *workload],
             "stax record --no-off-cpu": [STAX, "record", "-q", "--no-off-cpu", "-o", str(rec), "--",
                                          *workload],
-            "stax record -g fp-only": [STAX, "record", "-q", "--call-graph", "fp-only", "-o", str(rec), "--",
+            "stax record --call-graph fp-only": [STAX, "record", "-q", "--call-graph", "fp-only", "-o", str(rec), "--",
                                        *workload],
-            "stax record -g fp-only --no-symb": [STAX, "record", "-q", "--call-graph", "fp-only",
+            "stax record fp-only --no-symbolicate": [STAX, "record", "-q", "--call-graph", "fp-only",
                                                  "--no-symbolicate", "-o", str(rec), "--", *workload],
             "perf record -e cs -g": ["perf", "record", "-q", "-e", "cs", "-g", "-o", str(data), "--",
                                      *workload],
@@ -150,7 +150,7 @@ def main() -> None:
     for name, cpu, wall, lost, extra in rows:
         print(f"{name:34} {cpu / base_cpu:8.2f}x {wall / base_wall:8.2f}x {lost:8,}   {extra}")
     assert isinstance(perf_every, dict)
-    for name in ("stax record", "stax record -g fp-only"):
+    for name in ("stax record", "stax record --call-graph fp-only"):
         stax = results[name]
         assert isinstance(stax, dict)
         print(f"{name} / perf record -e cs -c 1 -g: CPU {stax['cpu_s'] / perf_every['cpu_s']:.2f}x")
