@@ -140,7 +140,8 @@ def main() -> None:
         start = os.times()
         subprocess.run([str(exe), "-n", "100"], check=True, stdout=subprocess.DEVNULL)
         end = os.times()
-        used = max(end.children_user + end.children_system - start.children_user - start.children_system, 1e-3)
+        used = end.children_user + end.children_system - start.children_user - start.children_system
+        used = max(used, 1e-3)
         rounds_each = max(100, int(100 * args.seconds / used))  # CPU work, not wall time: load-proof
         command = ["/bin/sh", "-c", f"{exe} -n {rounds_each} & {exe} -n {rounds_each}; wait"]
         rounds, like, captured = capture(command, args.freq, tmp / "capture.stax")
@@ -157,7 +158,8 @@ def main() -> None:
                "python_s": t_p, "python_samples": n_p, "python_samples_per_s": n_p / t_p,
                "perf_report_s": t_perf, "perf_samples": n_perf, "perf_report_samples_per_s": n_perf / t_perf,
                "loadavg": load}
-    print(f"workload: 2 x examples/hotspots.c, {args.seconds:g} s of CPU each, at {args.freq} Hz: {captured:,} samples, "
+    print(f"workload: 2 x examples/hotspots.c, {args.seconds:g} s of CPU each, at {args.freq} Hz: "
+          f"{captured:,} samples, "
           f"{ring_bytes / 1e6:.1f} MB of ring data  (load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
     print(f"stax compiled path (decode+order+intern+write) {n_c / t_c:12,.0f} samples/s  ({t_c:.3f} s)")
     print(f"stax Python path                               {n_p / t_p:12,.0f} samples/s  ({t_p:.3f} s)")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +23,12 @@ from stax.events import OffCpuInterval, Sample, Wakeup
 from stax.recording.interner import StackInterner
 from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import compiled_stream, fast_decoder
-from stax_backend_linux.decode.record_decoder import KIND_SAMPLING, KIND_SCHED_WAKING, KIND_SWITCH_STACK, RecordDecoder
+from stax_backend_linux.decode.record_decoder import (
+    KIND_SAMPLING,
+    KIND_SCHED_WAKING,
+    KIND_SWITCH_STACK,
+    RecordDecoder,
+)
 from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
@@ -33,8 +36,8 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_backend_linux.plugin import LinuxBackend
 from tests.linux import perf_record_bytes as rb
 from tests.linux.conftest import ListSink, needs_root
+from tests.linux.test_decoder_parity import pingpong  # noqa: F401  (the fixture: the ping-pong, compiled)
 
-PINGPONG_C = Path(__file__).parent.parent / "offcpu" / "workloads" / "capture_pingpong.c"
 SAMPLING, SWITCHES, WAKING = 11, 12, 13
 KINDS = {SAMPLING: KIND_SAMPLING, SWITCHES: KIND_SWITCH_STACK, WAKING: KIND_SCHED_WAKING}
 WAKING_PID_AT = 24
@@ -150,7 +153,8 @@ def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False) -> R
         pid = 7 if tid in tids else tid
         choice = rng.randrange(20)
         if choice < 5:
-            records = [rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid)),
+            stack = rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid))
+            records = [stack,
                        rb.switch(pid, tid, when + rng.choice([0, 1, 6_000_000]), cpu, out=True,
                                  preempt=rng.random() < 0.4, ident=SWITCHES)]
             clock[cpu] = max(clock[cpu], when + 1)
@@ -254,18 +258,10 @@ def test_raw_stacks_intern_to_the_same_stacks_as_their_events() -> None:
 
 # -- a real capture -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pingpong() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="stax-stream-"))
-    exe = out / "capture_pingpong"
-    subprocess.run(["gcc", "-O1", "-fno-omit-frame-pointer", "-pthread", "-o", str(exe), str(PINGPONG_C)],
-                   check=True)
-    return exe
-
-
 @compiled
 @needs_root
-def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path,  # noqa: F811  (the fixture)
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[bytes]] = []
     take = RingDrainer.take
 
@@ -314,7 +310,8 @@ def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Pa
     assert builder.file.unlinked_spans == 0
     builder.finish(symbolicate=False)
     db = sqlite3.connect(tmp_path / "linked.stax")
-    wakeups = {wid: (time, wakee) for wid, time, wakee in db.execute("SELECT id, time, wakee_tid FROM wakeups")}
+    rows = db.execute("SELECT id, time, wakee_tid FROM wakeups")
+    wakeups = {wid: (time, wakee) for wid, time, wakee in rows}
     linked = 0
     for start, end, tid, wakeup_id in db.execute("SELECT start, end, tid, wakeup_id FROM off_cpu_spans"):
         inside = [wid for wid, (time, wakee) in wakeups.items() if wakee == tid and start <= time <= end]

@@ -37,8 +37,9 @@ class RawStacks:
 
 
 INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack",
-               "span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker", "span_wakeup",
-               "wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid",
+               "span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker",
+               "span_wakeup", "wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid",
+               "wake_wakee_tid",
                "wake_stack", "thread_pid", "thread_tid", "thread_time")
 """The columns that hold integers (array('q')); span_reason and span_wait_site hold strings."""
 

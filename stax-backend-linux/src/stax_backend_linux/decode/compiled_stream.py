@@ -296,10 +296,11 @@ class CompiledStream:
 _GROUPS = (
     ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack"),
     ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker", "span_wakeup"),
-    ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid", "wake_stack"),
+    ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid",
+     "wake_stack"),
     ("thread_pid", "thread_tid", "thread_time"),
 )
-"""The EventColumns columns of samples, spans, wakeups and first-seen threads (the order of a mark's counts)."""
+"""The EventColumns columns of samples, spans, wakeups and first-seen threads (a mark's counts' order)."""
 _MARK_COLUMNS = ("mark_side", "mark_samples", "mark_spans", "mark_wakeups", "mark_threads")
 _COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted", *_MARK_COLUMNS,
                  "other_offset", "other_size", "other_entry", "newest_pid", "newest_tid", "newest_time")

@@ -159,8 +159,8 @@ class RecordingBuilder:
             base = self._wakeup_base or 0
             wakeup_ids = [None if w < 0 else w + base for w in run.span_wakeup]
             file.add_off_cpu_rows(zip(run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
-                                      run.span_reason, run.span_wait_site, intern_raw(run.stacks, run.span_stack),
-                                      wakeup_ids, strict=True))
+                                      run.span_reason, run.span_wait_site,
+                                      intern_raw(run.stacks, run.span_stack), wakeup_ids, strict=True))
 
     # -- writing --------------------------------------------------------------------------------
 
