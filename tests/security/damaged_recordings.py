@@ -22,8 +22,8 @@ from pathlib import Path
 import attrs
 
 from stax.stack_table import SampleColumns
-from tests.core.sample_block_edits import edit_block
-from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 
 SEED = 16

@@ -10,7 +10,7 @@ lost counts: decoded here by the Python decoder) and, between them, runs of samp
 and wakeups as :class:`stax.event_columns.EventColumns` whose stacks index one shared
 :class:`~stax.event_columns.RawStacks` (each distinct stack crosses into Python once).
 
-The Python path stays the reference: tests/linux/test_compiled_stream.py holds the two to
+The Python path stays the reference: tests/backend_linux/decode/test_compiled_stream.py holds the two to
 the same events on the same ring bytes.
 """
 

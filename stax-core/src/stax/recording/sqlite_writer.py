@@ -65,6 +65,8 @@ class RecordingFile:
         """Samples not yet in a block: a full block is written at once, the rest at the next commit."""
         self._blocks = 0
         """Full blocks written; the open block (the pending samples) has this id."""
+        self._open_written = 0
+        """Samples the open block held when it was last written (a commit with no new ones skips it)."""
         self._closed_times: tuple[int, int] | None = None  # (first, last) sample time of full blocks
         self._times: tuple[int, int] | None = None  # (first, last) sample time written
         self._committed_times: tuple[int, int] | None = None
@@ -114,6 +116,8 @@ class RecordingFile:
         rewritten, larger, at the next, until it is full, so slow recordings get full
         blocks too (a block per commit was ~1 byte a sample more at 999 Hz)."""
         pending = self._pending
+        if not len(pending) or (final and len(pending) == self._open_written):
+            return  # nothing new since the open block was last written
         full = len(pending) - len(pending) % BLOCK_SAMPLES
         rows = []
         open_block = None
@@ -132,6 +136,10 @@ class RecordingFile:
         self.db.executemany("INSERT OR REPLACE INTO sample_blocks VALUES (?,?,?,?,?)", rows)
         pending.drop_first(full)
         self._blocks += full // BLOCK_SAMPLES
+        if final:
+            self._open_written = len(pending)
+        elif full:
+            self._open_written = -1  # a new open block, not written yet
 
     def totals_rows(self) -> Iterator[tuple[int, int, int, int, int]]:
         """The ``sample_totals`` rows: the full blocks' totals and the open block's samples."""
