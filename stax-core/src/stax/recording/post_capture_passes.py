@@ -51,8 +51,8 @@ def link_wakeups(rec: FinishingRecording) -> None:
     at the end, in SQL with an index, rather than per span while capturing; the index
     is dropped afterwards (no view reads it, and it was a tenth of a short recording).
     """
-    if not rec.file.wakeup_count:
-        return
+    if not rec.file.wakeup_count or not rec.file.unlinked_spans:
+        return  # none, or the backend linked each span as it closed it (stax.event_columns)
     db = rec.file.db
     db.execute("CREATE INDEX wakeups_by_wakee ON wakeups (wakee_tid, time)")
     db.execute(
@@ -143,10 +143,17 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
         reason, site = classify_wait_site(kernel_names)
         if reason is not BlockedReason.OTHER:
             updates.append((str(reason), site, stack_id))
-    db.executemany(
-        "UPDATE off_cpu_spans SET reason = ?, wait_site = ? WHERE stack_id = ? AND reason != 'preempted'",
-        updates,
+    if not updates:
+        return
+    # One pass over the spans (an UPDATE per stack would scan the table once per wait site).
+    db.execute("CREATE TEMP TABLE reclassified (stack_id INTEGER PRIMARY KEY, reason TEXT, wait_site TEXT)")
+    db.executemany("INSERT INTO reclassified VALUES (?,?,?)", ((s, r, w) for r, w, s in updates))
+    db.execute(
+        "UPDATE off_cpu_spans SET (reason, wait_site) = (SELECT reason, wait_site FROM reclassified r"
+        " WHERE r.stack_id = off_cpu_spans.stack_id)"
+        " WHERE reason != 'preempted' AND stack_id IN (SELECT stack_id FROM reclassified)"
     )
+    db.execute("DROP TABLE reclassified")
 
 
 def name_truncated_frame(rec: FinishingRecording) -> None:

@@ -87,7 +87,9 @@ class RecordingFile:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
         self.off_cpu: list[tuple] = []
-        """Pending ``off_cpu_spans`` rows (without ``wakeup_id``, which a pass links at the end)."""
+        """Pending ``off_cpu_spans`` rows; ``wakeup_id`` None where the link_wakeups pass finds it."""
+        self.unlinked_spans = 0
+        """Spans added without their wakeup link (add_off_cpu): link_wakeups looks theirs up."""
         self.wakeups: list[tuple] = []
         """Pending ``wakeups`` rows."""
         self.counters: list[CounterValues] = []
@@ -147,9 +149,11 @@ class RecordingFile:
         return totals.table_rows()
 
     def add_off_cpu(self, row: tuple) -> None:
-        """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit."""
-        self.off_cpu.append(row)
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
+        its wakeup is linked at the end (link_wakeups)."""
+        self.off_cpu.append((*row, None))
         self.off_cpu_count += 1
+        self.unlinked_spans += 1
 
     def add_wakeup(self, time: int, cpu: int, waker_pid: int, waker_tid: int, wakee_pid: int,
                    wakee_tid: int, stack_id: int) -> None:
@@ -159,7 +163,8 @@ class RecordingFile:
         self.wakeup_count += 1
 
     def add_off_cpu_rows(self, rows: Iterable[tuple]) -> None:
-        """:meth:`add_off_cpu` for many rows at once."""
+        """Many rows of (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id), their wakeup
+        linked already (None: none was captured inside the span)."""
         before = len(self.off_cpu)
         self.off_cpu.extend(rows)
         self.off_cpu_count += len(self.off_cpu) - before
@@ -218,7 +223,7 @@ class RecordingFile:
     def _flush_pending(self) -> None:
         """Append pending spans, wakeups and counter values (streamed, bounded memory)."""
         self.db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", self.wakeups)
-        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,NULL)", self.off_cpu)
+        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", self.off_cpu)
         self.db.executemany(
             "INSERT INTO counter_values VALUES (?,?,?,?,?)",
             ((c.time, c.pid, c.tid, name, value) for c in self.counters
