@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from stax import target_exit
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, UsageError
 from stax.recording import meta_keys as mk
@@ -98,6 +99,7 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
 
         source = StaxdTrace(wire)
     exit_status: list[int] = []
+    stopped = False
 
     def done() -> bool:
         if command_pid is None or exit_status:
@@ -112,11 +114,14 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
                               started=(lambda: resume(command_pid)) if command_pid else (lambda: None))
     finally:
         if command_pid is not None and not exit_status:
+            stopped = True
             try:
                 os.kill(command_pid, signal.SIGKILL)  # a stopped child ignores SIGTERM until resumed
                 exit_status.append(os.waitpid(command_pid, 0)[1])
             except (ProcessLookupError, ChildProcessError):
                 pass
     if exit_status:
-        summary.target_exit_code = os.waitstatus_to_exitcode(exit_status[0])
+        summary.target_exit_code = target_exit.exit_code(exit_status[0])
+        summary.target_signal = target_exit.killed_by(exit_status[0])
+    summary.target_stopped = stopped
     return summary

@@ -69,6 +69,12 @@ class CaptureSummary:
     lost_records: int = 0
     throttled: int = 0
     target_exit_code: int | None = None
+    """The command's exit status as a shell reports it (128 + N when signal N killed it);
+    None for -p / -a (:mod:`stax.target_exit`)."""
+    target_signal: int | None = None
+    """The signal that killed the command, None if it exited (or for -p / -a)."""
+    target_stopped: bool = False
+    """True when the capture ended the command itself (--duration, Ctrl-C or SIGTERM to stax)."""
     notes: list[str] = attrs.field(factory=list)
     metadata: dict[str, object] = attrs.field(factory=dict)
     duration_s: float | None = None

@@ -355,6 +355,8 @@ class CaptureSession:
             lost_records=lost,
             throttled=d.throttled,
             target_exit_code=self.command.exit_code if self.command is not None else None,
+            target_signal=self.command.killed_by if self.command is not None else None,
+            target_stopped=self.command.stopped if self.command is not None else False,
             notes=self.notes,
             metadata=self._metadata(post_capture),
             duration_s=captured,

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
+from stax import target_exit
 from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, RecordRequest
 from stax.errors import StaxError, UsageError
 from stax.recording import meta_keys as mk
@@ -118,10 +119,16 @@ def record(
     Examples: ``stax record -- ./my-program --its-flag``, ``stax record -p 1234 --duration 10``,
     ``stax record -a -F 99 -d 5 -o system.stax``.
 
+    Exit status: the command's own, as perf record (128 + N when signal N killed it, and the
+    summary names the signal); 0 when stax ended the command itself (--duration, Ctrl-C) or
+    recorded -p / -a; stax's own failures exit 1 (2 for a wrong command line).
+
     Parameters
     ----------
     command
-        The program to run and profile, with its arguments (put them after ``--``).
+        The program to run and profile, with its arguments (put them after ``--``).  stax
+        then exits with its exit status (128 + N if signal N killed it); stax's own errors
+        exit 1, or 2 for a wrong command line.
     output
         The recording file to write.
     freq
@@ -207,10 +214,29 @@ def record(
         shown = printable(str(output))
         print(
             f"stax: recorded {builder.sample_count:,} samples in {elapsed:.2f} s{lost}{throttled}"
-            f"{stopped}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
+            f"{stopped}{_fate_text(summary)}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
-    return 0
+    return _exit_status(request, summary, stop_signal)
+
+
+def _exit_status(request: RecordRequest, summary: CaptureSummary, stop_signal: int | None) -> int:
+    """The command's own exit status (128 + N if signal N killed it), as perf record exits; 0 when
+    there is no command or stax ended it itself (--duration, Ctrl-C, SIGTERM to stax).  stax's own
+    failures never get here: they raise and exit 1 (2 for a wrong command line)."""
+    if not request.command or summary.target_stopped or stop_signal is not None:
+        return 0
+    return summary.target_exit_code or 0
+
+
+def _fate_text(summary: CaptureSummary) -> str:
+    """How the command ended when it did not end well: "; the command was killed by SIGSEGV ..."."""
+    if summary.target_signal is not None and not summary.target_stopped:
+        return (f"; the command was killed by {target_exit.signal_name(summary.target_signal)}"
+                f" (exit status {summary.target_exit_code})")
+    if summary.target_exit_code and not summary.target_stopped:
+        return f"; the command exited with status {summary.target_exit_code}"
+    return ""
 
 
 def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,
@@ -267,12 +293,7 @@ def _recording_meta(request: RecordRequest, backend: CaptureBackend, summary: Ca
 
 def _signal_text(signum: int) -> str:
     """``Ctrl-C`` for SIGINT (what a terminal sends), the signal's name otherwise (``SIGTERM``)."""
-    if signum == signal.SIGINT:
-        return "Ctrl-C"
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+    return "Ctrl-C" if signum == signal.SIGINT else target_exit.signal_name(signum)
 
 
 def _version() -> str:
