@@ -50,7 +50,7 @@ from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, 
 from stax_backend_linux.off_cpu.off_cpu_stage import OffCpuStage
 from stax_binfmt import perf_event_sets
 from stax_binfmt.perf_event_ffi import PerfEventError, disable
-from stax_binfmt.procfs import online_cpus, read_int
+from stax_binfmt.procfs import kernel_thread_name, online_cpus, read_int
 
 POLL_TICK_S = 0.1
 PROGRESS_INTERVAL_S = 0.25
@@ -345,6 +345,7 @@ class CaptureSession:
         if d.throttled:
             self.notes.append(f"The kernel throttled sampling {d.throttled} times "
                               f"(kernel.perf_event_max_sample_rate); try a lower -F.")
+        self.notes.extend(self._kernel_thread_notes())
         for stage in self.stages:
             self.notes.extend(stage.notes())
         staxd_note = self.opener.note()
@@ -361,6 +362,25 @@ class CaptureSession:
             metadata=self._metadata(post_capture),
             duration_s=captured,
         )
+
+    def _kernel_thread_notes(self) -> list[str]:
+        """Why a -p kernel thread gave few or no samples: it has no user space (kthreadd, kworkers)."""
+        notes = []
+        for pid in self.request.pids:
+            name = kernel_thread_name(pid)
+            if name is None:
+                continue
+            what = f"pid {pid} ({name}) is a kernel thread: it has no user space, so"
+            if self.kernel:
+                ran = "" if self.decoder.samples else " (it did not run while recording)"
+                notes.append(f"{what} it is sampled only in the kernel and only while it runs{ran};"
+                             " to see the kernel's work for a program, record that program (its kernel"
+                             " frames are included) or the whole system with -a.")
+            else:
+                notes.append(f"{what} with kernel frames not recorded (--no-kernel, or not permitted)"
+                             " nothing of it can be sampled; record it as root without --no-kernel,"
+                             " or the whole system with -a.")
+        return notes
 
     def _metadata(self, post_capture: float) -> dict[str, object]:
         """What only the backend knows, for the meta table (stored as ``backend.<field>``).
