@@ -47,5 +47,6 @@ def test_the_install_command_names_every_linux_distribution_by_its_directory() -
     assert ".[linux]" in args
     named = {_distribution(REPO / d) for d in directories}
     root = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    needed = {re.split(r"[=<>;\s]", req)[0] for req in root["dependencies"] + root["optional-dependencies"]["linux"]}
+    requirements = root["dependencies"] + root["optional-dependencies"]["linux"]
+    needed = {re.split(r"[=<>;\s]", req)[0] for req in requirements}
     assert needed <= named, f"missing from the README's pip install: {sorted(needed - named)}"

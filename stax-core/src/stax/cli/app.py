@@ -88,7 +88,8 @@ def usage_sentence(exc: cyclopts.CycloptsError, argv: list[str], commands: list[
     if isinstance(exc, cyclopts.UnusedCliTokensError) and tokens:
         quoted = ", ".join(f"'{t}'" for t in tokens)
         what = "argument" if len(tokens) == 1 else "arguments"
-        return f"unexpected {what} {quoted} to `stax{' ' if command else ''}{command}`; run {where} to see what it takes."
+        name = f"stax {command}" if command else "stax"
+        return f"unexpected {what} {quoted} to `{name}`; run {where} to see what it takes."
     message = " ".join(str(exc).split())
     return f"{message} (see {where})"
 

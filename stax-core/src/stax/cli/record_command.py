@@ -113,6 +113,7 @@ def record(
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+    force: Annotated[bool, Parameter(name=["--force"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
 
@@ -130,7 +131,8 @@ def record(
         then exits with its exit status (128 + N if signal N killed it); stax's own errors
         exit 1, or 2 for a wrong command line.
     output
-        The recording file to write.
+        The recording file to write; an existing recording there is kept as NAME.old (perf's
+        habit), and a file that is not a recording is never replaced without --force.
     freq
         Samples per second per CPU.
     pid
@@ -155,6 +157,8 @@ def record(
         Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No status line and no summary.
+    force
+        Write the recording even where a file that is not a recording stands (it is kept as NAME.old).
     """
     from stax.call_graph_hint import call_graph_hint
     from stax.plugin_manager import get_plugins
@@ -174,7 +178,7 @@ def record(
 
     previous = signal.signal(signal.SIGINT, on_stop_signal)
     previous_term = signal.signal(signal.SIGTERM, on_stop_signal)
-    builder = RecordingBuilder(output, plugins)
+    builder = RecordingBuilder(output, plugins, force=force)
     status = _StatusLine(request.target_description()) if not quiet else None
     started = time.monotonic()
     try:

@@ -54,11 +54,12 @@ COMMIT_INTERVAL_S = 1.0
 class RecordingBuilder:
     """The sink that turns decoded events into a recording file."""
 
-    def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
+    def __init__(self, path: Path, plugins: StaxPlugins | None = None, *, force: bool = False) -> None:
+        """``force``: replace a file at ``path`` that is not a recording (kept as NAME.old)."""
         self.plugins = plugins
         self.interner = StackInterner()
         self.thread_table = ThreadTable()
-        self.file = RecordingFile(Path(path), self.interner, self.thread_table)
+        self.file = RecordingFile(Path(path), self.interner, self.thread_table, force)
         self.path = self.file.path
         self._last_commit = time.monotonic()
 
