@@ -1,6 +1,6 @@
 """DWARF call-graph benchmark: ``stax record --call-graph dwarf`` vs ``perf record --call-graph dwarf``.
 
-Figures (issue 6), per workload (the 3:1 qsort workload of tests/dwarf, built
+Figures (issue 6), per workload (the 3:1 qsort workload of tests/backend_linux/dwarf_callgraph, built
 -O2 -fomit-frame-pointer, and Debian's python3 running a pure-Python loop):
 
 1. unwinding speed: stax's unwind pass (samples / CPU s, measured inside the pass, cold:
@@ -130,8 +130,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stax-bench-dwarf-"))
     try:
         exe = tmp / "qsort_split"
-        subprocess.run(["gcc", "-O2", "-fomit-frame-pointer", "-o", str(exe),
-                        str(REPO / "tests" / "dwarf" / "workloads" / "qsort_split.c")], check=True)
+        source = REPO / "tests/backend_linux/dwarf_callgraph/workloads/qsort_split.c"
+        subprocess.run(["gcc", "-O2", "-fomit-frame-pointer", "-o", str(exe), str(source)], check=True)
         python = sys.executable  # the interpreter running the bench (Debian's python3: no frame pointers)
         cpu, _ = cpu_time_of([str(exe), "0", "50"])
         rounds = max(50, int(50 * args.seconds / max(cpu, 1e-3)))

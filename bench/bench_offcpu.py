@@ -1,6 +1,6 @@
 """Off-CPU capture benchmark: stax vs perf on a context-switch-heavy workload, printed as ratios.
 
-Workload: tests/offcpu/workloads/capture_pingpong.c, two threads passing a byte over
+Workload: tests/backend_linux/off_cpu/workloads/capture_pingpong.c, two threads passing a byte over
 two pipes (every round trip is two blocking reads, two wakeups, two switch-outs),
 with ``--work`` iterations of busy work per round trip to set the switch rate
 (the default gives tens of thousands of switches a second here).
@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
-WORKLOAD_C = REPO / "tests" / "offcpu" / "workloads" / "capture_pingpong.c"
+WORKLOAD_C = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads" / "capture_pingpong.c"
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, int]:

@@ -13,7 +13,7 @@ import pytest
 from stax.events import ImageLoad, Sample, ThreadName
 from stax.recording.writer import RecordingBuilder
 from tests.annotate.conftest import stax
-from tests.offcpu.synthetic_off_cpu import write_nap_recording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import write_nap_recording
 from tests.render.synthetic_recording import write_recording
 
 

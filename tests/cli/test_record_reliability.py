@@ -131,8 +131,8 @@ def test_sigterm_is_named_in_the_summary(spinner_bin: Path, tmp_path: Path) -> N
 
 @pytest.fixture(scope="module")
 def qsort_split(bin_dir: Path) -> Path:
-    return compile_c(REPO / "tests" / "dwarf" / "workloads" / "qsort_split.c", bin_dir / "qsort_split",
-                     "-O2", "-fomit-frame-pointer")
+    source = REPO / "tests/backend_linux/dwarf_callgraph/workloads/qsort_split.c"
+    return compile_c(source, bin_dir / "qsort_split", "-O2", "-fomit-frame-pointer")
 
 
 def test_dwarf_duration_is_the_capture_time(qsort_split: Path, tmp_path: Path) -> None:

@@ -35,8 +35,8 @@ from stax.recording.writer import RecordingBuilder
 from stax.stack_table import Image
 from stax.views import ViewKind
 from tests.annotate.test_code_source_hook import JIT_START, JitCodePlugin
+from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
 from tests.core.test_import_hook import MAGIC, ToyPlugin
-from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -139,7 +139,8 @@ def test_hook_stax_privileged_brokers() -> None:
     mac = plugins.privileged_broker("darwin")  # staxd-macos: its host checks run anywhere
     rows = mac.doctor_table(FakeBackend().capabilities())
     assert [(type(r).__name__, r.name) for r in rows] == [
-        ("CapabilityRow", "on-CPU sampling"), ("HostCheck", "staxd LaunchDaemon"), ("HostCheck", "staxd socket")]
+        ("CapabilityRow", "on-CPU sampling"), ("HostCheck", "staxd LaunchDaemon"),
+        ("HostCheck", "staxd socket")]
     assert rows[1].status is CapabilityStatus.UNAVAILABLE and rows[1].fix == "run 'sudo stax setup'"
 
 

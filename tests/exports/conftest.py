@@ -57,9 +57,10 @@ def hotspots_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pingpong_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/offcpu/workloads/views_pingpong.c, 200 rounds: sleep and pipe waits on two threads."""
+    """tests/backend_linux/off_cpu/workloads/views_pingpong.c, 200 rounds: sleep and pipe waits, 2 threads."""
     work = tmp_path_factory.mktemp("pingpong")
-    exe = compile_c(REPO / "tests" / "offcpu" / "workloads" / "views_pingpong.c", work / "pingpong", *CFLAGS)
+    exe = compile_c(REPO / "tests/backend_linux/off_cpu/workloads/views_pingpong.c", work / "pingpong",
+                    *CFLAGS)
     rec = work / "pingpong.stax"
     stax("record", "-q", "-o", str(rec), "--", str(exe), "200")
     return rec

@@ -18,7 +18,7 @@ from stax.contracts import RenderOptions
 from stax_render.collapsed import OffCpuCollapsedRenderer
 from stax_render.flamegraph import OffCpuFlamegraphRenderer
 from stax_render.palette import REASON_COLOURS, reason_colour, reason_frame_colour
-from tests.offcpu.synthetic_off_cpu import MS, write_pingpong_recording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import MS, write_pingpong_recording
 from tests.render.test_flamegraph import run_script
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attrs
 
-from tests.offcpu.synthetic_off_cpu import write_pingpong_recording
+from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
 from tests.render.synthetic_recording import write_recording
 
 SEED = 16

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import compile_c
 from tests.security.planted_files import NOBODY, OTHER_UID, as_user, needs_root, needs_setpriv, stax
-from tests.symbols.test_jitdump_reader import DumpWriter
+from tests.symbols.jit.test_jitdump_reader import DumpWriter
 
 pytestmark = [needs_root, needs_setpriv]
 

@@ -54,7 +54,7 @@ __attribute__((noinline)) int exported_driver(int rounds, int n) {
 }
 """
 """The functions every debug-info test names: a forced-inline nest in a local function, freestanding
-(no headers), so the Mach-O tests build it too (``tests/macho/macho_build.py``)."""
+(no headers), so the Mach-O tests build it too (``tests/symbols/macho/macho_build.py``)."""
 
 SOURCE = "#include <stdio.h>\n#include <stdlib.h>\n" + INLINED_CODE + r"""
 int main(int argc, char **argv) {

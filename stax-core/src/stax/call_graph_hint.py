@@ -25,7 +25,6 @@ ENTRY_FUNCTIONS = frozenset({
     "runtime.goexit", "runtime.goexit.abi0", "runtime.rt0_go", "runtime.rt0_go.abi0", "runtime.mstart",
 })
 """Root frames that mean "this stack reached its beginning"."""
-TRUNCATED_FRAME = "[truncated]"
 MIN_SAMPLES = 50
 """Too few samples say nothing about the program."""
 SUGGEST_AT = 0.3

@@ -3,7 +3,7 @@
 Writers (the recording builder, ``stax record``, a capture backend) and readers (the
 reader, analyses, views) import these names instead of spelling the strings, so a key
 cannot be written under one spelling and read under another.  docs/recording-format.md
-lists the same keys (tests/core/test_meta_keys.py checks that the two agree).
+lists the same keys (tests/core/recording/test_meta_keys.py checks that the two agree).
 
 Values are JSON.  Three owners write disjoint sets of keys, each once:
 

@@ -12,10 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
-from stax.events import ImageKind
-from stax_symbols.debug_files.locator import PROCESS_LOCATOR, DebugFileLocator
+from stax_symbols.debug_files.located_source import LocatedFilesSource
 from stax_symbols.elf.elf_file import ElfReadError
-from stax_symbols.elf.memo import PROCESS_MEMO, ElfMemo
 
 if TYPE_CHECKING:
     from stax.stack_table import Image
@@ -23,24 +21,18 @@ if TYPE_CHECKING:
 DEBUG_FILE_SYMBOLS_ORDER = 200
 
 
-class DebugFileSymbolSource:
+class DebugFileSymbolSource(LocatedFilesSource):
     """Names ``ImageKind.ELF`` frames from the symbol table of the image's separate debug file."""
 
     name = "debug-file-symbols"
     order = DEBUG_FILE_SYMBOLS_ORDER
 
-    def __init__(self, locator: DebugFileLocator | None = None, elf_memo: ElfMemo | None = None) -> None:
-        self.locator = locator or PROCESS_LOCATOR
-        self.elf_memo = elf_memo or PROCESS_MEMO
-
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
     ) -> Mapping[int, Sequence[SymbolInfo]]:
         """Offsets -> vaddr through the image file's PT_LOAD, then the debug file's functions."""
-        if image.kind is not ImageKind.ELF or not offsets:
-            return {}
-        files = self.locator.locate(image, context)
-        if files.symbols_file is None or files.image_file is None:
+        files = self.files_for(image, offsets, context)
+        if files is None or files.symbols_file is None or files.image_file is None:
             return {}
         try:
             segments = self.elf_memo.load(files.image_file).segments

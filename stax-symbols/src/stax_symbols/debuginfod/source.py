@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
-from stax.events import ImageKind
-from stax_symbols.debug_files.locator import DELETED_SUFFIX, PROCESS_LOCATOR, DebugFileLocator
+from stax_symbols.debug_files.located_source import LocatedFilesSource
+from stax_symbols.debug_files.locator import DELETED_SUFFIX
 from stax_symbols.elf.elf_file import ElfReadError
-from stax_symbols.elf.memo import PROCESS_MEMO, ElfMemo
 
 if TYPE_CHECKING:
     from stax.stack_table import Image
@@ -24,25 +23,21 @@ if TYPE_CHECKING:
 DEBUGINFOD_ORDER = 400
 
 
-class DebuginfodExecutableSource:
+class DebuginfodExecutableSource(LocatedFilesSource):
     """Names ``ImageKind.ELF`` frames from debuginfod's copy of an executable that is gone."""
 
     name = "debuginfod"
     order = DEBUGINFOD_ORDER
 
-    def __init__(self, locator: DebugFileLocator | None = None, elf_memo: ElfMemo | None = None) -> None:
-        self.locator = locator or PROCESS_LOCATOR
-        self.elf_memo = elf_memo or PROCESS_MEMO
-
     def symbolicate(
         self, image: Image, offsets: Sequence[int], context: SymbolContext
     ) -> Mapping[int, Sequence[SymbolInfo]]:
         """Resolve offsets with the downloaded executable's .symtab/.dynsym; nothing otherwise."""
-        if image.kind is not ImageKind.ELF or not offsets or image.build_id is None:
+        if image.build_id is None:
             return {}
-        files = self.locator.locate(image, context)
-        path = image.path.removesuffix(DELETED_SUFFIX)
-        if files.image_file is None or files.image_file == path:
+        files = self.files_for(image, offsets, context)
+        on_disk = image.path.removesuffix(DELETED_SUFFIX)
+        if files is None or files.image_file is None or files.image_file == on_disk:
             return {}  # the file on disk is the image: the ELF source has named what it can
         try:
             loaded = self.elf_memo.load(files.image_file)

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from stax.contracts import SymbolContext, SymbolInfo
 from stax.events import ImageKind
-from stax_symbols.debug_files.locator import PROCESS_LOCATOR, DebugFileLocator, debug_roots
+from stax_symbols.debug_files.located_source import LocatedFilesSource
+from stax_symbols.debug_files.locator import DebugFileLocator, debug_roots
 from stax_symbols.dwarf.forms import DwarfError
 from stax_symbols.dwarf.memo import PROCESS_DWARF_MEMO, DwarfMemo
 from stax_symbols.elf.elf_file import ElfReadError
-from stax_symbols.elf.memo import PROCESS_MEMO, ElfMemo
+from stax_symbols.elf.memo import ElfMemo
 from stax_symbols.symbol_table import SymbolTable
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ DWARF_ORDER = 100
 """First: the most precise answer (inlines, lines) wherever debug info exists."""
 
 
-class DwarfSymbolSource:
+class DwarfSymbolSource(LocatedFilesSource):
     """Names ``ImageKind.ELF`` frames from DWARF, with inlined calls innermost first."""
 
     name = "dwarf"
@@ -41,9 +42,8 @@ class DwarfSymbolSource:
         dwarf_memo: DwarfMemo | None = None,
         elf_memo: ElfMemo | None = None,
     ) -> None:
-        self.locator = locator or PROCESS_LOCATOR
+        super().__init__(locator, elf_memo)
         self.dwarf_memo = dwarf_memo or PROCESS_DWARF_MEMO
-        self.elf_memo = elf_memo or PROCESS_MEMO
 
     def cache_token(self, image: Image, context: SymbolContext) -> str | None:
         """What debug info this source would read for ``image``, from a few stat calls.
@@ -62,10 +62,8 @@ class DwarfSymbolSource:
         self, image: Image, offsets: Sequence[int], context: SymbolContext
     ) -> Mapping[int, Sequence[SymbolInfo]]:
         """Resolve file offsets through the image's debug info; nothing if it has none."""
-        if image.kind is not ImageKind.ELF or not offsets:
-            return {}
-        files = self.locator.locate(image, context)
-        if files.dwarf_file is None or files.image_file is None:
+        files = self.files_for(image, offsets, context)
+        if files is None or files.dwarf_file is None or files.image_file is None:
             return {}
         try:
             segments = self.elf_memo.load(files.image_file).segments

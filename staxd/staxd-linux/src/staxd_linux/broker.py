@@ -1,6 +1,6 @@
 """What stax-core's ``stax setup`` and ``stax doctor`` call on Linux.
 
-stax-core imports no OS package by name: :class:`staxd_linux.plugin.LinuxBroker`,
+stax-core imports no OS package by name: the `LazyBroker` of :mod:`staxd_linux.plugin`,
 offered through the ``stax_privileged_brokers`` hook, forwards to these two functions.
 """
 
@@ -16,7 +16,8 @@ from stax.errors import StaxError
 
 def setup(*, dry_run: bool, uninstall: bool, out: TextIO) -> int:
     """Install (or with ``uninstall`` remove) staxd as a systemd service; print each step."""
-    from staxd_linux.service_install import Host, execute, plan_install, plan_uninstall
+    from stax.setup_plan import execute
+    from staxd_linux.service_install import Host, plan_install, plan_uninstall
 
     if not dry_run and os.geteuid() != 0:
         verb = "stax setup --uninstall" if uninstall else "stax setup"

@@ -19,12 +19,12 @@ from typing import Any
 import attrs
 
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus, HostCheck
+from stax.setup_plan import GROUP
 from stax_backend_linux.host_capabilities import HostFacts, probe_host
 from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, StaxdUnavailable
 from stax_binfmt import tracefs
 from stax_binfmt.staxd_protocol import default_socket_path
 from staxd_linux.policy import DEFAULT_POLICY_PATH
-from staxd_linux.service_install import GROUP
 
 OK = CapabilityStatus.AVAILABLE
 STAXD = CapabilityStatus.VIA_STAXD

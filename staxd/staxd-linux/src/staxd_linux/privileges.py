@@ -32,12 +32,13 @@ import os
 from stax_binfmt.linux_capabilities import CAPABILITY_NUMBERS, own_sets
 
 # What the grant path needs, each for a reason found by dropping it and watching what breaks
-# (tests/staxd/test_privileges.py runs the whole daemon test suite under exactly this set):
+# (tests/staxd_linux/test_privileges.py runs the whole daemon test suite under exactly this set):
 #   CAP_PERFMON  perf_event_open beyond perf_event_paranoid: kernel samples and call chains,
 #                CPU-wide events, tracepoints with raw data; and on another user's task, where
 #                perf_event_open accepts perfmon_capable() in place of ptrace_may_access() (since
-#                CAP_PERFMON came in, Linux 5.8; the check is perf_check_permission() today).  Also required to load a BPF_PROG_TYPE_PERF_EVENT
-#                program (bpf_prog_load: is_perfmon_prog_type).
+#                CAP_PERFMON came in, Linux 5.8; the check is perf_check_permission() today).
+#                Also required to load a BPF_PROG_TYPE_PERF_EVENT program
+#                (bpf_prog_load: is_perfmon_prog_type).
 #   CAP_BPF      bpf(BPF_PROG_LOAD) and bpf(BPF_MAP_CREATE) for the per-grant rate limiter, which
 #                is attached with PERF_EVENT_IOC_SET_BPF (unprivileged BPF is off on most hosts).
 # Not needed, and so dropped: CAP_SYS_PTRACE (/proc/PID/status and /proc/PID/task are world-readable,

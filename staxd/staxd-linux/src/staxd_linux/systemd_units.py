@@ -9,7 +9,7 @@ bounding set is :data:`staxd_linux.privileges.UNIT_CAPABILITIES` (the daemon dro
 to the runtime set itself once started), the file system is read-only except its
 RuntimeDirectory (it stays uid 0, which owns most of the system), no network, a
 system-call allow-list, and the usual kernel protections.  ``systemd-analyze
-security`` rates it 1.6 (tests/staxd/test_unit_hardening.py checks <= 3.0).
+security`` rates it 1.6 (tests/staxd_linux/test_unit_hardening.py checks <= 3.0).
 What it must keep: the real /proc of every process (ProtectProc= stays default:
 target checks read /proc/PID/status of other users, and hidepid would hide them
 from a daemon without CAP_SYS_PTRACE), perf_event_open and bpf (outside

@@ -16,7 +16,17 @@ from pathlib import Path
 import attrs
 
 from stax.errors import StaxError
-from stax.setup_plan import Action, group_exists, remove_file, run_command, user_in_group, write_file
+from stax.setup_plan import (
+    GROUP,
+    Action,
+    group_steps,
+    group_uninstall_step,
+    policy_install_step,
+    policy_uninstall_steps,
+    remove_file,
+    run_command,
+    write_file,
+)
 from staxd_linux.root_owned import first_unsafe
 from staxd_macos.launchd_plist import (
     LABEL,
@@ -29,7 +39,6 @@ from staxd_macos.launchd_plist import (
 )
 from staxd_macos.policy import DEFAULT_POLICY_TEXT
 
-GROUP = "stax"
 LAUNCHCTL = "/bin/launchctl"
 DSEDITGROUP = "/usr/sbin/dseditgroup"
 SERVICE = f"system/{LABEL}"
@@ -61,26 +70,10 @@ def plan_install(host: Host) -> list[Action]:
     data = plist_bytes(daemon_plist(command))
     actions = [Action(f"write {host.plist_path} (launchd runs {' '.join(command)} as root)",
                       write_file(host.plist_path, data, 0o644), detail=data.decode())]
-    if host.policy_path.exists():
-        actions.append(Action(f"keep the existing policy {host.policy_path}"))
-    else:
-        actions.append(Action(f"write the default policy {host.policy_path}",
-                              write_file(host.policy_path, DEFAULT_POLICY_TEXT, 0o644)))
-    if group_exists(GROUP):
-        actions.append(Action(f"keep the existing group {GROUP!r}"))
-    else:
-        actions.append(Action(f"create group {GROUP!r}: {DSEDITGROUP} -o create -r 'stax profiler' {GROUP}",
-                              run_command(DSEDITGROUP, "-o", "create", "-r", "stax profiler", GROUP)))
-    user = host.sudo_user
-    if not user or user == "root":
-        actions.append(Action(f"no invoking user (SUDO_USER is unset): add users with "
-                              f"'{DSEDITGROUP} -o edit -a USER -t user {GROUP}'"))
-    elif user_in_group(user, GROUP):
-        actions.append(Action(f"keep user {user} in group {GROUP!r}"))
-    else:
-        actions.append(Action(f"add user {user} to group {GROUP!r}: {DSEDITGROUP} -o edit -a {user} -t user"
-                              f" {GROUP} (takes effect at the next login)",
-                              run_command(DSEDITGROUP, "-o", "edit", "-a", user, "-t", "user", GROUP)))
+    actions.append(policy_install_step(host.policy_path, DEFAULT_POLICY_TEXT))
+    actions += group_steps(host.sudo_user, [DSEDITGROUP, "-o", "create", "-r", "stax profiler", GROUP],
+                           lambda user: [DSEDITGROUP, "-o", "edit", "-a", user, "-t", "user", GROUP],
+                           f"{DSEDITGROUP} -o edit -a USER -t user {GROUP}")
     actions.append(Action(f"{LAUNCHCTL} bootstrap system {host.plist_path}"
                           f" (starts staxd now and at every boot)",
                           run_command(LAUNCHCTL, "bootstrap", "system", str(host.plist_path))))
@@ -95,13 +88,6 @@ def plan_uninstall(host: Host) -> list[Action]:
         actions.append(Action(f"remove {host.plist_path}", remove_file(host.plist_path)))
     else:
         actions.append(Action(f"no LaunchDaemon at {host.plist_path}: nothing to stop"))
-    path = host.policy_path
-    if path.exists():
-        if path.read_text() == DEFAULT_POLICY_TEXT:
-            actions.append(Action(f"remove the default policy {path}", remove_file(path)))
-        else:
-            actions.append(Action(f"keep {path}: it was edited (remove it yourself if you want)"))
-    if group_exists(GROUP):
-        actions.append(Action(f"delete group {GROUP!r}: {DSEDITGROUP} -o delete {GROUP}",
-                              run_command(DSEDITGROUP, "-o", "delete", GROUP)))
+    actions += policy_uninstall_steps(host.policy_path, DEFAULT_POLICY_TEXT)
+    actions += group_uninstall_step([DSEDITGROUP, "-o", "delete", GROUP])
     return actions
