@@ -60,3 +60,15 @@ def kernel_thread_name(pid: int) -> str | None:
     except (IndexError, ValueError):
         return None
     return text[text.find("(") + 1:name_end] if flags & PF_KTHREAD else None
+
+
+def thread_group(tid: int) -> int | None:
+    """The process (thread group id) thread ``tid`` belongs to, from /proc/TID/status; None if gone."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

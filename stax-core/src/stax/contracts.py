@@ -39,10 +39,18 @@ class RecordRequest:
     kernel_stacks: bool = True
     off_cpu: bool = False
     counters: bool = False
+    event: str = "cpu-clock"
+    """What a sample counts, in perf's spelling (``-e``): cpu-clock, page-faults, sched:sched_switch, ..."""
+    period: int | None = None
+    """One sample every ``period`` events (``-c``); None: ``frequency`` samples a second."""
+    threads: tuple[int, ...] = ()
+    """``-t``: only these threads (of the processes in ``pids``, filled in by the backend)."""
 
     def target_description(self) -> str:
         if self.command:
-            return " ".join(self.command)
+            return " ".join(self.command) + (" (system-wide)" if self.system_wide else "")
+        if self.threads:
+            return "tid " + ",".join(str(t) for t in self.threads)
         if self.pids:
             return "pid " + ",".join(str(p) for p in self.pids)
         return "system-wide"

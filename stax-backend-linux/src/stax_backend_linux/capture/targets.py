@@ -29,7 +29,7 @@ from typing import Any
 from stax import target_exit
 from stax.errors import CaptureError, UsageError
 from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open, set_output
-from stax_binfmt.procfs import thread_ids
+from stax_binfmt.procfs import thread_group, thread_ids
 
 AttrFactory = Callable[[], Any]
 
@@ -111,6 +111,25 @@ def check_pids(pids: Sequence[int]) -> None:
         if pid <= 0 or not os.path.isdir(f"/proc/{pid}"):
             raise UsageError(f"No process with pid {pid} exists; check the pid (for example with ps) "
                              f"and try again.")
+
+
+def thread_pids(tids: Sequence[int]) -> tuple[int, ...]:
+    """The processes ``-t`` threads belong to; UsageError for a thread that does not exist."""
+    pids = []
+    for tid in tids:
+        pid = thread_group(tid)
+        if pid is None:
+            raise UsageError(f"No thread with id {tid} exists; check the id (for example with ps -eLf)"
+                             " and try again.")
+        pids.append(pid)
+    return tuple(dict.fromkeys(pids))
+
+
+def target_threads(pids: Sequence[int], tids: Sequence[int]) -> list[tuple[int, int]]:
+    """(pid, tid) of every thread to record: the ``-t`` threads, else every thread of the pids."""
+    if tids:
+        return [(thread_group(tid) or tid, tid) for tid in tids]
+    return [(pid, tid) for pid in pids for tid in threads_of([pid])]
 
 
 def threads_of(pids: Sequence[int]) -> list[int]:

@@ -26,7 +26,11 @@ from stax.recording import meta_keys as mk
 from stax.text_safety import printable
 
 # options of `stax record` that take a value: used to find where the command starts
-VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
+VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph",
+                 "-e", "--event", "-c", "--count", "-t", "--tid"}
+FREQUENCY_EVENTS = ("cpu-clock", "task-clock", "cycles", "cpu-cycles", "instructions")
+"""Events ``-F`` can sample by (clocks, and the PMU's counters as perf does); others take ``-c``."""
+DEFAULT_FREQUENCY = 999
 
 
 def split_command(argv: list[str]) -> list[str]:
@@ -46,17 +50,17 @@ def split_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def _parse_pids(text: str) -> tuple[int, ...]:
+def _parse_pids(text: str, flag: str = "-p", what: str = "process id") -> tuple[int, ...]:
     pids: list[int] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         if not part.isdigit() or int(part) <= 0:
-            raise UsageError(f"'{part}' is not a process id; give -p a comma-separated list of pids.")
+            raise UsageError(f"'{part}' is not a {what}; give {flag} a comma-separated list of {what}s.")
         pids.append(int(part))
     if not pids:
-        raise UsageError("-p needs at least one process id, e.g. -p 1234 or -p 1234,5678.")
+        raise UsageError(f"{flag} needs at least one {what}, e.g. {flag} 1234 or {flag} 1234,5678.")
     return tuple(pids)
 
 
@@ -102,11 +106,15 @@ class _StatusLine:
 def record(
     *command: str,
     output: Annotated[Path, Parameter(name=["-o", "--output"])] = Path("stax.stax"),
-    freq: Annotated[int, Parameter(name=["-F", "--freq"])] = 999,
+    freq: Annotated[int | None, Parameter(name=["-F", "--freq"])] = None,
+    event: Annotated[str, Parameter(name=["-e", "--event"])] = "cpu-clock",
+    count: Annotated[int | None, Parameter(name=["-c", "--count"])] = None,
     pid: Annotated[str | None, Parameter(name=["-p", "--pid"])] = None,
+    tid: Annotated[str | None, Parameter(name=["-t", "--tid"])] = None,
     all_cpus: Annotated[bool, Parameter(name=["-a", "--all-cpus"], negative="")] = False,
     duration: Annotated[float | None, Parameter(name=["-d", "--duration"])] = None,
     call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
+    g: Annotated[bool, Parameter(name=["-g"], negative="")] = False,
     no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name=["--off-cpu"], negative="--no-off-cpu")] = True,
     counters: Annotated[bool, Parameter(name=["--counters"], negative="")] = False,
@@ -134,15 +142,26 @@ def record(
         The recording file to write; an existing recording there is kept as NAME.old (perf's
         habit), and a file that is not a recording is never replaced without --force.
     freq
-        Samples per second per CPU.
+        Samples per second per CPU (default 999) of cpu-clock, task-clock, cycles or instructions.
+    event
+        What a sample counts, in perf's names: cpu-clock (the default), task-clock, page-faults,
+        context-switches, cpu-migrations, minor-faults, major-faults, a tracepoint such as
+        sched:sched_switch; cycles or instructions with a hardware PMU.
+    count
+        One sample every this many events (perf's -c; for cpu-clock and task-clock, ns).  The
+        default for events other than clocks and PMU counters is every event.
     pid
         Attach to these running processes (comma-separated), including all their threads.
+    tid
+        Attach to these threads only (comma-separated thread ids).
     all_cpus
-        Record every process on every CPU (system-wide).
+        Record every process on every CPU (system-wide); with a command, for as long as it runs.
     duration
         Stop after this many seconds (the profiled command is then terminated).
     call_graph
         Stack unwinding: ``fp`` (frame pointers, in the kernel) or ``dwarf[,SIZE]``.
+    g
+        Record call graphs, as perf's -g: the default unwinding (stax always records stacks).
     no_kernel
         Do not record kernel frames.
     off_cpu
@@ -165,7 +184,7 @@ def record(
     from stax.recording.writer import RecordingBuilder
 
     request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
-                       off_cpu=off_cpu, counters=counters)
+                       off_cpu=off_cpu, counters=counters, event=event, count=count, tid=tid)
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
@@ -243,15 +262,26 @@ def _fate_text(summary: CaptureSummary) -> str:
     return ""
 
 
-def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,
-             call_graph: str, *, no_kernel: bool, off_cpu: bool, counters: bool) -> RecordRequest:
+def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None,
+             freq: int | None, call_graph: str, *, no_kernel: bool, off_cpu: bool, counters: bool,
+             event: str = "cpu-clock", count: int | None = None, tid: str | None = None) -> RecordRequest:
     """The request the flags make, checked here once: backends check only what their host allows
-    (the kernel's maximum rate, whether the pids exist)."""
-    targets = sum(bool(x) for x in (command, pid, all_cpus))
+    (the kernel's maximum rate, whether the pids exist, which events it has)."""
+    targets = sum(bool(x) for x in (command, pid, tid, all_cpus))
     if targets == 0:
-        raise UsageError("Nothing to record; give a command after --, -p PID, or -a.")
-    if targets > 1:
-        raise UsageError("Give only one target: a command, -p PID, or -a.")
+        raise UsageError("Nothing to record; give a command after --, -p PID, -t TID, or -a.")
+    if targets > 1 and not (targets == 2 and command and all_cpus):  # -a -- CMD: perf's system-wide run
+        raise UsageError("Give only one target: a command, -p PID, -t TID, or -a (or -a with a command).")
+    if freq is not None and count is not None:
+        raise UsageError("Give -F (samples per second) or -c (one sample every N events), not both.")
+    if freq is not None and event not in FREQUENCY_EVENTS:
+        raise UsageError(f"-F samples cpu-clock, task-clock, cycles or instructions by time; -e {event}"
+                         " is sampled by count: give -c N (one sample every N events; the default is"
+                         " every event).")
+    if count is not None and count <= 0:
+        raise UsageError(f"-c {count} must be a positive number of events.")
+    period = count if count is not None or event in FREQUENCY_EVENTS else 1
+    freq = DEFAULT_FREQUENCY if freq is None else freq
     if not 1 <= freq <= 100_000:
         raise UsageError(f"-F {freq} is out of range; use a frequency from 1 to 100000 Hz.")
     if duration is not None and duration <= 0:
@@ -260,6 +290,9 @@ def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration
     return RecordRequest(
         command=tuple(command),
         pids=_parse_pids(pid) if pid else (),
+        threads=_parse_pids(tid, "-t", "thread id") if tid else (),
+        event=event,
+        period=period,
         system_wide=all_cpus,
         duration=duration,
         frequency=freq,
@@ -283,7 +316,7 @@ def _recording_meta(request: RecordRequest, backend: CaptureBackend, summary: Ca
         mk.OS: sys.platform,
         mk.KERNEL: uname.release,
         mk.BACKEND: backend.name,
-        mk.FREQUENCY: request.frequency,
+        mk.FREQUENCY: request.frequency if request.period is None else None,
         mk.CALL_GRAPH: request.call_graph,
         mk.DURATION_S: round(elapsed, 6),
         mk.LOST_RECORDS: summary.lost_records,
