@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from stax.recording.reader import Recording
-from tests.cli.conftest import STAX, stax, wait_for_samples
 from tests.backend_macos.conftest import server_binary  # noqa: F401  (the fixture the ktrace below needs)
 from tests.backend_macos.kdebug_builder import ktrace_file
 from tests.backend_macos.server_trace import server_trace
+from tests.cli.conftest import STAX, stax, wait_for_samples
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for perf_event_open")
 
