@@ -50,3 +50,17 @@ def test_the_install_command_names_every_linux_distribution_by_its_directory() -
     requirements = root["dependencies"] + root["optional-dependencies"]["linux"]
     needed = {re.split(r"[=<>;\s]", req)[0] for req in requirements}
     assert needed <= named, f"missing from the README's pip install: {sorted(needed - named)}"
+
+
+def test_no_message_of_stax_core_installs_the_pypi_stax() -> None:
+    """What stax itself tells a user to run (no backend, no staxd) installs from the clone."""
+    wrong = re.compile(r"pip install (-U )?'?stax(\[|\b(?!-))")
+    offenders = [str(path.relative_to(REPO)) for path in (REPO / "stax-core" / "src").rglob("*.py")
+                 if path.name != "install_hint.py" and wrong.search(path.read_text())]  # (it names the trap)
+    assert offenders == []
+    from stax.install_hint import install_from_clone
+
+    for distribution in ("stax-backend-linux", "staxd-linux", "staxd-macos"):
+        directory = install_from_clone(distribution).split()[2]
+        assert (REPO / directory / "pyproject.toml").is_file()
+        assert _distribution(REPO / directory) == distribution
