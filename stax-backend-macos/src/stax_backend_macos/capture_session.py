@@ -86,6 +86,9 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
     """Record on this Mac (NEVER RUN ON A MAC: written from the documentation, see the README)."""
     if sys.platform != "darwin":
         raise CaptureError("The macOS backend records only on macOS; this host is not macOS.")
+    if request.event != "cpu-clock" or request.period is not None or request.threads:
+        raise UsageError("-e, -c and -t are perf's (Linux) spellings; on macOS stax samples CPU time with"
+                         " kperf's timer at -F, for a command, -p PIDs or -a.")
     from stax_backend_macos.suspended_command import resume, spawn_suspended
 
     command_pid = spawn_suspended(request.command) if request.command else None
