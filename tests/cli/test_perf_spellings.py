@@ -262,3 +262,21 @@ def test_a_with_a_command_records_the_system_while_it_runs(tmp_path: Path) -> No
     span = max(times) - min(times)
     assert close(len(times) / span, 999 * cpus, 0.1), (len(times), span)
     assert meta(rec, "target") == "sleep 1.5 (system-wide)"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/setpriv").exists(), reason="needs setpriv (util-linux)")
+@pytest.mark.parametrize(("event", "sentence"), [
+    ("context-switches", "stax: -e context-switches happens in the kernel, so it is sampled only in kernel"
+                         " mode, and kernel.perf_event_paranoid (2) keeps this user from it; record as root,"
+                         " or run 'sudo sysctl kernel.perf_event_paranoid=1' (staxd grants cpu-clock sampling"
+                         " only).\n"),
+    ("sched:sched_switch", "stax: -e sched:sched_switch is a tracepoint, whose tracefs files only root may"
+                           " read; record it as root.\n"),
+])
+def test_kernel_events_as_a_user_say_what_to_do(event: str, sentence: str, world_dir: Path) -> None:
+    if Path("/proc/sys/kernel/perf_event_paranoid").read_text().strip() != "2":
+        pytest.skip("the sentence names kernel.perf_event_paranoid 2")
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", STAX, "record",
+                           "-e", event, "-o", str(world_dir / "r.stax"), "--", "true"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (1, 2) and proc.stderr == sentence, proc.stderr

@@ -37,7 +37,7 @@ from stax_backend_linux.capture.count_sampling import CountSamplingStage, kept_i
 from stax_backend_linux.capture.event_opener import KERNEL_FRAMES, EventOpener, StaxdTarget
 from stax_backend_linux.capture.ring_buffer import PAGE_SIZE, RingBuffer
 from stax_backend_linux.capture.ring_drainer import RingDrainer
-from stax_backend_linux.capture.sampling_event import is_default_sampling, sampling_event
+from stax_backend_linux.capture.sampling_event import IN_PROCESS_FIX, is_default_sampling, sampling_event
 from stax_backend_linux.capture.targets import (
     CommandTarget,
     PerCpuEvents,
@@ -171,12 +171,12 @@ class CaptureSession:
             if system_wide_denied or self.facts.sampling_errno:
                 raise CaptureError(f"-e, -c and -t are recorded with events stax opens itself, which"
                                    f" kernel.perf_event_paranoid ({self.facts.paranoid}) does not allow"
-                                   f" here; {PARANOID_FIX}.")
+                                   f" here; {IN_PROCESS_FIX}.")
             staxd_kernel = False
             if self.event.kernel_only and not kernel:
                 why = ("--no-kernel leaves kernel mode out" if not want_kernel else
                        f"kernel.perf_event_paranoid ({self.facts.paranoid}) keeps this user from it")
-                fix = "drop --no-kernel" if not want_kernel else PARANOID_FIX
+                fix = "drop --no-kernel" if not want_kernel else IN_PROCESS_FIX
                 raise CaptureError(f"-e {req.event} happens in the kernel, so it is sampled only in kernel"
                                    f" mode, and {why}; {fix}.")
         if staxd_kernel or system_wide_denied or self.facts.sampling_errno:
