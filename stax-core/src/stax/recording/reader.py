@@ -112,7 +112,7 @@ class Recording:
             if version > SCHEMA_VERSION:
                 raise RecordingFormatError(
                     f"{path} uses recording schema {version}, newer than this stax understands"
-                    f" ({SCHEMA_VERSION}); install a newer stax from its repository (README: Install)."
+                    f" ({SCHEMA_VERSION}); upgrade stax from its repository (README.md, Install)."
                 )
             if version < SCHEMA_VERSION:
                 raise RecordingFormatError(
