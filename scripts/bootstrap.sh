@@ -45,7 +45,7 @@ stamp=.venv/.stax-installed
 if [ ! -f "$stamp" ] || [ -n "$(find . -name pyproject.toml -newer "$stamp" -not -path './.venv/*' -not -path './tests/*' | head -1)" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
     .venv/bin/python -m pip install -q \
-        -e ./stax-core -e ./stax-binfmt -e ./stax-symbols -e ./stax-render \
+        -e ./stax-core -e ./stax-binfmt -e ./stax-symbols -e ./stax-render -e ./stax-web \
         -e ./stax-backend-linux -e ./stax-backend-macos \
         -e ./staxd/staxd-linux -e ./staxd/staxd-macos \
         -e '.[linux,dev]'

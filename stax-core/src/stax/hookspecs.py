@@ -156,5 +156,5 @@ def stax_cli_commands(app: cyclopts.App) -> None:
 
     :param app: The root :class:`cyclopts.App`.
 
-    Implemented by ``stax-symbols`` (``stax symbolize``).
+    Implemented by ``stax-symbols`` (``stax symbolize``) and ``stax-web`` (``stax serve``).
     """

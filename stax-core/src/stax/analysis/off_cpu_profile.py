@@ -22,6 +22,7 @@ from stax.analysis.profile import (
     DisplayTreeBuilder,
     Profile,
     ThreadStack,
+    display_tree_builder,
     duration_from_meta,
 )
 from stax.blocked_reason import BlockedReason
@@ -69,9 +70,11 @@ class OffCpuProfile(Profile):
     """Off-CPU spans in the whole recording, before the filter, preemptions included."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
-        """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass)."""
-        builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       builder: DisplayTreeBuilder | None = None) -> OffCpuProfile:
+        """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass);
+        ``builder`` as for :meth:`Profile.from_recording`."""
+        builder = builder if builder is not None else display_tree_builder(recording)
         thread_stacks: list[ThreadStack] = []
         per_leaf: dict[tuple[int, str], list[int]] = {}
         per_reason: dict[str, list[int]] = {}

@@ -204,17 +204,25 @@ class Profile:
     """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Profile:
-        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass)."""
-        labels = recording.frame_labels()
-        parents, frames = recording.stack_arrays()
-        builder = DisplayTreeBuilder(labels, parents, frames, recording.path)
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       builder: DisplayTreeBuilder | None = None, per_thread: bool = True) -> Profile:
+        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass).
+
+        ``builder`` (one made by :func:`display_tree_builder` for this recording) is reused
+        and grown, so several selections of one recording map each stack once; the
+        profile then shares its node arrays, which later profiles only append to.  Without
+        ``per_thread`` the samples are summed per stack only and ``thread_stacks`` is empty
+        (a call tree needs no more; a recording of many threads aggregates several times faster)."""
+        builder = builder if builder is not None else display_tree_builder(recording)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
-        for pid, tid, stack_id, count, weight in recording.thread_stack_totals(flt):
+        rows = (recording.thread_stack_totals(flt) if per_thread else
+                [(0, 0, stack_id, count, weight) for stack_id, count, weight in recording.stack_totals(flt)])
+        for pid, tid, stack_id, count, weight in rows:
             node = builder.node_of(stack_id)
             weight = weight or 0
-            thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
+            if per_thread:
+                thread_stacks.append(ThreadStack(pid, tid, node, count, weight))
             totals = per_node.get(node)
             if totals is None:
                 per_node[node] = [count, weight]
@@ -316,6 +324,11 @@ class Profile:
 
     def lost_total(self) -> int:
         return sum(self.lost.values())
+
+
+def display_tree_builder(recording: Recording) -> DisplayTreeBuilder:
+    """A new :class:`DisplayTreeBuilder` over ``recording``'s frames and stack table."""
+    return DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
 
 
 def _int(value: object) -> int | None:

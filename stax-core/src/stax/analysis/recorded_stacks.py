@@ -3,9 +3,8 @@
 The profile views merge frames per function (:class:`stax.analysis.profile.DisplayFrame`);
 exports keep what was recorded: one frame per address in an image, with the functions
 inlined there as source lines of that one frame.  That is what pprof calls a location
-(lines innermost first), what the Firefox Profiler calls a native frame with inline
-depths, and what the web UI's source and annotate panes start from.  The pprof,
-speedscope and Firefox Profiler exports and the web UI (``stax serve``) share it.
+(lines innermost first) and what the Firefox Profiler calls a native frame with inline
+depths.  The pprof, speedscope and Firefox Profiler exports share it.
 """
 
 from __future__ import annotations

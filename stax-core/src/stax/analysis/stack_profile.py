@@ -1,10 +1,10 @@
 """The :class:`StackProfile`: on- and off-CPU time per thread and recorded stack, with frame details.
 
 What a profile travels as: pprof samples (one per thread, stack and blocked reason, with
-thread and reason labels), speedscope's sampled profiles (one per thread), and what the
-web UI (``stax serve``) aggregates its per-thread views from.  Both totals come from SQL
-``GROUP BY`` passes the profile views use too (``sample_totals`` per thread and stack;
-``off_cpu_spans`` per thread, stack and reason), so nothing is loaded per sample; the
+thread and reason labels) and speedscope's sampled profiles (one per thread).  Both
+totals come from SQL ``GROUP BY`` passes the profile views use too (``sample_totals`` per
+thread and stack; ``off_cpu_spans`` per thread, stack and reason), so nothing is loaded
+per sample; the
 stacks stay the recorded ones (:class:`~stax.analysis.recorded_stacks.RecordedStacks`),
 each frame an address with its inlined calls, rather than the merged display tree.
 

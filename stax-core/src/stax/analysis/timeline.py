@@ -1,14 +1,14 @@
 """The :class:`Timeline`: a stack profile with time, per thread: sample slices and off-CPU spans.
 
-Tools that draw a profile over time (the Firefox Profiler's tracks, the web UI's timeline
-of ``stax serve``) need to know *when* each stack ran, which the per-(thread, stack)
-totals do not keep.  Samples are grouped in SQL per thread, stack and time slice
-(:data:`MIN_SLICE_NS` wide, wider for long recordings so there are at most
-:data:`MAX_SLICES`), so a timeline costs one ``GROUP BY`` pass and never a Python
-object per sample.  Off-CPU spans are kept one by one: each is an interval with its
-own start, end, reason and wait site (Firefox Profiler markers, the web UI's coloured
-spans).  Times are ns since the first selected sample or span (:attr:`Timeline.origin_ns`,
-on the recording's clock).
+Tools that draw a profile over time (the Firefox Profiler's tracks) need to know *when*
+each stack ran, which the per-(thread, stack) totals do not keep.  Samples are grouped in
+SQL per thread, stack and time slice (:data:`MIN_SLICE_NS` wide, wider for long
+recordings so there are at most :data:`MAX_SLICES`), so a timeline costs one ``GROUP BY``
+pass and never a Python object per sample.  Off-CPU spans are kept one by one: each is an
+interval with its own start, end, reason and wait site (Firefox Profiler markers).
+``stax serve`` draws its timeline from two smaller reader queries instead (sample density
+per bucket and thread, each thread's longest spans).  Times are ns since the first
+selected sample or span (:attr:`Timeline.origin_ns`, on the recording's clock).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
@@ -24,6 +24,9 @@ from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, Reco
 from stax.errors import StaxError, UsageError
 from stax.recording import meta_keys as mk
 from stax.text_safety import printable
+
+if TYPE_CHECKING:
+    import cyclopts
 
 # options of `stax record` that take a value: used to find where the command starts
 VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph",
@@ -122,6 +125,7 @@ def record(
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
     force: Annotated[bool, Parameter(name=["--force"], negative="")] = False,
+    serve: Annotated[bool, Parameter(name=["--serve"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
 
@@ -178,6 +182,8 @@ def record(
         No status line and no summary.
     force
         Write the recording even where a file that is not a recording stands (it is kept as NAME.old).
+    serve
+        Then open the recording in the browser (``stax serve``, from the stax-web plugin).
     """
     from stax.call_graph_hint import call_graph_hint
     from stax.plugin_manager import get_plugins
@@ -185,6 +191,7 @@ def record(
 
     request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
                        off_cpu=off_cpu, counters=counters, event=event, count=count, tid=tid)
+    serve_app = _serve_command() if serve else None  # before recording: a missing plugin says so now
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
     capabilities = backend.capabilities()
@@ -240,6 +247,9 @@ def record(
             f"{stopped}{_fate_text(summary)}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
+    if serve_app is not None:
+        return serve_app(["serve", str(output)], result_action="return_value", exit_on_error=False,
+                         print_error=False)
     return _exit_status(request, summary, stop_signal)
 
 
@@ -260,6 +270,18 @@ def _fate_text(summary: CaptureSummary) -> str:
     if summary.target_exit_code and not summary.target_stopped:
         return f"; the command exited with status {summary.target_exit_code}"
     return ""
+
+
+def _serve_command() -> cyclopts.App:
+    """The CLI with a ``serve`` command, found like any plugin command (core never imports
+    stax-web), or the sentence saying how to get one."""
+    from stax.cli.app import build_app
+
+    app = build_app()
+    if "serve" not in app:
+        raise UsageError("--serve opens the recording in the browser through the stax-web plugin,"
+                         " which is not installed; install it (pip install stax-web) or leave out --serve.")
+    return app
 
 
 def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None,

@@ -55,9 +55,17 @@ class SampleFilter:
     pids: frozenset[int] = frozenset()
     tids: frozenset[int] = frozenset()
     comms: frozenset[str] = frozenset()
+    start: int | None = None
+    """Only what happened at or after this time (ns on the recording's clock): samples taken
+    in ``[start, end)``, off-CPU spans overlapping it (their time clipped to it), wakeups in it.
+    Counter totals ignore the time range (counters are running totals)."""
+    end: int | None = None
 
     def is_empty(self) -> bool:
-        return not (self.pids or self.tids or self.comms)
+        return not (self.pids or self.tids or self.comms or self.has_time_range())
+
+    def has_time_range(self) -> bool:
+        return self.start is not None or self.end is not None
 
 
 class Recording:
@@ -137,18 +145,28 @@ class Recording:
             raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc,
                                          self._totals) from None
 
-    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
+    def _sample_source(self, flt: SampleFilter) -> tuple[str, str]:
+        """(table, count expression) to aggregate samples from: the per-(thread, stack) totals,
+        or the raw samples for a time range (the totals keep no time) or an unfinished file."""
+        if flt.has_time_range():
+            return "samples", "count(*)"
+        return self._totals, self._count
+
+    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
+                      table: str | None = None) -> str:
         """``sum(weight)`` of a group, failing the query when the group is damaged.
 
         The per-stack totals of a finished recording were checked whole on open."""
-        if self._totals == "sample_totals":
+        if (table or self._totals) == "sample_totals":
             return "sum(weight)"
         return validation.checked("sum(weight)", validation.SAMPLES,
                                   validation.sample_rules(self._shape, ids, stack))
 
-    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None) -> str:
-        """``sum(end - start)`` of a group, failing the query when the group is damaged."""
-        return validation.checked("sum(end - start)", validation.SPANS,
+    def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
+                    flt: SampleFilter | None = None) -> str:
+        """The off-CPU time of a group (clipped to ``flt``'s time range), failing the query when
+        the group is damaged."""
+        return validation.checked(f"sum({_span_ns(flt)})", validation.SPANS,
                                   validation.span_rules(self._shape, ids, stack))
 
     def _wakeup_check(self, ids: tuple[str, ...], stack: str | None = None) -> str:
@@ -250,9 +268,18 @@ class Recording:
 
     # -- samples --------------------------------------------------------------------------------
 
-    def _where(self, flt: SampleFilter) -> tuple[str, list[object]]:
+    def _where(self, flt: SampleFilter, times: str | None = "time") -> tuple[str, list[object]]:
+        """The WHERE clause of ``flt``; ``times`` names how a row has a time: ``"time"`` (one
+        instant: samples, wakeups), ``"span"`` (``start``/``end`` columns: kept when they
+        overlap the range) or None (no time: the range is ignored)."""
         clauses: list[str] = []
         params: list[object] = []
+        if times is not None and flt.start is not None:
+            clauses.append("end > ?" if times == "span" else f"{times} >= ?")
+            params.append(flt.start)
+        if times is not None and flt.end is not None:
+            clauses.append("start < ?" if times == "span" else f"{times} < ?")
+            params.append(flt.end)
         if flt.pids:
             clauses.append(f"pid IN ({','.join('?' * len(flt.pids))})")
             params.extend(sorted(flt.pids))
@@ -270,9 +297,10 @@ class Recording:
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
         where, params = self._where(flt)
-        weight = self._sample_check(stack="stack_id")
+        table, count = self._sample_source(flt)
+        weight = self._sample_check(stack="stack_id", table=table)
         return self._query(
-            f"SELECT stack_id, {self._count}, {weight} FROM {self._totals}{where} GROUP BY stack_id",
+            f"SELECT stack_id, {count}, {weight} FROM {table}{where} GROUP BY stack_id",
             params,
         )
 
@@ -281,9 +309,10 @@ class Recording:
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
         where, params = self._where(flt)
-        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id")
+        table, count = self._sample_source(flt)
+        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id", table=table)
         return self._query(
-            f"SELECT pid, tid, stack_id, {self._count}, {weight} FROM {self._totals}{where}"
+            f"SELECT pid, tid, stack_id, {count}, {weight} FROM {table}{where}"
             " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
             params,
         )
@@ -291,9 +320,10 @@ class Recording:
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
         where, params = self._where(flt)
-        weight = self._sample_check(ids=("pid", "tid"))
+        table, count = self._sample_source(flt)
+        weight = self._sample_check(ids=("pid", "tid"), table=table)
         return self._query(
-            f"SELECT pid, tid, {self._count}, {weight} FROM {self._totals}{where} GROUP BY pid, tid",
+            f"SELECT pid, tid, {count}, {weight} FROM {table}{where} GROUP BY pid, tid",
             params,
         )
 
@@ -311,6 +341,20 @@ class Recording:
         return self._query(
             f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), {weight} FROM samples{where}"
             " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
+            [origin, max(1, slice_ns), *params],
+        )
+
+    def thread_sample_slices(self, flt: SampleFilter, origin: int, slice_ns: int
+                             ) -> list[tuple[int, int, int, int]]:
+        """(slice, pid, tid, count) per time slice and thread: sample density over time (the web
+        UI's timeline tracks); slice ``n`` covers ``[origin + n * slice_ns, origin + (n + 1) *
+        slice_ns)``."""
+        where, params = self._where(flt)
+        count = validation.checked("count(*)", validation.SAMPLES,
+                                   validation.sample_rules(self._shape, ("pid", "tid")))
+        return self._query(
+            f"SELECT (time - ?) / ? AS slice, pid, tid, {count} FROM samples{where}"
+            " GROUP BY slice, tid, pid ORDER BY slice",
             [origin, max(1, slice_ns), *params],
         )
 
@@ -334,11 +378,11 @@ class Recording:
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, "span")
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = self._span_check(stack="stack_id")
+        ns = self._span_check(stack="stack_id", flt=flt)
         return self._query(
             f"SELECT stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason",
@@ -348,8 +392,8 @@ class Recording:
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
         self._check(validation.SPANS)
-        where, params = self._where(flt)
-        ns = self._span_check(ids=("pid", "tid"))
+        where, params = self._where(flt, "span")
+        ns = self._span_check(ids=("pid", "tid"), flt=flt)
         return self._query(
             f"SELECT pid, tid, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY pid, tid, reason",
@@ -357,8 +401,10 @@ class Recording:
         )
 
     def off_cpu_spans(self, flt: SampleFilter = SampleFilter()) -> list[tuple]:
-        """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start."""
-        where, params = self._where(flt)
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start.
+
+        With a time range: the spans overlapping it, unclipped."""
+        where, params = self._where(flt, "span")
         stack = validation.checked("stack_id", validation.SPANS,
                                    validation.span_row_rules(self._shape), per_row=True)
         return self._query(
@@ -379,7 +425,7 @@ class Recording:
     def counter_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int]]:
         """(pid, tid, counter name, last value) per thread: counters are running totals."""
         self._check(validation.COUNTERS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, None)
         return self._query(
             f"SELECT pid, tid, name, max(value) FROM counter_values{where} GROUP BY pid, tid, name",
             params,
@@ -395,26 +441,47 @@ class Recording:
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, "span")
         if not include_preempted:
             cond = "reason != 'preempted'"
             where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = self._span_check(ids=("pid", "tid"), stack="stack_id")
+        ns = self._span_check(ids=("pid", "tid"), stack="stack_id", flt=flt)
         return self._query(
             f"SELECT pid, tid, stack_id, reason, count(*), {ns} FROM off_cpu_spans{where}"
             " GROUP BY stack_id, reason, tid, pid",
             params,
         )
 
+    def longest_off_cpu_spans(self, flt: SampleFilter, per_thread: int
+                              ) -> list[tuple[int, int, int, int, str, int]]:
+        """(start, end, pid, tid, reason, spans of that thread) of each thread's ``per_thread``
+        longest off-CPU spans passing ``flt`` (unclipped), preemptions included: a timeline draws
+        these, and says how many it left out."""
+        where, params = self._where(flt, "span")
+        reason = validation.checked("reason", validation.SPANS, validation.span_row_rules(self._shape),
+                                    per_row=True)
+        return self._query(
+            f"SELECT start, end, pid, tid, reason, n FROM (SELECT start, end, pid, tid, {reason} AS reason,"
+            " row_number() OVER (PARTITION BY pid, tid ORDER BY end - start DESC) AS r,"
+            f" count(*) OVER (PARTITION BY pid, tid) AS n FROM off_cpu_spans{where}) WHERE r <= ?"
+            " ORDER BY pid, tid, start",
+            [*params, per_thread],
+        )
+
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
-        """(first switch-out, last switch-in) in ns of the spans passing ``flt``, or None."""
-        where, params = self._where(flt)
+        """(first switch-out, last switch-in) in ns of the spans passing ``flt`` (clipped to its
+        time range), or None."""
+        where, params = self._where(flt, "span")
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
         if first is None:
             return None
         if not (type(first) is int and type(last) is int and 0 <= first <= last):  # noqa: E721
             raise validation.damaged(self.path, f"its off-CPU spans run from {first!r} to {last!r} ns")
+        if flt.start is not None:
+            first = max(first, flt.start)
+        if flt.end is not None:
+            last = min(last, flt.end)
         return first, last
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
@@ -423,7 +490,7 @@ class Recording:
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, {count} FROM (SELECT wakee_pid AS pid,"
-            f" wakee_tid AS tid, waker_pid, waker_tid FROM wakeups){where}"
+            f" wakee_tid AS tid, waker_pid, waker_tid, time FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid",
             params,
         )
@@ -438,10 +505,10 @@ class Recording:
         excluded: nobody wakes a runnable thread.
         """
         self._check(validation.SPANS)
-        where, params = self._where(flt)
+        where, params = self._where(flt, "span")
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
-        ns = validation.checked("sum(s.end - s.start)", validation.SPANS, [
+        ns = validation.checked(f"sum({_span_ns(flt, 's.')})", validation.SPANS, [
             *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
             *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
                                      nullable=True),
@@ -469,7 +536,7 @@ class Recording:
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(
             f"SELECT pid, tid, waker_pid, waker_tid, stack_id, {count} FROM (SELECT wakee_pid AS pid,"
-            f" wakee_tid AS tid, waker_pid, waker_tid, stack_id FROM wakeups){where}"
+            f" wakee_tid AS tid, waker_pid, waker_tid, stack_id, time FROM wakeups){where}"
             " GROUP BY pid, tid, waker_pid, waker_tid, stack_id",
             params,
         )
@@ -479,10 +546,11 @@ class Recording:
     def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
         where, params = self._where(flt)
-        weight = self._sample_check(stack="stack_id")
+        table, count = self._sample_source(flt)
+        weight = self._sample_check(stack="stack_id", table=table)
         return self._query(
-            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {self._count} AS c,"
-            f" {weight} AS w FROM {self._totals}{where} GROUP BY stack_id) t"
+            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {count} AS c,"
+            f" {weight} AS w FROM {table}{where} GROUP BY stack_id) t"
             " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
             params,
         )
@@ -505,3 +573,13 @@ class Recording:
             out.append((fid, image_id, from_sql_u64(offset), bool(kernel), bool(ret), function,
                         sym_offset, file, line))
         return out
+
+
+def _span_ns(flt: SampleFilter | None, prefix: str = "") -> str:
+    """The SQL for one span's off-CPU ns: ``end - start``, clipped to ``flt``'s time range."""
+    end, start = f"{prefix}end", f"{prefix}start"
+    if flt is not None and flt.end is not None:
+        end = f"min({end}, {int(flt.end)})"
+    if flt is not None and flt.start is not None:
+        start = f"max({start}, {int(flt.start)})"
+    return f"{end} - {start}"
