@@ -279,8 +279,11 @@ def _serve_command() -> cyclopts.App:
 
     app = build_app()
     if "serve" not in app:
+        from stax.install_hint import install_from_clone
+
         raise UsageError("--serve opens the recording in the browser through the stax-web plugin,"
-                         " which is not installed; install it (pip install stax-web) or leave out --serve.")
+                         f" which is not installed; install it ({install_from_clone('stax-web')}) or leave"
+                         " out --serve.")
     return app
 
 
