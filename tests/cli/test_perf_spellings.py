@@ -113,8 +113,9 @@ def test_c_keeps_one_sample_in_n(faults: Path, tmp_path: Path) -> None:
 def test_e_switch_events_count_what_perf_counts(event: str, sleeps: Path, tmp_path: Path) -> None:
     samples, events, proc = stax_record(tmp_path, "-e", event, "--", str(sleeps), str(SLEEPS))
     _, perf_events = perf_record(tmp_path, "-e", event, "--", str(sleeps), str(SLEEPS))
-    # one switch per sleep, plus the preemptions a loaded machine adds to either run
-    assert SLEEPS <= events < SLEEPS * 1.2
+    # one switch per sleep (the first or last may fall outside the events' window), plus the
+    # preemptions a loaded machine adds to either run
+    assert SLEEPS * 0.99 <= events < SLEEPS * 1.2
     assert close(events, perf_events, 0.1), (events, perf_events)
     if event == "context-switches":  # off-CPU recording would sample the same switch-outs
         assert ("stax: Off-CPU time was not recorded: -e context-switches samples the same switch-outs;"
