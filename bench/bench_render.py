@@ -39,8 +39,10 @@ SAMPLES = 200_000
 STAX = str(Path(sys.executable).parent / "stax")
 
 
-def big_recording(path: Path) -> Path:
-    """200k samples over ~5,000 distinct stacks 8-16 frames deep, in 4 threads."""
+def big_recording(path: Path, mangled: bool = False) -> Path:
+    """200k samples over ~5,000 distinct stacks 8-16 frames deep, in 4 threads; with ``mangled``
+    every function has a C++ (Itanium) name, ``bench::NAME(int, char const*)``, that each view
+    demangles (about 1,270 distinct names)."""
     stacks = []
     for i in range(5_000):
         depth = 8 + i % 9
@@ -48,7 +50,9 @@ def big_recording(path: Path) -> Path:
         frames.append(f"leaf{i % 700}")
         stacks.append((";".join(frames), SAMPLES // 5_000, 101 + i % 4))
     threads = {100: "bench", 101: "w1", 102: "w2", 103: "w3", 104: "w4"}
-    return write_recording(path, stacks, threads=threads)
+    names = {name for folded, _, _ in stacks for name in folded.split(";")}
+    rename = {name: f"_ZN5bench{len(name)}{name}EiPKc" for name in names} if mangled else None
+    return write_recording(path, stacks, threads=threads, rename=rename)
 
 
 def best_of(times: int, action: Callable[[], object]) -> float:
@@ -70,10 +74,12 @@ def quiet(*argv: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mangled", action="store_true",
+                        help="name every function with a C++ mangled name (the views demangle them)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="stax-bench-render-"))
     try:
-        rec = big_recording(tmp / "big.stax")
+        rec = big_recording(tmp / "big.stax", args.mangled)
         svg = tmp / "big.svg"
         t_profile = best_of(args.repeat, lambda: Profile.from_path(rec))
         t_top = best_of(args.repeat, lambda: quiet("top", str(rec)))
@@ -95,7 +101,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     r = results
-    print(f"{SAMPLES:,} samples, {r['distinct_stacks']:,} distinct stacks, {r['tree_nodes']:,} tree nodes")
+    print(f"{SAMPLES:,} samples, {r['distinct_stacks']:,} distinct stacks, {r['tree_nodes']:,} tree nodes"
+          + (", C++ mangled names" if args.mangled else ""))
     print(f"  Profile.from_path    {t_profile * 1e3:7.1f} ms")
     print(f"  stax top (in-proc)   {t_top * 1e3:7.1f} ms  {r['top_samples_per_s']:12,.0f} samples/s")
     print(f"  stax collapse        {t_collapse * 1e3:7.1f} ms"
@@ -106,7 +113,8 @@ def main() -> None:
           f"  (interpreter start + imports alone: {t_exe_empty * 1e3:.0f} ms)")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "render.json").write_text(json.dumps(results, indent=2))
+    name = "render-mangled.json" if args.mangled else "render.json"
+    (out / name).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ cd "$(dirname "$0")/.."
 # debug file. clang, ld64.lld, dsymutil and llvm-symbolizer / llvm-objdump build and check real
 # Mach-O files (lld 19: lld 14 leaves Mach-O __eh_frame unrelocated). The aarch64 cross gcc and
 # binutils build and check the aarch64 annotate tests. go runs `go tool pprof`, the consumer the
-# pprof export is checked against.
+# pprof export is checked against. chromium is the browser the web UI tests drive through playwright
+# (its Python package is in the dev extra; `playwright install` is never run: no browser download).
 need_apt=()
 for pair in gcc:gcc perf:linux-perf addr2line:binutils setpriv:util-linux script:util-linux \
             debuginfod:debuginfod eu-readelf:elfutils node:nodejs systemd-analyze:systemd strace:strace \
             clang:clang ld64.lld-19:lld-19 dsymutil:llvm llvm-symbolizer:llvm llvm-objdump:llvm \
             aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
-            aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu go:golang-go; do
+            aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu go:golang-go chromium:chromium; do
     command -v "${pair%%:*}" >/dev/null || need_apt+=("${pair##*:}")
 done
 dpkg-query -W -f='${Status}' libc6-dbg 2>/dev/null | grep -q "ok installed" || need_apt+=(libc6-dbg)

@@ -39,6 +39,19 @@ def test_nothing_to_record() -> None:
     assert_one_sentence(stax("record", check=False), "Nothing to record")
 
 
+@pytest.mark.parametrize(("value", "sentence"), [
+    ("fp-only,512", "stax: --call-graph 'fp-only,512' is not supported; use 'fp[,SIZE]', 'fp-only' or "
+                    "'dwarf[,SIZE]'."),
+    ("lbr", "stax: --call-graph 'lbr' is not supported; use 'fp[,SIZE]', 'fp-only' or 'dwarf[,SIZE]'."),
+    ("fp,4", "stax: --call-graph stack size '4' must be a number from 8 to 65528."),
+])
+def test_bad_call_graph(value: str, sentence: str, tmp_path: Path) -> None:
+    proc = stax("record", "--call-graph", value, "-o", str(tmp_path / "x.stax"), "--", "true", check=False)
+    assert_one_sentence(proc)
+    assert proc.stderr.strip() == sentence
+    assert not (tmp_path / "x.stax").exists()
+
+
 def test_unknown_option() -> None:
     assert_one_sentence(stax("top", "--frobnicate", "x.stax", check=False), "frobnicate")
 

@@ -149,7 +149,8 @@ def test_hook_stax_importers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     plugins = StaxPlugins()
     plugins.register(ToyPlugin(), name="toy-importer")
     monkeypatch.setattr(stax.plugin_manager, "_plugins", plugins)
-    assert [i.name for i in plugins.importers()] == ["ktrace", "toy"]  # stax-backend-macos's, and ours
+    # stax-backend-macos's, stax-backend-linux's, and ours
+    assert [i.name for i in plugins.importers()] == ["ktrace", "perf-data", "toy"]
     trace = tmp_path / "t.toy"
     trace.write_text(MAGIC.decode() + "1000000 42 10\n2000000 42 20\n")
     assert run(["import", str(trace), "-o", str(tmp_path / "t.stax"), "--no-symbolicate"]) == 0

@@ -52,7 +52,7 @@ def with_toy(monkeypatch: pytest.MonkeyPatch) -> StaxPlugins:
 
 def test_installed_importers_satisfy_the_contract(with_toy: StaxPlugins) -> None:
     importers = {i.name: i for i in with_toy.importers()}
-    assert set(importers) == {"ktrace", "toy"}
+    assert set(importers) == {"ktrace", "perf-data", "toy"}
     assert all(isinstance(i, Importer) for i in importers.values())
 
 
@@ -78,7 +78,8 @@ def test_none_recognises_it_in_one_sentence(with_toy, tmp_path: Path, capsys) ->
     assert capsys.readouterr().err == (
         f"stax: {other} is not a trace stax can import: no installed importer recognises its contents"
         " (installed: ktrace: Apple ktrace/artrace trace files, version 3 (kdebug + kperf), as recorded on a"
-        " Mac; toy: toy traces (first line TOYTRACE1)).\n")
+        " Mac; perf-data: Linux perf.data files (PERFILE2) as written by 'perf record'; toy: toy traces"
+        " (first line TOYTRACE1)).\n")
 
 
 @pytest.mark.parametrize("case", ["missing", "directory", "same-path"])

@@ -124,7 +124,9 @@ def test_top_flat_percent_matches_stax_top(hotspots_rec: Path, tmp_path: Path, i
 def test_off_cpu_cum_percent_matches_stax_top_off_cpu(pingpong_rec: Path, tmp_path: Path) -> None:
     profile = export_pprof(pingpong_rec, tmp_path / "pingpong.pb.gz")
     pprof = _pprof_top(profile, "-sample_index=off_cpu", "-cum")
-    top = json.loads(stax("top", str(pingpong_rec), "--off-cpu", "--json", "-n", "-1").stdout)
+    # every frame ranked, the kernel frames all blocked stacks share too, as pprof -cum ranks them
+    top = json.loads(stax("top", str(pingpong_rec), "--off-cpu", "--kernel-common", "--json", "-n",
+                          "-1").stdout)
     stax_cum = _by_name(top["functions"], "percent")
     stax_top10 = sorted(stax_cum, key=lambda name: -stax_cum[name])[:10]
     pprof_top10 = sorted(pprof, key=lambda name: -pprof[name][1])[:10]

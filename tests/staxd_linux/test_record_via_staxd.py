@@ -149,3 +149,60 @@ def test_dwarf_recording_through_staxd_has_the_backends_dump_layout(staxd: Staxd
     assert meta["backend.event_sets"] == {"sampling": "staxd"}
     assert got["kernel_samples"] >= 10, got  # type: ignore[operator]
     assert loss_lines(proc.stderr) == []
+
+
+def test_default_recording_through_staxd_repairs_stacks_with_the_hybrid_dump(staxd: StaxdProcess,
+                                                                             dirs: tuple[Path, Path]) -> None:
+    """--call-graph fp (the default) asks staxd for the hybrid dump on samples and switch-outs; the
+    pipe reads and sleeps go through glibc wrappers without frame pointers, so stacks get repaired."""
+    exe, out_dir = dirs
+    proc = record_as_nobody(exe, out_dir / "hybrid.stax", staxd.socket)
+    meta = contents(out_dir / "hybrid.stax")["meta"]
+    assert isinstance(meta, dict)
+    assert meta["call_graph"] == "fp"
+    assert meta["backend.event_sets"]["sampling"] == "staxd"  # type: ignore[index]
+    assert meta["backend.event_sets"]["context_switch"] == "staxd"  # type: ignore[index]
+    assert meta["backend.dwarf_regs_mask"] == 0x1C0  # ip, sp, bp
+    assert meta["backend.dwarf_stack_size"] == 512
+    assert meta["backend.hybrid_repaired"] > 0, meta  # type: ignore[operator]
+    assert "stacks repaired" in proc.stderr
+    log = staxd.log()
+    assert "kind=sampling" in log and "kind=context_switch" in log
+    assert "call_graph=hybrid" in log
+
+
+def test_system_wide_stack_copies_need_allow_other_users() -> None:
+    """A register and stack copy taken system-wide holds other users' raw stack memory: a policy that
+    allows system-wide recording but not other users' processes grants frame pointers only."""
+    from tests.staxd_linux.conftest import TEST_POLICY, as_nobody
+
+    directory = Path(tempfile.mkdtemp(prefix="staxd-system-wide-"))
+    directory.chmod(0o755)
+    daemon = StaxdProcess(directory, TEST_POLICY + "allow_system_wide = true\n")
+    try:
+        for call_graph in ("hybrid", "dwarf"):
+            out = as_nobody("request", daemon.socket, json.dumps(
+                {"kind": "sampling", "system_wide": True, "call_graph": call_graph, "dwarf_stack_size": 512}))
+            assert out == {"ok": False, "type": "StaxdRefused",
+                           "error": f"staxd refused: Copying other users' stacks (a system-wide call-graph "
+                                    f"dump) is not allowed by staxd's policy (allow_other_users = false in "
+                                    f"{daemon.policy})."}
+        out = as_nobody("request", daemon.socket, json.dumps({"kind": "sampling", "system_wide": True}))
+        assert out["ok"] is True and out["fds"] == os.cpu_count()
+        # so `stax record -a` (default --call-graph fp) records frame-pointer stacks and says why
+        env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "STAXD_SOCKET": str(daemon.socket),
+               "STAX_CACHE_DIR": str(directory / "cache")}
+        out_file = directory / "all.stax"
+        directory.chmod(0o1777)
+        drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOGROUP}", "--clear-groups"]
+        proc = subprocess.run([*drop, STAX, "record", "-a", "-d", "0.5", "--no-off-cpu", "--no-symbolicate",
+                               "-o", str(out_file)], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert ("stax: Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
+                "copies other users' stacks only with allow_other_users = true in its policy") in proc.stderr
+        meta = contents(out_file)["meta"]
+        assert meta["backend.event_sets"] == {"sampling": "staxd"}  # type: ignore[index]
+        assert "backend.hybrid_stacks" not in meta  # type: ignore[operator]
+    finally:
+        daemon.stop()
+        shutil.rmtree(directory, ignore_errors=True)

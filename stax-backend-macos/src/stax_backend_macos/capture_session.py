@@ -35,7 +35,7 @@ class Source(Protocol):
 
 
 def wire_request(request: RecordRequest, command_pid: int | None) -> WireRequest:
-    if request.call_graph != "fp":
+    if request.call_graph not in ("fp", "fp-only"):
         raise UsageError("--call-graph dwarf exists on Linux only; kperf walks frame pointers on macOS"
                          " (leave --call-graph out).")
     pids = (command_pid,) if command_pid is not None else request.pids

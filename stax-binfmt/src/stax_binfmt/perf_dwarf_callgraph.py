@@ -1,4 +1,4 @@
-"""What ``--call-graph dwarf[,SIZE]`` asks of the kernel: user registers and a copy of the user stack.
+"""What ``--call-graph dwarf[,SIZE]`` and ``fp[,SIZE]`` ask of the kernel: user registers and a stack copy.
 
 With PERF_SAMPLE_REGS_USER the kernel writes the user-mode registers of the sampled
 thread (the ones ``sample_regs_user`` selects), and with PERF_SAMPLE_STACK_USER a copy
@@ -12,6 +12,12 @@ Size trade-off: every sample carries ~SIZE + 160 bytes in the ring (the kernel
 reserves the whole requested size in the record even when the stack is shallower),
 so 8192 (perf's default) at 999 Hz is ~8 MB/s per busy CPU of ring traffic; the
 spool keeps only the bytes the kernel filled.  Larger SIZE reaches deeper stacks.
+
+Hybrid unwinding (``--call-graph fp``, the default) asks for the same two fields, but
+only ip, sp and bp and a small copy (:data:`HYBRID_STACK_SIZE`), and keeps the kernel's
+frame-pointer walk of the user stack (``exclude_callchain_user`` stays clear): after the
+capture the leaf frames are unwound with CFI until they meet that chain, which is then
+spliced on (docs/unwinding.md).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 import attrs
 
 from stax_binfmt.perf_event_attr import PERF_SAMPLE_REGS_USER, PERF_SAMPLE_STACK_USER, flag_word
-from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, user_regs_mask
+from stax_binfmt.perf_regs import PERF_REGS_USER_MASK_X86_64, hybrid_regs_mask, user_regs_mask
 
 DEFAULT_STACK_SIZE = 8192
 """perf record's default ``--call-graph dwarf`` dump size."""
@@ -29,6 +35,9 @@ MAX_STACK_SIZE = 65528
 """perf_copy_attr() refuses ``sample_stack_user >= USHRT_MAX`` or not 8-byte aligned: the
 whole sample must fit the u16 ``perf_event_header.size``."""
 MIN_STACK_SIZE = 8
+HYBRID_STACK_SIZE = 512
+"""The default copy of hybrid unwinding: enough for the leaf frames of libc's routines and
+syscall wrappers to reach their caller's frame pointer (measured in docs/unwinding.md)."""
 
 
 def stack_size_for(requested: int) -> int:
@@ -50,6 +59,9 @@ class DwarfSampling:
     stack_size: int = DEFAULT_STACK_SIZE
     regs_mask: int = PERF_REGS_USER_MASK_X86_64
     """The ``sample_regs_user`` mask (:mod:`.perf_regs`): x86-64's unless built for another machine."""
+    user_callchain: bool = False
+    """Hybrid unwinding: the kernel still walks the user frame pointers (only the leaf frames
+    are unwound from the copy); False for ``--call-graph dwarf`` (``exclude_callchain_user``)."""
 
     @classmethod
     def for_size(cls, requested: int) -> DwarfSampling:
@@ -59,6 +71,11 @@ class DwarfSampling:
     def for_machine(cls, stack_size: int, machine: str | None = None) -> DwarfSampling:
         """The dump for ``machine`` (this one by default): its registers, ``stack_size`` bytes."""
         return cls(stack_size, user_regs_mask(machine))
+
+    @classmethod
+    def hybrid(cls, stack_size: int = HYBRID_STACK_SIZE, machine: str | None = None) -> DwarfSampling:
+        """Hybrid unwinding's dump for ``machine``: ip, sp, bp and ``stack_size`` bytes, fp chain kept."""
+        return cls(stack_size_for(stack_size), hybrid_regs_mask(machine), user_callchain=True)
 
     @property
     def regs_count(self) -> int:
@@ -74,7 +91,8 @@ class DwarfSampling:
         attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER
         attr.sample_regs_user = self.regs_mask
         attr.sample_stack_user = self.stack_size
-        attr.flags |= flag_word(["exclude_callchain_user"])
+        if not self.user_callchain:
+            attr.flags |= flag_word(["exclude_callchain_user"])
         return attr
 
     def bytes_per_sample(self) -> int:

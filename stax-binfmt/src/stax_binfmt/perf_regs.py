@@ -36,6 +36,15 @@ ds/es/fs/gs in a user mask, and CFI never needs them)."""
 PERF_REGS_USER_MASK_ARM64 = (1 << 33) - 1
 """arm64: x0..x30, sp, pc (enum perf_event_arm_regs)."""
 
+PERF_REGS_HYBRID_MASK_X86_64 = sum(1 << PERF_REG_X86_NAMES.index(n) for n in ("bp", "sp", "ip"))
+"""x86-64, hybrid unwinding (``--call-graph fp``): only what a leaf's CFI needs to reach the
+first frame that keeps a frame pointer: ip, sp (CFA = rsp + N) and bp (CFA = rbp + 16)."""
+PERF_REGS_HYBRID_MASK_ARM64 = (1 << 29) | (1 << 31) | (1 << 32)
+"""arm64: x29 (the frame pointer), sp, pc."""
+
+HYBRID_REGS_MASKS = {"x86_64": PERF_REGS_HYBRID_MASK_X86_64, "aarch64": PERF_REGS_HYBRID_MASK_ARM64,
+                     "arm64": PERF_REGS_HYBRID_MASK_ARM64}
+
 USER_REGS_MASKS = {"x86_64": PERF_REGS_USER_MASK_X86_64, "aarch64": PERF_REGS_USER_MASK_ARM64,
                    "arm64": PERF_REGS_USER_MASK_ARM64}
 
@@ -43,6 +52,11 @@ USER_REGS_MASKS = {"x86_64": PERF_REGS_USER_MASK_X86_64, "aarch64": PERF_REGS_US
 def user_regs_mask(machine: str | None = None) -> int:
     """The ``sample_regs_user`` mask for ``machine`` (this one by default); 0 where unknown."""
     return USER_REGS_MASKS.get(machine or platform.machine(), 0)
+
+
+def hybrid_regs_mask(machine: str | None = None) -> int:
+    """The ``sample_regs_user`` mask of hybrid unwinding for ``machine``; 0 where unknown."""
+    return HYBRID_REGS_MASKS.get(machine or platform.machine(), 0)
 
 
 def regs_from_perf(mask: int, values: Sequence[int]) -> dict[str, int]:

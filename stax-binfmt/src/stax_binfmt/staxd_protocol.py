@@ -42,7 +42,12 @@ FDS_PER_MESSAGE = 100
 
 KINDS = ("sampling", "context_switch", "sched_waking", "counters")
 STARTS = ("disabled", "enabled", "on_exec")
-CALL_GRAPHS = ("fp", "dwarf")
+CALL_GRAPHS = ("fp", "hybrid", "dwarf")
+"""On the wire ``fp`` is the kernel's frame-pointer walk alone (``stax record --call-graph fp-only``),
+``hybrid`` adds ip/sp/bp and a small stack copy (``--call-graph fp``, the default) and ``dwarf``
+the full register set and copy without the user fp walk; ``dwarf_stack_size`` is the copy's size
+for the last two."""
+DUMP_CALL_GRAPHS = ("hybrid", "dwarf")
 
 # Which optional fields each kind accepts (besides v, op, kind, pids, system_wide, cpus, start).
 _KIND_FIELDS: dict[str, frozenset[str]] = {
@@ -107,7 +112,7 @@ class OpenRequest:
         for name in ("frequency", "kernel_stacks", "call_graph", "wakeup_bytes", "identifier"):
             if name in allowed:
                 out[name] = getattr(self, name)
-        if "dwarf_stack_size" in allowed and self.call_graph == "dwarf":
+        if "dwarf_stack_size" in allowed and self.call_graph in DUMP_CALL_GRAPHS:
             out["dwarf_stack_size"] = self.dwarf_stack_size
         return out
 
@@ -119,7 +124,9 @@ class OpenRequest:
         if self.kind in ("sampling", "context_switch", "sched_waking"):
             extra = f" kernel_stacks={'yes' if self.kernel_stacks else 'no'}"
         if self.kind == "sampling":
-            extra += f" frequency={self.frequency} call_graph={self.call_graph}"
+            extra += f" frequency={self.frequency}"
+        if self.kind in ("sampling", "context_switch"):
+            extra += f" call_graph={self.call_graph}"
         return f"kind={self.kind} {target} cpus={cpus}{extra} start={self.start}"
 
 
@@ -328,8 +335,8 @@ def _parse_open(m: Mapping[str, Any]) -> OpenRequest:
     if start == "on_exec" and system_wide:
         raise ProtocolError("start 'on_exec' needs 'pids' (a command held before exec), not system_wide.")
     call_graph = _choice(m.get("call_graph", "fp"), "call_graph", CALL_GRAPHS)
-    if "dwarf_stack_size" in m and call_graph != "dwarf":
-        raise ProtocolError("field 'dwarf_stack_size' needs call_graph \"dwarf\".")
+    if "dwarf_stack_size" in m and call_graph not in DUMP_CALL_GRAPHS:
+        raise ProtocolError("field 'dwarf_stack_size' needs call_graph \"dwarf\" or \"hybrid\".")
     stack = _int(m.get("dwarf_stack_size", 8192), "dwarf_stack_size", DWARF_STACK_MIN, DWARF_STACK_MAX)
     if stack % 8:
         raise ProtocolError("field 'dwarf_stack_size' must be a multiple of 8.")

@@ -55,7 +55,7 @@ def incomplete_share(recording: Recording) -> tuple[int, int]:
 def call_graph_hint(path: Path, call_graph: str) -> str | None:
     """One sentence suggesting ``--call-graph dwarf`` for a frame-pointer recording whose
     stacks look truncated, or None (DWARF already, too few samples, no names, or fine)."""
-    if call_graph != "fp":
+    if call_graph not in ("fp", "fp-only"):
         return None
     try:
         recording = Recording.open(path)

@@ -35,7 +35,10 @@ class RecordRequest:
     duration: float | None = None
     frequency: int = 999
     call_graph: str = "fp"
-    dwarf_stack_size: int = 8192
+    """``fp``: frame pointers with the leaf repaired from a small stack copy (hybrid, Linux);
+    ``fp-only``: the kernel's frame-pointer walk alone; ``dwarf``: CFI over a large copy."""
+    dwarf_stack_size: int = 0
+    """Bytes of user stack copied per sample in ``fp`` and ``dwarf`` mode; 0: the mode's default."""
     kernel_stacks: bool = True
     off_cpu: bool = False
     counters: bool = False

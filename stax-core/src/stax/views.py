@@ -41,6 +41,9 @@ class ViewKind(enum.StrEnum):
     ANNOTATION = "annotation"
     """Functions' instructions with the samples (or blocked time) at each:
     a :class:`stax.analysis.annotation.Annotation`."""
+    CALL_TREE = "call-tree"
+    """One function's callers or callees as a tree with samples per node:
+    a :class:`stax.analysis.focused_tree.FocusedCallTree`."""
 
     @property
     def noun(self) -> str:
@@ -61,6 +64,7 @@ VIEW_INPUTS: dict[ViewKind, str] = {
     ViewKind.STACK_PROFILE: "stax.analysis.stack_profile:StackProfile",
     ViewKind.TIMELINE: "stax.analysis.timeline:Timeline",
     ViewKind.ANNOTATION: "stax.analysis.annotation:Annotation",
+    ViewKind.CALL_TREE: "stax.analysis.focused_tree:FocusedCallTree",
 }
 """``module:class`` of each view's input, so this module imports no analysis."""
 
@@ -72,6 +76,7 @@ _NOUNS = {
     ViewKind.STACK_PROFILE: "stack profiles",
     ViewKind.TIMELINE: "timelines",
     ViewKind.ANNOTATION: "annotations",
+    ViewKind.CALL_TREE: "call trees",
 }
 
 _COMMANDS = {
@@ -82,6 +87,7 @@ _COMMANDS = {
     ViewKind.STACK_PROFILE: "export --format pprof",
     ViewKind.TIMELINE: "export --format firefox",
     ViewKind.ANNOTATION: "annotate",
+    ViewKind.CALL_TREE: "callers",
 }
 
 _ALSO_DRAWN_AS = {ViewKind.OFF_CPU_PROFILE: ViewKind.PROFILE, ViewKind.TIMELINE: ViewKind.STACK_PROFILE}

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 
 from stax.text_safety import printable
 from stax.views import ViewKind
+from stax_render.count_text import count_text
 from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ class AnnotateRenderer:
 def _write_function(function: AnnotatedFunction, out: IO[str]) -> None:
     off_cpu = function.mode == OFF_CPU
     summary = function.summary
-    what = (f"{summary.weight / 1e6:,.1f} ms blocked in {_count(summary.count, 'span')}" if off_cpu
-            else _count(summary.count, "sample"))
+    what = (f"{summary.weight / 1e6:,.1f} ms blocked in {count_text(summary.count, 'span')}" if off_cpu
+            else count_text(summary.count, "sample"))
     arch = f" ({function.arch})" if function.arch else ""
     out.write(f"## {_printable(summary.name)}  {_printable(summary.image)}{arch}\n")
     out.write(f"# {what}, {summary.percent:.2f}% of the {'blocked time' if off_cpu else 'samples'}")
@@ -65,7 +66,7 @@ def _write_function(function: AnnotatedFunction, out: IO[str]) -> None:
                             for t in function.hottest_lines)
         out.write(f"# hottest lines: {hottest}\n")
     if function.unattributed_count:
-        out.write(f"# {_count(function.unattributed_count, 'span' if off_cpu else 'sample')} at"
+        out.write(f"# {count_text(function.unattributed_count, 'span' if off_cpu else 'sample')} at"
                   " addresses outside the function's code\n")
     out.write("\n")
     count_title = "spans" if off_cpu else "samples"
@@ -121,10 +122,6 @@ def _write_inline_change(chain: tuple[InlineCall, ...], previous: tuple[InlineCa
         out.write(f"{pad}-- inlined {_printable(call.function)}{where} --\n")
     if shared == len(chain) and len(previous) > len(chain):
         out.write(f"{pad}-- back in {_printable(chain[0].function)} --\n")
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _short(path: str | None) -> str:

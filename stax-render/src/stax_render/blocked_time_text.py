@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stax.text_safety import printable
+from stax_render.count_text import count_text
 
 
 def ms_figure(ns: int) -> str:
@@ -25,7 +26,7 @@ def reason_split_text(split: dict[str, int] | None, total: int) -> str:
 
 def spans_text(count: int) -> str:
     """``1 span``, ``1,234 spans``."""
-    return f"{count:,} span" + ("" if count == 1 else "s")
+    return count_text(count, "span")
 
 
 def waker_label(name: str, tid: int | None) -> str:

@@ -22,6 +22,7 @@ from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import DisplayFrame, Profile
 from stax.contracts import RenderOptions
 from stax.text_safety import printable
+from stax_render.count_text import count_text
 from stax_render.flamegraph_layout import FlameRect, fit_text, layout
 from stax_render.palette import HIGHLIGHT, LEGEND, ROOT_COLOUR, frame_colour
 
@@ -92,13 +93,13 @@ class SampleStyle:
     def __init__(self, tree: CallTree, profile: Profile) -> None:
         self.widths = tree.total_count
         duration = "" if profile.duration_ns is None else f", {profile.duration_ns / 1e9:.3f} s"
-        self.subtitle = f"{profile.source}: {tree.sample_count:,} samples{duration}"
+        self.subtitle = f"{profile.source}: {count_text(tree.sample_count, 'sample')}{duration}"
 
     def colour(self, node: int, frame: DisplayFrame) -> str:
         return frame_colour(frame)
 
     def amount(self, node: int, width: int, percent: float) -> str:
-        return f"{width:,} samples, {percent:.2f}%"
+        return f"{count_text(width, 'sample')}, {percent:.2f}%"
 
 
 def write_svg(tree: CallTree, profile: Profile, options: RenderOptions, out: IO[str],
@@ -161,6 +162,8 @@ def _frame_element(rect: FlameRect, tree: CallTree, frames: list, scale: float, 
         if frame.is_inline:
             kinds.append("inlined")
         info = ", ".join(kinds)
+        if frame.location:  # the function's source file and its lowest sampled line
+            info += "\n" + printable(frame.location)
         kind = ' class="i"' if frame.is_inline else (' class="k"' if frame.is_kernel else "")
     if inverted:
         y = TOP_PAD + rect.depth * FRAME_HEIGHT

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import stax
 from stax_render.annotate import AnnotateRenderer
+from stax_render.call_tree_text import CallTreeRenderer
 from stax_render.collapsed import CollapsedRenderer, OffCpuCollapsedRenderer
 from stax_render.firefox import FirefoxRenderer
 from stax_render.flamegraph import FlamegraphRenderer, OffCpuFlamegraphRenderer
@@ -31,4 +32,5 @@ if TYPE_CHECKING:
 def stax_renderers() -> Sequence[Renderer[object]]:
     return [TopRenderer(), OffCpuTopRenderer(), FlamegraphRenderer(), OffCpuFlamegraphRenderer(),
             CollapsedRenderer(), OffCpuCollapsedRenderer(), ThreadsRenderer(), WakersRenderer(),
-            AnnotateRenderer(), PprofRenderer(), SpeedscopeRenderer(), FirefoxRenderer()]
+            AnnotateRenderer(), PprofRenderer(), SpeedscopeRenderer(), FirefoxRenderer(),
+            CallTreeRenderer()]

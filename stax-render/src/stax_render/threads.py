@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import ms_figure, waker_label
+from stax_render.count_text import count_text
 from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
@@ -48,7 +49,10 @@ def write_text(view: ThreadBreakdownView, out: IO[str]) -> None:
     for note in view.notes:
         out.write(f"# note: {printable(note)}\n")
     if len(rows) < view.thread_count:
-        out.write(f"# showing {len(rows)} of {view.thread_count} threads (-n -1 for all)\n")
+        out.write(f"# showing {len(rows)} of {count_text(view.thread_count, 'thread')} (-n -1 for all)\n")
+    if view.woken_hidden:
+        out.write(f"# not shown: {count_text(view.woken_hidden, 'thread')} outside the target that it"
+                  " only woke (--woken lists them)\n")
     out.write("\n")
     reason_totals: dict[str, int] = {}
     for row in rows:
@@ -90,6 +94,7 @@ def as_json(view: ThreadBreakdownView) -> dict[str, object]:
         "has_off_cpu": view.has_off_cpu,
         "notes": list(view.notes),
         "incomplete": view.incomplete,
+        "woken_hidden": view.woken_hidden,
         "threads": [
             {
                 "pid": r.pid,
@@ -109,6 +114,7 @@ def as_json(view: ThreadBreakdownView) -> dict[str, object]:
                            for w in r.wakers],
                 "counters": dict(r.counters),
                 "ipc": None if r.ipc is None else round(r.ipc, 4),
+                "only_woken": r.only_woken,
             }
             for r in view.threads
         ],

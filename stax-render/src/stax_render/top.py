@@ -39,15 +39,19 @@ class TopRenderer:
     description = "Functions ranked by self samples, with total (inclusive) samples."
 
     def render(self, profile: Profile, options: RenderOptions, out: IO[str]) -> None:
-        from stax.analysis.function_totals import function_totals
+        """Rows per ``options.extra["by"]`` (function, image, file, comm, thread) in the order of
+        ``options.extra["sort"]`` (self, total, samples); functions by self time when not given."""
+        from stax.analysis.function_totals import Grouping, SortKey, grouped_totals
         from stax.analysis.thread_totals import thread_totals
 
-        functions = shown(function_totals(profile), options)
+        by = Grouping(options.extra.get("by", Grouping.FUNCTION))
+        functions = shown(grouped_totals(profile, by, SortKey(options.extra.get("sort", SortKey.SELF))),
+                          options)
         threads = thread_totals(profile)
         if options.format == "json":
-            write_json(_as_json(profile, functions, threads), out)
+            write_json(_as_json(profile, functions, threads, by), out)
         else:
-            _write_text(profile, functions, threads, out)
+            _write_text(profile, functions, threads, out, by, bool(options.extra.get("lines")))
 
 
 def shown(rows: list[Row], options: RenderOptions) -> list[Row]:
@@ -61,6 +65,15 @@ def function_label(row: FunctionTotal) -> str:
     return ("[k] " if row.frame.is_kernel else "[.] ") + printable(row.frame.label)
 
 
+def source_line(row: FunctionTotal) -> str:
+    """``file.c:12`` (the file's name, as perf's srcline shows it; the path is in the JSON)."""
+    frame = row.frame
+    if not frame.file:
+        return "-"
+    name = frame.file.rsplit("/", 1)[-1]
+    return printable(name if frame.line is None else f"{name}:{frame.line}")
+
+
 def _duration_text(profile: Profile) -> str:
     if profile.duration_ns is None:
         return "unknown"
@@ -68,7 +81,7 @@ def _duration_text(profile: Profile) -> str:
 
 
 def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[ThreadTotal],
-                out: IO[str]) -> None:
+                out: IO[str], by: str = "function", lines: bool = False) -> None:
     samples = profile.sample_count
     selected = "" if profile.filter.is_empty() else f" (selected by filter, of {profile.recorded_samples:,})"
     out.write(f"# {printable(profile.source)}\n")
@@ -82,19 +95,33 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
-    labels = [function_label(row) for row in functions]
+    if by == "function":
+        labels = [function_label(row) for row in functions]
+    elif by == "image":
+        labels = [("[k] " if row.frame.is_kernel else "[.] ") + printable(row.frame.name)
+                  for row in functions]
+    else:
+        labels = [printable(row.frame.name) for row in functions]
+    # the last column: the image of a function, the process of a thread, a function's source line
+    # with --lines; none for images and files
+    last = {"function": "image", "comm": "process", "thread": "process"}.get(by, "")
+    if lines:
+        lasts = [source_line(row) for row in functions]
+        last = "file:line"
+    else:
+        lasts = [printable(row.frame.image) if last else "" for row in functions]
     width = min(max((len(label) for label in labels), default=8), MAX_FUNCTION_WIDTH)
     count_width = max(len(f"{samples:,}"), 5)
     out.write(f"{'rank':>4}  {'self%':>7}  {'self':>{count_width}}  {'total%':>7}  "
-              f"{'total':>{count_width}}  {'function':<{width}}  image\n")
-    for rank, (row, label) in enumerate(zip(functions, labels, strict=True), start=1):
+              f"{'total':>{count_width}}  {by:<{width}}  {last}".rstrip() + "\n")
+    for rank, (row, label, end) in enumerate(zip(functions, labels, lasts, strict=True), start=1):
         out.write(f"{rank:>4}  {row.self_percent:>6.2f}%  {row.self_count:>{count_width},}  "
                   f"{row.total_percent:>6.2f}%  {row.total_count:>{count_width},}  "
-                  f"{label:<{width}}  {printable(row.frame.image)}\n")
+                  f"{label:<{width}}  {end}".rstrip() + "\n")
 
 
 def _as_json(profile: Profile, functions: list[FunctionTotal],
-             threads: list[ThreadTotal]) -> dict[str, object]:
+             threads: list[ThreadTotal], by: str = "function") -> dict[str, object]:
     return {
         "recording": profile.source,
         "samples": profile.sample_count,
@@ -104,10 +131,13 @@ def _as_json(profile: Profile, functions: list[FunctionTotal],
         "lost": profile.lost,
         "notes": profile.capability_notes(),
         "incomplete": profile.incomplete,
+        "by": str(by),
         "functions": [
             {
                 "function": row.frame.name,
                 "image": row.frame.image,
+                "file": row.frame.file,
+                "line": row.frame.line,
                 "self": row.self_count,
                 "self_percent": round(row.self_percent, 4),
                 "total": row.total_count,

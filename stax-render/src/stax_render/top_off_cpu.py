@@ -11,18 +11,25 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
+from stax.recording.reader import thread_label
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
+from stax_render.count_text import count_text
 from stax_render.json_output import write_json
 from stax_render.top import MAX_FUNCTION_WIDTH, MAX_THREADS_SHOWN, shown
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.off_cpu_totals import BlockedFunctionTotal
+    from stax.analysis.profile import DisplayFrame
     from stax.contracts import RenderOptions
 
 MAX_REASONS_SHOWN = 2
+MAX_COMMON_SHOWN = 4
+"""Shared kernel frames named in the header; the rest are counted."""
 
 
 class OffCpuTopRenderer:
@@ -34,13 +41,15 @@ class OffCpuTopRenderer:
     description = "Functions ranked by inclusive blocked time, split by blocked reason."
 
     def render(self, profile: OffCpuProfile, options: RenderOptions, out: IO[str]) -> None:
-        from stax.analysis.off_cpu_totals import function_blocked_totals
+        from stax.analysis.off_cpu_totals import function_blocked_totals, shared_kernel_frames
 
-        functions = shown(function_blocked_totals(profile), options)
+        shared = [] if options.extra.get("kernel_common") else shared_kernel_frames(profile)
+        functions = shown(function_blocked_totals(profile, frozenset(shared)), options)
+        common = [profile.frames[f] for f in shared]
         if options.format == "json":
-            write_json(as_json(profile, functions), out)
+            write_json(as_json(profile, functions, common), out)
         else:
-            write_text(profile, functions, out)
+            write_text(profile, functions, out, common)
 
 
 def reasons_text(row: BlockedFunctionTotal) -> str:
@@ -59,17 +68,18 @@ def thread_blocked(profile: OffCpuProfile) -> list[tuple[int, int, str, str, int
         totals[0] += row.count
         totals[1] += row.weight
     names = {(t.pid, t.tid): (t.name, t.process_name) for t in profile.threads}
-    rows = [(pid, tid, *names.get((pid, tid), ("?", "?")), spans, ns)
+    rows = [(pid, tid, *names.get((pid, tid), (thread_label(None, tid),) * 2), spans, ns)
             for (pid, tid), (spans, ns) in sums.items()]
     rows.sort(key=lambda r: (-r[5], r[0], r[1]))
     return rows
 
 
-def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], out: IO[str]) -> None:
+def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], out: IO[str],
+               common: Sequence[DisplayFrame] = ()) -> None:
     blocked = profile.blocked_ns
     out.write(f"# {printable(profile.source)}: off-CPU (blocked) time\n")
     selected = ("" if profile.filter.is_empty()
-                else f" (selected by filter, of {profile.recorded_spans:,} spans)")
+                else f" (selected by filter, of {spans_text(profile.recorded_spans)})")
     out.write(f"# blocked: {format_ms(blocked)} in {spans_text(profile.blocked_spans)}{selected}"
               f"   runnable wait (preempted, not blocked): {format_ms(profile.preempted_ns)}"
               f" in {spans_text(profile.preempted_spans)}\n")
@@ -79,6 +89,15 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
             if blocked) + "\n")
     for note in profile.off_cpu_notes():
         out.write(f"# note: {printable(note)}\n")
+    if common:
+        names = ", ".join(printable(f.label) for f in common[:MAX_COMMON_SHOWN])
+        more = f", +{len(common) - MAX_COMMON_SHOWN} more" if len(common) > MAX_COMMON_SHOWN else ""
+        out.write(f"# not ranked: {count_text(len(common), 'kernel frame')} on every blocked stack"
+                  f" ({names}{more}; --kernel-common ranks them)\n")
+    if profile.non_code_frames:
+        out.write(f"# dropped: {count_text(profile.non_code_frames, 'frame')} that are not code (addresses"
+                  f" no mapping holds, e.g. a system call argument read as a return address) from the"
+                  f" stacks of {spans_text(profile.non_code_spans)}\n")
     threads = thread_blocked(profile)
     if len(threads) > 1:
         shown = ", ".join(f"{printable(name)}-{tid} {format_ms(ns)}"
@@ -100,7 +119,8 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
                   f"{printable(row.frame.image)}\n")
 
 
-def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal]) -> dict[str, object]:
+def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal],
+            common: Sequence[DisplayFrame] = ()) -> dict[str, object]:
     blocked = profile.blocked_ns
     scale = 100.0 / blocked if blocked else 0.0
     return {
@@ -117,6 +137,8 @@ def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal]) -> di
                      "percent": round(r.ns * scale, 4)} for r in profile.reasons],
         "notes": profile.off_cpu_notes(),
         "incomplete": profile.incomplete,
+        "not_ranked": [{"function": f.name, "image": f.image, "is_kernel": f.is_kernel} for f in common],
+        "non_code_frames": {"frames": profile.non_code_frames, "spans": profile.non_code_spans},
         "functions": [
             {
                 "function": row.frame.name,

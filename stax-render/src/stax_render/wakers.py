@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import ms_figure, spans_text, waker_label
+from stax_render.count_text import count_text
 from stax_render.json_output import write_json
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def write_text(view: WakeupChainsView, out: IO[str]) -> None:
     for note in view.notes:
         out.write(f"# note: {printable(note)}\n")
     if len(chains.chains) < chains.chain_count:
-        out.write(f"# showing {len(chains.chains)} of {chains.chain_count} blocked stacks"
+        out.write(f"# showing {len(chains.chains)} of {count_text(chains.chain_count, 'blocked stack')}"
                   " (-n -1 for all)\n")
     for rank, chain in enumerate(chains.chains, start=1):
         _write_chain(rank, chain, chains.ns, out)
@@ -81,7 +82,7 @@ def _write_chain(rank: int, chain: WakeupChain, total: int, out: IO[str]) -> Non
         _write_stack(waker.stack, out)
     hidden = chain.waker_count - len(chain.wakers)
     if hidden:
-        out.write(f"    -- and {hidden} more wakers: {spans_text(chain.other_wakers_spans)},"
+        out.write(f"    -- and {count_text(hidden, 'more waker')}: {spans_text(chain.other_wakers_spans)},"
                   f" {ms_figure(chain.other_wakers_ns)} ms (-w -1 shows them) --\n")
     if chain.unwoken_spans:
         out.write(f"    -- no wakeup captured: {spans_text(chain.unwoken_spans)},"

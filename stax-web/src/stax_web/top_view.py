@@ -11,6 +11,7 @@ line), when the recording has line info.
 from __future__ import annotations
 
 from stax.analysis.call_tree import CallTree
+from stax.analysis.frame_names import frame_labels
 from stax.analysis.function_totals import FunctionTotal, function_totals
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
@@ -24,7 +25,7 @@ KINDS = ("user", "kernel", "jit", "inline")
 def function_lines(rec: Recording) -> dict[tuple[str, str], tuple[str, int | None]]:
     """(function, image) -> (file, first line sampled), from the recording's frame labels."""
     out: dict[tuple[str, str], tuple[str, int | None]] = {}
-    for label in rec.frame_labels():
+    for label in frame_labels(rec):  # named as the profile's frames are (demangled)
         if not (label.resolved and label.file):
             continue
         key = (label.name, label.image)

@@ -23,6 +23,7 @@ from stax_backend_linux.decode.record_decoder import (
     KIND_SWITCH_STACK,
     RecordDecoder,
 )
+from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.plugin import LinuxBackend
 from tests.backend_linux import perf_record_bytes as rb
 from tests.backend_linux.conftest import ListSink, needs_root
@@ -42,10 +43,11 @@ def _fields(event: object) -> tuple[object, ...]:
 
 
 def _decoders(identifier: bool, kinds: dict[int, int], waking_at: int = 24, max_stack: int = 127,
-              ) -> tuple[RecordDecoder, RecordDecoder]:
+              dump: UserDumpLayout | None = None) -> tuple[RecordDecoder, RecordDecoder]:
     pair = []
     for _ in range(2):
         d = RecordDecoder(lambda path: b"\x01" * 20, max_stack, identifier=identifier)
+        d.dump = dump
         for ident, kind in kinds.items():
             d.register(ident, kind, waking_at if kind == KIND_SCHED_WAKING else -1)
         pair.append(d)
@@ -186,9 +188,8 @@ def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pyte
     decode = RecordDecoder.decode
 
     def spy(self: RecordDecoder, chunk: bytes) -> list:
-        if self.stack_samples is None:
-            seen.append((bytes(chunk), self.identifier, dict(self.kinds), self.waking_pid_offset,
-                         self.max_stack))
+        seen.append((bytes(chunk), self.identifier, dict(self.kinds), self.waking_pid_offset,
+                     self.max_stack, self.dump))
         return decode(self, chunk)
 
     monkeypatch.setattr(RecordDecoder, "decode", spy)
@@ -197,7 +198,8 @@ def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pyte
     assert summary.metadata["decoder"] == "compiled"
     assert sum(len(chunk) for chunk, *_ in seen) > 100_000
     total = 0
-    for chunk, identifier, kinds, waking_at, max_stack in seen:
-        fast, python = _decoders(identifier, kinds, waking_at, max_stack)
+    assert any(dump is not None for *_, dump in seen)  # the default hybrid dump, on samples and switch-outs
+    for chunk, identifier, kinds, waking_at, max_stack, dump in seen:
+        fast, python = _decoders(identifier, kinds, waking_at, max_stack, dump)
         total += _assert_same(fast, python, [chunk])
     assert total > 3000

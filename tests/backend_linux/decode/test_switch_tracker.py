@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from stax.blocked_reason import BlockedReason
-from stax.events import OffCpuInterval, Sample, ThreadExit, ThreadStart, Wakeup
+from stax.events import OffCpuInterval, Sample, ThreadExit, ThreadName, ThreadStart, Wakeup
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
@@ -20,11 +21,12 @@ USER = (0x401000, 0x401100)
 
 
 def stream(*, target_only: bool = True, wakeups: bool = True, use_wchan: bool = False,
-           keep_kernel_ips: bool = True) -> OffCpuStream:
+           keep_kernel_ips: bool = True, name_from_proc: bool = False) -> OffCpuStream:
+    """A stream over made-up tids (so, by default, naming outsiders from /proc is off)."""
     threads: dict[int, int] = {}
     tracker = SwitchTracker(keep_kernel_ips=keep_kernel_ips, use_wchan=use_wchan)
     attribution = WakeupAttribution(threads, target_only=target_only) if wakeups else None
-    s = OffCpuStream(tracker, attribution, threads)
+    s = OffCpuStream(tracker, attribution, threads, name_from_proc)
     s.seed([(10, 10), (10, 11)])
     return s
 
@@ -83,6 +85,22 @@ def test_target_filter_keeps_wakeups_touching_the_target_only() -> None:
     assert [(w.waker_tid, w.wakee_pid, w.wakee_tid) for w in kept] == [(99, 10, 11), (10, 77, 77)]
     everything = stream(target_only=False).process([WakingRecord(3, 0, 98, 98, 97, (), ())])
     assert len(everything) == 1
+
+
+def test_threads_outside_the_target_are_named_from_proc_once() -> None:
+    """A real outsider (this test's own thread) waking the target gets its /proc name, once;
+    a tid /proc does not hold stays unnamed, and the wakeup filter still treats it as an outsider."""
+    me = os.getpid()
+    with open(f"/proc/{me}/task/{me}/comm") as f:
+        comm = f.read().strip()
+    s = stream(name_from_proc=True)
+    gone = 1 << 22  # above pid_max's default: no such thread
+    events = s.process([WakingRecord(1, 0, me, me, 11, (), ()), WakingRecord(2, 0, me, me, 11, (), ()),
+                        WakingRecord(3, 0, gone, gone, 11, (), ()),
+                        WakingRecord(4, 0, 98, 98, 97, (), ())])  # outsiders only: dropped
+    assert [type(e) for e in events] == [ThreadName, Wakeup, Wakeup, Wakeup]
+    assert (events[0].pid, events[0].tid, events[0].name) == (me, me, comm)
+    assert me not in s.threads
 
 
 def test_thread_table_follows_fork_so_new_threads_are_in_the_target() -> None:

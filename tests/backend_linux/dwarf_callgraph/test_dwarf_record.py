@@ -73,9 +73,9 @@ def test_dwarf_recording_metadata(dwarf_recording: Path) -> None:
 
 
 def test_frame_pointers_lose_the_callers(qsort_split: Path, work_dir: Path) -> None:
-    """The same program with --call-graph fp: the kernel's rbp walk cannot get through, and
+    """The same program with --call-graph fp-only: the kernel's rbp walk cannot get through, and
     the summary suggests --call-graph dwarf."""
-    summary = record_with_summary(work_dir / "fp.stax", str(qsort_split), SECONDS, call_graph="fp")
+    summary = record_with_summary(work_dir / "fp.stax", str(qsort_split), SECONDS, call_graph="fp-only")
     chains = user_chains(work_dir / "fp.stax")
     comparators = _comparator_samples(chains)
     total = sum(comparators.values())

@@ -12,9 +12,10 @@ import struct
 import pytest
 
 from stax.events import ImageKind, ImageLoad, Sample, ThreadName, ThreadStart
+from stax_backend_linux.decode.user_dump import UserDumpLayout
 from stax_backend_linux.dwarf_callgraph import spool as stack_sample_spool
 from stax_backend_linux.dwarf_callgraph.spool import StackSampleSpool
-from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample, StackSampleLayout
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling, stack_size_for
 from stax_binfmt.perf_event_attr import (
@@ -29,7 +30,7 @@ REGS = 17
 
 def _sample(time: int, pid: int = 10, stack: bytes = b"\x01" * 24, regs: bytes | None = None) -> StackSample:
     regs = regs if regs is not None else struct.pack(f"<{REGS}Q", *range(REGS))
-    return StackSample(time, pid, pid, 0, 1000, (0xFFFFFFFF81000000 + time,), regs, stack)
+    return StackSample(time, pid, pid, 0, 1000, (0xFFFFFFFF81000000 + time,), (), regs, stack)
 
 
 def test_attr_bits() -> None:
@@ -46,11 +47,12 @@ def test_tail_layout() -> None:
     regs = struct.pack(f"<{REGS}Q", *range(100, 100 + REGS))
     stack = bytes(range(64))
     tail = struct.pack("<Q", 2) + regs + struct.pack("<Q", 64) + stack + struct.pack("<Q", 40)
-    record = StackSampleLayout(REGS).record(b"\0" * 8 + tail, 8, 5, 1, 2, 3, 1000, (7,))
-    assert record.regs == regs
-    assert record.stack == stack[:40]  # only what the kernel filled (dyn_size)
-    none = StackSampleLayout(REGS).record(struct.pack("<QQ", 0, 0), 0, 5, 1, 2, 3, 1000, ())
-    assert none.regs == b"" and none.stack == b""
+    layout = UserDumpLayout(DwarfSampling().regs_mask)
+    got_regs, got_stack = layout.read(b"\0" * 8 + tail, 8)
+    assert got_regs == regs
+    assert got_stack == stack[:40]  # only what the kernel filled (dyn_size)
+    assert layout.read(struct.pack("<QQ", 0, 0), 0) == (b"", b"")
+    assert layout.read(tail[:40], 0) == (b"", b"")  # cut short: no dump rather than a wrong one
 
 
 def test_spool_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,3 +126,42 @@ def test_sample_without_user_registers() -> None:
     (sample,) = [e for batch in stream.finish() for e in batch]
     assert sample.user_ips == () and not sample.user_stack_truncated
     stream.close()
+
+
+def test_spool_round_trip_of_off_cpu_intervals() -> None:
+    """A switch-out's dump travels with its span: every field back as written, beside samples."""
+    from stax.blocked_reason import BlockedReason
+    from stax.events import OffCpuInterval
+    from stax_backend_linux.off_cpu.records import DumpedInterval
+
+    spool = StackSampleSpool()
+    try:
+        span = OffCpuInterval(100, 900, 10, 11, 1, BlockedReason.PIPE_IPC, "anon_pipe_read",
+                              (0xFFFFFFFF81000001, 0xFFFFFFFF81000002), (0x401000, 0x401234), 12)
+        quiet = OffCpuInterval(5, 6, 10, 11, 0, BlockedReason.OTHER)
+        written = [DumpedInterval(span, b"r" * 24, b"s" * 512), _sample(50),
+                   DumpedInterval(quiet, b"q" * 24, b"")]
+        offsets = [spool.write_interval(r) if isinstance(r, DumpedInterval) else spool.write(r)
+                   for r in written]
+        back = [record for _, record in spool.replay()]
+        assert isinstance(back[0], DumpedInterval) and back[0].interval == span
+        assert (back[0].regs, back[0].stack) == (b"r" * 24, b"s" * 512)
+        assert isinstance(back[1], StackSample) and back[1].stack == written[1].stack
+        assert back[2].interval == quiet  # no waker, no wait site, no stacks
+        again = spool.read_at(offsets[2])
+        assert isinstance(again, DumpedInterval) and again.interval == quiet and again.regs == b"q" * 24
+    finally:
+        spool.close()
+
+
+def test_splice_joins_the_kernel_walk_where_the_cfi_walk_meets_it() -> None:
+    from stax_backend_linux.dwarf_callgraph.unwind_pass import splice_fp_chain
+    from stax_backend_linux.unwind import StopReason
+
+    leaf, caller, main_ret, start_ret = 0x7F00_0010, 0x40_1010, 0x40_2020, 0x7F00_3030
+    fp = (leaf, main_ret, start_ret)  # the kernel skipped the caller of the frameless leaf
+    assert splice_fp_chain([leaf, caller, main_ret], StopReason.JOINED, fp) == (leaf, caller, main_ret,
+                                                                               start_ret)
+    assert splice_fp_chain([leaf, caller, main_ret, start_ret], StopReason.OUTERMOST, fp) == (
+        leaf, caller, main_ret, start_ret)
+    assert splice_fp_chain([leaf, caller], StopReason.STACK_EXHAUSTED, fp) is None  # keep the kernel's

@@ -30,6 +30,7 @@ import attrs
 
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, StaxError, UsageError
+from stax.event_columns import expand_columns
 from stax.recording import meta_keys as mk
 from stax_backend_linux.capture import proc_snapshot
 from stax_backend_linux.capture.capture_stage import CaptureStage
@@ -48,6 +49,7 @@ from stax_backend_linux.capture.targets import (
     threads_of,
 )
 from stax_backend_linux.counters.counter_stage import CounterStage
+from stax_backend_linux.decode import compiled_stream
 from stax_backend_linux.decode.record_decoder import RecordDecoder
 from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
@@ -71,6 +73,10 @@ ROOT_DATA_PAGES = 512
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
 MIN_DATA_PAGES = 8
+SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
+                       "copies other users' stacks only with allow_other_users = true in its policy, so "
+                       "callers of functions without frame pointers (libc's) are missing; ask your "
+                       "administrator to set it.")
 
 
 class CaptureSession:
@@ -105,20 +111,32 @@ class CaptureSession:
         self.end_time = 0
         self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
-        dwarf = DwarfStage.for_request(request, self.decoder)  # None unless --call-graph dwarf
+        if self._system_wide_copies_refused():
+            request = self.request = attrs.evolve(request, call_graph="fp-only")
+            self.notes.append(SYSTEM_WIDE_FP_ONLY)
+        dwarf = DwarfStage.for_request(request, self.decoder)  # None for --call-graph fp-only
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
-        """The register and stack dump the sampler is opened with (--call-graph dwarf)."""
+        """The register and stack dump the sampler and the switch-out samples are opened with
+        (--call-graph fp, the hybrid default, and dwarf)."""
+        self.compiled = compiled_stream.for_decoder(self.decoder)
+        """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does."""
         # -c of a software event or tracepoint: the kernel samples every event, one in N is kept
         self.kernel_period = 1 if kept_in_user_space(self.event, request.period) else request.period
         self.stages: list[CaptureStage] = [stage for stage in (
             CountSamplingStage(request.period) if request.period != self.kernel_period else None,
             OffCpuStage() if request.off_cpu else None,  # private switch/waking records -> spans, wakeups
             CounterStage() if request.counters else None,  # follows thread creation; final reads at the end
-            dwarf,  # holds samples back: unwound after capture
+            dwarf,  # holds samples and dumped off-CPU spans back: unwound after capture
         ) if stage is not None]
         """The optional stages between time ordering and the sink, in stream order."""
 
     # -- what this host allows ------------------------------------------------------------------
+
+    def _system_wide_copies_refused(self) -> bool:
+        """-a through staxd with the default hybrid stacks, where staxd copies no other user's stack."""
+        req = self.request
+        return (req.call_graph == "fp" and req.system_wide and not self.facts.system_wide_allowed
+                and self.opener.hello() is not None and not self.opener.grants("other_users"))
 
     def _check_host(self) -> None:
         """The request's limits that depend on this host; its flags were checked by ``stax record``."""
@@ -184,7 +202,7 @@ class CaptureSession:
             granted = self.opener.sampling(self.staxd_target(), frequency=req.frequency,
                                            identifier=req.off_cpu, wakeup_bytes=wakeup_bytes,
                                            kernel=staxd_kernel or kernel,
-                                           dwarf=(dwarf.regs_mask, dwarf.stack_size) if dwarf else None)
+                                           dwarf=dwarf)
             if granted is not None:
                 self.kernel = staxd_kernel or kernel
                 if want_kernel and not self.kernel:
@@ -261,23 +279,26 @@ class CaptureSession:
 
     def _round(self, sink: EventSink) -> None:
         """Decode what the drainer copied since the last round, and deliver what is now in order."""
-        decode = self.decoder.decode
         if self.drainer is not None:
             per_ring = [chunk for chunk in self.drainer.take() if chunk]
         else:
             per_ring = [chunk for chunk in (ring.read() for ring in self.rings) if chunk]
-        decoded = [decode(chunk) for chunk in per_ring]
-        for stage in self.stages:
-            stage.before_order(decoded)
-        ready = self.orderer.round(decoded)
+        if self.compiled is not None:
+            ready = self.compiled.round(per_ring)
+        else:
+            decode = self.decoder.decode
+            decoded = [decode(chunk) for chunk in per_ring]
+            for stage in self.stages:
+                stage.before_order(decoded)
+            ready = self.orderer.round(decoded)
         for stage in self.stages:
             ready = stage.feed(ready)
         if ready:
-            sink.consume(ready)
+            deliver(sink, ready)
 
     def _end_of_stream(self) -> Iterable[list]:
         """The orderer's last events through every stage, then what each stage still holds."""
-        batches: Iterable[list] = [self.orderer.flush()]
+        batches: Iterable[list] = [self.compiled.flush() if self.compiled is not None else self.orderer.flush()]
         for stage in self.stages:
             batches = stage.end(batches, self.end_time)
         return batches
@@ -304,7 +325,11 @@ class CaptureSession:
                 stage.start()
             if req.pids or req.system_wide:
                 pids = req.pids or proc_snapshot.all_pids()
-                self.orderer.add(proc_snapshot.snapshot(pids, t0, self.build_ids))
+                known = proc_snapshot.snapshot(pids, t0, self.build_ids)
+                if self.compiled is not None:
+                    self.compiled.add(known)
+                else:
+                    self.orderer.add(known)
             started = time.monotonic()
             self.drainer = RingDrainer(self.rings)
             self.drainer.start()
@@ -320,7 +345,7 @@ class CaptureSession:
                 self._round(sink)
             for batch in self._end_of_stream():
                 if batch:
-                    sink.consume(batch)
+                    deliver(sink, batch)
             progress(CaptureProgress(captured, self.decoder.samples, self._lost()))
             return self._summary(captured, time.monotonic() - started - captured)
         finally:
@@ -471,6 +496,11 @@ class CaptureSession:
             self.events = None
         if self.command is not None:
             self.command.close()
+
+
+def deliver(sink: EventSink, events: list) -> None:
+    """Hand a batch to the sink: columns as they are if it takes them, else as event objects."""
+    sink.consume(events if getattr(sink, "accepts_columns", False) else expand_columns(events))
 
 
 def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureProgress], None],

@@ -35,6 +35,7 @@ from stax_backend_linux.host_capabilities import HostFacts
 from stax_backend_linux.staxd_client.client import StaxdClient, StaxdRefused, StaxdUnavailable
 from stax_binfmt import perf_counters
 from stax_binfmt import perf_event_attr as pea
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 from stax_binfmt.perf_event_ffi import PerfEventError, enable
 from stax_binfmt.staxd_protocol import MAX_PIDS, Granted, OpenRequest, close_granted
 
@@ -148,6 +149,17 @@ class EventOpener:
                                                     "decodes; upgrade staxd.")
         return False
 
+    def _same_dump(self, granted: Granted, dwarf: DwarfSampling | None) -> bool:
+        """Whether every granted fd copies the registers and stack bytes the decoder expects; if not,
+        the fds are given back."""
+        want = (dwarf.regs_mask, dwarf.stack_size) if dwarf is not None else (0, 0)
+        if all((d.sample_regs_user, d.sample_stack_user) == want for _, d in granted):
+            return True
+        close_granted(granted)
+        self.failure = self.failure or CaptureError("staxd's user register and stack dump differs from "
+                                                    "the one this stax decodes; upgrade staxd.")
+        return False
+
     def request(self, kind: str, target: StaxdTarget, **fields: Any) -> OpenRequest | None:
         """An OpenRequest shaped for ``target``; None when staxd cannot take it (too many pids)."""
         if not target.system_wide and not 0 < len(target.pids) <= MAX_PIDS:
@@ -182,40 +194,41 @@ class EventOpener:
     # -- the event sets -------------------------------------------------------------------------
 
     def sampling(self, target: StaxdTarget, *, frequency: int, identifier: bool, wakeup_bytes: int,
-                 kernel: bool, dwarf: tuple[int, int] | None = None) -> PerCpuEvents | None:
+                 kernel: bool, dwarf: DwarfSampling | None = None) -> PerCpuEvents | None:
         """The cpu-clock sampler through staxd (with kernel frames when ``kernel``), or None.
 
-        ``dwarf`` is (user register mask, stack size) in --call-graph dwarf mode: a grant
-        whose dump layout differs from the one the decoder expects is given back.
+        ``dwarf`` is the user register and stack dump (--call-graph fp's hybrid one or dwarf's):
+        a grant whose dump layout differs from the one the decoder expects is given back.
         """
         fields: dict[str, Any] = {"frequency": frequency, "kernel_stacks": kernel, "identifier": identifier,
-                                  "wakeup_bytes": wakeup_bytes}
-        if dwarf is not None:
-            fields.update(call_graph="dwarf", dwarf_stack_size=dwarf[1])
+                                  "wakeup_bytes": wakeup_bytes, **_dump_fields(dwarf)}
         request = self.request("sampling", target, **fields)
         granted = self.ask(request) if request is not None else None
         if granted is None or request is None:
             return None
-        if dwarf is not None and any((d.sample_regs_user, d.sample_stack_user) != dwarf for _, d in granted):
-            close_granted(granted)
-            self.failure = self.failure or CaptureError("staxd's DWARF register and stack dump differs from "
-                                                        "the one this stax decodes; upgrade staxd.")
+        if not self._same_dump(granted, dwarf):
             return None
         events = self.per_cpu(granted, request.start)
         if events is not None:
             self.modes["sampling"] = STAXD
         return events
 
-    def context_switch(self, target: StaxdTarget, *, kernel: bool, wakeup_bytes: int) -> PerCpuEvents | None:
+    def context_switch(self, target: StaxdTarget, *, kernel: bool, wakeup_bytes: int,
+                       dwarf: DwarfSampling | None = None) -> PerCpuEvents | None:
         """The context-switch event with a stack sample at every switch-out, or None.
 
         Without ``kernel`` the stack is the user part only, and the sample has no IP.
+        ``dwarf``: each switch-out sample also carries that user register and stack dump.
         """
-        request = self.request("context_switch", target, kernel_stacks=kernel, wakeup_bytes=wakeup_bytes)
+        request = self.request("context_switch", target, kernel_stacks=kernel, wakeup_bytes=wakeup_bytes,
+                               **_dump_fields(dwarf))
         granted = self.ask(request) if request is not None else None
         if granted is None or request is None:
             return None
-        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE):
+        dump_bits = pea.PERF_SAMPLE_REGS_USER | pea.PERF_SAMPLE_STACK_USER if dwarf is not None else 0
+        if not self._decodable(granted, pea.SHARED_RING_SAMPLE_TYPE | dump_bits):
+            return None
+        if not self._same_dump(granted, dwarf):
             return None
         events = self.per_cpu(granted, request.start)
         if events is not None:
@@ -359,6 +372,8 @@ class OffCpuStaxd:
     wakeup_bytes: int
     kernel: bool = True
     """Kernel frames are wanted (they come only if staxd's policy grants kernel stacks)."""
+    dwarf: DwarfSampling | None = None
+    """The user register and stack dump of each switch-out sample (--call-graph fp or dwarf)."""
 
     def kernel_granted(self) -> bool:
         """Whether the off-CPU stacks and wakeups staxd grants carry kernel frames."""
@@ -366,7 +381,7 @@ class OffCpuStaxd:
 
     def switch_with_stacks(self) -> PerCpuEvents | None:
         return self.opener.context_switch(self.target, kernel=self.kernel_granted(),
-                                          wakeup_bytes=self.wakeup_bytes)
+                                          wakeup_bytes=self.wakeup_bytes, dwarf=self.dwarf)
 
     def sched_waking(self) -> tuple[PerCpuEvents, dict[str, tuple[int, int, bool]]] | None:
         return self.opener.sched_waking(self.target, kernel=self.kernel_granted(),
@@ -378,6 +393,13 @@ class OffCpuStaxd:
 
     def lose(self, what: str) -> None:
         self.opener.lose(what)
+
+
+def _dump_fields(dwarf: DwarfSampling | None) -> dict[str, Any]:
+    """The request fields that ask staxd for ``dwarf``'s dump (none for pure frame pointers)."""
+    if dwarf is None:
+        return {}
+    return {"call_graph": "hybrid" if dwarf.user_callchain else "dwarf", "dwarf_stack_size": dwarf.stack_size}
 
 
 def open_counter_groups(opener: EventOpener, target: StaxdTarget, facts: HostFacts, *,

@@ -39,15 +39,17 @@ def all_pids() -> list[int]:
 
 
 def thread_names(pid: int, when: int) -> list[ThreadName]:
-    out = []
-    for tid in thread_ids(pid):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm", "rb") as f:
-                name = f.read().rstrip(b"\n").decode("utf-8", "replace")
-        except OSError:
-            continue  # the thread exited meanwhile
-        out.append(ThreadName(when, pid, tid, name))
-    return out
+    return [name for tid in thread_ids(pid) if (name := thread_name(pid, tid, when)) is not None]
+
+
+def thread_name(pid: int, tid: int, when: int) -> ThreadName | None:
+    """``tid``'s name from /proc/PID/task/TID/comm now, or None when it is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm", "rb") as f:
+            name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+    except OSError:
+        return None  # the thread exited meanwhile
+    return ThreadName(when, pid, tid, name)
 
 
 def parse_maps(text: str, pid: int, when: int, build_ids: BuildIdCache | None = None) -> list[ImageLoad]:

@@ -5,7 +5,8 @@
  * Layouts (perf_event.h, enum perf_event_type) for perf_event_attr.SAMPLE_TYPE with
  * sample_id_all, as record_decoder.py documents them: every record starts with
  * {u32 type; u16 misc; u16 size}; a SAMPLE is [u64 identifier] u64 ip; u32 pid, tid;
- * u64 time; u32 cpu, res; u64 period; u64 nr; u64 ips[nr]; [u32 size; raw...]; a
+ * u64 time; u32 cpu, res; u64 period; u64 nr; u64 ips[nr]; [u32 size; raw...] or
+ * [the user register/stack dump, decode/user_dump.py: its offset is the entry's word 6]; a
  * non-sample record ends in sample_id {u32 pid, tid; u64 time; u32 cpu, res; [u64 id]}.
  * An off-CPU kind registered with KIND_NO_IP has no ip (staxd's grants without kernel
  * stacks): its body starts 8 bytes earlier.
@@ -77,7 +78,7 @@ static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
     e[3] = rd32(chunk + body + 12);
     e[4] = rd32(chunk + body + 24);
     e[5] = rd64(chunk + body + 32);
-    e[6] = (uint64_t)(int64_t)-1;
+    e[6] = at + 8 * nr;  /* where a user register/stack dump starts (user_dump.py), for samples */
     e[7] = e[8] = e[9] = e[10] = 0;
     if (nr == 0) {
         if (kind == KIND_SAMPLING && ip < PERF_CONTEXT_MAX) {

@@ -4,7 +4,8 @@
  * writes one entry of STAX_ENTRY_WORDS u64 per record into `out` (at most `cap` entries):
  *
  *   [0] tag  [1] time  [2] pid  [3] tid  [4] cpu  [5] period (SAMPLE) or misc (SWITCH)
- *   [6] wakee tid (WAKING, as int64)  [7] kernel ips byte offset  [8] kernel ips count
+ *   [6] wakee tid (WAKING, as int64), or where a SAMPLE's user register/stack dump would start
+ *       (the byte after its callchain; decode/user_dump.py)  [7] kernel ips byte offset  [8] kernel ips count
  *   [9] user ips byte offset  [10] user ips count
  *
  * Records it does not decode itself are STAX_TAG_OTHER with [1] = byte offset, [2] = size:

@@ -1,6 +1,7 @@
-"""Build the compiled record scan (fast_decode.c) with cffi, once per source and Python ABI.
+"""Build the compiled record scan (fast_decode.c) and capture stream (fast_stream.c) with cffi,
+once per source and Python ABI.
 
-The cdef is fast_decode.h itself.  The extension is compiled on first use into the
+The cdef is the two headers themselves.  The extension is compiled on first use into the
 stax cache directory (only one that is ours, mode 0700, else a directory private to the
 run: :func:`stax.cache_dirs.work_dir`; code is never loaded from another user's), named
 by a hash of the C source, the header, this script, the interpreter's ABI and the cffi
@@ -28,14 +29,14 @@ from types import ModuleType
 import cffi
 
 HERE = Path(__file__).resolve().parent
-HEADER = HERE / "fast_decode.h"
-SOURCE = HERE / "fast_decode.c"
+HEADERS = (HERE / "fast_decode.h", HERE / "fast_stream.h")
+SOURCES = (HERE / "fast_decode.c", HERE / "fast_stream.c")
 
 
 def module_name() -> str:
     """The extension's module name: its build inputs' hash (also what PyInit_ is called)."""
     digest = hashlib.sha256()
-    for path in (HEADER, SOURCE, Path(__file__)):
+    for path in (*HEADERS, *SOURCES, Path(__file__)):
         digest.update(path.read_bytes())
     for part in (sys.implementation.cache_tag, sysconfig.get_config_var("EXT_SUFFIX") or "",
                  cffi.__version__, platform.machine()):
@@ -45,9 +46,12 @@ def module_name() -> str:
 
 def make_ffi(name: str) -> cffi.FFI:
     ffi = cffi.FFI()
-    ffi.cdef(HEADER.read_text())
-    ffi.set_source(name, '#include <stdint.h>\n#include <stddef.h>\n#include "fast_decode.h"\n',
-                   sources=[str(SOURCE)], include_dirs=[str(HERE)], extra_compile_args=["-O2"])
+    for header in HEADERS:
+        ffi.cdef(header.read_text())
+    includes = "".join(f'#include "{header.name}"\n' for header in HEADERS)
+    ffi.set_source(name, "#include <stdint.h>\n#include <stddef.h>\n" + includes,
+                   sources=[str(source) for source in SOURCES], include_dirs=[str(HERE)],
+                   extra_compile_args=["-O2"])
     return ffi
 
 

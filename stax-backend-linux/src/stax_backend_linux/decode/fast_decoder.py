@@ -23,6 +23,7 @@ from stax_backend_linux.decode.record_decoder import (
     PERF_RECORD_MISC_SWITCH_OUT_PREEMPT,
     _ips,
 )
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 PURE_PYTHON_ENV = "STAX_PURE_PYTHON"
 ENTRY_WORDS = 11
-ENTRY = struct.Struct("<6Qq4Q")  # fast_decode.h: tag, time, pid, tid, cpu, period|misc, wakee, k/u at+count
+# fast_decode.h: tag, time, pid, tid, cpu, period|misc, wakee|dump at, k/u at+count
+ENTRY = struct.Struct("<6Qq4Q")
 BATCH = 4096  # entries per call into C
 
 TAG_SAMPLE = 0
@@ -68,6 +70,7 @@ class FastScan:
         identifier = 1 if decoder.identifier else 0
         waking_at = decoder.waking_pid_offset
         max_stack = decoder.max_stack
+        dump = decoder.dump
         chains = _IPS_STRUCTS
         entries = ENTRY.iter_unpack
         out: list[Event] = []
@@ -94,10 +97,17 @@ class FastScan:
                 kernel = (chains.get(k_n) or _ips(k_n)).unpack_from(chunk, k_at) if k_n else ()
                 user = (chains.get(u_n) or _ips(u_n)).unpack_from(chunk, u_at) if u_n else ()
                 if tag == TAG_SAMPLE:
-                    append(Sample(when, pid, tid, cpu, extra, kernel, user, k_n + u_n >= max_stack))
+                    if dump is None:
+                        append(Sample(when, pid, tid, cpu, extra, kernel, user, k_n + u_n >= max_stack))
+                    else:  # wakee: where the register/stack dump starts
+                        regs, stack = dump.read(chunk, wakee)
+                        append(StackSample(when, pid, tid, cpu, extra, kernel, user, regs, stack))
                     samples += 1
                 elif tag == TAG_SWITCH_STACK:
-                    append(SwitchStack(when, pid, tid, cpu, kernel, user))
+                    if dump is None:
+                        append(SwitchStack(when, pid, tid, cpu, kernel, user))
+                    else:
+                        append(SwitchStack(when, pid, tid, cpu, kernel, user, *dump.read(chunk, wakee)))
                     switch_stacks += 1
                 else:
                     append(WakingRecord(when, cpu, pid, tid, wakee, kernel, user))

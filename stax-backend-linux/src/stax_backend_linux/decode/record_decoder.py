@@ -17,6 +17,13 @@ those two for a user without kernel stacks without PERF_SAMPLE_IP (their IP is a
 kernel address, the scheduler's or the tracepoint's); ``register(..., sample_ip=False)``
 says so, and their body is read 8 bytes earlier.
 
+Each event's layout (which fields a sample and a sample_id trailer hold) comes from
+its attr's sample_type, read_format and sample_id_all
+(:mod:`~stax_backend_linux.decode.sample_layout`): ``stax record``'s events share one,
+a perf.data file (:mod:`stax_backend_linux.perf_data`) brings one per attr.  A
+sched:sched_switch tracepoint sample (perf record -e sched:sched_switch) decodes into
+the same switch records, through :mod:`stax_backend_linux.off_cpu.sched_switch`.
+
 Pure Python, kept tight: precompiled :class:`struct.Struct` unpackers, one u64
 memoryview per chunk for callchains, no per-record helper objects.
 """
@@ -39,11 +46,14 @@ from stax.events import (
     ThreadStart,
 )
 from stax_backend_linux.counters.decoder import PERF_RECORD_READ, CounterRead, decode_read_record
-from stax_backend_linux.dwarf_callgraph.stack_sample import StackSampleLayout
+from stax_backend_linux.decode.sample_layout import LIVE, LIVE_SHARED, LIVE_SHARED_NO_IP, EventLayouts
+from stax_backend_linux.decode.user_dump import UserDumpLayout
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 
 if TYPE_CHECKING:
     from stax_backend_linux.decode.fast_decoder import FastScan
+    from stax_backend_linux.off_cpu.sched_switch import SchedSwitchFormat
 
 # enum perf_event_type
 PERF_RECORD_MMAP = 1
@@ -71,6 +81,10 @@ PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14  # on SWITCH* out: the task was st
 KIND_SAMPLING = 0
 KIND_SWITCH_STACK = 1
 KIND_SCHED_WAKING = 2
+KIND_SCHED_SWITCH = 3
+"""The sched:sched_switch tracepoint (perf.data imports; Python decoder only)."""
+KIND_SKIPPED = 4
+"""An event whose samples are counted in ``skipped_samples``, not decoded (perf.data imports)."""
 KIND_NO_IP = 0x100
 """Flag on a registered kind (fast_decode.c reads it too): that event's samples have no PERF_SAMPLE_IP."""
 
@@ -152,17 +166,25 @@ class RecordDecoder:
     reported without one (it only reads build ids from pages already in memory).
     ``max_stack`` is kernel.perf_event_max_stack: a stack that long was cut short.
     ``identifier`` is True when every event in the ring has PERF_SAMPLE_IDENTIFIER.
+    ``layouts`` replaces ``stax record``'s layout with other events' own (a perf.data file).
     """
 
     def __init__(self, build_id_lookup: BuildIdLookup | None = None, max_stack: int = 127,
-                 identifier: bool = False) -> None:
+                 identifier: bool = False, layouts: EventLayouts | None = None) -> None:
         self.build_id_lookup = build_id_lookup
         self.max_stack = max_stack
-        self.identifier = identifier
+        self.identifier = identifier or (layouts is not None and layouts.id_word == 1)
+        self.layouts = layouts or EventLayouts(LIVE_SHARED if identifier else LIVE)
+        live = LIVE_SHARED if self.identifier else LIVE
+        self._compiled_layouts = layouts is None or layouts.all_in((live,))
+        """fast_decode.c knows only stax record's layouts."""
         self.kinds: dict[int, int] = {}
+        """Event id -> kind; with samples that carry no id (one event), id 0 names them all."""
         self.without_ip: set[int] = set()
         """Registered event ids whose samples have no PERF_SAMPLE_IP."""
         self.waking_pid_offset = -1
+        self.sched_switch: SchedSwitchFormat | None = None
+        """Where the sched_switch tracepoint's fields are, for KIND_SCHED_SWITCH."""
         self.samples = 0
         self.switch_records = 0
         self.switch_stacks = 0
@@ -172,9 +194,11 @@ class RecordDecoder:
         self.throttled = 0
         self.off_cpu_throttled = 0
         self.unknown_records = 0
-        self.stack_samples: StackSampleLayout | None = None
-        """Set in --call-graph dwarf mode: samples carry REGS_USER + STACK_USER and decode into
-        :class:`StackSample` records (unwound after capture) instead of :class:`Sample`."""
+        self.skipped_samples = 0
+        self.dump: UserDumpLayout | None = None
+        """Set when samples carry REGS_USER + STACK_USER (``--call-graph fp`` hybrid or ``dwarf``):
+        cpu-clock samples decode into :class:`StackSample` records (unwound after capture) instead
+        of :class:`Sample`, and switch-out samples into :class:`SwitchStack` with the dump."""
         self.counter_reads: list[CounterRead] | None = None
         """Set when counter groups share the rings: PERF_RECORD_READs are appended here."""
         from stax_backend_linux.decode import fast_decoder  # it imports this module
@@ -189,8 +213,8 @@ class RecordDecoder:
         sits in the tracepoint's raw record (tracefs ``format``).  ``sample_ip`` False: the
         event's sample_type lacks PERF_SAMPLE_IP (an off-CPU kind only).
         """
-        if not self.identifier:
-            raise ValueError("event kinds need PERF_SAMPLE_IDENTIFIER in every event of the ring")
+        if not self.layouts.id_word and (event_id or self.kinds):
+            raise ValueError("event kinds need an event id (PERF_SAMPLE_IDENTIFIER or ID) in every sample")
         if not sample_ip and kind == KIND_SAMPLING:
             raise ValueError("on-CPU samples are decoded with their PERF_SAMPLE_IP")
         self.kinds[event_id] = kind
@@ -198,6 +222,7 @@ class RecordDecoder:
             self.without_ip.discard(event_id)
         else:
             self.without_ip.add(event_id)
+            self.layouts = self.layouts.with_layout(event_id, LIVE_SHARED_NO_IP)
         if kind == KIND_SCHED_WAKING:
             self.waking_pid_offset = waking_pid_offset
 
@@ -208,9 +233,14 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self.stack_samples is None:
+        if self._fast is not None and self._compiled_layouts and self._compiled_kinds():
             return self._fast.decode(self, chunk)
         return self._decode_range(chunk, 0, len(chunk))
+
+    def _compiled_kinds(self) -> bool:
+        """fast_decode.c reads event ids as PERF_SAMPLE_IDENTIFIER and knows only the live kinds."""
+        return (not self.kinds or self.layouts.id_word == 1) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
+            self.kinds.values())
 
     def decode_python(self, chunk: bytes) -> list[Event]:
         """:meth:`decode` by this module alone: the reference the compiled scan is held to."""
@@ -228,17 +258,18 @@ class RecordDecoder:
             end = stop
         chains = _IPS_STRUCTS
         header_from = HEADER.unpack_from
-        sample_from = SAMPLE_BODY.unpack_from
         max_stack = self.max_stack
         ctx_user = PERF_CONTEXT_USER
         ctx_kernel = PERF_CONTEXT_KERNEL
         ctx_max = PERF_CONTEXT_MAX
-        lead = 8 if self.identifier else 0  # the identifier u64 before a sample's body
-        trailer = TRAILER + lead  # ... and after the cpu field of every sample_id trailer
-        ips_offset = SAMPLE_IPS_OFFSET + lead
+        layouts = self.layouts
+        sample_id = layouts.sample_id  # (chunk, record end) -> the trailer's pid, tid, time, cpu
+        trailer = layouts.trailer_size
+        id_word = layouts.id_word  # where a sample's event id is, in u64s from its start
+        by_id = layouts.by_id
+        sample_from = layouts.default.sample  # (chunk, off) -> ip, pid, tid, time, cpu, period, nr, at
         kinds = self.kinds
-        without_ip = self.without_ip
-        stack_samples = self.stack_samples
+        dump = self.dump
         samples = 0
         off = start
         try:
@@ -247,11 +278,10 @@ class RecordDecoder:
                 if size < 8 or off + size > end:
                     break  # corrupt: stop rather than loop or read past the chunk
                 if rtype == PERF_RECORD_SAMPLE:
-                    # Without PERF_SAMPLE_IP the body starts 8 bytes earlier; ``ip`` is then the
-                    # identifier, which only off-CPU kinds have, and they never use their ip.
-                    back = 8 if without_ip and words[(off + 8) >> 3] in without_ip else 0
-                    ip, pid, tid, when, cpu, period, nr = sample_from(chunk, off + 8 + lead - back)
-                    at = off + ips_offset - back
+                    event_id = words[(off >> 3) + id_word] if id_word else 0
+                    layout = by_id.get(event_id) if by_id else None  # the event's own layout
+                    ip, pid, tid, when, cpu, period, nr, at = (layout.sample if layout else sample_from)(
+                        chunk, off)
                     if nr == 0:
                         kernel: tuple[int, ...] = ()
                         user: tuple[int, ...] = (ip,) if ip < ctx_max else ()
@@ -274,19 +304,36 @@ class RecordDecoder:
                                     kernel, user = chain[1:u], chain[u + 1:]
                             else:
                                 kernel, user = split_callchain(chain)
-                    if stack_samples is not None and not kinds.get(words[(off + 8) >> 3]):  # 0: KIND_SAMPLING
-                        append(stack_samples.record(chunk, at + 8 * nr, when, pid, tid, cpu, period, kernel))
-                        samples += 1
-                    elif not kinds:
+                    if dump is not None:
+                        kind = kinds.get(event_id, KIND_SAMPLING) if kinds else KIND_SAMPLING
+                        if kind == KIND_SAMPLING:
+                            append(StackSample(when, pid, tid, cpu, period, kernel, user,
+                                               *dump.read(chunk, at + 8 * nr)))
+                            samples += 1
+                            off += size
+                            continue
+                        if kind == KIND_SWITCH_STACK:
+                            if nr == 0:
+                                kernel = user = ()
+                            regs, stack = dump.read(chunk, at + 8 * nr)
+                            append(SwitchStack(when, pid, tid, cpu, kernel, user, regs, stack))
+                            self.switch_stacks += 1
+                            off += size
+                            continue
+                    if not kinds:
                         append(Sample(when, pid, tid, cpu, period, kernel, user,
                                       len(kernel) + len(user) >= max_stack))
                         samples += 1
                     else:
-                        kind = kinds.get(words[(off + 8) >> 3], KIND_SAMPLING)
+                        kind = kinds.get(event_id, KIND_SAMPLING)
                         if kind == KIND_SAMPLING:
                             append(Sample(when, pid, tid, cpu, period, kernel, user,
                                           len(kernel) + len(user) >= max_stack))
                             samples += 1
+                            off += size
+                            continue
+                        if kind == KIND_SKIPPED:
+                            self.skipped_samples += 1
                             off += size
                             continue
                         if nr == 0:
@@ -294,11 +341,16 @@ class RecordDecoder:
                         if kind == KIND_SWITCH_STACK:
                             append(SwitchStack(when, pid, tid, cpu, kernel, user))
                             self.switch_stacks += 1
+                        elif kind == KIND_SCHED_SWITCH and self.sched_switch is not None:
+                            out.extend(self.sched_switch.records(chunk, at + 8 * nr, off + size, when, pid,
+                                                                 tid, cpu, kernel, user))
+                            self.switch_stacks += 1
+                            self.switch_records += 2
                         else:
                             append(self._waking(chunk, at + 8 * nr, off + size, when, cpu, pid, tid,
                                                 kernel, user))
                 elif rtype == PERF_RECORD_SWITCH or rtype == PERF_RECORD_SWITCH_CPU_WIDE:
-                    pid, tid, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
+                    pid, tid, when, cpu = sample_id(chunk, off + size)
                     out_ = bool(misc & PERF_RECORD_MISC_SWITCH_OUT)
                     append(SwitchRecord(when, pid, tid, cpu, out_,
                                         out_ and bool(misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)))
@@ -309,7 +361,7 @@ class RecordDecoder:
                     pid, tid = PID_TID.unpack_from(chunk, off + 8)
                     raw = chunk[off + 16:off + size - trailer]
                     name = raw[: raw.find(b"\0")] if b"\0" in raw else raw
-                    when = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[2]
+                    when = sample_id(chunk, off + size)[2]
                     append(ThreadName(when, pid, tid, name.decode("utf-8", "replace"),
                                       bool(misc & PERF_RECORD_MISC_COMM_EXEC)))
                 elif rtype == PERF_RECORD_FORK:
@@ -320,17 +372,17 @@ class RecordDecoder:
                     append(ThreadExit(when, pid, tid))
                 elif rtype == PERF_RECORD_LOST:
                     _id, lost = U64_PAIR.unpack_from(chunk, off + 8)
-                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
+                    _p, _t, when, cpu = sample_id(chunk, off + size)
                     self.lost_records += lost
                     append(LostNotice(when, cpu, LostKind.LOST_RECORDS, lost))
                 elif rtype == PERF_RECORD_LOST_SAMPLES:
                     (lost,) = U64.unpack_from(chunk, off + 8)
-                    _p, _t, when, cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)
+                    _p, _t, when, cpu = sample_id(chunk, off + size)
                     self.lost_samples += lost
                     append(LostNotice(when, cpu, LostKind.LOST_SAMPLES, lost))
                 elif rtype == PERF_RECORD_THROTTLE:
                     when, event_id = U64_PAIR.unpack_from(chunk, off + 8)  # time, id, stream_id
-                    cpu = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[3]
+                    cpu = sample_id(chunk, off + size)[3]
                     if kinds and kinds.get(event_id, KIND_SAMPLING) != KIND_SAMPLING:
                         self.off_cpu_throttled += 1  # switch stacks or wakeups missing, not samples
                     else:
@@ -360,13 +412,13 @@ class RecordDecoder:
         return WakingRecord(when, cpu, pid, tid, wakee, kernel, user)
 
     def _mmap(self, chunk: bytes, off: int, rtype: int, misc: int, size: int) -> ImageLoad:
-        trailer = TRAILER + (8 if self.identifier else 0)
+        trailer = self.layouts.trailer_size
         pid, _tid, addr, length, pgoff = MMAP_BODY.unpack_from(chunk, off + 8)
         name_at = MMAP2_FILENAME_OFFSET if rtype == PERF_RECORD_MMAP2 else MMAP_FILENAME_OFFSET
         raw = chunk[off + name_at:off + size - trailer]
         nul = raw.find(b"\0")
         path = (raw[:nul] if nul >= 0 else raw).decode("utf-8", "surrogateescape")
-        when = SAMPLE_ID.unpack_from(chunk, off + size - trailer)[2]
+        when = self.layouts.sample_id(chunk, off + size)[2]
         if misc & PERF_RECORD_MISC_CPUMODE_MASK == PERF_RECORD_MISC_KERNEL:
             return ImageLoad(when, -1, addr, addr + length, pgoff, path, ImageKind.KERNEL)
         kind, path = image_kind(path)

@@ -1,8 +1,10 @@
-"""The DWARF call-graph stage of a capture (``--call-graph dwarf``): spool now, unwind after.
+"""The user-stack stage of a capture (``--call-graph fp``, the hybrid default, and ``dwarf``): unwind in
+the stream (fp), or spool now and unwind after (dwarf).
 
-The sampler copies user registers and a slice of the user stack with every sample
-(dwarf_sampling.py shapes its attr).  Between time ordering and the sink, the samples
-are written to a spool and held back; the rest of the stream goes on.  When capture
+The sampler and the switch-out samples copy user registers and a slice of the user stack
+(stax_binfmt.perf_dwarf_callgraph shapes their attrs).  Between time ordering and the sink, the samples
+are written to a spool and held back (dwarf; hybrid unwinds them right there); the rest of
+the stream goes on.  When capture
 stops, the spool is replayed, each sample unwound and delivered to the sink in
 batches (dwarf_sample_stream.py explains why resolving them that late is correct).
 """
@@ -21,16 +23,16 @@ from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 
 
 class DwarfStage(CaptureStage):
-    """Holds DWARF-mode samples back during capture and unwinds them after it."""
+    """Holds samples and off-CPU spans with user dumps back during capture and unwinds them after it."""
 
-    name = "DWARF call graph"
+    name = "user stack unwinding"
 
     def __init__(self, stream: DwarfSampleStream) -> None:
         self.stream = stream
 
     @classmethod
     def for_request(cls, request: RecordRequest, decoder: RecordDecoder) -> DwarfStage | None:
-        """The stage for ``--call-graph dwarf`` (None for ``fp``), wired into ``decoder``."""
+        """The stage for ``--call-graph fp`` or ``dwarf`` (None for ``fp-only``), wired into ``decoder``."""
         stream = DwarfSampleStream.for_request(request, decoder)
         return cls(stream) if stream is not None else None
 
@@ -40,7 +42,7 @@ class DwarfStage(CaptureStage):
         return self.stream.sampling
 
     def feed(self, events: list) -> list:
-        return self.stream.process(events)  # spools the samples; unwound after capture
+        return self.stream.process(events)  # hybrid: unwound now; dwarf: spooled, unwound after capture
 
     def leftovers(self, end_time: int) -> Iterable[list[Event]]:
         return self.stream.finish()
@@ -49,14 +51,22 @@ class DwarfStage(CaptureStage):
         """What the DWARF side recorded and how the unwinding went."""
         s = self.stream
         u = s.unwinder
-        spooled = s.spool.count
-        return {
+        spool = s.spool
+        spooled = spool.count if spool is not None else s.streamed
+        stack_bytes = spool.stack_bytes if spool is not None else s.streamed_stack_bytes
+        hybrid = {
+            mk.BACKEND_HYBRID_STACKS.field: u.hybrid_stacks,
+            mk.BACKEND_HYBRID_CHECKED.field: u.checked,
+            mk.BACKEND_HYBRID_REPAIRED.field: u.repaired,
+            mk.BACKEND_HYBRID_UNREPAIRED.field: u.unrepaired,
+        } if u.hybrid else {}
+        return hybrid | {
             mk.BACKEND_DWARF_STACK_SIZE.field: s.sampling.stack_size,
             mk.BACKEND_DWARF_REGS_MASK.field: s.sampling.regs_mask,
             mk.BACKEND_DWARF_SAMPLES.field: spooled,
-            mk.BACKEND_DWARF_SPOOL_BYTES.field: s.spool.size,
+            mk.BACKEND_DWARF_SPOOL_BYTES.field: spool.size if spool is not None else 0,
             mk.BACKEND_DWARF_STACK_BYTES_PER_SAMPLE.field:
-                round(s.spool.stack_bytes / spooled, 1) if spooled else 0,
+                round(stack_bytes / spooled, 1) if spooled else 0,
             mk.BACKEND_DWARF_UNWOUND.field: u.unwound,
             mk.BACKEND_DWARF_TRUNCATED.field: u.truncated,
             mk.BACKEND_DWARF_STOP_REASONS.field: dict(u.stop_reasons),

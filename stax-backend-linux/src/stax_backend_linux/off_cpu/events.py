@@ -36,6 +36,7 @@ from stax_backend_linux.off_cpu.sched_waking import (
     load_sched_waking,
 )
 from stax_binfmt import perf_event_sets
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 from stax_binfmt.perf_event_ffi import PerfEventError, enable, event_id
 from stax_binfmt.tracefs import TraceField
 
@@ -100,8 +101,12 @@ class OffCpuSetup:
 
 
 def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_on_exec: bool,
-                 inherit: bool, wakeup_bytes: int, staxd: OffCpuStaxd | None = None) -> OffCpuSetup:
+                 inherit: bool, wakeup_bytes: int, staxd: OffCpuStaxd | None = None,
+                 dwarf: DwarfSampling | None = None) -> OffCpuSetup:
     """Open the context-switch events (with stacks when allowed) and sched_waking.
+
+    ``dwarf``: each switch-out sample also copies the user registers and stack (--call-graph fp's
+    hybrid dump or dwarf's), for unwinding after capture.
 
     With ``staxd``, what this process may not open (switch stacks, sched_waking) is asked
     of staxd, and what it does not grant is reported to ``staxd.lose`` (which makes the
@@ -114,7 +119,8 @@ def open_off_cpu(shape: OpenShape, cpus: list[int], facts: HostFacts, *, enable_
     def switch_attr(stacks: bool) -> Callable[[], Any]:
         return lambda: perf_event_sets.context_switch(stacks=stacks, kernel=stacks, inherit=inherit,
                                                       start="on_exec" if enable_on_exec else "enabled",
-                                                      wakeup_bytes=wakeup_bytes)
+                                                      wakeup_bytes=wakeup_bytes,
+                                                      dwarf=dwarf if stacks else None)
 
     if kernel_ok:
         try:

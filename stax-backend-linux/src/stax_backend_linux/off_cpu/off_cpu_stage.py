@@ -30,6 +30,7 @@ from stax_binfmt.perf_event_ffi import PerfEventError
 if TYPE_CHECKING:
     from stax_backend_linux.capture.capture_session import CaptureSession
     from stax_backend_linux.capture.targets import PerCpuEvents
+    from stax_backend_linux.decode.compiled_stream import CompiledStream
     from stax_backend_linux.decode.record_decoder import RecordDecoder
 
 
@@ -41,6 +42,9 @@ class OffCpuStage(CaptureStage):
     def __init__(self) -> None:
         self.setup: OffCpuSetup | None = None
         self.stream: OffCpuStream | None = None
+        """The Python path's span and wakeup tracking (None on the compiled path)."""
+        self.compiled: CompiledStream | None = None
+        """The session's compiled stream, when it tracks spans and wakeups instead."""
         self._decoder: RecordDecoder | None = None
 
     def open(self, session: CaptureSession, events: PerCpuEvents) -> None:
@@ -50,9 +54,9 @@ class OffCpuStage(CaptureStage):
             setup = open_off_cpu(session.open_shaped, session.cpus, session.facts,
                                  enable_on_exec=bool(req.command) and not req.system_wide,
                                  inherit=not req.system_wide,
-                                 wakeup_bytes=wakeup_bytes,
+                                 wakeup_bytes=wakeup_bytes, dwarf=session.dwarf_sampling,
                                  staxd=OffCpuStaxd(session.opener, session.staxd_target(), wakeup_bytes,
-                                                   kernel=req.kernel_stacks))
+                                                   kernel=req.kernel_stacks, dwarf=session.dwarf_sampling))
         except PerfEventError as exc:
             raise CaptureError(f"Cannot open the context-switch events for off-CPU recording "
                                f"({os.strerror(exc.errno or 0)}); record with --no-off-cpu.") from None
@@ -72,6 +76,12 @@ class OffCpuStage(CaptureStage):
             session.notes.append("Off-CPU blocked reasons come from /proc wchan because kernel addresses in "
                                  "/proc/kallsyms are hidden (kernel.kptr_restrict); run "
                                  "'sudo sysctl kernel.kptr_restrict=0' to classify them by kernel stack.")
+        if session.compiled is not None:  # fast_stream.c tracks spans and wakeups inside the round
+            self.compiled = session.compiled
+            self.compiled.off_cpu(keep_kernel_ips=req.kernel_stacks, wakeups=setup.waking is not None,
+                                  target_only=not req.system_wide, use_wchan=not by_stack)
+            self.compiled.seed(self._seed_threads(session))
+            return
         tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)
         threads: dict[int, int] = {}
         wakeups = None
@@ -79,10 +89,14 @@ class OffCpuStage(CaptureStage):
             wakeups = WakeupAttribution(threads, target_only=not req.system_wide,
                                         keep_kernel_ips=req.kernel_stacks)
         self.stream = OffCpuStream(tracker, wakeups, threads)
+        self.stream.seed(self._seed_threads(session))
+
+    @staticmethod
+    def _seed_threads(session: CaptureSession) -> list[tuple[int, int]]:
+        """(pid, tid) of the threads known before any record arrives: the command, or -p's threads."""
         if session.command is not None:
-            self.stream.seed([(session.command.pid, session.command.pid)])
-        elif req.pids:
-            self.stream.seed(target_threads(req.pids, req.threads))
+            return [(session.command.pid, session.command.pid)]
+        return target_threads(session.request.pids, session.request.threads)
 
     def start(self) -> None:
         if self.setup is not None:
@@ -96,35 +110,53 @@ class OffCpuStage(CaptureStage):
         return self.stream.process(events) if self.stream is not None else events
 
     def leftovers(self, end_time: int) -> Iterable[list[Event]]:
-        if self.stream is not None:
+        if self.compiled is not None:
+            yield self.compiled.finish(end_time)
+        elif self.stream is not None:
             yield self.stream.finish(end_time)
 
     def metadata(self) -> dict[str, object]:
         """What the off-CPU side recorded and, where something is missing, why."""
-        setup, stream, d = self.setup, self.stream, self._decoder
-        if setup is None or stream is None or d is None:
+        setup, d = self.setup, self._decoder
+        counts = self._counts()
+        if setup is None or d is None or counts is None:
             return {}
-        tracker = stream.tracker
+        use_wchan, spans, preempted, with_stack, closed_at_end, wchan_reads, wchan_hits, kept, dropped = counts
         meta: dict[str, object] = {
             mk.BACKEND_OFF_CPU_STACKS.field: setup.stacks,
-            mk.BACKEND_OFF_CPU_REASON_SOURCE.field: "wchan" if tracker.use_wchan else "kernel stack",
-            mk.BACKEND_OFF_CPU_SPANS.field: tracker.spans,
-            mk.BACKEND_OFF_CPU_PREEMPTED_SPANS.field: tracker.preempted_spans,
-            mk.BACKEND_OFF_CPU_SPANS_WITH_STACK.field: tracker.spans_with_stack,
-            mk.BACKEND_OFF_CPU_CLOSED_AT_END.field: tracker.closed_at_end,
+            mk.BACKEND_OFF_CPU_REASON_SOURCE.field: "wchan" if use_wchan else "kernel stack",
+            mk.BACKEND_OFF_CPU_SPANS.field: spans,
+            mk.BACKEND_OFF_CPU_PREEMPTED_SPANS.field: preempted,
+            mk.BACKEND_OFF_CPU_SPANS_WITH_STACK.field: with_stack,
+            mk.BACKEND_OFF_CPU_CLOSED_AT_END.field: closed_at_end,
             mk.BACKEND_SWITCH_RECORDS.field: d.switch_records,
             mk.BACKEND_OFF_CPU_THROTTLED.field: d.off_cpu_throttled,
             mk.BACKEND_WAKEUPS_CAPTURED.field: setup.waking is not None,
         }
-        if tracker.use_wchan:
-            meta[mk.BACKEND_WCHAN_READS.field] = tracker.wchan_reads
-            meta[mk.BACKEND_WCHAN_HITS.field] = tracker.wchan_hits
+        if use_wchan:
+            meta[mk.BACKEND_WCHAN_READS.field] = wchan_reads
+            meta[mk.BACKEND_WCHAN_HITS.field] = wchan_hits
         if setup.wakeups_missing:
             meta[mk.BACKEND_WAKEUPS_MISSING.field] = setup.wakeups_missing
-        if stream.wakeups is not None:
-            meta[mk.BACKEND_WAKEUPS.field] = stream.wakeups.kept
-            meta[mk.BACKEND_WAKEUPS_OUTSIDE_TARGET.field] = stream.wakeups.dropped
+        if setup.waking is not None:
+            meta[mk.BACKEND_WAKEUPS.field] = kept
+            meta[mk.BACKEND_WAKEUPS_OUTSIDE_TARGET.field] = dropped
         return meta
+
+    def _counts(self) -> tuple[bool, int, int, int, int, int, int, int, int] | None:
+        """(use_wchan, spans, preempted, with stack, closed at end, wchan reads, wchan hits, wakeups
+        kept, wakeups dropped) from whichever path tracked them."""
+        if self.compiled is not None:
+            c, lib = self.compiled, self.compiled.lib
+            return (c.use_wchan, c.count(lib.STAX_COUNT_SPANS), c.count(lib.STAX_COUNT_PREEMPTED_SPANS),
+                    c.count(lib.STAX_COUNT_SPANS_WITH_STACK), c.count(lib.STAX_COUNT_CLOSED_AT_END),
+                    c.wchan_reads, c.wchan_hits, c.count(lib.STAX_COUNT_WAKEUPS_KEPT),
+                    c.count(lib.STAX_COUNT_WAKEUPS_DROPPED))
+        if self.stream is None:
+            return None
+        t, w = self.stream.tracker, self.stream.wakeups
+        return (t.use_wchan, t.spans, t.preempted_spans, t.spans_with_stack, t.closed_at_end, t.wchan_reads,
+                t.wchan_hits, w.kept if w is not None else 0, w.dropped if w is not None else 0)
 
     def notes(self) -> list[str]:
         d = self._decoder

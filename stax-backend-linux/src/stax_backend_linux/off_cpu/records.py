@@ -10,7 +10,7 @@ construction must be cheap.
 
 from __future__ import annotations
 
-from stax.events import IpTuple
+from stax.events import IpTuple, OffCpuInterval
 
 
 class SwitchRecord:
@@ -35,18 +35,24 @@ class SwitchRecord:
 
 
 class SwitchStack:
-    """The context-switches sample taken as ``tid`` left the CPU: its stack at switch-out."""
+    """The context-switches sample taken as ``tid`` left the CPU: its stack at switch-out.
 
-    __slots__ = ("time", "pid", "tid", "cpu", "kernel_ips", "user_ips")
+    ``regs`` and ``stack`` are the user register and stack dump (decode/user_dump.py) when the
+    recording unwinds user stacks after capture (``--call-graph fp`` or ``dwarf``), else b"".
+    """
+
+    __slots__ = ("time", "pid", "tid", "cpu", "kernel_ips", "user_ips", "regs", "stack")
 
     def __init__(self, time: int, pid: int, tid: int, cpu: int, kernel_ips: IpTuple, user_ips: IpTuple,
-                 ) -> None:
+                 regs: bytes = b"", stack: bytes = b"") -> None:
         self.time = time
         self.pid = pid
         self.tid = tid
         self.cpu = cpu
         self.kernel_ips = kernel_ips
         self.user_ips = user_ips
+        self.regs = regs
+        self.stack = stack
 
     def __repr__(self) -> str:
         frames = f"{len(self.kernel_ips)}k+{len(self.user_ips)}u"
@@ -74,3 +80,24 @@ class WakingRecord:
 
 OffCpuRecord = SwitchRecord | SwitchStack | WakingRecord
 OFF_CPU_RECORD_TYPES = (SwitchRecord, SwitchStack, WakingRecord)
+
+
+class DumpedInterval:
+    """An off-CPU interval whose switch-out sample carried a user register/stack dump.
+
+    The switch tracker emits it instead of a bare :class:`stax.events.OffCpuInterval` when the
+    recording unwinds user stacks after capture (``--call-graph fp`` hybrid or ``dwarf``); the
+    unwinding stage (dwarf_callgraph/stack_sample_stream.py) spools it and delivers the interval
+    with its user stack unwound.  The sink never sees one.
+    """
+
+    __slots__ = ("interval", "pid", "regs", "stack")
+
+    def __init__(self, interval: OffCpuInterval, regs: bytes, stack: bytes) -> None:
+        self.interval = interval
+        self.pid = interval.pid
+        self.regs = regs
+        self.stack = stack
+
+    def __repr__(self) -> str:
+        return f"DumpedInterval({self.interval!r}, {len(self.regs) // 8} regs, {len(self.stack)} stack bytes)"

@@ -12,7 +12,8 @@ yielding): that interval is :data:`BlockedReason.PREEMPTED`, a wait for a CPU.
   same tid, time <= the record's) carries the stack at switch-out; the recording
   writer classifies the span by the named wait site in its kernel part after capture.
   Until then the reason is the wchan read while the thread was parked, if any
-  (off_cpu_reasons.py), else ``other``.
+  (off_cpu_reasons.py), else ``other``.  When that sample carries a user register and
+  stack dump, the span comes out as a :class:`DumpedInterval`, unwound after capture.
 * A switch-in with no open span (the thread left the CPU before recording began) is
   ignored, as is the last switch-out of a thread that has exited (a dead task's
   final schedule(), seen by CPU-wide events).
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from stax.blocked_reason import BlockedReason
 from stax.events import IpTuple, OffCpuInterval
 from stax_backend_linux.off_cpu.reasons import NO_REASON, read_wchan, reason_from_wchan
-from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack
+from stax_backend_linux.off_cpu.records import DumpedInterval, SwitchRecord, SwitchStack
 
 # A context-switches sample further than this before its switch-out record is not its stack.
 STACK_MATCH_WINDOW_NS = 5_000_000
@@ -36,10 +37,10 @@ PREEMPTED = BlockedReason.PREEMPTED
 
 
 class _OpenSpan:
-    __slots__ = ("start", "pid", "cpu", "reason", "wait_site", "kernel_ips", "user_ips")
+    __slots__ = ("start", "pid", "cpu", "reason", "wait_site", "kernel_ips", "user_ips", "regs", "stack")
 
     def __init__(self, start: int, pid: int, cpu: int, reason: BlockedReason, wait_site: str,
-                 kernel_ips: IpTuple, user_ips: IpTuple) -> None:
+                 kernel_ips: IpTuple, user_ips: IpTuple, regs: bytes = b"", stack: bytes = b"") -> None:
         self.start = start
         self.pid = pid
         self.cpu = cpu
@@ -47,6 +48,8 @@ class _OpenSpan:
         self.wait_site = wait_site
         self.kernel_ips = kernel_ips
         self.user_ips = user_ips
+        self.regs = regs
+        self.stack = stack
 
 
 class SwitchTracker:
@@ -71,6 +74,8 @@ class SwitchTracker:
         self.wchan_reads = 0
         self.wchan_hits = 0
         self.closed_at_end = 0
+        self.unpaired_outs = 0
+        """Switch-outs replaced by a later switch-out of the same thread: its switch-in was not seen."""
 
     # -- before ordering --------------------------------------------------------------------------
 
@@ -115,7 +120,7 @@ class SwitchTracker:
     def thread_start(self, tid: int) -> None:
         self._exited.discard(tid)  # a reused tid is a new thread
 
-    def switch(self, record: SwitchRecord) -> OffCpuInterval | None:
+    def switch(self, record: SwitchRecord) -> OffCpuInterval | DumpedInterval | None:
         """Open a span on switch-out; return the closed span on the matching switch-in.
 
         Called once per switch record: :meth:`_close` is inlined here (same logic).
@@ -126,6 +131,8 @@ class SwitchTracker:
         if record.out:
             if tid in self._exited:
                 return None
+            if tid in self._open:
+                self.unpaired_outs += 1
             self._open[tid] = self._open_span(record)
             return None
         span = self._open.pop(tid, None)
@@ -141,10 +148,11 @@ class SwitchTracker:
         reason = span.reason
         if reason is PREEMPTED:
             self.preempted_spans += 1
-        return OffCpuInterval(start, end, span.pid, tid, span.cpu, reason, span.wait_site,
-                              span.kernel_ips, span.user_ips, waker_tid)
+        interval = OffCpuInterval(start, end, span.pid, tid, span.cpu, reason, span.wait_site,
+                                  span.kernel_ips, span.user_ips, waker_tid)
+        return DumpedInterval(interval, span.regs, span.stack) if span.regs else interval
 
-    def finish(self, end_time: int) -> list[OffCpuInterval]:
+    def finish(self, end_time: int) -> list[OffCpuInterval | DumpedInterval]:
         """Close what is still open at ``end_time`` (threads that exited were dropped already)."""
         out = []
         for tid, span in self._open.items():
@@ -162,10 +170,11 @@ class SwitchTracker:
         tid = record.tid
         kernel_ips: IpTuple = ()
         user_ips: IpTuple = ()
+        regs = dump = b""
         stack = self._stacks.pop(tid, None)
         if (stack is not None and stack.cpu == record.cpu
                 and 0 <= record.time - stack.time <= STACK_MATCH_WINDOW_NS):
-            kernel_ips, user_ips = stack.kernel_ips, stack.user_ips
+            kernel_ips, user_ips, regs, dump = stack.kernel_ips, stack.user_ips, stack.regs, stack.stack
             self.spans_with_stack += 1
         if record.preempted:
             reason, site = BlockedReason.PREEMPTED, ""
@@ -174,9 +183,9 @@ class SwitchTracker:
             reason, site = reason_from_wchan(wchan) if wchan else NO_REASON
         if not self.keep_kernel_ips:
             kernel_ips = ()
-        return _OpenSpan(record.time, record.pid, record.cpu, reason, site, kernel_ips, user_ips)
+        return _OpenSpan(record.time, record.pid, record.cpu, reason, site, kernel_ips, user_ips, regs, dump)
 
-    def _close(self, span: _OpenSpan, tid: int, end: int) -> OffCpuInterval:
+    def _close(self, span: _OpenSpan, tid: int, end: int) -> OffCpuInterval | DumpedInterval:
         waker_tid = None
         woke = self._last_waker.get(tid)
         if woke is not None and span.start <= woke[0] <= end:
@@ -184,5 +193,6 @@ class SwitchTracker:
         self.spans += 1
         if span.reason is BlockedReason.PREEMPTED:
             self.preempted_spans += 1
-        return OffCpuInterval(span.start, end, span.pid, tid, span.cpu, span.reason, span.wait_site,
-                              span.kernel_ips, span.user_ips, waker_tid)
+        interval = OffCpuInterval(span.start, end, span.pid, tid, span.cpu, span.reason, span.wait_site,
+                                  span.kernel_ips, span.user_ips, waker_tid)
+        return DumpedInterval(interval, span.regs, span.stack) if span.regs else interval

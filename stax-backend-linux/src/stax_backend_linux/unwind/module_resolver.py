@@ -12,7 +12,7 @@ holds ``file_offset`` (System V gABI, "Program Loading").
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from stax.events import ImageKind, ImageLoad
 from stax_backend_linux.unwind.elf_unwind_tables import (
@@ -26,12 +26,17 @@ _MISSING = object()
 
 
 class Module:
-    """One executable mapping: ``start <= pc < end`` is ``path`` at ``vaddr = pc - bias``."""
+    """One executable mapping: ``start <= pc < end`` is ``path`` at ``vaddr = pc - bias``.
 
-    __slots__ = ("start", "end", "file_offset", "path", "bias", "tables")
+    With a ``loader`` the tables (and the bias they decide) are read on the first lookup in
+    the mapping: a process maps dozens of libraries, a sample touches a few.
+    """
+
+    __slots__ = ("start", "end", "file_offset", "path", "bias", "tables", "loader")
 
     def __init__(
-        self, start: int, end: int, file_offset: int, path: str, bias: int, tables: ElfUnwindTables | None
+        self, start: int, end: int, file_offset: int, path: str, bias: int, tables: ElfUnwindTables | None,
+        loader: Callable[[], ElfUnwindTables | None] | None = None,
     ) -> None:
         self.start = start
         self.end = end
@@ -39,6 +44,19 @@ class Module:
         self.path = path
         self.bias = bias
         self.tables = tables
+        self.loader = loader
+
+    def load(self) -> None:
+        """Read the tables through the loader (once) and set the bias from their segments."""
+        loader, self.loader = self.loader, None
+        if loader is None:
+            return
+        tables = loader()
+        self.tables = tables
+        if tables is not None:
+            vaddr = tables.vaddr_for_file_offset(self.file_offset)
+            if vaddr is not None:
+                self.bias = self.start - vaddr
 
     def __repr__(self) -> str:
         return f"Module({self.path!r}, {self.start:#x}-{self.end:#x}, bias={self.bias:#x})"
@@ -64,13 +82,17 @@ class ModuleResolver:
         path: str,
         *,
         tables: ElfUnwindTables | None | object = _MISSING,
+        loader: Callable[[], ElfUnwindTables | None] | None = None,
     ) -> Module:
         """Add an executable mapping; a new mapping replaces whatever it overlaps.
 
         ``tables`` defaults to the cached tables of ``path`` (None for ``[anon]``-style
-        names); pass them explicitly for images without a file, e.g. ``[vdso]``.
+        names); pass them explicitly for images without a file, e.g. ``[vdso]``, or pass a
+        ``loader`` that reads them on the first lookup in this mapping.
         """
-        if tables is _MISSING:
+        if loader is not None:
+            tables = None
+        elif tables is _MISSING:
             tables = self.table_cache.get(path) if path.startswith("/") else None
         assert tables is None or isinstance(tables, ElfUnwindTables)
         bias = start - file_offset
@@ -78,7 +100,7 @@ class ModuleResolver:
             vaddr = tables.vaddr_for_file_offset(file_offset)
             if vaddr is not None:
                 bias = start - vaddr
-        module = Module(start, end, file_offset, path, bias, tables)
+        module = Module(start, end, file_offset, path, bias, tables, loader)
         keep = [m for m in self._modules if m.end <= start or m.start >= end]
         if len(keep) != len(self._modules):
             self._modules = keep
@@ -144,6 +166,8 @@ class ModuleResolver:
         if row is _MISSING:
             module = self.module_for(pc)
             row = None
+            if module is not None and module.loader is not None:
+                module.load()
             if module is not None and module.tables is not None:
                 row = module.tables.row_for(pc - module.bias)
             self.row_cache[pc] = row

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 
 import attrs
 
@@ -53,9 +53,12 @@ class StopReason(enum.StrEnum):
     UNKNOWN_REGISTER = "a needed register is unknown"
     BAD_UNWIND_INFO = "malformed unwind info"
     MAX_FRAMES = "too many frames"
+    JOINED = "joined the frame-pointer chain"
+    """Hybrid unwinding: a return address of the kernel's frame-pointer walk was reached
+    (``stop_at``); the rest of the stack is that walk's."""
 
 
-_COMPLETE = (StopReason.OUTERMOST, StopReason.ZERO_PC)
+_COMPLETE = (StopReason.OUTERMOST, StopReason.ZERO_PC, StopReason.JOINED)
 
 
 @attrs.frozen(slots=True)
@@ -80,6 +83,7 @@ def unwind(
     modules: ModuleResolver,
     *,
     max_frames: int = DEFAULT_MAX_FRAMES,
+    stop_at: Container[int] | None = None,
 ) -> UnwindResult:
     """Walk the user stack of one sample.
 
@@ -89,6 +93,8 @@ def unwind(
     :param stack: the copied stack, whose first byte was at ``regs["rsp"]``
         (pass only the ``dyn_size`` bytes the kernel filled).
     :param modules: the process's executable mappings and their unwind tables.
+    :param stop_at: return addresses at which to stop (hybrid unwinding: the kernel's
+        frame-pointer walk); the one reached is the last of ``ips``, reason ``JOINED``.
     :returns: the return addresses leaf first, and whether and why the walk stopped early.
     """
     if isinstance(regs, Mapping):
@@ -119,6 +125,9 @@ def unwind(
             break
         append(pc)
         depth += 1
+        if stop_at is not None and depth > 1 and pc in stop_at:
+            reason = StopReason.JOINED
+            break
         lookup = pc if exact_pc else pc - 1  # type: ignore[operator]
         row = cache_get(lookup, _MISSING)
         if row is _MISSING:

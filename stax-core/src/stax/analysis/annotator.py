@@ -44,6 +44,7 @@ from stax.analysis.annotation import (
 from stax.analysis.annotation_code import CodeLookup
 from stax.analysis.code_indexes import InlineIndex, LineIndex, TargetNames
 from stax.analysis.disassembly import Instruction, InstructionKind, UnsupportedArchitecture, disassembler
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.source_text import SourceFiles
 from stax.function_code import FunctionCode
 from stax.recording.code_tables import StoredFunction, stored_functions
@@ -98,12 +99,15 @@ class Annotator:
         off_cpu: bool = False,
         flt: SampleFilter = ALL_SAMPLES,
         code_sources: Sequence[CodeSource] | None = None,
+        style: FrameStyle = DEFAULT_STYLE,
     ) -> None:
         """``code_sources`` read code the recording did not keep (default: the installed
         ``stax_code_sources`` plugins, asked only when needed; pass ``[]`` for none)."""
         self.recording = recording
         self.mode = OFF_CPU if off_cpu else ON_CPU
         self.filter = flt
+        self.style = style
+        """How function names are shown (demangled unless ``--no-demangle``)."""
         self._images = {image.id: image for image in recording.images()}
         self._stored = stored_functions(recording)
         self._stored_starts = {i: [f.offset for f in fs] for i, fs in self._stored.items()}
@@ -132,12 +136,13 @@ class Annotator:
         lookup = offset - 1 if is_return and offset else offset
         key: tuple[FunctionRef, str] | None = None
         stored = self._stored_at(image_id, lookup)
+        show = self.style.name  # the reference keeps the raw name; the row shows it demangled
         if stored is not None:
-            key = (FunctionRef(image_id, stored.offset), function or stored.name)
+            key = (FunctionRef(image_id, stored.offset), show(function or stored.name))
         elif function is not None and symbol_offset is not None:
-            key = (FunctionRef(image_id, offset - symbol_offset), function)
+            key = (FunctionRef(image_id, offset - symbol_offset), show(function))
         elif function is not None:
-            key = (FunctionRef(image_id, None, function), function)
+            key = (FunctionRef(image_id, None, function), show(function))
         self._keys[frame_id] = key
         return key
 
@@ -225,8 +230,10 @@ class Annotator:
              image: str | None = None) -> list[FunctionSummary]:
         """Functions called ``name``, or holding ``address`` (as linked, else an image offset)."""
         rows = [s for s in self.functions() if image is None or _image_matches(s.image, image)]
-        if name is not None:
-            rows = [s for s in rows if name in self._hits[s.ref].names or s.name == name]
+        if name is not None:  # as shown, or the raw (mangled) name
+            shown = self.style.name(name)
+            rows = [s for s in rows if shown in self._hits[s.ref].names or s.name == shown
+                    or s.ref.name == name]
         if address is not None:
             by_code = [s for s in rows if self._holds_address(s.ref, address)]
             rows = by_code or [s for s in rows if self._holds_offset(s.ref, address)]
@@ -318,8 +325,8 @@ class Annotator:
             weights[index] += weight
         share = self._share(summary)
         lines = LineIndex(code.lines)
-        inlines = InlineIndex(code.inlines)
-        targets = TargetNames(summary.name, code)
+        inlines = InlineIndex(code.inlines, self.style.name)
+        targets = TargetNames(summary.name, code, self.style.name)
         rows = []
         for i, insn in enumerate(instructions):
             location = lines.at(insn.address)

@@ -7,7 +7,7 @@ function costs a few microseconds per instruction whatever its size.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from stax.analysis.annotation import InlineCall
 from stax.function_code import FunctionCode, InlineRange, LineRow
@@ -30,7 +30,9 @@ class LineIndex:
 class InlineIndex:
     """Address -> inline chain; ranges of one depth never overlap, so one bisect per depth."""
 
-    def __init__(self, ranges: Sequence[InlineRange]) -> None:
+    def __init__(self, ranges: Sequence[InlineRange], show: Callable[[str], str] = str) -> None:
+        """``show`` names a function as the views do (demangled unless ``--no-demangle``)."""
+        self.show = show
         by_depth: dict[int, list[InlineRange]] = {}
         for r in ranges:
             by_depth.setdefault(r.depth, []).append(r)
@@ -44,15 +46,17 @@ class InlineIndex:
             if index < 0 or address >= ranges[index].end:
                 break
             r = ranges[index]
-            chain.append(InlineCall(r.function, r.call_file, r.call_line))
+            chain.append(InlineCall(self.show(r.function), r.call_file, r.call_line))
         return tuple(chain)
 
 
 class TargetNames:
     """Direct targets as ``symbol+0xoffset``: the function itself, then the symbols kept with it."""
 
-    def __init__(self, name: str, code: FunctionCode) -> None:
+    def __init__(self, name: str, code: FunctionCode, show: Callable[[str], str] = str) -> None:
+        """``name`` is the function's name as shown; ``show`` names the other symbols so."""
         self.name = name
+        self.show = show
         self.start, self.end = code.address, code.address + code.size
         self.symbols = sorted(code.symbols, key=lambda s: s.address)
         self.starts = [s.address for s in self.symbols]
@@ -64,7 +68,7 @@ class TargetNames:
             return plus_offset(self.name, target - self.start)
         index = bisect.bisect_right(self.starts, target) - 1
         if index >= 0 and target < self.symbols[index].address + max(self.symbols[index].size, 1):
-            return plus_offset(self.symbols[index].name, target - self.symbols[index].address)
+            return plus_offset(self.show(self.symbols[index].name), target - self.symbols[index].address)
         return None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import (
     ALL_SAMPLES,
     DisplayTreeBuilder,
@@ -68,17 +69,26 @@ class OffCpuProfile(Profile):
     """Runnable wait: switched out involuntarily while still runnable (never blocked time)."""
     recorded_spans: int = 0
     """Off-CPU spans in the whole recording, before the filter, preemptions included."""
+    non_code_frames: int = 0
+    """Distinct frames left out of the blocked stacks as not code (``[unknown]+0x...``: an address
+    no mapping holds, such as a system call argument read as a return address)."""
+    non_code_spans: int = 0
+    """Blocked spans whose stack had such a frame left out."""
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
-                       builder: DisplayTreeBuilder | None = None) -> OffCpuProfile:
+                       builder: DisplayTreeBuilder | None = None,
+                       style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
         """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass);
-        ``builder`` as for :meth:`Profile.from_recording`."""
-        builder = builder if builder is not None else display_tree_builder(recording)
+        ``builder`` as for :meth:`Profile.from_recording` (a new one leaves out frames that are
+        not code, :func:`~stax.analysis.profile.is_non_code`)."""
+        builder = builder if builder is not None else display_tree_builder(recording, style,
+                                                                           drop_non_code=True)
         thread_stacks: list[ThreadStack] = []
         per_leaf: dict[tuple[int, str], list[int]] = {}
         per_reason: dict[str, list[int]] = {}
         preempted = [0, 0]
+        non_code_spans = 0
         for pid, tid, stack_id, reason, count, ns in recording.thread_off_cpu_stack_totals(
             flt, include_preempted=True
         ):
@@ -88,6 +98,8 @@ class OffCpuProfile(Profile):
                 preempted[1] += ns
                 continue
             node = builder.node_of(stack_id)
+            if stack_id in builder.non_code_stacks:
+                non_code_spans += count
             thread_stacks.append(OffCpuThreadStack(pid, tid, node, count, ns, reason))
             _add(per_leaf, (node, reason), count, ns)
             _add(per_reason, reason, count, ns)
@@ -121,15 +133,18 @@ class OffCpuProfile(Profile):
             preempted_spans=preempted[0],
             preempted_ns=preempted[1],
             recorded_spans=recording.off_cpu_span_count(),
+            non_code_frames=len(builder.non_code_frames),
+            non_code_spans=non_code_spans,
             incomplete=recording_incomplete_notice(recording, meta),
         )
 
     @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> OffCpuProfile:
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES,
+                  style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt)
+            return cls.from_recording(recording, flt, style=style)
         finally:
             recording.close()
 

@@ -9,6 +9,8 @@ per span even when it recurses) and what the function was waiting for.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import attrs
 
 from stax.analysis.call_tree import TREE_ROOT, CallTree
@@ -28,8 +30,35 @@ class BlockedFunctionTotal:
     """(reason, ns) pairs, most time first."""
 
 
-def function_blocked_totals(profile: OffCpuProfile) -> list[BlockedFunctionTotal]:
-    """Every function on a blocked stack, by inclusive blocked time, then user before kernel.
+def shared_kernel_frames(profile: OffCpuProfile) -> list[int]:
+    """The kernel frames on every blocked stack (the system call entry, ``schedule``), outermost
+    first: each has 100% of the blocked time and so says nothing about why threads blocked.
+
+    ``stax top --off-cpu`` leaves them out of its ranking (``--no-kernel-common``, the default),
+    so its first rows are the first frames that differ between blocked stacks.
+    """
+    parents, frames = profile.node_parents, profile.node_frames
+    shared: list[int] | None = None
+    for node in set(profile.leaf_nodes):
+        path: list[int] = []
+        walk = node
+        while walk != ROOT:
+            path.append(frames[walk])
+            walk = parents[walk]
+        if shared is None:
+            shared = [f for f in reversed(path) if profile.frames[f].is_kernel]
+        else:
+            on_path = set(path)
+            shared = [f for f in shared if f in on_path]
+        if not shared:
+            return []
+    return shared or []
+
+
+def function_blocked_totals(profile: OffCpuProfile,
+                            leave_out: Collection[int] = ()) -> list[BlockedFunctionTotal]:
+    """Every function on a blocked stack, by inclusive blocked time, then user before kernel;
+    but the frame ids in ``leave_out`` (:func:`shared_kernel_frames`, say).
 
     Ties are common (every frame of a single sleeping stack has 100%), so user code,
     which the user can change, is listed before kernel code, each in call order
@@ -70,7 +99,7 @@ def function_blocked_totals(profile: OffCpuProfile) -> list[BlockedFunctionTotal
     rows = [
         BlockedFunctionTotal(profile.frames[f], spans[f], blocked[f], blocked[f] * scale,
                              tuple(sorted(by_reason[f].items(), key=lambda r: (-r[1], r[0]))))
-        for f in blocked
+        for f in blocked if f not in leave_out
     ]
     order = {profile.frames[f]: depth[f] for f in blocked}
     rows.sort(key=lambda r: (-r.ns, r.frame.is_kernel, order[r.frame], r.frame.name))

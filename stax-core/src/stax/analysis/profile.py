@@ -15,6 +15,8 @@ from pathlib import Path
 
 import attrs
 
+from stax.address_spaces import UNKNOWN_IMAGE_PATH
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle, frame_labels, inline_details
 from stax.capabilities import Capability, CapabilityRow, CapabilityStatus
 from stax.recording import meta_keys as mk
 from stax.recording.reader import FrameLabel, Recording, SampleFilter, ThreadRow
@@ -51,11 +53,32 @@ class DisplayFrame:
     resolved: bool = True
     is_jit: bool = False
     """In JIT code (perf maps, jitdump): the ``_[j]`` of folded stacks."""
+    file: str | None = attrs.field(default=None, eq=False)
+    """The source file the debug info names, None when it names none."""
+    line: int | None = attrs.field(default=None, eq=False)
+    """The source line: in a profile by line (``stax top --lines``) this frame's line; else the
+    lowest line of the function that has samples (near its start), None without debug info.
+    Not part of the identity: :class:`DisplayTreeBuilder` merges frames per function or per
+    line as :attr:`FrameStyle.lines` says."""
+
+    @property
+    def location(self) -> str | None:
+        """``file:line`` (or the file alone), None without debug info: for tooltips and tables."""
+        if not self.file:
+            return None
+        return self.file if self.line is None else f"{self.file}:{self.line}"
 
     @property
     def label(self) -> str:
         """The name with an ``(inlined)`` suffix for inline frames, for text outputs."""
         return self.name + INLINE_SUFFIX if self.is_inline else self.name
+
+
+def is_non_code(label: FrameLabel) -> bool:
+    """True for a frame at an address no mapping of its process holds: not code at all, e.g. a
+    system call's argument that a frame-pointer walk read as a return address (shown as
+    ``[unknown]+0xbebc200``).  Unnamed code in a mapped image is code and is kept."""
+    return not label.resolved and label.image == UNKNOWN_IMAGE_PATH
 
 
 @attrs.frozen(slots=True)
@@ -77,14 +100,25 @@ class DisplayTreeBuilder:
     """
 
     def __init__(self, labels: Sequence[FrameLabel], parents: array, frames: array,
-                 source: str | Path = "The recording") -> None:
+                 source: str | Path = "The recording", style: FrameStyle = DEFAULT_STYLE,
+                 inline_lines: dict[int, list[tuple[str, str | None, int | None]]] | None = None,
+                 drop_non_code: bool = False) -> None:
         self.source = source
+        self.drop_non_code = drop_non_code
+        """Leave out frames that are not code (:func:`is_non_code`), as the off-CPU views do."""
+        self.non_code_frames: set[int] = set()
+        """Raw frames left out as not code."""
+        self.non_code_stacks: set[int] = set()
+        """Raw stacks that had a frame left out as not code (counted by the off-CPU views)."""
+        self.style = style
+        self.inline_lines = inline_lines or {}
+        """frame id -> (function, file, line) of its inlined calls, innermost first (:func:`of`)."""
         """The file, named in the sentence if a stack id turns out not to be in the stack table."""
         self.labels = labels
         self.raw_parents = parents
         self.raw_frames = frames
         self.frames: list[DisplayFrame] = []
-        self.frame_index: dict[DisplayFrame, int] = {}
+        self.frame_index: dict[tuple[DisplayFrame, int | None], int] = {}
         self.node_parents = array("q")
         self.node_frames = array("q")
         self.node_index: dict[tuple[int, int], int] = {}
@@ -92,11 +126,17 @@ class DisplayTreeBuilder:
         self.stack_nodes: dict[int, int] = {}
 
     def frame_id(self, frame: DisplayFrame) -> int:
-        index = self.frame_index.get(frame)
+        """The id of ``frame``: one per function (per function and line with ``style.lines``)."""
+        key = (frame, frame.line if self.style.lines else None)
+        index = self.frame_index.get(key)
         if index is None:
             index = len(self.frames)
             self.frames.append(frame)
-            self.frame_index[frame] = index
+            self.frame_index[key] = index
+        elif not self.style.lines and frame.line is not None:
+            known = self.frames[index]
+            if known.line is None or frame.line < known.line:  # the function's lowest line
+                self.frames[index] = attrs.evolve(known, file=frame.file or known.file, line=frame.line)
         return index
 
     def chain(self, raw_frame: int) -> tuple[int, ...]:
@@ -106,12 +146,18 @@ class DisplayTreeBuilder:
             if not 0 <= raw_frame < len(self.labels):  # Recording.open checks; never index blindly
                 raise damaged(self.source, f"a stack refers to frame {raw_frame}, which does not exist")
             label = self.labels[raw_frame]
+            if self.drop_non_code and is_non_code(label):
+                self.non_code_frames.add(raw_frame)
+                self.chains[raw_frame] = ()
+                return ()
             ids = [self.frame_id(DisplayFrame(label.name, label.image, label.is_kernel, False,
-                                              label.resolved, label.is_jit))]
+                                              label.resolved, label.is_jit, label.file, label.line))]
             # FrameLabel.inlined is innermost first; the innermost is drawn on top.
-            for name in reversed(label.inlined):
-                ids.append(self.frame_id(DisplayFrame(name, label.image, label.is_kernel, True,
-                                                      is_jit=label.is_jit)))
+            lines = self.inline_lines.get(raw_frame, ())
+            for depth in range(len(label.inlined) - 1, -1, -1):
+                _, file, line = lines[depth] if depth < len(lines) else ("", None, None)
+                ids.append(self.frame_id(DisplayFrame(label.inlined[depth], label.image, label.is_kernel,
+                                                      True, is_jit=label.is_jit, file=file, line=line)))
             chain = tuple(ids)
             self.chains[raw_frame] = chain
         return chain
@@ -162,6 +208,10 @@ class DisplayTreeBuilder:
                     index[key] = child
                 node = child
             memo[stack] = node
+            if self.drop_non_code and (not chain or raw_parents[stack] in self.non_code_stacks):
+                self.non_code_stacks.add(stack)
+        if node == ROOT:  # every frame was left out as not code
+            return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
         return node
 
     def path(self, node: int) -> tuple[DisplayFrame, ...]:
@@ -205,15 +255,18 @@ class Profile:
 
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
-                       builder: DisplayTreeBuilder | None = None, per_thread: bool = True) -> Profile:
-        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass).
+                       builder: DisplayTreeBuilder | None = None, per_thread: bool = True,
+                       style: FrameStyle = DEFAULT_STYLE) -> Profile:
+        """Aggregate ``recording``'s samples that pass ``flt`` (one SQL ``GROUP BY`` pass), frames
+        named and merged as ``style`` says.
 
         ``builder`` (one made by :func:`display_tree_builder` for this recording) is reused
         and grown, so several selections of one recording map each stack once; the
-        profile then shares its node arrays, which later profiles only append to.  Without
-        ``per_thread`` the samples are summed per stack only and ``thread_stacks`` is empty
-        (a call tree needs no more; a recording of many threads aggregates several times faster)."""
-        builder = builder if builder is not None else display_tree_builder(recording)
+        profile then shares its node arrays, which later profiles only append to (and names
+        frames as the builder's style says).  Without ``per_thread`` the samples are summed
+        per stack only and ``thread_stacks`` is empty (a call tree needs no more; a recording
+        of many threads aggregates several times faster)."""
+        builder = builder if builder is not None else display_tree_builder(recording, style)
         thread_stacks: list[ThreadStack] = []
         per_node: dict[int, list[int]] = {}
         rows = (recording.thread_stack_totals(flt) if per_thread else
@@ -259,11 +312,12 @@ class Profile:
         )
 
     @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> Profile:
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES,
+                  style: FrameStyle = DEFAULT_STYLE) -> Profile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt)
+            return cls.from_recording(recording, flt, style=style)
         finally:
             recording.close()
 
@@ -326,9 +380,13 @@ class Profile:
         return sum(self.lost.values())
 
 
-def display_tree_builder(recording: Recording) -> DisplayTreeBuilder:
-    """A new :class:`DisplayTreeBuilder` over ``recording``'s frames and stack table."""
-    return DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+def display_tree_builder(recording: Recording, style: FrameStyle = DEFAULT_STYLE,
+                         drop_non_code: bool = False) -> DisplayTreeBuilder:
+    """A new :class:`DisplayTreeBuilder` over ``recording``'s frames and stack table, frames named
+    and merged as ``style`` says (:mod:`stax.analysis.frame_names`)."""
+    return DisplayTreeBuilder(frame_labels(recording, style), *recording.stack_arrays(), recording.path,
+                              style, inline_details(recording, style) if style.lines else None,
+                              drop_non_code)
 
 
 def _int(value: object) -> int | None:

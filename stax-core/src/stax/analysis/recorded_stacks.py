@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle, frame_labels, inline_details
 from stax.events import ImageKind
 from stax.recording.reader import Recording
 from stax.recording.validation import unknown_stack
@@ -78,11 +79,12 @@ class RecordedStacks:
     """The file, named in the sentence if a stack id turns out not to be in the stack table."""
 
     @classmethod
-    def from_recording(cls, recording: Recording) -> RecordedStacks:
-        """Every frame, image and stack of ``recording`` (one query per table)."""
-        labels = recording.frame_labels()
+    def from_recording(cls, recording: Recording, style: FrameStyle = DEFAULT_STYLE) -> RecordedStacks:
+        """Every frame, image and stack of ``recording`` (one query per table), named as ``style``
+        says (demangled or not, inlined calls kept or folded)."""
+        labels = frame_labels(recording, style)
         addresses = recording.frame_addresses()
-        inlines = recording.inline_details()
+        inlines = inline_details(recording, style)
         frames: list[FrameDetail] = []
         for frame_id, (label, (_, image_id, offset, _, is_return, *_)) in enumerate(
             zip(labels, addresses, strict=True)

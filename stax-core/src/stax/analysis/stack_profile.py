@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import ALL_SAMPLES, duration_from_meta
 from stax.analysis.recorded_stacks import RecordedStacks
 from stax.blocked_reason import BlockedReason
@@ -83,16 +84,18 @@ class StackProfile:
     """The "incomplete recording" sentence when stax record did not finish the file, else None."""
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> StackProfile:
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       style: FrameStyle = DEFAULT_STYLE) -> StackProfile:
         """Aggregate ``recording``'s samples and spans passing ``flt`` (two SQL ``GROUP BY`` passes)."""
-        return cls(**stack_profile_fields(recording, flt))
+        return cls(**stack_profile_fields(recording, flt, style))
 
     @classmethod
-    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES) -> StackProfile:
+    def from_path(cls, path: str | Path, flt: SampleFilter = ALL_SAMPLES,
+                  style: FrameStyle = DEFAULT_STYLE) -> StackProfile:
         """Open, aggregate and close a recording file."""
         recording = Recording.open(path)
         try:
-            return cls.from_recording(recording, flt)
+            return cls.from_recording(recording, flt, style)
         finally:
             recording.close()
 
@@ -120,7 +123,8 @@ class StackProfile:
         return {(t.pid, t.tid): t.name for t in self.threads}
 
 
-def stack_profile_fields(recording: Recording, flt: SampleFilter) -> dict[str, object]:
+def stack_profile_fields(recording: Recording, flt: SampleFilter,
+                         style: FrameStyle = DEFAULT_STYLE) -> dict[str, object]:
     """The constructor arguments of a StackProfile (a Timeline adds its own to them)."""
     on_cpu = [StackTotal(pid, tid, stack, count, weight or 0)
               for pid, tid, stack, count, weight in recording.thread_stack_totals(flt)]
@@ -133,7 +137,8 @@ def stack_profile_fields(recording: Recording, flt: SampleFilter) -> dict[str, o
         span = recording.time_range(flt)
         duration = span[1] - span[0] if span is not None else None
     return {
-        "source": str(recording.path), "filter": flt, "stacks": RecordedStacks.from_recording(recording),
+        "source": str(recording.path), "filter": flt,
+        "stacks": RecordedStacks.from_recording(recording, style),
         "threads": recording.threads(), "on_cpu": on_cpu, "off_cpu": off_cpu, "meta": meta,
         "duration_ns": duration, "sample_period_ns": sample_period(meta),
         "recorded_spans": recording.off_cpu_span_count(),

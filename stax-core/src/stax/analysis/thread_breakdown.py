@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import attrs
 
+from stax.analysis.frame_names import frame_labels
 from stax.analysis.wakeup_context import RawStackContexts
 from stax.blocked_reason import BlockedReason
-from stax.recording.reader import Recording, SampleFilter
+from stax.recording.reader import IDLE_TASK_NAME, Recording, SampleFilter, thread_label
+
+__all__ = ["IDLE_TASK_NAME", "thread_label"]  # where the views have always found them
 
 ALL_SELECTED = SampleFilter()
 PREEMPTED = str(BlockedReason.PREEMPTED)
-IDLE_TASK_NAME = "swapper"
-"""tid 0 is the kernel's idle task: wakeups from interrupts on an idle CPU come from it."""
 
 
 @attrs.frozen(slots=True)
@@ -59,6 +60,8 @@ class ThreadBreakdown:
     """Who woke this thread, most wakeups first."""
     counters: tuple[tuple[str, int], ...] = ()
     """Hardware counter totals (name, value), when the recording has them."""
+    only_woken: bool = False
+    """Not a thread of the selection: it only shows up as woken by one (``stax threads --woken``)."""
 
     @property
     def blocked_ns(self) -> int:
@@ -93,12 +96,17 @@ class ThreadBreakdownView:
     """Whether the recording holds off-CPU spans at all (without them, blocked time reads 0)."""
     notes: tuple[str, ...] = ()
     """What the recording lacks that these figures depend on, with the fix."""
+    woken_hidden: int = 0
+    """Threads left out because they were only woken by the selected ones (``--woken`` shows them)."""
     incomplete: str | None = None
     """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
 
 
-def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> list[ThreadBreakdown]:
-    """Every thread passing ``flt`` with samples, spans or wakeups, most total time first."""
+def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED,
+                     woken: bool = False) -> list[ThreadBreakdown]:
+    """Every thread passing ``flt`` with samples or off-CPU spans (the target's threads), most
+    total time first; with ``woken`` also the threads that only show up as woken (a shell, a
+    kernel worker, another program the target woke), which the recording has nothing else of."""
     keys: set[tuple[int, int]] = set()
     on_cpu: dict[tuple[int, int], tuple[int, int]] = {}
     for pid, tid, count, weight in recording.thread_totals(flt):
@@ -119,7 +127,8 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
             blocked_spans[key] = blocked_spans.get(key, 0) + count
     names = {(t.pid, t.tid): (t.name, t.process_name) for t in recording.threads()}
     tid_names = {tid: name for (_, tid), (name, _) in names.items()}
-    contexts = RawStackContexts(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+    target = set(keys)
+    contexts = RawStackContexts(frame_labels(recording), *recording.stack_arrays(), recording.path)
     woken: dict[tuple[int, int], dict[tuple[int | None, int | None, str], int]] = {}
     for pid, tid, waker_pid, waker_tid, stack_id, count in recording.wakeup_stack_pairs(flt):
         keys.add((pid, tid))
@@ -127,8 +136,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
         if interrupt is not None:
             key: tuple[int | None, int | None, str] = (None, None, interrupt)
         else:
-            key = (waker_pid, waker_tid,
-                   tid_names.get(waker_tid) or (IDLE_TASK_NAME if waker_tid == 0 else "?"))
+            key = (waker_pid, waker_tid, thread_label(tid_names.get(waker_tid), waker_tid))
         counts = woken.setdefault((pid, tid), {})
         counts[key] = counts.get(key, 0) + count
     wakers = {thread: [WakerCount(*key, count) for key, count in counts.items()]
@@ -137,9 +145,10 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
     for pid, tid, name, value in recording.counter_totals(flt):
         counters.setdefault((pid, tid), {})[name] = value
     rows = []
-    for key in keys:
+    for key in keys if woken else target:
         pid, tid = key
-        name, process = names.get(key, ("?", "?"))
+        name, process = names.get(key, (None, None))
+        name, process = thread_label(name, tid), thread_label(process, tid)
         samples, weight = on_cpu.get(key, (0, 0))
         runnable_spans, runnable_ns = runnable.get(key, (0, 0))
         woke = sorted(wakers.get(key, ()), key=lambda w: (-w.count, w.name, w.tid or 0))
@@ -151,6 +160,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED) -> 
             runnable_ns=runnable_ns, runnable_spans=runnable_spans,
             wakeups_received=sum(w.count for w in woke), wakers=tuple(woke),
             counters=tuple(sorted(counters.get(key, {}).items())),
+            only_woken=key not in target,
         ))
     rows.sort(key=lambda r: (-r.total_ns, r.pid, r.tid))
     return rows

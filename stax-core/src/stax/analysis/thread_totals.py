@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from stax.analysis.profile import Profile
+from stax.recording.reader import thread_label
 
 
 @attrs.frozen(slots=True)
@@ -31,7 +32,8 @@ def thread_totals(profile: Profile) -> list[ThreadTotal]:
     samples = sum(count for count, _ in sums.values())
     scale = 100.0 / samples if samples else 0.0
     rows = [
-        ThreadTotal(pid, tid, *names.get((pid, tid), ("?", "?")), count, weight, count * scale)
+        ThreadTotal(pid, tid, *names.get((pid, tid), (thread_label(None, tid),) * 2), count, weight,
+                    count * scale)
         for (pid, tid), (count, weight) in sums.items()
     ]
     rows.sort(key=lambda r: (-r.count, r.pid, r.tid))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import attrs
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.analysis.profile import ALL_SAMPLES
 from stax.analysis.stack_profile import StackProfile, stack_profile_fields
 from stax.recording.reader import Recording, SampleFilter
@@ -72,9 +73,10 @@ class Timeline(StackProfile):
     spans: list[OffCpuSpan] = attrs.field(factory=list)
 
     @classmethod
-    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES) -> Timeline:
+    def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
+                       style: FrameStyle = DEFAULT_STYLE) -> Timeline:
         """The stack profile of ``recording`` with its time slices and spans (``flt`` selects)."""
-        fields = stack_profile_fields(recording, flt)
+        fields = stack_profile_fields(recording, flt, style)
         ranges = [r for r in (recording.time_range(flt), recording.off_cpu_time_range(flt)) if r]
         if not ranges:
             return cls(**fields)

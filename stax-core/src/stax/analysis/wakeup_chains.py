@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import attrs
 
-from stax.analysis.profile import DisplayFrame, DisplayTreeBuilder
-from stax.analysis.thread_breakdown import ALL_SELECTED, IDLE_TASK_NAME
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
+from stax.analysis.profile import DisplayFrame, display_tree_builder
+from stax.analysis.thread_breakdown import ALL_SELECTED, thread_label
 from stax.analysis.wakeup_context import interrupt_name, interrupt_start
 from stax.recording.reader import Recording, SampleFilter
 from stax.recording.validation import total_fits
@@ -101,18 +102,18 @@ class WakeupChainsView:
 
 
 def wakeup_chains(recording: Recording, flt: SampleFilter = ALL_SELECTED, limit: int | None = None,
-                  max_wakers: int | None = None) -> WakeupChains:
+                  max_wakers: int | None = None, style: FrameStyle = DEFAULT_STYLE) -> WakeupChains:
     """Group the blocked spans passing ``flt`` (the blocked threads) by stack, reason and waker.
 
     Totals cover every chain; only the first ``limit`` chains, each with its first
     ``max_wakers`` wakers, are built into objects (None: all), so the cost of what is
     shown does not grow with everything that was recorded.
     """
-    builder = DisplayTreeBuilder(recording.frame_labels(), *recording.stack_arrays(), recording.path)
+    builder = display_tree_builder(recording, style, drop_non_code=True)
     names = {t.tid: t.name for t in recording.threads()}
 
     def name_of(tid: int) -> str:
-        return names.get(tid) or (IDLE_TASK_NAME if tid == 0 else "?")
+        return thread_label(names.get(tid), tid)
 
     # A waker is interned to a small int once per distinct (pid, tid, stack): the rows
     # then add up under int keys, and names and stacks are built only for what is shown.

@@ -32,6 +32,7 @@ def annotate(
     selection: Selection | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
+    demangle: Annotated[bool, Parameter(name="--demangle", negative="--no-demangle")] = True,
 ) -> int:
     """Show a function's instructions with the samples at each, source lines interleaved.
 
@@ -62,8 +63,12 @@ def annotate(
         Print JSON (every instruction with count, weight, percent, source, inlines).
     off_cpu
         Weight call sites by blocked (off-CPU) time instead of CPU samples.
+    demangle
+        Show C++ and Rust names demangled (``--no-demangle``: as the binary spells them);
+        FUNCTION may be given either way.
     """
     from stax.analysis.annotator import Annotator
+    from stax.analysis.frame_names import FrameStyle
     from stax.plugin_manager import get_plugins
     from stax.recording.reader import Recording
 
@@ -73,7 +78,8 @@ def annotate(
     try:
         if off_cpu and rec.off_cpu_span_count() == 0:
             raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
-        annotator = Annotator(rec, off_cpu=off_cpu, flt=selection.to_filter())
+        annotator = Annotator(rec, off_cpu=off_cpu, flt=selection.to_filter(),
+                              style=FrameStyle(demangle=demangle))
         if not annotator.functions():
             if annotator.incomplete:
                 raise StaxError(f"{recording} is an incomplete recording (stax record did not finish"

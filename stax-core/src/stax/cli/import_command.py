@@ -40,7 +40,8 @@ def choose_importer(path: Path, importers: list[Importer]) -> Importer:
             return importer
     if not importers:
         raise StaxError(f"No trace importer is installed, so {path} cannot be imported; install one"
-                        f" (pip install stax-backend-macos reads Apple ktrace files).")
+                        f" (pip install stax-backend-linux reads perf.data, stax-backend-macos Apple ktrace"
+                        f" files).")
     known = "; ".join(f"{i.name}: {i.description}" for i in importers)
     raise StaxError(f"{path} is not a trace stax can import: no installed importer recognises its"
                     f" contents (installed: {known}).")
@@ -59,8 +60,10 @@ def import_trace(
     """Import a trace recorded by another tool into a .stax recording.
 
     The format is recognised by the file's contents, not its name: ``stax import
-    trace.ktrace -o trace.stax`` reads an Apple ktrace/artrace file recorded on a Mac
-    (kperf samples, scheduler events, dyld image loads), so it can be explored here
+    perf.data -o rec.stax`` reads a Linux ``perf record`` file (samples with callchains,
+    sched_switch / --switch-events as off-CPU time, sched_waking as wakeups), and
+    ``stax import trace.ktrace -o trace.stax`` an Apple ktrace/artrace file recorded on
+    a Mac (kperf samples, scheduler events, dyld image loads), so either can be explored
     with ``stax top``, ``stax threads``, ``stax wakers`` and the rest.
 
     Parameters

@@ -68,11 +68,13 @@ def _parse_pids(text: str, flag: str = "-p", what: str = "process id") -> tuple[
 
 
 def _parse_call_graph(text: str) -> tuple[str, int]:
+    """(mode, stack copy size; 0 for the mode's default)."""
     mode, _, size = text.partition(",")
-    if mode not in ("fp", "dwarf"):
-        raise UsageError(f"--call-graph {text!r} is not supported; use 'fp' or 'dwarf[,SIZE]'.")
+    if mode not in ("fp", "fp-only", "dwarf") or (mode == "fp-only" and size):
+        raise UsageError(f"--call-graph {text!r} is not supported; use 'fp[,SIZE]', 'fp-only' or "
+                         f"'dwarf[,SIZE]'.")
     if not size:
-        return mode, 8192
+        return mode, 0
     if not size.isdigit() or not 8 <= int(size) <= 65528:
         raise UsageError(f"--call-graph stack size {size!r} must be a number from 8 to 65528.")
     return mode, int(size) & ~7
@@ -163,7 +165,10 @@ def record(
     duration
         Stop after this many seconds (the profiled command is then terminated).
     call_graph
-        Stack unwinding: ``fp`` (frame pointers, in the kernel) or ``dwarf[,SIZE]``.
+        Stack unwinding: ``fp[,SIZE]`` (the default: frame pointers walked by the kernel, and the
+        leaf frames that keep none, like libc's memset or read, unwound from a SIZE-byte
+        stack copy, 512 by default), ``fp-only`` (frame pointers alone) or ``dwarf[,SIZE]``
+        (every user frame from its CFI, over an 8192-byte copy by default).
     g
         Record call graphs, as perf's -g: the default unwinding (stax always records stacks).
     no_kernel
@@ -240,6 +245,10 @@ def record(
         size = output.stat().st_size if output.exists() else 0
         lost = f", {summary.lost_records} lost" if summary.lost_records else ", 0 lost"
         throttled = f", throttled {summary.throttled}x" if summary.throttled else ""
+        repaired = summary.metadata.get(mk.BACKEND_HYBRID_REPAIRED.field)
+        if repaired is not None:
+            looked = summary.metadata.get(mk.BACKEND_HYBRID_STACKS.field, 0)
+            throttled += f", {repaired:,} of {looked:,} stacks repaired"
         stopped = f" (stopped by {_signal_text(stop_signal)})" if stop_signal is not None else ""
         shown = printable(str(output))
         print(

@@ -19,14 +19,16 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from stax.cli.view_commands import DEFAULT_RECORDING, Selection
+from stax.cli.view_commands import DEFAULT_RECORDING, Frames, Selection
 from stax.cli.view_inputs import (
     DEFAULT_MAX_WAKERS,
     DEFAULT_WAKERS_LIMIT,
+    NoBlockedTime,
     load_thread_breakdown,
     load_wakeup_chains,
 )
 from stax.contracts import RenderOptions
+from stax.text_safety import printable
 from stax.views import ViewKind
 
 
@@ -36,6 +38,7 @@ def threads(
     *,
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = -1,
     selection: Selection | None = None,
+    woken: Annotated[bool, Parameter(name="--woken", negative="")] = False,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show where each thread's time went: on CPU, blocked by reason, waiting for a CPU.
@@ -52,10 +55,13 @@ def threads(
         The .stax file written by ``stax record``.
     limit
         How many threads to show (-1 for all).
+    woken
+        Also list the threads outside the target that it only woke (a shell, a kernel
+        worker, another program): the recording holds nothing of them but those wakeups.
     json_output
         Print JSON instead of a table.
     """
-    view = load_thread_breakdown(recording, selection or Selection(), limit, announce=not json_output)
+    view = load_thread_breakdown(recording, selection or Selection(), limit, not json_output, woken)
     _draw("threads", ViewKind.THREAD_BREAKDOWN, view, json_output, limit)
     return 0
 
@@ -67,6 +73,7 @@ def wakers(
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = DEFAULT_WAKERS_LIMIT,
     max_wakers: Annotated[int, Parameter(name=["-w", "--wakers"])] = DEFAULT_MAX_WAKERS,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show who woke each blocked stack: the blocked stack, then the waker threads and stacks.
@@ -90,8 +97,17 @@ def wakers(
     json_output
         Print JSON instead of text.
     """
-    view = load_wakeup_chains(recording, selection or Selection(), limit, max_wakers,
-                              announce=not json_output)
+    try:
+        view = load_wakeup_chains(recording, selection or Selection(), limit, max_wakers,
+                                  not json_output, (frames or Frames()).style())
+    except NoBlockedTime as nothing:  # nothing to show is an answer, not a failure
+        print(f"stax: {printable(str(nothing))}", file=sys.stderr)
+        if json_output:  # still a document of the usual shape, saying why it is empty
+            from stax.analysis.wakeup_chains import WakeupChains, WakeupChainsView
+
+            empty = WakeupChainsView(str(recording), WakeupChains((), 0, 0, 0, 0), (str(nothing),))
+            _draw("wakers", ViewKind.WAKEUP_CHAINS, empty, json_output, limit)
+        return 0
     _draw("wakers", ViewKind.WAKEUP_CHAINS, view, json_output, limit)
     return 0
 

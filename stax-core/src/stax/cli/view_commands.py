@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Literal
 
 import attrs
 from cyclopts import Group, Parameter
 
+from stax.analysis.frame_names import FrameStyle
 from stax.cli.view_inputs import BUILT_BY_RENDER, load_view
 from stax.contracts import Renderer, RenderOptions
 from stax.errors import UsageError
@@ -62,6 +63,24 @@ class Selection:
         parts = [f"{flag} {','.join(values)}" for flag, values in
                  (("--pid", self.pid), ("--tid", self.tid), ("--comm", self.comm)) if values]
         return " ".join(parts)
+
+
+FRAMES = Group("Frames", sort_key=2)
+
+
+@Parameter(name="*", group=FRAMES)
+@dataclass
+class Frames:
+    """How frames are named and merged (what the recording holds is never changed)."""
+
+    demangle: Annotated[bool, Parameter(name="--demangle", negative="--no-demangle")] = True
+    """C++ and Rust names demangled (``--no-demangle``: as the binary spells them)."""
+    inline: Annotated[bool, Parameter(name="--inline", negative="--no-inline")] = True
+    """Calls the compiler inlined as frames of their own (``--no-inline``: their time goes to
+    the function they were inlined into, as perf report shows it)."""
+
+    def style(self, lines: bool = False) -> FrameStyle:
+        return FrameStyle(demangle=self.demangle, inline=self.inline, lines=lines)
 
 
 def _ids(values: list[str] | None, flag: str, what: str) -> list[int]:
@@ -109,8 +128,14 @@ def top(
     *,
     limit: Annotated[int, Parameter(name=["-n", "--limit"])] = 20,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     json_output: Annotated[bool, Parameter(name="--json", negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
+    kernel_common: Annotated[bool, Parameter(name="--kernel-common", negative="--no-kernel-common")] = False,
+    sort: Annotated[Literal["self", "total", "samples"], Parameter(name="--sort")] = "self",
+    by: Annotated[Literal["function", "image", "file", "comm", "thread"],
+                  Parameter(name="--by")] = "function",
+    lines: Annotated[bool, Parameter(name="--lines", negative="")] = False,
 ) -> int:
     """Show the functions that used the most CPU: self and total samples, image, kernel marker.
 
@@ -121,6 +146,10 @@ def top(
     With ``--off-cpu``: the functions threads were blocked in, by inclusive blocked time
     (every off-CPU span whose stack passes through the function), with the reasons
     (sleep, lock, disk-io, ...); runnable wait (preempted) is shown apart in the header.
+    The kernel frames every blocked stack passes through (system call entry, ``schedule``)
+    are named in the header rather than ranked, so the first rows are where blocked stacks
+    differ; frames that are not code (``[unknown]+0x...``: an address no mapping holds) are
+    dropped from the stacks and counted in the header.
 
     Parameters
     ----------
@@ -132,10 +161,33 @@ def top(
         Print JSON (samples, functions, threads) instead of a table.
     off_cpu
         Rank by blocked (off-CPU) time instead of CPU samples.
+    kernel_common
+        With --off-cpu: rank the kernel frames every blocked stack shares too
+        (``--no-kernel-common``, the default, names them in the header instead).
+    sort
+        The order of the rows: ``self`` (CPU time in the row's own code, perf report's
+        overhead), ``total`` (CPU time with the row anywhere on the stack, perf report
+        --children's order) or ``samples`` (sample count in the row's own code).
+    by
+        What a row is: a ``function``, an ``image`` (executable or library, perf's dso),
+        a source ``file``, a ``comm`` (thread name) or a ``thread``.
+    lines
+        A row per function and source line (``file:line``, from debug info) instead of
+        per function.
     """
+    if kernel_common and not off_cpu:
+        raise UsageError("--kernel-common ranks the kernel frames all blocked stacks share; use it"
+                         " with --off-cpu.")
+    if off_cpu and (sort != "self" or by != "function" or lines):
+        raise UsageError("--sort, --by and --lines arrange the on-CPU table; `stax top --off-cpu`"
+                         " ranks functions by blocked time.")
+    if lines and by != "function":
+        raise UsageError(f"--lines splits functions by source line; use it without --by {by}.")
     profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None,
-                        announce=not json_output)
-    options = RenderOptions(limit=limit, format="json" if json_output else "text")
+                        not json_output, (frames or Frames()).style(lines))
+    extra: dict[str, object] = ({"kernel_common": kernel_common} if off_cpu
+                                else {"sort": sort, "by": by, "lines": lines})
+    options = RenderOptions(limit=limit, format="json" if json_output else "text", extra=extra)
     with _output(None) as out:
         _renderer("top", _profile_view(off_cpu)).render(profile, options, out)
     return 0
@@ -149,6 +201,7 @@ def flamegraph(
     inverted: Annotated[bool, Parameter(name=["--inverted"], negative="")] = False,
     title: Annotated[str, Parameter(name=["--title"])] = "",
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Write an interactive flame graph: one standalone SVG to open in a browser.
@@ -172,7 +225,8 @@ def flamegraph(
     off_cpu
         Draw blocked (off-CPU) time, coloured by blocked reason, instead of CPU samples.
     """
-    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, True,
+                        (frames or Frames()).style())
     output = output if output is not None else recording.with_suffix(".svg")
     with _output(output) as out:
         _renderer("flamegraph", _profile_view(off_cpu)).render(
@@ -189,6 +243,7 @@ def collapse(
     per_thread: Annotated[bool, Parameter(name=["--per-thread"], negative="")] = False,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
     by_reason: Annotated[bool, Parameter(name=["--by-reason"], negative="")] = False,
 ) -> int:
@@ -215,7 +270,8 @@ def collapse(
     """
     if by_reason and not off_cpu:
         raise UsageError("--by-reason groups blocked time; use it with --off-cpu.")
-    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, announce=True)
+    profile = load_view(_profile_view(off_cpu), recording, selection or Selection(), None, True,
+                        (frames or Frames()).style())
     options = RenderOptions(format="folded", extra={"per_thread": per_thread, "annotate": annotate,
                                                     "by_reason": by_reason})
     with _output(output) as out:
@@ -234,6 +290,7 @@ def render(
     title: Annotated[str, Parameter(name=["--title"])] = "",
     limit: Annotated[int | None, Parameter(name=["-n", "--limit"])] = None,
     selection: Selection | None = None,
+    frames: Frames | None = None,
     off_cpu: Annotated[bool, Parameter(name="--off-cpu", negative="")] = False,
 ) -> int:
     """Render a recording with any installed renderer, built-in or from a plugin.
@@ -260,7 +317,7 @@ def render(
         Hand the renderer blocked time (counts are off-CPU spans, weights blocked ns).
     """
     name, _, kind = format.partition(":")
-    return _draw(recording, name, kind, output, selection, off_cpu=off_cpu,
+    return _draw(recording, name, kind, output, selection, frames, off_cpu=off_cpu,
                  options=RenderOptions(inverted=inverted, title=title, limit=limit))
 
 
@@ -276,6 +333,7 @@ def export(
     output: Annotated[Path | None, Parameter(name=["-o", "--output"])] = None,
     annotate: Annotated[bool, Parameter(name=["--annotate"], negative="")] = False,
     selection: Selection | None = None,
+    frames: Frames | None = None,
 ) -> int:
     """Write a recording in another tool's format: pprof, speedscope, Firefox Profiler, folded.
 
@@ -301,12 +359,12 @@ def export(
     """
     if annotate and format != "folded":
         raise UsageError("--annotate adds the suffixes of folded stacks; use it with --format folded.")
-    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection,
+    return _draw(recording, EXPORT_RENDERERS.get(format, format), "", output, selection, frames,
                  options=RenderOptions(extra={"annotate": annotate} if annotate else {}))
 
 
 def _draw(recording: Path, name: str, kind: str, output: Path | None, selection: Selection | None,
-          *, options: RenderOptions, off_cpu: bool = False) -> int:
+          frames: Frames | None, *, options: RenderOptions, off_cpu: bool = False) -> int:
     """Build the view renderer ``name`` draws and write it in its format ``kind`` (its first when
     empty): the one path of ``stax render`` and ``stax export``."""
     view, renderer = _render_target(name, off_cpu, recording)
@@ -316,7 +374,8 @@ def _draw(recording: Path, name: str, kind: str, output: Path | None, selection:
         )
     kind = kind or renderer.formats[0]
     announce = kind != "json"  # a JSON renderer carries it as a field (``incomplete``)
-    data = load_view(view, recording, selection or Selection(), options.limit, announce)
+    data = load_view(view, recording, selection or Selection(), options.limit, announce,
+                     (frames or Frames()).style())
     with _output(output) as out:
         renderer.render(data, attrs.evolve(options, format=kind), out)
     _wrote(output)

@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
 from stax.errors import StaxError
 from stax.recording.meta_keys import BACKEND_OFF_CPU, OFF_CPU_RECORDED
 from stax.text_safety import printable
 from stax.views import ViewKind
 
 if TYPE_CHECKING:  # the analyses load when a view is built, so `stax --help` stays fast
+    from stax.analysis.focused_tree import FocusedCallTree
     from stax.analysis.off_cpu_profile import OffCpuProfile
     from stax.analysis.profile import Profile
     from stax.analysis.stack_profile import StackProfile
@@ -32,6 +34,11 @@ DEFAULT_WAKERS_LIMIT = 10
 """Blocked stacks ``stax wakers`` shows unless ``-n`` says otherwise."""
 DEFAULT_MAX_WAKERS = 3
 """Wakers per blocked stack ``stax wakers`` shows unless ``-w`` says otherwise."""
+
+
+class NoBlockedTime(StaxError):
+    """The recording (or the selection) holds no blocked off-CPU time: a fact about it, not a
+    mistake of the user's, so ``stax wakers`` says so and exits 0."""
 
 
 def say_incomplete(notice: str | None) -> None:
@@ -56,11 +63,12 @@ def no_off_cpu_data_message(recording: Path, meta: dict[str, object],
             " CMD` (off-CPU capture is on by default; `stax doctor` says whether this host allows it).")
 
 
-def load_profile(recording: Path, selection: Selection, announce: bool) -> Profile:
+def load_profile(recording: Path, selection: Selection, announce: bool,
+                 style: FrameStyle = DEFAULT_STYLE) -> Profile:
     """On-CPU samples per stack (``ViewKind.PROFILE``); no sample selected is one sentence."""
     from stax.analysis.profile import Profile
 
-    profile = Profile.from_path(recording, selection.to_filter())
+    profile = Profile.from_path(recording, selection.to_filter(), style)
     if profile.sample_count == 0:
         if selection.describe():
             raise StaxError(
@@ -75,11 +83,12 @@ def load_profile(recording: Path, selection: Selection, announce: bool) -> Profi
     return profile
 
 
-def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool) -> OffCpuProfile:
+def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool,
+                         style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
     """Blocked time per stack and reason (``ViewKind.OFF_CPU_PROFILE``); none is one sentence."""
     from stax.analysis.off_cpu_profile import OffCpuProfile
 
-    profile = OffCpuProfile.from_path(recording, selection.to_filter())
+    profile = OffCpuProfile.from_path(recording, selection.to_filter(), style)
     if profile.recorded_spans == 0:
         raise StaxError(no_off_cpu_data_message(recording, profile.meta, profile.capabilities))
     if profile.blocked_spans == 0:
@@ -91,7 +100,8 @@ def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool) 
         where = f" matching {selection.describe()}" if selection.describe() else ""
         raise StaxError(
             f"{recording} has no blocked time{where}, only {profile.preempted_ns / 1e6:,.1f} ms of"
-            f" runnable wait (preempted) in {profile.preempted_spans:,} spans; `stax threads"
+            f" runnable wait (preempted) in {profile.preempted_spans:,}"
+            f" span{'' if profile.preempted_spans == 1 else 's'}; `stax threads"
             f" {recording}` shows it per thread."
         )
     if announce:
@@ -100,7 +110,7 @@ def load_off_cpu_profile(recording: Path, selection: Selection, announce: bool) 
 
 
 def load_thread_breakdown(recording: Path, selection: Selection, limit: int | None,
-                          announce: bool) -> ThreadBreakdownView:
+                          announce: bool, woken: bool = False) -> ThreadBreakdownView:
     """Each selected thread's time (``ViewKind.THREAD_BREAKDOWN``), the first ``limit`` (None: all)."""
     from stax.analysis.off_cpu_profile import off_cpu_notes
     from stax.analysis.thread_breakdown import ThreadBreakdownView, thread_breakdown
@@ -109,7 +119,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
 
     rec = Recording.open(recording)
     try:
-        rows = thread_breakdown(rec, selection.to_filter())
+        every = thread_breakdown(rec, selection.to_filter(), woken=True)
         has_off_cpu = rec.off_cpu_span_count() > 0
         meta, capabilities = rec.meta(), rec.capabilities()
         incomplete = recording_incomplete_notice(rec, meta)
@@ -117,6 +127,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
         rec.close()
     if announce:
         say_incomplete(incomplete)
+    rows = every if woken else [row for row in every if not row.only_woken]
     if not rows:
         if selection.describe():
             raise StaxError(f"No threads in {recording} match {selection.describe()}; run"
@@ -127,11 +138,11 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
         notes.insert(0, no_off_cpu_data_message(recording, meta, capabilities))
     shown = rows if limit is None or limit < 0 else rows[:limit]
     return ThreadBreakdownView(str(recording), tuple(shown), len(rows), has_off_cpu, tuple(notes),
-                               incomplete)
+                               len(every) - len(rows), incomplete)
 
 
 def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None, max_wakers: int | None,
-                       announce: bool) -> WakeupChainsView:
+                       announce: bool, style: FrameStyle = DEFAULT_STYLE) -> WakeupChainsView:
     """Blocked stacks with their wakers (``ViewKind.WAKEUP_CHAINS``): the first ``limit``, each
     with its first ``max_wakers`` (None or negative: all)."""
     from stax.analysis.off_cpu_profile import off_cpu_notes
@@ -145,28 +156,28 @@ def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None,
         if announce:
             say_incomplete(incomplete)
         if rec.off_cpu_span_count() == 0:
-            raise StaxError(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
+            raise NoBlockedTime(no_off_cpu_data_message(recording, rec.meta(), rec.capabilities()))
         chains = wakeup_chains(rec, selection.to_filter(), _all_if_negative(limit),
-                               _all_if_negative(max_wakers))
+                               _all_if_negative(max_wakers), style)
         notes = off_cpu_notes(rec.meta(), rec.capabilities())
     finally:
         rec.close()
     if not chains.chain_count:
         where = f" matching {selection.describe()}" if selection.describe() else ""
-        raise StaxError(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
+        raise NoBlockedTime(f"{recording} has no blocked off-CPU spans{where}; `stax threads"
                         f" {recording}` shows each thread's off-CPU time.")
     return WakeupChainsView(str(recording), chains, tuple(notes), incomplete)
 
 
 def load_stack_profile(view: ViewKind, recording: Path, selection: Selection,
-                       announce: bool) -> StackProfile:
+                       announce: bool, style: FrameStyle = DEFAULT_STYLE) -> StackProfile:
     """On- and off-CPU time per thread and recorded stack (``ViewKind.STACK_PROFILE``), with time
     slices and spans for ``ViewKind.TIMELINE``; nothing selected is one sentence."""
     from stax.analysis.stack_profile import StackProfile
     from stax.analysis.timeline import Timeline
 
     kind = Timeline if view is ViewKind.TIMELINE else StackProfile
-    profile = kind.from_path(recording, selection.to_filter())
+    profile = kind.from_path(recording, selection.to_filter(), style)
     if not profile.on_cpu and not profile.off_cpu:
         if selection.describe():
             raise StaxError(
@@ -182,6 +193,17 @@ def load_stack_profile(view: ViewKind, recording: Path, selection: Selection,
     return profile
 
 
+def load_focused_tree(recording: Path, function: str, direction: str, selection: Selection,
+                      style: FrameStyle, announce: bool) -> FocusedCallTree:
+    """The callers or callees of ``function`` (``ViewKind.CALL_TREE``); an unknown or ambiguous
+    name is one sentence."""
+    from stax.analysis.focused_tree import focused_tree, match_function
+
+    profile = load_profile(recording, selection, announce, style)
+    name = match_function(profile, function, str(recording))
+    return focused_tree(profile, name, "callers" if direction == "callers" else "callees")
+
+
 def _all_if_negative(limit: int | None) -> int | None:
     return None if limit is None or limit < 0 else limit
 
@@ -192,17 +214,18 @@ BUILT_BY_RENDER = (ViewKind.PROFILE, ViewKind.OFF_CPU_PROFILE, ViewKind.THREAD_B
 
 
 def load_view(view: ViewKind, recording: Path, selection: Selection, limit: int | None,
-              announce: bool) -> object:
-    """The input of ``view`` (one of :data:`BUILT_BY_RENDER`), with each view's default limits."""
+              announce: bool, style: FrameStyle = DEFAULT_STYLE) -> object:
+    """The input of ``view`` (one of :data:`BUILT_BY_RENDER`), with each view's default limits,
+    frames named and merged as ``style`` says."""
     if view is ViewKind.PROFILE:
-        return load_profile(recording, selection, announce)
+        return load_profile(recording, selection, announce, style)
     if view is ViewKind.OFF_CPU_PROFILE:
-        return load_off_cpu_profile(recording, selection, announce)
+        return load_off_cpu_profile(recording, selection, announce, style)
     if view is ViewKind.THREAD_BREAKDOWN:
         return load_thread_breakdown(recording, selection, limit, announce)
     if view is ViewKind.WAKEUP_CHAINS:
         return load_wakeup_chains(recording, selection, DEFAULT_WAKERS_LIMIT if limit is None else limit,
-                                  DEFAULT_MAX_WAKERS, announce)
+                                  DEFAULT_MAX_WAKERS, announce, style)
     if view in (ViewKind.STACK_PROFILE, ViewKind.TIMELINE):
-        return load_stack_profile(view, recording, selection, announce)
+        return load_stack_profile(view, recording, selection, announce, style)
     raise ValueError(f"stax render cannot build the {view} view")  # callers check BUILT_BY_RENDER

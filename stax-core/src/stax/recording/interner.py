@@ -6,6 +6,8 @@ execs) to (image, offset), interns the frame in a :class:`~stax.stack_table.Fram
 and the leaf-to-root chain in a :class:`~stax.stack_table.StackTable`.  Whole stacks
 repeat (a loop, a wait site), so they are memoised per process; an exec or a fork
 forgets that process's memo, because its addresses mean something else afterwards.
+Stacks a backend already deduplicated (:class:`stax.event_columns.RawStacks`) are
+interned once per raw index (:meth:`StackInterner.intern_raw`).
 
 Nothing here touches the file: :class:`stax.recording.sqlite_writer.RecordingFile`
 writes the tables' new rows at each commit.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stax.address_spaces import AddressSpaces
+from stax.event_columns import RawStacks
 from stax.events import ImageKind
 from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, StackTable
 
@@ -36,6 +39,10 @@ class StackInterner:
         """The ``[truncated]`` frame, once a truncated stack was seen."""
         self._frame_cache: dict[tuple[int, int, bool, bool], int] = {}
         self._stack_cache: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
+        self._raw_table: RawStacks | None = None
+        self._raw_ids: list[int] = []
+        """Stack id of each raw stack of ``_raw_table`` (-1: not interned, or forgotten)."""
+        self._raw_by_pid: dict[int, list[int]] = {}
 
     def intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int],
                      truncated: bool = False) -> int:
@@ -53,6 +60,30 @@ class StackInterner:
             stack_id = self._intern_stack(pid, kernel_ips, user_ips, truncated)
             self._stack_cache[key] = stack_id
         return stack_id
+
+    def intern_raw(self, table: RawStacks, raws: Sequence[int]) -> list[int]:
+        """The stack id of each raw stack index in ``raws`` (a column of :mod:`stax.event_columns`).
+
+        Each raw stack is interned once, by :meth:`intern_stack`, the first time it is met
+        (and again after an exec or fork of its process made its addresses mean something else).
+        """
+        if table is not self._raw_table:
+            self._raw_table, self._raw_ids, self._raw_by_pid = table, [EMPTY_STACK], {}
+        ids = self._raw_ids
+        if len(ids) < len(table.entries):
+            ids.extend([-1] * (len(table.entries) - len(ids)))
+        out = [ids[raw] for raw in raws]
+        if -1 in out:
+            entries = table.entries
+            for i, raw in enumerate(raws):
+                if out[i] < 0:
+                    stack_id = ids[raw]
+                    if stack_id < 0:
+                        pid, kernel_ips, user_ips, truncated = entries[raw]
+                        stack_id = ids[raw] = self.intern_stack(pid, kernel_ips, user_ips, truncated)
+                        self._raw_by_pid.setdefault(pid, []).append(raw)
+                    out[i] = stack_id
+        return out
 
     def _intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int],
                       truncated: bool) -> int:
@@ -101,3 +132,6 @@ class StackInterner:
             self._frame_cache = {k: v for k, v in self._frame_cache.items() if k[0] != pid}
         if self._stack_cache:
             self._stack_cache = {k: v for k, v in self._stack_cache.items() if k[0] != pid}
+        ids = self._raw_ids
+        for raw in self._raw_by_pid.pop(pid, ()):
+            ids[raw] = -1

@@ -94,7 +94,8 @@ OS = _key("os", "``sys.platform`` of the recording machine (``linux``, ``darwin`
 KERNEL = _key("kernel", "The kernel release (``uname -r``).")
 BACKEND = _key("backend", "The capture backend's name (e.g. ``linux-perf``).")
 FREQUENCY = _key("frequency", "The sampling frequency asked for, in Hz (``-F``).")
-CALL_GRAPH = _key("call_graph", "How user stacks were unwound: ``fp`` or ``dwarf``.")
+CALL_GRAPH = _key("call_graph", """How user stacks were unwound: ``fp`` (frame pointers, frameless leaves
+repaired from a small stack copy), ``fp-only`` or ``dwarf``.""")
 DURATION_S = _key("duration_s", """The capture time in seconds: from the start of sampling to its
 stop, without the unwinding and naming after it (``backend.post_capture_s`` gives that).""")
 LOST_RECORDS = _key("lost_records", "Records the kernel dropped because a ring buffer was full.")
@@ -165,28 +166,39 @@ BACKEND_WAKEUPS_OUTSIDE_TARGET = _backend("wakeups_outside_target",
 BACKEND_WCHAN_READS = _backend("wchan_reads", "With wchan reasons: /proc wchan reads.")
 BACKEND_WCHAN_HITS = _backend("wchan_hits", "With wchan reasons: reads that named a wait site.")
 BACKEND_DWARF_STACK_SIZE = _backend("dwarf_stack_size",
-                                    "--call-graph dwarf: bytes of user stack copied per sample.")
+                                    "--call-graph fp or dwarf: bytes of user stack copied per sample.")
 BACKEND_DWARF_REGS_MASK = _backend("dwarf_regs_mask",
-                                   "--call-graph dwarf: the user registers sampled (a bit mask).")
-BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", "--call-graph dwarf: samples spooled for unwinding.")
-BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", "--call-graph dwarf: bytes of the spool file.")
-BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample",
-                                                "--call-graph dwarf: stack bytes kept per sample (mean).")
+                                   "--call-graph fp or dwarf: the user registers sampled (a bit mask).")
+BACKEND_DWARF_SAMPLES = _backend("dwarf_samples", """--call-graph fp or dwarf: samples and off-CPU spans
+with a stack copy, unwound.""")
+BACKEND_DWARF_SPOOL_BYTES = _backend("dwarf_spool_bytes", """--call-graph dwarf: bytes of the spool file
+(0 with fp, which unwinds in the stream).""")
+BACKEND_DWARF_STACK_BYTES_PER_SAMPLE = _backend("dwarf_stack_bytes_per_sample", """--call-graph fp or dwarf:
+stack bytes kept per sample (mean).""")
 BACKEND_DWARF_UNWOUND = _backend("dwarf_unwound", "--call-graph dwarf: samples unwound.")
 BACKEND_DWARF_TRUNCATED = _backend("dwarf_truncated",
                                    "--call-graph dwarf: unwound stacks marked [truncated].")
-BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons",
-                                      "--call-graph dwarf: why unwinding stopped -> samples.")
+BACKEND_DWARF_STOP_REASONS = _backend("dwarf_stop_reasons", """--call-graph dwarf: why unwinding stopped ->
+samples; fp: why a stack was not repaired.""")
 BACKEND_DWARF_UNWOUND_EARLY = _backend("dwarf_unwound_early", """--call-graph dwarf: samples unwound during
 capture, before an exec or a replaced mapping.""")
-BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", "--call-graph dwarf: CPU seconds of unwinding.")
+BACKEND_DWARF_UNWIND_CPU_S = _backend("dwarf_unwind_cpu_s", """--call-graph fp or dwarf: CPU seconds of
+unwinding.""")
+BACKEND_HYBRID_STACKS = _backend("hybrid_stacks", """--call-graph fp: user stacks (samples and off-CPU
+switch-outs) with a register and stack copy.""")
+BACKEND_HYBRID_CHECKED = _backend("hybrid_checked", """--call-graph fp: of those, stacks whose leaf had no
+frame pointer set up, unwound with CFI.""")
+BACKEND_HYBRID_REPAIRED = _backend("hybrid_repaired", """--call-graph fp: stacks that got back callers the
+frame-pointer walk skipped.""")
+BACKEND_HYBRID_UNREPAIRED = _backend("hybrid_unrepaired", """--call-graph fp: stacks whose CFI walk did not
+reach the frame-pointer chain (kept as the kernel walked them; why: ``dwarf_stop_reasons``).""")
 BACKEND_TIMEBASE = _backend("timebase", "macOS: mach_absolute_time ticks per ns as ``numer/denom``.")
 BACKEND_RECORDS = _backend("records", "macOS: kdebug records decoded.")
 
 # -- the importer (CaptureSummary.metadata), stored as import.<field> -------------------------
 
 IMPORT_FORMAT = _imported("format", "The trace format and its magic (e.g. ``ktrace v3 (magic 0x...)``).")
-IMPORT_OS = _imported("os", "The OS the trace was recorded on (``darwin``).")
+IMPORT_OS = _imported("os", "The OS the trace was recorded on (``darwin``, ``linux``).")
 IMPORT_TIMEBASE = _imported("timebase", "mach_absolute_time ticks per ns as ``numer/denom``.")
 IMPORT_SAMPLE_PERIOD_NS = _imported("sample_period_ns", "The CPU time one sample stands for, in ns.")
 IMPORT_SAMPLE_PERIOD_SOURCE = _imported("sample_period_source",
@@ -198,6 +210,9 @@ IMPORT_WALLTIME_START = _imported("walltime_start",
 IMPORT_DYLD_SHARED_CACHES = _imported("dyld_shared_caches",
                                       "pid -> the dyld shared cache's UUID and base address.")
 IMPORT_SKIPPED = _imported("skipped", "What was skipped -> how many (records the decoder could not use).")
+IMPORT_EVENTS = _imported("events", "perf.data: each event (perf's name) and what it became (``as``).")
+IMPORT_CMDLINE = _imported("cmdline", "perf.data: the command line that recorded it (HEADER_CMDLINE).")
+IMPORT_BUILD_IDS = _imported("build_ids", "perf.data: how many files HEADER_BUILD_ID gave a build id.")
 IMPORT_MACHINE = _imported("machine.",
                            "The trace's machine description: one key per field (model, OS version).",
                            family=True)

@@ -38,6 +38,21 @@ class FrameLabel:
     """In JIT code (an ``ImageKind.JIT`` image: anonymous executable memory)."""
 
 
+IDLE_TASK_NAME = "swapper"
+"""tid 0 is the kernel's idle task (perf's name): no comm event names it, yet it runs on every
+idle CPU, and wakeups from interrupts on an idle CPU come from it."""
+UNKNOWN_NAME = "?"
+"""A thread neither the recording's comm events nor /proc (read at record time) named."""
+
+
+def thread_label(name: str | None, tid: int | None) -> str:
+    """The name shown for thread ``tid``: its recorded name, ``swapper`` for the idle task,
+    ``?`` only when nothing named it."""
+    if name and name != UNKNOWN_NAME:
+        return name
+    return IDLE_TASK_NAME if tid == 0 else UNKNOWN_NAME
+
+
 @attrs.frozen(slots=True)
 class ThreadRow:
     pid: int
@@ -253,8 +268,8 @@ class Recording:
     def threads(self) -> list[ThreadRow]:
         procs = {pid: name for pid, name in self._query("SELECT pid, name FROM processes")}
         return [
-            ThreadRow(pid, tid, name or procs.get(pid) or "?", procs.get(pid) or name or "?",
-                      start, end)
+            ThreadRow(pid, tid, thread_label(name or procs.get(pid), tid),
+                      thread_label(procs.get(pid) or name, tid), start, end)
             for pid, tid, name, start, end in self._query(
                 "SELECT pid, tid, name, start_time, end_time FROM threads ORDER BY pid, tid"
             )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,6 +98,18 @@ class RecordingFile:
         self.wakeups.append((self.wakeup_count, time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid,
                              stack_id))
         self.wakeup_count += 1
+
+    def add_off_cpu_rows(self, rows: Iterable[tuple]) -> None:
+        """:meth:`add_off_cpu` for many rows at once."""
+        before = len(self.off_cpu)
+        self.off_cpu.extend(rows)
+        self.off_cpu_count += len(self.off_cpu) - before
+
+    def add_wakeup_rows(self, rows: Iterable[tuple[int, int, int, int, int, int, int]]) -> None:
+        """:meth:`add_wakeup` for many rows (time, cpu, waker pid, waker tid, wakee pid, wakee tid, stack)."""
+        before = len(self.wakeups)
+        self.wakeups.extend((n, *row) for n, row in enumerate(rows, self.wakeup_count))
+        self.wakeup_count += len(self.wakeups) - before
 
     def add_lost(self, cpu: int, kind: str, count: int) -> None:
         key = (cpu, kind)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stax.capabilities import CapabilityRow
+from stax.event_columns import EventColumns
 from stax.events import (
     CounterValues,
     Event,
@@ -53,6 +54,9 @@ COMMIT_INTERVAL_S = 1.0
 
 class RecordingBuilder:
     """The sink that turns decoded events into a recording file."""
+
+    accepts_columns = True
+    """Runs of samples, spans and wakeups may come as :class:`stax.event_columns.EventColumns`."""
 
     def __init__(self, path: Path, plugins: StaxPlugins | None = None, *, force: bool = False) -> None:
         """``force``: replace a file at ``path`` that is not a recording (kept as NAME.old)."""
@@ -122,12 +126,36 @@ class RecordingBuilder:
                 stack_id = intern_stack(event.waker_pid, event.kernel_ips, event.user_ips)
                 file.add_wakeup(event.time, event.cpu, event.waker_pid, event.waker_tid, event.wakee_pid,
                                 event.wakee_tid, stack_id)
+            elif kind is EventColumns:
+                self._consume_columns(event, batch)  # type: ignore[arg-type]
             elif kind is CounterValues:
                 file.counters.append(event)
         if len(batch):
             file.append_samples(batch)
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S:
             self.commit()
+
+    def _consume_columns(self, run: EventColumns, batch: SampleColumns) -> None:
+        """A run of samples, spans and wakeups in columns (stax.event_columns), stacks by raw index."""
+        threads, file = self.thread_table, self.file
+        intern_raw = self.interner.intern_raw
+        for pid, tid, when in zip(run.thread_pid, run.thread_tid, run.thread_time, strict=True):
+            threads.thread(pid, tid, when)
+        if len(run.sample_time):
+            batch.time.extend(run.sample_time)
+            batch.pid.extend(run.sample_pid)
+            batch.tid.extend(run.sample_tid)
+            batch.cpu.extend(run.sample_cpu)
+            batch.stack_id.extend(intern_raw(run.stacks, run.sample_stack))
+            batch.weight.extend(run.sample_weight)
+        if len(run.span_start):
+            file.add_off_cpu_rows(zip(run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
+                                      run.span_reason, run.span_wait_site, intern_raw(run.stacks, run.span_stack),
+                                      strict=True))
+        if len(run.wake_time):
+            file.add_wakeup_rows(zip(run.wake_time, run.wake_cpu, run.wake_waker_pid, run.wake_waker_tid,
+                                     run.wake_wakee_pid, run.wake_wakee_tid,
+                                     intern_raw(run.stacks, run.wake_stack), strict=True))
 
     # -- writing --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 
 from stax_binfmt.procfs import read_int
-from stax_binfmt.staxd_protocol import OpenRequest
+from stax_binfmt.staxd_protocol import DUMP_CALL_GRAPHS, OpenRequest
 from staxd_linux.client_limits import SHORT_OF_FDS
 from staxd_linux.peer import LookupFailed, Peer, group_id, user_id
 from staxd_linux.policy import Policy
@@ -111,6 +111,10 @@ def authorize_open(peer: Peer, policy: Policy, request: OpenRequest, online: lis
     grants = policy.grants(peer.is_root)
     if request.system_wide and not grants["system_wide"]:
         raise _refuse_by_policy("system-wide recording", "allow_system_wide", policy)
+    if request.system_wide and request.call_graph in DUMP_CALL_GRAPHS and not grants["other_users"]:
+        # a register and stack copy is raw memory of every process on the CPU, not just addresses
+        raise _refuse_by_policy("copying other users' stacks (a system-wide call-graph dump)",
+                                "allow_other_users", policy)
     if request.kind == "sched_waking" and not grants["tracepoints"]:
         raise _refuse_by_policy("the sched:sched_waking tracepoint", "allow_tracepoints", policy)
     if request.kind == "counters" and not grants["counters"]:

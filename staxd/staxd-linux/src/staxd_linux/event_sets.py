@@ -94,8 +94,13 @@ def open_plan(plan: Plan, log: Log) -> Granted:
 
 
 def _dwarf(request: OpenRequest) -> DwarfSampling | None:
-    """The DWARF call-graph dump this machine's unwinders need, when the request asks for it."""
-    return DwarfSampling.for_machine(request.dwarf_stack_size) if request.call_graph == "dwarf" else None
+    """The user register and stack dump this machine's unwinders need, when the request asks for one
+    (``dwarf``: every register, no user fp walk; ``hybrid``: ip/sp/bp beside the fp walk)."""
+    if request.call_graph == "dwarf":
+        return DwarfSampling.for_machine(request.dwarf_stack_size)
+    if request.call_graph == "hybrid":
+        return DwarfSampling.hybrid(request.dwarf_stack_size)
+    return None
 
 
 def _sampling_attr(plan: Plan) -> Callable[[], Any]:

@@ -1,0 +1,292 @@
+"""The drain round in compiled code: scan, time order, off-CPU spans and wakeups, raw stacks.
+
+With the compiled decoder loaded and no user stack dumps in the samples (``--call-graph
+fp-only``; see :func:`for_decoder`), a
+:class:`CompiledStream` replaces three Python steps of a round -- the record decoder's
+hot records, the time orderer (time_order.py) and the off-CPU stream
+(off_cpu/stream.py, switch_tracker.py, wakeup_attribution.py) -- with fast_stream.c, which
+does the same record for record.  Out come the rare events as objects (images, threads,
+lost counts: decoded here by the Python decoder) and, between them, runs of samples, spans
+and wakeups as :class:`stax.event_columns.EventColumns` whose stacks index one shared
+:class:`~stax.event_columns.RawStacks` (each distinct stack crosses into Python once).
+
+The Python path stays the reference: tests/linux/test_compiled_stream.py holds the two to
+the same events on the same ring bytes.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from stax.blocked_reason import BlockedReason
+from stax.event_columns import EventColumns, RawStacks
+from stax.events import Event, Sample, ThreadExit, ThreadName, ThreadStart
+from stax_backend_linux.decode.record_decoder import KIND_NO_IP, PERF_RECORD_MISC_SWITCH_OUT
+from stax_backend_linux.off_cpu.reasons import read_wchan, reason_from_wchan
+from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
+
+if TYPE_CHECKING:
+    from stax_backend_linux.decode.fast_decoder import FastScan
+    from stax_backend_linux.decode.record_decoder import RecordDecoder
+
+PREEMPTED = str(BlockedReason.PREEMPTED)
+OTHER = str(BlockedReason.OTHER)
+PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14
+
+
+class CompiledStream:
+    """One capture's fast_stream.c state (see the module doc); ``decoder`` decodes the rare records."""
+
+    def __init__(self, fast: FastScan, decoder: RecordDecoder) -> None:
+        self.ffi = ffi = fast.ffi
+        self.lib = lib = fast.lib
+        self.decoder = decoder
+        state = lib.stax_stream_new(1 if decoder.identifier else 0, -1, decoder.max_stack)
+        if state == ffi.NULL:
+            raise MemoryError("the compiled capture stream could not allocate its state")
+        self._s = ffi.gc(state, lib.stax_stream_free)
+        self.stacks = RawStacks()
+        self._side: dict[int, Event] = {}
+        self._next_side = 0
+        self._kinds_key: tuple[tuple[int, int], ...] | None = None
+        self._ids: Any = None
+        self._kind_of: Any = None
+        self._counted = [0, 0, 0, 0]  # samples, switch records, switch stacks, wakings (already in decoder)
+        self._n = ffi.new("size_t *")
+        self._meta = ffi.new("uint32_t[4]")
+        self.use_wchan = False
+        self.wchan_reads = 0
+        self.wchan_hits = 0
+        self._wchan: dict[tuple[int, int], str] = {}
+
+    # -- set up ---------------------------------------------------------------------------------
+
+    def off_cpu(self, *, keep_kernel_ips: bool, wakeups: bool, target_only: bool, use_wchan: bool) -> None:
+        """Track off-CPU spans (and wakeups, when sched_waking is open) as the off-CPU stage would."""
+        self.lib.stax_stream_off_cpu(self._s, 1 if keep_kernel_ips else 0, 1 if wakeups else 0,
+                                     1 if target_only else 0)
+        self.use_wchan = use_wchan
+
+    def seed(self, pid_tids: Iterable[tuple[int, int]]) -> None:
+        """Threads known before any record arrives (the command, or ``-p``'s threads)."""
+        for pid, tid in pid_tids:
+            self.lib.stax_stream_seed(self._s, pid, tid)
+
+    def count(self, counter: int) -> int:
+        return int(self.lib.stax_stream_count(self._s, counter))
+
+    def add(self, events: Iterable[Event]) -> None:
+        """Queue events older than anything a ring will still deliver (TimeOrderer.add)."""
+        for event in events:
+            side, tag = self._keep(event)
+            if self.lib.stax_stream_add_other(self._s, tag, event.time, getattr(event, "pid", 0) & 0xFFFFFFFF,
+                                              getattr(event, "tid", 0) & 0xFFFFFFFF, side):
+                raise MemoryError("the compiled capture stream could not queue an event")
+
+    # -- a round --------------------------------------------------------------------------------
+
+    def round(self, per_ring: Sequence[bytes], final: bool = False) -> list[Event]:
+        """Scan one round's chunks (one per ring) and return what is now in time order."""
+        for chunk in per_ring:
+            if chunk:
+                self._scan(chunk)
+        if self.use_wchan:
+            self._note_wchan()
+        if self.lib.stax_stream_round(self._s, 1 if final else 0):
+            raise MemoryError("the compiled capture stream ran out of memory")
+        return self._collect()
+
+    def flush(self) -> list[Event]:
+        """Everything still held, in order (capture is over)."""
+        return self.round((), final=True)
+
+    def finish(self, end_time: int) -> list[Event]:
+        """The spans still open when recording stopped, closed at ``end_time``."""
+        if self.lib.stax_stream_finish(self._s, end_time):
+            raise MemoryError("the compiled capture stream ran out of memory")
+        out = self._collect()
+        self._wchan.clear()
+        return out
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _kinds(self) -> tuple[Any, Any, int]:
+        decoder = self.decoder
+        key = tuple((event, kind | (KIND_NO_IP if event in decoder.without_ip else 0))
+                    for event, kind in decoder.kinds.items())
+        if key != self._kinds_key:
+            self._kinds_key = key
+            self._ids = self.ffi.new("uint64_t[]", [event for event, _ in key] or [0])
+            self._kind_of = self.ffi.new("int32_t[]", [kind for _, kind in key] or [0])
+        return self._ids, self._kind_of, len(key)
+
+    def _scan(self, chunk: bytes) -> None:
+        lib, s, decoder = self.lib, self._s, self.decoder
+        ids, kind_of, nids = self._kinds()
+        if lib.stax_stream_scan(s, self.ffi.from_buffer(chunk), len(chunk), ids, kind_of, nids,
+                                decoder.waking_pid_offset):
+            raise MemoryError("the compiled capture stream ran out of memory")
+        counts = [int(lib.stax_stream_count(s, c)) for c in range(4)]
+        done = self._counted
+        decoder.samples += counts[0] - done[0]
+        decoder.switch_records += counts[1] - done[1]
+        decoder.switch_stacks += counts[2] - done[2]
+        decoder.wakings += counts[3] - done[3]
+        self._counted = counts
+        others = zip(self._column(lib.STAX_COL_OTHER_OFFSET), self._column(lib.STAX_COL_OTHER_SIZE),
+                     self._column(lib.STAX_COL_OTHER_ENTRY), strict=True)
+        for off, size, at in others:
+            for event in decoder._decode_range(chunk, off, off + size):
+                self._place(at, event)
+
+    def _place(self, at: int, event: Event) -> None:
+        """Say what the Python decoder made of an OTHER record (its entry ``at``)."""
+        lib, s, ffi = self.lib, self._s, self.ffi
+        kind = type(event)
+        if kind is Sample or kind is SwitchStack or kind is WakingRecord:
+            k, u = event.kernel_ips, event.user_ips  # type: ignore[attr-defined]
+            kernel = ffi.new("uint64_t[]", list(k) or [0])
+            user = ffi.new("uint64_t[]", list(u) or [0])
+            if kind is Sample:
+                args = (lib.STAX_TAG_SAMPLE, event.pid, event.tid, event.weight,  # type: ignore[attr-defined]
+                        1 if event.user_stack_truncated else 0)  # type: ignore[attr-defined]
+            elif kind is SwitchStack:
+                args = (lib.STAX_TAG_SWITCH_STACK, event.pid, event.tid, 0, 0)  # type: ignore[attr-defined]
+            else:
+                args = (lib.STAX_TAG_WAKING, event.waker_pid, event.waker_tid,  # type: ignore[attr-defined]
+                        event.wakee_tid, 0)  # type: ignore[attr-defined]
+            tag, pid, tid, extra, truncated = args
+            if lib.stax_stream_set_hot(s, at, tag, event.time, pid, tid, event.cpu,  # type: ignore[attr-defined]
+                                       extra, kernel, len(k), user, len(u), truncated):
+                raise MemoryError("the compiled capture stream ran out of memory")
+            return
+        if kind is SwitchRecord:
+            misc = ((PERF_RECORD_MISC_SWITCH_OUT if event.out else 0)  # type: ignore[attr-defined]
+                    | (PERF_RECORD_MISC_SWITCH_OUT_PREEMPT if event.preempted else 0))  # type: ignore[attr-defined]
+            lib.stax_stream_set_hot(s, at, lib.STAX_TAG_SWITCH, event.time, event.pid,  # type: ignore[attr-defined]
+                                    event.tid, event.cpu, misc, ffi.NULL, 0, ffi.NULL, 0, 0)  # type: ignore[attr-defined]
+            return
+        side, tag = self._keep(event)
+        lib.stax_stream_set_other(s, at, tag, event.time, getattr(event, "pid", 0) & 0xFFFFFFFF,
+                                  getattr(event, "tid", 0) & 0xFFFFFFFF, side)
+
+    def _keep(self, event: Event) -> tuple[int, int]:
+        """Hold a rare event until its turn: (its side index, the entry tag saying its effect)."""
+        lib = self.lib
+        side = self._next_side
+        self._next_side += 1
+        self._side[side] = event
+        kind = type(event)
+        if kind is ThreadStart:
+            return side, lib.STAX_OTHER_START
+        if kind is ThreadName:
+            return side, lib.STAX_OTHER_NAME
+        if kind is ThreadExit:
+            return side, lib.STAX_OTHER_EXIT
+        return side, lib.STAX_OTHER_PLAIN
+
+    def _note_wchan(self) -> None:
+        """wchan now for threads whose newest switch this round was voluntary (switch_tracker.note_round)."""
+        n = self.lib.stax_stream_newest_switches(self._s)
+        if not n:
+            return
+        lib = self.lib
+        for pid, tid, when in zip(self._column(lib.STAX_COL_NEWEST_PID), self._column(lib.STAX_COL_NEWEST_TID),
+                                  self._column(lib.STAX_COL_NEWEST_TIME), strict=True):
+            self.wchan_reads += 1
+            name = read_wchan(pid, tid)
+            if name:
+                self.wchan_hits += 1
+                self._wchan[(tid, when)] = name
+
+    def _column(self, column: int) -> array:
+        ptr = self.lib.stax_stream_column(self._s, column, self._n)
+        out = array("q")
+        n = self._n[0]
+        if n:
+            out.frombytes(self.ffi.buffer(ptr, n * 8))
+        return out
+
+    def _new_stacks(self) -> None:
+        lib, s, meta = self.lib, self._s, self._meta
+        entries = self.stacks.entries
+        total = lib.stax_stream_stacks(s)
+        ffi = self.ffi
+        for raw in range(len(entries), total):
+            ips = lib.stax_stream_stack(s, raw, meta, meta + 1, meta + 2, meta + 3)
+            pid, nk, nu, truncated = meta[0], meta[1], meta[2], meta[3]
+            words = array("Q")
+            if nk + nu:
+                words.frombytes(ffi.buffer(ips, 8 * (nk + nu)))
+            entries.append((pid, tuple(words[:nk]), tuple(words[nk:]), bool(truncated)))
+
+    def _collect(self) -> list[Event]:
+        """The round's output: side events in place, columns of the hot events between them."""
+        self._new_stacks()
+        lib = self.lib
+        col = self._column
+        c = {name: col(getattr(lib, f"STAX_COL_{name.upper()}")) for name in _COLUMN_NAMES}
+        totals = (len(c["sample_time"]), len(c["span_start"]), len(c["wake_time"]), len(c["thread_pid"]))
+        out: list[Event] = []
+        at = (0, 0, 0, 0)
+        for side, *upto in zip(c["mark_side"], c["mark_samples"], c["mark_spans"], c["mark_wakeups"],
+                               c["mark_threads"], strict=True):
+            end = tuple(upto)
+            if end != at:
+                out.append(self._run(c, at, end))  # type: ignore[arg-type]
+            out.append(self._side.pop(side))
+            at = end  # type: ignore[assignment]
+        if totals != at:
+            out.append(self._run(c, at, totals))  # type: ignore[arg-type]
+        lib.stax_stream_clear(self._s)
+        return out
+
+    def _run(self, c: dict[str, array], start: tuple[int, int, int, int], end: tuple[int, int, int, int],
+             ) -> EventColumns:
+        run = EventColumns(self.stacks)
+        whole = start == (0, 0, 0, 0) and end == (len(c["sample_time"]), len(c["span_start"]),
+                                                   len(c["wake_time"]), len(c["thread_pid"]))
+        for index, names in enumerate(_GROUPS):
+            a, b = start[index], end[index]
+            for name in names:
+                setattr(run, name, c[name] if whole else c[name][a:b])
+        preempted = c["span_preempted"] if whole else c["span_preempted"][start[1]:end[1]]
+        run.span_reason, run.span_wait_site = self._reasons(preempted, run)
+        return run
+
+    def _reasons(self, preempted: array, run: EventColumns) -> tuple[list[str], list[str]]:
+        """Each span's blocked reason and wait site known at capture: preempted, else wchan, else other."""
+        reasons = [PREEMPTED if p else OTHER for p in preempted]
+        sites = [""] * len(reasons)
+        if self.use_wchan and self._wchan:
+            wchan = self._wchan
+            for i, (p, tid, start) in enumerate(zip(preempted, run.span_tid, run.span_start, strict=True)):
+                if not p:
+                    name = wchan.pop((tid, start), "")
+                    if name:
+                        reason, sites[i] = reason_from_wchan(name)
+                        reasons[i] = str(reason)
+        return reasons, sites
+
+
+_GROUPS = (
+    ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack"),
+    ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker"),
+    ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid", "wake_stack"),
+    ("thread_pid", "thread_tid", "thread_time"),
+)
+"""The EventColumns columns of samples, spans, wakeups and first-seen threads (the order of a mark's counts)."""
+_COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted", "mark_side", "mark_samples",
+                 "mark_spans", "mark_wakeups", "mark_threads")
+
+
+def for_decoder(decoder: RecordDecoder) -> CompiledStream | None:
+    """The compiled stream for ``decoder``'s rings, or None where the Python path serves: no
+    compiled decoder, or samples that carry a user register/stack dump (``--call-graph fp``'s
+    hybrid unwinding and ``dwarf``), which are spooled and unwound after capture as objects."""
+    fast = decoder._fast
+    if fast is None or decoder.dump is not None:
+        return None
+    return CompiledStream(fast, decoder)

@@ -1,0 +1,1 @@
+"""``stax import perf.data``: Linux perf recordings read with the capture backend's own decoder."""

@@ -1,0 +1,146 @@
+"""The data section of a perf.data file, round by round.
+
+The data section is a sequence of ``perf_event_header``-framed records: the kernel's
+(types below 64, PERF_RECORD_USER_TYPE_START) as perf copied them out of its rings,
+and perf's own (64 and up).  perf empties all its rings, then writes
+PERF_RECORD_FINISHED_ROUND (68): records are in time order only within each ring, so
+an importer sorts each round, holding back what a later round may still precede
+(:class:`~stax_backend_linux.decode.time_order.TimeOrderer`, as ``stax record`` does
+with its own rings).  PERF_RECORD_AUXTRACE (71) and a pipe's HEADER_TRACING_DATA (66)
+are followed by a payload, which is skipped with them.
+
+:meth:`RecordWalker.rounds` yields, per round, the bytes of the kernel records the
+decoder reads; every other record is counted by name in :attr:`RecordWalker.skipped`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from stax_backend_linux.counters.decoder import PERF_RECORD_READ
+from stax_backend_linux.decode import record_decoder as rd
+from stax_backend_linux.perf_data import perf_records as pr
+
+HEADER = rd.HEADER
+
+DECODED = frozenset(
+    {
+        rd.PERF_RECORD_MMAP,
+        rd.PERF_RECORD_LOST,
+        rd.PERF_RECORD_COMM,
+        rd.PERF_RECORD_EXIT,
+        rd.PERF_RECORD_THROTTLE,
+        rd.PERF_RECORD_UNTHROTTLE,
+        rd.PERF_RECORD_FORK,
+        rd.PERF_RECORD_SAMPLE,
+        rd.PERF_RECORD_MMAP2,
+        rd.PERF_RECORD_LOST_SAMPLES,
+        rd.PERF_RECORD_SWITCH,
+        rd.PERF_RECORD_SWITCH_CPU_WIDE,
+    }
+)
+"""Kernel record types :class:`RecordDecoder` turns into events."""
+
+# perf's own records that carry nothing a recording keeps (the attrs and features come
+# from the header, or in a pipe from the HEADER_* records pipe_stream.py reads; ids from
+# the attrs): skipped without a note.
+SILENT = frozenset(
+    {
+        pr.PERF_RECORD_HEADER_ATTR,
+        pr.PERF_RECORD_HEADER_TRACING_DATA,
+        pr.PERF_RECORD_HEADER_BUILD_ID,
+        pr.PERF_RECORD_FINISHED_ROUND,
+        pr.PERF_RECORD_ID_INDEX,
+        pr.PERF_RECORD_THREAD_MAP,
+        pr.PERF_RECORD_CPU_MAP,
+        pr.PERF_RECORD_EVENT_UPDATE,
+        pr.PERF_RECORD_TIME_CONV,
+        pr.PERF_RECORD_HEADER_FEATURE,
+        pr.PERF_RECORD_FINISHED_INIT,
+    }
+)
+NAMES = {
+    PERF_RECORD_READ: "READ",
+    11: "AUX",
+    12: "ITRACE_START",
+    16: "NAMESPACES",
+    17: "KSYMBOL",
+    18: "BPF_EVENT",
+    19: "CGROUP",
+    20: "TEXT_POKE",
+    21: "AUX_OUTPUT_HW_ID",
+    **{
+        getattr(pr, n): n.removeprefix("PERF_RECORD_")
+        for n in dir(pr)
+        if n.startswith("PERF_RECORD_") and n != "PERF_RECORD_USER_TYPE_START"
+    },
+}
+
+
+class CompressedRecords(Exception):
+    """The data holds PERF_RECORD_COMPRESSED records (perf record -z), which stax does not decompress."""
+
+
+def record_name(rtype: int) -> str:
+    return NAMES.get(rtype, f"unknown type {rtype}")
+
+
+class RecordWalker:
+    """Walks ``data[start:end]`` (a buffer: the file's mmap); ``decoded`` are the kernel record
+    types to hand on (the others are counted)."""
+
+    def __init__(
+        self, data: memoryview | bytes, start: int, end: int, decoded: frozenset[int] = DECODED
+    ) -> None:
+        self.data = data
+        self.decoded = decoded
+        self.start = start
+        self.end = end
+        self.records = 0
+        self.rounds_seen = 0
+        self.skipped: Counter[str] = Counter()
+        """Record name -> how many were skipped (``unknown type N`` for types perf.data's
+        documentation does not name)."""
+        self.stopped_at: int | None = None
+        """Where a record ran past the end of the data or had an impossible size, if one did."""
+
+    def rounds(self) -> Iterator[bytes]:
+        """The decodable records of each round, as one bytes object per round."""
+        data, end = self.data, self.end
+        header_from = HEADER.unpack_from
+        decoded, silent, skipped = self.decoded, SILENT, self.skipped
+        off = self.start
+        run = off  # start of the current run of decodable records
+        pieces: list[bytes] = []
+        records = 0
+        while off + 8 <= end:
+            rtype, _misc, size = header_from(data, off)
+            if size < 8 or off + size > end:
+                self.stopped_at = off
+                break
+            records += 1
+            if rtype in decoded:
+                off += size
+                continue
+            if off > run:
+                pieces.append(bytes(data[run:off]))
+            if rtype == pr.PERF_RECORD_COMPRESSED or rtype == pr.PERF_RECORD_COMPRESSED2:
+                raise CompressedRecords
+            size += pr.payload_after(rtype, data, off, size)
+            if rtype == pr.PERF_RECORD_FINISHED_ROUND:
+                self.rounds_seen += 1
+                if pieces:
+                    yield b"".join(pieces)
+                    pieces = []
+            elif rtype not in silent:
+                skipped[record_name(rtype)] += 1
+            off += size
+            run = off
+        if self.stopped_at is None and off < end:
+            self.stopped_at = off
+        if min(off, end) > run:
+            pieces.append(bytes(data[run : min(off, end)]))
+        self.records += records
+        if pieces:
+            yield b"".join(pieces)

@@ -1,0 +1,278 @@
+"""The compiled capture stream (fast_stream.c) against the Python path, its reference.
+
+Fed the same rounds of ring bytes, the compiled stream (scan, time order, off-CPU spans,
+wakeups, raw stacks) and the Python path (RecordDecoder.decode_python, TimeOrderer,
+OffCpuStream with SwitchTracker and WakeupAttribution) must produce the same samples,
+spans, wakeups and other events, in the same order per kind, with the same counts: on
+synthesized rounds over two rings covering every record kind, exits, forks, preemption,
+targets and the kernel-ips switch, and on the rounds of a real ping-pong capture.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from stax.contracts import RecordRequest
+from stax.event_columns import EventColumns, expand_columns
+from stax.events import OffCpuInterval, Sample, Wakeup
+from stax.recording.interner import StackInterner
+from stax_backend_linux.capture.ring_drainer import RingDrainer
+from stax_backend_linux.decode import compiled_stream, fast_decoder
+from stax_backend_linux.decode.record_decoder import (
+    KIND_SAMPLING,
+    KIND_SCHED_WAKING,
+    KIND_SWITCH_STACK,
+    RecordDecoder,
+)
+from stax_backend_linux.decode.time_order import TimeOrderer
+from stax_backend_linux.off_cpu.stream import OffCpuStream
+from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
+from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
+from stax_backend_linux.plugin import LinuxBackend
+from tests.backend_linux import perf_record_bytes as rb
+from tests.backend_linux.conftest import ListSink, needs_root
+
+PINGPONG_C = Path(__file__).parent.parent / "off_cpu" / "workloads" / "capture_pingpong.c"
+SAMPLING, SWITCHES, WAKING = 11, 12, 13
+KINDS = {SAMPLING: KIND_SAMPLING, SWITCHES: KIND_SWITCH_STACK, WAKING: KIND_SCHED_WAKING}
+WAKING_PID_AT = 24
+COUNTS = ("samples", "switch_records", "switch_stacks", "wakings", "lost_records", "lost_samples",
+          "throttled", "off_cpu_throttled", "unknown_records")
+
+compiled = pytest.mark.skipif(fast_decoder.load() is None,
+                              reason="no compiled decoder (no compiler, or STAX_PURE_PYTHON=1)")
+
+Rounds = list[list[bytes]]
+
+
+def _fields(event: object) -> tuple[object, ...]:
+    slots = [name for cls in type(event).__mro__ for name in getattr(cls, "__slots__", ())]
+    return (type(event).__name__, *(getattr(event, name) for name in slots if not name.startswith("__")))
+
+
+def _decoder(kinds: dict[int, int], waking_at: int, max_stack: int, identifier: bool = True) -> RecordDecoder:
+    decoder = RecordDecoder(lambda path: b"\x01" * 20, max_stack, identifier=identifier)
+    for ident, kind in kinds.items():
+        decoder.register(ident, kind, waking_at if kind == KIND_SCHED_WAKING else -1)
+    return decoder
+
+
+def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
+                seed: Sequence[tuple[int, int]], end_time: int) -> list[object]:
+    """CaptureSession's rounds as the Python path runs them (decode, order, off-CPU stream)."""
+    threads: dict[int, int] = {}
+    stream = OffCpuStream(SwitchTracker(keep_kernel_ips=keep_kernel),
+                          WakeupAttribution(threads, target_only=target_only, keep_kernel_ips=keep_kernel),
+                          threads)
+    stream.seed(seed)
+    orderer = TimeOrderer()
+    out: list[object] = []
+    for per_ring in rounds:
+        out += stream.process(orderer.round([decoder.decode_python(c) for c in per_ring if c]))
+    out += stream.process(orderer.flush())
+    out += stream.finish(end_time)
+    return out
+
+
+def compiled_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
+                  seed: Sequence[tuple[int, int]], end_time: int) -> tuple[list[object], list[object]]:
+    """The same through CompiledStream: (events as objects, the batches as delivered)."""
+    stream = compiled_stream.for_decoder(decoder)
+    assert stream is not None
+    stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False)
+    stream.seed(seed)
+    delivered: list[object] = []
+    for per_ring in rounds:
+        delivered += stream.round([c for c in per_ring if c])
+    delivered += stream.flush()
+    delivered += stream.finish(end_time)
+    return expand_columns(delivered), delivered
+
+
+def _by_kind(events: list[object]) -> dict[str, list[tuple[object, ...]]]:
+    kinds: dict[str, list[tuple[object, ...]]] = {}
+    for event in events:
+        fields = _fields(event)
+        kinds.setdefault(str(fields[0]), []).append(fields)
+    return kinds
+
+
+def assert_same(rounds: Rounds, kinds: dict[int, int], *, keep_kernel: bool = True, target_only: bool = True,
+                seed: Sequence[tuple[int, int]] = (), end_time: int = 10**15, waking_at: int = WAKING_PID_AT,
+                max_stack: int = 127) -> dict[str, int]:
+    python = _decoder(kinds, waking_at, max_stack)
+    fast = _decoder(kinds, waking_at, max_stack)
+    want = python_path(rounds, python, keep_kernel=keep_kernel, target_only=target_only, seed=seed,
+                       end_time=end_time)
+    got, delivered = compiled_path(rounds, fast, keep_kernel=keep_kernel, target_only=target_only, seed=seed,
+                                   end_time=end_time)
+    assert _by_kind(got) == _by_kind(want)
+    # the rare events keep their places between the runs of hot events
+    hot = (Sample, OffCpuInterval, Wakeup)
+    assert ([_fields(e) for e in delivered if type(e) is not EventColumns]
+            == [_fields(e) for e in want if not isinstance(e, hot)])
+    assert [getattr(fast, c) for c in COUNTS] == [getattr(python, c) for c in COUNTS]
+    return {kind: len(events) for kind, events in _by_kind(want).items()}
+
+
+# -- synthesized rings --------------------------------------------------------------------------
+
+def _chain(rng: random.Random, tid: int) -> list[int]:
+    kernel = [0xFFFFFFFF81000000 + 16 * rng.randrange(4) for _ in range(rng.randrange(0, 3))]
+    user = [0x401000 + 0x100 * tid + 16 * rng.randrange(3) for _ in range(rng.randrange(0, 4))]
+    shape = rng.randrange(6)
+    if shape == 0:
+        return []
+    if shape == 1:
+        return [rb.CONTEXT_USER, *user]
+    if shape == 2:
+        return [rb.CONTEXT_GUEST, *kernel, rb.CONTEXT_USER, *user]  # the Python decoder's general splitter
+    return [rb.CONTEXT_KERNEL, *kernel, rb.CONTEXT_USER, *user]
+
+
+def synthesized_rounds(seed: int, steps: int = 3000) -> Rounds:
+    """Two rings of records of a few threads of pid 7 (and some outsiders), cut into rounds."""
+    rng = random.Random(seed)
+    tids = [7, 8, 9, 10]
+    rings: list[list[tuple[int, bytes]]] = [[], []]
+    clock = [1_000_000, 1_000_300]
+    for _ in range(steps):
+        cpu = rng.randrange(2)
+        clock[cpu] += rng.choice([0, 1, 50, 999, 40_000, 6_000_000])  # ties, and gaps past the stack window
+        when = clock[cpu]
+        tid = rng.choice([*tids, 0, 77])  # 0: the idle task; 77: not the target's
+        pid = 7 if tid in tids else tid
+        choice = rng.randrange(20)
+        if choice < 5:
+            records = [rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid)),
+                       rb.switch(pid, tid, when + rng.choice([0, 1, 6_000_000]), cpu, out=True,
+                                 preempt=rng.random() < 0.4, ident=SWITCHES)]
+            clock[cpu] = max(clock[cpu], when + 1)
+        elif choice < 10:
+            records = [rb.switch(pid, tid, when, cpu, out=rng.random() < 0.2, ident=SWITCHES,
+                                 cpu_wide_next=rng.choice([None, (5, 6)]))]
+        elif choice < 14:
+            wakee = rng.choice([*tids, 77, 0, -3])
+            raw = rb.sched_waking_raw(wakee, common_pid=tid)
+            records = [rb.ident_sample(WAKING, 0xFFFFFFFF81000020, pid, tid, when, cpu, 1, _chain(rng, tid),
+                                       raw=rng.choice([raw, raw, raw[:20]]))]
+        elif choice < 17:
+            records = [rb.ident_sample(SAMPLING, 0x401000, pid, tid, when, cpu, 1_001_001, _chain(rng, tid))]
+        elif choice == 17:
+            new = max(tids) + 1
+            tids.append(new)
+            records = [rb.fork(7, 7, new, 7, when, cpu)]
+        elif choice == 18 and len(tids) > 2:
+            gone = tids.pop(rng.randrange(1, len(tids)))
+            records = [rb.exit_(7, 7, gone, 7, when, cpu)]
+        else:
+            records = [rng.choice([rb.ident_comm(pid, tid, "w", when, cpu, ident=SAMPLING),
+                                   rb.mmap2(7, 7, 0x400000, 0x1000, 0, "/bin/x", when, cpu),
+                                   rb.lost(2, when, cpu)])]
+        rings[cpu] += [(when, record) for record in records]
+    rounds: Rounds = []
+    at = [0, 0]
+    while at[0] < len(rings[0]) or at[1] < len(rings[1]):
+        per_ring = []
+        for ring in (0, 1):
+            take = rng.randrange(0, 120)
+            per_ring.append(b"".join(record for _, record in rings[ring][at[ring]:at[ring] + take]))
+            at[ring] += take
+        rounds.append(per_ring)
+    return rounds
+
+
+@compiled
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_synthesized_rounds_give_the_same_spans_wakeups_and_samples(seed: int) -> None:
+    counts = assert_same(synthesized_rounds(seed), KINDS, seed=[(7, 7)], end_time=10**12)
+    assert counts["OffCpuInterval"] > 100 and counts["Wakeup"] > 100 and counts["Sample"] > 100
+    assert counts["ThreadStart"] and counts["ThreadExit"] and counts["ImageLoad"] and counts["LostNotice"]
+
+
+@compiled
+def test_without_kernel_ips_system_wide_and_closed_at_the_end() -> None:
+    rounds = synthesized_rounds(4)
+    counts = assert_same(rounds, KINDS, keep_kernel=False, target_only=False, end_time=2_000_000_000)
+    assert counts["OffCpuInterval"] > 100
+    # an end before the last switch-outs: those spans are dropped, not closed
+    assert_same(rounds, KINDS, end_time=1_000_001)
+
+
+@compiled
+def test_short_stacks_count_as_truncated_alike() -> None:
+    assert_same(synthesized_rounds(5, steps=800), KINDS, max_stack=3, seed=[(7, 7)])
+
+
+@compiled
+def test_raw_stacks_intern_to_the_same_stacks_as_their_events() -> None:
+    """StackInterner.intern_raw gives each column row the id intern_stack gives its event, across an exec."""
+    stream = compiled_stream.for_decoder(_decoder(KINDS, WAKING_PID_AT, 127))
+    assert stream is not None
+    stream.off_cpu(keep_kernel_ips=True, wakeups=True, target_only=False, use_wchan=False)
+    batches = [stream.round(per_ring) for per_ring in synthesized_rounds(6)] + [stream.flush()]
+    by_raw, by_event = StackInterner(), StackInterner()
+    checked = 0
+    for batch in batches:
+        for event in batch:
+            if type(event) is not EventColumns:
+                continue
+            ids = by_raw.intern_raw(event.stacks, event.sample_stack)
+            want = [by_event.intern_stack(s.pid, s.kernel_ips, s.user_ips, s.user_stack_truncated)
+                    for s in event.expand() if type(s) is Sample]
+            assert ids == want
+            checked += len(ids)
+            by_raw.exec(7)
+            by_event.exec(7)  # pid 7's addresses mean something else now: both forget its stacks
+    assert checked > 100
+
+
+# -- a real capture -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pingpong() -> Path:
+    out = Path(tempfile.mkdtemp(prefix="stax-stream-"))
+    exe = out / "capture_pingpong"
+    subprocess.run(["gcc", "-O1", "-fno-omit-frame-pointer", "-pthread", "-o", str(exe), str(PINGPONG_C)],
+                   check=True)
+    return exe
+
+
+@compiled
+@needs_root
+def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[bytes]] = []
+    take = RingDrainer.take
+
+    def spy(self: RingDrainer, *args: int) -> list[bytes]:
+        chunks = take(self, *args)
+        seen.append([bytes(c) for c in chunks])
+        return chunks
+
+    decoders: list[RecordDecoder] = []
+    init = RecordDecoder.__init__
+
+    def keep(self: RecordDecoder, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        decoders.append(self)
+
+    monkeypatch.setattr(RingDrainer, "take", spy)
+    monkeypatch.setattr(RecordDecoder, "__init__", keep)
+    sink = ListSink()
+    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
+                                                  call_graph="fp-only"),
+                                    sink, lambda progress: None, lambda: False)
+    assert summary.metadata["decoder"] == "compiled" and summary.lost_records == 0
+    (used,) = decoders
+    pid = summary.metadata["target_pid"]
+    counts = assert_same(seen, dict(used.kinds), seed=[(pid, pid)], waking_at=used.waking_pid_offset,
+                         max_stack=used.max_stack, end_time=2**63)
+    assert counts["OffCpuInterval"] > 3000 and counts["Wakeup"] > 1000
+    # what the capture delivered is what the replay gives
+    assert len(sink.of(OffCpuInterval)) == counts["OffCpuInterval"]
