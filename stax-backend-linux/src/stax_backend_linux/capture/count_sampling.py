@@ -12,10 +12,14 @@ Clocks and PMU counters overflow by their own period and never come here.
 
 from __future__ import annotations
 
+from array import array
+
 import attrs
 
+from stax.event_columns import EventColumns
 from stax.events import Sample
 from stax_backend_linux.capture.capture_stage import CaptureStage
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_binfmt.perf_event_names import EventChoice
 
 
@@ -34,15 +38,42 @@ class CountSamplingStage(CaptureStage):
         self.pending: dict[int, int] = {}
         """CPU -> events counted since the last sample kept there."""
 
+    def _keep(self, cpu: int, weight: int) -> int:
+        """The weight to keep this sample with, or 0 to drop it (its events go to the next one)."""
+        total = self.pending.get(cpu, 0) + weight
+        if total < self.period:
+            self.pending[cpu] = total
+            return 0
+        self.pending[cpu] = 0
+        return total
+
     def feed(self, events: list) -> list:
         out = []
         for event in events:
             if type(event) is Sample:
-                weight = self.pending.get(event.cpu, 0) + event.weight
-                if weight < self.period:
-                    self.pending[event.cpu] = weight
+                weight = self._keep(event.cpu, event.weight)
+                if not weight:
                     continue
-                self.pending[event.cpu] = 0
                 event = attrs.evolve(event, weight=weight)
+            elif type(event) is StackSample:  # (to be unwound after capture: --call-graph fp, dwarf)
+                weight = self._keep(event.cpu, event.weight)
+                if not weight:
+                    continue
+                event.weight = weight
+            elif type(event) is EventColumns:
+                self._thin_columns(event)
             out.append(event)
         return out
+
+    def _thin_columns(self, run: EventColumns) -> None:
+        """The same for a run of samples in columns (the compiled stream's): rows kept in order."""
+        names = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack")
+        columns = [getattr(run, name) for name in names]
+        kept: list[array] = [array("q") for _ in names]
+        for row in zip(*columns, strict=True):
+            weight = self._keep(row[3], row[4])
+            if weight:
+                for column, value in zip(kept, (*row[:4], weight, row[5]), strict=True):
+                    column.append(value)
+        for name, column in zip(names, kept, strict=True):
+            setattr(run, name, column)
