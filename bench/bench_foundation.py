@@ -63,7 +63,8 @@ def perf_samples(data: Path) -> int:
 
 
 def stax_samples(rec: Path) -> int:
-    return sqlite3.connect(rec).execute("SELECT count(*) FROM samples").fetchone()[0]
+    """Samples in a schema-2 recording: the block headers' counts (no decoding)."""
+    return sqlite3.connect(rec).execute("SELECT sum(count) FROM sample_blocks").fetchone()[0]
 
 
 def main() -> None:
@@ -95,7 +96,11 @@ def main() -> None:
         "SELECT value FROM meta WHERE key='lost_records'").fetchone()[0])
     results.update(unprofiled_cpu_s=base, perf_cpu_s=perf_cpu, stax_cpu_s=stax_cpu,
                    perf_overhead=perf_cpu / base, stax_overhead=stax_cpu / base,
-                   stax_lost_at_999hz=lost, stax_samples_at_999hz=stax_samples(tmp / "o.stax"))
+                   stax_lost_at_999hz=lost, stax_samples_at_999hz=stax_samples(tmp / "o.stax"),
+                   perf_bytes_per_sample_at_999hz=(tmp / "o.data").stat().st_size
+                   / max(perf_samples(tmp / "o.data"), 1),
+                   stax_bytes_per_sample_at_999hz=(tmp / "o.stax").stat().st_size
+                   / max(stax_samples(tmp / "o.stax"), 1))
 
     # post-processing on bigger recordings of the same work and rate
     pdata, srec = tmp / "pp.data", tmp / "pp.stax"
@@ -127,9 +132,13 @@ def main() -> None:
           f" ({n_perf} samples)   stax top {r['stax_top_samples_per_s']:,.0f} samples/s ({n_stax})"
           f"   ratio {r['stax_top_samples_per_s'] / r['perf_report_samples_per_s']:.2f}x")
     print(f"                           stax collapse {r['stax_collapse_samples_per_s']:,.0f} samples/s")
-    print(f"bytes per sample           perf.data {r['perf_bytes_per_sample']:.0f}"
-          f"   .stax {r['stax_bytes_per_sample']:.0f}"
-          f"   ratio {r['stax_bytes_per_sample'] / r['perf_bytes_per_sample']:.2f}")
+    print(f"bytes per sample           perf.data {r['perf_bytes_per_sample']:.1f}"
+          f"   .stax {r['stax_bytes_per_sample']:.1f}"
+          f"   ratio {r['stax_bytes_per_sample'] / r['perf_bytes_per_sample']:.2f}"
+          f"   ({args.pp_freq} Hz recordings)")
+    print(f"bytes per sample @999 Hz   perf.data {r['perf_bytes_per_sample_at_999hz']:.1f}"
+          f"   .stax {r['stax_bytes_per_sample_at_999hz']:.1f}"
+          f"   ratio {r['stax_bytes_per_sample_at_999hz'] / r['perf_bytes_per_sample_at_999hz']:.2f}")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "foundation.json").write_text(json.dumps(results, indent=2))

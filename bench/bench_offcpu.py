@@ -10,6 +10,8 @@ Figures, each the best of ``--repeat`` runs (interleaved with the others):
    the profiler's process tree) divided by the unprofiled workload's CPU time, for
    * ``stax record`` (off-CPU on, the default), the same with ``--no-symbolicate`` (capture
      alone, without naming frames at the end), and ``stax record --no-off-cpu``;
+   * ``stax record --call-graph fp-only`` (with and without symbolication): no user stack
+     copies, so the compiled capture stream (decode/fast_stream.c) does the whole round;
    * ``perf record -e cs -g`` (perf's default 4000 Hz sampling of the cs event);
    * ``perf record -e cs -c 1 -g`` (every switch, stack at switch-out: what stax records);
    * ``perf sched record`` (sched_switch/sched_wakeup/... tracepoints, system-wide);
@@ -95,6 +97,10 @@ def main() -> None:
                                              *workload],
             "stax record --no-off-cpu": [STAX, "record", "-q", "--no-off-cpu", "-o", str(rec), "--",
                                          *workload],
+            "stax record --call-graph fp-only": [STAX, "record", "-q", "--call-graph", "fp-only",
+                                                 "-o", str(rec), "--", *workload],
+            "stax record fp-only --no-symbolicate": [STAX, "record", "-q", "--call-graph", "fp-only",
+                                                     "--no-symbolicate", "-o", str(rec), "--", *workload],
             "perf record -e cs -g": ["perf", "record", "-q", "-e", "cs", "-g", "-o", str(data), "--",
                                      *workload],
             "perf record -e cs -c 1 -g": ["perf", "record", "-q", "-e", "cs", "-c", "1", "-g", "-o",
@@ -139,13 +145,18 @@ def main() -> None:
     print(f"workload: capture_pingpong {args.rounds} round trips, work {args.work}: "
           f"{base_cs:,} switches in {base_wall:.2f} s ({base_cs / base_wall:,.0f}/s), "
           f"{base_cpu:.2f} s CPU unprofiled")
-    print(f"{'':28} {'overhead':>9} {'slowdown':>9} {'lost':>8}")
+    print(f"{'':34} {'overhead':>9} {'slowdown':>9} {'lost':>8}")
     perf_every = results["perf record -e cs -c 1 -g"]
     for name, cpu, wall, lost, extra in rows:
-        print(f"{name:28} {cpu / base_cpu:8.2f}x {wall / base_wall:8.2f}x {lost:8,}   {extra}")
-    stax = results["stax record"]
-    assert isinstance(stax, dict) and isinstance(perf_every, dict)
-    print(f"stax / perf record -e cs -c 1 -g: CPU {stax['cpu_s'] / perf_every['cpu_s']:.2f}x")
+        print(f"{name:34} {cpu / base_cpu:8.2f}x {wall / base_wall:8.2f}x {lost:8,}   {extra}")
+    assert isinstance(perf_every, dict)
+    for name in ("stax record", "stax record --call-graph fp-only"):
+        stax = results[name]
+        assert isinstance(stax, dict)
+        print(f"{name} / perf record -e cs -c 1 -g: CPU {stax['cpu_s'] / perf_every['cpu_s']:.2f}x")
+    load = os.getloadavg()
+    results["loadavg"] = load
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "offcpu.json").write_text(json.dumps(results, indent=2))

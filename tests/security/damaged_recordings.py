@@ -16,12 +16,14 @@ from __future__ import annotations
 import random
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
 
+from stax.stack_table import SampleColumns
 from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 
 SEED = 16
@@ -92,7 +94,7 @@ def _sql(path: Path, *statements: str) -> None:
 
 # -- targeted damage ---------------------------------------------------------------------------
 
-LEAF = "(SELECT max(stack_id) FROM samples)"
+LEAF = "(SELECT max(stack_id) FROM sample_totals)"
 """A stack that samples use (the deepest one): walking it is what every view does."""
 LEAF_PARENT = f"(SELECT parent_id FROM stacks WHERE id = {LEAF})"
 LEAF_FRAME = f"(SELECT frame_id FROM stacks WHERE id = {LEAF})"
@@ -154,17 +156,21 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     ("totals-pid-huge", ANY, (f"UPDATE {TOTALS} SET pid = {2**63 - 1}, tid = {2**63 - 1} WHERE rowid = 1",)),
     ("totals-weight-overflow", ALL, (f"UPDATE {TOTALS} SET weight = {2**63 - 1}",)),
     ("totals-table-dropped", ALL, (f"DROP TABLE {TOTALS}",)),
-    # raw samples: aggregated by the on-CPU views of a killed recording; otherwise the totals
-    # answer them and only a selection reads sample times
-    ("sample-stack-missing", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 1000000 WHERE rowid = 3",)),
-    ("sample-stack-negative", ON_CPU_STACKS, ("UPDATE samples SET stack_id = -9 WHERE rowid = 3",)),
-    ("sample-stack-text", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 'x' WHERE rowid = 3",)),
-    ("sample-weight-negative", ON_CPU, ("UPDATE samples SET weight = -5 WHERE rowid = 3",)),
-    ("sample-weight-overflow", ON_CPU, (f"UPDATE samples SET weight = {2**63 - 1}",)),
-    ("sample-time-text", FILTERED, ("UPDATE samples SET time = 'now' WHERE rowid = 3",)),
-    ("sample-tid-real", ANY, ("UPDATE samples SET tid = 1.5 WHERE rowid = 3",)),
-    ("sample-stack-real", ON_CPU_STACKS, ("UPDATE samples SET stack_id = 2.5 WHERE rowid = 3",)),
-    ("sample-weight-real", ON_CPU, ("UPDATE samples SET weight = 0.5 WHERE rowid = 3",)),
+    # sample block headers: checked on open, whatever a view reads
+    ("sample-block-count-zero", ALL, ("UPDATE sample_blocks SET count = 0 WHERE id = 0",)),
+    ("sample-block-count-huge", ALL, (f"UPDATE sample_blocks SET count = {BIG} WHERE id = 0",)),
+    ("sample-block-bounds-reversed", ALL,
+     ("UPDATE sample_blocks SET first_time = last_time + 1 WHERE id = 0",)),
+    ("sample-block-time-text", ALL, ("UPDATE sample_blocks SET first_time = 'now' WHERE id = 0",)),
+    ("sample-block-data-text", ALL, ("UPDATE sample_blocks SET data = 'zz' WHERE id = 0",)),
+    # sample block contents: decoded by the on-CPU views of a killed recording; otherwise the
+    # totals answer them and only a selection (its time range) decodes blocks
+    ("sample-block-truncated", ON_CPU,
+     ("UPDATE sample_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
+    ("sample-block-byte-flipped", ON_CPU,
+     ("UPDATE sample_blocks SET data = CAST(substr(data, 1, 20) || x'5a' || substr(data, 22) AS BLOB)"
+      " WHERE id = 0",)),
+    ("sample-block-count-off", ON_CPU, ("UPDATE sample_blocks SET count = count - 1 WHERE id = 0",)),
     # off-CPU spans
     ("span-end-before-start", OFF_CPU,
      (f"UPDATE off_cpu_spans SET end = start - 5000000 WHERE rowid = {SPAN}",)),
@@ -210,8 +216,36 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+def _set(column: str, index: int | None, value: int) -> Callable[[SampleColumns], None]:
+    """An edit of one decoded column: sample ``index`` (every sample when None) set to ``value``."""
+    def edit(cols: SampleColumns) -> None:
+        values = getattr(cols, column)
+        for i in range(len(values)) if index is None else (index,):
+            values[i] = value
+    return edit
+
+
+BLOCK_EDITS: list[tuple[str, str, Callable[[SampleColumns], None], bool]] = [
+    # valid blocks holding bad values: (name, scope, edit of the decoded columns, keep the bounds)
+    ("sample-stack-missing", ON_CPU_STACKS, _set("stack_id", 3, 1000000), False),
+    ("sample-stack-negative", ON_CPU_STACKS, _set("stack_id", 3, -9), False),
+    ("sample-weight-negative", ON_CPU, _set("weight", 3, -5), False),
+    ("sample-weight-overflow", ON_CPU, _set("weight", None, 2**63 - 1), False),
+    ("sample-time-outside-bounds", ON_CPU, _set("time", 3, 2**62), True),
+]
+"""Damage inside a block's columns, which SQL cannot reach (the block is one zlib stream)."""
+
+
 def targeted(bases: dict[str, Path], directory: Path) -> Iterator[Damaged]:
     """One copy per (base, targeted damage) that applies to the base."""
+    for base_name, base in bases.items():
+        for name, scope, edit, keep_bounds in BLOCK_EDITS:
+            if base_name != "killed":  # the totals answer the views; a selection decodes blocks
+                scope = ANY if name == "sample-weight-overflow" else FILTERED
+            path = directory / f"{base_name}.{name}.stax"
+            shutil.copyfile(base, path)
+            edit_block(path, 0, edit, keep_bounds)
+            yield Damaged(f"{base_name}/{name}", path, scope)
     for base_name, base in bases.items():
         tables = _tables(base)
         counts = {t: _count(base, t) for t in tables}
@@ -222,7 +256,7 @@ def targeted(bases: dict[str, Path], directory: Path) -> Iterator[Damaged]:
             if any(not counts[t] for t in _mentioned(changed, tables)):
                 continue  # nothing there to damage (a killed recording has no totals rows)
             if name.startswith("sample-") and base_name != "killed" and scope in (ON_CPU, ON_CPU_STACKS):
-                scope = ANY  # the totals answer the views
+                scope = FILTERED  # the totals answer the views; a selection decodes blocks
             needs_spans = scope in (OFF_CPU, OFF_CPU_THREADS, OFF_CPU_STACKS, WAKEUPS, WAKERS, COUNTERS)
             if needs_spans and not counts.get("off_cpu_spans"):
                 continue

@@ -11,7 +11,6 @@ compiled decoder built for this run only, and root must write nothing into that 
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import subprocess
 import sysconfig
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from stax.recording.sample_sql import connect
 from stax_backend_linux.decode import fast_decode_build
 from tests.conftest import compile_c
 from tests.security.planted_files import NOBODY, needs_root, shared_dir, stax
@@ -59,7 +59,7 @@ def _record(spinner: Path, out: Path, env: dict[str, str]) -> subprocess.Complet
 
 
 def _check_recording(recording: Path) -> None:
-    with sqlite3.connect(recording) as db:
+    with connect(recording) as db:
         samples = db.execute("SELECT count(*) FROM samples").fetchone()[0]
         decoder = db.execute("SELECT value FROM meta WHERE key = 'backend.decoder'").fetchone()[0]
         hot = db.execute(

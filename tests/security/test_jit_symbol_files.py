@@ -12,7 +12,6 @@ bounded result; a file of the target's own user is still used (the control).
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from stax.recording.sample_sql import connect
 from tests.conftest import compile_c
 from tests.security.planted_files import NOBODY, OTHER_UID, as_user, needs_root, needs_setpriv, stax
 from tests.symbols.jit.test_jitdump_reader import DumpWriter
@@ -120,7 +120,7 @@ def record_beside(
                     cwd=tmp_path)
         seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
-    with sqlite3.connect(recording) as db:
+    with connect(recording) as db:
         names = dict(db.execute(
             "SELECT coalesce(f.function, '?'), count(*) FROM samples s JOIN stacks st ON st.id = s.stack_id"
             " JOIN frames f ON f.id = st.frame_id JOIN images i ON i.id = f.image_id"

@@ -35,15 +35,15 @@ pytestmark = [
 ]
 
 KERNEL_SAMPLES = """
-WITH RECURSIVE walk(sample, node) AS (
-    SELECT rowid, stack_id FROM samples WHERE stack_id >= 0
+WITH RECURSIVE walk(total, node) AS (
+    SELECT rowid, stack_id FROM sample_totals WHERE stack_id >= 0
     UNION ALL
-    SELECT walk.sample, stacks.parent_id FROM walk JOIN stacks ON stacks.id = walk.node
+    SELECT walk.total, stacks.parent_id FROM walk JOIN stacks ON stacks.id = walk.node
     WHERE stacks.parent_id >= 0
 )
-SELECT count(DISTINCT walk.sample) FROM walk
+SELECT coalesce(sum(count), 0) FROM sample_totals WHERE rowid IN (SELECT walk.total FROM walk
 JOIN stacks ON stacks.id = walk.node JOIN frames ON frames.id = stacks.frame_id
-WHERE frames.is_kernel = 1
+WHERE frames.is_kernel = 1)
 """
 
 
@@ -78,7 +78,7 @@ def contents(path: Path) -> dict[str, object]:
     try:
         meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
         return {
-            "samples": db.execute("SELECT count(*) FROM samples").fetchone()[0],
+            "samples": db.execute("SELECT coalesce(sum(count), 0) FROM sample_blocks").fetchone()[0],
             "kernel_samples": db.execute(KERNEL_SAMPLES).fetchone()[0],
             "wakeups": db.execute("SELECT count(*) FROM wakeups").fetchone()[0],
             "meta": meta,

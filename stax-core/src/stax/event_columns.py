@@ -38,7 +38,8 @@ class RawStacks:
 
 INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack",
                "span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker",
-               "wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid",
+               "span_wakeup", "wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid",
+               "wake_wakee_tid",
                "wake_stack", "thread_pid", "thread_tid", "thread_time")
 """The columns that hold integers (array('q')); span_reason and span_wait_site hold strings."""
 
@@ -46,11 +47,14 @@ INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_
 class EventColumns:
     """One run of samples, spans and wakeups; ``*_stack`` columns index :attr:`stacks`.
 
-    ``span_waker`` is -1 where no wakeup inside the span is known.  ``thread_*``: threads
-    seen for the first time in this run (by a sample, or a span's start), with that time.
+    ``span_waker`` is -1 where no wakeup inside the span is known; ``span_wakeup`` is that
+    wakeup (the wakee's last one inside the span) as its index among all the wakeups the
+    backend delivers, counted from 0, and ``wake_first`` is the index of this run's first
+    wakeup row.  ``thread_*``: threads seen for the first time in this run (by a sample, or
+    a span's start), with that time.
     """
 
-    __slots__ = ("stacks", "span_reason", "span_wait_site", *INT_COLUMNS)
+    __slots__ = ("stacks", "span_reason", "span_wait_site", "wake_first", *INT_COLUMNS)
 
     def __init__(self, stacks: RawStacks) -> None:
         self.stacks = stacks
@@ -59,6 +63,7 @@ class EventColumns:
         self.span_reason: Sequence[str] = ()
         """:class:`BlockedReason` values ('preempted', 'other', ...)."""
         self.span_wait_site: Sequence[str] = ()
+        self.wake_first = 0
 
     def __len__(self) -> int:
         return len(self.sample_time) + len(self.span_start) + len(self.wake_time)

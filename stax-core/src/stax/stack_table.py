@@ -171,9 +171,24 @@ class SampleColumns:
     def rows(self) -> Iterator[tuple[int, int, int, int, int, int]]:
         return zip(self.time, self.pid, self.tid, self.cpu, self.stack_id, self.weight, strict=True)
 
+    def columns(self) -> tuple[array, array, array, array, array, array]:
+        return (self.time, self.pid, self.tid, self.cpu, self.stack_id, self.weight)
+
     def clear(self) -> None:
-        for column in (self.time, self.pid, self.tid, self.cpu, self.stack_id, self.weight):
+        for column in self.columns():
             del column[:]
+
+    def extend(self, other: SampleColumns) -> None:
+        """Append ``other``'s samples (whole arrays: no per-sample work)."""
+        for mine, theirs in zip(self.columns(), other.columns(), strict=True):
+            mine.extend(theirs)
+
+    def slice(self, start: int, end: int) -> SampleColumns:
+        return SampleColumns(*(column[start:end] for column in self.columns()))
+
+    def drop_first(self, n: int) -> None:
+        for column in self.columns():
+            del column[:n]
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[int, int, int, int, int, int]]) -> SampleColumns:

@@ -286,7 +286,6 @@ def test_samples_are_sample_objects(workloads: dict[str, Path], sink: ListSink) 
 
 def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path], tmp_path: Path) -> None:
     """inherit follows processes the command forks; the recording resolves their frames."""
-    import sqlite3
 
     from stax.events import ThreadStart
     from stax.recording.writer import RecordingBuilder
@@ -314,7 +313,9 @@ def test_forked_children_are_followed_into_a_recording(workloads: dict[str, Path
     assert all(per_pid[pid] >= 20 for pid in children), per_pid
     assert 0.9 * cpu * FREQ - 10 <= len(seen.samples) <= 1.05 * cpu * FREQ + 10
 
-    db = sqlite3.connect(tmp_path / "fork.stax")
+    from stax.recording.sample_sql import connect
+
+    db = connect(tmp_path / "fork.stax")
     leaf_images = dict(db.execute(
         "SELECT i.path, count(*) FROM samples s JOIN stacks st ON st.id = s.stack_id "
         "JOIN frames f ON f.id = st.frame_id JOIN images i ON i.id = f.image_id GROUP BY i.path"))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 
 from stax.contracts import RecordRequest
 from stax.events import CounterValues, Event
+from stax.recording.sample_sql import connect
 from stax_backend_linux.capture.capture_session import CaptureSession
 from stax_backend_linux.host_capabilities import probe_host
 from stax_binfmt import perf_counters
@@ -72,7 +72,7 @@ def test_record_counters_without_pmu_records_on_and_says_why(three_workers: Path
     assert pmu_lines == ["stax: No hardware PMU on this host (perf_event_open for the cycles counter fails "
                          "with ENOENT), so hardware counters were not recorded; run on bare metal or enable "
                          "the hypervisor's virtual PMU."]
-    db = sqlite3.connect(out)
+    db = connect(out)
     try:
         assert db.execute("SELECT count(*) FROM counter_values").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM samples").fetchone()[0] > 0

@@ -11,8 +11,7 @@ targets and the kernel-ips switch, and on the rounds of a real ping-pong capture
 from __future__ import annotations
 
 import random
-import subprocess
-import tempfile
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,8 +36,8 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_backend_linux.plugin import LinuxBackend
 from tests.backend_linux import perf_record_bytes as rb
 from tests.backend_linux.conftest import ListSink, needs_root
+from tests.backend_linux.decode.test_decoder_parity import pingpong  # noqa: F401  (the fixture: the ping-pong, compiled)
 
-PINGPONG_C = Path(__file__).parent.parent / "off_cpu" / "workloads" / "capture_pingpong.c"
 SAMPLING, SWITCHES, WAKING = 11, 12, 13
 KINDS = {SAMPLING: KIND_SAMPLING, SWITCHES: KIND_SWITCH_STACK, WAKING: KIND_SCHED_WAKING}
 WAKING_PID_AT = 24
@@ -136,8 +135,12 @@ def _chain(rng: random.Random, tid: int) -> list[int]:
     return [rb.CONTEXT_KERNEL, *kernel, rb.CONTEXT_USER, *user]
 
 
-def synthesized_rounds(seed: int, steps: int = 3000) -> Rounds:
-    """Two rings of records of a few threads of pid 7 (and some outsiders), cut into rounds."""
+def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False) -> Rounds:
+    """Two rings of records of a few threads of pid 7 (and some outsiders), cut into rounds.
+
+    The cuts are random per ring (a ring may lag rounds behind: the orderer then releases
+    out of time order, as both paths must alike), or with ``by_time`` at common times, as
+    real drain rounds are (each holds everything written before it ended)."""
     rng = random.Random(seed)
     tids = [7, 8, 9, 10]
     rings: list[list[tuple[int, bytes]]] = [[], []]
@@ -150,7 +153,8 @@ def synthesized_rounds(seed: int, steps: int = 3000) -> Rounds:
         pid = 7 if tid in tids else tid
         choice = rng.randrange(20)
         if choice < 5:
-            records = [rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid)),
+            stack = rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid))
+            records = [stack,
                        rb.switch(pid, tid, when + rng.choice([0, 1, 6_000_000]), cpu, out=True,
                                  preempt=rng.random() < 0.4, ident=SWITCHES)]
             clock[cpu] = max(clock[cpu], when + 1)
@@ -177,6 +181,20 @@ def synthesized_rounds(seed: int, steps: int = 3000) -> Rounds:
                                    rb.lost(2, when, cpu)])]
         rings[cpu] += [(when, record) for record in records]
     rounds: Rounds = []
+    if by_time:
+        ends = sorted({when for ring in rings for when, _ in ring})
+        cuts = sorted(rng.sample(ends, min(len(ends), steps // 50))) + [ends[-1]]
+        at = [0, 0]
+        for cut in cuts:
+            per_ring = []
+            for ring in (0, 1):
+                stop = at[ring]
+                while stop < len(rings[ring]) and rings[ring][stop][0] <= cut:
+                    stop += 1
+                per_ring.append(b"".join(record for _, record in rings[ring][at[ring]:stop]))
+                at[ring] = stop
+            rounds.append(per_ring)
+        return rounds
     at = [0, 0]
     while at[0] < len(rings[0]) or at[1] < len(rings[1]):
         per_ring = []
@@ -203,6 +221,11 @@ def test_without_kernel_ips_system_wide_and_closed_at_the_end() -> None:
     assert counts["OffCpuInterval"] > 100
     # an end before the last switch-outs: those spans are dropped, not closed
     assert_same(rounds, KINDS, end_time=1_000_001)
+
+
+@compiled
+def test_rounds_cut_at_common_times_give_the_same_events() -> None:
+    assert_same(synthesized_rounds(8, by_time=True), KINDS, seed=[(7, 7)], end_time=10**12)
 
 
 @compiled
@@ -235,18 +258,10 @@ def test_raw_stacks_intern_to_the_same_stacks_as_their_events() -> None:
 
 # -- a real capture -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pingpong() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="stax-stream-"))
-    exe = out / "capture_pingpong"
-    subprocess.run(["gcc", "-O1", "-fno-omit-frame-pointer", "-pthread", "-o", str(exe), str(PINGPONG_C)],
-                   check=True)
-    return exe
-
-
 @compiled
 @needs_root
-def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path,  # noqa: F811  (the fixture)
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[bytes]] = []
     take = RingDrainer.take
 
@@ -276,3 +291,34 @@ def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path, monkeypatch:
     assert counts["OffCpuInterval"] > 3000 and counts["Wakeup"] > 1000
     # what the capture delivered is what the replay gives
     assert len(sink.of(OffCpuInterval)) == counts["OffCpuInterval"]
+
+
+@compiled
+def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Path) -> None:
+    """The compiled stream links each span to the wakee's last wakeup inside it as it closes the span;
+    the recording holds what link_wakeups' SQL would choose (ties at the very end aside)."""
+    from stax.recording.writer import RecordingBuilder
+
+    stream = compiled_stream.for_decoder(_decoder(KINDS, WAKING_PID_AT, 127))
+    assert stream is not None
+    stream.off_cpu(keep_kernel_ips=True, wakeups=True, target_only=False, use_wchan=False)
+    builder = RecordingBuilder(tmp_path / "linked.stax")
+    for per_ring in synthesized_rounds(7, by_time=True):
+        builder.consume(stream.round(per_ring))
+    builder.consume(stream.flush())
+    builder.consume(stream.finish(10**12))
+    assert builder.file.unlinked_spans == 0
+    builder.finish(symbolicate=False)
+    db = sqlite3.connect(tmp_path / "linked.stax")
+    rows = db.execute("SELECT id, time, wakee_tid FROM wakeups")
+    wakeups = {wid: (time, wakee) for wid, time, wakee in rows}
+    linked = 0
+    for start, end, tid, wakeup_id in db.execute("SELECT start, end, tid, wakeup_id FROM off_cpu_spans"):
+        inside = [wid for wid, (time, wakee) in wakeups.items() if wakee == tid and start <= time <= end]
+        if wakeup_id is None:
+            assert all(wakeups[wid][0] == end for wid in inside)
+            continue
+        linked += 1
+        assert wakeup_id in inside
+        assert all(wakeups[wid][0] in (wakeups[wakeup_id][0], end) for wid in inside if wid > wakeup_id)
+    assert linked > 50

@@ -61,12 +61,13 @@ def offcpu_out() -> Iterator[Path]:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def stax_record(out: Path, *command: str, as_nobody: bool = False) -> subprocess.CompletedProcess:
+def stax_record(out: Path, *command: str, as_nobody: bool = False, options: tuple[str, ...] = (),
+                ) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent",
            "STAX_CACHE_DIR": str(out.parent / (out.stem + "-cache")),
            "STAXD_SOCKET": "/nonexistent/staxd.sock"}
     prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if as_nobody else []
-    proc = subprocess.run([*prefix, STAX, "record", "-q", "-o", str(out), "--", *command],
+    proc = subprocess.run([*prefix, STAX, "record", "-q", *options, "-o", str(out), "--", *command],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -114,9 +115,10 @@ def seconds(spans: list[dict]) -> float:
     return sum(s["end"] - s["start"] for s in spans) / 1e9
 
 
-def record(bins: dict[str, Path], out_dir: Path, name: str, *args: str, as_nobody: bool = False) -> Captured:
-    out = out_dir / f"{name}{'-nobody' if as_nobody else ''}.stax"
-    stax_record(out, str(bins[name]), *args, as_nobody=as_nobody)
+def record(bins: dict[str, Path], out_dir: Path, name: str, *args: str, as_nobody: bool = False,
+           options: tuple[str, ...] = ()) -> Captured:
+    out = out_dir / f"{name}{'-nobody' if as_nobody else ''}{''.join(options)}.stax"
+    stax_record(out, str(bins[name]), *args, as_nobody=as_nobody, options=options)
     return Captured(out)
 
 

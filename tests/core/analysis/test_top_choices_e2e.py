@@ -27,7 +27,7 @@ def test_sort_orders(cxx_rec: Path) -> None:
     totals = [f["total"] for f in by_total]
     samples = stax_json("top", str(cxx_rec))["samples"]
     assert totals == sorted(totals, reverse=True) and totals[0] >= 0.98 * samples  # the outermost frame
-    assert by_total[0]["self"] == 0  # the outermost frame: everything passes through it
+    assert by_total[0]["self"] <= 0.01 * samples  # the outermost frame: everything passes through it
     by_samples = [f["self"] for f in _rows(cxx_rec, "--sort", "samples")]
     assert by_samples == sorted(by_samples, reverse=True)
 

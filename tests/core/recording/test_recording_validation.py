@@ -18,6 +18,7 @@ from stax.analysis.wakeup_context import RawStackContexts
 from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel, Recording
 from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 
 
@@ -81,11 +82,12 @@ def test_a_span_that_ends_before_it_starts(originals: dict[str, Path], tmp_path:
 
 def test_sample_damage_in_a_killed_recording_is_found_by_the_views_query(
         originals: dict[str, Path], tmp_path: Path) -> None:
-    """No totals (the recorder was killed): the view's own GROUP BY checks each group."""
+    """No totals (the recorder was killed): the views decode the blocks and check them."""
     path = damaged_copy(originals, tmp_path, "on-cpu", "DELETE FROM sample_totals",
-                        "DELETE FROM meta WHERE key = 'sample_totals'",
-                        "UPDATE samples SET weight = -5 WHERE rowid = 9")
-    assert refusal(path) == f"{path} is damaged: sample 9 has a negative weight (-5 ns); record it again."
+                        "DELETE FROM meta WHERE key = 'sample_totals'")
+    edit_block(path, 0, lambda cols: cols.weight.__setitem__(9, -5))
+    assert refusal(path) == (f"{path} is damaged: sample block 0 has a negative weight (-5 ns);"
+                             " record it again.")
 
 
 def test_a_stack_id_no_stack_has(originals: dict[str, Path], tmp_path: Path) -> None:

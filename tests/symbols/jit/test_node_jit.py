@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from stax.recording.sample_sql import connect
+
 FIB_JS = Path(__file__).resolve().parents[1] / "workloads" / "fib.js"
 STAX = str(Path(sys.executable).parent / "stax")
 
@@ -49,7 +51,7 @@ def _pids(recording: Path) -> list[int]:
 
 def _fib_share(recording: Path) -> float:
     """The fraction of samples with a frame named after fib anywhere on the stack (from the schema)."""
-    db = sqlite3.connect(recording)
+    db = connect(recording)  # the samples view decodes blocks through stax's SQL function
     try:
         fib_frames = {i for (i,) in db.execute("SELECT id FROM frames WHERE function LIKE '%fib%'")}
         stacks = dict(((i, (p, f)) for i, p, f in db.execute("SELECT id, parent_id, frame_id FROM stacks")))

@@ -298,7 +298,8 @@ class CaptureSession:
 
     def _end_of_stream(self) -> Iterable[list]:
         """The orderer's last events through every stage, then what each stage still holds."""
-        batches: Iterable[list] = [self.compiled.flush() if self.compiled is not None else self.orderer.flush()]
+        tail = self.compiled.flush() if self.compiled is not None else self.orderer.flush()
+        batches: Iterable[list] = [tail]
         for stage in self.stages:
             batches = stage.end(batches, self.end_time)
         return batches

@@ -10,7 +10,7 @@ lost counts: decoded here by the Python decoder) and, between them, runs of samp
 and wakeups as :class:`stax.event_columns.EventColumns` whose stacks index one shared
 :class:`~stax.event_columns.RawStacks` (each distinct stack crosses into Python once).
 
-The Python path stays the reference: tests/linux/test_compiled_stream.py holds the two to
+The Python path stays the reference: tests/backend_linux/decode/test_compiled_stream.py holds the two to
 the same events on the same ring bytes.
 """
 
@@ -56,10 +56,14 @@ class CompiledStream:
         self._counted = [0, 0, 0, 0]  # samples, switch records, switch stacks, wakings (already in decoder)
         self._n = ffi.new("size_t *")
         self._meta = ffi.new("uint32_t[4]")
+        self._counts = ffi.new("uint64_t[]", lib.STAX_COUNTS)
+        self._sizes = ffi.new("uint64_t[]", lib.STAX_SIZES)
+        self._column_ids = {name: getattr(lib, f"STAX_COL_{name.upper()}") for name in _COLUMN_NAMES}
         self.use_wchan = False
         self.wchan_reads = 0
         self.wchan_hits = 0
         self._wchan: dict[tuple[int, int], str] = {}
+        self._wakeups_delivered = 0
 
     # -- set up ---------------------------------------------------------------------------------
 
@@ -125,19 +129,24 @@ class CompiledStream:
     def _scan(self, chunk: bytes) -> None:
         lib, s, decoder = self.lib, self._s, self.decoder
         ids, kind_of, nids = self._kinds()
-        if lib.stax_stream_scan(s, self.ffi.from_buffer(chunk), len(chunk), ids, kind_of, nids,
-                                decoder.waking_pid_offset):
+        others = lib.stax_stream_scan(s, self.ffi.from_buffer(chunk), len(chunk), ids, kind_of, nids,
+                                      decoder.waking_pid_offset)
+        if others < 0:
             raise MemoryError("the compiled capture stream ran out of memory")
-        counts = [int(lib.stax_stream_count(s, c)) for c in range(4)]
+        lib.stax_stream_counts(s, self._counts)
+        counts = list(self._counts[0:4])
         done = self._counted
         decoder.samples += counts[0] - done[0]
         decoder.switch_records += counts[1] - done[1]
         decoder.switch_stacks += counts[2] - done[2]
         decoder.wakings += counts[3] - done[3]
         self._counted = counts
-        others = zip(self._column(lib.STAX_COL_OTHER_OFFSET), self._column(lib.STAX_COL_OTHER_SIZE),
-                     self._column(lib.STAX_COL_OTHER_ENTRY), strict=True)
-        for off, size, at in others:
+        if not others:
+            return
+        columns = self._column_ids
+        rare = zip(self._column(columns["other_offset"]), self._column(columns["other_size"]),
+                   self._column(columns["other_entry"]), strict=True)
+        for off, size, at in rare:
             for event in decoder._decode_range(chunk, off, off + size):
                 self._place(at, event)
 
@@ -189,12 +198,11 @@ class CompiledStream:
 
     def _note_wchan(self) -> None:
         """wchan now for threads whose newest switch this round was voluntary (switch_tracker.note_round)."""
-        n = self.lib.stax_stream_newest_switches(self._s)
-        if not n:
+        if not self.lib.stax_stream_newest_switches(self._s):
             return
-        lib = self.lib
-        for pid, tid, when in zip(self._column(lib.STAX_COL_NEWEST_PID), self._column(lib.STAX_COL_NEWEST_TID),
-                                  self._column(lib.STAX_COL_NEWEST_TIME), strict=True):
+        col, ids = self._column, self._column_ids
+        for pid, tid, when in zip(col(ids["newest_pid"]), col(ids["newest_tid"]), col(ids["newest_time"]),
+                                  strict=True):
             self.wchan_reads += 1
             name = read_wchan(pid, tid)
             if name:
@@ -224,36 +232,50 @@ class CompiledStream:
 
     def _collect(self) -> list[Event]:
         """The round's output: side events in place, columns of the hot events between them."""
-        self._new_stacks()
-        lib = self.lib
-        col = self._column
-        c = {name: col(getattr(lib, f"STAX_COL_{name.upper()}")) for name in _COLUMN_NAMES}
-        totals = (len(c["sample_time"]), len(c["span_start"]), len(c["wake_time"]), len(c["thread_pid"]))
+        lib, s = self.lib, self._s
+        if lib.stax_stream_stacks(s) != len(self.stacks.entries):
+            self._new_stacks()
+        lib.stax_stream_sizes(s, self._sizes)
+        sizes = tuple(self._sizes[0:5])
+        if not any(sizes):
+            return []
+        col, ids = self._column, self._column_ids
+        c = {name: col(ids[name]) for index, names in enumerate(_GROUPS) if sizes[index] for name in names}
+        if sizes[1]:
+            c["span_preempted"] = col(ids["span_preempted"])
+        totals = sizes[:4]
         out: list[Event] = []
         at = (0, 0, 0, 0)
-        for side, *upto in zip(c["mark_side"], c["mark_samples"], c["mark_spans"], c["mark_wakeups"],
-                               c["mark_threads"], strict=True):
-            end = tuple(upto)
-            if end != at:
-                out.append(self._run(c, at, end))  # type: ignore[arg-type]
-            out.append(self._side.pop(side))
-            at = end  # type: ignore[assignment]
+        if sizes[4]:
+            marks = zip(*(col(ids[name]) for name in _MARK_COLUMNS), strict=True)
+            for side, *upto in marks:
+                end = tuple(upto)
+                if end != at:
+                    out.append(self._run(c, at, end, totals))  # type: ignore[arg-type]
+                out.append(self._side.pop(side))
+                at = end  # type: ignore[assignment]
         if totals != at:
-            out.append(self._run(c, at, totals))  # type: ignore[arg-type]
-        lib.stax_stream_clear(self._s)
+            out.append(self._run(c, at, totals, totals))  # type: ignore[arg-type]
+        self._wakeups_delivered += sizes[2]
+        lib.stax_stream_clear(s)
         return out
 
-    def _run(self, c: dict[str, array], start: tuple[int, int, int, int], end: tuple[int, int, int, int],
+    def _run(self, c: dict[str, array], start: tuple[int, ...], end: tuple[int, ...], totals: tuple[int, ...],
              ) -> EventColumns:
+        """One EventColumns of rows [start, end) of each group (the columns left empty where none)."""
         run = EventColumns(self.stacks)
-        whole = start == (0, 0, 0, 0) and end == (len(c["sample_time"]), len(c["span_start"]),
-                                                   len(c["wake_time"]), len(c["thread_pid"]))
+        whole = start == (0, 0, 0, 0) and end == totals
         for index, names in enumerate(_GROUPS):
             a, b = start[index], end[index]
+            if a == b:
+                continue
             for name in names:
                 setattr(run, name, c[name] if whole else c[name][a:b])
-        preempted = c["span_preempted"] if whole else c["span_preempted"][start[1]:end[1]]
-        run.span_reason, run.span_wait_site = self._reasons(preempted, run)
+        if end[2] > start[2]:
+            run.wake_first = self._wakeups_delivered + start[2]
+        if end[1] > start[1]:
+            preempted = c["span_preempted"] if whole else c["span_preempted"][start[1]:end[1]]
+            run.span_reason, run.span_wait_site = self._reasons(preempted, run)
         return run
 
     def _reasons(self, preempted: array, run: EventColumns) -> tuple[list[str], list[str]]:
@@ -273,13 +295,15 @@ class CompiledStream:
 
 _GROUPS = (
     ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack"),
-    ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker"),
-    ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid", "wake_stack"),
+    ("span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker", "span_wakeup"),
+    ("wake_time", "wake_cpu", "wake_waker_pid", "wake_waker_tid", "wake_wakee_pid", "wake_wakee_tid",
+     "wake_stack"),
     ("thread_pid", "thread_tid", "thread_time"),
 )
-"""The EventColumns columns of samples, spans, wakeups and first-seen threads (the order of a mark's counts)."""
-_COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted", "mark_side", "mark_samples",
-                 "mark_spans", "mark_wakeups", "mark_threads")
+"""The EventColumns columns of samples, spans, wakeups and first-seen threads (a mark's counts' order)."""
+_MARK_COLUMNS = ("mark_side", "mark_samples", "mark_spans", "mark_wakeups", "mark_threads")
+_COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted", *_MARK_COLUMNS,
+                 "other_offset", "other_size", "other_entry", "newest_pid", "newest_tid", "newest_time")
 
 
 def for_decoder(decoder: RecordDecoder) -> CompiledStream | None:

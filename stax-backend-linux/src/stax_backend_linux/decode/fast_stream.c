@@ -183,7 +183,7 @@ struct stax_stream {
     /* off-CPU state (switch_tracker.py, wakeup_attribution.py, stream.py) */
     map open;    /* tid -> start, pid | cpu << 32, preempted | stack << 32, order */
     map pstack;  /* tid -> time, cpu, stack */
-    map waker;   /* tid -> time, waker tid */
+    map waker;   /* tid -> time, waker tid, wakeup index */
     map threads; /* tid -> pid */
     map exited;  /* tid */
     map seen;    /* pid << 32 | tid: thread already reported */
@@ -426,7 +426,7 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
             break;
         off = stop;
     }
-    return 0;
+    return (int)s->cols[STAX_COL_OTHER_OFFSET].n;
 }
 
 void stax_stream_set_other(stax_stream *s, size_t at, uint32_t tag, uint64_t time, uint32_t pid, uint32_t tid,
@@ -536,10 +536,12 @@ static int seen_thread(stax_stream *s, uint32_t pid, uint32_t tid, uint64_t when
 static int emit_span(stax_stream *s, uint32_t tid, const uint64_t v[4], uint64_t end)
 {
     uint64_t start = v[0];
-    int64_t waker = -1;
+    int64_t waker = -1, wakeup = -1;
     slot *w = mget(&s->waker, tid);
-    if (w && start <= w->v[0] && w->v[0] <= end)
+    if (w && start <= w->v[0] && w->v[0] <= end) {
         waker = (int64_t)w->v[1];
+        wakeup = (int64_t)w->v[2]; /* link_wakeups' choice: the wakee's last wakeup inside the span */
+    }
     uint32_t pid = (uint32_t)v[1], cpu = (uint32_t)(v[1] >> 32);
     int preempted = (int)(v[2] & 1);
     s->counts[STAX_COUNT_SPANS]++;
@@ -549,7 +551,8 @@ static int emit_span(stax_stream *s, uint32_t tid, const uint64_t v[4], uint64_t
     if (vpush(&c[STAX_COL_SPAN_START], (int64_t)start) || vpush(&c[STAX_COL_SPAN_END], (int64_t)end)
         || vpush(&c[STAX_COL_SPAN_PID], pid) || vpush(&c[STAX_COL_SPAN_TID], tid)
         || vpush(&c[STAX_COL_SPAN_CPU], cpu) || vpush(&c[STAX_COL_SPAN_STACK], (int64_t)(v[2] >> 32))
-        || vpush(&c[STAX_COL_SPAN_WAKER], waker) || vpush(&c[STAX_COL_SPAN_PREEMPTED], preempted))
+        || vpush(&c[STAX_COL_SPAN_WAKER], waker) || vpush(&c[STAX_COL_SPAN_PREEMPTED], preempted)
+        || vpush(&c[STAX_COL_SPAN_WAKEUP], wakeup))
         return -1;
     return seen_thread(s, pid, tid, start);
 }
@@ -614,7 +617,7 @@ static int release(stax_stream *s, const entry *e)
             s->counts[STAX_COUNT_WAKEUPS_DROPPED]++;
             return 0;
         }
-        s->counts[STAX_COUNT_WAKEUPS_KEPT]++;
+        uint64_t index = s->counts[STAX_COUNT_WAKEUPS_KEPT]++;
         slot *t = mget(&s->threads, (uint64_t)wakee);
         int64_t wakee_pid = t ? (int64_t)t->v[0] : wakee;
         if (vpush(&c[STAX_COL_WAKE_TIME], (int64_t)e->time) || vpush(&c[STAX_COL_WAKE_CPU], e->cpu)
@@ -626,6 +629,7 @@ static int release(stax_stream *s, const entry *e)
             return -1;
         x->v[0] = e->time;
         x->v[1] = e->tid;
+        x->v[2] = index;
         return 0;
     }
     case STAX_SKIP:
@@ -740,11 +744,26 @@ const int64_t *stax_stream_column(stax_stream *s, int column, size_t *n)
 
 void stax_stream_clear(stax_stream *s)
 {
-    for (int i = 0; i < STAX_COL_OTHER_OFFSET; i++)
-        s->cols[i].n = 0;
+    for (int i = 0; i < STAX_COLUMNS; i++)
+        if (i < STAX_COL_OTHER_OFFSET || i > STAX_COL_NEWEST_TIME)
+            s->cols[i].n = 0;
 }
 
 uint64_t stax_stream_count(stax_stream *s, int counter)
 {
     return s->counts[counter];
+}
+
+void stax_stream_counts(stax_stream *s, uint64_t *out)
+{
+    memcpy(out, s->counts, sizeof(s->counts));
+}
+
+void stax_stream_sizes(stax_stream *s, uint64_t *out)
+{
+    out[STAX_SIZE_SAMPLES] = s->cols[STAX_COL_SAMPLE_TIME].n;
+    out[STAX_SIZE_SPANS] = s->cols[STAX_COL_SPAN_START].n;
+    out[STAX_SIZE_WAKEUPS] = s->cols[STAX_COL_WAKE_TIME].n;
+    out[STAX_SIZE_THREADS] = s->cols[STAX_COL_THREAD_PID].n;
+    out[STAX_SIZE_MARKS] = s->cols[STAX_COL_MARK_SIDE].n;
 }

@@ -61,7 +61,8 @@
 #define STAX_COL_NEWEST_PID 32     /* stax_stream_newest_switches: voluntary switch-outs */
 #define STAX_COL_NEWEST_TID 33
 #define STAX_COL_NEWEST_TIME 34
-#define STAX_COLUMNS 35
+#define STAX_COL_SPAN_WAKEUP 35   /* the wakeup that ended it: its index among the kept ones; -1 none */
+#define STAX_COLUMNS 36
 
 #define STAX_COUNT_SAMPLES 0
 #define STAX_COUNT_SWITCH_RECORDS 1
@@ -74,6 +75,13 @@
 #define STAX_COUNT_WAKEUPS_KEPT 8
 #define STAX_COUNT_WAKEUPS_DROPPED 9
 #define STAX_COUNTS 10
+/* stax_stream_sizes: rows waiting in the output columns, by group */
+#define STAX_SIZE_SAMPLES 0
+#define STAX_SIZE_SPANS 1
+#define STAX_SIZE_WAKEUPS 2
+#define STAX_SIZE_THREADS 3
+#define STAX_SIZE_MARKS 4
+#define STAX_SIZES 5
 
 typedef struct stax_stream stax_stream;
 
@@ -81,6 +89,7 @@ stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t
 void stax_stream_free(stax_stream *s);
 void stax_stream_off_cpu(stax_stream *s, int keep_kernel_ips, int wakeups, int target_only);
 void stax_stream_seed(stax_stream *s, uint32_t pid, uint32_t tid);
+/* returns the number of OTHER records listed for the Python decoder, or -1 out of memory */
 int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uint64_t *ids,
                      const int32_t *kinds, size_t nids, int64_t waking_pid_offset);
 void stax_stream_set_other(stax_stream *s, size_t entry, uint32_t tag, uint64_t time, uint32_t pid,
@@ -97,6 +106,8 @@ size_t stax_stream_pending(stax_stream *s);
 const int64_t *stax_stream_column(stax_stream *s, int column, size_t *n);
 void stax_stream_clear(stax_stream *s);
 uint64_t stax_stream_count(stax_stream *s, int counter);
+void stax_stream_counts(stax_stream *s, uint64_t *out);
+void stax_stream_sizes(stax_stream *s, uint64_t *out);
 size_t stax_stream_stacks(stax_stream *s);
 const uint64_t *stax_stream_stack(stax_stream *s, size_t raw, uint32_t *pid, uint32_t *nk, uint32_t *nu,
                                   uint32_t *truncated);

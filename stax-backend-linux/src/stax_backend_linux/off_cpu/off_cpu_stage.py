@@ -121,7 +121,8 @@ class OffCpuStage(CaptureStage):
         counts = self._counts()
         if setup is None or d is None or counts is None:
             return {}
-        use_wchan, spans, preempted, with_stack, closed_at_end, wchan_reads, wchan_hits, kept, dropped = counts
+        use_wchan, spans, preempted, with_stack, closed_at_end, wchan_reads, wchan_hits, kept, dropped = (
+            counts)
         meta: dict[str, object] = {
             mk.BACKEND_OFF_CPU_STACKS.field: setup.stacks,
             mk.BACKEND_OFF_CPU_REASON_SOURCE.field: "wchan" if use_wchan else "kernel stack",

@@ -14,7 +14,7 @@ import attrs
 
 from stax.function_code import CodeStatus, FunctionCode, InlineRange, LineRow, SymbolRange
 from stax.recording.reader import Recording
-from stax.recording.schema import CODE_SCHEMA, from_sql_u64, to_sql_u64
+from stax.recording.schema import CODE_SCHEMA, compact, from_sql_u64, to_sql_u64
 
 CODE_TABLES = ("code_functions", "code_files", "code_lines", "code_inlines", "code_symbols")
 
@@ -41,7 +41,7 @@ class CodeTableWriter:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        for statement in CODE_SCHEMA.split(";"):  # not executescript: it would commit
+        for statement in compact(CODE_SCHEMA).split(";"):  # not executescript: it would commit
             if statement.strip():
                 db.execute(statement)
         self._files: dict[str, int] = dict(

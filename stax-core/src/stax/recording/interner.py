@@ -72,7 +72,7 @@ class StackInterner:
         ids = self._raw_ids
         if len(ids) < len(table.entries):
             ids.extend([-1] * (len(table.entries) - len(ids)))
-        out = [ids[raw] for raw in raws]
+        out = list(map(ids.__getitem__, raws))
         if -1 in out:
             entries = table.entries
             for i, raw in enumerate(raws):

@@ -48,10 +48,11 @@ def link_wakeups(rec: FinishingRecording) -> None:
 
     sched_waking fires on the waker's CPU before the switch-in that closes the span,
     so the latest wakeup of that tid with start <= time <= end is the one.  Done once
-    at the end, in SQL with an index, rather than per span while capturing.
+    at the end, in SQL with an index, rather than per span while capturing; the index
+    is dropped afterwards (no view reads it, and it was a tenth of a short recording).
     """
-    if not rec.file.wakeup_count:
-        return
+    if not rec.file.wakeup_count or not rec.file.unlinked_spans:
+        return  # none, or the backend linked each span as it closed it (stax.event_columns)
     db = rec.file.db
     db.execute("CREATE INDEX wakeups_by_wakee ON wakeups (wakee_tid, time)")
     db.execute(
@@ -59,18 +60,17 @@ def link_wakeups(rec: FinishingRecording) -> None:
         " WHERE w.wakee_tid = off_cpu_spans.tid AND w.time BETWEEN off_cpu_spans.start"
         " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
     )
+    db.execute("DROP INDEX wakeups_by_wakee")
 
 
 def write_sample_totals(rec: FinishingRecording) -> None:
-    """Aggregate samples per (thread, stack) once, so every view reads a small table.
+    """Write the samples per (thread, stack), so every view reads a small table.
 
+    The file counted them from each block as it wrote it (stax.recording.sample_totals).
     ``meta.sample_totals`` tells readers the table is there; a file without it (a
-    recorder that was killed) is aggregated from ``samples`` the same way, slower.
+    recorder that was killed) is aggregated from the sample blocks the same way, slower.
     """
-    rec.file.db.execute(
-        "INSERT INTO sample_totals SELECT pid, tid, stack_id, count(*), sum(weight)"
-        " FROM samples GROUP BY pid, tid, stack_id"
-    )
+    rec.file.db.executemany("INSERT INTO sample_totals VALUES (?,?,?,?,?)", rec.file.totals_rows())
     rec.file.set_meta({mk.SAMPLE_TOTALS: True})
 
 
@@ -143,10 +143,17 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
         reason, site = classify_wait_site(kernel_names)
         if reason is not BlockedReason.OTHER:
             updates.append((str(reason), site, stack_id))
-    db.executemany(
-        "UPDATE off_cpu_spans SET reason = ?, wait_site = ? WHERE stack_id = ? AND reason != 'preempted'",
-        updates,
+    if not updates:
+        return
+    # One pass over the spans (an UPDATE per stack would scan the table once per wait site).
+    db.execute("CREATE TEMP TABLE reclassified (stack_id INTEGER PRIMARY KEY, reason TEXT, wait_site TEXT)")
+    db.executemany("INSERT INTO reclassified VALUES (?,?,?)", ((s, r, w) for r, w, s in updates))
+    db.execute(
+        "UPDATE off_cpu_spans SET (reason, wait_site) = (SELECT reason, wait_site FROM reclassified r"
+        " WHERE r.stack_id = off_cpu_spans.stack_id)"
+        " WHERE reason != 'preempted' AND stack_id IN (SELECT stack_id FROM reclassified)"
     )
+    db.execute("DROP TABLE reclassified")
 
 
 def name_truncated_frame(rec: FinishingRecording) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import compress
 from pathlib import Path
 
 import attrs
@@ -16,10 +17,11 @@ import attrs
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
-from stax.recording import validation
+from stax.recording import sample_blocks, sample_sql, validation
 from stax.recording.meta_keys import SAMPLE_TOTALS
-from stax.recording.schema import APPLICATION_ID, SCHEMA_VERSION, from_sql_u64
-from stax.stack_table import Image
+from stax.recording.sample_totals import GroupTotals
+from stax.recording.schema import APPLICATION_ID, OLDEST_READABLE_VERSION, SCHEMA_VERSION, from_sql_u64
+from stax.stack_table import Image, SampleColumns
 
 
 @attrs.frozen(slots=True)
@@ -86,21 +88,24 @@ class SampleFilter:
 class Recording:
     """A read-only view of one ``.stax`` file."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
         self.path = path
         self.db = db
+        self.version = version
+        """The file's schema: 1 stored a row per sample, 2 columnar blocks (docs/recording-format.md)."""
         # finished recordings carry per-(thread, stack) totals; a recorder killed before
         # the end left only raw samples, which aggregate the same way, just slower
         try:
             complete = db.execute("SELECT 1 FROM meta WHERE key=?", (SAMPLE_TOTALS,)).fetchone()
         except sqlite3.DatabaseError:
             complete = None
-        self._totals = "sample_totals" if complete else "samples"
-        self._count = "sum(count)" if complete else "count(*)"
+        self._has_totals = complete is not None
         self._shape = validation.Shape(0, 0)  # set by open(), which checks the small tables
         self._checked: set[str] = set()
-        # samples and spans are checked by the aggregate queries below (validation.checked)
+        # spans are checked by the aggregate queries below (validation.checked), samples as
+        # they are decoded (validation.check_samples)
         self._signal = validation.install(db)
+        sample_sql.register(db)  # the file's ``samples`` view decodes blocks through it
 
     def _check(self, part: str) -> None:
         """Check a table only some views read, the first time one does (stax.recording.validation)."""
@@ -119,8 +124,9 @@ class Recording:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "samples" in tables:
-                db.execute("SELECT count(*) FROM samples").fetchone()
+            for table in ("samples", "sample_blocks"):  # version 1, version 2
+                if table in tables:
+                    db.execute(f"SELECT count(*) FROM {table}").fetchone()
         except sqlite3.DatabaseError:
             if db is not None:
                 db.close()
@@ -137,14 +143,14 @@ class Recording:
                     f"{path} uses recording schema {version}, newer than this stax understands"
                     f" ({SCHEMA_VERSION}); upgrade stax from its repository (README.md, Install)."
                 )
-            if version < SCHEMA_VERSION:
+            if version < OLDEST_READABLE_VERSION:
                 raise RecordingFormatError(
                     f"{path} uses recording schema {version}, which this stax cannot read;"
                     " record it again with this stax."
                 )
-            validation.missing_tables(path, tables)
-            recording = cls(path, db)
-            recording._shape = validation.check_on_open(path, db, recording._totals)
+            validation.missing_tables(path, tables, version)
+            recording = cls(path, db, version)
+            recording._shape = validation.check_on_open(path, db, recording._has_totals, version)
         except BaseException:
             db.close()
             raise
@@ -157,25 +163,7 @@ class Recording:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc,
-                                         self._totals) from None
-
-    def _sample_source(self, flt: SampleFilter) -> tuple[str, str]:
-        """(table, count expression) to aggregate samples from: the per-(thread, stack) totals,
-        or the raw samples for a time range (the totals keep no time) or an unfinished file."""
-        if flt.has_time_range():
-            return "samples", "count(*)"
-        return self._totals, self._count
-
-    def _sample_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
-                      table: str | None = None) -> str:
-        """``sum(weight)`` of a group, failing the query when the group is damaged.
-
-        The per-stack totals of a finished recording were checked whole on open."""
-        if (table or self._totals) == "sample_totals":
-            return "sum(weight)"
-        return validation.checked("sum(weight)", validation.SAMPLES,
-                                  validation.sample_rules(self._shape, ids, stack))
+            raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc) from None
 
     def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
                     flt: SampleFilter | None = None) -> str:
@@ -207,7 +195,9 @@ class Recording:
         return out
 
     def sample_count(self) -> int:
-        return self._query("SELECT count(*) FROM samples")[0][0]
+        if self.version == 1:
+            return self._query("SELECT count(*) FROM samples")[0][0]
+        return self._query("SELECT coalesce(sum(count), 0) FROM sample_blocks")[0][0]
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -283,6 +273,15 @@ class Recording:
 
     # -- samples --------------------------------------------------------------------------------
 
+    def _selected_threads(self, flt: SampleFilter) -> tuple[frozenset[int], set[int] | None]:
+        """(pids, tids) a filter selects: empty pids = any; tids None = any (comms become tids)."""
+        tids = set(flt.tids) if flt.tids else None
+        if flt.comms:
+            by_comm = {t.tid for t in self.threads()
+                       if t.name in flt.comms or t.process_name in flt.comms}
+            tids = by_comm if tids is None else tids & by_comm
+        return flt.pids, tids
+
     def _where(self, flt: SampleFilter, times: str | None = "time") -> tuple[str, list[object]]:
         """The WHERE clause of ``flt``; ``times`` names how a row has a time: ``"time"`` (one
         instant: samples, wakeups), ``"span"`` (``start``/``end`` columns: kept when they
@@ -309,38 +308,118 @@ class Recording:
             params.extend(tids)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    def _use_totals(self, flt: SampleFilter) -> bool:
+        """The per-(thread, stack) totals answer a filter without a time range (finished files)."""
+        return self._has_totals and not flt.has_time_range()
+
+    def _samples(self, flt: SampleFilter) -> Iterator[SampleColumns]:
+        """The samples ``flt`` selects, a block at a time, each checked as it is decoded.
+
+        Version 2 reads only the blocks whose time bounds meet the range, and filters
+        samples one by one only in the blocks that straddle its edges."""
+        if self.version == 1:
+            yield from self._v1_samples(flt)
+            return
+        pids, tids = self._selected_threads(flt)
+        lo, hi = flt.start, flt.end
+        where, params = [], []
+        if lo is not None:
+            where.append("last_time >= ?")
+            params.append(lo)
+        if hi is not None:
+            where.append("first_time < ?")
+            params.append(hi)
+        sql = ("SELECT id, first_time, last_time, count, data FROM sample_blocks"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id")
+        for block_id, first, last, count, data in self._fetch(sql, params):
+            cols = sample_blocks.decode(self.path, block_id, count, data)
+            validation.check_samples(self.path, cols, self._shape, block_id, (first, last))
+            keep: list[bool] | None = None
+            if (lo is not None and first < lo) or (hi is not None and last >= hi):
+                low = first if lo is None else lo
+                high = last + 1 if hi is None else hi
+                keep = [low <= t < high for t in cols.time]
+            for wanted, column in ((pids or None, cols.pid), (tids, cols.tid)):
+                if wanted is not None:
+                    chosen = map(wanted.__contains__, column)
+                    keep = (list(chosen) if keep is None
+                            else [a and b for a, b in zip(keep, chosen, strict=True)])
+            if keep is not None:
+                cols = SampleColumns(*(array("q", compress(c, keep)) for c in cols.columns()))
+            if len(cols):
+                yield cols
+
+    def _v1_samples(self, flt: SampleFilter) -> Iterator[SampleColumns]:
+        """A version-1 file's sample rows, in chunks of a block, checked like decoded blocks."""
+        where, params = self._where(flt)
+        rows: list[tuple] = []
+        for row in self._fetch(f"SELECT time, pid, tid, cpu, stack_id, weight FROM samples{where}", params):
+            rows.append(row)
+            if len(rows) == sample_blocks.BLOCK_SAMPLES:
+                yield self._v1_columns(rows)
+                rows = []
+        if rows:
+            yield self._v1_columns(rows)
+
+    def _v1_columns(self, rows: list[tuple]) -> SampleColumns:
+        try:
+            cols = SampleColumns(*(array("q", column) for column in zip(*rows, strict=True)))
+        except (TypeError, OverflowError):
+            raise validation.damaged(self.path, "a sample holds a value that is not an integer") from None
+        validation.check_samples(self.path, cols, self._shape, None, None)
+        return cols
+
+    def _fetch(self, sql: str, params: Iterable[object]) -> Iterator[tuple]:
+        """Rows of a query, a few thousand at a time (one sentence if SQLite cannot read them)."""
+        try:
+            cursor = self.db.execute(sql, tuple(params))
+            while rows := cursor.fetchmany(4096):
+                yield from rows
+        except sqlite3.DatabaseError as exc:
+            raise validation.reading_failed(self.path, exc) from None
+
+    def _group(self, flt: SampleFilter, keys: Callable[[SampleColumns], Iterable]) -> GroupTotals:
+        """Count and weigh the selected samples per key (a time range, or no totals table)."""
+        totals = GroupTotals()
+        for cols in self._samples(flt):
+            totals.add(keys(cols), cols.weight)
+        validation.total_fits(self.path, sum(totals.weights.values()), "the sample weights")
+        return totals
+
     def stack_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(stack id, sample count, total weight ns) per distinct stack."""
-        where, params = self._where(flt)
-        table, count = self._sample_source(flt)
-        weight = self._sample_check(stack="stack_id", table=table)
-        return self._query(
-            f"SELECT stack_id, {count}, {weight} FROM {table}{where} GROUP BY stack_id",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT stack_id, sum(count), sum(weight) FROM sample_totals{where} GROUP BY stack_id",
+                params,
+            )
+        return list(self._group(flt, lambda c: c.stack_id).rows())
 
     def thread_stack_totals(
         self, flt: SampleFilter = SampleFilter()
     ) -> list[tuple[int, int, int, int, int]]:
         """(pid, tid, stack id, count, weight) per distinct (thread, stack)."""
-        where, params = self._where(flt)
-        table, count = self._sample_source(flt)
-        weight = self._sample_check(ids=("pid", "tid"), stack="stack_id", table=table)
-        return self._query(
-            f"SELECT pid, tid, stack_id, {count}, {weight} FROM {table}{where}"
-            " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT pid, tid, stack_id, sum(count), sum(weight) FROM sample_totals{where}"
+                " GROUP BY stack_id, tid, pid",  # stack first: the sorter compares fewer keys
+                params,
+            )
+        totals = self._group(flt, lambda c: zip(c.pid, c.tid, c.stack_id, strict=True))
+        return [(pid, tid, stack, count, weight) for (pid, tid, stack), count, weight in totals.rows()]
 
     def thread_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int]]:
         """(pid, tid, count, weight) per thread."""
-        where, params = self._where(flt)
-        table, count = self._sample_source(flt)
-        weight = self._sample_check(ids=("pid", "tid"), table=table)
-        return self._query(
-            f"SELECT pid, tid, {count}, {weight} FROM {table}{where} GROUP BY pid, tid",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                f"SELECT pid, tid, sum(count), sum(weight) FROM sample_totals{where} GROUP BY pid, tid",
+                params,
+            )
+        totals = self._group(flt, lambda c: zip(c.pid, c.tid, strict=True))
+        return [(pid, tid, count, weight) for (pid, tid), count, weight in totals.rows()]
 
     def thread_stack_slices(
         self, flt: SampleFilter, origin: int, slice_ns: int
@@ -348,35 +427,37 @@ class Recording:
         """(slice, pid, tid, stack id, count, weight) per time slice, thread and stack, by slice.
 
         Slice ``n`` holds the samples taken in ``[origin + n * slice_ns, origin + (n + 1) *
-        slice_ns)``: a timeline at that resolution, aggregated in SQL.
+        slice_ns)``: a timeline at that resolution.
         """
-        where, params = self._where(flt)
-        weight = validation.checked("sum(weight)", validation.SAMPLES,  # raw samples, always
-                                    validation.sample_rules(self._shape, ("pid", "tid"), "stack_id"))
-        return self._query(
-            f"SELECT (time - ?) / ? AS slice, pid, tid, stack_id, count(*), {weight} FROM samples{where}"
-            " GROUP BY slice, stack_id, tid, pid ORDER BY slice",
-            [origin, max(1, slice_ns), *params],
-        )
+        width = max(1, slice_ns)
+        totals = self._group(flt, lambda c: zip([(t - origin) // width for t in c.time],
+                                                c.pid, c.tid, c.stack_id, strict=True))
+        rows = [(*key, count, weight) for key, count, weight in totals.rows()]
+        rows.sort(key=lambda row: row[0])
+        return rows
 
     def thread_sample_slices(self, flt: SampleFilter, origin: int, slice_ns: int
                              ) -> list[tuple[int, int, int, int]]:
         """(slice, pid, tid, count) per time slice and thread: sample density over time (the web
         UI's timeline tracks); slice ``n`` covers ``[origin + n * slice_ns, origin + (n + 1) *
         slice_ns)``."""
-        where, params = self._where(flt)
-        count = validation.checked("count(*)", validation.SAMPLES,
-                                   validation.sample_rules(self._shape, ("pid", "tid")))
-        return self._query(
-            f"SELECT (time - ?) / ? AS slice, pid, tid, {count} FROM samples{where}"
-            " GROUP BY slice, tid, pid ORDER BY slice",
-            [origin, max(1, slice_ns), *params],
-        )
+        width = max(1, slice_ns)
+        totals = self._group(flt, lambda c: zip([(t - origin) // width for t in c.time], c.pid, c.tid,
+                                                strict=True))
+        rows = [(*key, count) for key, count, _ in totals.rows()]
+        rows.sort(key=lambda row: row[0])
+        return rows
 
     def time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first, last) sample time in ns, or None when no sample passes ``flt``."""
-        where, params = self._where(flt)
-        first, last = self._query(f"SELECT min(time), max(time) FROM samples{where}", params)[0]
+        if not flt.is_empty():
+            bounds = [(min(c.time), max(c.time)) for c in self._samples(flt)]
+            if not bounds:
+                return None
+            return min(b[0] for b in bounds), max(b[1] for b in bounds)
+        table = "samples" if self.version == 1 else "sample_blocks"
+        low, high = ("time", "time") if self.version == 1 else ("first_time", "last_time")
+        first, last = self._query(f"SELECT min({low}), max({high}) FROM {table}")[0]
         if first is None:
             return None
         if not (isinstance(first, int) and isinstance(last, int)):  # no scan to check them first
@@ -560,15 +641,21 @@ class Recording:
 
     def leaf_frame_totals(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int]]:
         """(frame id, sample count, weight ns) per frame that selected samples were taken in."""
-        where, params = self._where(flt)
-        table, count = self._sample_source(flt)
-        weight = self._sample_check(stack="stack_id", table=table)
-        return self._query(
-            f"SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, {count} AS c,"
-            f" {weight} AS w FROM {table}{where} GROUP BY stack_id) t"
-            " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
-            params,
-        )
+        if self._use_totals(flt):
+            where, params = self._where(flt)
+            return self._query(
+                "SELECT st.frame_id, sum(t.c), sum(t.w) FROM (SELECT stack_id, sum(count) AS c,"
+                f" sum(weight) AS w FROM sample_totals{where} GROUP BY stack_id) t"
+                " JOIN stacks st ON st.id = t.stack_id GROUP BY st.frame_id",
+                params,
+            )
+        _, frames = self.stack_arrays()
+        per_frame = GroupTotals()
+        for stack, count, weight in self.stack_totals(flt):
+            if stack >= 0:  # the empty stack has no leaf frame (as the join above drops it)
+                per_frame.counts[frames[stack]] += count
+                per_frame.weights[frames[stack]] += weight
+        return list(per_frame.rows())
 
     def frame_addresses(self) -> list[tuple[int, int, int, bool, bool, str | None, int | None,
                                             str | None, int | None]]:

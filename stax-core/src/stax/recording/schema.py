@@ -1,11 +1,19 @@
 """The SQL schema of a ``.stax`` file, version :data:`SCHEMA_VERSION`.
 
 Documented column by column in docs/recording-format.md; change both together and
-bump the version.  64-bit addresses are stored as signed integers (two's
-complement), since SQLite integers are signed: see :func:`to_sql_u64`.
+bump the version.  Version 2 keeps samples in columnar blocks (``sample_blocks``,
+stax.recording.sample_blocks) with a ``samples`` view over them; the reader still reads
+version 1 files, whose ``samples`` is a table (:data:`V1_SAMPLES`).  64-bit addresses
+are stored as signed integers (two's complement), since SQLite integers are signed:
+see :func:`to_sql_u64`.
 """
 
-SCHEMA_VERSION = 1
+import re
+
+SCHEMA_VERSION = 2
+OLDEST_READABLE_VERSION = 1
+BLOCK_SAMPLES = 16_384
+"""Samples per ``sample_blocks`` row at most (stax.recording.sample_blocks says why)."""
 APPLICATION_ID = 0x53544158  # "STAX", PRAGMA application_id
 
 SCHEMA = """
@@ -73,14 +81,18 @@ CREATE TABLE stacks (
     parent_id INTEGER NOT NULL,         -- -1 = root
     frame_id  INTEGER NOT NULL REFERENCES frames(id)
 );
-CREATE TABLE samples (
-    time     INTEGER NOT NULL,
-    pid      INTEGER NOT NULL,
-    tid      INTEGER NOT NULL,
-    cpu      INTEGER NOT NULL,
-    stack_id INTEGER NOT NULL,          -- -1 = empty stack
-    weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
+CREATE TABLE sample_blocks (           -- on-CPU samples, up to 16384 a block (stax.recording.sample_blocks)
+    id         INTEGER PRIMARY KEY,     -- 0, 1, ... in writing order
+    first_time INTEGER NOT NULL,        -- the earliest sample time in the block, ns
+    last_time  INTEGER NOT NULL,        -- the latest
+    count      INTEGER NOT NULL,        -- samples in the block
+    data       BLOB NOT NULL            -- the six columns, zlib
 );
+CREATE VIEW samples AS                  -- a row per sample, through stax.recording.sample_sql
+    SELECT json_extract(j.value, '$[0]') AS time, json_extract(j.value, '$[1]') AS pid,
+           json_extract(j.value, '$[2]') AS tid, json_extract(j.value, '$[3]') AS cpu,
+           json_extract(j.value, '$[4]') AS stack_id, json_extract(j.value, '$[5]') AS weight
+    FROM sample_blocks b, json_each(stax_sample_rows(b.count, b.data)) j;
 CREATE TABLE sample_totals (             -- samples aggregated per (thread, stack), written at the end
     pid      INTEGER NOT NULL,
     tid      INTEGER NOT NULL,
@@ -124,6 +136,18 @@ CREATE TABLE lost (
 );
 """
 
+V1_SAMPLES = """
+CREATE TABLE samples (
+    time     INTEGER NOT NULL,
+    pid      INTEGER NOT NULL,
+    tid      INTEGER NOT NULL,
+    cpu      INTEGER NOT NULL,
+    stack_id INTEGER NOT NULL,          -- -1 = empty stack
+    weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
+);
+"""
+"""How version 1 stored samples: one row each (~27 bytes a sample); read, never written."""
+
 CODE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS code_functions (  -- functions that hold samples, written at the end
     id       INTEGER PRIMARY KEY,
@@ -162,8 +186,14 @@ CREATE TABLE IF NOT EXISTS code_symbols (    -- symbols a kept function branches
     name        TEXT NOT NULL
 );
 """
-"""Annotated disassembly (docs/recording-format.md): optional tables, so schema 1 stays;
+"""Annotated disassembly (docs/recording-format.md): optional tables (a file may lack them);
 a recording without them (an older stax) is annotated from the binary when it still matches."""
+
+def compact(sql: str) -> str:
+    """``sql`` without comments and runs of spaces, as the file stores it: SQLite keeps each
+    CREATE statement's text (~6 KiB of them here; docs/recording-format.md has the comments)."""
+    return re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql))
+
 
 _U64 = 1 << 64
 _I64_MAX = (1 << 63) - 1

@@ -2,10 +2,12 @@
 
 :class:`RecordingFile` owns the SQLite connection.  It creates the schema and marks
 the file ``meta.state = "recording"`` in its first commit, before any sample
-(stax.recording.recording_state); appends samples as they arrive and keeps the other
-rows (off-CPU spans, wakeups, counter values, lost counts) pending until the next
-commit, when the new rows of the interned tables (images, frames, stacks) and the
-small tables (threads, processes, lost) are written too.  A recorder that is killed
+(stax.recording.recording_state); keeps samples, off-CPU spans, wakeups, counter values
+and lost counts pending until the next commit, when they are written with the new rows
+of the interned tables (images, frames, stacks) and the small tables (threads,
+processes, lost).  Samples go into columnar blocks (stax.recording.sample_blocks) as
+soon as a block is full, and the per-(thread, stack) totals are counted from the same
+columns then, so finishing needs no pass over the samples.  A recorder that is killed
 leaves a readable file up to its last commit.
 
 A write that fails (the disk is full) rolls back to the last commit, closes the file
@@ -28,12 +30,21 @@ from stax.capabilities import CapabilityRow
 from stax.errors import RecordingWriteError, StaxError
 from stax.events import CounterValues
 from stax.recording import meta_keys as mk
+from stax.recording import sample_blocks
 from stax.recording.interner import StackInterner
 from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
-from stax.recording.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, to_sql_u64
+from stax.recording.sample_totals import SampleTotals
+from stax.recording.schema import APPLICATION_ID, BLOCK_SAMPLES, SCHEMA, SCHEMA_VERSION, compact, to_sql_u64
 from stax.recording.thread_table import ThreadTable
 from stax.stack_table import SampleColumns
 from stax.trusted_files import recording_output
+
+PAGE_SIZE = 1024
+
+
+def _span(known: tuple[int, int] | None, more: tuple[int, int]) -> tuple[int, int]:
+    """Both time ranges in one (DWARF samples arrive after the others: blocks overlap)."""
+    return more if known is None else (min(known[0], more[0]), max(known[1], more[1]))
 
 
 class RecordingFile:
@@ -52,21 +63,35 @@ class RecordingFile:
         self.sample_count = 0
         self.committed_samples = 0
         """Samples made durable by the last commit: what a killed or disk-full recorder keeps."""
-        self._times: tuple[int, int] | None = None  # (first, last) sample time appended
+        self._pending = SampleColumns()
+        """Samples not yet in a block: a full block is written at once, the rest at the next commit."""
+        self._blocks = 0
+        """Full blocks written; the open block (the pending samples) has this id."""
+        self._open_written = 0
+        """Samples the open block held when it was last written (a commit with no new ones skips it)."""
+        self._closed_times: tuple[int, int] | None = None  # (first, last) sample time of full blocks
+        self._times: tuple[int, int] | None = None  # (first, last) sample time written
         self._committed_times: tuple[int, int] | None = None
+        self.totals = SampleTotals()
         self._failed = False
         self._complete = False
         with self.writing():
+            # small pages: a recording is ~25 tables and indexes, most of them a page or two
+            # (4 KiB pages were ~100 KiB of a short recording); large ones are blobs anyway
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # complete() gives free pages back
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
-            self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {SCHEMA}"
+            self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {compact(SCHEMA)}"
                                   f" PRAGMA user_version={SCHEMA_VERSION};")
             self.set_meta({mk.STATE: STATE_RECORDING})  # committed now: marked before any sample
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
         self.off_cpu: list[tuple] = []
-        """Pending ``off_cpu_spans`` rows (without ``wakeup_id``, which a pass links at the end)."""
+        """Pending ``off_cpu_spans`` rows; ``wakeup_id`` None where the link_wakeups pass finds it."""
+        self.unlinked_spans = 0
+        """Spans added without their wakeup link (add_off_cpu): link_wakeups looks theirs up."""
         self.wakeups: list[tuple] = []
         """Pending ``wakeups`` rows."""
         self.counters: list[CounterValues] = []
@@ -79,18 +104,58 @@ class RecordingFile:
     # -- rows -------------------------------------------------------------------------------------
 
     def append_samples(self, batch: SampleColumns) -> None:
-        with self.writing():
-            self.db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?)", batch.rows())
+        pending = self._pending
+        pending.extend(batch)
         self.sample_count += len(batch)
-        first, last = min(batch.time), max(batch.time)  # DWARF samples arrive after the others
-        if self._times is not None:
-            first, last = min(first, self._times[0]), max(last, self._times[1])
-        self._times = (first, last)
+        if len(pending) >= BLOCK_SAMPLES:
+            with self.writing():
+                self._write_blocks(final=False)
+
+    def _write_blocks(self, final: bool) -> None:
+        """Write the full blocks of the pending samples, and with ``final`` (a commit) the rest.
+
+        The rest is the open block: written at each commit (a killed recorder keeps it) and
+        rewritten, larger, at the next, until it is full, so slow recordings get full
+        blocks too (a block per commit was ~1 byte a sample more at 999 Hz)."""
+        pending = self._pending
+        if not len(pending) or (final and len(pending) == self._open_written):
+            return  # nothing new since the open block was last written
+        full = len(pending) - len(pending) % BLOCK_SAMPLES
+        rows = []
+        open_block = None
+        for start in range(0, len(pending) if final else full, BLOCK_SAMPLES):
+            cols = pending.slice(start, min(start + BLOCK_SAMPLES, len(pending)))
+            block = sample_blocks.encode(cols)
+            rows.append((self._blocks + start // BLOCK_SAMPLES, block.first_time, block.last_time,
+                         block.count, block.data))
+            if len(cols) == BLOCK_SAMPLES:
+                self.totals.add_block(cols)
+                self._closed_times = _span(self._closed_times, (block.first_time, block.last_time))
+            else:
+                open_block = (block.first_time, block.last_time)
+        if final:
+            self._times = self._closed_times if open_block is None else _span(self._closed_times, open_block)
+        self.db.executemany("INSERT OR REPLACE INTO sample_blocks VALUES (?,?,?,?,?)", rows)
+        pending.drop_first(full)
+        self._blocks += full // BLOCK_SAMPLES
+        if final:
+            self._open_written = len(pending)
+        elif full:
+            self._open_written = -1  # a new open block, not written yet
+
+    def totals_rows(self) -> Iterator[tuple[int, int, int, int, int]]:
+        """The ``sample_totals`` rows: the full blocks' totals and the open block's samples."""
+        totals = self.totals
+        totals.add_block(self._pending)
+        self._pending = SampleColumns()  # counted once; no sample is appended after this
+        return totals.table_rows()
 
     def add_off_cpu(self, row: tuple) -> None:
-        """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit."""
-        self.off_cpu.append(row)
+        """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
+        its wakeup is linked at the end (link_wakeups)."""
+        self.off_cpu.append((*row, None))
         self.off_cpu_count += 1
+        self.unlinked_spans += 1
 
     def add_wakeup(self, time: int, cpu: int, waker_pid: int, waker_tid: int, wakee_pid: int,
                    wakee_tid: int, stack_id: int) -> None:
@@ -100,7 +165,8 @@ class RecordingFile:
         self.wakeup_count += 1
 
     def add_off_cpu_rows(self, rows: Iterable[tuple]) -> None:
-        """:meth:`add_off_cpu` for many rows at once."""
+        """Many rows of (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id), their wakeup
+        linked already (None: none was captured inside the span)."""
         before = len(self.off_cpu)
         self.off_cpu.extend(rows)
         self.off_cpu_count += len(self.off_cpu) - before
@@ -159,7 +225,7 @@ class RecordingFile:
     def _flush_pending(self) -> None:
         """Append pending spans, wakeups and counter values (streamed, bounded memory)."""
         self.db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", self.wakeups)
-        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,NULL)", self.off_cpu)
+        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", self.off_cpu)
         self.db.executemany(
             "INSERT INTO counter_values VALUES (?,?,?,?,?)",
             ((c.time, c.pid, c.tid, name, value) for c in self.counters
@@ -174,6 +240,7 @@ class RecordingFile:
     def commit(self) -> None:
         """Write every pending row and make everything so far durable: a killed recorder keeps it."""
         with self.writing():
+            self._write_blocks(final=True)
             self._flush_pending()
             self._write_tables()
             self.db.execute("COMMIT")
@@ -206,6 +273,8 @@ class RecordingFile:
                            mk.WAKEUP_COUNT: self.wakeup_count, mk.STATE: STATE_COMPLETE})
             self.db.execute("COMMIT")
             self._complete = True
+            # pages freed by rewritten open blocks and dropped indexes: the file shrinks by them
+            self.db.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page a call
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.close()
@@ -215,6 +284,7 @@ class RecordingFile:
         """Close after a failed capture: keep what was recorded, remove a file that holds nothing."""
         if not self._failed:
             try:
+                self._write_blocks(final=True)
                 self.db.execute("COMMIT")
                 self.committed_samples, self._committed_times = self.sample_count, self._times
             except sqlite3.Error:  # a failed write rolled back what the last commit did not keep

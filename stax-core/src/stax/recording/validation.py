@@ -14,7 +14,10 @@ over them (docs/recording-format.md, "What the reader checks"):
 - :func:`check_on_open` checks the tables every view reads whole: metadata, images,
   frames, the stack tree (``parent_id < id`` makes cycles impossible and is one scan),
   threads, processes, capabilities, lost counts, and the per-stack sample totals;
-- samples, off-CPU spans and wakeups are checked inside the aggregate queries the views
+- the sample blocks' headers (count, time bounds) are checked on open; each block's
+  samples when it is decoded (stax.recording.sample_blocks: the zlib checksum and the
+  lengths; :func:`check_samples`: stacks, weights, times inside the block's bounds);
+- off-CPU spans and wakeups are checked inside the aggregate queries the views
   run anyway (:func:`checked`): a condition on each group's keys and sums that SQLite
   evaluates once per group; a bad group fails the query and :func:`read_failed` finds
   the row to name;
@@ -37,21 +40,26 @@ import sqlite3
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from stax.blocked_reason import BlockedReason
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
-from stax.recording.schema import SCHEMA
+from stax.recording.schema import BLOCK_SAMPLES, SCHEMA, V1_SAMPLES
+
+if TYPE_CHECKING:
+    from stax.stack_table import SampleColumns
 
 SCHEMA_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
 """Every table a recording of this schema has; the writer creates them all at once."""
+V1_TABLES = SCHEMA_TABLES - {"sample_blocks"} | frozenset(re.findall(r"CREATE TABLE (\w+)", V1_SAMPLES))
+"""Every table of a version-1 recording (samples a table, not blocks)."""
 
 IMAGE_KINDS = tuple(str(kind) for kind in ImageKind)
 BLOCKED_REASONS = tuple(str(reason) for reason in BlockedReason)
 
-SAMPLES = "samples"
 COUNTERS = "counters"
 I64_MAX = (1 << 63) - 1
 
@@ -155,9 +163,9 @@ def _refuse_non_regular(path: Path, mode: int) -> None:
                                    " written by `stax record`.")
 
 
-def missing_tables(path: Path, tables: Iterable[str]) -> None:
+def missing_tables(path: Path, tables: Iterable[str], version: int) -> None:
     """A recording of this schema has every table; one missing is damage, not another schema."""
-    missing = sorted(SCHEMA_TABLES - set(tables))
+    missing = sorted((V1_TABLES if version == 1 else SCHEMA_TABLES) - set(tables))
     if missing:
         raise damaged(path, f"its table {missing[0]!r} is missing")
 
@@ -306,8 +314,8 @@ def _utf8(path: Path, db: sqlite3.Connection, table: str, key: str, columns: Seq
 # -- on open: the small tables ----------------------------------------------------------------
 
 
-def check_on_open(path: Path, db: sqlite3.Connection, totals: str) -> Shape:
-    """Check what every view reads; ``totals`` is the table views aggregate samples from."""
+def check_on_open(path: Path, db: sqlite3.Connection, totals: bool, version: int) -> Shape:
+    """Check what every view reads; ``totals``: the file has its per-stack sample totals."""
     _check_meta(path, db)
     _check_images(path, db)
     frames = _dense(path, db, "frames", "frame")
@@ -316,9 +324,52 @@ def check_on_open(path: Path, db: sqlite3.Connection, totals: str) -> Shape:
     _check_stacks(path, db, stacks, frames)
     _check_threads(path, db)
     shape = Shape(stacks, frames)
-    if totals == "sample_totals":
-        _check_sample_rows(path, db, "sample_totals", shape)
+    if totals:
+        _check_sample_totals(path, db, shape)
+    if version >= 2:
+        _check_sample_blocks(path, db)
     return shape
+
+
+def _check_sample_blocks(path: Path, db: sqlite3.Connection) -> None:
+    """Block headers (one row per 16k samples): a count, ordered integer time bounds, a blob.
+
+    Filters trust the bounds to skip blocks; :func:`check_samples` holds every decoded
+    sample to them.  The blobs themselves are checked when a view decodes them."""
+    condition = ("count BETWEEN 1 AND :most AND first_time <= last_time AND last_time <= :hi"
+                 " AND first_time >= -:hi - 1 AND typeof(data) = 'blob'")
+    if _passes(path, db, "sample_blocks", condition, {"most": BLOCK_SAMPLES, **I64}, ("count",),
+               "the sample counts", ("first_time", "last_time")):
+        return
+    bad = _one(path, db, "SELECT id, count, first_time, last_time FROM sample_blocks WHERE NOT " + _all(
+        _int("count"), "count BETWEEN 1 AND ?", _int("first_time"), _int("last_time"),
+        "first_time <= last_time", "typeof(data) = 'blob'"), (BLOCK_SAMPLES,))
+    if bad is None:
+        raise damaged(path, "a sample block holds a value out of range")
+    block, count, first, last = bad
+    if not isinstance(count, int) or not 1 <= count <= BLOCK_SAMPLES:
+        raise damaged(path, f"sample block {_shown(block)} says it holds {_shown(count)} samples")
+    if isinstance(first, int) and isinstance(last, int) and first > last:
+        raise damaged(path, f"sample block {_shown(block)} ends before it starts ({last} < {first})")
+    raise damaged(path, f"sample block {_shown(block)} holds a value of the wrong type")
+
+
+def check_samples(path: Path, cols: SampleColumns, shape: Shape, block: int | None,
+                  bounds: tuple[int, int] | None) -> None:
+    """Decoded samples (always integers): existing stacks, weights >= 0, and times inside
+    their block's bounds (which filters skip blocks by).  A few C-level passes per block."""
+    where = f"sample block {block}" if block is not None else "a sample"
+    if not len(cols):
+        return
+    low, high = min(cols.stack_id), max(cols.stack_id)
+    if low < -1 or high >= shape.stacks:
+        bad = low if low < -1 else high
+        raise damaged(path, f"{where} refers to stack {bad}, which does not exist")
+    lightest = min(cols.weight)
+    if lightest < 0:
+        raise damaged(path, f"{where} has a negative weight ({lightest} ns)")
+    if bounds is not None and (min(cols.time) < bounds[0] or max(cols.time) > bounds[1]):
+        raise damaged(path, f"{where} holds a sample outside its time bounds")
 
 
 def _check_meta(path: Path, db: sqlite3.Connection) -> None:
@@ -469,15 +520,6 @@ def _stack_rule(column: str, stacks: int, nullable: bool = False) -> str:
     return f"{column} IS NULL OR ({rule})" if nullable else rule
 
 
-def sample_rules(shape: Shape, ids: Iterable[str] = (), stack: str | None = None) -> list[str]:
-    """A group of samples: integer keys, an existing stack, no negative weight, an integer sum.
-
-    ``min(weight)`` is one aggregate per row more than the view's own; a killed recording's
-    views aggregate samples once, so this is cheaper than a separate pass."""
-    return [*_ids(ids), *([_stack_rule(stack, shape.stacks)] if stack else ()),
-            "min(weight) >= 0", "typeof(sum(weight)) = 'integer'"]
-
-
 def span_rules(shape: Shape, ids: Iterable[str] = (), stack: str | None = None,
                prefix: str = "") -> list[str]:
     """A group of off-CPU spans: integer keys, an existing stack, a known reason, a sum that
@@ -504,17 +546,13 @@ def wakeup_rules(shape: Shape, ids: Iterable[str] = (), stack: str | None = None
 
 
 def read_failed(path: Path, db: sqlite3.Connection, shape: Shape, signal: DamageSignal,
-                exc: sqlite3.Error, totals: str) -> RecordingFormatError:
+                exc: sqlite3.Error) -> RecordingFormatError:
     """The sentence for a failed query: the damage a view's checks found, or SQLite's error."""
     kind, signal.kind = signal.kind, None
     if kind is None:
         return reading_failed(path, exc)
     try:
-        if kind == SAMPLES:  # the totals, or raw samples (a killed recording, a timeline)
-            for table in dict.fromkeys((totals, "samples")):
-                _check_sample_rows(path, db, table, shape)
-                _find_bad_stack(path, db, table, shape, "sample")
-        elif kind == SPANS:
+        if kind == SPANS:
             _find_off_cpu_damage(path, db)
             _find_bad_stack(path, db, "off_cpu_spans", shape, "off-CPU span")
         elif kind == WAKEUPS:
@@ -546,33 +584,22 @@ def check_part(path: Path, db: sqlite3.Connection, part: str) -> None:
         raise ValueError(part)
 
 
-def _check_sample_rows(path: Path, db: sqlite3.Connection, table: str, shape: Shape) -> None:
-    """Samples (or their per-stack totals): integer ids, weights >= 0 that add up in 64 bits.
-
-    The per-stack totals (one row per thread and stack) are small and checked on open.
-    Raw samples (millions, read only when a killed recorder left no totals) are checked
-    by the views' own queries (:func:`sample_rules`); this pass then only names the row.
-    """
-    what = "sample" if table == "samples" else "sample total"
-    totals = table == "sample_totals"
-    if totals:
-        condition = ("stack_id >= -1 AND stack_id < :stacks AND weight BETWEEN 0 AND :hi AND pid <= :hi"
-                     " AND tid <= :hi AND count BETWEEN 1 AND :hi")
-        integers: tuple[str, ...] = ("stack_id", "pid", "tid")
-    else:
-        condition, integers = "weight BETWEEN 0 AND :hi AND pid <= :hi AND tid <= :hi", ()
-    if _passes(path, db, table, condition, {"stacks": shape.stacks, **I64},
-               ("weight", "count") if totals else ("weight",), f"the {what} weights", integers):
+def _check_sample_totals(path: Path, db: sqlite3.Connection, shape: Shape) -> None:
+    """The per-stack totals (one row per thread and stack, checked on open): integer ids,
+    an existing stack, counts >= 1, weights >= 0 that add up in 64 bits."""
+    what = "sample total"
+    condition = ("stack_id >= -1 AND stack_id < :stacks AND weight BETWEEN 0 AND :hi AND pid <= :hi"
+                 " AND tid <= :hi AND count BETWEEN 1 AND :hi")
+    if _passes(path, db, "sample_totals", condition, {"stacks": shape.stacks, **I64},
+               ("weight", "count"), f"the {what} weights", ("stack_id", "pid", "tid")):
         return
-    stack_ok = ("stack_id >= -1", "stack_id < :stacks") if totals else ()
-    count = "count" if totals else "1"
-    bad = _one(path, db, f"SELECT rowid, stack_id, weight, {count} FROM {table} WHERE NOT " + _all(
-        _int("stack_id"), *stack_ok, _int("pid"), _int("tid"), _int("weight"), "weight >= 0",
-        *((_int("count"), "count > 0") if totals else ())), {"stacks": shape.stacks} if totals else ())
+    bad = _one(path, db, "SELECT rowid, stack_id, weight, count FROM sample_totals WHERE NOT " + _all(
+        _int("stack_id"), "stack_id >= -1", "stack_id < :stacks", _int("pid"), _int("tid"),
+        _int("weight"), "weight >= 0", _int("count"), "count > 0"), {"stacks": shape.stacks})
     if bad is None:
         raise damaged(path, f"a {what} holds a value out of range")
     row, stack, weight, count = bad
-    if totals and (not isinstance(stack, int) or not -1 <= stack < shape.stacks):
+    if not isinstance(stack, int) or not -1 <= stack < shape.stacks:
         raise damaged(path, f"{what} {row} refers to stack {_shown(stack)}, which does not exist")
     if isinstance(weight, int) and weight < 0:
         raise damaged(path, f"{what} {row} has a negative weight ({weight} ns)")

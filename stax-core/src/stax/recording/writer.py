@@ -66,6 +66,8 @@ class RecordingBuilder:
         self.file = RecordingFile(Path(path), self.interner, self.thread_table, force)
         self.path = self.file.path
         self._last_commit = time.monotonic()
+        self._wakeup_base: int | None = None
+        """Wakeup id of the backend's wakeup index 0 (EventColumns.span_wakeup), once one arrived."""
 
     # -- what the file holds so far -------------------------------------------------------------
 
@@ -148,14 +150,18 @@ class RecordingBuilder:
             batch.cpu.extend(run.sample_cpu)
             batch.stack_id.extend(intern_raw(run.stacks, run.sample_stack))
             batch.weight.extend(run.sample_weight)
-        if len(run.span_start):
-            file.add_off_cpu_rows(zip(run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
-                                      run.span_reason, run.span_wait_site, intern_raw(run.stacks, run.span_stack),
-                                      strict=True))
-        if len(run.wake_time):
+        if len(run.wake_time):  # before the spans: a span's wakeup came first, maybe in this run
+            if self._wakeup_base is None:
+                self._wakeup_base = file.wakeup_count - run.wake_first
             file.add_wakeup_rows(zip(run.wake_time, run.wake_cpu, run.wake_waker_pid, run.wake_waker_tid,
                                      run.wake_wakee_pid, run.wake_wakee_tid,
                                      intern_raw(run.stacks, run.wake_stack), strict=True))
+        if len(run.span_start):
+            base = self._wakeup_base or 0
+            wakeup_ids = [None if w < 0 else w + base for w in run.span_wakeup]
+            file.add_off_cpu_rows(zip(run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
+                                      run.span_reason, run.span_wait_site,
+                                      intern_raw(run.stacks, run.span_stack), wakeup_ids, strict=True))
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -163,6 +169,8 @@ class RecordingBuilder:
         """Make everything so far durable: a killed recorder keeps it."""
         self.file.commit()
         self._last_commit = time.monotonic()
+        self._wakeup_base: int | None = None
+        """Wakeup id of the backend's wakeup index 0 (EventColumns.span_wakeup), once one arrived."""
 
     def set_meta(self, values: Mapping[str, object]) -> None:
         """Store ``values`` (JSON) under their keys (stax.recording.meta_keys) in the meta table."""

@@ -1,0 +1,176 @@
+"""Post-processing benchmark: decode + intern + write of a 10 kHz x 2-CPU recording, vs perf report.
+
+Records two CPU-bound copies of examples/hotspots.c at ``--freq`` (10 kHz) with stax in
+this process, keeping the ring bytes of every drain round; then replays those same bytes,
+``--repeat`` times each, through
+* the compiled path: CompiledStream (fast_stream.c: scan, time order, raw stacks) ->
+  RecordingBuilder.consume (intern, rows) -> commit -> finish (post-capture passes
+  without symbolication);
+* the Python path: RecordDecoder.decode_python -> TimeOrderer -> the same builder;
+and times ``perf report --stdio`` on a perf.data of the same workload and rate (``perf
+record -F FREQ -g``).  Printed: samples per second of each, best run.
+
+The capture uses ``--call-graph fp-only`` (the kernel's frame-pointer walk): the default
+hybrid mode copies each sample's user stack and unwinds it after capture in Python
+(bench_hybrid.py measures that), which this compiled path does not cover yet.
+
+Not a test: it never fails because the machine was slow.  Run as root:
+    .venv/bin/python bench/bench_postprocess.py [--seconds 5] [--freq 10000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from stax.contracts import RecordRequest
+from stax.recording.writer import RecordingBuilder
+from stax_backend_linux.capture.ring_drainer import RingDrainer
+from stax_backend_linux.decode import compiled_stream
+from stax_backend_linux.decode.record_decoder import RecordDecoder
+from stax_backend_linux.decode.time_order import TimeOrderer
+from stax_backend_linux.plugin import LinuxBackend
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def capture(command: list[str], freq: int, out: Path) -> tuple[list[list[bytes]], RecordDecoder, int]:
+    """Record ``command`` in this process; (the rounds' ring chunks, the decoder's setup, samples)."""
+    rounds: list[list[bytes]] = []
+    take = RingDrainer.take
+
+    def keep_round(self: RingDrainer, *args: int) -> list[bytes]:
+        chunks = take(self, *args)
+        rounds.append([bytes(c) for c in chunks])
+        return chunks
+
+    decoders: list[RecordDecoder] = []
+    init = RecordDecoder.__init__
+
+    def keep_decoder(self: RecordDecoder, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        decoders.append(self)
+
+    RingDrainer.take = keep_round  # type: ignore[method-assign]
+    RecordDecoder.__init__ = keep_decoder  # type: ignore[method-assign]
+    try:
+        builder = RecordingBuilder(out)
+        summary = LinuxBackend().record(RecordRequest(command=tuple(command), frequency=freq,
+                                                      call_graph="fp-only"),
+                                        builder, lambda progress: None, lambda: False)
+        builder.finish(symbolicate=False)
+    finally:
+        RingDrainer.take = take  # type: ignore[method-assign]
+        RecordDecoder.__init__ = init  # type: ignore[method-assign]
+    if summary.lost_records:
+        print(f"bench: {summary.lost_records} records were lost while capturing", file=sys.stderr)
+    return rounds, decoders[0], summary.samples
+
+
+def fresh_decoder(like: RecordDecoder) -> RecordDecoder:
+    decoder = RecordDecoder(like.build_id_lookup, like.max_stack, identifier=like.identifier)
+    return decoder
+
+
+def replay_compiled(rounds: list[list[bytes]], like: RecordDecoder, out: Path) -> tuple[float, int]:
+    """Seconds to decode, order, intern and write ``rounds`` on the compiled path; samples written."""
+    start = time.perf_counter()
+    stream = compiled_stream.for_decoder(fresh_decoder(like))
+    assert stream is not None, "no compiled decoder here"
+    builder = RecordingBuilder(out)
+    for per_ring in rounds:
+        builder.consume(stream.round([c for c in per_ring if c]))
+    builder.consume(stream.flush())
+    builder.finish(symbolicate=False)
+    return time.perf_counter() - start, builder.sample_count
+
+
+def replay_python(rounds: list[list[bytes]], like: RecordDecoder, out: Path) -> tuple[float, int]:
+    """The same on the Python path (decode_python, TimeOrderer), objects into the same builder."""
+    start = time.perf_counter()
+    decoder = fresh_decoder(like)
+    orderer = TimeOrderer()
+    builder = RecordingBuilder(out)
+    for per_ring in rounds:
+        builder.consume(orderer.round([decoder.decode_python(c) for c in per_ring if c]))
+    builder.consume(orderer.flush())
+    builder.finish(symbolicate=False)
+    return time.perf_counter() - start, builder.sample_count
+
+
+def perf_report(command: list[str], freq: int, data: Path, repeat: int) -> tuple[float, int]:
+    subprocess.run(["perf", "record", "-q", "-F", str(freq), "-g", "-o", str(data), "--", *command],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"], capture_output=True,
+                           text=True).stdout
+    m = re.search(r"SAMPLE events:\s*(\d+)", stats)
+    samples = int(m.group(1)) if m else 0
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best, samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of work on each of 2 CPUs")
+    parser.add_argument("--freq", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (10 kHz needs no paranoid limit; perf needs it for -g)")
+    if not shutil.which("perf"):
+        raise SystemExit("bench: perf is not installed (apt-get install linux-perf)")
+    tmp = Path(tempfile.mkdtemp(prefix="stax-bench-pp-"))
+    try:
+        exe = tmp / "hotspots"
+        subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe),
+                        str(REPO / "examples" / "hotspots.c")], check=True)
+        start = os.times()
+        subprocess.run([str(exe), "-n", "100"], check=True, stdout=subprocess.DEVNULL)
+        end = os.times()
+        used = end.children_user + end.children_system - start.children_user - start.children_system
+        used = max(used, 1e-3)
+        rounds_each = max(100, int(100 * args.seconds / used))  # CPU work, not wall time: load-proof
+        command = ["/bin/sh", "-c", f"{exe} -n {rounds_each} & {exe} -n {rounds_each}; wait"]
+        rounds, like, captured = capture(command, args.freq, tmp / "capture.stax")
+        ring_bytes = sum(len(c) for per_ring in rounds for c in per_ring)
+        compiled = min(replay_compiled(rounds, like, tmp / f"c{i}.stax") for i in range(args.repeat))
+        python = min(replay_python(rounds, like, tmp / f"p{i}.stax") for i in range(args.repeat))
+        t_perf, n_perf = perf_report(command, args.freq, tmp / "perf.data", args.repeat)
+        load = os.getloadavg()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    (t_c, n_c), (t_p, n_p) = compiled, python
+    results = {"freq": args.freq, "seconds": args.seconds, "ring_bytes": ring_bytes, "captured": captured,
+               "compiled_s": t_c, "compiled_samples": n_c, "compiled_samples_per_s": n_c / t_c,
+               "python_s": t_p, "python_samples": n_p, "python_samples_per_s": n_p / t_p,
+               "perf_report_s": t_perf, "perf_samples": n_perf, "perf_report_samples_per_s": n_perf / t_perf,
+               "loadavg": load}
+    print(f"workload: 2 x examples/hotspots.c, {args.seconds:g} s of CPU each, at {args.freq} Hz: "
+          f"{captured:,} samples, "
+          f"{ring_bytes / 1e6:.1f} MB of ring data  (load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+    print(f"stax compiled path (decode+order+intern+write) {n_c / t_c:12,.0f} samples/s  ({t_c:.3f} s)")
+    print(f"stax Python path                               {n_p / t_p:12,.0f} samples/s  ({t_p:.3f} s)")
+    print(f"perf report --stdio                            {n_perf / t_perf:12,.0f} samples/s  "
+          f"({t_perf:.3f} s, {n_perf:,} samples)")
+    print(f"compiled / perf report: {(n_c / t_c) / (n_perf / t_perf):.2f}x")
+    out = REPO / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "postprocess.json").write_text(json.dumps(results, indent=2))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
