@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from stax.recording import sample_sql
 from tests.cli.conftest import REPO, STAX, WORKLOADS, stax
 from tests.conftest import compile_c
 
@@ -66,7 +66,7 @@ def stax_record(tmp_path: Path, *spelling: str) -> tuple[int, int, subprocess.Co
 
 
 def stax_counts(rec: Path) -> tuple[int, int]:
-    db = sqlite3.connect(f"file:{rec}?mode=ro", uri=True)
+    db = sample_sql.connect(rec)
     try:
         count, weight = db.execute("SELECT count(*), coalesce(sum(weight), 0) FROM samples").fetchone()
     finally:
@@ -75,7 +75,7 @@ def stax_counts(rec: Path) -> tuple[int, int]:
 
 
 def meta(rec: Path, key: str) -> object:
-    db = sqlite3.connect(f"file:{rec}?mode=ro", uri=True)
+    db = sample_sql.connect(rec)
     try:
         row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     finally:
@@ -231,7 +231,7 @@ def test_t_records_only_that_thread(tmp_path: Path, bin_dir: Path) -> None:
     tid = _faults_of_one_thread(tmp_path, thread_faults, [STAX, "record", "-d", "4"], [], "rec.stax")
     rec = tmp_path / "rec.stax"
     samples, events = stax_counts(rec)
-    db = sqlite3.connect(f"file:{rec}?mode=ro", uri=True)
+    db = sample_sql.connect(rec)
     assert {row[0] for row in db.execute("SELECT DISTINCT tid FROM samples")} == {tid}
     db.close()
     assert meta(rec, "target") == f"tid {tid}"
@@ -256,7 +256,7 @@ def test_a_with_a_command_records_the_system_while_it_runs(tmp_path: Path) -> No
     cpus = os.cpu_count() or 1
     duration = meta(rec, "duration_s")
     assert 1.45 < duration < 4, duration  # as long as the command ran, then it stopped
-    db = sqlite3.connect(f"file:{rec}?mode=ro", uri=True)
+    db = sample_sql.connect(rec)
     ours, first, last = db.execute("SELECT count(*), min(time), max(time) FROM samples").fetchone()
     db.close()
     # every CPU, busy or idle, F times a second, as perf's samples over their own span
