@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from stax.blocked_reason import BlockedReason
 from stax.event_columns import EventColumns, RawStacks
 from stax.events import Event, Sample, ThreadExit, ThreadName, ThreadStart
+from stax_backend_linux.capture.proc_snapshot import thread_name
 from stax_backend_linux.decode.record_decoder import KIND_NO_IP, PERF_RECORD_MISC_SWITCH_OUT
 from stax_backend_linux.off_cpu.reasons import read_wchan, reason_from_wchan
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
@@ -64,6 +65,9 @@ class CompiledStream:
         self.wchan_hits = 0
         self._wchan: dict[tuple[int, int], str] = {}
         self._wakeups_delivered = 0
+        self.name_from_proc = True
+        """Name the threads outside the target on either side of a wakeup from /proc (OffCpuStream's rule)."""
+        self._named: set[int] = {0}
 
     # -- set up ---------------------------------------------------------------------------------
 
@@ -251,14 +255,37 @@ class CompiledStream:
             for side, *upto in marks:
                 end = tuple(upto)
                 if end != at:
-                    out.append(self._run(c, at, end, totals))  # type: ignore[arg-type]
-                out.append(self._side.pop(side))
+                    self._add_run(out, self._run(c, at, end, totals))  # type: ignore[arg-type]
+                event = self._side.pop(side)
+                if type(event) in (ThreadStart, ThreadName):
+                    self._named.add(event.tid)  # type: ignore[attr-defined]
+                out.append(event)
                 at = end  # type: ignore[assignment]
         if totals != at:
-            out.append(self._run(c, at, totals, totals))  # type: ignore[arg-type]
+            self._add_run(out, self._run(c, at, totals, totals))  # type: ignore[arg-type]
         self._wakeups_delivered += sizes[2]
         lib.stax_stream_clear(s)
         return out
+
+    def _add_run(self, out: list[Event], run: EventColumns) -> None:
+        """The run, then a ThreadName from /proc for each thread outside the target its wakeups name first.
+
+        The Python path (off_cpu/stream.py) names them as each wakeup passes, so a run's
+        names follow it in the order of its wakeups.
+        """
+        out.append(run)
+        if not self.name_from_proc or not len(run.wake_time):
+            return
+        named = self._named
+        for when, waker_pid, waker_tid, wakee_pid, wakee_tid in zip(
+                run.wake_time, run.wake_waker_pid, run.wake_waker_tid, run.wake_wakee_pid, run.wake_wakee_tid,
+                strict=True):
+            for pid, tid in ((waker_pid, waker_tid), (wakee_pid, wakee_tid)):
+                if tid not in named:
+                    named.add(tid)
+                    name = thread_name(pid, tid, when)
+                    if name is not None:
+                        out.append(name)
 
     def _run(self, c: dict[str, array], start: tuple[int, ...], end: tuple[int, ...], totals: tuple[int, ...],
              ) -> EventColumns:
