@@ -68,7 +68,7 @@ def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, ta
     threads: dict[int, int] = {}
     stream = OffCpuStream(SwitchTracker(keep_kernel_ips=keep_kernel),
                           WakeupAttribution(threads, target_only=target_only, keep_kernel_ips=keep_kernel),
-                          threads)
+                          threads, name_from_proc=False)  # /proc names of outsiders: not on the compiled path
     stream.seed(seed)
     orderer = TimeOrderer()
     out: list[object] = []

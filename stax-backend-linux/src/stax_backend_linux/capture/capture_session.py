@@ -101,8 +101,9 @@ class CaptureSession:
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
         """The register and stack dump the sampler and the switch-out samples are opened with
         (--call-graph fp, the hybrid default, and dwarf)."""
-        self.compiled = compiled_stream.for_decoder(self.decoder)
-        """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does."""
+        self.compiled = compiled_stream.for_decoder(self.decoder, hybrid=dwarf is not None and dwarf.hybrid)
+        """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does
+        (no compiled decoder, or --call-graph dwarf)."""
         self.stages: list[CaptureStage] = [stage for stage in (
             OffCpuStage() if request.off_cpu else None,  # private switch/waking records -> spans, wakeups
             CounterStage() if request.counters else None,  # follows thread creation; final reads at the end
