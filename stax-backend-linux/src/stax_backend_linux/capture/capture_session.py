@@ -407,6 +407,7 @@ class CaptureSession:
             mk.BACKEND_POST_CAPTURE_S.field: round(post_capture, 3),
             mk.BACKEND_LOST_SAMPLES.field: d.lost_samples,
             mk.BACKEND_DECODER.field: d.implementation,  # "compiled" (fast_decode.c) or "python"
+            mk.BACKEND_CAPTURE_STREAM.field: "compiled" if self.compiled is not None else "python",
             mk.BACKEND_EVENT_SETS.field: dict(self.opener.modes),
             mk.BACKEND_OFF_CPU.field: req.off_cpu,  # the off-CPU stage fails the capture if it cannot open
         }
