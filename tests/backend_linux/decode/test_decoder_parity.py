@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from stax.contracts import RecordRequest
+from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
@@ -184,22 +185,32 @@ def pingpong() -> Path:
 @compiled
 @needs_root
 def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[bytes, bool, dict[int, int], int, int]] = []
-    decode = RecordDecoder.decode
+    seen: list[bytes] = []
+    take = RingDrainer.take
 
-    def spy(self: RecordDecoder, chunk: bytes) -> list:
-        seen.append((bytes(chunk), self.identifier, dict(self.kinds), self.waking_pid_offset,
-                     self.max_stack, self.dump))
-        return decode(self, chunk)
+    def spy(self: RingDrainer, *args: int) -> list[bytes]:  # the chunks, as the capture stream reads them
+        chunks = take(self, *args)
+        seen.extend(bytes(c) for c in chunks if c)
+        return chunks
 
-    monkeypatch.setattr(RecordDecoder, "decode", spy)
+    decoders: list[RecordDecoder] = []
+    init = RecordDecoder.__init__
+
+    def keep(self: RecordDecoder, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        decoders.append(self)
+
+    monkeypatch.setattr(RingDrainer, "take", spy)
+    monkeypatch.setattr(RecordDecoder, "__init__", keep)
     summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True),
                                     ListSink(), lambda progress: None, lambda: False)
     assert summary.metadata["decoder"] == "compiled"
-    assert sum(len(chunk) for chunk, *_ in seen) > 100_000
+    assert sum(len(chunk) for chunk in seen) > 100_000
+    (used,) = decoders
+    assert used.dump is not None  # the default hybrid dump, on samples and switch-outs
     total = 0
-    assert any(dump is not None for *_, dump in seen)  # the default hybrid dump, on samples and switch-outs
-    for chunk, identifier, kinds, waking_at, max_stack, dump in seen:
-        fast, python = _decoders(identifier, kinds, waking_at, max_stack, dump)
+    for chunk in seen:
+        fast, python = _decoders(used.identifier, dict(used.kinds), used.waking_pid_offset, used.max_stack,
+                                 used.dump)
         total += _assert_same(fast, python, [chunk])
     assert total > 3000
