@@ -22,11 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from stax.contracts import RecordRequest
 from stax.event_columns import EventColumns, expand_columns
 from stax.events import OffCpuInterval, Sample, Wakeup
 from stax.recording.interner import StackInterner
-from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import compiled_stream, fast_decoder
 from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
@@ -39,11 +37,13 @@ from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleSt
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
-from stax_backend_linux.plugin import LinuxBackend
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 from tests.backend_linux import perf_record_bytes as rb
 from tests.backend_linux.conftest import ListSink, needs_root
-from tests.backend_linux.decode.test_decoder_parity import pingpong  # noqa: F401  (the fixture: the ping-pong, compiled)
+from tests.backend_linux.decode.test_decoder_parity import (
+    pingpong,  # noqa: F401  (the fixture: the ping-pong, compiled)
+    record_pingpong,
+)
 
 SAMPLING, SWITCHES, WAKING = 11, 12, 13
 KINDS = {SAMPLING: KIND_SAMPLING, SWITCHES: KIND_SWITCH_STACK, WAKING: KIND_SCHED_WAKING}
@@ -80,7 +80,7 @@ def _unwinding(decoder: RecordDecoder, hybrid: bool) -> DwarfSampleStream | None
 
 def _unwinding_counts(stream: DwarfSampleStream) -> dict[str, object]:
     u = stream.unwinder
-    return {"streamed": stream.streamed, "stack_bytes": stream.streamed_stack_bytes, "hybrid": u.hybrid_stacks,
+    return {"streamed": stream.streamed, "bytes": stream.streamed_stack_bytes, "hybrid": u.hybrid_stacks,
             "checked": u.checked, "repaired": u.repaired, "unrepaired": u.unrepaired, "unwound": u.unwound,
             "truncated": u.truncated, "stops": dict(u.stop_reasons)}
 
@@ -154,7 +154,8 @@ def assert_same(rounds: Rounds, kinds: dict[int, int], *, keep_kernel: bool = Tr
     assert [getattr(fast, c) for c in COUNTS] == [getattr(python, c) for c in COUNTS]
     counts = {kind: len(events) for kind, events in _by_kind(want).items()}
     if python_unwinding is not None:
-        counts |= {"checked": python_unwinding.unwinder.checked, "repaired": python_unwinding.unwinder.repaired}
+        unwinder = python_unwinding.unwinder
+        counts |= {"checked": unwinder.checked, "repaired": unwinder.repaired}
     return counts
 
 
@@ -341,30 +342,10 @@ def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path,  # noqa: F81
                                                     monkeypatch: pytest.MonkeyPatch, call_graph: str) -> None:
     """fp-only, and the default hybrid fp (the repaired stacks after the unwinding stage), both of
     them captured through the compiled stream."""
-    seen: list[list[bytes]] = []
-    take = RingDrainer.take
-
-    def spy(self: RingDrainer, *args: int) -> list[bytes]:
-        chunks = take(self, *args)
-        seen.append([bytes(c) for c in chunks])
-        return chunks
-
-    decoders: list[RecordDecoder] = []
-    init = RecordDecoder.__init__
-
-    def keep(self: RecordDecoder, *args: object, **kwargs: object) -> None:
-        init(self, *args, **kwargs)  # type: ignore[arg-type]
-        decoders.append(self)
-
-    monkeypatch.setattr(RingDrainer, "take", spy)
-    monkeypatch.setattr(RecordDecoder, "__init__", keep)
     sink = ListSink()
-    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
-                                                  call_graph=call_graph),
-                                    sink, lambda progress: None, lambda: False)
+    summary, seen, used = record_pingpong(pingpong, monkeypatch, sink, call_graph)
     assert summary.metadata["decoder"] == "compiled" and summary.lost_records == 0
     assert summary.metadata["capture_stream"] == "compiled"
-    (used,) = decoders
     assert (used.dump is not None) == (call_graph == "fp")
     pid = summary.metadata["target_pid"]
     counts = assert_same(seen, dict(used.kinds), seed=[(pid, pid)], waking_at=used.waking_pid_offset,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stax.contracts import RecordRequest
+from stax.contracts import CaptureSummary, RecordRequest
 from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import (
@@ -182,15 +182,15 @@ def pingpong() -> Path:
     return exe
 
 
-@compiled
-@needs_root
-def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[bytes] = []
+def record_pingpong(pingpong: Path, monkeypatch: pytest.MonkeyPatch, sink: ListSink,
+                    call_graph: str = "fp") -> tuple[CaptureSummary, list[list[bytes]], RecordDecoder]:
+    """Record the ping-pong off the CPU: (summary, each round's drained chunks, the capture's decoder)."""
+    seen: list[list[bytes]] = []
     take = RingDrainer.take
 
     def spy(self: RingDrainer, *args: int) -> list[bytes]:  # the chunks, as the capture stream reads them
         chunks = take(self, *args)
-        seen.extend(bytes(c) for c in chunks if c)
+        seen.append([bytes(c) for c in chunks])
         return chunks
 
     decoders: list[RecordDecoder] = []
@@ -202,11 +202,20 @@ def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pyte
 
     monkeypatch.setattr(RingDrainer, "take", spy)
     monkeypatch.setattr(RecordDecoder, "__init__", keep)
-    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True),
-                                    ListSink(), lambda progress: None, lambda: False)
+    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
+                                                  call_graph=call_graph),
+                                    sink, lambda progress: None, lambda: False)
+    (used,) = decoders
+    return summary, seen, used
+
+
+@compiled
+@needs_root
+def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary, rounds, used = record_pingpong(pingpong, monkeypatch, ListSink())
+    seen = [chunk for per_ring in rounds for chunk in per_ring if chunk]
     assert summary.metadata["decoder"] == "compiled"
     assert sum(len(chunk) for chunk in seen) > 100_000
-    (used,) = decoders
     assert used.dump is not None  # the default hybrid dump, on samples and switch-outs
     total = 0
     for chunk in seen:
