@@ -163,9 +163,11 @@ def test_our_own_link_is_followed_and_kept(command: str, recording: Path, tmp_pa
     target.write_text("old\n")
     link = tmp_path / "link"
     link.symlink_to(target)
-    args = ["record", "-d", "0.2", "-o", str(link), "--", "sleep", "1"] if command == "record" else \
-        [*VIEWS[command], str(recording), "-o", str(link)]
+    # (a file that is not a recording is replaced by a recording only with --force)
+    args = ["record", "--force", "-d", "0.2", "-o", str(link), "--", "sleep", "1"] if command == "record" \
+        else [*VIEWS[command], str(recording), "-o", str(link)]
     proc = stax(*args)
     assert proc.returncode == 0, proc.stderr
     assert link.is_symlink() and stat.S_ISREG(os.lstat(target).st_mode)
     assert target.read_bytes() != b"old\n"
+    assert (tmp_path / "written.old").read_text() == "old\n"  # the link's target is kept beside it

@@ -40,5 +40,5 @@ def test_without_the_plugin_one_sentence_and_nothing_recorded(shares_exe: Path, 
                           env={**os.environ, "STAX_PLUGINS": ",".join(others)})
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "pip install stax-web" in lines[0] and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and "pip install ./stax-web in a clone" in lines[0] and "Traceback" not in proc.stderr
     assert not rec.exists()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from stax import target_exit
 from stax.contracts import CaptureProgress, CaptureSummary, EventSink, RecordRequest
 from stax.errors import CaptureError, UsageError
 from stax.recording import meta_keys as mk
@@ -85,6 +86,9 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
     """Record on this Mac (NEVER RUN ON A MAC: written from the documentation, see the README)."""
     if sys.platform != "darwin":
         raise CaptureError("The macOS backend records only on macOS; this host is not macOS.")
+    if request.event != "cpu-clock" or request.period is not None or request.threads:
+        raise UsageError("-e, -c and -t are perf's (Linux) spellings; on macOS stax samples CPU time with"
+                         " kperf's timer at -F, for a command, -p PIDs or -a.")
     from stax_backend_macos.suspended_command import resume, spawn_suspended
 
     command_pid = spawn_suspended(request.command) if request.command else None
@@ -98,6 +102,7 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
 
         source = StaxdTrace(wire)
     exit_status: list[int] = []
+    stopped = False
 
     def done() -> bool:
         if command_pid is None or exit_status:
@@ -112,11 +117,14 @@ def record(request: RecordRequest, sink: EventSink, progress: Callable[[CaptureP
                               started=(lambda: resume(command_pid)) if command_pid else (lambda: None))
     finally:
         if command_pid is not None and not exit_status:
+            stopped = True
             try:
                 os.kill(command_pid, signal.SIGKILL)  # a stopped child ignores SIGTERM until resumed
                 exit_status.append(os.waitpid(command_pid, 0)[1])
             except (ProcessLookupError, ChildProcessError):
                 pass
     if exit_status:
-        summary.target_exit_code = os.waitstatus_to_exitcode(exit_status[0])
+        summary.target_exit_code = target_exit.exit_code(exit_status[0])
+        summary.target_signal = target_exit.killed_by(exit_status[0])
+    summary.target_stopped = stopped
     return summary

@@ -132,8 +132,12 @@ def new_attr(type_: int, config: int, flags: Iterable[str] = (), **fields: int) 
 
 
 def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit: bool,
-                  wakeup_bytes: int, max_stack: int = 0, identifier: bool = False) -> Any:
-    """The cpu-clock sampling event stax records with (one per CPU).
+                  wakeup_bytes: int, max_stack: int = 0, identifier: bool = False,
+                  event: tuple[int, int] = (PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK),
+                  period: int | None = None) -> Any:
+    """The sampling event stax records with (one per CPU): cpu-clock unless ``event`` gives
+    another ``(type, config)`` (``-e``); with ``period`` one sample every ``period`` events
+    (``-c``) instead of ``frequency`` samples a second.
 
     A software hrtimer event (PERF_COUNT_SW_CPU_CLOCK) works without a PMU, e.g. in VMs;
     with ``freq`` the kernel turns ``sample_freq`` into a fixed period of 1e9/freq ns,
@@ -143,8 +147,10 @@ def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit
     ``identifier`` adds PERF_SAMPLE_IDENTIFIER, needed when other events share the ring
     (see :func:`context_switch_attr`).
     """
-    flags = ["freq", "sample_id_all", "use_clockid", "mmap", "mmap2", "build_id", "comm",
+    flags = ["sample_id_all", "use_clockid", "mmap", "mmap2", "build_id", "comm",
              "comm_exec", "task", "watermark", "exclude_hv"]
+    if period is None:
+        flags.append("freq")
     if not kernel:
         # paranoid >= 2 without CAP_PERFMON: perf_event_open(2) fails with EACCES unless
         # the event excludes kernel mode (and then kernel callchains too).
@@ -154,8 +160,9 @@ def sampling_attr(frequency: int, *, kernel: bool, enable_on_exec: bool, inherit
     if inherit:
         flags.append("inherit")
     return new_attr(
-        PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, flags,
-        sample_freq=frequency, sample_type=SAMPLE_TYPE | (PERF_SAMPLE_IDENTIFIER if identifier else 0),
+        *event, flags,
+        sample_freq=frequency if period is None else period,
+        sample_type=SAMPLE_TYPE | (PERF_SAMPLE_IDENTIFIER if identifier else 0),
         wakeup_watermark=wakeup_bytes, clockid=time.CLOCK_MONOTONIC, sample_max_stack=max_stack,
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 from stax_binfmt import perf_event_attr as pea
 from stax_binfmt.perf_counters import CounterSpec, counter_attr
 from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
+from stax_binfmt.perf_event_names import EventChoice
 
 STARTS = ("disabled", "enabled", "on_exec")
 """``disabled``: the opener enables them with an ioctl (once its rings are mapped);
@@ -42,13 +43,19 @@ def no_kernel_addresses(attr: Any) -> None:
 
 
 def sampling(frequency: int, *, kernel: bool, inherit: bool, start: str, wakeup_bytes: int,
-             dwarf: DwarfSampling | None = None, identifier: bool = False) -> Any:
-    """The cpu-clock sampling event, with the DWARF call-graph dump when ``dwarf`` is given.
+             dwarf: DwarfSampling | None = None, identifier: bool = False,
+             event: EventChoice | None = None, period: int | None = None) -> Any:
+    """The sampling event (cpu-clock, or ``event`` from ``-e``), with the DWARF call-graph dump
+    when ``dwarf`` is given; ``period`` (``-c``) samples every that many events instead of
+    ``frequency`` times a second.
 
     ``identifier`` (PERF_SAMPLE_IDENTIFIER) is for a ring shared with the off-CPU events.
     """
+    kind = (event.type, event.config) if event is not None else (pea.PERF_TYPE_SOFTWARE,
+                                                                pea.PERF_COUNT_SW_CPU_CLOCK)
     attr = pea.sampling_attr(frequency, kernel=kernel, enable_on_exec=start == "on_exec",
-                             inherit=inherit, wakeup_bytes=wakeup_bytes, identifier=identifier)
+                             inherit=inherit, wakeup_bytes=wakeup_bytes, identifier=identifier,
+                             event=kind, period=period)
     apply_start(attr, start)
     if dwarf is not None:
         dwarf.apply(attr)

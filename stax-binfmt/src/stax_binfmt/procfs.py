@@ -40,3 +40,35 @@ def read_int(path: str, default: int) -> int:
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return default
+
+
+PF_KTHREAD = 0x00200000
+"""``task_struct.flags`` bit of a kernel thread (include/linux/sched.h), field 9 of /proc/PID/stat."""
+
+
+def kernel_thread_name(pid: int) -> str | None:
+    """The name of ``pid`` if it is a kernel thread (it has no user space), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    name_end = text.rfind(")")  # the name itself may hold spaces and parentheses
+    fields = text[name_end + 2:].split()
+    try:
+        flags = int(fields[6])  # after the name: state ppid pgrp session tty_nr tpgid flags
+    except (IndexError, ValueError):
+        return None
+    return text[text.find("(") + 1:name_end] if flags & PF_KTHREAD else None
+
+
+def thread_group(tid: int) -> int | None:
+    """The process (thread group id) thread ``tid`` belongs to, from /proc/TID/status; None if gone."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -42,10 +42,18 @@ class RecordRequest:
     kernel_stacks: bool = True
     off_cpu: bool = False
     counters: bool = False
+    event: str = "cpu-clock"
+    """What a sample counts, in perf's spelling (``-e``): cpu-clock, page-faults, sched:sched_switch, ..."""
+    period: int | None = None
+    """One sample every ``period`` events (``-c``); None: ``frequency`` samples a second."""
+    threads: tuple[int, ...] = ()
+    """``-t``: only these threads (of the processes in ``pids``, filled in by the backend)."""
 
     def target_description(self) -> str:
         if self.command:
-            return " ".join(self.command)
+            return " ".join(self.command) + (" (system-wide)" if self.system_wide else "")
+        if self.threads:
+            return "tid " + ",".join(str(t) for t in self.threads)
         if self.pids:
             return "pid " + ",".join(str(p) for p in self.pids)
         return "system-wide"
@@ -72,6 +80,12 @@ class CaptureSummary:
     lost_records: int = 0
     throttled: int = 0
     target_exit_code: int | None = None
+    """The command's exit status as a shell reports it (128 + N when signal N killed it);
+    None for -p / -a (:mod:`stax.target_exit`)."""
+    target_signal: int | None = None
+    """The signal that killed the command, None if it exited (or for -p / -a)."""
+    target_stopped: bool = False
+    """True when the capture ended the command itself (--duration, Ctrl-C or SIGTERM to stax)."""
     notes: list[str] = attrs.field(factory=list)
     metadata: dict[str, object] = attrs.field(factory=dict)
     duration_s: float | None = None

@@ -39,7 +39,8 @@ class ImageKind(enum.StrEnum):
 class Sample:
     """One on-CPU sample: the thread was running ``stack`` when the timer fired.
 
-    ``weight`` is the sampling period in nanoseconds of CPU time the sample stands for.
+    ``weight`` is the sampling period: nanoseconds of CPU time the sample stands for, or a
+    number of events when ``stax record -e`` sampled another event (page faults, switches).
     """
 
     time: int

@@ -111,7 +111,9 @@ class StaxPlugins:
         for backend in backends:
             if backend.os_name == sys.platform:
                 return backend
-        hint = "pip install 'stax[linux]'" if sys.platform == "linux" else "pip install 'stax[macos]'"
+        from stax.install_hint import backend_distribution, install_from_clone
+
+        hint = install_from_clone(backend_distribution(sys.platform))
         raise StaxError(f"No stax capture backend for {sys.platform} is installed; run {hint}.")
 
     def privileged_broker(self, platform: str = sys.platform) -> PrivilegedBroker | None:

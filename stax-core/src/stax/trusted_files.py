@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from stax.errors import StaxError
+from stax.old_outputs import KeptOutput, check_recording_output, check_view_output, keep_old
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 MAX_LINKS = 40
@@ -211,11 +212,13 @@ def _resolve_output(path: Path, stop_at_fd: bool = False) -> tuple[Path, os.stat
     raise UnsafeOutputError(f"{path} is a chain of over {MAX_LINKS} symbolic links; choose another -o path.")
 
 
-def recording_output(path: Path) -> Path:
-    """Make ``path`` ready for a new recording; return the real path SQLite should create.
+def recording_output(path: Path, force: bool = False) -> tuple[Path, KeptOutput | None]:
+    """Make ``path`` ready for a new recording; return the real path SQLite should create, and
+    where the previous file was kept (``NAME.old``; settle or restore it when done).
 
-    A recording is a SQLite file, so it can only be a regular file: an old regular file
-    (with its ``-wal``/``-shm``/``-journal`` companions) is removed and an empty one
+    A recording is a SQLite file, so it can only be a regular file: an old recording
+    (with its ``-wal``/``-shm``/``-journal`` companions) is kept as ``NAME.old``
+    (:mod:`stax.old_outputs`; another kind of file only with ``force``) and an empty file
     created in its place (``O_EXCL|O_NOFOLLOW``); anything else is refused with one sentence.
     """
     final, st = _resolve_output(path)
@@ -239,14 +242,17 @@ def recording_output(path: Path) -> Path:
                 f"{companion} is {kind_of(cst.st_mode)} where SQLite keeps the recording's"
                 f" {companion.name.rsplit('-', 1)[1]} file; remove it or choose another -o path."
             )
+    if st is not None:
+        check_recording_output(final, path, force)
     try:
-        for old in ([final] if st is not None else []) + companions:
+        kept = keep_old(final) if st is not None else None
+        for old in companions:  # left by a recording whose main file is gone
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(old)
         os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
     except OSError as exc:
         raise _cannot("create", path, exc) from None
-    return final
+    return final, kept
 
 
 @contextlib.contextmanager
@@ -254,7 +260,8 @@ def text_output(path: Path) -> Iterator[IO[str]]:
     """Write a view's output to ``path``: a regular file is written whole, or not at all.
 
     New and regular files: a temporary file beside it (``O_EXCL|O_NOFOLLOW``, a random
-    name) renamed into place when done, so a failure leaves the old file.  A character
+    name) renamed into place when done, so a failure leaves the old file; an existing
+    one is kept as ``NAME.old`` (never a recording: :mod:`stax.old_outputs`).  A character
     device (``/dev/null``, a terminal) or a FIFO of ours is written through, as perf does,
     never replaced; ``/dev/stdout`` and ``/dev/fd/N`` write to that descriptor itself (so
     a shell's ``>>`` appends).  Others are refused with one sentence.
@@ -283,6 +290,8 @@ def text_output(path: Path) -> Iterator[IO[str]]:
         except OSError as exc:  # /dev/full says ENOSPC
             raise _cannot("write", path, exc) from None
         return
+    if st is not None:
+        check_view_output(final, path)
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
@@ -291,7 +300,10 @@ def text_output(path: Path) -> Iterator[IO[str]]:
     try:
         with open(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
+        kept = keep_old(final) if st is not None else None  # perf's habit: the previous one stays as NAME.old
         os.replace(tmp, final)
+        if kept is not None:
+            kept.settle()
     except OSError as exc:
         raise _cannot("write", path, exc) from None
     finally:

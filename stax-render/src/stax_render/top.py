@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, TypeVar
 
+from stax.recording.meta_keys import BACKEND_EVENT
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.json_output import write_json
@@ -84,7 +85,7 @@ def _write_text(profile: Profile, functions: list[FunctionTotal], threads: list[
     samples = profile.sample_count
     selected = "" if profile.filter.is_empty() else f" (selected by filter, of {profile.recorded_samples:,})"
     out.write(f"# {printable(profile.source)}\n")
-    out.write(f"# samples: {samples:,}{selected}   duration: {_duration_text(profile)}"
+    out.write(f"# {profile.samples_text()}: {samples:,}{selected}   duration: {_duration_text(profile)}"
               f"   lost: {profile.lost_total():,}\n")
     for note in profile.capability_notes():
         out.write(f"# note: {printable(note)}\n")
@@ -124,6 +125,7 @@ def _as_json(profile: Profile, functions: list[FunctionTotal],
     return {
         "recording": profile.source,
         "samples": profile.sample_count,
+        "event": profile.meta.get(BACKEND_EVENT.key, "cpu-clock"),
         "recorded_samples": profile.recorded_samples,
         "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
         "lost": profile.lost,

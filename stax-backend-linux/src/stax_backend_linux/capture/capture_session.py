@@ -34,15 +34,18 @@ from stax.event_columns import expand_columns
 from stax.recording import meta_keys as mk
 from stax_backend_linux.capture import proc_snapshot
 from stax_backend_linux.capture.capture_stage import CaptureStage
+from stax_backend_linux.capture.count_sampling import CountSamplingStage, kept_in_user_space
 from stax_backend_linux.capture.event_opener import KERNEL_FRAMES, EventOpener, StaxdTarget
 from stax_backend_linux.capture.ring_buffer import PAGE_SIZE, RingBuffer
 from stax_backend_linux.capture.ring_drainer import RingDrainer
+from stax_backend_linux.capture.sampling_event import IN_PROCESS_FIX, is_default_sampling, sampling_event
 from stax_backend_linux.capture.targets import (
     CommandTarget,
     PerCpuEvents,
     check_pids,
     open_system_wide,
     open_task_events,
+    thread_pids,
     threads_of,
 )
 from stax_backend_linux.counters.counter_stage import CounterStage
@@ -54,7 +57,8 @@ from stax_backend_linux.host_capabilities import PARANOID_FIX, SYSTEM_WIDE_FIX, 
 from stax_backend_linux.off_cpu.off_cpu_stage import OffCpuStage
 from stax_binfmt import perf_event_sets
 from stax_binfmt.perf_event_ffi import PerfEventError, disable
-from stax_binfmt.procfs import online_cpus, read_int
+from stax_binfmt.perf_event_names import CONTEXT_SWITCH_EVENTS
+from stax_binfmt.procfs import kernel_thread_name, online_cpus, read_int
 
 POLL_TICK_S = 0.1
 PROGRESS_INTERVAL_S = 0.25
@@ -79,10 +83,23 @@ class CaptureSession:
     """Runs one :class:`RecordRequest` to completion (see :meth:`run`)."""
 
     def __init__(self, request: RecordRequest, facts: HostFacts | None = None) -> None:
+        if request.threads:  # -t: the processes the threads belong to, for their maps and names
+            request = attrs.evolve(request, pids=thread_pids(request.threads))
+        facts = facts or probe_host()
+        event = sampling_event(request, facts)
+        off_cpu_note = None
+        if request.off_cpu and event.name in CONTEXT_SWITCH_EVENTS:
+            # both would be the kernel's switch-out event of the same tasks, and the sampler's
+            # samples do not arrive beside the off-CPU stage's (seen on 6.1): the samples win
+            request = attrs.evolve(request, off_cpu=False)
+            off_cpu_note = (f"Off-CPU time was not recorded: -e {event.name} samples the same switch-outs;"
+                            " record without -e for off-CPU time and wakeups.")
         self.request = request
-        self.facts = facts or probe_host()
+        self.facts = facts
+        self.event = event
         self.cpus = online_cpus()
         self.notes: list[str] = []
+        self.event_notes = [off_cpu_note] if off_cpu_note else []
         self.build_ids = proc_snapshot.BuildIdCache()
         self.decoder = RecordDecoder(self.build_ids, self.facts.max_stack, identifier=request.off_cpu)
         self.orderer = TimeOrderer()
@@ -104,7 +121,10 @@ class CaptureSession:
         self.compiled = compiled_stream.for_decoder(self.decoder, hybrid=dwarf is not None and dwarf.hybrid)
         """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does
         (no compiled decoder, or --call-graph dwarf)."""
+        # -c of a software event or tracepoint: the kernel samples every event, one in N is kept
+        self.kernel_period = 1 if kept_in_user_space(self.event, request.period) else request.period
         self.stages: list[CaptureStage] = [stage for stage in (
+            CountSamplingStage(request.period) if request.period != self.kernel_period else None,
             OffCpuStage() if request.off_cpu else None,  # private switch/waking records -> spans, wakeups
             CounterStage() if request.counters else None,  # follows thread creation; final reads at the end
             dwarf,  # holds samples and dumped off-CPU spans back: unwound after capture
@@ -123,7 +143,7 @@ class CaptureSession:
         """The request's limits that depend on this host; its flags were checked by ``stax record``."""
         req = self.request
         max_rate = read_int("/proc/sys/kernel/perf_event_max_sample_rate", 100000)
-        if req.frequency > max_rate:
+        if req.period is None and req.frequency > max_rate:
             raise UsageError(f"-F {req.frequency} is above kernel.perf_event_max_sample_rate ({max_rate}); "
                              f"use a lower -F.")
         if req.pids:
@@ -141,9 +161,11 @@ class CaptureSession:
 
         def make_attr() -> Any:
             return perf_event_sets.sampling(req.frequency, kernel=kernel, inherit=not req.system_wide,
-                                            start="on_exec" if req.command else "enabled",
+                                            start="on_exec" if req.command and not req.system_wide
+                                            else "enabled",
                                             wakeup_bytes=wakeup_bytes, identifier=req.off_cpu,
-                                            dwarf=self.dwarf_sampling)
+                                            dwarf=self.dwarf_sampling, event=self.event,
+                                            period=self.kernel_period)
 
         return self.open_shaped(make_attr)
 
@@ -154,7 +176,7 @@ class CaptureSession:
             return open_system_wide(make_attr, self.cpus)
         if self.command is not None:
             return open_task_events(make_attr, [self.command.pid], self.cpus)
-        return open_task_events(make_attr, threads_of(req.pids), self.cpus)
+        return open_task_events(make_attr, list(req.threads) or threads_of(req.pids), self.cpus)
 
     def _open_with_fallback(self, wakeup_bytes: int) -> PerCpuEvents:
         """Open with kernel frames if wanted and allowed; fall back to user-only on EACCES/EPERM."""
@@ -164,6 +186,18 @@ class CaptureSession:
         system_wide_denied = req.system_wide and not self.facts.system_wide_allowed
         # staxd is worth asking for kernel frames only if its policy grants them to this user.
         staxd_kernel = want_kernel and not kernel and self.opener.grants("kernel_stacks")
+        if not is_default_sampling(req):  # staxd grants cpu-clock sampling of whole processes only
+            if system_wide_denied or self.facts.sampling_errno:
+                raise CaptureError(f"-e, -c and -t are recorded with events stax opens itself, which"
+                                   f" kernel.perf_event_paranoid ({self.facts.paranoid}) does not allow"
+                                   f" here; {IN_PROCESS_FIX}.")
+            staxd_kernel = False
+            if self.event.kernel_only and not kernel:
+                why = ("--no-kernel leaves kernel mode out" if not want_kernel else
+                       f"kernel.perf_event_paranoid ({self.facts.paranoid}) keeps this user from it")
+                fix = "drop --no-kernel" if not want_kernel else IN_PROCESS_FIX
+                raise CaptureError(f"-e {req.event} happens in the kernel, so it is sampled only in kernel"
+                                   f" mode, and {why}; {fix}.")
         if staxd_kernel or system_wide_denied or self.facts.sampling_errno:
             dwarf = self.dwarf_sampling
             granted = self.opener.sampling(self.staxd_target(), frequency=req.frequency,
@@ -198,6 +232,8 @@ class CaptureSession:
 
     def staxd_target(self) -> StaxdTarget:
         """The target as staxd is asked for it: the held command, the -p pids, or every CPU."""
+        if self.request.system_wide:
+            return StaxdTarget(system_wide=True)
         if self.command is not None:
             return StaxdTarget(pids=(self.command.pid,), command=True)
         return StaxdTarget(pids=tuple(self.request.pids), system_wide=self.request.system_wide)
@@ -218,7 +254,7 @@ class CaptureSession:
         if err == errno.EMFILE:
             return CaptureError("Too many open files for one event per thread and CPU; raise the limit "
                                 "with 'ulimit -n' and try again.")
-        return CaptureError(f"Cannot open the cpu-clock sampling event ({os.strerror(err)}).")
+        return CaptureError(f"Cannot open the {req.event} sampling event ({os.strerror(err)}).")
 
     def _map_rings(self, events: PerCpuEvents) -> None:
         for fd in events.leaders:
@@ -374,6 +410,7 @@ class CaptureSession:
         if d.throttled:
             self.notes.append(f"The kernel throttled sampling {d.throttled} times "
                               f"(kernel.perf_event_max_sample_rate); try a lower -F.")
+        self.notes.extend(self.event_notes + self._kernel_thread_notes())
         for stage in self.stages:
             self.notes.extend(stage.notes())
         staxd_note = self.opener.note()
@@ -384,10 +421,31 @@ class CaptureSession:
             lost_records=lost,
             throttled=d.throttled,
             target_exit_code=self.command.exit_code if self.command is not None else None,
+            target_signal=self.command.killed_by if self.command is not None else None,
+            target_stopped=self.command.stopped if self.command is not None else False,
             notes=self.notes,
             metadata=self._metadata(post_capture),
             duration_s=captured,
         )
+
+    def _kernel_thread_notes(self) -> list[str]:
+        """Why a -p kernel thread gave few or no samples: it has no user space (kthreadd, kworkers)."""
+        notes = []
+        for pid in self.request.pids:
+            name = kernel_thread_name(pid)
+            if name is None:
+                continue
+            what = f"pid {pid} ({name}) is a kernel thread: it has no user space, so"
+            if self.kernel:
+                ran = "" if self.decoder.samples else " (it did not run while recording)"
+                notes.append(f"{what} it is sampled only in the kernel and only while it runs{ran};"
+                             " to see the kernel's work for a program, record that program (its kernel"
+                             " frames are included) or the whole system with -a.")
+            else:
+                notes.append(f"{what} with kernel frames not recorded (--no-kernel, or not permitted)"
+                             " nothing of it can be sampled; record it as root without --no-kernel,"
+                             " or the whole system with -a.")
+        return notes
 
     def _metadata(self, post_capture: float) -> dict[str, object]:
         """What only the backend knows, for the meta table (stored as ``backend.<field>``).
@@ -397,8 +455,7 @@ class CaptureSession:
         """
         req, d = self.request, self.decoder
         metadata: dict[str, object] = {
-            mk.BACKEND_EVENT.field: "cpu-clock",
-            mk.BACKEND_SAMPLE_PERIOD_NS.field: 1_000_000_000 // req.frequency,
+            mk.BACKEND_EVENT.field: req.event,
             mk.BACKEND_KERNEL_STACKS.field: self.kernel,
             mk.BACKEND_CPUS.field: len(self.cpus),
             mk.BACKEND_PERF_EVENT_PARANOID.field: self.facts.paranoid,
@@ -411,6 +468,12 @@ class CaptureSession:
             mk.BACKEND_EVENT_SETS.field: dict(self.opener.modes),
             mk.BACKEND_OFF_CPU.field: req.off_cpu,  # the off-CPU stage fails the capture if it cannot open
         }
+        if self.event.is_time:  # what one sample stands for: CPU time, or a number of events (-c)
+            metadata[mk.BACKEND_SAMPLE_PERIOD_NS.field] = req.period or 1_000_000_000 // req.frequency
+        elif req.period is not None:
+            metadata[mk.BACKEND_SAMPLE_PERIOD.field] = req.period
+        if req.threads:
+            metadata[mk.BACKEND_TARGET_TIDS.field] = list(req.threads)
         if self.command is not None:
             metadata[mk.BACKEND_TARGET_PID.field] = self.command.pid
         if req.pids:

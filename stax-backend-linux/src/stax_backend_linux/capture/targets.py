@@ -26,9 +26,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from stax import target_exit
 from stax.errors import CaptureError, UsageError
 from stax_binfmt.perf_event_ffi import PerfEventError, perf_event_open, set_output
-from stax_binfmt.procfs import thread_ids
+from stax_binfmt.procfs import thread_group, thread_ids
 
 AttrFactory = Callable[[], Any]
 
@@ -112,6 +113,25 @@ def check_pids(pids: Sequence[int]) -> None:
                              f"and try again.")
 
 
+def thread_pids(tids: Sequence[int]) -> tuple[int, ...]:
+    """The processes ``-t`` threads belong to; UsageError for a thread that does not exist."""
+    pids = []
+    for tid in tids:
+        pid = thread_group(tid)
+        if pid is None:
+            raise UsageError(f"No thread with id {tid} exists; check the id (for example with ps -eLf)"
+                             " and try again.")
+        pids.append(pid)
+    return tuple(dict.fromkeys(pids))
+
+
+def target_threads(pids: Sequence[int], tids: Sequence[int]) -> list[tuple[int, int]]:
+    """(pid, tid) of every thread to record: the ``-t`` threads, else every thread of the pids."""
+    if tids:
+        return [(thread_group(tid) or tid, tid) for tid in tids]
+    return [(pid, tid) for pid in pids for tid in threads_of([pid])]
+
+
 def threads_of(pids: Sequence[int]) -> list[int]:
     """Every thread of every pid (a pid that vanished contributes nothing)."""
     tids: list[int] = []
@@ -155,6 +175,8 @@ class CommandTarget:
         self.pid = 0
         self.pidfd = -1
         self.exit_status: int | None = None
+        self.stopped = False
+        """True once :meth:`terminate` had to end the command (it had not exited on its own)."""
         self._go_w = -1
         self._err_r = -1
 
@@ -247,6 +269,7 @@ class CommandTarget:
         """SIGTERM the child, SIGKILL it after ``grace`` seconds, and reap it."""
         if self.poll_exited():
             return
+        self.stopped = True
         try:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -261,11 +284,12 @@ class CommandTarget:
     @property
     def exit_code(self) -> int | None:
         """The shell's convention: the exit status, or 128 + N if killed by signal N."""
-        if self.exit_status is None:
-            return None
-        if os.WIFSIGNALED(self.exit_status):
-            return 128 + os.WTERMSIG(self.exit_status)
-        return os.waitstatus_to_exitcode(self.exit_status)
+        return None if self.exit_status is None else target_exit.exit_code(self.exit_status)
+
+    @property
+    def killed_by(self) -> int | None:
+        """The signal that killed the command, or None."""
+        return None if self.exit_status is None else target_exit.killed_by(self.exit_status)
 
     def close(self) -> None:
         """Abandon: if the child never ran or still runs, kill and reap it; close our fds."""

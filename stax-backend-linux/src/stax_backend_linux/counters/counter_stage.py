@@ -17,7 +17,7 @@ from stax.events import Event
 from stax.recording import meta_keys as mk
 from stax_backend_linux.capture.capture_stage import CaptureStage
 from stax_backend_linux.capture.event_opener import open_counter_groups
-from stax_backend_linux.capture.targets import threads_of
+from stax_backend_linux.capture.targets import target_threads
 from stax_backend_linux.counters.capture import CounterCapture
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class CounterStage(CaptureStage):
         if session.command is not None:
             threads = [(session.command.pid, session.command.pid)]
         else:
-            threads = [(pid, tid) for pid in req.pids for tid in threads_of([pid])]
+            threads = target_threads(req.pids, req.threads)
         groups, note = open_counter_groups(session.opener, session.staxd_target(), session.facts,
                                            threads=threads, identifier=req.off_cpu, kernel=req.kernel_stacks)
         if note:

@@ -19,7 +19,7 @@ from stax.events import Event
 from stax.recording import meta_keys as mk
 from stax_backend_linux.capture.capture_stage import CaptureStage
 from stax_backend_linux.capture.event_opener import OffCpuStaxd
-from stax_backend_linux.capture.targets import threads_of
+from stax_backend_linux.capture.targets import target_threads
 from stax_backend_linux.off_cpu.events import OffCpuSetup, open_off_cpu
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
@@ -52,7 +52,8 @@ class OffCpuStage(CaptureStage):
         wakeup_bytes = session.wakeup_bytes
         try:
             setup = open_off_cpu(session.open_shaped, session.cpus, session.facts,
-                                 enable_on_exec=bool(req.command), inherit=not req.system_wide,
+                                 enable_on_exec=bool(req.command) and not req.system_wide,
+                                 inherit=not req.system_wide,
                                  wakeup_bytes=wakeup_bytes, dwarf=session.dwarf_sampling,
                                  staxd=OffCpuStaxd(session.opener, session.staxd_target(), wakeup_bytes,
                                                    kernel=req.kernel_stacks, dwarf=session.dwarf_sampling))
@@ -95,7 +96,7 @@ class OffCpuStage(CaptureStage):
         """(pid, tid) of the threads known before any record arrives: the command, or -p's threads."""
         if session.command is not None:
             return [(session.command.pid, session.command.pid)]
-        return [(pid, tid) for pid in session.request.pids for tid in threads_of([pid])]
+        return target_threads(session.request.pids, session.request.threads)
 
     def start(self) -> None:
         if self.setup is not None:

@@ -350,6 +350,16 @@ class Profile:
         out.reverse()
         return out
 
+    def samples_text(self) -> str:
+        """What the samples count, for a view's header: ``samples`` (of cpu-clock), or e.g.
+        ``page-faults samples (one per 10 events)`` for a recording made with ``-e`` / ``-c``."""
+        event = self.meta.get(mk.BACKEND_EVENT.key)
+        if not isinstance(event, str) or event == "cpu-clock":
+            return "samples"
+        period = self.meta.get(mk.BACKEND_SAMPLE_PERIOD.key)
+        per = f" (one per {period:,} events)" if isinstance(period, int) and period > 1 else ""
+        return f"{event} samples{per}"
+
     def capability_notes(self) -> list[str]:
         """Plain sentences about what this recording could not capture, and why.
 

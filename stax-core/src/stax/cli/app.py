@@ -76,6 +76,30 @@ def build_app() -> cyclopts.App:
     return app
 
 
+def usage_sentence(exc: cyclopts.CycloptsError, argv: list[str], commands: list[str]) -> str:
+    """One sentence for a command line cyclopts could not parse, naming the token and where to look.
+
+    cyclopts' own texts ("Unused Tokens: ['b']", a list of eight commands) read as a
+    program's internals; these say what was wrong in the user's words.
+    """
+    tokens = [str(t) for t in (exc.unused_tokens or [])]
+    if isinstance(exc, cyclopts.UnknownCommandError) and tokens:
+        import difflib
+
+        close = difflib.get_close_matches(tokens[0], commands, n=1, cutoff=0.6)
+        guess = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown command '{tokens[0]}'{guess}; run `stax --help` to see the commands."
+    command = argv[0] if argv and not argv[0].startswith("-") else ""  # (an unknown one failed above)
+    where = f"`stax {command} --help`" if command else "`stax --help`"
+    if isinstance(exc, cyclopts.UnusedCliTokensError) and tokens:
+        quoted = ", ".join(f"'{t}'" for t in tokens)
+        what = "argument" if len(tokens) == 1 else "arguments"
+        name = f"stax {command}" if command else "stax"
+        return f"unexpected {what} {quoted} to `{name}`; run {where} to see what it takes."
+    message = " ".join(str(exc).split())
+    return f"{message} (see {where})"
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (tests call this)."""
     app = build_app()
@@ -87,9 +111,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(argv, result_action="return_value", exit_on_error=False, print_error=False)
     except cyclopts.CycloptsError as exc:
-        message = printable(" ".join(str(exc).split()))
-        command = printable(argv[0]) if argv else ""
-        print(f"stax: {message} (see `stax {command} --help`)", file=sys.stderr)
+        print(f"stax: {printable(usage_sentence(exc, argv, list(BUILTIN_COMMANDS)))}", file=sys.stderr)
         return 2
     except StaxError as exc:
         print(f"stax: {printable(str(exc))}", file=sys.stderr)

@@ -19,6 +19,7 @@ from cyclopts import Parameter
 
 from stax.capabilities import CapabilityRow, CapabilityStatus, HostCheck
 from stax.cli.setup_command import find_broker
+from stax.install_hint import install_from_clone
 from stax.plugin_manager import get_plugins
 
 _HEADERS = ("CAPABILITY", "STATUS")
@@ -32,7 +33,7 @@ def _table(platform: str) -> tuple[str, list[dict[str, str]]]:
         return backend.name, [row.to_json() for row in broker.doctor_table(rows)]
     table: list[CapabilityRow | HostCheck] = [*rows, HostCheck(
         "staxd installed", CapabilityStatus.UNAVAILABLE, "the staxd support for this OS is not installed",
-        "pip install 'stax[linux]'" if platform == "linux" else "pip install 'stax[macos]'")]
+        install_from_clone("staxd-linux" if platform == "linux" else "staxd-macos"))]
     return backend.name, [row.to_json() for row in table]
 
 

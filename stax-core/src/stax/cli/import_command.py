@@ -55,6 +55,7 @@ def import_trace(
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+    force: Annotated[bool, Parameter(name=["--force"], negative="")] = False,
 ) -> int:
     """Import a trace recorded by another tool into a .stax recording.
 
@@ -70,13 +71,17 @@ def import_trace(
     file
         The trace file to import.
     output
-        The recording to write (default: the trace's name with .stax, in this directory).
+        The recording to write (default: the trace's name with .stax, in this directory); an
+        existing recording there is kept as NAME.old, and a file that is not a recording is
+        never replaced without --force.
     no_symbolicate
         Skip naming frames at the end (names stay as image+offset).
     no_debuginfod
         Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No summary.
+    force
+        Write the recording even where a file that is not a recording stands (it is kept as NAME.old).
     """
     from stax.plugin_manager import get_plugins
     from stax.recording.writer import RecordingBuilder
@@ -86,7 +91,7 @@ def import_trace(
     target = output if output is not None else Path(file.name).with_suffix(".stax")
     if target.resolve() == file.resolve():
         raise UsageError(f"The recording would overwrite {file}; give another path with -o.")
-    builder = RecordingBuilder(target, plugins)
+    builder = RecordingBuilder(target, plugins, force=force)
     try:
         summary = importer.import_file(file, builder)
     except StaxError:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
+from stax import target_exit
 from stax.contracts import CaptureBackend, CaptureProgress, CaptureSummary, RecordRequest
 from stax.errors import StaxError, UsageError
 from stax.recording import meta_keys as mk
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
     import cyclopts
 
 # options of `stax record` that take a value: used to find where the command starts
-VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph"}
+VALUE_OPTIONS = {"-o", "--output", "-F", "--freq", "-p", "--pid", "-d", "--duration", "--call-graph",
+                 "-e", "--event", "-c", "--count", "-t", "--tid"}
+FREQUENCY_EVENTS = ("cpu-clock", "task-clock", "cycles", "cpu-cycles", "instructions")
+"""Events ``-F`` can sample by (clocks, and the PMU's counters as perf does); others take ``-c``."""
+DEFAULT_FREQUENCY = 999
 
 
 def split_command(argv: list[str]) -> list[str]:
@@ -48,17 +53,17 @@ def split_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def _parse_pids(text: str) -> tuple[int, ...]:
+def _parse_pids(text: str, flag: str = "-p", what: str = "process id") -> tuple[int, ...]:
     pids: list[int] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         if not part.isdigit() or int(part) <= 0:
-            raise UsageError(f"'{part}' is not a process id; give -p a comma-separated list of pids.")
+            raise UsageError(f"'{part}' is not a {what}; give {flag} a comma-separated list of {what}s.")
         pids.append(int(part))
     if not pids:
-        raise UsageError("-p needs at least one process id, e.g. -p 1234 or -p 1234,5678.")
+        raise UsageError(f"{flag} needs at least one {what}, e.g. {flag} 1234 or {flag} 1234,5678.")
     return tuple(pids)
 
 
@@ -106,17 +111,22 @@ class _StatusLine:
 def record(
     *command: str,
     output: Annotated[Path, Parameter(name=["-o", "--output"])] = Path("stax.stax"),
-    freq: Annotated[int, Parameter(name=["-F", "--freq"])] = 999,
+    freq: Annotated[int | None, Parameter(name=["-F", "--freq"])] = None,
+    event: Annotated[str, Parameter(name=["-e", "--event"])] = "cpu-clock",
+    count: Annotated[int | None, Parameter(name=["-c", "--count"])] = None,
     pid: Annotated[str | None, Parameter(name=["-p", "--pid"])] = None,
+    tid: Annotated[str | None, Parameter(name=["-t", "--tid"])] = None,
     all_cpus: Annotated[bool, Parameter(name=["-a", "--all-cpus"], negative="")] = False,
     duration: Annotated[float | None, Parameter(name=["-d", "--duration"])] = None,
     call_graph: Annotated[str, Parameter(name=["--call-graph"])] = "fp",
+    g: Annotated[bool, Parameter(name=["-g"], negative="")] = False,
     no_kernel: Annotated[bool, Parameter(name=["--no-kernel"], negative="")] = False,
     off_cpu: Annotated[bool, Parameter(name=["--off-cpu"], negative="--no-off-cpu")] = True,
     counters: Annotated[bool, Parameter(name=["--counters"], negative="")] = False,
     no_symbolicate: Annotated[bool, Parameter(name=["--no-symbolicate"], negative="")] = False,
     no_debuginfod: Annotated[bool, Parameter(name=["--no-debuginfod"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["-q", "--quiet"], negative="")] = False,
+    force: Annotated[bool, Parameter(name=["--force"], negative="")] = False,
     serve: Annotated[bool, Parameter(name=["--serve"], negative="")] = False,
 ) -> int:
     """Record a CPU profile of a command, running processes, or the whole system.
@@ -124,18 +134,34 @@ def record(
     Examples: ``stax record -- ./my-program --its-flag``, ``stax record -p 1234 --duration 10``,
     ``stax record -a -F 99 -d 5 -o system.stax``.
 
+    Exit status: the command's own, as perf record (128 + N when signal N killed it, and the
+    summary names the signal); 0 when stax ended the command itself (--duration, Ctrl-C) or
+    recorded -p / -a; stax's own failures exit 1 (2 for a wrong command line).
+
     Parameters
     ----------
     command
-        The program to run and profile, with its arguments (put them after ``--``).
+        The program to run and profile, with its arguments (put them after ``--``).  stax
+        then exits with its exit status (128 + N if signal N killed it); stax's own errors
+        exit 1, or 2 for a wrong command line.
     output
-        The recording file to write.
+        The recording file to write; an existing recording there is kept as NAME.old (perf's
+        habit), and a file that is not a recording is never replaced without --force.
     freq
-        Samples per second per CPU.
+        Samples per second per CPU (default 999) of cpu-clock, task-clock, cycles or instructions.
+    event
+        What a sample counts, in perf's names: cpu-clock (the default), task-clock, page-faults,
+        context-switches, cpu-migrations, minor-faults, major-faults, a tracepoint such as
+        sched:sched_switch; cycles or instructions with a hardware PMU.
+    count
+        One sample every this many events (perf's -c; for cpu-clock and task-clock, ns).  The
+        default for events other than clocks and PMU counters is every event.
     pid
         Attach to these running processes (comma-separated), including all their threads.
+    tid
+        Attach to these threads only (comma-separated thread ids).
     all_cpus
-        Record every process on every CPU (system-wide).
+        Record every process on every CPU (system-wide); with a command, for as long as it runs.
     duration
         Stop after this many seconds (the profiled command is then terminated).
     call_graph
@@ -143,6 +169,8 @@ def record(
         leaf frames that keep none, like libc's memset or read, unwound from a SIZE-byte
         stack copy, 512 by default), ``fp-only`` (frame pointers alone) or ``dwarf[,SIZE]``
         (every user frame from its CFI, over an 8192-byte copy by default).
+    g
+        Record call graphs, as perf's -g: the default unwinding (stax always records stacks).
     no_kernel
         Do not record kernel frames.
     off_cpu
@@ -157,6 +185,8 @@ def record(
         Do not download debug info from the servers in DEBUGINFOD_URLS.
     quiet
         No status line and no summary.
+    force
+        Write the recording even where a file that is not a recording stands (it is kept as NAME.old).
     serve
         Then open the recording in the browser (``stax serve``, from the stax-web plugin).
     """
@@ -165,7 +195,7 @@ def record(
     from stax.recording.writer import RecordingBuilder
 
     request = _request(command, pid, all_cpus, duration, freq, call_graph, no_kernel=no_kernel,
-                       off_cpu=off_cpu, counters=counters)
+                       off_cpu=off_cpu, counters=counters, event=event, count=count, tid=tid)
     serve_app = _serve_command() if serve else None  # before recording: a missing plugin says so now
     plugins = get_plugins()
     backend = plugins.backend_for_this_os()
@@ -179,7 +209,7 @@ def record(
 
     previous = signal.signal(signal.SIGINT, on_stop_signal)
     previous_term = signal.signal(signal.SIGTERM, on_stop_signal)
-    builder = RecordingBuilder(output, plugins)
+    builder = RecordingBuilder(output, plugins, force=force)
     status = _StatusLine(request.target_description()) if not quiet else None
     started = time.monotonic()
     try:
@@ -223,13 +253,32 @@ def record(
         shown = printable(str(output))
         print(
             f"stax: recorded {builder.sample_count:,} samples in {elapsed:.2f} s{lost}{throttled}"
-            f"{stopped}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
+            f"{stopped}{_fate_text(summary)}; wrote {shown} ({size / 1e6:.2f} MB). Next: stax top {shown}",
             file=sys.stderr,
         )
     if serve_app is not None:
         return serve_app(["serve", str(output)], result_action="return_value", exit_on_error=False,
                          print_error=False)
-    return 0
+    return _exit_status(request, summary, stop_signal)
+
+
+def _exit_status(request: RecordRequest, summary: CaptureSummary, stop_signal: int | None) -> int:
+    """The command's own exit status (128 + N if signal N killed it), as perf record exits; 0 when
+    there is no command or stax ended it itself (--duration, Ctrl-C, SIGTERM to stax).  stax's own
+    failures never get here: they raise and exit 1 (2 for a wrong command line)."""
+    if not request.command or summary.target_stopped or stop_signal is not None:
+        return 0
+    return summary.target_exit_code or 0
+
+
+def _fate_text(summary: CaptureSummary) -> str:
+    """How the command ended when it did not end well: "; the command was killed by SIGSEGV ..."."""
+    if summary.target_signal is not None and not summary.target_stopped:
+        return (f"; the command was killed by {target_exit.signal_name(summary.target_signal)}"
+                f" (exit status {summary.target_exit_code})")
+    if summary.target_exit_code and not summary.target_stopped:
+        return f"; the command exited with status {summary.target_exit_code}"
+    return ""
 
 
 def _serve_command() -> cyclopts.App:
@@ -239,20 +288,34 @@ def _serve_command() -> cyclopts.App:
 
     app = build_app()
     if "serve" not in app:
+        from stax.install_hint import install_from_clone
+
         raise UsageError("--serve opens the recording in the browser through the stax-web plugin,"
-                         " which is not installed; install it (pip install stax-web) or leave out --serve.")
+                         f" which is not installed; install it ({install_from_clone('stax-web')}) or leave"
+                         " out --serve.")
     return app
 
 
-def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None, freq: int,
-             call_graph: str, *, no_kernel: bool, off_cpu: bool, counters: bool) -> RecordRequest:
+def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration: float | None,
+             freq: int | None, call_graph: str, *, no_kernel: bool, off_cpu: bool, counters: bool,
+             event: str = "cpu-clock", count: int | None = None, tid: str | None = None) -> RecordRequest:
     """The request the flags make, checked here once: backends check only what their host allows
-    (the kernel's maximum rate, whether the pids exist)."""
-    targets = sum(bool(x) for x in (command, pid, all_cpus))
+    (the kernel's maximum rate, whether the pids exist, which events it has)."""
+    targets = sum(bool(x) for x in (command, pid, tid, all_cpus))
     if targets == 0:
-        raise UsageError("Nothing to record; give a command after --, -p PID, or -a.")
-    if targets > 1:
-        raise UsageError("Give only one target: a command, -p PID, or -a.")
+        raise UsageError("Nothing to record; give a command after --, -p PID, -t TID, or -a.")
+    if targets > 1 and not (targets == 2 and command and all_cpus):  # -a -- CMD: perf's system-wide run
+        raise UsageError("Give only one target: a command, -p PID, -t TID, or -a (or -a with a command).")
+    if freq is not None and count is not None:
+        raise UsageError("Give -F (samples per second) or -c (one sample every N events), not both.")
+    if freq is not None and event not in FREQUENCY_EVENTS:
+        raise UsageError(f"-F samples cpu-clock, task-clock, cycles or instructions by time; -e {event}"
+                         " is sampled by count: give -c N (one sample every N events; the default is"
+                         " every event).")
+    if count is not None and count <= 0:
+        raise UsageError(f"-c {count} must be a positive number of events.")
+    period = count if count is not None or event in FREQUENCY_EVENTS else 1
+    freq = DEFAULT_FREQUENCY if freq is None else freq
     if not 1 <= freq <= 100_000:
         raise UsageError(f"-F {freq} is out of range; use a frequency from 1 to 100000 Hz.")
     if duration is not None and duration <= 0:
@@ -261,6 +324,9 @@ def _request(command: tuple[str, ...], pid: str | None, all_cpus: bool, duration
     return RecordRequest(
         command=tuple(command),
         pids=_parse_pids(pid) if pid else (),
+        threads=_parse_pids(tid, "-t", "thread id") if tid else (),
+        event=event,
+        period=period,
         system_wide=all_cpus,
         duration=duration,
         frequency=freq,
@@ -284,7 +350,7 @@ def _recording_meta(request: RecordRequest, backend: CaptureBackend, summary: Ca
         mk.OS: sys.platform,
         mk.KERNEL: uname.release,
         mk.BACKEND: backend.name,
-        mk.FREQUENCY: request.frequency,
+        mk.FREQUENCY: request.frequency if request.period is None else None,
         mk.CALL_GRAPH: request.call_graph,
         mk.DURATION_S: round(elapsed, 6),
         mk.LOST_RECORDS: summary.lost_records,
@@ -298,12 +364,7 @@ def _recording_meta(request: RecordRequest, backend: CaptureBackend, summary: Ca
 
 def _signal_text(signum: int) -> str:
     """``Ctrl-C`` for SIGINT (what a terminal sends), the signal's name otherwise (``SIGTERM``)."""
-    if signum == signal.SIGINT:
-        return "Ctrl-C"
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+    return "Ctrl-C" if signum == signal.SIGINT else target_exit.signal_name(signum)
 
 
 def _version() -> str:

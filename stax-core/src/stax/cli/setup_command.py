@@ -14,6 +14,7 @@ from cyclopts import Parameter
 
 from stax.contracts import PrivilegedBroker
 from stax.errors import StaxError, UsageError
+from stax.install_hint import install_from_clone
 
 _STAXD_DISTRIBUTION = {"linux": "staxd-linux", "darwin": "staxd-macos"}
 
@@ -31,9 +32,8 @@ def require_broker(platform: str = sys.platform) -> PrivilegedBroker:
         dist = _STAXD_DISTRIBUTION.get(platform)
         if dist is None:
             raise StaxError(f"staxd does not exist for {platform}; stax supports Linux and macOS.")
-        extra = "linux" if platform == "linux" else "macos"
         raise StaxError(f"{dist} is not installed, so staxd cannot be set up; install it with "
-                        f"pip install 'stax[{extra}]'.")
+                        f"{install_from_clone(dist)}.")
     return broker
 
 

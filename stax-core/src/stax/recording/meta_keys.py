@@ -122,8 +122,14 @@ OFF_CPU_RECORDED = _key("off_cpu", """``false`` when off-CPU capture was off: re
 # -- the capture backend (CaptureSummary.metadata), stored as backend.<field> -----------------
 # Linux and macOS unless marked.
 
-BACKEND_EVENT = _backend("event", "The sampling event (``cpu-clock``).")
-BACKEND_SAMPLE_PERIOD_NS = _backend("sample_period_ns", "The CPU time one sample stands for, in ns.")
+BACKEND_EVENT = _backend("event", """The sampling event in perf's spelling (``-e``): ``cpu-clock`` by
+default, ``task-clock``, ``page-faults``, ``context-switches``, a tracepoint such as
+``sched:sched_switch``; ``samples.weight`` is in its unit (ns for the two clocks, events otherwise).""")
+BACKEND_SAMPLE_PERIOD_NS = _backend("sample_period_ns", """The CPU time one sample stands for, in ns
+(clock events only).""")
+BACKEND_SAMPLE_PERIOD = _backend("sample_period", """Events one sample stands for (``-c``, and every event
+by default for events that are not clocks); missing for clocks and frequency sampling.""")
+BACKEND_TARGET_TIDS = _backend("target_tids", "The thread ids given with -t (a list; -t only).")
 BACKEND_KERNEL_STACKS = _backend("kernel_stacks", "Whether kernel frames were recorded.")
 BACKEND_CPUS = _backend("cpus", "How many CPUs were online.")
 BACKEND_PERF_EVENT_PARANOID = _backend("perf_event_paranoid", "kernel.perf_event_paranoid when recording.")

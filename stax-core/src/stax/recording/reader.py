@@ -141,7 +141,7 @@ class Recording:
             if version > SCHEMA_VERSION:
                 raise RecordingFormatError(
                     f"{path} uses recording schema {version}, newer than this stax understands"
-                    f" ({SCHEMA_VERSION}); upgrade stax with `pip install -U stax`."
+                    f" ({SCHEMA_VERSION}); upgrade stax from its repository (README.md, Install)."
                 )
             if version < OLDEST_READABLE_VERSION:
                 raise RecordingFormatError(

@@ -50,8 +50,10 @@ def _span(known: tuple[int, int] | None, more: tuple[int, int]) -> tuple[int, in
 class RecordingFile:
     """One recording file open for writing; ``db`` is the connection (inside a transaction)."""
 
-    def __init__(self, path: Path, interner: StackInterner, threads: ThreadTable) -> None:
-        self.path = recording_output(Path(path))  # a regular file only; links resolved
+    def __init__(self, path: Path, interner: StackInterner, threads: ThreadTable,
+                 force: bool = False) -> None:
+        # a regular file only; links resolved; the previous recording kept as NAME.old
+        self.path, self.previous = recording_output(Path(path), force)
         self.interner = interner
         self.thread_table = threads
         try:
@@ -276,6 +278,7 @@ class RecordingFile:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.close()
+        self._settle_previous()
 
     def abandon(self) -> None:
         """Close after a failed capture: keep what was recorded, remove a file that holds nothing."""
@@ -292,6 +295,8 @@ class RecordingFile:
                 pass
         if self.committed_samples == 0:
             self._remove_files()
+        else:
+            self._settle_previous()
 
     # -- failed writes ----------------------------------------------------------------------------
 
@@ -331,6 +336,7 @@ class RecordingFile:
             self._remove_files()
             return RecordingWriteError(f"{problem}: nothing was kept of {self.path}, so it was"
                                        f" removed; {fix}.")
+        self._settle_previous()
         span = self._committed_times
         seconds = (span[1] - span[0]) / 1e9 if span else 0.0
         return RecordingWriteError(
@@ -339,8 +345,18 @@ class RecordingFile:
         )
 
     def _remove_files(self) -> None:
+        """Remove a file that holds nothing, and put the previous recording back from ``NAME.old``."""
         for suffix in ("", "-wal", "-shm"):
             try:
                 os.unlink(str(self.path) + suffix)
             except FileNotFoundError:
                 pass
+        if self.previous is not None:
+            self.previous.restore()
+            self.previous = None
+
+    def _settle_previous(self) -> None:
+        """The file holds something: the ``.old`` that keeping the previous recording displaced goes."""
+        if self.previous is not None:
+            self.previous.settle()
+            self.previous = None

@@ -58,11 +58,12 @@ class RecordingBuilder:
     accepts_columns = True
     """Runs of samples, spans and wakeups may come as :class:`stax.event_columns.EventColumns`."""
 
-    def __init__(self, path: Path, plugins: StaxPlugins | None = None) -> None:
+    def __init__(self, path: Path, plugins: StaxPlugins | None = None, *, force: bool = False) -> None:
+        """``force``: replace a file at ``path`` that is not a recording (kept as NAME.old)."""
         self.plugins = plugins
         self.interner = StackInterner()
         self.thread_table = ThreadTable()
-        self.file = RecordingFile(Path(path), self.interner, self.thread_table)
+        self.file = RecordingFile(Path(path), self.interner, self.thread_table, force)
         self.path = self.file.path
         self._last_commit = time.monotonic()
         self._wakeup_base: int | None = None
