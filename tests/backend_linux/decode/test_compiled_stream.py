@@ -14,6 +14,7 @@ must give the same repaired samples and spans and the same unwinding counts.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import struct
@@ -86,12 +87,12 @@ def _unwinding_counts(stream: DwarfSampleStream) -> dict[str, object]:
 
 
 def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
-                seed: Sequence[tuple[int, int]], end_time: int) -> list[object]:
+                seed: Sequence[tuple[int, int]], end_time: int, names: bool = False) -> list[object]:
     """CaptureSession's rounds as the Python path runs them (decode, order, off-CPU stream)."""
     threads: dict[int, int] = {}
     stream = OffCpuStream(SwitchTracker(keep_kernel_ips=keep_kernel),
                           WakeupAttribution(threads, target_only=target_only, keep_kernel_ips=keep_kernel),
-                          threads, name_from_proc=False)  # /proc names of outsiders: not on the compiled path
+                          threads, name_from_proc=names)  # /proc names of outsiders: machine-dependent
     stream.seed(seed)
     orderer = TimeOrderer()
     out: list[object] = []
@@ -103,11 +104,13 @@ def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, ta
 
 
 def compiled_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
-                  seed: Sequence[tuple[int, int]], end_time: int) -> tuple[list[object], list[object]]:
+                  seed: Sequence[tuple[int, int]], end_time: int, names: bool = False,
+                  ) -> tuple[list[object], list[object]]:
     """The same through CompiledStream: (events as objects, the batches as delivered)."""
     stream = compiled_stream.for_decoder(decoder, hybrid=decoder.dump is not None)
     assert stream is not None
-    stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False)
+    stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False,
+                   name_outsiders=names)
     stream.seed(seed)
     delivered: list[object] = []
     for per_ring in rounds:
@@ -386,3 +389,27 @@ def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Pa
         assert wakeup_id in inside
         assert all(wakeups[wid][0] in (wakeups[wakeup_id][0], end) for wid in inside if wid > wakeup_id)
     assert linked > 50
+
+
+@compiled
+def test_threads_outside_the_target_are_named_from_proc_alike() -> None:
+    """A thread outside the target that wakes it (this test's own) gets its /proc name once, before
+    the wakeup, on both paths."""
+    me = os.getpid()
+    ring = b"".join(rb.ident_sample(WAKING, 0xFFFFFFFF81000020, me, me, when, 0, 1, [],
+                                    raw=rb.sched_waking_raw(7, common_pid=me))
+                    for when in (1_000, 2_000, 3_000))
+    rounds = [[ring, b""], [b"", b""]]
+    both = []
+    for path in (python_path, compiled_path):
+        decoder = _decoder(KINDS, WAKING_PID_AT, 127)
+        out = path(rounds, decoder, keep_kernel=True, target_only=True, seed=[(7, 7)], end_time=10**6,
+                   names=True)
+        events = out[1] if path is compiled_path else out
+        both.append([_fields(e) for e in expand_columns(events)])  # type: ignore[arg-type]
+    python, fast = both
+    assert fast == python
+    mine = Path(f"/proc/{me}/comm").read_text().strip()
+    named = [e[:5] for e in fast if e[0] == "ThreadName" and e[3] == me]
+    assert named == [("ThreadName", 1_000, me, me, mine)]
+    assert fast[0][0] == "ThreadName" and [e[0] for e in fast].count("Wakeup") == 3
