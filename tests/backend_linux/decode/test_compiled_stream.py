@@ -109,8 +109,8 @@ def compiled_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, 
     """The same through CompiledStream: (events as objects, the batches as delivered)."""
     stream = compiled_stream.for_decoder(decoder, hybrid=decoder.dump is not None)
     assert stream is not None
-    stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False,
-                   name_outsiders=names)
+    stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False)
+    stream.name_from_proc = names
     stream.seed(seed)
     delivered: list[object] = []
     for per_ring in rounds:
@@ -393,8 +393,7 @@ def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Pa
 
 @compiled
 def test_threads_outside_the_target_are_named_from_proc_alike() -> None:
-    """A thread outside the target that wakes it (this test's own) gets its /proc name once, before
-    the wakeup, on both paths."""
+    """A thread outside the target that wakes it (this test's own) gets its /proc name once, on both paths."""
     me = os.getpid()
     ring = b"".join(rb.ident_sample(WAKING, 0xFFFFFFFF81000020, me, me, when, 0, 1, [],
                                     raw=rb.sched_waking_raw(7, common_pid=me))
@@ -406,10 +405,10 @@ def test_threads_outside_the_target_are_named_from_proc_alike() -> None:
         out = path(rounds, decoder, keep_kernel=True, target_only=True, seed=[(7, 7)], end_time=10**6,
                    names=True)
         events = out[1] if path is compiled_path else out
-        both.append([_fields(e) for e in expand_columns(events)])  # type: ignore[arg-type]
+        both.append(_by_kind(expand_columns(events)))  # type: ignore[arg-type]
     python, fast = both
     assert fast == python
     mine = Path(f"/proc/{me}/comm").read_text().strip()
-    named = [e[:5] for e in fast if e[0] == "ThreadName" and e[3] == me]
+    named = [e[:5] for e in fast["ThreadName"] if e[3] == me]
     assert named == [("ThreadName", 1_000, me, me, mine)]
-    assert fast[0][0] == "ThreadName" and [e[0] for e in fast].count("Wakeup") == 3
+    assert len(fast["Wakeup"]) == 3

@@ -76,19 +76,17 @@ class CompiledStream:
         self.wchan_hits = 0
         self._wchan: dict[tuple[int, int], str] = {}
         self._wakeups_delivered = 0
-        self.name_outsiders = False
-        """Name the threads on either side of a wakeup that have no name yet from /proc (OffCpuStream's)."""
+        self.name_from_proc = True
+        """Name the threads outside the target on either side of a wakeup from /proc (OffCpuStream's rule)."""
         self._named: set[int] = {0}
 
     # -- set up ---------------------------------------------------------------------------------
 
-    def off_cpu(self, *, keep_kernel_ips: bool, wakeups: bool, target_only: bool, use_wchan: bool,
-                name_outsiders: bool = False) -> None:
+    def off_cpu(self, *, keep_kernel_ips: bool, wakeups: bool, target_only: bool, use_wchan: bool) -> None:
         """Track off-CPU spans (and wakeups, when sched_waking is open) as the off-CPU stage would."""
         self.lib.stax_stream_off_cpu(self._s, 1 if keep_kernel_ips else 0, 1 if wakeups else 0,
                                      1 if target_only else 0)
         self.use_wchan = use_wchan
-        self.name_outsiders = name_outsiders
 
     def seed(self, pid_tids: Iterable[tuple[int, int]]) -> None:
         """Threads known before any record arrives (the command, or ``-p``'s threads)."""
@@ -292,38 +290,37 @@ class CompiledStream:
             for side, *upto in marks:
                 end = tuple(upto)
                 if end != at:
-                    self._append_run(out, self._run(c, at, end, totals))  # type: ignore[arg-type]
+                    self._add_run(out, self._run(c, at, end, totals))  # type: ignore[arg-type]
                 event = self._side.pop(side)
-                if self.name_outsiders and type(event) in (ThreadStart, ThreadName):
+                if type(event) in (ThreadStart, ThreadName):
                     self._named.add(event.tid)  # type: ignore[attr-defined]
                 out.append(event)
                 at = end  # type: ignore[assignment]
         if totals != at:
-            self._append_run(out, self._run(c, at, totals, totals))  # type: ignore[arg-type]
+            self._add_run(out, self._run(c, at, totals, totals))  # type: ignore[arg-type]
         self._wakeups_delivered += sizes[2]
         lib.stax_stream_clear(s)
         return out
 
-    def _append_run(self, out: list[Event], run: EventColumns) -> None:
-        """``run``, after a /proc name for each thread on either side of its wakeups that has none
-        (OffCpuStream._name_outsiders: read now, while they most likely still run)."""
-        if self.name_outsiders and len(run.wake_time):
-            named = self._named
-            fresh = (set(run.wake_waker_tid) | set(run.wake_wakee_tid)) - named
-            if fresh:
-                rows = zip(run.wake_time, run.wake_waker_pid, run.wake_waker_tid, run.wake_wakee_pid,
-                           run.wake_wakee_tid, strict=True)
-                for when, waker_pid, waker_tid, wakee_pid, wakee_tid in rows:
-                    for pid, tid in ((waker_pid, waker_tid), (wakee_pid, wakee_tid)):
-                        if tid in fresh:
-                            fresh.discard(tid)
-                            named.add(tid)
-                            name = thread_name(pid, tid, when)
-                            if name is not None:
-                                out.append(name)
-                    if not fresh:
-                        break
+    def _add_run(self, out: list[Event], run: EventColumns) -> None:
+        """The run, then a ThreadName from /proc for each thread outside the target its wakeups name first.
+
+        The Python path (off_cpu/stream.py) names them as each wakeup passes, so a run's
+        names follow it in the order of its wakeups.
+        """
         out.append(run)
+        if not self.name_from_proc or not len(run.wake_time):
+            return
+        named = self._named
+        for when, waker_pid, waker_tid, wakee_pid, wakee_tid in zip(
+                run.wake_time, run.wake_waker_pid, run.wake_waker_tid, run.wake_wakee_pid, run.wake_wakee_tid,
+                strict=True):
+            for pid, tid in ((waker_pid, waker_tid), (wakee_pid, wakee_tid)):
+                if tid not in named:
+                    named.add(tid)
+                    name = thread_name(pid, tid, when)
+                    if name is not None:
+                        out.append(name)
 
     def _run(self, c: dict[str, array], start: tuple[int, ...], end: tuple[int, ...], totals: tuple[int, ...],
              ) -> EventColumns:

@@ -79,8 +79,7 @@ class OffCpuStage(CaptureStage):
         if session.compiled is not None:  # fast_stream.c tracks spans and wakeups inside the round
             self.compiled = session.compiled
             self.compiled.off_cpu(keep_kernel_ips=req.kernel_stacks, wakeups=setup.waking is not None,
-                                  target_only=not req.system_wide, use_wchan=not by_stack,
-                                  name_outsiders=True)  # as OffCpuStream names them
+                                  target_only=not req.system_wide, use_wchan=not by_stack)
             self.compiled.seed(self._seed_threads(session))
             return
         tracker = SwitchTracker(keep_kernel_ips=req.kernel_stacks, use_wchan=not by_stack)

@@ -117,7 +117,9 @@ class PerfDataImporter:
         orderer = TimeOrderer()
         threads: dict[int, int] = {}
         wakeups = WakeupAttribution(threads, target_only=False) if kinds.waking else None
-        stream = OffCpuStream(SwitchTracker(keep_kernel_ips=True, use_wchan=False), wakeups, threads)
+        # name_from_proc off: this host's /proc says nothing of the threads in a file recorded earlier
+        stream = OffCpuStream(SwitchTracker(keep_kernel_ips=True, use_wchan=False), wakeups, threads,
+                              name_from_proc=False)
         first = last = None
         try:
             for chunk in walker.rounds():  # raises CompressedRecords
