@@ -6,22 +6,26 @@ OffCpuStream with SwitchTracker and WakeupAttribution) must produce the same sam
 spans, wakeups and other events, in the same order per kind, with the same counts: on
 synthesized rounds over two rings covering every record kind, exits, forks, preemption,
 targets and the kernel-ips switch, and on the rounds of a real ping-pong capture.
+
+With the default hybrid ``--call-graph fp`` the samples and switch-outs carry user registers
+and a stack copy: after the unwinding stage (DwarfSampleStream in the stream) the two paths
+must give the same repaired samples and spans and the same unwinding counts.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from stax.contracts import RecordRequest
 from stax.event_columns import EventColumns, expand_columns
 from stax.events import OffCpuInterval, Sample, Wakeup
 from stax.recording.interner import StackInterner
-from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import compiled_stream, fast_decoder
 from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
@@ -30,13 +34,17 @@ from stax_backend_linux.decode.record_decoder import (
     RecordDecoder,
 )
 from stax_backend_linux.decode.time_order import TimeOrderer
+from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
-from stax_backend_linux.plugin import LinuxBackend
+from stax_binfmt.perf_dwarf_callgraph import DwarfSampling
 from tests.backend_linux import perf_record_bytes as rb
 from tests.backend_linux.conftest import ListSink, needs_root
-from tests.backend_linux.decode.test_decoder_parity import pingpong  # noqa: F401  (the fixture: the ping-pong, compiled)
+from tests.backend_linux.decode.test_decoder_parity import (
+    pingpong,  # noqa: F401  (the fixture: the ping-pong, compiled)
+    record_pingpong,
+)
 
 SAMPLING, SWITCHES, WAKING = 11, 12, 13
 KINDS = {SAMPLING: KIND_SAMPLING, SWITCHES: KIND_SWITCH_STACK, WAKING: KIND_SCHED_WAKING}
@@ -62,13 +70,29 @@ def _decoder(kinds: dict[int, int], waking_at: int, max_stack: int, identifier: 
     return decoder
 
 
+def _unwinding(decoder: RecordDecoder, hybrid: bool) -> DwarfSampleStream | None:
+    """The hybrid unwinding stage, wired into ``decoder`` (the records carry its dump), or None."""
+    if not hybrid:
+        return None
+    stream = DwarfSampleStream(DwarfSampling.hybrid(), max_stack=decoder.max_stack)
+    decoder.dump = stream.layout
+    return stream
+
+
+def _unwinding_counts(stream: DwarfSampleStream) -> dict[str, object]:
+    u = stream.unwinder
+    return {"streamed": stream.streamed, "bytes": stream.streamed_stack_bytes, "hybrid": u.hybrid_stacks,
+            "checked": u.checked, "repaired": u.repaired, "unrepaired": u.unrepaired, "unwound": u.unwound,
+            "truncated": u.truncated, "stops": dict(u.stop_reasons)}
+
+
 def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
-                seed: Sequence[tuple[int, int]], end_time: int) -> list[object]:
+                seed: Sequence[tuple[int, int]], end_time: int, names: bool = False) -> list[object]:
     """CaptureSession's rounds as the Python path runs them (decode, order, off-CPU stream)."""
     threads: dict[int, int] = {}
     stream = OffCpuStream(SwitchTracker(keep_kernel_ips=keep_kernel),
                           WakeupAttribution(threads, target_only=target_only, keep_kernel_ips=keep_kernel),
-                          threads)
+                          threads, name_from_proc=names)  # /proc names of outsiders: machine-dependent
     stream.seed(seed)
     orderer = TimeOrderer()
     out: list[object] = []
@@ -80,11 +104,13 @@ def python_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, ta
 
 
 def compiled_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, target_only: bool,
-                  seed: Sequence[tuple[int, int]], end_time: int) -> tuple[list[object], list[object]]:
+                  seed: Sequence[tuple[int, int]], end_time: int, names: bool = False,
+                  ) -> tuple[list[object], list[object]]:
     """The same through CompiledStream: (events as objects, the batches as delivered)."""
-    stream = compiled_stream.for_decoder(decoder)
+    stream = compiled_stream.for_decoder(decoder, hybrid=decoder.dump is not None)
     assert stream is not None
     stream.off_cpu(keep_kernel_ips=keep_kernel, wakeups=True, target_only=target_only, use_wchan=False)
+    stream.name_from_proc = names
     stream.seed(seed)
     delivered: list[object] = []
     for per_ring in rounds:
@@ -92,6 +118,11 @@ def compiled_path(rounds: Rounds, decoder: RecordDecoder, *, keep_kernel: bool, 
     delivered += stream.flush()
     delivered += stream.finish(end_time)
     return expand_columns(delivered), delivered
+
+
+def _batches(delivered: list[object]) -> list[list[object]]:
+    """The delivered events cut into a few batches, as the capture hands them to the stages."""
+    return [delivered[i:i + 7] for i in range(0, len(delivered), 7)]
 
 
 def _by_kind(events: list[object]) -> dict[str, list[tuple[object, ...]]]:
@@ -104,20 +135,31 @@ def _by_kind(events: list[object]) -> dict[str, list[tuple[object, ...]]]:
 
 def assert_same(rounds: Rounds, kinds: dict[int, int], *, keep_kernel: bool = True, target_only: bool = True,
                 seed: Sequence[tuple[int, int]] = (), end_time: int = 10**15, waking_at: int = WAKING_PID_AT,
-                max_stack: int = 127) -> dict[str, int]:
+                max_stack: int = 127, hybrid: bool = False) -> dict[str, int]:
     python = _decoder(kinds, waking_at, max_stack)
     fast = _decoder(kinds, waking_at, max_stack)
+    python_unwinding, fast_unwinding = _unwinding(python, hybrid), _unwinding(fast, hybrid)
     want = python_path(rounds, python, keep_kernel=keep_kernel, target_only=target_only, seed=seed,
                        end_time=end_time)
     got, delivered = compiled_path(rounds, fast, keep_kernel=keep_kernel, target_only=target_only, seed=seed,
                                    end_time=end_time)
+    if python_unwinding is not None and fast_unwinding is not None:  # the repair, after each path
+        want = python_unwinding.process(want)
+        delivered = [event for batch in _batches(delivered) for event in fast_unwinding.process(batch)]
+        got = expand_columns(delivered)
+        assert _unwinding_counts(fast_unwinding) == _unwinding_counts(python_unwinding)
+        assert python_unwinding.streamed > 0
     assert _by_kind(got) == _by_kind(want)
     # the rare events keep their places between the runs of hot events
     hot = (Sample, OffCpuInterval, Wakeup)
     assert ([_fields(e) for e in delivered if type(e) is not EventColumns]
             == [_fields(e) for e in want if not isinstance(e, hot)])
     assert [getattr(fast, c) for c in COUNTS] == [getattr(python, c) for c in COUNTS]
-    return {kind: len(events) for kind, events in _by_kind(want).items()}
+    counts = {kind: len(events) for kind, events in _by_kind(want).items()}
+    if python_unwinding is not None:
+        unwinder = python_unwinding.unwinder
+        counts |= {"checked": unwinder.checked, "repaired": unwinder.repaired}
+    return counts
 
 
 # -- synthesized rings --------------------------------------------------------------------------
@@ -135,7 +177,29 @@ def _chain(rng: random.Random, tid: int) -> list[int]:
     return [rb.CONTEXT_KERNEL, *kernel, rb.CONTEXT_USER, *user]
 
 
-def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False) -> Rounds:
+HYBRID_REGS = DwarfSampling.hybrid().regs_count
+
+
+def _with_dump(record: bytes, rng: random.Random, tid: int) -> bytes:
+    """``record`` (a sample) with a user register/stack dump after its callchain (user_dump.py's layout):
+    one of a few per thread (so the copies repeat), or none (a kernel thread), or an empty copy."""
+    rtype, misc, _size = struct.unpack_from("<IHH", record)
+    shape = rng.randrange(8)
+    if shape == 0:
+        tail = struct.pack("<QQ", 0, 0)  # no user context: abi 0, no stack
+    else:
+        pick = rng.randrange(4)
+        sp = 0x7FFC0000 + 0x100 * pick
+        regs = struct.pack(f"<{HYBRID_REGS}Q", *([0x401000 + 0x100 * tid + 8 * pick, sp, sp + 0x40]
+                                                 + [0] * HYBRID_REGS)[:HYBRID_REGS])
+        size = 64
+        filled = 0 if shape == 1 else rng.choice([64, 64, 40])
+        data = bytes([tid + pick]) * filled + b"\0" * (size - filled)
+        tail = struct.pack("<Q", 2) + regs + struct.pack("<Q", size) + data + struct.pack("<Q", filled)
+    return rb._record(rtype, misc, record[8:] + tail)
+
+
+def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False, dumps: bool = False) -> Rounds:
     """Two rings of records of a few threads of pid 7 (and some outsiders), cut into rounds.
 
     The cuts are random per ring (a ring may lag rounds behind: the orderer then releases
@@ -154,6 +218,8 @@ def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False) -> R
         choice = rng.randrange(20)
         if choice < 5:
             stack = rb.ident_sample(SWITCHES, 0xFFFFFFFF81000010, pid, tid, when, cpu, 1, _chain(rng, tid))
+            if dumps:
+                stack = _with_dump(stack, rng, tid)
             records = [stack,
                        rb.switch(pid, tid, when + rng.choice([0, 1, 6_000_000]), cpu, out=True,
                                  preempt=rng.random() < 0.4, ident=SWITCHES)]
@@ -168,6 +234,8 @@ def synthesized_rounds(seed: int, steps: int = 3000, by_time: bool = False) -> R
                                        raw=rng.choice([raw, raw, raw[:20]]))]
         elif choice < 17:
             records = [rb.ident_sample(SAMPLING, 0x401000, pid, tid, when, cpu, 1_001_001, _chain(rng, tid))]
+            if dumps:
+                records = [_with_dump(records[0], rng, tid)]
         elif choice == 17:
             new = max(tids) + 1
             tids.append(new)
@@ -212,6 +280,18 @@ def test_synthesized_rounds_give_the_same_spans_wakeups_and_samples(seed: int) -
     counts = assert_same(synthesized_rounds(seed), KINDS, seed=[(7, 7)], end_time=10**12)
     assert counts["OffCpuInterval"] > 100 and counts["Wakeup"] > 100 and counts["Sample"] > 100
     assert counts["ThreadStart"] and counts["ThreadExit"] and counts["ImageLoad"] and counts["LostNotice"]
+
+
+@compiled
+@pytest.mark.parametrize("seed", [1, 2])
+def test_hybrid_dumps_give_the_same_repaired_samples_and_spans(seed: int) -> None:
+    """Records with user register/stack copies: each distinct copy crosses once, and after the
+    unwinding stage both paths give the same samples, spans and unwinding counts."""
+    counts = assert_same(synthesized_rounds(seed, dumps=True), KINDS, seed=[(7, 7)], end_time=10**12,
+                         hybrid=True)
+    assert counts["OffCpuInterval"] > 100 and counts["Sample"] > 100
+    assert_same(synthesized_rounds(seed + 10, steps=800, by_time=True, dumps=True), KINDS, keep_kernel=False,
+                max_stack=3, hybrid=True)
 
 
 @compiled
@@ -260,35 +340,22 @@ def test_raw_stacks_intern_to_the_same_stacks_as_their_events() -> None:
 
 @compiled
 @needs_root
+@pytest.mark.parametrize("call_graph", ["fp-only", "fp"])
 def test_real_ping_pong_rounds_give_the_same_events(pingpong: Path,  # noqa: F811  (the fixture)
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[bytes]] = []
-    take = RingDrainer.take
-
-    def spy(self: RingDrainer, *args: int) -> list[bytes]:
-        chunks = take(self, *args)
-        seen.append([bytes(c) for c in chunks])
-        return chunks
-
-    decoders: list[RecordDecoder] = []
-    init = RecordDecoder.__init__
-
-    def keep(self: RecordDecoder, *args: object, **kwargs: object) -> None:
-        init(self, *args, **kwargs)  # type: ignore[arg-type]
-        decoders.append(self)
-
-    monkeypatch.setattr(RingDrainer, "take", spy)
-    monkeypatch.setattr(RecordDecoder, "__init__", keep)
+                                                    monkeypatch: pytest.MonkeyPatch, call_graph: str) -> None:
+    """fp-only, and the default hybrid fp (the repaired stacks after the unwinding stage), both of
+    them captured through the compiled stream."""
     sink = ListSink()
-    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
-                                                  call_graph="fp-only"),
-                                    sink, lambda progress: None, lambda: False)
+    summary, seen, used = record_pingpong(pingpong, monkeypatch, sink, call_graph)
     assert summary.metadata["decoder"] == "compiled" and summary.lost_records == 0
-    (used,) = decoders
+    assert summary.metadata["capture_stream"] == "compiled"
+    assert (used.dump is not None) == (call_graph == "fp")
     pid = summary.metadata["target_pid"]
     counts = assert_same(seen, dict(used.kinds), seed=[(pid, pid)], waking_at=used.waking_pid_offset,
-                         max_stack=used.max_stack, end_time=2**63)
+                         max_stack=used.max_stack, end_time=2**63, hybrid=call_graph == "fp")
     assert counts["OffCpuInterval"] > 3000 and counts["Wakeup"] > 1000
+    if call_graph == "fp":  # the leaf libc wrappers (read, write) were repaired alike
+        assert counts["repaired"] > 1000
     # what the capture delivered is what the replay gives
     assert len(sink.of(OffCpuInterval)) == counts["OffCpuInterval"]
 
@@ -322,3 +389,26 @@ def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Pa
         assert wakeup_id in inside
         assert all(wakeups[wid][0] in (wakeups[wakeup_id][0], end) for wid in inside if wid > wakeup_id)
     assert linked > 50
+
+
+@compiled
+def test_threads_outside_the_target_are_named_from_proc_alike() -> None:
+    """A thread outside the target that wakes it (this test's own) gets its /proc name once, on both paths."""
+    me = os.getpid()
+    ring = b"".join(rb.ident_sample(WAKING, 0xFFFFFFFF81000020, me, me, when, 0, 1, [],
+                                    raw=rb.sched_waking_raw(7, common_pid=me))
+                    for when in (1_000, 2_000, 3_000))
+    rounds = [[ring, b""], [b"", b""]]
+    both = []
+    for path in (python_path, compiled_path):
+        decoder = _decoder(KINDS, WAKING_PID_AT, 127)
+        out = path(rounds, decoder, keep_kernel=True, target_only=True, seed=[(7, 7)], end_time=10**6,
+                   names=True)
+        events = out[1] if path is compiled_path else out
+        both.append(_by_kind(expand_columns(events)))  # type: ignore[arg-type]
+    python, fast = both
+    assert fast == python
+    mine = Path(f"/proc/{me}/comm").read_text().strip()
+    named = [e[:5] for e in fast["ThreadName"] if e[3] == me]
+    assert named == [("ThreadName", 1_000, me, me, mine)]
+    assert len(fast["Wakeup"]) == 3

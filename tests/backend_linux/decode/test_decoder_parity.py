@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stax.contracts import RecordRequest
+from stax.contracts import CaptureSummary, RecordRequest
+from stax_backend_linux.capture.ring_drainer import RingDrainer
 from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import (
     KIND_SAMPLING,
@@ -181,25 +182,44 @@ def pingpong() -> Path:
     return exe
 
 
+def record_pingpong(pingpong: Path, monkeypatch: pytest.MonkeyPatch, sink: ListSink,
+                    call_graph: str = "fp") -> tuple[CaptureSummary, list[list[bytes]], RecordDecoder]:
+    """Record the ping-pong off the CPU: (summary, each round's drained chunks, the capture's decoder)."""
+    seen: list[list[bytes]] = []
+    take = RingDrainer.take
+
+    def spy(self: RingDrainer, *args: int) -> list[bytes]:  # the chunks, as the capture stream reads them
+        chunks = take(self, *args)
+        seen.append([bytes(c) for c in chunks])
+        return chunks
+
+    decoders: list[RecordDecoder] = []
+    init = RecordDecoder.__init__
+
+    def keep(self: RecordDecoder, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        decoders.append(self)
+
+    monkeypatch.setattr(RingDrainer, "take", spy)
+    monkeypatch.setattr(RecordDecoder, "__init__", keep)
+    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True,
+                                                  call_graph=call_graph),
+                                    sink, lambda progress: None, lambda: False)
+    (used,) = decoders
+    return summary, seen, used
+
+
 @compiled
 @needs_root
 def test_real_off_cpu_ring_chunks_decode_alike(pingpong: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[bytes, bool, dict[int, int], int, int]] = []
-    decode = RecordDecoder.decode
-
-    def spy(self: RecordDecoder, chunk: bytes) -> list:
-        seen.append((bytes(chunk), self.identifier, dict(self.kinds), self.waking_pid_offset,
-                     self.max_stack, self.dump))
-        return decode(self, chunk)
-
-    monkeypatch.setattr(RecordDecoder, "decode", spy)
-    summary = LinuxBackend().record(RecordRequest(command=(str(pingpong), "3000", "2000"), off_cpu=True),
-                                    ListSink(), lambda progress: None, lambda: False)
+    summary, rounds, used = record_pingpong(pingpong, monkeypatch, ListSink())
+    seen = [chunk for per_ring in rounds for chunk in per_ring if chunk]
     assert summary.metadata["decoder"] == "compiled"
-    assert sum(len(chunk) for chunk, *_ in seen) > 100_000
+    assert sum(len(chunk) for chunk in seen) > 100_000
+    assert used.dump is not None  # the default hybrid dump, on samples and switch-outs
     total = 0
-    assert any(dump is not None for *_, dump in seen)  # the default hybrid dump, on samples and switch-outs
-    for chunk, identifier, kinds, waking_at, max_stack, dump in seen:
-        fast, python = _decoders(identifier, kinds, waking_at, max_stack, dump)
+    for chunk in seen:
+        fast, python = _decoders(used.identifier, dict(used.kinds), used.waking_pid_offset, used.max_stack,
+                                 used.dump)
         total += _assert_same(fast, python, [chunk])
     assert total > 3000

@@ -118,8 +118,9 @@ class CaptureSession:
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
         """The register and stack dump the sampler and the switch-out samples are opened with
         (--call-graph fp, the hybrid default, and dwarf)."""
-        self.compiled = compiled_stream.for_decoder(self.decoder)
-        """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does."""
+        self.compiled = compiled_stream.for_decoder(self.decoder, hybrid=dwarf is not None and dwarf.hybrid)
+        """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does
+        (no compiled decoder, or --call-graph dwarf)."""
         # -c of a software event or tracepoint: the kernel samples every event, one in N is kept
         self.kernel_period = 1 if kept_in_user_space(self.event, request.period) else request.period
         self.stages: list[CaptureStage] = [stage for stage in (
@@ -463,6 +464,7 @@ class CaptureSession:
             mk.BACKEND_POST_CAPTURE_S.field: round(post_capture, 3),
             mk.BACKEND_LOST_SAMPLES.field: d.lost_samples,
             mk.BACKEND_DECODER.field: d.implementation,  # "compiled" (fast_decode.c) or "python"
+            mk.BACKEND_CAPTURE_STREAM.field: "compiled" if self.compiled is not None else "python",
             mk.BACKEND_EVENT_SETS.field: dict(self.opener.modes),
             mk.BACKEND_OFF_CPU.field: req.off_cpu,  # the off-CPU stage fails the capture if it cannot open
         }

@@ -1,7 +1,7 @@
 """The drain round in compiled code: scan, time order, off-CPU spans and wakeups, raw stacks.
 
-With the compiled decoder loaded and no user stack dumps in the samples (``--call-graph
-fp-only``; see :func:`for_decoder`), a
+With the compiled decoder loaded, in ``--call-graph fp-only`` and in the default hybrid
+``--call-graph fp`` (see :func:`for_decoder`), a
 :class:`CompiledStream` replaces three Python steps of a round -- the record decoder's
 hot records, the time orderer (time_order.py) and the off-CPU stream
 (off_cpu/stream.py, switch_tracker.py, wakeup_attribution.py) -- with fast_stream.c, which
@@ -9,6 +9,13 @@ does the same record for record.  Out come the rare events as objects (images, t
 lost counts: decoded here by the Python decoder) and, between them, runs of samples, spans
 and wakeups as :class:`stax.event_columns.EventColumns` whose stacks index one shared
 :class:`~stax.event_columns.RawStacks` (each distinct stack crosses into Python once).
+
+Hybrid unwinding: samples and switch-out stacks carry the user registers and a 512-byte
+stack copy.  fast_stream.c keeps one raw stack per distinct (stack, registers, copy), so
+a loop that samples or blocks in the same place crosses once; :class:`DumpedRawStacks`
+holds each one's copy, and the unwinding stage
+(dwarf_callgraph/column_repair.py) repairs each distinct copy per run and points the run's
+rows at the repaired stacks.
 
 The Python path stays the reference: tests/backend_linux/decode/test_compiled_stream.py holds the two to
 the same events on the same ring bytes.
@@ -25,6 +32,7 @@ from stax.event_columns import EventColumns, RawStacks
 from stax.events import Event, Sample, ThreadExit, ThreadName, ThreadStart
 from stax_backend_linux.capture.proc_snapshot import thread_name
 from stax_backend_linux.decode.record_decoder import KIND_NO_IP, PERF_RECORD_MISC_SWITCH_OUT
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.reasons import read_wchan, reason_from_wchan
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
 
@@ -48,7 +56,10 @@ class CompiledStream:
         if state == ffi.NULL:
             raise MemoryError("the compiled capture stream could not allocate its state")
         self._s = ffi.gc(state, lib.stax_stream_free)
-        self.stacks = RawStacks()
+        self.stacks: RawStacks = RawStacks()
+        if decoder.dump is not None:
+            lib.stax_stream_dumps(state, decoder.dump.regs_bytes)
+            self.stacks = DumpedRawStacks(self)
         self._side: dict[int, Event] = {}
         self._next_side = 0
         self._kinds_key: tuple[tuple[int, int], ...] | None = None
@@ -158,11 +169,16 @@ class CompiledStream:
         """Say what the Python decoder made of an OTHER record (its entry ``at``)."""
         lib, s, ffi = self.lib, self._s, self.ffi
         kind = type(event)
-        if kind is Sample or kind is SwitchStack or kind is WakingRecord:
+        if kind is Sample or kind is SwitchStack or kind is WakingRecord or kind is StackSample:
             k, u = event.kernel_ips, event.user_ips  # type: ignore[attr-defined]
             kernel = ffi.new("uint64_t[]", list(k) or [0])
             user = ffi.new("uint64_t[]", list(u) or [0])
-            if kind is Sample:
+            regs = getattr(event, "regs", b"")
+            stack = getattr(event, "stack", b"")
+            if kind is StackSample:
+                args = (lib.STAX_TAG_SAMPLE, event.pid, event.tid, event.weight,  # type: ignore[attr-defined]
+                        1 if len(k) + len(u) >= self.decoder.max_stack else 0)
+            elif kind is Sample:
                 args = (lib.STAX_TAG_SAMPLE, event.pid, event.tid, event.weight,  # type: ignore[attr-defined]
                         1 if event.user_stack_truncated else 0)  # type: ignore[attr-defined]
             elif kind is SwitchStack:
@@ -172,14 +188,16 @@ class CompiledStream:
                         event.wakee_tid, 0)  # type: ignore[attr-defined]
             tag, pid, tid, extra, truncated = args
             if lib.stax_stream_set_hot(s, at, tag, event.time, pid, tid, event.cpu,  # type: ignore[attr-defined]
-                                       extra, kernel, len(k), user, len(u), truncated):
+                                       extra, kernel, len(k), user, len(u), truncated, regs, len(regs),
+                                       stack, len(stack)):
                 raise MemoryError("the compiled capture stream ran out of memory")
             return
         if kind is SwitchRecord:
             misc = ((PERF_RECORD_MISC_SWITCH_OUT if event.out else 0)  # type: ignore[attr-defined]
                     | (PERF_RECORD_MISC_SWITCH_OUT_PREEMPT if event.preempted else 0))  # type: ignore[attr-defined]
             lib.stax_stream_set_hot(s, at, lib.STAX_TAG_SWITCH, event.time, event.pid,  # type: ignore[attr-defined]
-                                    event.tid, event.cpu, misc, ffi.NULL, 0, ffi.NULL, 0, 0)  # type: ignore[attr-defined]
+                                    event.tid, event.cpu, misc, ffi.NULL, 0, ffi.NULL, 0, 0,  # type: ignore[attr-defined]
+                                    ffi.NULL, 0, ffi.NULL, 0)
             return
         side, tag = self._keep(event)
         lib.stax_stream_set_other(s, at, tag, event.time, getattr(event, "pid", 0) & 0xFFFFFFFF,
@@ -224,6 +242,7 @@ class CompiledStream:
     def _new_stacks(self) -> None:
         lib, s, meta = self.lib, self._s, self._meta
         entries = self.stacks.entries
+        dumps = getattr(self.stacks, "dumps", None)
         total = lib.stax_stream_stacks(s)
         ffi = self.ffi
         for raw in range(len(entries), total):
@@ -233,6 +252,22 @@ class CompiledStream:
             if nk + nu:
                 words.frombytes(ffi.buffer(ips, 8 * (nk + nu)))
             entries.append((pid, tuple(words[:nk]), tuple(words[nk:]), bool(truncated)))
+            if dumps is not None:
+                at = lib.stax_stream_stack_dump(s, raw, meta, meta + 1, meta + 2)
+                if meta[0]:
+                    nregs, nstack = meta[1], meta[2]
+                    copy = bytes(ffi.buffer(at, nregs + nstack)) if nregs + nstack else b""
+                    dumps[raw] = (copy[:nregs], copy[nregs:])
+
+    def reserve(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
+        """A new raw id holding ``entry`` (a repaired stack), one no scanned stack will get."""
+        if self.lib.stax_stream_stacks(self._s) != len(self.stacks.entries):
+            self._new_stacks()
+        raw = self.lib.stax_stream_reserve(self._s)
+        if not raw:
+            raise MemoryError("the compiled capture stream ran out of memory")
+        self.stacks.entries.append(entry)
+        return int(raw)
 
     def _collect(self) -> list[Event]:
         """The round's output: side events in place, columns of the hot events between them."""
@@ -333,11 +368,30 @@ _COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted
                  "other_offset", "other_size", "other_entry", "newest_pid", "newest_tid", "newest_time")
 
 
-def for_decoder(decoder: RecordDecoder) -> CompiledStream | None:
+class DumpedRawStacks(RawStacks):
+    """The raw stacks of a hybrid capture: ``dumps`` holds (registers, stack copy) of each raw id
+    whose record carried one; :meth:`add` gives a repaired stack its own raw id (once per value)."""
+
+    __slots__ = ("_ids", "_stream", "dumps")
+
+    def __init__(self, stream: CompiledStream) -> None:
+        super().__init__()
+        self.dumps: dict[int, tuple[bytes, bytes]] = {}
+        self._stream = stream
+        self._ids: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
+
+    def add(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
+        raw = self._ids.get(entry)
+        if raw is None:
+            raw = self._ids[entry] = self._stream.reserve(entry)
+        return raw
+
+
+def for_decoder(decoder: RecordDecoder, *, hybrid: bool = False) -> CompiledStream | None:
     """The compiled stream for ``decoder``'s rings, or None where the Python path serves: no
-    compiled decoder, or samples that carry a user register/stack dump (``--call-graph fp``'s
-    hybrid unwinding and ``dwarf``), which are spooled and unwound after capture as objects."""
+    compiled decoder, or samples with a user register/stack dump other than ``hybrid``'s
+    (``--call-graph dwarf``, whose samples are spooled and unwound after capture as objects)."""
     fast = decoder._fast
-    if fast is None or decoder.dump is not None:
+    if fast is None or (decoder.dump is not None and not hybrid):
         return None
     return CompiledStream(fast, decoder)

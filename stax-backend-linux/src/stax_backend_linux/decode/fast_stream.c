@@ -161,13 +161,22 @@ static void mclear(map *m)
 typedef struct {
     uint64_t at, hash;
     uint32_t pid, nk, nu, truncated;
+    uint32_t dumped, nregs, nstack, pad; /* a user register/stack dump (bytes) after the ips */
 } stack_meta;
+
+/* a record's user register/stack dump (decode/user_dump.py): `dumped` when the records carry one */
+typedef struct {
+    const uint8_t *regs, *stack;
+    size_t nregs, nstack;
+    uint32_t dumped;
+} dump_view;
 
 struct stax_stream {
     int identifier;
     int64_t waking_pid_offset;
     uint64_t max_stack;
     int keep_kernel, wakeups, target_only;
+    size_t dump_regs; /* bytes of user registers in a dump; 0: the records carry none */
     /* pending entries, sorted by (time, seq) up to `sorted` */
     entry *pending;
     size_t npending, cap_pending, round_start;
@@ -260,7 +269,7 @@ static inline uint64_t rd64(const uint8_t *p)
 }
 
 static uint64_t stack_hash(uint32_t pid, const uint8_t *k, size_t nk, const uint8_t *u, size_t nu,
-                           uint32_t truncated)
+                           uint32_t truncated, const dump_view *d)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)pid << 1) ^ truncated;
     h = (h ^ ((uint64_t)nk << 32 | nu)) * 0x100000001b3ULL;
@@ -271,6 +280,17 @@ static uint64_t stack_hash(uint32_t pid, const uint8_t *k, size_t nk, const uint
     for (size_t i = 0; i < nu; i++) {
         h = (h ^ rd64(u + 8 * i)) * 0x9E3779B97F4A7C15ULL;
         h ^= h >> 29;
+    }
+    if (d->dumped) {
+        h = (h ^ ((uint64_t)d->nregs << 32 | d->nstack) ^ 0x5bd1e995ULL) * 0x100000001b3ULL;
+        for (size_t i = 0; i < d->nregs; i++)
+            h = (h ^ d->regs[i]) * 0x100000001b3ULL;
+        for (size_t i = 0; i + 8 <= d->nstack; i += 8) {
+            h = (h ^ rd64(d->stack + i)) * 0x9E3779B97F4A7C15ULL;
+            h ^= h >> 29;
+        }
+        for (size_t i = d->nstack & ~(size_t)7; i < d->nstack; i++)
+            h = (h ^ d->stack[i]) * 0x100000001b3ULL;
     }
     return h | 1;
 }
@@ -295,18 +315,22 @@ static int index_grow(stax_stream *s)
 
 /* The raw id of a stack (ips as bytes, leaf first); 0 for the empty one; -1 out of memory. */
 static int64_t intern(stax_stream *s, uint32_t pid, const uint8_t *k, size_t nk, const uint8_t *u,
-                      size_t nu, uint32_t truncated)
+                      size_t nu, uint32_t truncated, const dump_view *d)
 {
-    if (!nk && !nu && !truncated)
+    if (!nk && !nu && !truncated && !d->dumped)
         return 0;
-    uint64_t h = stack_hash(pid, k, nk, u, nu, truncated);
+    uint64_t h = stack_hash(pid, k, nk, u, nu, truncated, d);
     size_t mask = s->cap_index - 1;
     size_t i = (size_t)(h >> 7) & mask;
     for (; s->index[i]; i = (i + 1) & mask) {
         stack_meta *m = &s->stacks[s->index[i]];
         if (m->hash == h && m->pid == pid && m->nk == nk && m->nu == nu && m->truncated == truncated
             && (!nk || !memcmp(s->arena.v + m->at, k, 8 * nk))
-            && (!nu || !memcmp(s->arena.v + m->at + nk, u, 8 * nu)))
+            && (!nu || !memcmp(s->arena.v + m->at + nk, u, 8 * nu)) && m->dumped == d->dumped
+            && m->nregs == d->nregs && m->nstack == d->nstack
+            && (!d->nregs || !memcmp((const uint8_t *)(s->arena.v + m->at + nk + nu), d->regs, d->nregs))
+            && (!d->nstack
+                || !memcmp((const uint8_t *)(s->arena.v + m->at + nk + nu) + d->nregs, d->stack, d->nstack)))
             return s->index[i];
     }
     if (s->nstacks == s->cap_stacks) {
@@ -323,8 +347,20 @@ static int64_t intern(stax_stream *s, uint32_t pid, const uint8_t *k, size_t nk,
     for (size_t j = 0; j < nu; j++)
         if (vpush(&s->arena, (int64_t)rd64(u + 8 * j)))
             return -1;
+    if (d->dumped && (d->nregs || d->nstack)) { /* the dump's bytes, padded to whole words */
+        size_t bytes = d->nregs + d->nstack, words = (bytes + 7) / 8, first = s->arena.n;
+        for (size_t j = 0; j < words; j++)
+            if (vpush(&s->arena, 0))
+                return -1;
+        uint8_t *to = (uint8_t *)(s->arena.v + first);
+        memcpy(to, d->regs, d->nregs);
+        memcpy(to + d->nregs, d->stack, d->nstack);
+    }
     size_t raw = s->nstacks++;
     stack_meta *m = &s->stacks[raw];
+    m->dumped = d->dumped;
+    m->nregs = (uint32_t)d->nregs;
+    m->nstack = (uint32_t)d->nstack;
     m->at = at;
     m->hash = h;
     m->pid = pid;
@@ -351,6 +387,63 @@ const uint64_t *stax_stream_stack(stax_stream *s, size_t raw, uint32_t *pid, uin
     *nu = m->nu;
     *truncated = m->truncated;
     return (const uint64_t *)s->arena.v + m->at;
+}
+
+const uint8_t *stax_stream_stack_dump(stax_stream *s, size_t raw, uint32_t *dumped, uint32_t *nregs,
+                                      uint32_t *nstack)
+{
+    stack_meta *m = &s->stacks[raw];
+    *dumped = m->dumped;
+    *nregs = m->nregs;
+    *nstack = m->nstack;
+    return (const uint8_t *)(s->arena.v + m->at + m->nk + m->nu);
+}
+
+size_t stax_stream_reserve(stax_stream *s)
+{
+    if (s->nstacks == s->cap_stacks) {
+        stack_meta *st = realloc(s->stacks, 2 * s->cap_stacks * sizeof(stack_meta));
+        if (!st)
+            return 0;
+        s->stacks = st;
+        s->cap_stacks *= 2;
+    }
+    memset(&s->stacks[s->nstacks], 0, sizeof(stack_meta)); /* in no index: never matched */
+    return s->nstacks++;
+}
+
+void stax_stream_dumps(stax_stream *s, size_t regs_bytes)
+{
+    s->dump_regs = regs_bytes;
+}
+
+/* The dump at chunk[at] as UserDumpLayout.read reads it (bounded by the chunk, as its slices are). */
+static void read_dump(const stax_stream *s, const uint8_t *chunk, size_t len, size_t at, dump_view *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->dumped = s->dump_regs != 0;
+    if (!d->dumped || at > len || len - at < 8 || !rd64(chunk + at))
+        return; /* no abi: no user context (or cut short) */
+    at += 8;
+    if (len - at < s->dump_regs)
+        return;
+    const uint8_t *regs = chunk + at;
+    at += s->dump_regs;
+    if (at > len || len - at < 8)
+        return;
+    uint64_t size = rd64(chunk + at);
+    const uint8_t *stack = chunk + at + 8;
+    size_t nstack = 0;
+    if (size) {
+        if (size > len || at + 8 + size > len || len - (at + 8 + size) < 8)
+            return;
+        uint64_t filled = rd64(chunk + at + 8 + size);
+        nstack = (size_t)(filled < size ? filled : size);
+    }
+    d->regs = regs;
+    d->nregs = s->dump_regs;
+    d->stack = stack;
+    d->nstack = nstack;
 }
 
 /* -- scanning ------------------------------------------------------------------------------ */
@@ -400,17 +493,21 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
             e->cpu = (uint32_t)w[4];
             int64_t raw = 0;
             size_t nk = w[8], nu = w[10];
+            dump_view d = {0};
             if (w[0] == STAX_TAG_SWITCH) {
                 e->extra = (int64_t)w[5];
                 s->counts[STAX_COUNT_SWITCH_RECORDS]++;
             } else if (w[0] == STAX_TAG_SAMPLE) {
                 e->extra = (int64_t)w[5];
-                raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, nk + nu >= s->max_stack);
+                read_dump(s, chunk, len, w[6], &d);
+                raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, nk + nu >= s->max_stack, &d);
                 s->counts[STAX_COUNT_SAMPLES]++;
             } else {
                 if (!s->keep_kernel)
                     nk = 0;
-                raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, 0);
+                if (w[0] == STAX_TAG_SWITCH_STACK)
+                    read_dump(s, chunk, len, w[6], &d);
+                raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, 0, &d);
                 if (w[0] == STAX_TAG_WAKING) {
                     e->extra = (int64_t)w[6];
                     s->counts[STAX_COUNT_WAKINGS]++;
@@ -454,11 +551,15 @@ int stax_stream_add_other(stax_stream *s, uint32_t tag, uint64_t time, uint32_t 
 
 int stax_stream_set_hot(stax_stream *s, size_t at, uint32_t tag, uint64_t time, uint32_t pid, uint32_t tid,
                         uint32_t cpu, int64_t extra, const uint64_t *kernel, size_t nk, const uint64_t *user,
-                        size_t nu, int truncated)
+                        size_t nu, int truncated, const uint8_t *regs, size_t nregs, const uint8_t *stack,
+                        size_t nstack)
 {
     if (tag != STAX_TAG_SAMPLE && !s->keep_kernel)
         nk = 0;
-    int64_t raw = intern(s, pid, (const uint8_t *)kernel, nk, (const uint8_t *)user, nu, (uint32_t)truncated);
+    dump_view d = {regs, stack, nregs, nstack, (uint32_t)(s->dump_regs && tag != STAX_TAG_WAKING)};
+    if (!d.dumped)
+        d.nregs = d.nstack = 0;
+    int64_t raw = intern(s, pid, (const uint8_t *)kernel, nk, (const uint8_t *)user, nu, (uint32_t)truncated, &d);
     if (raw < 0)
         return -1;
     entry *e = &s->pending[at];

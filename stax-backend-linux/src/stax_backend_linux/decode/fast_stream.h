@@ -98,7 +98,8 @@ int stax_stream_add_other(stax_stream *s, uint32_t tag, uint64_t time, uint32_t 
                           int64_t side);
 int stax_stream_set_hot(stax_stream *s, size_t entry, uint32_t tag, uint64_t time, uint32_t pid,
                         uint32_t tid, uint32_t cpu, int64_t extra, const uint64_t *kernel, size_t nk,
-                        const uint64_t *user, size_t nu, int truncated);
+                        const uint64_t *user, size_t nu, int truncated, const uint8_t *regs, size_t nregs,
+                        const uint8_t *stack, size_t nstack);
 size_t stax_stream_newest_switches(stax_stream *s);
 int stax_stream_round(stax_stream *s, int final);
 int stax_stream_finish(stax_stream *s, uint64_t end_time);
@@ -111,3 +112,11 @@ void stax_stream_sizes(stax_stream *s, uint64_t *out);
 size_t stax_stream_stacks(stax_stream *s);
 const uint64_t *stax_stream_stack(stax_stream *s, size_t raw, uint32_t *pid, uint32_t *nk, uint32_t *nu,
                                   uint32_t *truncated);
+/* Hybrid unwinding (--call-graph fp): samples and switch-out stacks carry a user register/stack
+ * dump of `regs_bytes` of registers (decode/user_dump.py); each distinct (stack, dump) is its own
+ * raw stack, and its dump is read back with stax_stream_stack_dump (dumped 0: none). */
+void stax_stream_dumps(stax_stream *s, size_t regs_bytes);
+const uint8_t *stax_stream_stack_dump(stax_stream *s, size_t raw, uint32_t *dumped, uint32_t *nregs,
+                                      uint32_t *nstack);
+/* a raw id that no scanned stack will get (Python fills it: a repaired stack); 0 out of memory */
+size_t stax_stream_reserve(stax_stream *s);

@@ -37,6 +37,11 @@ class DwarfStage(CaptureStage):
         return cls(stream) if stream is not None else None
 
     @property
+    def hybrid(self) -> bool:
+        """Hybrid unwinding (``--call-graph fp``): unwound in the stream, which the compiled path can feed."""
+        return self.stream.spool is None
+
+    @property
     def sampling(self) -> DwarfSampling:
         """The register and stack dump the sampler must be opened with."""
         return self.stream.sampling

@@ -37,9 +37,11 @@ from collections.abc import Iterator, Sequence
 
 from stax.contracts import RecordRequest
 from stax.errors import CaptureError, UsageError
+from stax.event_columns import EventColumns
 from stax.events import Event, ImageLoad, ThreadName, ThreadStart
 from stax_backend_linux.decode.record_decoder import RecordDecoder
 from stax_backend_linux.decode.user_dump import UserDumpLayout
+from stax_backend_linux.dwarf_callgraph.column_repair import repair_columns
 from stax_backend_linux.dwarf_callgraph.spool import StackSampleSpool
 from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.dwarf_callgraph.unwind_pass import DwarfUnwindPass
@@ -147,7 +149,11 @@ class DwarfSampleStream:
                 stack_bytes += len(event.stack)  # type: ignore[attr-defined]
                 append(interval(event))  # type: ignore[arg-type]
                 continue
-            if kind is ImageLoad:
+            if kind is EventColumns:  # the compiled path's run: each distinct copy repaired once
+                rows, nbytes = repair_columns(event, unwinder)  # type: ignore[arg-type]
+                streamed += rows
+                stack_bytes += nbytes
+            elif kind is ImageLoad:
                 unwinder.image_load(event)  # type: ignore[arg-type]
             elif kind is ThreadName and event.is_exec:  # type: ignore[attr-defined]
                 unwinder.exec(event.pid)  # type: ignore[attr-defined]

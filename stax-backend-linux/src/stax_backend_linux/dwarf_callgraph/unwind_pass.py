@@ -189,8 +189,9 @@ class DwarfUnwindPass:
                               i.waker_tid)
 
     def user_stack(self, pid: int, regs: bytes, stack: bytes, fp_ips: tuple[int, ...],
-                   kernel_frames: int) -> tuple[tuple[int, ...], bool]:
-        """(user ips leaf first, truncated) from one register/stack dump (and the kernel's fp walk).
+                   kernel_frames: int, times: int = 1) -> tuple[tuple[int, ...], bool]:
+        """(user ips leaf first, truncated) from one register/stack dump (and the kernel's fp walk);
+        the counters count it ``times`` (the rows of a compiled run that share the dump).
 
         A loop blocks or runs with the same registers and stack bytes again and again, so each
         distinct (mappings, dump, fp walk) is unwound once (:data:`MEMO_BYTES` bounds the memo).
@@ -214,20 +215,20 @@ class DwarfUnwindPass:
             self._memo_bytes += len(stack) + len(regs) + 8 * len(fp_ips) + 200
         ips, truncated, outcome, reason = done
         if outcome == UNWOUND:
-            self.unwound += 1
-            self.frames += len(ips)
+            self.unwound += times
+            self.frames += len(ips) * times
             if truncated:
-                self.truncated += 1
-                self.stop_reasons[reason] += 1
+                self.truncated += times
+                self.stop_reasons[reason] += times
             return ips, truncated
-        self.hybrid_stacks += 1
+        self.hybrid_stacks += times
         if outcome != FP_KEPT:
-            self.checked += 1
+            self.checked += times
             if outcome == REPAIRED:
-                self.repaired += 1
+                self.repaired += times
             elif outcome == UNREPAIRED:
-                self.unrepaired += 1
-                self.stop_reasons[reason] += 1
+                self.unrepaired += times
+                self.stop_reasons[reason] += times
         return ips, truncated or kernel_frames + len(ips) >= self.max_stack
 
     def _splice(self, registers: list[int | None], stack: bytes, fp_ips: tuple[int, ...],

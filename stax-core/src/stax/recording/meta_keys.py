@@ -140,6 +140,8 @@ drain, decoding and DWARF unwinding (not part of ``duration_s``).""")
 BACKEND_LOST_SAMPLES = _backend("lost_samples",
                                 "Samples the kernel counted as lost (PERF_RECORD_LOST_SAMPLES).")
 BACKEND_DECODER = _backend("decoder", "Which record decoder ran: ``compiled`` (fast_decode.c) or ``python``.")
+BACKEND_CAPTURE_STREAM = _backend("capture_stream", "Which drain round ran (order, off-CPU spans, wakeups, "
+                                  "stack dedup): ``compiled`` (fast_stream.c) or ``python``.")
 BACKEND_TARGET_PID = _backend("target_pid", "The pid of the profiled command (commands only).")
 BACKEND_TARGET_PIDS = _backend("target_pids", "The pids given with -p (a list; -p only).")
 BACKEND_EVENT_SETS = _backend("event_sets", """Event set -> who opened it: ``in-process`` or

@@ -12,14 +12,18 @@ against.  bench/bench_hybrid.py prints perf -g's figure on the same program.
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from stax_backend_linux.decode import fast_decoder
 from tests.conftest import compile_c
 
 HERE = Path(__file__).resolve().parent
@@ -112,3 +116,15 @@ def test_summary_says_how_many_stacks_were_repaired(recordings: dict[str, tuple[
     line = next(line for line in stderr.splitlines() if line.startswith("stax: recorded"))
     repaired, _, looked = line.split(" stacks repaired")[0].rpartition(", ")[2].partition(" of ")
     assert int(looked.replace(",", "")) >= int(repaired.replace(",", "")) > 500, line
+
+
+def test_default_fp_takes_the_compiled_stream(recordings: dict[str, tuple[Path, str]]) -> None:
+    """The shares above come from the compiled drain round in fp and fp-only; dwarf spools objects."""
+    if fast_decoder.load() is None:
+        pytest.skip("no compiled decoder (no compiler, or STAX_PURE_PYTHON=1)")
+    ran = {}
+    for mode, (path, _stderr) in recordings.items():
+        with closing(sqlite3.connect(path)) as db:
+            (value,) = db.execute("SELECT value FROM meta WHERE key = 'backend.capture_stream'").fetchone()
+        ran[mode] = json.loads(value)
+    assert ran == {"fp": "compiled", "fp-only": "compiled", "dwarf": "python"}
