@@ -22,12 +22,17 @@ def test_ctrl_c_keeps_the_recording(spinner_bin: Path, tmp_path: Path, whole_gro
     proc = subprocess.Popen([STAX, "record", "-o", str(rec), "--", str(spinner_bin)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    committed = wait_for_samples(rec, proc, at_least=200)  # ~0.2 s of a spinning thread, committed
-    if whole_group:  # what a terminal does: SIGINT to the foreground process group
-        os.killpg(proc.pid, signal.SIGINT)
-    else:
-        proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        committed = wait_for_samples(rec, proc, at_least=200)  # ~0.2 s of a spinning thread, committed
+        if whole_group:  # what a terminal does: SIGINT to the foreground process group
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # a failed wait or a stax that ignored Ctrl-C: leave no spinner behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "stopped by Ctrl-C" in stderr
