@@ -16,6 +16,14 @@ REPO = Path(__file__).resolve().parent.parent
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the symbol cache of the test run out of the user's cache directory."""
     os.environ["STAX_CACHE_DIR"] = str(tmp_path_factory.mktemp("stax-cache"))
+    # Build the compiled decoder into that cache now, as the first `stax record` would:
+    # compiling it (~1 CPU-s of cc1) beside the first recorded workload skews that
+    # workload's shares on 2 cores.
+    try:
+        from stax_backend_linux.decode.fast_decoder import load
+    except ImportError:  # no Linux backend installed
+        return
+    load()
 
 
 @pytest.fixture(scope="session")
