@@ -259,10 +259,11 @@ def test_a_with_a_command_records_the_system_while_it_runs(tmp_path: Path) -> No
     db = sample_sql.connect(rec)
     ours, first, last = db.execute("SELECT count(*), min(time), max(time) FROM samples").fetchone()
     db.close()
-    # every CPU, busy or idle, F times a second, as perf's samples over their own span
-    assert close(ours / ((last - first) / 1e9), 999 * cpus, 0.1), (ours, last - first)
+    # F samples a second per busy CPU; a tickless idle CPU takes anywhere from none to F (it
+    # varies run to run here, for perf as for stax), so both rates lie between F and F per CPU
     span = max(times) - min(times)
-    assert close(len(times) / span, 999 * cpus, 0.1), (len(times), span)
+    for count, seconds in ((ours, (last - first) / 1e9), (len(times), span)):
+        assert seconds > 1.4 and 0.85 * 999 <= count / seconds <= 1.1 * 999 * cpus, (count, seconds)
     assert meta(rec, "target") == "sleep 1.5 (system-wide)"
 
 

@@ -33,7 +33,10 @@ def _assert_dropped(pid: int) -> None:
     """Every thread of ``pid``: permitted = effective = bounding = the runtime set, nothing else."""
     tasks = os.listdir(f"/proc/{pid}/task")
     for tid in tasks:
-        sets = _sets(f"/proc/{pid}/task/{tid}")
+        try:
+            sets = _sets(f"/proc/{pid}/task/{tid}")
+        except FileNotFoundError:  # a worker thread that ended since the listing
+            continue
         assert names_of(sets["CapEff"]) == set(RUNTIME_CAPABILITIES), sets
         assert (sets["CapPrm"], sets["CapEff"], sets["CapBnd"]) == (RUNTIME, RUNTIME, RUNTIME)
         assert (sets["CapInh"], sets["CapAmb"], sets["NoNewPrivs"]) == (0, 0, 1)
