@@ -35,7 +35,9 @@ def test_top_lines_ranks_source_lines(inline_rec: Path) -> None:
     rows = _user_rows(inline_rec, "--lines")
     mix = [f for f in rows if f["function"] == "mix"]
     assert len(mix) >= 2  # one row per line of the loop that has samples
-    assert all(f["file"].endswith("inline_lines.c") and f["line"] in MIX_BODY for f in mix)
+    assert all(f["file"].endswith("inline_lines.c") for f in mix)
+    in_loop = sum(f["self"] for f in mix if f["line"] in MIX_BODY)  # a tick may land on the call's line
+    assert in_loop >= 0.95 * sum(f["self"] for f in mix), mix
     assert sum(f["self"] for f in mix) == next(f for f in _user_rows(inline_rec)
                                                if f["function"] == "mix")["self"]
     # folded: the lines are still the loop's (where the code is), now under outer
