@@ -7,9 +7,11 @@ recorder's CPU on a switch-heavy workload.  Now a row of ``span_blocks`` or
 (stax.recording.column_blocks, the byte format; docs/recording-format.md says which
 columns, in which order):
 
-* spans: switch-out time (delta-coded), duration (``end - start``), pid, tid, cpu, site
-  (an index into the block's ``sites``, its JSON list of ``[reason, wait_site]`` pairs),
-  stack id, wakeup id (``-1``: none captured);
+* spans: switch-in time (delta-coded: spans arrive as they end), duration (``end -
+  start``), pid, tid, cpu, site (an index into the block's ``sites``, its JSON list of
+  ``[reason, wait_site]`` pairs), stack id, wakeup gap (0: no wakeup captured; else the
+  difference ``d`` to the previous span's wakeup id in the block, stored as ``d`` when
+  ``d > 0`` and ``d - 1`` otherwise, the first one to 0);
 * wakeups: time (delta-coded), cpu, waker pid, waker tid, wakee pid, wakee tid, stack id;
   a wakeup's id is its block's ``first_id`` plus its place in the block.
 
@@ -38,11 +40,10 @@ BLOCK_ROWS = BLOCK_SAMPLES
 
 SPAN_FIELDS = ("start", "end", "pid", "tid", "cpu", "reason", "wait_site", "stack_id", "wakeup_id")
 """The columns of an ``off_cpu_spans`` row, as every schema's view or table has them."""
-SPAN_COLUMNS = ("start", "duration", "pid", "tid", "cpu", "site", "stack_id", "wakeup_id")
+SPAN_COLUMNS = ("end", "duration", "pid", "tid", "cpu", "site", "stack_id", "wakeup_gap")
 """The columns of a span block, in their stored order."""
 WAKEUP_FIELDS = ("time", "cpu", "waker_pid", "waker_tid", "wakee_pid", "wakee_tid", "stack_id")
 """The columns of a ``wakeups`` row but its id, and of a wakeup block, in order."""
-NO_WAKEUP = -1
 
 Columns = list[list]
 """Rows as columns: one list per field, all of one length."""
@@ -54,39 +55,60 @@ def encode_spans(cols: Columns) -> tuple[int, int, int, str, bytes]:
     start, end, pid, tid, cpu, reason, wait_site, stack, wakeup = cols
     sites: dict[tuple[str, str], int] = {}
     site = array("q", [sites.setdefault(pair, len(sites)) for pair in zip(reason, wait_site)])
-    start_a = array("q", start)
+    end_a = array("q", end)
     duration = array("q", map(operator.sub, end, start))
-    wake = array("q", [NO_WAKEUP if w is None else w for w in wakeup])
-    data, _ = encode_columns((start_a, duration, array("q", pid), array("q", tid), array("q", cpu), site,
-                              array("q", stack), wake), delta=(0,))
-    return (min(start_a), max(end), len(start_a), json.dumps(list(sites), separators=(",", ":")), data)
+    data, _ = encode_columns((end_a, duration, array("q", pid), array("q", tid), array("q", cpu), site,
+                              array("q", stack), _wakeup_gaps(wakeup)), delta=(0,))
+    return (min(start), max(end_a), len(end_a), json.dumps(list(sites), separators=(",", ":")), data)
 
 
 def decode_spans(path: Path | str, block_id: int, count: object, sites: object, data: object) -> Columns:
     """The :data:`SPAN_FIELDS` columns of one block; a block that does not decode is damage
     (as is a span that ends before it starts or names a site the block does not have)."""
-    start, duration, pid, tid, cpu, site, stack, wake = decode_columns(
+    end, duration, pid, tid, cpu, site, stack, gaps = decode_columns(
         path, "off-CPU span", block_id, count, data, SPAN_COLUMNS, BLOCK_ROWS)
     pairs = _sites(path, block_id, sites)
-    if min(start) < 0:
-        at = start.index(min(start))
-        raise damaged(path, f"off-CPU span {at} of block {block_id} starts at a negative time ({start[at]})")
     if min(duration) < 0:
         at = duration.index(min(duration))
         raise damaged(path, f"off-CPU span {at} of block {block_id} ends before it starts"
-                            f" ({start[at] + duration[at]} < {start[at]})")
+                            f" ({end[at]} < {end[at] - duration[at]})")
+    start = list(map(operator.sub, end, duration))
+    if min(start) < 0:
+        at = start.index(min(start))
+        raise damaged(path, f"off-CPU span {at} of block {block_id} starts at a negative time ({start[at]})")
     if min(site) < 0 or max(site) >= len(pairs):
         raise damaged(path, f"off-CPU span block {block_id} names a wait site it does not list")
     reasons = [pairs[i][0] for i in site]
     wait_sites = [pairs[i][1] for i in site]
-    try:
-        end = list(map(operator.add, start, duration))
-        if max(end) >= 1 << 63:
-            raise OverflowError
-    except OverflowError:
-        raise damaged(path, f"off-CPU span block {block_id} holds a span that ends after 2**63 ns") from None
-    wakeup = [None if w == NO_WAKEUP else w for w in wake]
-    return [list(start), end, list(pid), list(tid), list(cpu), reasons, wait_sites, list(stack), wakeup]
+    return [start, list(end), list(pid), list(tid), list(cpu), reasons, wait_sites, list(stack),
+            _wakeup_ids(gaps)]
+
+
+def _wakeup_gaps(wakeup: Sequence[int | None]) -> array:
+    """The wakeup ids as gaps to the previous linked span's: 0 for none, else ``d`` when ``d > 0``
+    and ``d - 1`` otherwise (ids mostly grow by 1-3 span after span: ~0.3 byte a span, not 2)."""
+    gaps = array("q")
+    prev = 0
+    for w in wakeup:
+        if w is None:
+            gaps.append(0)
+        else:
+            d = w - prev
+            prev = w
+            gaps.append(d if d > 0 else d - 1)
+    return gaps
+
+
+def _wakeup_ids(gaps: Sequence[int]) -> list[int | None]:
+    out: list[int | None] = []
+    prev = 0
+    for g in gaps:
+        if g == 0:
+            out.append(None)
+        else:
+            prev += g if g > 0 else g + 1
+            out.append(prev)
+    return out
 
 
 def _sites(path: Path | str, block_id: int, sites: object) -> list[tuple[str, str]]:
