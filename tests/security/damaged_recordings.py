@@ -143,7 +143,8 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     # threads and processes
     ("thread-name-utf8", ALL, ("UPDATE threads SET name = CAST(x'74ff' AS TEXT)",)),
     ("thread-name-blob", ALL, ("UPDATE threads SET name = x'07'",)),
-    ("thread-tid-text", ALL, ("UPDATE threads SET tid = 'seven' WHERE tid = (SELECT min(tid) FROM threads)",)),
+    ("thread-tid-text", ALL,
+     ("UPDATE threads SET tid = 'seven' WHERE tid = (SELECT min(tid) FROM threads)",)),
     ("process-command-utf8", ALL, ("UPDATE processes SET command_line = CAST(x'ff' AS TEXT)",)),
     ("process-name-blob", ALL, ("UPDATE processes SET name = x'0102'",)),
     # per-stack totals (what the views aggregate in a finished recording)
@@ -219,7 +220,8 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
      ("UPDATE span_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
     ("span-block-count-off", OFF_CPU, ("UPDATE span_blocks SET count = count - 1 WHERE id = 0",)),
     ("span-block-count-huge", OFF_CPU, (f"UPDATE span_blocks SET count = {BIG} WHERE id = 0",)),
-    ("span-block-bounds-narrow", OFF_CPU, ("UPDATE span_blocks SET first_time = first_time + 1 WHERE id = 0",)),
+    ("span-block-bounds-narrow", OFF_CPU,
+     ("UPDATE span_blocks SET first_time = first_time + 1 WHERE id = 0",)),
     ("wakeup-block-truncated", WAKEUPS,
      ("UPDATE wakeup_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
     ("wakeup-block-first-id-text", WAKEUPS, ("UPDATE wakeup_blocks SET first_id = 'x' WHERE id = 0",)),

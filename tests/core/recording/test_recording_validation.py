@@ -17,8 +17,8 @@ from stax.analysis.profile import DisplayTreeBuilder, Profile
 from stax.analysis.wakeup_context import RawStackContexts
 from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel, Recording
-from tests.core.recording.event_block_edits import edit_event_rows
 from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.event_block_edits import edit_event_rows
 from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 

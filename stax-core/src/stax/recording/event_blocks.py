@@ -54,7 +54,7 @@ def encode_spans(cols: Columns) -> tuple[int, int, int, str, bytes]:
     (the :data:`SPAN_FIELDS` columns, at least one span)."""
     start, end, pid, tid, cpu, reason, wait_site, stack, wakeup = cols
     sites: dict[tuple[str, str], int] = {}
-    site = array("q", [sites.setdefault(pair, len(sites)) for pair in zip(reason, wait_site)])
+    site = array("q", [sites.setdefault(pair, len(sites)) for pair in zip(reason, wait_site, strict=True)])
     end_a = array("q", end)
     duration = array("q", map(operator.sub, end, start))
     data, _ = encode_columns((end_a, duration, array("q", pid), array("q", tid), array("q", cpu), site,
@@ -172,7 +172,7 @@ class BlockStream:
     def add_rows(self, rows: Iterable[Sequence]) -> None:
         """Rows of :attr:`BlockKind.fields`, in order."""
         before = len(self.pending[0])
-        for column, values in zip(self.pending, zip(*rows), strict=False):
+        for column, values in zip(self.pending, zip(*rows, strict=True), strict=False):  # no rows: none
             column.extend(values)
         self.count += len(self.pending[0]) - before
 
@@ -226,7 +226,8 @@ def all_wakeups(db: sqlite3.Connection, path: Path | str) -> Columns:
 def all_spans(db: sqlite3.Connection, path: Path | str) -> Columns:
     """Every span of the file being written, as the :data:`SPAN_FIELDS` columns in block order."""
     out: Columns = [[] for _ in SPAN_FIELDS]
-    for block_id, count, sites, data in db.execute("SELECT id, count, sites, data FROM span_blocks ORDER BY id"):
+    rows = db.execute("SELECT id, count, sites, data FROM span_blocks ORDER BY id")
+    for block_id, count, sites, data in rows:
         for mine, theirs in zip(out, decode_spans(path, block_id, count, sites, data), strict=True):
             mine.extend(theirs)
     return out

@@ -30,8 +30,8 @@ from pathlib import Path
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingWriteError, StaxError
 from stax.events import CounterValues
-from stax.recording import meta_keys as mk
 from stax.recording import event_blocks, sample_blocks
+from stax.recording import meta_keys as mk
 from stax.recording.interner import StackInterner
 from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
 from stax.recording.sample_totals import SampleTotals
