@@ -53,8 +53,9 @@ def encode_spans(cols: Columns) -> tuple[int, int, int, str, bytes]:
     """(first_time, last_time, count, sites, data) of one ``span_blocks`` row of ``cols``
     (the :data:`SPAN_FIELDS` columns, at least one span)."""
     start, end, pid, tid, cpu, reason, wait_site, stack, wakeup = cols
-    sites: dict[tuple[str, str], int] = {}
-    site = array("q", [sites.setdefault(pair, len(sites)) for pair in zip(reason, wait_site, strict=True)])
+    pairs = list(zip(reason, wait_site, strict=True))
+    sites = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}  # in order of first use
+    site = array("q", map(sites.__getitem__, pairs))
     end_a = array("q", end)
     duration = array("q", map(operator.sub, end, start))
     data, _ = encode_columns((end_a, duration, array("q", pid), array("q", tid), array("q", cpu), site,
@@ -87,7 +88,7 @@ def decode_spans(path: Path | str, block_id: int, count: object, sites: object, 
 def _wakeup_gaps(wakeup: Sequence[int | None]) -> array:
     """The wakeup ids as gaps to the previous linked span's: 0 for none, else ``d`` when ``d > 0``
     and ``d - 1`` otherwise (ids mostly grow by 1-3 span after span: ~0.3 byte a span, not 2)."""
-    gaps = array("q")
+    gaps = []
     prev = 0
     for w in wakeup:
         if w is None:
@@ -96,7 +97,7 @@ def _wakeup_gaps(wakeup: Sequence[int | None]) -> array:
             d = w - prev
             prev = w
             gaps.append(d if d > 0 else d - 1)
-    return gaps
+    return array("q", gaps)
 
 
 def _wakeup_ids(gaps: Sequence[int]) -> list[int | None]:
