@@ -54,8 +54,9 @@ def synthetic(n: int) -> tuple[list[list], list[list]]:
             for column, value in zip(wakeups, (end - rng.randrange(1_000, 3_000), i & 1, PID,
                                                PID + 2 - (i & 1), PID, tid, 20 + i % 5), strict=True):
                 column.append(value)
-        for column, value in zip(spans, (start, end, PID, tid, i & 1, "preempted" if preempted else "pipe-ipc",
-                                         "" if preempted else "pipe_read", i % 20, wakeup), strict=True):
+        reason, site = ("preempted", "") if preempted else ("pipe-ipc", "pipe_read")
+        for column, value in zip(spans, (start, end, PID, tid, i & 1, reason, site, i % 20, wakeup),
+                                 strict=True):
             column.append(value)
     return spans, wakeups
 
@@ -111,7 +112,8 @@ def write_rows(path: Path, spans: list[list], wakeups: list[list]) -> float:
 def table_bytes(path: Path, *names: str) -> int:
     db = sqlite3.connect(path)
     marks = ",".join("?" * len(names))
-    size = db.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})", names).fetchone()[0]
+    size = db.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})",
+                      names).fetchone()[0]
     db.close()
     return size
 
@@ -138,12 +140,13 @@ def main() -> None:
         read3 = timed(rec.thread_off_cpu)
         rec.close()
         db = sqlite3.connect(v2)
-        read2 = timed(lambda: db.execute("SELECT pid, tid, reason, count(*), sum(end - start)"
-                                         " FROM off_cpu_spans GROUP BY pid, tid, reason").fetchall())
+        read2 = timed(lambda: db.execute("SELECT pid, tid, reason, count(*), sum(end - start) FROM"
+                                         " off_cpu_spans GROUP BY pid, tid, reason").fetchall())
         db.close()
     print(f"{n:,} spans + {w:,} wakeups   load {os.getloadavg()[0]:.1f}")
-    print(f"write events/s (CPU)     blocks {(n + w) / write3:,.0f}   schema 2 INSERTs {(n + w) / write2:,.0f}"
-          f"   ratio {write2 / write3:.1f}x   ({write3 * 1e6 / (n + w):.2f} vs {write2 * 1e6 / (n + w):.2f} us each)")
+    print(f"write events/s (CPU)     blocks {(n + w) / write3:,.0f}   schema 2 INSERTs"
+          f" {(n + w) / write2:,.0f}   ratio {write2 / write3:.1f}x   ({write3 * 1e6 / (n + w):.2f} vs"
+          f" {write2 * 1e6 / (n + w):.2f} us each)")
     print(f"bytes per span           blocks {span3 / n:.2f}   schema 2 table {span2 / n:.2f}")
     print(f"bytes per wakeup         blocks {wake3 / w:.2f}   schema 2 table {wake2 / w:.2f}")
     print(f"read spans/s (CPU)       Recording.thread_off_cpu {n / read3:,.0f}"

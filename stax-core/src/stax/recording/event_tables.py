@@ -18,7 +18,7 @@ import sqlite3
 from pathlib import Path
 
 from stax.recording import event_blocks
-from stax.recording.validation import damaged
+from stax.recording.validation import damaged, reading_failed
 
 _SPANS = ("CREATE TEMP TABLE off_cpu_spans (start INTEGER, end INTEGER, pid INTEGER, tid INTEGER,"
           " cpu INTEGER, reason TEXT, wait_site TEXT, stack_id INTEGER, wakeup_id INTEGER)")
@@ -37,6 +37,21 @@ class EventTables:
 
     def load_spans(self, start: int | None = None, end: int | None = None) -> None:
         """Decode the span blocks that may hold a span overlapping ``[start, end)`` (None: open)."""
+        try:
+            self._load_spans(start, end)
+        except sqlite3.DatabaseError as exc:  # the blocks' table itself is damaged
+            raise reading_failed(self.path, exc) from None
+
+    def load_wakeups(self, start: int | None = None, end: int | None = None) -> None:
+        """Decode the wakeup blocks that may hold a wakeup in ``[start, end)`` (None: open)."""
+        try:
+            self._load_wakeups(start, end)
+        except sqlite3.IntegrityError:
+            raise damaged(self.path, "two wakeup blocks hold the same wakeup ids") from None
+        except sqlite3.DatabaseError as exc:
+            raise reading_failed(self.path, exc) from None
+
+    def _load_spans(self, start: int | None, end: int | None) -> None:
         if self._spans is None:
             self.db.execute(_SPANS)
             self._spans = set()
@@ -51,8 +66,7 @@ class EventTables:
                 self._spans.add(block_id)
         self.db.executemany("INSERT INTO temp.off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
-    def load_wakeups(self, start: int | None = None, end: int | None = None) -> None:
-        """Decode the wakeup blocks that may hold a wakeup in ``[start, end)`` (None: open)."""
+    def _load_wakeups(self, start: int | None, end: int | None) -> None:
         if self._wakeups is None:
             self.db.execute(_WAKEUPS)
             self._wakeups = set()
@@ -67,10 +81,7 @@ class EventTables:
                     raise damaged(self.path, f"wakeup block {block_id} has no first id")
                 rows.extend(zip(range(first_id, first_id + len(cols[0])), *cols, strict=True))
                 self._wakeups.add(block_id)
-        try:
-            self.db.executemany("INSERT INTO temp.wakeups VALUES (?,?,?,?,?,?,?,?)", rows)
-        except sqlite3.IntegrityError:
-            raise damaged(self.path, "two wakeup blocks hold the same wakeup ids") from None
+        self.db.executemany("INSERT INTO temp.wakeups VALUES (?,?,?,?,?,?,?,?)", rows)
 
     def load_all(self) -> None:
         self.load_spans()

@@ -633,7 +633,10 @@ class Recording:
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
         if self._events is not None:  # the wakeups that ended them: inside the spans' times
             low, high = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}", params)[0]
-            self._events.load_wakeups(*((low, high + 1) if low is not None else (0, 0)))  # (0, 0): none
+            if low is None:
+                self._events.load_wakeups(0, 0)  # none: the table, empty
+            else:
+                self._events.load_wakeups(low, high + 1 if high < validation.I64_MAX else None)
         ns = validation.checked(f"sum({_span_ns(flt, 's.')})", validation.SPANS, [
             *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
             *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
