@@ -7,8 +7,9 @@ take ~2.5-3.5 bytes (stax.recording.sample_blocks), the rest is the file's fixed
 (the schema, frames, stacks, symbols: ~40 KiB).
 
 With off-CPU capture on (the default), spans and wakeups were rows of their own in
-schemas 1-2 (~40 bytes a span, ~30 a wakeup): a workload that blocks ~2k times a second
-made the default recording ~45 bytes a sample.  Schema 3 keeps them in column blocks too
+schemas 1-2 (~40 bytes a span, ~30 a wakeup) and made the default recording of a
+workload that blocks ~45 bytes a sample (work_and_wait.c below: ~13 on main, more on a
+loaded machine, whose preemptions are spans too).  Schema 3 keeps them in column blocks too
 (stax.recording.event_blocks, ~2-4 bytes each), and the file's fixed part shrank with
 512-byte pages and VACUUM at the end; the default recording of such a workload is
 asserted at <= 10 bytes a sample, whole file.
@@ -30,8 +31,9 @@ pytestmark = needs_root
 ROUNDS = "4000"
 """~15 s of CPU over two threads: ~15k samples at 999 Hz, so the file's fixed part (~40-50
 KiB: ~25 tables of a page or more, the schema, frames, stacks, symbols) is ~3.5 bytes a sample."""
-WAIT_SECONDS = "5"
-"""work_and_wait.c: ~1 CPU busy (~5k samples at 999 Hz) and ~2k switch-outs and wakeups a second."""
+WAIT_ROUNDS = "800"
+"""work_and_wait.c: ~13 s of CPU, one thread at a time (~13k samples at 999 Hz), 1,600 switch-outs
+ended by a wakeup, plus the preemptions a loaded machine adds."""
 MAX_BYTES_PER_SAMPLE = 10
 SAMPLE_BLOCK_BYTES = 5
 """The blocks alone: ~2.5 bytes a sample idle, 3.5-3.9 on a VM at load 15-18 (the timer's
@@ -78,7 +80,7 @@ def test_the_default_recording_of_a_workload_that_blocks_takes_at_most_10_bytes_
         work_and_wait: Path, tmp_path: Path) -> None:
     """Off-CPU capture on (the default): samples, spans and wakeups, whole file."""
     rec = tmp_path / "default.stax"
-    stax("record", "-q", "-F", "999", "-o", str(rec), "--", str(work_and_wait), WAIT_SECONDS, timeout=600)
+    stax("record", "-q", "-F", "999", "-o", str(rec), "--", str(work_and_wait), WAIT_ROUNDS, timeout=600)
     size, samples, blocks, off_cpu = _figures(rec)
     db = sample_sql.connect(rec)
     spans = db.execute("SELECT count(*) FROM off_cpu_spans").fetchone()[0]
@@ -87,5 +89,5 @@ def test_the_default_recording_of_a_workload_that_blocks_takes_at_most_10_bytes_
     print(f"default: {size:,} bytes / {samples:,} samples = {size / samples:.2f} bytes a sample;"
           f" sample blocks {blocks / samples:.2f}; {spans:,} off-CPU spans and {wakeups:,} wakeups"
           f" {off_cpu:,} bytes ({off_cpu / max(spans + wakeups, 1):.1f} each)")
-    assert samples >= 2000 and spans >= samples and wakeups >= samples / 2
+    assert samples >= 5000 and spans >= 1600 and wakeups >= 1600
     assert size / samples <= MAX_BYTES_PER_SAMPLE

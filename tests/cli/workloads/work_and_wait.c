@@ -1,12 +1,12 @@
 /* Two threads that compute and wait for each other: "server" answers each request of
- * "client" through a pipe after ~0.5 ms of work, the client computes ~0.5 ms between
- * requests.  Both run on and off the CPU about half the time each, so a default recording
- * holds samples, off-CPU spans ended by a wakeup, and the wakeups (~2k of each a second).
- * Usage: work_and_wait SECONDS */
+ * "client" through a pipe after ~8 ms of work, the client computes ~8 ms between
+ * requests.  Each runs about half the time and blocks on the other the rest, so a default
+ * recording holds samples, off-CPU spans ended by a wakeup, and the wakeups (~60 of each a
+ * second: one span a thread per round).
+ * Usage: work_and_wait ROUNDS */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile unsigned long sink;
@@ -16,15 +16,9 @@ __attribute__((noinline)) static void publish(unsigned long x) { sink = x; }
 
 __attribute__((noinline)) static void compute(void) {
     unsigned long x = sink;
-    for (unsigned long i = 0; i < 400000UL; i++)
+    for (unsigned long i = 0; i < 8000000UL; i++)
         x = x * 6364136223846793005UL + 1442695040888963407UL;
     publish(x);
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 static void *server(void *arg) {
@@ -40,15 +34,14 @@ static void *server(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+    long rounds = argc > 1 ? atol(argv[1]) : 100;
     if (pipe(to_server) || pipe(to_client))
         return 1;
     pthread_t t;
     pthread_create(&t, NULL, server, NULL);
     pthread_setname_np(pthread_self(), "client");
-    double end = now() + seconds;
     char c = 'q';
-    while (now() < end) {
+    for (long r = 0; r < rounds; r++) {
         compute();
         if (write(to_server[1], &c, 1) != 1 || read(to_client[0], &c, 1) != 1)
             return 1;
