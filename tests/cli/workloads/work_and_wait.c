@@ -1,7 +1,7 @@
 /* Two threads that compute and wait for each other: "server" answers each request of
- * "client" through a pipe after ~8 ms of work, the client computes ~8 ms between
+ * "client" through a pipe after ~16 ms of work, the client computes ~16 ms between
  * requests.  Each runs about half the time and blocks on the other the rest, so a default
- * recording holds samples, off-CPU spans ended by a wakeup, and the wakeups (~60 of each a
+ * recording holds samples, off-CPU spans ended by a wakeup, and the wakeups (~30 of each a
  * second: one span a thread per round).
  * Usage: work_and_wait ROUNDS */
 #define _GNU_SOURCE
@@ -16,7 +16,7 @@ __attribute__((noinline)) static void publish(unsigned long x) { sink = x; }
 
 __attribute__((noinline)) static void compute(void) {
     unsigned long x = sink;
-    for (unsigned long i = 0; i < 8000000UL; i++)
+    for (unsigned long i = 0; i < 16000000UL; i++)
         x = x * 6364136223846793005UL + 1442695040888963407UL;
     publish(x);
 }
