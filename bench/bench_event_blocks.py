@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_sample_blocks import table_bytes, timed  # bench/ is the script's directory
+
 from stax.events import ImageLoad, ThreadName
 from stax.recording.reader import Recording
 from stax.recording.schema import V2_EVENTS, compact
@@ -109,21 +111,6 @@ def write_rows(path: Path, spans: list[list], wakeups: list[list]) -> float:
     return elapsed
 
 
-def table_bytes(path: Path, *names: str) -> int:
-    db = sqlite3.connect(path)
-    marks = ",".join("?" * len(names))
-    size = db.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})",
-                      names).fetchone()[0]
-    db.close()
-    return size
-
-
-def timed(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000)
@@ -134,8 +121,8 @@ def main() -> None:
         v3, v2 = Path(tmp) / "v3.stax", Path(tmp) / "v2.db"
         write3 = write_blocks(v3, spans, wakeups)
         write2 = write_rows(v2, spans, wakeups)
-        span3, wake3 = table_bytes(v3, "span_blocks"), table_bytes(v3, "wakeup_blocks")
-        span2, wake2 = table_bytes(v2, "off_cpu_spans"), table_bytes(v2, "wakeups")
+        span3, wake3 = table_bytes(v3, ("span_blocks",)), table_bytes(v3, ("wakeup_blocks",))
+        span2, wake2 = table_bytes(v2, ("off_cpu_spans",)), table_bytes(v2, ("wakeups",))
         rec = Recording.open(v3)
         read3 = timed(rec.thread_off_cpu)
         rec.close()
