@@ -92,17 +92,17 @@ def write_rows(path: Path, spans: list[list], wakeups: list[list]) -> float:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(compact(V2_EVENTS))
     n = len(spans[0])
-    span_rows = list(zip(*spans, strict=True))
-    wakeup_rows = list(zip(range(len(wakeups[0])), *wakeups, strict=True))
     start = time.process_time()
     done_wakeups = 0
     for at in range(0, n, COMMIT_EVERY):
-        part = span_rows[at:at + COMMIT_EVERY]
-        linked = [r[8] for r in part if r[8] is not None]
+        part = [c[at:at + COMMIT_EVERY] for c in spans]
+        linked = [w for w in part[8] if w is not None]
         upto = (linked[-1] + 1) if linked else done_wakeups
         db.execute("BEGIN")
-        db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", wakeup_rows[done_wakeups:upto])
-        db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", part)
+        # as schema 2's writer did: the columns zipped into rows, wakeups numbered
+        db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)",
+                       zip(range(done_wakeups, upto), *(c[done_wakeups:upto] for c in wakeups), strict=True))
+        db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", zip(*part, strict=True))
         db.execute("COMMIT")
         done_wakeups = upto
     elapsed = time.process_time() - start
