@@ -63,18 +63,20 @@ def encode_spans(cols: Columns) -> tuple[int, int, int, str, bytes]:
     return (min(start), max(end_a), len(end_a), json.dumps(list(sites), separators=(",", ":")), data)
 
 
-def decode_spans(path: Path | str, block_id: int, count: object, sites: object, data: object) -> Columns:
+def decode_spans(path: Path | str, block_id: int, count: object, sites: object, data: object,
+                 times_checked: bool = True) -> Columns:
     """The :data:`SPAN_FIELDS` columns of one block; a block that does not decode is damage
-    (as is a span that ends before it starts or names a site the block does not have)."""
+    (as is a span that names a site the block does not have, and with ``times_checked`` one
+    that ends before it starts: readers refuse it, the writer's passes keep what was captured)."""
     end, duration, pid, tid, cpu, site, stack, gaps = decode_columns(
         path, "off-CPU span", block_id, count, data, SPAN_COLUMNS, BLOCK_ROWS)
     pairs = _sites(path, block_id, sites)
-    if min(duration) < 0:
+    if times_checked and min(duration) < 0:
         at = duration.index(min(duration))
         raise damaged(path, f"off-CPU span {at} of block {block_id} ends before it starts"
                             f" ({end[at]} < {end[at] - duration[at]})")
     start = list(map(operator.sub, end, duration))
-    if min(start) < 0:
+    if times_checked and min(start) < 0:
         at = start.index(min(start))
         raise damaged(path, f"off-CPU span {at} of block {block_id} starts at a negative time ({start[at]})")
     if min(site) < 0 or max(site) >= len(pairs):
@@ -225,11 +227,13 @@ def all_wakeups(db: sqlite3.Connection, path: Path | str) -> Columns:
 
 
 def all_spans(db: sqlite3.Connection, path: Path | str) -> Columns:
-    """Every span of the file being written, as the :data:`SPAN_FIELDS` columns in block order."""
+    """Every span of the file being written, as the :data:`SPAN_FIELDS` columns in block order
+    (as captured: a span a backend closed before it opened is the readers' to refuse)."""
     out: Columns = [[] for _ in SPAN_FIELDS]
     rows = db.execute("SELECT id, count, sites, data FROM span_blocks ORDER BY id")
     for block_id, count, sites, data in rows:
-        for mine, theirs in zip(out, decode_spans(path, block_id, count, sites, data), strict=True):
+        for mine, theirs in zip(out, decode_spans(path, block_id, count, sites, data, times_checked=False),
+                                strict=True):
             mine.extend(theirs)
     return out
 
@@ -239,7 +243,7 @@ def rewrite_spans(db: sqlite3.Connection, path: Path | str, change: Callable[[Co
     (it says whether it changed any), and write back the blocks it changed."""
     rows = db.execute("SELECT id, count, sites, data FROM span_blocks ORDER BY id").fetchall()
     for block_id, count, sites, data in rows:
-        cols = decode_spans(path, block_id, count, sites, data)
+        cols = decode_spans(path, block_id, count, sites, data, times_checked=False)
         if change(cols):
             db.execute("UPDATE span_blocks SET first_time = ?, last_time = ?, count = ?, sites = ?, data = ?"
                        " WHERE id = ?", (*encode_spans(cols), block_id))
