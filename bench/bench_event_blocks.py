@@ -22,6 +22,7 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_sample_blocks import table_bytes, timed  # bench/ is the script's directory
@@ -63,6 +64,17 @@ def synthetic(n: int) -> tuple[list[list], list[list]]:
     return spans, wakeups
 
 
+def commits(spans: list[list]) -> Iterator[tuple[list[list], range]]:
+    """Per commit: the spans' columns, and the ids of the wakeups that arrived with them."""
+    done_wakeups = 0
+    for at in range(0, len(spans[0]), COMMIT_EVERY):
+        part = [c[at:at + COMMIT_EVERY] for c in spans]
+        linked = [w for w in part[8] if w is not None]
+        upto = (linked[-1] + 1) if linked else done_wakeups
+        yield part, range(done_wakeups, upto)
+        done_wakeups = upto
+
+
 def write_blocks(path: Path, spans: list[list], wakeups: list[list]) -> float:
     builder = RecordingBuilder(path, plugins=None)
     builder.consume([ImageLoad(0, PID, IMAGE, IMAGE + 0x100000, 0, "/usr/bin/pingpong"),
@@ -70,15 +82,9 @@ def write_blocks(path: Path, spans: list[list], wakeups: list[list]) -> float:
     for k in range(STACKS):  # the stack ids the synthetic events use: 0 .. STACKS - 1
         builder.interner.intern_stack(PID, (), tuple(IMAGE + 0x40 * (k * 3 + d) for d in range(4 + k % 3)))
     file = builder.file
-    n = len(spans[0])
     start = time.process_time()
-    done_wakeups = 0
-    for at in range(0, n, COMMIT_EVERY):
-        part = [c[at:at + COMMIT_EVERY] for c in spans]
-        linked = [w for w in part[8] if w is not None]
-        upto = (linked[-1] + 1) if linked else done_wakeups
-        file.add_wakeup_columns([c[done_wakeups:upto] for c in wakeups])
-        done_wakeups = upto
+    for part, ids in commits(spans):
+        file.add_wakeup_columns([c[ids.start:ids.stop] for c in wakeups])
         file.add_off_cpu_columns(part)
         builder.commit()
     elapsed = time.process_time() - start
@@ -91,20 +97,14 @@ def write_rows(path: Path, spans: list[list], wakeups: list[list]) -> float:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(compact(V2_EVENTS))
-    n = len(spans[0])
     start = time.process_time()
-    done_wakeups = 0
-    for at in range(0, n, COMMIT_EVERY):
-        part = [c[at:at + COMMIT_EVERY] for c in spans]
-        linked = [w for w in part[8] if w is not None]
-        upto = (linked[-1] + 1) if linked else done_wakeups
+    for part, ids in commits(spans):
         db.execute("BEGIN")
         # as schema 2's writer did: the columns zipped into rows, wakeups numbered
         db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)",
-                       zip(range(done_wakeups, upto), *(c[done_wakeups:upto] for c in wakeups), strict=True))
+                       zip(ids, *(c[ids.start:ids.stop] for c in wakeups), strict=True))
         db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", zip(*part, strict=True))
         db.execute("COMMIT")
-        done_wakeups = upto
     elapsed = time.process_time() - start
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
