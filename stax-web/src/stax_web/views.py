@@ -30,7 +30,7 @@ def profile(session: Session, query: ViewQuery, rec: Recording | None = None) ->
     origin = session.origin[0] if rec is session.current else session.base_origin[0]
     flt = query.sample_filter(origin)
     raw = session.cached(("profile", id(rec), query.selection),
-                         lambda: load_profile(rec, query.mode, flt, session.builder(rec)))
+                         lambda: load_profile(rec, query.mode, flt, session.builder(rec, query.mode != "cpu")))
     if not query.transformed:
         return raw
     return session.cached(("transformed", id(rec), query.selection, query.transforms),
@@ -46,7 +46,9 @@ def tree(session: Session, query: ViewQuery, inverted: bool, rec: Recording | No
 def flame(session: Session, query: ViewQuery) -> dict:
     def build() -> dict:
         prof = profile(session, query)
-        return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
+        # root-first: the cached tree /api/top shares; inverted: only what can be sent is built
+        shared = None if query.invert else tree(session, query, False)
+        return flame_view.flame_payload(prof, query.unit, query.invert, shared)
     return session.cached(("flame", query.selection, query.transforms, query.invert), build, payload=True)
 
 

@@ -214,6 +214,16 @@ class DisplayTreeBuilder:
             return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
         return node
 
+    def non_code_frames_of(self, stack_id: int) -> set[int]:
+        """The raw frames of a mapped stack (:meth:`node_of`) that were left out as not code."""
+        out = set()
+        while stack_id in self.non_code_stacks:
+            frame = self.raw_frames[stack_id]
+            if frame in self.non_code_frames:
+                out.add(frame)
+            stack_id = self.raw_parents[stack_id]
+        return out
+
     def path(self, node: int) -> tuple[DisplayFrame, ...]:
         """The display frames from the outermost one down to ``node``."""
         out: list[DisplayFrame] = []
