@@ -48,3 +48,14 @@ def test_off_cpu_legend_counts_frames_that_are_not_code(ui, non_code_rec):
         assert legend.inner_text() == "dropped: 1 frame that is not code, from the stacks of 3 spans"
         assert not [f for f in ui.frames() if f["name"].startswith("[unknown]")]
         assert [f["name"] for f in sorted(ui.frames(), key=lambda f: f["depth"])] == ["all", "main", "nap"]
+
+
+@needs_root
+@pytest.mark.slow
+def test_diff_says_what_of_the_selection_the_base_cannot_take(ui, rec_1_1, rec_3_1):
+    from stax_web.base_selection import TIME_RANGE_NOTE
+
+    with served(rec_1_1, "--base", str(rec_3_1)) as url:
+        ui.open(url + "#view=diff&start=0&end=500000000")
+        notes = ui.page.locator("[data-role=base-note]")
+        assert notes.count() == 1 and notes.inner_text() == TIME_RANGE_NOTE

@@ -56,6 +56,7 @@ export class FlameTree {
     this.grandTotal = n ? this.total[0] : 0;
     this.dropped = payload.dropped || null; // frames the server left out (too small to see)
     this.nonCode = payload.non_code || null; // off the CPU: frames that are not code, dropped and counted
+    this.baseNotes = payload.base_notes || []; // diff: how the selection applied to the base, in sentences
     // file:line of each node (interned; index 0 is "no debug info")
     this.locations = payload.locations || [""];
     this.nodeLocation = payload.node_locations || null;

@@ -91,7 +91,8 @@ function legend(tree, diff) {
   if (diff) {
     items.push(el("span", {}, el("i", { style: `background:${diffColour(1)}` }), "grew"),
       el("span", {}, el("i", { style: `background:${diffColour(-1)}` }), "shrank"),
-      el("span", {}, "normalised to the current total: width is the current profile"));
+      el("span", {}, "normalised to the current total: width is the current profile"),
+      ...tree.baseNotes.map((note) => el("span", { "data-role": "base-note", class: "note" }, note)));
   } else if (tree.reason) {
     const seen = new Set(tree.reason.filter(Boolean));
     for (const r of Object.keys(REASON_COLOURS).concat([...seen].filter((r) => !(r in REASON_COLOURS))))
