@@ -13,7 +13,6 @@ import pytest
 from stax.blocked_reason import BlockedReason
 from stax.events import ImageKind, ImageLoad, OffCpuInterval, Sample, ThreadName
 from stax.recording.writer import RecordingBuilder
-
 from tests.conftest import REPO, compile_c
 from tests.web.server import STAX
 
@@ -75,8 +74,9 @@ def non_code_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     events: list[object] = [ImageLoad(0, pid, NAPPER_START, NAPPER_START + 0x10000, 0, NAPPER, ImageKind.ELF),
                             ThreadName(0, pid, pid, "napper"), Sample(MS, pid, pid, 0, MS, (), (nap, main))]
     clock = 2 * MS
-    spans = ([(BlockedReason.SLEEP, (nap, NOT_CODE_ADDRESS, main))] * 3
-             + [(BlockedReason.PREEMPTED, (nap, NOT_CODE_ADDRESS, main))] * 2 + [(BlockedReason.SLEEP, (nap, main))])
+    through = (nap, NOT_CODE_ADDRESS, main)
+    spans = ([(BlockedReason.SLEEP, through)] * 3 + [(BlockedReason.PREEMPTED, through)] * 2
+             + [(BlockedReason.SLEEP, (nap, main))])
     for reason, user in spans:
         events.append(OffCpuInterval(clock, clock + 10 * MS, pid, pid, 0, reason, "", (), user))
         clock += 11 * MS

@@ -20,9 +20,10 @@ BASE_THREADS = {100: "prog", 201: "alpha", 202: "beta", 203: "gamma"}
 def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Now: alpha 30 samples in f_a, beta 10 in f_b. Base: alpha 10 in f_a, beta 30 in f_b, gamma 5."""
     work = tmp_path_factory.mktemp("diffsel")
-    now = write_recording(work / "now.stax", [("main;f_a", 30, 101), ("main;f_b", 10, 102)], threads=NOW_THREADS)
-    base = write_recording(work / "base.stax", [("main;f_a", 10, 201), ("main;f_b", 30, 202), ("main;f_c", 5, 203)],
-                           threads=BASE_THREADS)
+    now = write_recording(work / "now.stax", [("main;f_a", 30, 101), ("main;f_b", 10, 102)],
+                          threads=NOW_THREADS)
+    base = write_recording(work / "base.stax", [("main;f_a", 10, 201), ("main;f_b", 30, 202),
+                                                ("main;f_c", 5, 203)], threads=BASE_THREADS)
     return now, base
 
 

@@ -4,8 +4,6 @@ tree gives, but only the nodes that can be sent are expanded."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from stax.analysis.call_tree import inverted_call_tree

@@ -87,7 +87,8 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
 
     threads = thread_totals(profile, by_weight=True)
     if len(threads) > 1:
-        shown = ", ".join(f"{printable(t.name)}-{t.tid} {format_ms(t.weight)}" for t in threads[:MAX_THREADS_SHOWN])
+        shown = ", ".join(f"{printable(t.name)}-{t.tid} {format_ms(t.weight)}"
+                          for t in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")

@@ -30,8 +30,9 @@ def profile(session: Session, query: ViewQuery, rec: Recording | None = None) ->
     rec = rec if rec is not None else session.current
     origin = session.origin[0] if rec is session.current else session.base_origin[0]
     flt = query.sample_filter(origin)
+    builder = session.builder(rec, off_cpu=query.mode != "cpu")
     raw = session.cached(("profile", id(rec), query.selection),
-                         lambda: load_profile(rec, query.mode, flt, session.builder(rec, query.mode != "cpu")))
+                         lambda: load_profile(rec, query.mode, flt, builder))
     if not query.transformed:
         return raw
     return session.cached(("transformed", id(rec), query.selection, query.transforms),

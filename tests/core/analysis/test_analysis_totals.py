@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-
 from pathlib import Path
 
 import pytest
@@ -67,10 +66,12 @@ def test_threads_by_blocked_time(tmp_path: Path) -> None:
     builder.finish(symbolicate=False)
     profile = OffCpuProfile.from_path(path)
     rows = thread_totals(profile, by_weight=True)
-    assert [(r.tid, r.name, r.count, r.weight) for r in rows] == [(101, "long", 1, 60 * ms), (102, "short", 4, 20 * ms)]
+    assert [(r.tid, r.name, r.count, r.weight) for r in rows] == [(101, "long", 1, 60 * ms),
+                                                                   (102, "short", 4, 20 * ms)]
     assert rows[0].percent == pytest.approx(75.0)
     assert [r.tid for r in thread_totals(profile)] == [102, 101]  # by spans
     out = io.StringIO()
     OffCpuTopRenderer().render(profile, RenderOptions(format="json"), out)
-    assert [(t["tid"], t["spans"], t["blocked_ns"], t["percent"]) for t in json.loads(out.getvalue())["threads"]] == [
+    listed = json.loads(out.getvalue())["threads"]
+    assert [(t["tid"], t["spans"], t["blocked_ns"], t["percent"]) for t in listed] == [
         (r.tid, r.count, r.weight, round(r.percent, 4)) for r in rows]

@@ -15,7 +15,8 @@ from stax.errors import UsageError
 MAX_CANDIDATES_SHOWN = 5
 
 
-def match_function_name(names: Iterable[str], wanted: str, shown: Callable[[str], str] = demangle) -> str | None:
+def match_function_name(names: Iterable[str], wanted: str,
+                        shown: Callable[[str], str] = demangle) -> str | None:
     """The name among ``names`` (as shown) that ``wanted`` means: itself, ``shown(wanted)`` (the
     mangled name demangled), or the one name containing it; None when no name does.
 

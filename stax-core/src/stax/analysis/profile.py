@@ -363,8 +363,10 @@ class Profile:
     def samples_text(self) -> str:
         """What the samples count, for a view's header: ``samples`` (of cpu-clock), or e.g.
         ``page-faults samples (one per 10 events)`` for a recording made with ``-e`` / ``-c``."""
-        event = self.meta.get(mk.BACKEND_EVENT.key)
-        if not isinstance(event, str) or event == "cpu-clock":
+        from stax.analysis.sample_weight import DEFAULT_EVENT, sample_weight
+
+        event = sample_weight(self.meta).event
+        if event == DEFAULT_EVENT:
             return "samples"
         period = self.meta.get(mk.BACKEND_SAMPLE_PERIOD.key)
         per = f" (one per {period:,} events)" if isinstance(period, int) and period > 1 else ""
