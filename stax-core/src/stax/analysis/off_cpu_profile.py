@@ -63,7 +63,8 @@ class OffCpuProfile(Profile):
 
     leaf_reasons: list[str] = attrs.field(factory=list)
     reasons: list[ReasonTotal] = attrs.field(factory=list)
-    """Blocked reasons present, most time first (``preempted`` never among them)."""
+    """Blocked reasons present, most time first (``preempted`` only in a ``runnable`` profile,
+    where it is the one reason)."""
     preempted_spans: int = 0
     preempted_ns: int = 0
     """Runnable wait: switched out involuntarily while still runnable (never blocked time)."""
