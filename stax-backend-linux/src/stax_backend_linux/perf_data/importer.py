@@ -37,7 +37,8 @@ from stax_backend_linux.perf_data.event_kinds import ON_CPU, SIDE_BAND, EventKin
 from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
 from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
-from stax_backend_linux.perf_data.record_walker import DECODED, CompressedRecords, RecordWalker
+from stax_backend_linux.perf_data.inflater import CompressedDataError
+from stax_backend_linux.perf_data.record_walker import DECODED, RecordWalker
 from stax_binfmt.kallsyms import kernel_build_id
 
 SINK_BATCH = 20_000
@@ -122,18 +123,23 @@ class PerfDataImporter:
                               name_from_proc=False)
         first = last = None
         try:
-            for chunk in walker.rounds():  # raises CompressedRecords
+            for chunk in walker.rounds():  # inflates perf record -z's compressed records
                 ready = orderer.round([decoder.decode(chunk)])
                 if ready:  # sorted: its ends are the oldest and newest times
                     first = ready[0].time if first is None else first
                     last = ready[-1].time
                     _deliver(stream.process(ready), sink)
             rest = orderer.flush()
-        except CompressedRecords:
+        except CompressedDataError as exc:
             raise PerfDataError(
-                f"{path} holds records compressed by 'perf record -z', which stax does not "
-                f"import yet; record it again without -z."
+                f"{path} holds compressed records (perf record -z) that do not inflate: {exc}; "
+                f"copy the file again, or record it again."
             ) from None
+        if walker.inflater is not None and walker.inflater.pending:
+            notes.append(
+                f"The compressed data of {path.name} ends inside a record ({walker.inflater.pending:,} "
+                f"bytes of it; perf record was killed); the records before it were imported."
+            )
         if rest:
             first = rest[0].time if first is None else first
             last = rest[-1].time
@@ -229,7 +235,8 @@ def _summary(
         lost_records=lost,
         notes=notes,
         metadata={
-            mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''})",
+            mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''}"
+            f"{', zstd-compressed' if walker.inflater is not None else ''})",
             mk.IMPORT_OS.field: "linux",
             mk.IMPORT_RECORDS.field: walker.records,
             mk.IMPORT_DURATION_S.field: round(max(0, last - first) / 1e9, 6),
