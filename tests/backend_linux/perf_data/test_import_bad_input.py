@@ -147,7 +147,9 @@ def test_damaged_compressed_records(tmp_path: Path, perf_workloads: dict[str, Pa
     damaged = tmp_path / "damaged.data"
     damaged.write_bytes(bytes(raw))
     message = refused(damaged, tmp_path / "r.stax")
-    assert message.startswith(f"stax: {damaged} holds compressed records (perf record -z) that do not inflate: ")
+    assert message.startswith(
+        f"stax: {damaged} holds compressed records (perf record -z) that do not inflate: "
+    )
     assert message.endswith("; copy the file again, or record it again.")
 
 

@@ -36,8 +36,8 @@ from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
 from stax_backend_linux.perf_data.event_kinds import ON_CPU, SIDE_BAND, EventKinds, classify_events
 from stax_backend_linux.perf_data.features import PerfFeatures, read_features
 from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
-from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
 from stax_backend_linux.perf_data.inflater import CompressedDataError
+from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
 from stax_backend_linux.perf_data.record_walker import DECODED, RecordWalker
 from stax_binfmt.kallsyms import kernel_build_id
 
