@@ -10,23 +10,15 @@ from pathlib import Path
 import pytest
 
 from stax_backend_linux.decode.record_decoder import RecordDecoder
-from stax_backend_linux.perf_data.event_kinds import classify_events
-from stax_backend_linux.perf_data.features import read_features
-from stax_backend_linux.perf_data.header import read_attrs, read_header
-from stax_backend_linux.perf_data.importer import _layouts
-from stax_backend_linux.perf_data.record_walker import RecordWalker
+from stax_backend_linux.perf_data.reader import PerfDataReader
 from tests.backend_linux.perf_data.conftest import needs_root, perf_record
 
 pytestmark = pytest.mark.slow
 
 
 def decoders(path: Path) -> tuple[RecordDecoder, list[bytes]]:
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        header = read_header(f, path, size)
-        kinds = classify_events(read_attrs(f, path, header, size), read_features(f, path, header, size))
-    chunks = list(RecordWalker(path.read_bytes(), header.data.offset, header.data.end).rounds())
-    return RecordDecoder(layouts=_layouts(kinds)), chunks
+    with PerfDataReader(path) as reader:
+        return reader.decoder(), list(reader.walker().rounds())
 
 
 @needs_root

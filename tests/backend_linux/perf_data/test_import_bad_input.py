@@ -18,8 +18,9 @@ HEADER = struct.Struct("<8sQQQQQQ")  # magic, size, attr_size, attrs (offset, si
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
+    """-m 16: 64 KiB rings, drained many times, so the file has many rounds (FINISHED_ROUND)."""
     return perf_record(
-        tmp_path_factory.mktemp("good") / "perf.data", "-g", str(perf_workloads["hotspots"]), "1"
+        tmp_path_factory.mktemp("good") / "perf.data", "-m", "16", "-g", str(perf_workloads["hotspots"]), "1"
     )
 
 

@@ -73,6 +73,7 @@ PERF_RECORD_SWITCH_CPU_WIDE = 15  # CPU-wide event: header + u32 next_prev_pid, 
 PERF_RECORD_MISC_CPUMODE_MASK = 7
 PERF_RECORD_MISC_KERNEL = 1
 PERF_RECORD_MISC_COMM_EXEC = 1 << 13  # on COMM: the name changed because of exec
+PERF_RECORD_MISC_MMAP_DATA = 1 << 13  # on MMAP*: a mapping without exec (attr.mmap_data: perf.data files)
 PERF_RECORD_MISC_MMAP_BUILD_ID = 1 << 14  # on MMAP2: the union holds a build id, not maj/min/ino
 PERF_RECORD_MISC_SWITCH_OUT = 1 << 13  # on SWITCH*: switching out (else in)
 PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14  # on SWITCH* out: the task was still runnable
@@ -356,7 +357,8 @@ class RecordDecoder:
                                         out_ and bool(misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)))
                     self.switch_records += 1
                 elif rtype == PERF_RECORD_MMAP2 or rtype == PERF_RECORD_MMAP:
-                    append(self._mmap(chunk, off, rtype, misc, size))
+                    if not misc & PERF_RECORD_MISC_MMAP_DATA:  # data holds no code: not an image
+                        append(self._mmap(chunk, off, rtype, misc, size))
                 elif rtype == PERF_RECORD_COMM:
                     pid, tid = PID_TID.unpack_from(chunk, off + 8)
                     raw = chunk[off + 16:off + size - trailer]
