@@ -177,8 +177,8 @@ class RecordDecoder:
         self.identifier = identifier or (layouts is not None and layouts.id_word == 1)
         self.layouts = layouts or EventLayouts(LIVE_SHARED if identifier else LIVE)
         live = LIVE_SHARED if self.identifier else LIVE
-        self._compiled_layouts = layouts is None or layouts.all_in((live,))
-        """fast_decode.c knows only stax record's layouts."""
+        self.compiled_layout = (live.compiled() if layouts is None else layouts.compiled())
+        """Where fast_decode.c finds the fields (one layout for every event), or None: it cannot."""
         self.kinds: dict[int, int] = {}
         """Event id -> kind; with samples that carry no id (one event), id 0 names them all."""
         self.without_ip: set[int] = set()
@@ -234,13 +234,13 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self._compiled_layouts and self._compiled_kinds():
+        if self._fast is not None and self.compiled_layout is not None and self._compiled_kinds():
             return self._fast.decode(self, chunk)
         return self._decode_range(chunk, 0, len(chunk))
 
     def _compiled_kinds(self) -> bool:
-        """fast_decode.c reads event ids as PERF_SAMPLE_IDENTIFIER and knows only the live kinds."""
-        return (not self.kinds or self.layouts.id_word == 1) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
+        """fast_decode.c tells events apart by their id and knows only the live kinds."""
+        return (not self.kinds or bool(self.layouts.id_word)) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
             self.kinds.values())
 
     def decode_python(self, chunk: bytes) -> list[Event]:
