@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from stax.recording.reader import Recording
+from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import RecordDecoder
 from stax_backend_linux.perf_data.reader import PerfDataReader
 from tests.backend_linux.perf_data.conftest import perf_record
+from tests.cli.conftest import stax
 
 pytestmark = pytest.mark.slow
 LAYOUTS = {
@@ -53,10 +56,37 @@ def test_perf_layouts_go_through_the_compiled_scan(
     python, _ = decoders(data)
     if compiled.implementation != "compiled":
         pytest.skip("the compiled decoder cannot be built here (no compiler or Python headers)")
-    assert compiled.compiled_layout is not None, name
+    assert compiled.scans_compiled, name
     fast = [comparable(e) for chunk in chunks for e in compiled.decode(chunk)]
     slow = [comparable(e) for chunk in chunks for e in python.decode_python(chunk)]
     assert compiled.samples == python.samples > 100
     assert fast == slow
     if "--switch-events" in args:
         assert compiled.switch_records == python.switch_records > 10
+
+
+@pytest.mark.parametrize("name", ["per task -g", "per task --call-graph dwarf", "-a -g"])
+def test_import_paths_make_the_same_recording(
+    name: str, tmp_path: Path, perf_workloads: dict[str, Path]
+) -> None:
+    """A plain profile is imported through fast_stream.c's rounds (EventColumns, as stax record's
+    compiled stream), a --call-graph dwarf one through the compiled scan: the same stacks, threads
+    and weights as the Python decoder's import."""
+    args = LAYOUTS[name]
+    if "-a" in args and os.geteuid() != 0:
+        pytest.skip("perf record -a needs root (perf_event_paranoid 2)")
+    data = perf_record(tmp_path / "p.data", *args, str(perf_workloads["hotspots"]), "0.3")
+    outputs, decoders_used = [], []
+    for pure in ("0", "1"):
+        rec = tmp_path / f"pure{pure}.stax"
+        stax("import", "-q", str(data), "-o", str(rec), env={**os.environ, "STAX_PURE_PYTHON": pure})
+        outputs.append(stax("collapse", "--per-thread", str(rec)).stdout)
+        recording = Recording.open(rec)
+        try:
+            decoders_used.append(recording.meta()["import.decoder"])
+        finally:
+            recording.close()
+    if fast_decoder.load() is None:
+        pytest.skip("the compiled decoder cannot be built here (no compiler or Python headers)")
+    assert decoders_used == ["compiled scan" if "dwarf" in name else "compiled", "python"]
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") > 3

@@ -190,6 +190,11 @@ size_t stax_decode_layout(const uint8_t *chunk, size_t len, size_t start, const 
 static const stax_layout LIVE = {8, 16, 24, 32, 40, 48, -1, 56, 24, 16, 8, 24};
 static const stax_layout LIVE_SHARED = {16, 24, 32, 40, 48, 56, 8, 64, 32, 24, 16, 32};
 
+void stax_live_layout(int identifier, stax_layout *out)
+{
+    *out = identifier ? LIVE_SHARED : LIVE;
+}
+
 size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifier,
                    const uint64_t *ids, const int32_t *kinds, size_t nids,
                    int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop)

@@ -39,6 +39,9 @@ size_t stax_decode_layout(const uint8_t *chunk, size_t len, size_t start, const 
                           const uint64_t *ids, const int32_t *kinds, size_t nids,
                           int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop);
 
+/* stax record's layout (identifier: events share a ring, each sample leads with its id). */
+void stax_live_layout(int identifier, stax_layout *out);
+
 size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifier,
                    const uint64_t *ids, const int32_t *kinds, size_t nids,
                    int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop);

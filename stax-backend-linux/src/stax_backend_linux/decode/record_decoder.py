@@ -234,9 +234,14 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self.compiled_layout is not None and self._compiled_kinds():
-            return self._fast.decode(self, chunk)
+        if self.scans_compiled:
+            return self._fast.decode(self, chunk)  # type: ignore[union-attr]
         return self._decode_range(chunk, 0, len(chunk))
+
+    @property
+    def scans_compiled(self) -> bool:
+        """fast_decode.c scans the chunks: it is loaded and reads every event's layout and kind."""
+        return self._fast is not None and self.compiled_layout is not None and self._compiled_kinds()
 
     def _compiled_kinds(self) -> bool:
         """fast_decode.c tells events apart by their id and knows only the live kinds."""

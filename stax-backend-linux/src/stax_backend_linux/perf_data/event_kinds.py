@@ -71,7 +71,7 @@ def classify_events(attrs_: list[PerfAttr], features: PerfFeatures) -> EventKind
     for attr, name in zip(attrs_, names, strict=True):
         role, kind = _role(attr, name, features, kinds, on_cpu_taken=ON_CPU in kinds.roles)
         kinds.roles.append(role)
-        if kind != rd.KIND_SAMPLING:
+        if kind != rd.KIND_SAMPLING and role != SIDE_BAND:  # side-band events write no samples to tell apart
             for event_id in (0,) if single else attr.ids:
                 kinds.by_id[event_id] = kind
     return kinds

@@ -73,6 +73,11 @@ class PerfDataImporter:
         stream = OffCpuStream(SwitchTracker(keep_kernel_ips=True, use_wchan=False), wakeups, threads,
                               name_from_proc=False)
         dwarf = _dwarf_stream(reader, decoder)
+        compiled = reader.compiled_stream(decoder) if dwarf is None else None
+        if compiled is not None:  # a plain profile: fast_stream.c does each round, as in stax record
+            for batch in reader.events(decoder, walker, compiled):
+                _deliver(batch, sink)
+            return _summary(reader, decoder, walker, None, list(reader.notes), "compiled")
         try:
             for batch in reader.events(decoder, walker):
                 _deliver(_unwound(stream.process(batch), dwarf), sink)
@@ -93,7 +98,8 @@ class PerfDataImporter:
             )
         if dwarf is not None:
             notes += dwarf.notes()
-        return _summary(reader, decoder, walker, dwarf, notes)
+        return _summary(reader, decoder, walker, dwarf, notes,
+                        "compiled scan" if decoder.scans_compiled else "python")
 
 
 def _dwarf_stream(reader: PerfDataReader, decoder: RecordDecoder) -> DwarfSampleStream | None:
@@ -142,6 +148,7 @@ def _summary(
     walker: RecordWalker,
     dwarf: DwarfSampleStream | None,
     notes: list[str],
+    decoded_by: str,
 ) -> CaptureSummary:
     kinds: EventKinds = reader.kinds
     features: PerfFeatures = reader.features
@@ -178,6 +185,7 @@ def _summary(
             mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''}"
             f"{', zstd-compressed' if walker.inflater is not None else ''})",
             mk.IMPORT_OS.field: "linux",
+            mk.IMPORT_DECODER.field: decoded_by,
             mk.IMPORT_RECORDS.field: walker.records,
             mk.IMPORT_DURATION_S.field: round(max(0, last - first) / 1e9, 6),
             mk.IMPORT_SKIPPED.field: dict(skipped),

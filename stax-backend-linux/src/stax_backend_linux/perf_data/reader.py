@@ -24,8 +24,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from stax.event_columns import EventColumns
 from stax.events import Event
 from stax_backend_linux.decode import record_decoder as rd
+from stax_backend_linux.decode.compiled_stream import CompiledStream
 from stax_backend_linux.decode.record_decoder import RecordDecoder
 from stax_backend_linux.decode.sample_layout import EventLayouts, SampleLayout
 from stax_backend_linux.decode.time_order import TimeOrderer
@@ -175,18 +177,24 @@ class PerfDataReader:
 
     # -- the records ----------------------------------------------------------------------------
 
-    def events(self, decoder: RecordDecoder | None = None, walker: RecordWalker | None = None
-               ) -> Iterator[list[Event]]:
-        """Every decoded event in time order, in batches (one per round that released some)."""
+    def events(self, decoder: RecordDecoder | None = None, walker: RecordWalker | None = None,
+               compiled: CompiledStream | None = None) -> Iterator[list[Event]]:
+        """Every decoded event in time order, in batches (one per round that released some).
+
+        ``compiled``: the compiled stream (:meth:`compiled_stream`) scans and orders each round,
+        and runs of samples come as :class:`~stax.event_columns.EventColumns`."""
         decoder = decoder if decoder is not None else self.decoder()
         walker = walker if walker is not None else self.walker()
         orderer = TimeOrderer()
         try:
             for chunk in walker.rounds():  # inflates perf record -z's compressed records
-                ready = orderer.round([decoder.decode(chunk)])
+                if compiled is not None:
+                    ready = compiled.round([chunk])
+                else:
+                    ready = orderer.round([decoder.decode(chunk)])
                 if ready:
                     yield self._span(ready)
-            rest = orderer.flush()
+            rest = compiled.flush() if compiled is not None else orderer.flush()
         except CompressedDataError as exc:
             raise PerfDataError(
                 f"{self.path} holds compressed records (perf record -z) that do not inflate: {exc}; "
@@ -205,12 +213,36 @@ class PerfDataReader:
                 f"was cut short or perf record was killed); the records before it were imported."
             )
 
+    def compiled_stream(self, decoder: RecordDecoder) -> CompiledStream | None:
+        """fast_stream.c doing the rounds (scan, time order, raw stacks), as for ``stax record``, where
+        it reads everything: the compiled decoder is there and reads every event's layout and kind,
+        and the file has no off-CPU events or user stack copies (the Python stages pair those)."""
+        fast = decoder._fast
+        layout = decoder.compiled_layout
+        if fast is None or layout is None or not decoder.scans_compiled or decoder.dump is not None:
+            return None
+        if set(self.kinds.roles) - {ON_CPU, SIDE_BAND} or any(a.flag("context_switch") for a in self.attrs):
+            return None
+        stream = CompiledStream(fast, decoder)
+        stream.layout(layout)
+        stream.name_from_proc = False  # this host's /proc says nothing of a file's threads
+        return stream
+
     def _span(self, ready: list[Event]) -> list[Event]:
-        """Note a sorted batch's oldest and newest times."""
-        if self.first is None:
-            self.first = ready[0].time
-        self.last = ready[-1].time
+        """Note a sorted batch's oldest and newest times (EventColumns: their runs' times)."""
+        times = [t for event in ready for t in _ends(event)]
+        if times:
+            if self.first is None:
+                self.first = min(times)
+            self.last = max(times) if self.last is None else max(self.last, *times)
         return ready
+
+
+def _ends(event: object) -> tuple[int, ...]:
+    if type(event) is EventColumns:
+        columns = (event.sample_time, event.span_start, event.span_end, event.wake_time)
+        return tuple(t for column in columns if column for t in (min(column), max(column)))
+    return (event.time,)  # type: ignore[attr-defined]
 
 
 def _layouts(kinds: EventKinds) -> EventLayouts:
