@@ -25,13 +25,12 @@ from __future__ import annotations
 import platform
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stax.contracts import CaptureSummary, EventSink
 from stax.events import Event
 from stax.recording import meta_keys as mk
 from stax_backend_linux.decode.record_decoder import RecordDecoder
-from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
-from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
@@ -41,6 +40,9 @@ from stax_backend_linux.perf_data.header import describe_magic
 from stax_backend_linux.perf_data.reader import PerfDataReader
 from stax_backend_linux.perf_data.record_walker import RecordWalker
 from stax_binfmt.kallsyms import kernel_build_id
+
+if TYPE_CHECKING:  # the DWARF stages are imported when a file needs them (~40 ms of start-up)
+    from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 
 SINK_BATCH = 20_000
 """Events handed to the sink at once."""
@@ -115,6 +117,8 @@ def _dwarf_stream(reader: PerfDataReader, decoder: RecordDecoder) -> DwarfSample
             f"unwinds only on and for {UNWOUND_ARCH}: each sample keeps its ip and kernel callchain."
         )
         return None
+    from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
+
     stream = DwarfSampleStream(sampling, max_stack=decoder.max_stack)
     decoder.dump = stream.layout
     return stream
@@ -150,6 +154,8 @@ def _summary(
     notes: list[str],
     decoded_by: str,
 ) -> CaptureSummary:
+    from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
+
     kinds: EventKinds = reader.kinds
     features: PerfFeatures = reader.features
     pipe = reader.header.pipe
