@@ -83,7 +83,9 @@ def test_import_paths_make_the_same_recording(
         outputs.append(stax("collapse", "--per-thread", str(rec)).stdout)
         recording = Recording.open(rec)
         try:
-            decoders_used.append(recording.meta()["import.decoder"])
+            meta = recording.meta()
+            decoders_used.append(meta["import.decoder"])
+            outputs.append(meta["import.records"])  # the walk over the file: compiled or not
         finally:
             recording.close()
     if fast_decoder.load() is None:

@@ -202,3 +202,20 @@ size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifie
     return stax_decode_layout(chunk, len, start, identifier ? &LIVE_SHARED : &LIVE, ids, kinds, nids,
                               waking_pid_offset, out, cap, stop);
 }
+
+size_t stax_skip_decoded(const uint8_t *data, size_t start, size_t end, const uint8_t *decoded,
+                         uint64_t *records)
+{
+    size_t off = start;
+    uint64_t n = 0;
+    while (off + 8 <= end) {
+        uint32_t type = rd32(data + off);
+        size_t size = rd16(data + off + 6);
+        if (size < 8 || off + size > end || type >= 64 || !decoded[type])
+            break;
+        off += size;
+        n++;
+    }
+    *records += n;
+    return off;
+}

@@ -45,3 +45,9 @@ void stax_live_layout(int identifier, stax_layout *out);
 size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifier,
                    const uint64_t *ids, const int32_t *kinds, size_t nids,
                    int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop);
+
+/* perf.data's record walk (perf_data/record_walker.py): from `start`, skip the records whose
+ * type (below 64) has decoded[type] set; returns the offset of the first other record, bad
+ * header or `end`, and adds the records skipped to *records. */
+size_t stax_skip_decoded(const uint8_t *data, size_t start, size_t end, const uint8_t *decoded,
+                         uint64_t *records);

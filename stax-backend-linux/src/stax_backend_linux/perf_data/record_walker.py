@@ -121,36 +121,46 @@ class RecordWalker:
         run = off  # start of the current run of decodable records
         pieces: list[bytes] = []
         records = 0
-        while off + 8 <= end:
-            rtype, _misc, size = header_from(data, off)
-            if size < 8 or off + size > end:
-                self.stopped_at = off
-                break
-            records += 1
-            if rtype in decoded:
-                off += size
-                continue
-            if off > run:
-                pieces.append(bytes(data[run:off]))
-            if rtype == pr.PERF_RECORD_COMPRESSED or rtype == pr.PERF_RECORD_COMPRESSED2:
-                if self.inflater is None:
-                    self.inflater = Inflater()
-                inflated = self.inflater.inflate(pr.compressed_payload(rtype, data, off, size))
-                if inflated:
-                    pieces.append(self._decodable(inflated))
+        skip, release = _compiled_skip(data, decoded)
+        try:
+            while off + 8 <= end:
+                if skip is not None:  # the runs of decoded records, in fast_decode.c
+                    off = skip(off, end)
+                    if off + 8 > end:
+                        break
+                rtype, _misc, size = header_from(data, off)
+                if size < 8 or off + size > end:
+                    self.stopped_at = off
+                    break
+                records += 1
+                if rtype in decoded:
+                    off += size
+                    continue
+                if off > run:
+                    pieces.append(bytes(data[run:off]))
+                if rtype == pr.PERF_RECORD_COMPRESSED or rtype == pr.PERF_RECORD_COMPRESSED2:
+                    if self.inflater is None:
+                        self.inflater = Inflater()
+                    inflated = self.inflater.inflate(pr.compressed_payload(rtype, data, off, size))
+                    if inflated:
+                        pieces.append(self._decodable(inflated))
+                    off += size
+                    run = off
+                    continue
+                size += pr.payload_after(rtype, data, off, size)
+                if rtype == pr.PERF_RECORD_FINISHED_ROUND:
+                    self.rounds_seen += 1
+                    if pieces:
+                        yield b"".join(pieces)
+                        pieces = []
+                elif rtype not in silent:
+                    skipped[record_name(rtype)] += 1
                 off += size
                 run = off
-                continue
-            size += pr.payload_after(rtype, data, off, size)
-            if rtype == pr.PERF_RECORD_FINISHED_ROUND:
-                self.rounds_seen += 1
-                if pieces:
-                    yield b"".join(pieces)
-                    pieces = []
-            elif rtype not in silent:
-                skipped[record_name(rtype)] += 1
-            off += size
-            run = off
+        finally:
+            if release is not None:
+                release()
+        records += skip.records if skip is not None else 0  # type: ignore[attr-defined]
         if self.stopped_at is None and off < end:
             self.stopped_at = off
         if min(off, end) > run:
@@ -182,3 +192,30 @@ class RecordWalker:
             return records
         keep.append(records[run:])
         return b"".join(keep)
+
+
+class _Skip:
+    """fast_decode.c's stax_skip_decoded over one buffer; ``records`` counts what it skipped."""
+
+    def __init__(self, lib: object, source: object, table: object, count: object) -> None:
+        self.lib, self.source, self.table, self._count = lib, source, table, count
+
+    def __call__(self, off: int, end: int) -> int:
+        return self.lib.stax_skip_decoded(self.source, off, end, self.table, self._count)  # type: ignore[attr-defined]
+
+    @property
+    def records(self) -> int:
+        return int(self._count[0])  # type: ignore[index]
+
+
+def _compiled_skip(data: object, decoded: frozenset[int]) -> tuple[_Skip | None, object]:
+    """The compiled walk over ``data`` and what releases its hold on the buffer, or (None, None)."""
+    from stax_backend_linux.decode import fast_decoder
+
+    fast = fast_decoder.load()
+    if fast is None:
+        return None, None
+    ffi = fast.ffi
+    source = ffi.from_buffer(data)
+    table = ffi.new("uint8_t[64]", [1 if t in decoded else 0 for t in range(64)])
+    return _Skip(fast.lib, source, table, ffi.new("uint64_t *")), lambda: ffi.release(source)
