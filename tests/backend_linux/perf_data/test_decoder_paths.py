@@ -76,7 +76,7 @@ def test_import_paths_make_the_same_recording(
     if "-a" in args and os.geteuid() != 0:
         pytest.skip("perf record -a needs root (perf_event_paranoid 2)")
     data = perf_record(tmp_path / "p.data", *args, str(perf_workloads["hotspots"]), "0.3")
-    outputs, decoders_used = [], []
+    outputs, decoders_used, records = [], [], []
     for pure in ("0", "1"):
         rec = tmp_path / f"pure{pure}.stax"
         stax("import", "-q", str(data), "-o", str(rec), env={**os.environ, "STAX_PURE_PYTHON": pure})
@@ -85,10 +85,11 @@ def test_import_paths_make_the_same_recording(
         try:
             meta = recording.meta()
             decoders_used.append(meta["import.decoder"])
-            outputs.append(meta["import.records"])  # the walk over the file: compiled or not
+            records.append(meta["import.records"])  # the walk over the file: compiled or not
         finally:
             recording.close()
     if fast_decoder.load() is None:
         pytest.skip("the compiled decoder cannot be built here (no compiler or Python headers)")
     assert decoders_used == ["compiled scan" if "dwarf" in name else "compiled", "python"]
     assert outputs[0] == outputs[1] and outputs[0].count("\n") > 3
+    assert records[0] == records[1] > 100
