@@ -154,8 +154,6 @@ def _summary(
     notes: list[str],
     decoded_by: str,
 ) -> CaptureSummary:
-    from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
-
     kinds: EventKinds = reader.kinds
     features: PerfFeatures = reader.features
     pipe = reader.header.pipe
@@ -199,7 +197,15 @@ def _summary(
             mk.IMPORT_CMDLINE.field: features.cmdline,
             mk.IMPORT_BUILD_IDS.field: len(features.build_ids),
             **{mk.IMPORT_MACHINE.field + k: v for k, v in features.machine.items()},
-            **({mk.IMPORT_UNWIND.field + k: v for k, v in DwarfStage(dwarf).metadata().items()}
-               if dwarf is not None else {}),
+            **_unwind_metadata(dwarf),
         },
     )
+
+
+def _unwind_metadata(dwarf: DwarfSampleStream | None) -> dict[str, object]:
+    """``stax record --call-graph dwarf``'s figures of the unwinding, as ``import.unwind.*``."""
+    if dwarf is None:
+        return {}
+    from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
+
+    return {mk.IMPORT_UNWIND.field + k: v for k, v in DwarfStage(dwarf).metadata().items()}
