@@ -104,6 +104,9 @@ def test_recording_meta_holds_the_feature_sections(hotspots_data: Path, tmp_path
     release = re.search(r"^# os release : (.*)$", header, re.MULTILINE)[1]
     assert meta["import.machine.hostname"] == hostname
     assert meta["import.machine.os_release"] == release
+    # perf's synthesized records of threads that existed before it (time 0) are not the start
+    duration_ms = float(re.search(r"^# sample duration :\s*([\d.]+) ms$", header, re.MULTILINE)[1])
+    assert abs(meta["import.duration_s"] * 1000 - duration_ms) < 50, (meta["import.duration_s"], duration_ms)
     assert meta["import.machine.nr_cpus_online"] >= 1
     assert meta["import.cmdline"][1:3] == ["record", "-q"]
     assert [e["as"] for e in meta["import.events"]] == ["on-CPU samples"]

@@ -229,8 +229,10 @@ class PerfDataReader:
         return stream
 
     def _span(self, ready: list[Event]) -> list[Event]:
-        """Note a sorted batch's oldest and newest times (EventColumns: their runs' times)."""
-        times = [t for event in ready for t in _ends(event)]
+        """Note a sorted batch's oldest and newest times (EventColumns: their runs' times).  Time 0
+        is not a time: perf synthesizes the threads and mappings that existed before it started
+        (its COMM/MMAP records for them) with no timestamp."""
+        times = [t for event in ready for t in _ends(event) if t]
         if times:
             if self.first is None:
                 self.first = min(times)
