@@ -88,6 +88,10 @@ class CompiledStream:
                                      1 if target_only else 0)
         self.use_wchan = use_wchan
 
+    def layout(self, layout: dict[str, int]) -> None:
+        """Read records of this layout (a perf.data file's: SampleLayout.compiled), not stax record's."""
+        self.lib.stax_stream_layout(self._s, self.ffi.new("stax_layout *", layout))
+
     def seed(self, pid_tids: Iterable[tuple[int, int]]) -> None:
         """Threads known before any record arrives (the command, or ``-p``'s threads)."""
         for pid, tid in pid_tids:

@@ -173,6 +173,7 @@ typedef struct {
 
 struct stax_stream {
     int identifier;
+    stax_layout layout; /* where the scan finds the fields: stax record's, or a perf.data file's */
     int64_t waking_pid_offset;
     uint64_t max_stack;
     int keep_kernel, wakeups, target_only;
@@ -209,6 +210,7 @@ stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t
     if (!s)
         return NULL;
     s->identifier = identifier;
+    stax_live_layout(identifier, &s->layout);
     s->waking_pid_offset = waking_pid_offset;
     s->max_stack = max_stack;
     s->keep_kernel = 1;
@@ -222,6 +224,11 @@ stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t
         return NULL;
     }
     return s;
+}
+
+void stax_stream_layout(stax_stream *s, const stax_layout *layout)
+{
+    s->layout = *layout;
 }
 
 void stax_stream_free(stax_stream *s)
@@ -471,8 +478,8 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
     size_t off = 0, stop = 0;
     s->cols[STAX_COL_OTHER_OFFSET].n = s->cols[STAX_COL_OTHER_SIZE].n = s->cols[STAX_COL_OTHER_ENTRY].n = 0;
     for (;;) {
-        size_t n = stax_decode(chunk, len, off, s->identifier, ids, kinds, nids, waking_pid_offset,
-                               s->scan_out, SCAN_BATCH, &stop);
+        size_t n = stax_decode_layout(chunk, len, off, &s->layout, ids, kinds, nids, waking_pid_offset,
+                                      s->scan_out, SCAN_BATCH, &stop);
         for (size_t i = 0; i < n; i++) {
             const uint64_t *w = s->scan_out + i * STAX_ENTRY_WORDS;
             entry *e = push_entry(s);
@@ -664,9 +671,9 @@ static int release(stax_stream *s, const entry *e)
     int fresh;
     slot *x;
     switch (e->tag) {
-    case STAX_TAG_SAMPLE:
+    case STAX_TAG_SAMPLE: /* cpu as int32: -1 when a perf.data file has no PERF_SAMPLE_CPU */
         if (vpush(&c[STAX_COL_SAMPLE_TIME], (int64_t)e->time) || vpush(&c[STAX_COL_SAMPLE_PID], e->pid)
-            || vpush(&c[STAX_COL_SAMPLE_TID], e->tid) || vpush(&c[STAX_COL_SAMPLE_CPU], e->cpu)
+            || vpush(&c[STAX_COL_SAMPLE_TID], e->tid) || vpush(&c[STAX_COL_SAMPLE_CPU], (int32_t)e->cpu)
             || vpush(&c[STAX_COL_SAMPLE_WEIGHT], e->extra) || vpush(&c[STAX_COL_SAMPLE_STACK], e->stack))
             return -1;
         return seen_thread(s, e->pid, e->tid, e->time);
