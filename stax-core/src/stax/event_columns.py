@@ -15,6 +15,7 @@ builder does); any other sink gets :func:`expand_columns`, the same events as ob
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 
 from stax.blocked_reason import BlockedReason
@@ -35,6 +36,27 @@ class RawStacks:
     def __len__(self) -> int:
         return len(self.entries)
 
+    # The sink's work per row of a run; a backend with compiled code overrides both.
+
+    def translate(self, table: array, raws: array) -> tuple[array, int]:
+        """``table[raw]`` for each raw index in ``raws`` (the sink's id of each raw stack), -1 where
+        the index is past the table or its entry is negative; and how many rows got -1."""
+        size = len(table)
+        out = array("q", [table[raw] if raw < size and table[raw] >= 0 else -1 for raw in raws])
+        return out, out.count(-1)
+
+    def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
+        """The rows added up per distinct (pid, tid, stack), in order of first appearance:
+        columns (pid, tid, stack, count, weight sum)."""
+        counts: Counter = Counter(zip(pid, tid, stack, strict=True))
+        weights: Counter = Counter()
+        for key, value in zip(zip(pid, tid, stack), weight, strict=True):
+            weights[key] += value
+        keys = list(counts)
+        return (array("q", [k[0] for k in keys]), array("q", [k[1] for k in keys]),
+                array("q", [k[2] for k in keys]), array("q", counts.values()),
+                array("q", map(weights.__getitem__, keys)))
+
 
 INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack",
                "span_start", "span_end", "span_pid", "span_tid", "span_cpu", "span_stack", "span_waker",
@@ -42,7 +64,6 @@ INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_
                "wake_wakee_tid",
                "wake_stack", "thread_pid", "thread_tid", "thread_time")
 """The columns that hold integers (array('q')); span_reason and span_wait_site hold strings."""
-
 
 class EventColumns:
     """One run of samples, spans and wakeups; ``*_stack`` columns index :attr:`stacks`.

@@ -56,7 +56,7 @@ class CompiledStream:
         if state == ffi.NULL:
             raise MemoryError("the compiled capture stream could not allocate its state")
         self._s = ffi.gc(state, lib.stax_stream_free)
-        self.stacks: RawStacks = RawStacks()
+        self.stacks: CompiledRawStacks = CompiledRawStacks(ffi, lib)
         if decoder.dump is not None:
             lib.stax_stream_dumps(state, decoder.dump.regs_bytes)
             self.stacks = DumpedRawStacks(self)
@@ -368,14 +368,52 @@ _COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted
                  "other_offset", "other_size", "other_entry", "newest_pid", "newest_tid", "newest_time")
 
 
-class DumpedRawStacks(RawStacks):
+_ZERO = (0,)
+
+
+class CompiledRawStacks(RawStacks):
+    """The raw stacks of a compiled stream, whose per-row work on a run runs in C (fast_columns.c)."""
+
+    __slots__ = ("_ffi", "_lib")
+
+    def __init__(self, ffi: Any, lib: Any) -> None:
+        super().__init__()
+        self._ffi = ffi
+        self._lib = lib
+
+    def translate(self, table: array, raws: array) -> tuple[array, int]:
+        n = len(raws)
+        out = array("q", _ZERO) * n
+        if not n:
+            return out, 0
+        buffer = self._ffi.from_buffer
+        misses = self._lib.stax_gather(buffer("int64_t[]", table), len(table), buffer("int64_t[]", raws), n,
+                                       buffer("int64_t[]", out, require_writable=True))
+        return out, int(misses)
+
+    def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
+        n = len(pid)
+        groups = [array("q", _ZERO) * n for _ in range(5)]
+        if not n:
+            return tuple(groups)
+        buffer = self._ffi.from_buffer
+        found = self._lib.stax_group3(*(buffer("int64_t[]", column) for column in (pid, tid, stack, weight)), n,
+                                      *(buffer("int64_t[]", column, require_writable=True) for column in groups))
+        if found < 0:
+            raise MemoryError("adding up the samples ran out of memory")
+        for column in groups:
+            del column[found:]
+        return tuple(groups)
+
+
+class DumpedRawStacks(CompiledRawStacks):
     """The raw stacks of a hybrid capture: ``dumps`` holds (registers, stack copy) of each raw id
     whose record carried one; :meth:`add` gives a repaired stack its own raw id (once per value)."""
 
     __slots__ = ("_ids", "_stream", "dumps")
 
     def __init__(self, stream: CompiledStream) -> None:
-        super().__init__()
+        super().__init__(stream.ffi, stream.lib)
         self.dumps: dict[int, tuple[bytes, bytes]] = {}
         self._stream = stream
         self._ids: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
