@@ -40,9 +40,9 @@ class RawStacks:
 
     def translate(self, table: array, raws: array) -> tuple[array, int]:
         """``table[raw]`` for each raw index in ``raws`` (the sink's id of each raw stack), -1 where
-        the index is past the table or its entry is negative; and how many rows got -1."""
+        the index is outside the table or its entry is negative; and how many rows got -1."""
         size = len(table)
-        out = array("q", [table[raw] if raw < size and table[raw] >= 0 else -1 for raw in raws])
+        out = array("q", [table[raw] if 0 <= raw < size and table[raw] >= 0 else -1 for raw in raws])
         return out, out.count(-1)
 
     def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
