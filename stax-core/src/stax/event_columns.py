@@ -8,6 +8,12 @@ An :class:`EventColumns` stands where its events would stand in the time-ordered
 that the backend appends to and shares between runs, so a repeated stack crosses into
 Python once.  Each column keeps its events' order; the three tables are independent.
 
+The per-row work a sink still has on a run -- the stack id of each raw stack, the samples
+added up per (pid, tid, stack) -- goes through the run's :class:`RawStacks`
+(:meth:`RawStacks.translate`, :meth:`RawStacks.add_up`): plain Python here, compiled code
+where the backend has it, so a run crosses from the rings to the file with no Python step
+per row.
+
 A sink takes columns only if it says so (``accepts_columns = True``, as the recording
 builder does); any other sink gets :func:`expand_columns`, the same events as objects.
 """
