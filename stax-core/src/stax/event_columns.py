@@ -44,12 +44,13 @@ class RawStacks:
 
     # The sink's work per row of a run; a backend with compiled code overrides both.
 
-    def translate(self, table: array, raws: array) -> tuple[array, int]:
+    def translate(self, table: array, raws: array) -> tuple[array, array]:
         """``table[raw]`` for each raw index in ``raws`` (the sink's id of each raw stack), -1 where
-        the index is outside the table or its entry is negative; and how many rows got -1."""
+        the index is outside the table or its entry is negative; and the raw index of each row
+        that got -1, in row order."""
         size = len(table)
         out = array("q", [table[raw] if 0 <= raw < size and table[raw] >= 0 else -1 for raw in raws])
-        return out, out.count(-1)
+        return out, array("q", [raw for raw, got in zip(raws, out, strict=True) if got < 0])
 
     def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
         """The rows added up per distinct (pid, tid, stack), in order of first appearance:

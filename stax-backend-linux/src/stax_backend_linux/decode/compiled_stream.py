@@ -381,15 +381,17 @@ class CompiledRawStacks(RawStacks):
         self._ffi = ffi
         self._lib = lib
 
-    def translate(self, table: array, raws: array) -> tuple[array, int]:
+    def translate(self, table: array, raws: array) -> tuple[array, array]:
         n = len(raws)
-        out = array("q", _ZERO) * n
+        out, missing = array("q", _ZERO) * n, array("q", _ZERO) * n
         if not n:
-            return out, 0
+            return out, missing
         buffer = self._ffi.from_buffer
         misses = self._lib.stax_gather(buffer("int64_t[]", table), len(table), buffer("int64_t[]", raws), n,
-                                       buffer("int64_t[]", out, require_writable=True))
-        return out, int(misses)
+                                       buffer("int64_t[]", out, require_writable=True),
+                                       buffer("int64_t[]", missing, require_writable=True))
+        del missing[misses:]
+        return out, missing
 
     def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
         n = len(pid)

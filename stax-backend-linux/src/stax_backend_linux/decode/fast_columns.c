@@ -5,7 +5,8 @@
 
 #include "fast_columns.h"
 
-size_t stax_gather(const int64_t *table, size_t ntable, const int64_t *index, size_t n, int64_t *out)
+size_t stax_gather(const int64_t *table, size_t ntable, const int64_t *index, size_t n, int64_t *out,
+                   int64_t *missing)
 {
     size_t misses = 0;
     for (size_t i = 0; i < n; i++) {
@@ -13,7 +14,7 @@ size_t stax_gather(const int64_t *table, size_t ntable, const int64_t *index, si
         int64_t v = at < ntable ? table[at] : -1;
         if (v < 0) {
             v = -1;
-            misses++;
+            missing[misses++] = index[i];
         }
         out[i] = v;
     }

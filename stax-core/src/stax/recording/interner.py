@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from itertools import compress, repeat
+from itertools import repeat
 
 from stax.address_spaces import AddressSpaces
 from stax.event_columns import RawStacks
@@ -27,10 +27,6 @@ from stax.stack_table import EMPTY_STACK, FrameTable, ImageTable, StackTable
 TRUNCATED_FRAME = "[truncated]"
 """The synthetic root frame of a user stack the unwinder could not finish (Sample.user_stack_truncated):
 renderers show it where the stack ends, instead of passing a partial stack off as complete."""
-
-
-_MISSING = -1
-"""RawStacks.translate's value for a raw stack without a stack id yet."""
 
 
 class StackInterner:
@@ -80,12 +76,12 @@ class StackInterner:
         ids = self._raw_ids
         if not isinstance(raws, array):
             raws = array("q", raws)
-        out, misses = table.translate(ids, raws)
-        if misses:
+        out, missing = table.translate(ids, raws)
+        if missing:
             if len(ids) < len(table.entries):
                 ids.extend(repeat(-1, len(table.entries) - len(ids)))
             entries = table.entries
-            for raw in dict.fromkeys(compress(raws, map(_MISSING.__eq__, out))):  # C-level: no loop per row
+            for raw in dict.fromkeys(missing):
                 pid, kernel_ips, user_ips, truncated = entries[raw]
                 ids[raw] = self.intern_stack(pid, kernel_ips, user_ips, truncated)
                 self._raw_by_pid.setdefault(pid, []).append(raw)
