@@ -118,8 +118,9 @@ def replay_python(rounds: list[list[bytes]], like: RecordDecoder, out: Path) -> 
     return builder.sample_count
 
 
-def _contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every table's rows, in order: the two paths must write the same recording."""
+def recording_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows, in order: the two paths must write the same recording
+    (tests/backend_linux/decode/test_recording_parity.py holds them to it with these replays)."""
     with sqlite3.connect(path) as db:
         names = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {name: db.execute(f"SELECT * FROM {name}").fetchall() for name in names}  # noqa: S608
@@ -131,7 +132,8 @@ def best(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
 
 
 def perf_report(command: list[str], freq: int, data: Path, repeat: int) -> tuple[float, float, int]:
-    """``perf report --stdio`` on a ``perf record -F FREQ -g`` of ``command``: best wall and CPU s, samples."""
+    """``perf report --stdio`` on a ``perf record -F FREQ -g`` of ``command``: best wall and CPU
+    seconds, and the samples."""
     subprocess.run(["perf", "record", "-q", "-F", str(freq), "-g", "-o", str(data), "--", *command],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"], capture_output=True,
@@ -145,7 +147,8 @@ def perf_report(command: list[str], freq: int, data: Path, repeat: int) -> tuple
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         walls.append(time.perf_counter() - start)
         after = os.times()
-        cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
+        cpus.append((after.children_user + after.children_system)
+                    - (before.children_user + before.children_system))
     return min(walls), min(cpus), samples
 
 
@@ -175,7 +178,7 @@ def main() -> None:
         ring_bytes = sum(len(c) for per_ring in rounds for c in per_ring)
         compiled = best([replay_compiled(rounds, like, tmp / f"c{i}.stax") for i in range(args.repeat)])
         python = best([replay_python(rounds, like, tmp / f"p{i}.stax") for i in range(args.repeat)])
-        same = _contents(tmp / "c0.stax") == _contents(tmp / "p0.stax")
+        same = recording_contents(tmp / "c0.stax") == recording_contents(tmp / "p0.stax")
         t_perf, c_perf, n_perf = perf_report(command, args.freq, tmp / "perf.data", args.repeat)
         load = os.getloadavg()
     finally:

@@ -57,7 +57,7 @@ class RawStacks:
         columns (pid, tid, stack, count, weight sum)."""
         counts: Counter = Counter(zip(pid, tid, stack, strict=True))
         weights: Counter = Counter()
-        for key, value in zip(zip(pid, tid, stack), weight, strict=True):
+        for key, value in zip(zip(pid, tid, stack, strict=True), weight, strict=True):
             weights[key] += value
         keys = list(counts)
         return (array("q", [k[0] for k in keys]), array("q", [k[1] for k in keys]),

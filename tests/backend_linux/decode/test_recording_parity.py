@@ -1,7 +1,7 @@
 """The compiled capture stream writes the same recording as the Python path, table for table.
 
-bench/bench_postprocess.py replays a capture's ring bytes through both; here the rounds
-are synthesized (two rings of samples of two processes, with mmaps, forks, an exec that
+bench/bench_postprocess.py replays a capture's ring bytes through both; here its replays
+take synthesized rounds (two rings of samples of two processes, with mmaps, forks, an exec that
 makes a process's addresses mean something else, exits, lost records, some weighted
 samples, several full sample blocks) and both recordings -- the compiled stream's runs of
 columns (stacks translated and added up in C) and the Python decoder's objects through
@@ -10,17 +10,16 @@ the time orderer -- must hold the same rows in every table, the sample blocks' b
 
 from __future__ import annotations
 
+import importlib.util
 import random
-import sqlite3
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from stax.recording.schema import BLOCK_SAMPLES
-from stax.recording.writer import RecordingBuilder
-from stax_backend_linux.decode import compiled_stream, fast_decoder
+from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import RecordDecoder
-from stax_backend_linux.decode.time_order import TimeOrderer
 from tests.backend_linux import perf_record_bytes as rb
 
 compiled = pytest.mark.skipif(fast_decoder.load() is None,
@@ -74,46 +73,27 @@ def sampled_rounds(seed: int, samples: int) -> Rounds:
     return rounds
 
 
-def _decoder() -> RecordDecoder:
-    return RecordDecoder(lambda path: b"\x02" * 20, 127)
-
-
-def compiled_recording(rounds: Rounds, path: Path) -> int:
-    stream = compiled_stream.for_decoder(_decoder())
-    assert stream is not None
-    builder = RecordingBuilder(path)
-    for per_ring in rounds:
-        builder.consume(stream.round([c for c in per_ring if c]))
-    builder.consume(stream.flush())
-    builder.finish(symbolicate=False)
-    return builder.sample_count
-
-
-def python_recording(rounds: Rounds, path: Path) -> int:
-    decoder = _decoder()
-    orderer = TimeOrderer()
-    builder = RecordingBuilder(path)
-    for per_ring in rounds:
-        builder.consume(orderer.round([decoder.decode_python(c) for c in per_ring if c]))
-    builder.consume(orderer.flush())
-    builder.finish(symbolicate=False)
-    return builder.sample_count
-
-
-def tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    db = sqlite3.connect(path)
-    names = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {name: db.execute(f"SELECT * FROM {name}").fetchall() for name in names}  # noqa: S608
+def _bench() -> ModuleType:
+    """bench/bench_postprocess.py: its replays of rounds through each path, and the comparison."""
+    path = Path(__file__).resolve().parents[3] / "bench" / "bench_postprocess.py"
+    spec = importlib.util.spec_from_file_location("bench_postprocess", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @compiled
 @pytest.mark.parametrize("seed", [1])
 def test_compiled_and_python_paths_write_the_same_recording(tmp_path: Path, seed: int) -> None:
     rounds = sampled_rounds(seed, 2 * BLOCK_SAMPLES + 5_000)
-    n_compiled = compiled_recording(rounds, tmp_path / "compiled.stax")
-    n_python = python_recording(rounds, tmp_path / "python.stax")
+    bench = _bench()
+    like = RecordDecoder(lambda path: b"\x02" * 20, 127)
+    _wall, _cpu, n_compiled = bench.replay_compiled(rounds, like, tmp_path / "compiled.stax")
+    _wall, _cpu, n_python = bench.replay_python(rounds, like, tmp_path / "python.stax")
     assert n_compiled == n_python == 2 * BLOCK_SAMPLES + 5_000
-    got, want = tables(tmp_path / "compiled.stax"), tables(tmp_path / "python.stax")
+    got = bench.recording_contents(tmp_path / "compiled.stax")
+    want = bench.recording_contents(tmp_path / "python.stax")
     assert got.keys() == want.keys()
     for name in want:
         assert got[name] == want[name], name

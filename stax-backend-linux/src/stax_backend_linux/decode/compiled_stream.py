@@ -399,8 +399,9 @@ class CompiledRawStacks(RawStacks):
         if not n:
             return tuple(groups)
         buffer = self._ffi.from_buffer
-        found = self._lib.stax_group3(*(buffer("int64_t[]", column) for column in (pid, tid, stack, weight)), n,
-                                      *(buffer("int64_t[]", column, require_writable=True) for column in groups))
+        inputs = (buffer("int64_t[]", column) for column in (pid, tid, stack, weight))
+        outputs = (buffer("int64_t[]", column, require_writable=True) for column in groups)
+        found = self._lib.stax_group3(*inputs, n, *outputs)
         if found < 0:
             raise MemoryError("adding up the samples ran out of memory")
         for column in groups:
