@@ -72,6 +72,7 @@ INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_
                "wake_stack", "thread_pid", "thread_tid", "thread_time")
 """The columns that hold integers (array('q')); span_reason and span_wait_site hold strings."""
 
+
 class EventColumns:
     """One run of samples, spans and wakeups; ``*_stack`` columns index :attr:`stacks`.
 
