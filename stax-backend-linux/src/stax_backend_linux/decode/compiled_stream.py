@@ -68,6 +68,7 @@ class CompiledStream:
         self._counted = [0, 0, 0, 0]  # samples, switch records, switch stacks, wakings (already in decoder)
         self._n = ffi.new("size_t *")
         self._meta = ffi.new("uint32_t[4]")
+        self._meta_at = tuple(self._meta + i for i in range(4))
         self._counts = ffi.new("uint64_t[]", lib.STAX_COUNTS)
         self._sizes = ffi.new("uint64_t[]", lib.STAX_SIZES)
         self._column_ids = {name: getattr(lib, f"STAX_COL_{name.upper()}") for name in _COLUMN_NAMES}
@@ -244,19 +245,19 @@ class CompiledStream:
         entries = self.stacks.entries
         dumps = getattr(self.stacks, "dumps", None)
         total = lib.stax_stream_stacks(s)
-        ffi = self.ffi
+        unpack, buffer = self.ffi.unpack, self.ffi.buffer
+        stack, stack_dump = lib.stax_stream_stack, lib.stax_stream_stack_dump
+        m0, m1, m2, m3 = self._meta_at
         for raw in range(len(entries), total):
-            ips = lib.stax_stream_stack(s, raw, meta, meta + 1, meta + 2, meta + 3)
-            pid, nk, nu, truncated = meta[0], meta[1], meta[2], meta[3]
-            words = array("Q")
-            if nk + nu:
-                words.frombytes(ffi.buffer(ips, 8 * (nk + nu)))
+            ips = stack(s, raw, m0, m1, m2, m3)
+            pid, nk, nu, truncated = meta
+            words = unpack(ips, nk + nu) if nk + nu else ()
             entries.append((pid, tuple(words[:nk]), tuple(words[nk:]), bool(truncated)))
-            if dumps is not None:
-                at = lib.stax_stream_stack_dump(s, raw, meta, meta + 1, meta + 2)
+            if dumps is not None:  # hybrid: one per distinct copy, so most raw stacks have one
+                at = stack_dump(s, raw, m0, m1, m2)
                 if meta[0]:
                     nregs, nstack = meta[1], meta[2]
-                    copy = bytes(ffi.buffer(at, nregs + nstack)) if nregs + nstack else b""
+                    copy = buffer(at, nregs + nstack)[:] if nregs + nstack else b""
                     dumps[raw] = (copy[:nregs], copy[nregs:])
 
     def reserve(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
