@@ -627,6 +627,67 @@ static int cmp_entry(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static inline int entry_before(const entry *x, const entry *y)
+{
+    return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+}
+
+/* The pending entries in (time, seq) order, as cmp_entry orders them.  They come as a few
+ * runs already in order -- what the last round kept, then each ring's chunk (a ring is
+ * written in time order, nearly always) -- so runs are found and merged pairwise: a few
+ * linear passes where qsort took n log n calls of cmp_entry.  -1 out of memory. */
+static int sort_pending(stax_stream *s)
+{
+    size_t n = s->npending;
+    size_t runs = 1;
+    for (size_t i = 1; i < n; i++)
+        runs += entry_before(&s->pending[i], &s->pending[i - 1]);
+    if (n < 2 || runs == 1)
+        return 0;
+    if (runs > 64) { /* not a few runs: leave it to qsort */
+        qsort(s->pending, n, sizeof(entry), cmp_entry);
+        return 0;
+    }
+    entry *tmp = malloc(n * sizeof(entry));
+    size_t *starts = malloc((runs + 1) * sizeof(size_t));
+    if (!tmp || !starts) {
+        free(tmp);
+        free(starts);
+        return -1;
+    }
+    size_t k = 0;
+    starts[k++] = 0;
+    for (size_t i = 1; i < n; i++)
+        if (entry_before(&s->pending[i], &s->pending[i - 1]))
+            starts[k++] = i;
+    starts[k] = n;
+    entry *from = s->pending, *to = tmp;
+    while (runs > 1) {
+        size_t merged = 0;
+        for (size_t r = 0; r < runs; r += 2) {
+            size_t a = starts[r], mid = starts[r + 1 < runs ? r + 1 : runs], b = starts[r + 2 < runs ? r + 2 : runs];
+            size_t i = a, j = mid, o = a;
+            while (i < mid && j < b) /* ties in time keep arrival order: seq decides */
+                to[o++] = entry_before(&from[j], &from[i]) ? from[j++] : from[i++];
+            while (i < mid)
+                to[o++] = from[i++];
+            while (j < b)
+                to[o++] = from[j++];
+            starts[merged++] = a;
+        }
+        starts[merged] = n;
+        runs = merged;
+        entry *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != s->pending)
+        memcpy(s->pending, from, n * sizeof(entry));
+    free(tmp);
+    free(starts);
+    return 0;
+}
+
 static int seen_thread(stax_stream *s, uint32_t pid, uint32_t tid, uint64_t when)
 {
     int fresh;
@@ -788,7 +849,8 @@ int stax_stream_round(stax_stream *s, int final)
     s->round_start = s->npending;
     if (!final && !have_threshold)
         return 0;
-    qsort(s->pending, s->npending, sizeof(entry), cmp_entry);
+    if (sort_pending(s))
+        return -1;
     size_t cut = s->npending;
     if (!final) {
         size_t lo = 0, hi = s->npending; /* first entry newer than the threshold */
