@@ -6,9 +6,10 @@ the file ``meta.state = "recording"`` in its first commit, before any sample
 and lost counts pending until the next commit, when they are written with the new rows
 of the interned tables (images, frames, stacks) and the small tables (threads,
 processes, lost).  Samples go into columnar blocks (stax.recording.sample_blocks) as
-soon as a block is full, and the per-(thread, stack) totals are counted from the same
-columns then, so finishing needs no pass over the samples; spans and wakeups go into
-blocks of their own the same way (stax.recording.event_blocks).  A recorder that is killed
+soon as a block is full; the per-(thread, stack) totals are counted as samples arrive
+(or handed over already added up, by a backend that did it in compiled code), so
+finishing needs no pass over the samples; spans and wakeups go into blocks of their own
+the same way (stax.recording.event_blocks).  A recorder that is killed
 leaves a readable file up to its last commit.
 
 A write that fails (the disk is full) rolls back to the last commit, closes the file
@@ -80,14 +81,17 @@ class RecordingFile:
         self._failed = False
         self._complete = False
         with self.writing():
+            # the empty file needs no fsync (a killed recorder leaves the page cache intact; a crash
+            # of the machine this early loses nothing): its creation took ~15 of them
+            self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
             # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
             self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {compact(SCHEMA)}"
                                   f" PRAGMA user_version={SCHEMA_VERSION};")
             self.set_meta({mk.STATE: STATE_RECORDING})  # committed now: marked before any sample
             self.db.execute("COMMIT")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("BEGIN")
         self.spans = event_blocks.BlockStream(event_blocks.SPANS)
         """Off-CPU spans; ``wakeup_id`` None where the link_wakeups pass finds it."""
@@ -101,7 +105,14 @@ class RecordingFile:
 
     # -- rows -------------------------------------------------------------------------------------
 
-    def append_samples(self, batch: SampleColumns) -> None:
+    def append_samples(self, batch: SampleColumns,
+                       totals: Iterable[tuple[int, int, int, int, int]] | None = None) -> None:
+        """Samples, written in blocks; ``totals``: the same added up per (pid, tid, stack) as
+        (pid, tid, stack, count, weight) rows, when the caller has them (else counted here)."""
+        if totals is None:
+            self.totals.add_block(batch)
+        else:
+            self.totals.add_groups(totals)
         pending = self._pending
         pending.extend(batch)
         self.sample_count += len(batch)
@@ -127,7 +138,6 @@ class RecordingFile:
             rows.append((self._blocks + start // BLOCK_SAMPLES, block.first_time, block.last_time,
                          block.count, block.data))
             if len(cols) == BLOCK_SAMPLES:
-                self.totals.add_block(cols)
                 self._closed_times = _span(self._closed_times, (block.first_time, block.last_time))
             else:
                 open_block = (block.first_time, block.last_time)
@@ -142,11 +152,8 @@ class RecordingFile:
             self._open_written = -1  # a new open block, not written yet
 
     def totals_rows(self) -> Iterator[tuple[int, int, int, int, int]]:
-        """The ``sample_totals`` rows: the full blocks' totals and the open block's samples."""
-        totals = self.totals
-        totals.add_block(self._pending)
-        self._pending = SampleColumns()  # counted once; no sample is appended after this
-        return totals.table_rows()
+        """The ``sample_totals`` rows: every sample appended, counted as it came."""
+        return self.totals.table_rows()
 
     @property
     def off_cpu_count(self) -> int:
@@ -284,7 +291,10 @@ class RecordingFile:
                            mk.WAKEUP_COUNT: self.wakeup_count, mk.STATE: STATE_COMPLETE})
             self.db.execute("COMMIT")
             self._complete = True
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again, synced
+            # leaving WAL mode rewrites one header page: old or new, the file is whole either way,
+            # so it takes no fsync (it took three)
+            self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA journal_mode=DELETE")
             self._vacuum()
             self.db.close()
@@ -293,8 +303,10 @@ class RecordingFile:
     def _vacuum(self) -> None:
         """Rewrite the finished file without the pages rewritten open blocks freed, each table's
         rows packed in order (~10% of a short recording).  Needs the file's size again in free
-        space for a moment: on a full disk the file stays as it is, complete and readable."""
+        space for a moment: on a full disk the file stays as it is, complete and readable.  The
+        rewrite goes through the rollback journal with its fsyncs: a crash midway keeps the file."""
         try:
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("VACUUM")
         except sqlite3.Error:
             pass
