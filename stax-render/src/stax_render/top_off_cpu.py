@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from stax.recording.reader import thread_label
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
@@ -62,6 +61,8 @@ def reasons_text(row: BlockedFunctionTotal) -> str:
 
 def thread_blocked(profile: OffCpuProfile) -> list[tuple[int, int, str, str, int, int]]:
     """(pid, tid, name, process, spans, blocked ns) per thread, most blocked first."""
+    from stax.recording.reader import thread_label  # not at import: every command loads the renderers
+
     sums: dict[tuple[int, int], list[int]] = {}
     for row in profile.thread_stacks:
         totals = sums.setdefault((row.pid, row.tid), [0, 0])
