@@ -141,7 +141,8 @@ dwarf = SymbolSourcePlugin(_dwarf)
 """Entry point ``symbols-dwarf``: names, inline chains and file:line from DWARF, wherever it is."""
 debug_file_symbols = SymbolSourcePlugin(_debug_file_symbols)
 """Entry point ``symbols-debug-file``: .symtab of a stripped image's separate debug file."""
-macho_symbols = SymbolSourcePlugin(lambda: KindGatedSource(_macho_symbols, ImageKind.MACHO, "macho-symbols", 305))
+macho_symbols = SymbolSourcePlugin(
+    lambda: KindGatedSource(_macho_symbols, ImageKind.MACHO, "macho-symbols", 305))
 """Entry point ``symbols-macho``: Mach-O nlist tables, from files or the dyld shared cache."""
 macho_dwarf = SymbolSourcePlugin(lambda: KindGatedSource(_macho_dwarf, ImageKind.MACHO, "macho-dwarf", 105))
 """Entry point ``symbols-macho-dwarf``: names, inline chains and file:line from a Mach-O image's dSYM."""
