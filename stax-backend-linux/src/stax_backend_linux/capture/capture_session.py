@@ -72,6 +72,13 @@ ROOT_DATA_PAGES = 512
 # stack, switch-out, switch-in) plus the wakeups: a program switching 50k times a second
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
+# --call-graph fp (the hybrid default) and dwarf copy the user stack at every switch-out too:
+# ~560 more bytes (fp's 512-byte copy), about twice what a switch writes without it.  The
+# ring doubles so it holds as many switches as fp-only's, which lost nothing on the loaded
+# ping-pong (bench/bench_offcpu.py), as long as all CPUs' rings stay within
+# MAX_OFF_CPU_RING_BYTES of locked memory (16 CPUs; more CPUs keep 8 MiB each).
+ROOT_OFF_CPU_DUMP_DATA_PAGES = 4096
+MAX_OFF_CPU_RING_BYTES = 256 << 20
 MIN_DATA_PAGES = 8
 SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
                        "copies other users' stacks only with allow_other_users = true in its policy, so "
@@ -109,7 +116,6 @@ class CaptureSession:
         self.kernel = False
         self.drainer: RingDrainer | None = None
         self.end_time = 0
-        self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
         if self._system_wide_copies_refused():
             request = self.request = attrs.evolve(request, call_graph="fp-only")
@@ -118,6 +124,7 @@ class CaptureSession:
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
         """The register and stack dump the sampler and the switch-out samples are opened with
         (--call-graph fp, the hybrid default, and dwarf)."""
+        self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.compiled = compiled_stream.for_decoder(self.decoder, hybrid=dwarf is not None and dwarf.hybrid)
         """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does
         (no compiled decoder, or --call-graph dwarf)."""
@@ -152,9 +159,15 @@ class CaptureSession:
     # -- opening --------------------------------------------------------------------------------
 
     def _data_pages(self) -> int:
-        if self.facts.euid == 0 or self.facts.perfmon_capable:
-            return ROOT_OFF_CPU_DATA_PAGES if self.request.off_cpu else ROOT_DATA_PAGES
-        return USER_DATA_PAGES
+        """Data pages of each CPU's ring (the mmap adds one page of header)."""
+        if not (self.facts.euid == 0 or self.facts.perfmon_capable):
+            return USER_DATA_PAGES
+        if not self.request.off_cpu:
+            return ROOT_DATA_PAGES
+        dump_pages = ROOT_OFF_CPU_DUMP_DATA_PAGES
+        if self.dwarf_sampling is not None and len(self.cpus) * dump_pages * PAGE_SIZE <= MAX_OFF_CPU_RING_BYTES:
+            return dump_pages
+        return ROOT_OFF_CPU_DATA_PAGES
 
     def _open(self, kernel: bool, wakeup_bytes: int) -> PerCpuEvents:
         req = self.request
