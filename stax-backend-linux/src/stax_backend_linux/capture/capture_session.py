@@ -164,9 +164,9 @@ class CaptureSession:
             return USER_DATA_PAGES
         if not self.request.off_cpu:
             return ROOT_DATA_PAGES
-        dump_pages = ROOT_OFF_CPU_DUMP_DATA_PAGES
-        if self.dwarf_sampling is not None and len(self.cpus) * dump_pages * PAGE_SIZE <= MAX_OFF_CPU_RING_BYTES:
-            return dump_pages
+        fits = len(self.cpus) * ROOT_OFF_CPU_DUMP_DATA_PAGES * PAGE_SIZE <= MAX_OFF_CPU_RING_BYTES
+        if self.dwarf_sampling is not None and fits:
+            return ROOT_OFF_CPU_DUMP_DATA_PAGES
         return ROOT_OFF_CPU_DATA_PAGES
 
     def _open(self, kernel: bool, wakeup_bytes: int) -> PerCpuEvents:
