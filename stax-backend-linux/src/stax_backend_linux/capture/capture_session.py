@@ -73,10 +73,10 @@ ROOT_DATA_PAGES = 512
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
 # --call-graph fp (the hybrid default) and dwarf copy the user stack at every switch-out too:
-# ~560 more bytes (fp's 512-byte copy), about twice what a switch writes without it.  The
-# ring doubles so it holds as many switches as fp-only's, which lost nothing on the loaded
-# ping-pong (bench/bench_offcpu.py), as long as all CPUs' rings stay within
-# MAX_OFF_CPU_RING_BYTES of locked memory (16 CPUs; more CPUs keep 8 MiB each).
+# ~580 more bytes (fp's 512-byte copy), ~925 ring bytes a switch on the ping-pong against
+# ~350 with fp-only.  The ring doubles (8 MiB lost records in about one loaded ping-pong
+# run of four, bench/bench_offcpu.py; 16 MiB none in seven), as long as all CPUs' rings
+# stay within MAX_OFF_CPU_RING_BYTES of locked memory (16 CPUs; more CPUs keep 8 MiB each).
 ROOT_OFF_CPU_DUMP_DATA_PAGES = 4096
 MAX_OFF_CPU_RING_BYTES = 256 << 20
 MIN_DATA_PAGES = 8
