@@ -96,8 +96,13 @@ class CaptureSession:
         event = sampling_event(request, facts)
         off_cpu_note = None
         if request.off_cpu and event.name in CONTEXT_SWITCH_EVENTS:
-            # both would be the kernel's switch-out event of the same tasks, and the sampler's
-            # samples do not arrive beside the off-CPU stage's (seen on 6.1): the samples win
+            # both would be the kernel's switch-out event of the same tasks, and the kernel
+            # (6.1 on, seen on 6.18) writes every sample of two software events that fire
+            # together with one event's id: ___perf_sw_event shares one perf_sample_data among
+            # the matching events, and perf_prepare_sample keeps the id (sample_flags) the first
+            # one set.  The sampler's samples then read as the off-CPU stage's switch stacks and
+            # the profile is empty; `perf record -e cs/period=1,name=A/ -e cs/period=1,name=B/`
+            # shows the same (every sample is B's).  So the samples win
             request = attrs.evolve(request, off_cpu=False)
             off_cpu_note = (f"Off-CPU time was not recorded: -e {event.name} samples the same switch-outs;"
                             " record without -e for off-CPU time and wakeups.")
