@@ -9,8 +9,11 @@ cpu-clock), then times, each the best of ``--repeat`` runs:
 4. ``perf report --stdio --no-children --sort sym`` and ``perf report --stdio`` (with
    callchains, perf's default) on the same file.
 Samples/s is perf's own sample count over each time.  ``perf record -g`` (per task)
-stores IP|TID|TIME|CALLCHAIN|PERIOD, a layout only the Python decoder reads; ``-a``
-adds CPU and IDENTIFIER, which is stax record's own layout and goes through the compiled scan.
+stores IP|TID|TIME|CALLCHAIN|PERIOD, ``-a`` adds CPU and IDENTIFIER; both go through
+fast_stream.c's rounds (the compiled scan reads each event's layout from its attr), which
+the recording's ``import.decoder`` says.  The process's start (interpreter, plugins) is a
+fixed cost perf report does not pay, so the bench also prints the file size (in samples)
+from which ``stax import`` end to end takes less time than ``perf report --sort sym``.
 
 Not a test: it never fails because the machine was slow.  Run as root from the repo root:
     .venv/bin/python bench/bench_import.py [--seconds 5] [--freq 20000] [--repeat 3] [--system-wide]
@@ -81,6 +84,7 @@ def main() -> None:
         samples = len(run(perf, "script", "-F", "tid", "-i", str(data)).stdout.splitlines())
         rec = tmp / "rec.stax"
         env_note = os.getloadavg()
+        uptime = run("uptime").stdout.strip()
         t_import = best_of(args.repeat, lambda: run(STAX, "import", "-q", str(data), "-o", str(rec)))
         t_import_in = best_of(args.repeat, lambda: in_process("import", "-q", str(data), "-o", str(rec)))
         t_import_raw = best_of(
@@ -94,8 +98,12 @@ def main() -> None:
             lambda: run(perf, "report", "--stdio", "--no-children", "--sort", "sym", "-i", str(data)),
         )
         t_report = best_of(args.repeat, lambda: run(perf, "report", "--stdio", "-i", str(data)))
+        decoder = json.loads(run("sqlite3", str(rec), "SELECT value FROM meta WHERE key = 'import.decoder'")
+                             .stdout or "null")
         results = {
             "samples": samples,
+            "decoder": decoder,
+            "uptime": uptime,
             "perf_data_bytes": data.stat().st_size,
             "stax_bytes": rec.stat().st_size,
             "system_wide": args.system_wide,
@@ -129,6 +137,14 @@ def main() -> None:
     print(f"  perf report --sort sym         {rate(t_report_sym)}")
     print(f"  perf report (callchains)       {rate(t_report)}")
     print(f"  stax --version (interpreter start alone: {t_version * 1e3:.0f} ms)")
+    start = t_import - t_import_in  # the process's start: interpreter, plugins, imports
+    per_sample_gain = t_report_sym / samples - t_import_in / samples
+    if per_sample_gain > 0:
+        print(f"  import.decoder: {decoder}; start-up {start * 1e3:.0f} ms: stax import end to end beats "
+              f"perf report --sort sym from ~{start / per_sample_gain:,.0f} samples")
+    else:
+        print(f"  import.decoder: {decoder}; in process slower than perf report --sort sym per sample")
+    print(f"  uptime: {uptime}")
     print(
         f"  import / perf report --sort sym: {t_import / t_report_sym:.2f}x the time "
         f"({t_import_in / t_report_sym:.2f}x in process)"

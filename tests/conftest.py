@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import leaked_processes
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -37,3 +39,29 @@ def compile_c(source: Path, out: Path, *flags: str) -> Path:
     assert cc, "gcc is required (apt-get install gcc)"
     subprocess.run([cc, *flags, "-o", str(out), str(source)], check=True)
     return out
+
+
+_LEAKS: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Mark what the test body starts, so a process it leaves running can be found."""
+    leaked_processes.mark(f"{os.getpid()}-{id(item)}")
+    try:
+        yield
+    finally:
+        leaked_processes.unmark()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    for command in leaked_processes.kill_marked(f"{os.getpid()}-{id(item)}"):
+        _LEAKS.append(f"{item.nodeid}: {command}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _LEAKS:
+        terminalreporter.section("processes tests left running (killed)")
+        for line in _LEAKS:
+            terminalreporter.write_line(line)

@@ -64,3 +64,14 @@ def test_no_message_of_stax_core_installs_the_pypi_stax() -> None:
         directory = install_from_clone(distribution).split()[2]
         assert (REPO / directory / "pyproject.toml").is_file()
         assert _distribution(REPO / directory) == distribution
+
+
+def test_the_readme_install_command_is_the_one_messages_give() -> None:
+    """``stax setup``'s refusal (stax.install_hint.root_venv_hint) installs what the README installs."""
+    from stax.install_hint import install_command
+
+    section = README.split("## Install", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block
+    line = next(line for line in block.group(1).replace("\\\n", " ").splitlines() if "pip install" in line)
+    assert shlex.split(line) == shlex.split(install_command("~/stax-venv/bin/pip", "linux"))

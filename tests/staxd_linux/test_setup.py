@@ -184,7 +184,9 @@ def test_setup_refuses_a_venv_another_user_owns(tmp_path: Path) -> None:
         assert proc.stderr == (
             f"stax: {venv} is owned by uid {NOBODY} (nobody), so that user could change the code staxd would "
             f"run as root; install stax system-wide or in a root-owned virtual environment such as /opt/stax "
-            f"(sudo python3 -m venv /opt/stax && sudo /opt/stax/bin/pip install 'stax[linux]'), then run "
+            f"(in a clone of the stax repository: sudo python3 -m venv /opt/stax && sudo /opt/stax/bin/pip "
+            f"install ./stax-core ./stax-binfmt ./stax-symbols ./stax-render ./stax-web ./stax-backend-linux "
+            f"./stax-backend-macos ./staxd/staxd-linux '.[linux]'; README.md, Install), then run "
             f"'sudo /opt/stax/bin/stax setup'.\n")
 
 

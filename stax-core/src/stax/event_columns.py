@@ -8,6 +8,12 @@ An :class:`EventColumns` stands where its events would stand in the time-ordered
 that the backend appends to and shares between runs, so a repeated stack crosses into
 Python once.  Each column keeps its events' order; the three tables are independent.
 
+The per-row work a sink still has on a run -- the stack id of each raw stack, the samples
+added up per (pid, tid, stack) -- goes through the run's :class:`RawStacks`
+(:meth:`RawStacks.translate`, :meth:`RawStacks.add_up`): plain Python here, compiled code
+where the backend has it, so a run crosses from the rings to the file with no Python step
+per row.
+
 A sink takes columns only if it says so (``accepts_columns = True``, as the recording
 builder does); any other sink gets :func:`expand_columns`, the same events as objects.
 """
@@ -15,6 +21,7 @@ builder does); any other sink gets :func:`expand_columns`, the same events as ob
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 
 from stax.blocked_reason import BlockedReason
@@ -34,6 +41,28 @@ class RawStacks:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    # The sink's work per row of a run; a backend with compiled code overrides both.
+
+    def translate(self, table: array, raws: array) -> tuple[array, array]:
+        """``table[raw]`` for each raw index in ``raws`` (the sink's id of each raw stack), -1 where
+        the index is outside the table or its entry is negative; and the raw index of each row
+        that got -1, in row order."""
+        size = len(table)
+        out = array("q", [table[raw] if 0 <= raw < size and table[raw] >= 0 else -1 for raw in raws])
+        return out, array("q", [raw for raw, got in zip(raws, out, strict=True) if got < 0])
+
+    def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
+        """The rows added up per distinct (pid, tid, stack), in order of first appearance:
+        columns (pid, tid, stack, count, weight sum)."""
+        counts: Counter = Counter(zip(pid, tid, stack, strict=True))
+        weights: Counter = Counter()
+        for key, value in zip(zip(pid, tid, stack, strict=True), weight, strict=True):
+            weights[key] += value
+        keys = list(counts)
+        return (array("q", [k[0] for k in keys]), array("q", [k[1] for k in keys]),
+                array("q", [k[2] for k in keys]), array("q", counts.values()),
+                array("q", map(weights.__getitem__, keys)))
 
 
 INT_COLUMNS = ("sample_time", "sample_pid", "sample_tid", "sample_cpu", "sample_weight", "sample_stack",

@@ -329,7 +329,7 @@ def test_raw_stacks_intern_to_the_same_stacks_as_their_events() -> None:
             ids = by_raw.intern_raw(event.stacks, event.sample_stack)
             want = [by_event.intern_stack(s.pid, s.kernel_ips, s.user_ips, s.user_stack_truncated)
                     for s in event.expand() if type(s) is Sample]
-            assert ids == want
+            assert list(ids) == want
             checked += len(ids)
             by_raw.exec(7)
             by_event.exec(7)  # pid 7's addresses mean something else now: both forget its stacks

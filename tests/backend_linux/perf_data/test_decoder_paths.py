@@ -1,51 +1,95 @@
-"""A ``perf record -a -g`` file has stax record's own sample layout (IDENTIFIER|IP|TID|TIME|
-CPU|PERIOD|CALLCHAIN; perf's tracking dummy event never samples), so the compiled scan
-reads it; it must give exactly what the Python decoder gives.  A per-task ``-g`` file
-(no CPU) stays on the Python decoder."""
+"""The sample layouts ``perf record`` writes go through the compiled scan (fast_decode.c), which
+must give exactly what the Python decoder gives.
+
+perf's layouts differ from stax record's: a per-task file has no CPU and no id
+(IP|TID|TIME|CALLCHAIN|PERIOD), ``-a`` adds CPU and IDENTIFIER (stax record's own),
+``--call-graph dwarf`` adds ADDR and the user register and stack copy, ``-d`` ADDR and
+DATA_SRC, ``--switch-events`` SWITCH records whose sample_id trailer has no CPU.  Each
+event's attr gives the scan its offsets (SampleLayout.compiled)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from stax.recording.reader import Recording
+from stax_backend_linux.decode import fast_decoder
 from stax_backend_linux.decode.record_decoder import RecordDecoder
-from stax_backend_linux.perf_data.event_kinds import classify_events
-from stax_backend_linux.perf_data.features import read_features
-from stax_backend_linux.perf_data.header import read_attrs, read_header
-from stax_backend_linux.perf_data.importer import _layouts
-from stax_backend_linux.perf_data.record_walker import RecordWalker
-from tests.backend_linux.perf_data.conftest import needs_root, perf_record
+from stax_backend_linux.perf_data.reader import PerfDataReader
+from tests.backend_linux.perf_data.conftest import perf_record
+from tests.cli.conftest import stax
 
 pytestmark = pytest.mark.slow
+LAYOUTS = {
+    "per task -g": ("-g",),
+    "per task, no callchain": (),
+    "per task --call-graph dwarf": ("--call-graph", "dwarf,1024"),
+    "per task -d --sample-cpu": ("-g", "-d", "--sample-cpu"),
+    "per task --switch-events": ("-g", "--switch-events"),
+    "-a -g": ("-a", "-g"),
+}
 
 
 def decoders(path: Path) -> tuple[RecordDecoder, list[bytes]]:
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        header = read_header(f, path, size)
-        kinds = classify_events(read_attrs(f, path, header, size), read_features(f, path, header, size))
-    chunks = list(RecordWalker(path.read_bytes(), header.data.offset, header.data.end).rounds())
-    return RecordDecoder(layouts=_layouts(kinds)), chunks
+    with PerfDataReader(path) as reader:
+        return reader.decoder(), list(reader.walker().rounds())
 
 
-@needs_root
-def test_system_wide_file_goes_through_the_compiled_scan(
-    tmp_path: Path, perf_workloads: dict[str, Path]
+def comparable(event: object) -> tuple:
+    slots = getattr(type(event), "__slots__", None)
+    if slots:  # StackSample: its registers and stack copy too
+        return (type(event).__name__, *(getattr(event, name) for name in slots))
+    return (repr(event),)
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_perf_layouts_go_through_the_compiled_scan(
+    name: str, tmp_path: Path, perf_workloads: dict[str, Path]
 ) -> None:
-    data = perf_record(tmp_path / "a.data", "-a", "-g", str(perf_workloads["hotspots"]), "0.5")
+    args = LAYOUTS[name]
+    if "-a" in args and os.geteuid() != 0:
+        pytest.skip("perf record -a needs root (perf_event_paranoid 2)")
+    data = perf_record(tmp_path / "p.data", *args, str(perf_workloads["hotspots"]), "0.3")
     compiled, chunks = decoders(data)
     python, _ = decoders(data)
     if compiled.implementation != "compiled":
         pytest.skip("the compiled decoder cannot be built here (no compiler or Python headers)")
-    assert compiled._compiled_layouts
-    fast = [repr(e) for chunk in chunks for e in compiled.decode(chunk)]
-    slow = [repr(e) for chunk in chunks for e in python.decode_python(chunk)]
-    assert len(fast) > 1000 and fast == slow
+    assert compiled.scans_compiled, name
+    fast = [comparable(e) for chunk in chunks for e in compiled.decode(chunk)]
+    slow = [comparable(e) for chunk in chunks for e in python.decode_python(chunk)]
+    assert compiled.samples == python.samples > 100
+    assert fast == slow
+    if "--switch-events" in args:
+        assert compiled.switch_records == python.switch_records > 10
 
 
-def test_per_task_file_uses_the_python_decoder(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
-    data = perf_record(tmp_path / "t.data", "-g", str(perf_workloads["hotspots"]), "0.2")
-    decoder, chunks = decoders(data)
-    assert not decoder._compiled_layouts
-    assert sum(1 for chunk in chunks for e in decoder.decode(chunk) if type(e).__name__ == "Sample") > 100
+@pytest.mark.parametrize("name", ["per task -g", "per task --call-graph dwarf", "-a -g"])
+def test_import_paths_make_the_same_recording(
+    name: str, tmp_path: Path, perf_workloads: dict[str, Path]
+) -> None:
+    """A plain profile is imported through fast_stream.c's rounds (EventColumns, as stax record's
+    compiled stream), a --call-graph dwarf one through the compiled scan: the same stacks, threads
+    and weights as the Python decoder's import."""
+    args = LAYOUTS[name]
+    if "-a" in args and os.geteuid() != 0:
+        pytest.skip("perf record -a needs root (perf_event_paranoid 2)")
+    data = perf_record(tmp_path / "p.data", *args, str(perf_workloads["hotspots"]), "0.3")
+    outputs, decoders_used, records = [], [], []
+    for pure in ("0", "1"):
+        rec = tmp_path / f"pure{pure}.stax"
+        stax("import", "-q", str(data), "-o", str(rec), env={**os.environ, "STAX_PURE_PYTHON": pure})
+        outputs.append(stax("collapse", "--per-thread", str(rec)).stdout)
+        recording = Recording.open(rec)
+        try:
+            meta = recording.meta()
+            decoders_used.append(meta["import.decoder"])
+            records.append(meta["import.records"])  # the walk over the file: compiled or not
+        finally:
+            recording.close()
+    if fast_decoder.load() is None:
+        pytest.skip("the compiled decoder cannot be built here (no compiler or Python headers)")
+    assert decoders_used == ["compiled scan" if "dwarf" in name else "compiled", "python"]
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") > 3
+    assert records[0] == records[1] > 100

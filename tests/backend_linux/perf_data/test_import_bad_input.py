@@ -18,8 +18,9 @@ HEADER = struct.Struct("<8sQQQQQQ")  # magic, size, attr_size, attrs (offset, si
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
+    """-m 16: 64 KiB rings, drained many times, so the file has many rounds (FINISHED_ROUND)."""
     return perf_record(
-        tmp_path_factory.mktemp("good") / "perf.data", "-g", str(perf_workloads["hotspots"]), "1"
+        tmp_path_factory.mktemp("good") / "perf.data", "-m", "16", "-g", str(perf_workloads["hotspots"]), "1"
     )
 
 
@@ -138,13 +139,31 @@ def test_killed_perf_record_imports_what_is_there(good: Path, tmp_path: Path) ->
     assert 0 < imported < sample_count(good)
 
 
-def test_compressed_records(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
-    hotspots = str(perf_workloads["hotspots"])
-    data = perf_record(tmp_path / "z.data", "-z", "-g", hotspots, "0.3")
-    assert refused(data, tmp_path / "r.stax").endswith(
-        "z.data holds records compressed by 'perf record -z', which stax does not import yet; "
-        "record it again without -z."
+def test_damaged_compressed_records(tmp_path: Path, perf_workloads: dict[str, Path]) -> None:
+    """``perf record -z`` data whose zstd bytes were damaged: one sentence, not a zstd traceback."""
+    data = perf_record(tmp_path / "z.data", "-z", "-g", str(perf_workloads["hotspots"]), "0.3")
+    raw = bytearray(data.read_bytes())
+    at = _first_record(raw, 81)  # PERF_RECORD_COMPRESSED: the zstd frame starts after its header
+    raw[at + 8 : at + 12] = b"\xff\xff\xff\xff"  # not a zstd frame's magic
+    damaged = tmp_path / "damaged.data"
+    damaged.write_bytes(bytes(raw))
+    message = refused(damaged, tmp_path / "r.stax")
+    assert message.startswith(
+        f"stax: {damaged} holds compressed records (perf record -z) that do not inflate: "
     )
+    assert message.endswith("; copy the file again, or record it again.")
+
+
+def _first_record(raw: bytearray, rtype: int) -> int:
+    """Byte offset of the first record of ``rtype`` in the data section."""
+    _magic, _size, _attr_size, _ao, _as, data_off, data_size = HEADER.unpack_from(raw)
+    off = data_off
+    while off < data_off + data_size:
+        kind, _misc, size = struct.unpack_from("<IHH", raw, off)
+        if kind == rtype:
+            return off
+        off += size
+    raise AssertionError(f"no record of type {rtype}")
 
 
 def test_unwritable_output(good: Path, tmp_path: Path) -> None:

@@ -56,14 +56,32 @@ def hotspots_pipe_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads:
     )
 
 
-@pytest.mark.parametrize("mode", ["file", "pipe"])
+@pytest.fixture(scope="module")
+def hotspots_zstd_data(tmp_path_factory: pytest.TempPathFactory, perf_workloads: dict[str, Path]) -> Path:
+    """``perf record -z``: the rings' copies as zstd in PERF_RECORD_COMPRESSED records."""
+    return perf_record(
+        tmp_path_factory.mktemp("perf") / "z.data", "-z", "-g", str(perf_workloads["hotspots"]), "2"
+    )
+
+
+FIXTURES = {"file": "hotspots_data", "pipe": "hotspots_pipe_data", "zstd": "hotspots_zstd_data"}
+
+
+@pytest.mark.parametrize("mode", list(FIXTURES))
 def test_top_10_self_percent_matches_perf_report(
     mode: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    data = request.getfixturevalue("hotspots_data" if mode == "file" else "hotspots_pipe_data")
+    data = request.getfixturevalue(FIXTURES[mode])
     rec = tmp_path / "rec.stax"
     result = stax("import", str(data), "-o", str(rec))
     assert "(perf-data)" in result.stderr
+    if mode == "zstd":
+        assert "COMPRESSED" in perf("report", "--stats", "-i", str(data)).stdout
+        recording = Recording.open(rec)
+        try:
+            assert recording.meta()["import.format"] == "perf.data (PERFILE2, little-endian, zstd-compressed)"
+        finally:
+            recording.close()
     reference = perf_report_self(data)
     ours = stax_top_self(rec)
     top10 = sorted(reference.items(), key=lambda kv: -kv[1])[:10]
@@ -86,6 +104,9 @@ def test_recording_meta_holds_the_feature_sections(hotspots_data: Path, tmp_path
     release = re.search(r"^# os release : (.*)$", header, re.MULTILINE)[1]
     assert meta["import.machine.hostname"] == hostname
     assert meta["import.machine.os_release"] == release
+    # perf's synthesized records of threads that existed before it (time 0) are not the start
+    duration_ms = float(re.search(r"^# sample duration :\s*([\d.]+) ms$", header, re.MULTILINE)[1])
+    assert abs(meta["import.duration_s"] * 1000 - duration_ms) < 50, (meta["import.duration_s"], duration_ms)
     assert meta["import.machine.nr_cpus_online"] >= 1
     assert meta["import.cmdline"][1:3] == ["record", "-q"]
     assert [e["as"] for e in meta["import.events"]] == ["on-CPU samples"]

@@ -2,7 +2,10 @@
 
 perf's own post-processing (``perf script``, elfutils/libunwind underneath) unwinds
 the same registers and stack copies; every sample must give the same chain of
-(file, address).  Needs perf and permission to use it (root here).
+(file, address).  The file is read by ``stax import``'s reader
+(:class:`~stax_backend_linux.perf_data.reader.PerfDataReader`): its StackSample records
+carry each sample's registers and stack copy, its ImageLoad events the executable
+mappings.  Needs perf and permission to use it (root here).
 """
 
 from __future__ import annotations
@@ -10,12 +13,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
+from stax.events import ImageLoad
+from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
+from stax_backend_linux.perf_data.reader import PerfDataReader
 from stax_backend_linux.unwind import (
     ModuleResolver,
     PerfRegisterLayout,
@@ -23,10 +31,43 @@ from stax_backend_linux.unwind import (
     regs_from_perf,
     unwind,
 )
-from tests.backend_linux.unwind.perf_data import PerfData, read_perf_data
 from tests.backend_linux.unwind.snapshots import PROGRAMS, run
 
 pytestmark = pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
+
+
+@attrs.frozen
+class PerfSample:
+    pid: int
+    time: int
+    regs_values: tuple[int, ...]
+    stack: bytes
+
+
+@attrs.frozen
+class PerfData:
+    """What the tests below use of one perf.data file."""
+
+    sample_regs_user: int
+    mappings: list[ImageLoad]
+    samples: list[PerfSample]
+
+
+def read_perf_data(path: Path) -> PerfData:
+    with PerfDataReader(path) as reader:
+        sampling = reader.dump_sampling
+        assert sampling is not None, "recorded without --call-graph dwarf"
+        regs = struct.Struct(f"<{sampling.regs_count}Q")
+        mappings: list[ImageLoad] = []
+        samples: list[PerfSample] = []
+        for batch in reader.events():
+            for event in batch:
+                if type(event) is ImageLoad:
+                    mappings.append(event)
+                elif type(event) is StackSample:
+                    values = regs.unpack(event.regs) if event.regs else ()
+                    samples.append(PerfSample(event.pid, event.time, values, event.stack))
+    return PerfData(sampling.regs_mask, mappings, samples)
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ class CompiledStream:
         if state == ffi.NULL:
             raise MemoryError("the compiled capture stream could not allocate its state")
         self._s = ffi.gc(state, lib.stax_stream_free)
-        self.stacks: RawStacks = RawStacks()
+        self.stacks: CompiledRawStacks = CompiledRawStacks(ffi, lib)
         if decoder.dump is not None:
             lib.stax_stream_dumps(state, decoder.dump.regs_bytes)
             self.stacks = DumpedRawStacks(self)
@@ -68,6 +68,7 @@ class CompiledStream:
         self._counted = [0, 0, 0, 0]  # samples, switch records, switch stacks, wakings (already in decoder)
         self._n = ffi.new("size_t *")
         self._meta = ffi.new("uint32_t[4]")
+        self._meta_at = tuple(self._meta + i for i in range(4))
         self._counts = ffi.new("uint64_t[]", lib.STAX_COUNTS)
         self._sizes = ffi.new("uint64_t[]", lib.STAX_SIZES)
         self._column_ids = {name: getattr(lib, f"STAX_COL_{name.upper()}") for name in _COLUMN_NAMES}
@@ -87,6 +88,10 @@ class CompiledStream:
         self.lib.stax_stream_off_cpu(self._s, 1 if keep_kernel_ips else 0, 1 if wakeups else 0,
                                      1 if target_only else 0)
         self.use_wchan = use_wchan
+
+    def layout(self, layout: dict[str, int]) -> None:
+        """Read records of this layout (a perf.data file's: SampleLayout.compiled), not stax record's."""
+        self.lib.stax_stream_layout(self._s, self.ffi.new("stax_layout *", layout))
 
     def seed(self, pid_tids: Iterable[tuple[int, int]]) -> None:
         """Threads known before any record arrives (the command, or ``-p``'s threads)."""
@@ -244,19 +249,19 @@ class CompiledStream:
         entries = self.stacks.entries
         dumps = getattr(self.stacks, "dumps", None)
         total = lib.stax_stream_stacks(s)
-        ffi = self.ffi
+        unpack, buffer = self.ffi.unpack, self.ffi.buffer
+        stack, stack_dump = lib.stax_stream_stack, lib.stax_stream_stack_dump
+        m0, m1, m2, m3 = self._meta_at
         for raw in range(len(entries), total):
-            ips = lib.stax_stream_stack(s, raw, meta, meta + 1, meta + 2, meta + 3)
-            pid, nk, nu, truncated = meta[0], meta[1], meta[2], meta[3]
-            words = array("Q")
-            if nk + nu:
-                words.frombytes(ffi.buffer(ips, 8 * (nk + nu)))
+            ips = stack(s, raw, m0, m1, m2, m3)
+            pid, nk, nu, truncated = meta
+            words = unpack(ips, nk + nu) if nk + nu else ()
             entries.append((pid, tuple(words[:nk]), tuple(words[nk:]), bool(truncated)))
-            if dumps is not None:
-                at = lib.stax_stream_stack_dump(s, raw, meta, meta + 1, meta + 2)
+            if dumps is not None:  # hybrid: one per distinct copy, so most raw stacks have one
+                at = stack_dump(s, raw, m0, m1, m2)
                 if meta[0]:
                     nregs, nstack = meta[1], meta[2]
-                    copy = bytes(ffi.buffer(at, nregs + nstack)) if nregs + nstack else b""
+                    copy = buffer(at, nregs + nstack)[:] if nregs + nstack else b""
                     dumps[raw] = (copy[:nregs], copy[nregs:])
 
     def reserve(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
@@ -368,14 +373,55 @@ _COLUMN_NAMES = (*(name for names in _GROUPS for name in names), "span_preempted
                  "other_offset", "other_size", "other_entry", "newest_pid", "newest_tid", "newest_time")
 
 
-class DumpedRawStacks(RawStacks):
+_ZERO = (0,)
+
+
+class CompiledRawStacks(RawStacks):
+    """The raw stacks of a compiled stream, whose per-row work on a run runs in C (fast_columns.c)."""
+
+    __slots__ = ("_ffi", "_lib")
+
+    def __init__(self, ffi: Any, lib: Any) -> None:
+        super().__init__()
+        self._ffi = ffi
+        self._lib = lib
+
+    def translate(self, table: array, raws: array) -> tuple[array, array]:
+        n = len(raws)
+        out, missing = array("q", _ZERO) * n, array("q", _ZERO) * n
+        if not n:
+            return out, missing
+        buffer = self._ffi.from_buffer
+        misses = self._lib.stax_gather(buffer("int64_t[]", table), len(table), buffer("int64_t[]", raws), n,
+                                       buffer("int64_t[]", out, require_writable=True),
+                                       buffer("int64_t[]", missing, require_writable=True))
+        del missing[misses:]
+        return out, missing
+
+    def add_up(self, pid: array, tid: array, stack: array, weight: array) -> tuple[array, ...]:
+        n = len(pid)
+        groups = [array("q", _ZERO) * n for _ in range(5)]
+        if not n:
+            return tuple(groups)
+        buffer = self._ffi.from_buffer
+        inputs = (buffer("int64_t[]", column) for column in (pid, tid, stack, weight))
+        outputs = (buffer("int64_t[]", column, require_writable=True) for column in groups)
+        found = self._lib.stax_group3(*inputs, n, *outputs)
+        if found < 0:
+            raise MemoryError("adding up the samples ran out of memory")
+        for column in groups:
+            del column[found:]
+        return tuple(groups)
+
+
+class DumpedRawStacks(CompiledRawStacks):
     """The raw stacks of a hybrid capture: ``dumps`` holds (registers, stack copy) of each raw id
     whose record carried one; :meth:`add` gives a repaired stack its own raw id (once per value)."""
 
     __slots__ = ("_ids", "_stream", "dumps")
 
     def __init__(self, stream: CompiledStream) -> None:
-        super().__init__()
+        super().__init__(stream.ffi, stream.lib)
         self.dumps: dict[int, tuple[bytes, bytes]] = {}
         self._stream = stream
         self._ids: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}

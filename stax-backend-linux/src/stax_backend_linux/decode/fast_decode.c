@@ -2,14 +2,18 @@
  * records) become fixed-size u64 entries that fast_decoder.py turns into objects;
  * anything else is handed back as STAX_TAG_OTHER for record_decoder.py.
  *
- * Layouts (perf_event.h, enum perf_event_type) for perf_event_attr.SAMPLE_TYPE with
- * sample_id_all, as record_decoder.py documents them: every record starts with
- * {u32 type; u16 misc; u16 size}; a SAMPLE is [u64 identifier] u64 ip; u32 pid, tid;
- * u64 time; u32 cpu, res; u64 period; u64 nr; u64 ips[nr]; [u32 size; raw...] or
+ * Layouts (perf_event.h, enum perf_event_type): every record starts with
+ * {u32 type; u16 misc; u16 size}.  stax record's own (perf_event_attr.SAMPLE_TYPE with
+ * sample_id_all, as record_decoder.py documents them): a SAMPLE is [u64 identifier] u64 ip;
+ * u32 pid, tid; u64 time; u32 cpu, res; u64 period; u64 nr; u64 ips[nr]; [u32 size; raw...] or
  * [the user register/stack dump, decode/user_dump.py: its offset is the entry's word 6]; a
  * non-sample record ends in sample_id {u32 pid, tid; u64 time; u32 cpu, res; [u64 id]}.
+ * A perf.data file's events have perf's layouts (per-task files: no cpu, no id; ADDR, ID,
+ * fixed-size READ values in between): stax_decode_layout() takes the offsets from a
+ * stax_layout that sample_layout.py computes from the event's attr; stax_decode() is it
+ * with stax record's layout.
  * An off-CPU kind registered with KIND_NO_IP has no ip (staxd's grants without kernel
- * stacks): its body starts 8 bytes earlier.
+ * stacks): the fields after where the ip would be sit 8 bytes earlier.
  * Records are u64-aligned and little-endian (x86-64, arm64).
  */
 #include <stdint.h>
@@ -44,16 +48,27 @@ static inline void other(uint64_t *e, size_t off, size_t size)
     e[2] = size;
 }
 
+static inline uint64_t field64(const uint8_t *rec, int64_t at, uint64_t absent)
+{
+    return at < 0 ? absent : rd64(rec + at);
+}
+
+static inline uint64_t field32(const uint8_t *rec, int64_t at, uint64_t absent)
+{
+    return at < 0 ? absent : rd32(rec + at);
+}
+
 /* One SAMPLE at `off`; 0 if it must go to the Python decoder. */
-static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
+static int sample(const uint8_t *chunk, size_t off, size_t size, const stax_layout *l,
                   const uint64_t *ids, const int32_t *kinds, size_t nids,
                   int64_t waking_pid_offset, uint64_t *e)
 {
-    if (size < 16)
-        return 0;
+    const uint8_t *rec = chunk + off;
     int32_t kind = KIND_SAMPLING;
-    if (nids) {
-        uint64_t id = rd64(chunk + off + 8);
+    if (nids && l->id >= 0) {
+        if ((int64_t)size < l->id + 8)
+            return 0;
+        uint64_t id = rd64(rec + l->id);
         for (size_t i = 0; i < nids; i++) {
             if (ids[i] == id) {
                 kind = kinds[i];
@@ -61,28 +76,31 @@ static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
             }
         }
     }
-    /* without an ip the body starts 8 bytes earlier and `ip` reads the identifier (unused) */
-    size_t back = (kind & KIND_NO_IP) ? 8 : 0;
+    /* without an ip the fields after it start 8 bytes earlier */
+    int64_t cut = (kind & KIND_NO_IP) ? l->ip : INT64_MAX;
     kind &= ~KIND_NO_IP;
-    size_t body = off + 8 + lead - back;
-    size_t ips_rel = 8 + lead + 48 - back;  /* ip, pid/tid, time, cpu/res, period, nr */
-    if (size < ips_rel)
-        return 0;
-    uint64_t nr = rd64(chunk + body + 40);
+#define AT(f) (l->f < 0 ? -1 : l->f > cut ? l->f - 8 : l->f)
+    int64_t nr_at = AT(nr);
+    int64_t ips_rel = l->ips_at > cut ? l->ips_at - 8 : l->ips_at;
+    if ((int64_t)size < ips_rel)
+        return 0;  /* shorter than its fields */
+    uint64_t nr = nr_at < 0 ? 0 : rd64(rec + nr_at);
     if (nr > (size - ips_rel) / 8)
         return 0;
     size_t at = off + ips_rel;
-    uint64_t ip = rd64(chunk + body);
-    e[1] = rd64(chunk + body + 16);
-    e[2] = rd32(chunk + body + 8);
-    e[3] = rd32(chunk + body + 12);
-    e[4] = rd32(chunk + body + 24);
-    e[5] = rd64(chunk + body + 32);
+    uint64_t ip = cut == INT64_MAX ? field64(rec, l->ip, UINT64_MAX) : UINT64_MAX;
+    int64_t pid_at = AT(pid);
+    e[1] = field64(rec, AT(time), 0);
+    e[2] = field32(rec, pid_at, UINT64_MAX);
+    e[3] = pid_at < 0 ? UINT64_MAX : rd32(rec + pid_at + 4);
+    e[4] = field32(rec, AT(cpu), UINT64_MAX);
+    e[5] = field64(rec, AT(period), 0);
+#undef AT
     e[6] = at + 8 * nr;  /* where a user register/stack dump starts (user_dump.py), for samples */
     e[7] = e[8] = e[9] = e[10] = 0;
     if (nr == 0) {
         if (kind == KIND_SAMPLING && ip < PERF_CONTEXT_MAX) {
-            e[9] = body;  /* the ip alone is the user stack */
+            e[9] = off + (size_t)l->ip;  /* the ip alone is the user stack */
             e[10] = 1;
         }
     } else {
@@ -127,13 +145,12 @@ static int sample(const uint8_t *chunk, size_t off, size_t size, size_t lead,
     return 1;
 }
 
-size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifier,
-                   const uint64_t *ids, const int32_t *kinds, size_t nids,
-                   int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop)
+size_t stax_decode_layout(const uint8_t *chunk, size_t len, size_t start, const stax_layout *layout,
+                          const uint64_t *ids, const int32_t *kinds, size_t nids,
+                          int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop)
 {
     size_t end = len & ~(size_t)7;  /* a ragged tail cannot be a record */
-    size_t lead = identifier ? 8 : 0;
-    size_t trailer = 24 + lead;
+    const stax_layout *l = layout;
     size_t off = start;
     size_t n = 0;
     while (n < cap && off + 8 <= end) {
@@ -146,16 +163,16 @@ size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifie
         if (size & 7) {
             other(e, off, size);
         } else if (type == PERF_RECORD_SAMPLE) {
-            if (!sample(chunk, off, size, lead, ids, kinds, nids, waking_pid_offset, e))
+            if (!sample(chunk, off, size, l, ids, kinds, nids, waking_pid_offset, e))
                 other(e, off, size);
         } else if ((type == PERF_RECORD_SWITCH || type == PERF_RECORD_SWITCH_CPU_WIDE)
-                   && size >= 8 + trailer) {
-            const uint8_t *id = chunk + off + size - trailer;
+                   && (int64_t)size >= 8 + l->min_trailer) {
+            const uint8_t *rec_end = chunk + off + size;
             e[0] = STAX_TAG_SWITCH;
-            e[1] = rd64(id + 8);
-            e[2] = rd32(id);
-            e[3] = rd32(id + 4);
-            e[4] = rd32(id + 16);
+            e[1] = l->t_time < 0 ? 0 : rd64(rec_end - l->t_time);
+            e[2] = l->t_pid < 0 ? UINT64_MAX : rd32(rec_end - l->t_pid);
+            e[3] = l->t_pid < 0 ? UINT64_MAX : rd32(rec_end - l->t_pid + 4);
+            e[4] = l->t_cpu < 0 ? UINT64_MAX : rd32(rec_end - l->t_cpu);
             e[5] = misc;
             e[6] = e[7] = e[8] = e[9] = e[10] = 0;
         } else {
@@ -166,4 +183,39 @@ size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifie
     }
     *stop = off;
     return n;
+}
+
+/* stax record's layouts: [identifier] ip, pid/tid, time, cpu/res, period, nr, ips; trailer
+ * pid/tid, time, cpu/res, [identifier] */
+static const stax_layout LIVE = {8, 16, 24, 32, 40, 48, -1, 56, 24, 16, 8, 24};
+static const stax_layout LIVE_SHARED = {16, 24, 32, 40, 48, 56, 8, 64, 32, 24, 16, 32};
+
+void stax_live_layout(int identifier, stax_layout *out)
+{
+    *out = identifier ? LIVE_SHARED : LIVE;
+}
+
+size_t stax_decode(const uint8_t *chunk, size_t len, size_t start, int identifier,
+                   const uint64_t *ids, const int32_t *kinds, size_t nids,
+                   int64_t waking_pid_offset, uint64_t *out, size_t cap, size_t *stop)
+{
+    return stax_decode_layout(chunk, len, start, identifier ? &LIVE_SHARED : &LIVE, ids, kinds, nids,
+                              waking_pid_offset, out, cap, stop);
+}
+
+size_t stax_skip_decoded(const uint8_t *data, size_t start, size_t end, const uint8_t *decoded,
+                         uint64_t *records)
+{
+    size_t off = start;
+    uint64_t n = 0;
+    while (off + 8 <= end) {
+        uint32_t type = rd32(data + off);
+        size_t size = rd16(data + off + 6);
+        if (size < 8 || off + size > end || type >= 64 || !decoded[type])
+            break;
+        off += size;
+        n++;
+    }
+    *records += n;
+    return off;
 }

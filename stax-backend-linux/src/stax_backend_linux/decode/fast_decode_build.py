@@ -1,7 +1,7 @@
-"""Build the compiled record scan (fast_decode.c) and capture stream (fast_stream.c) with cffi,
-once per source and Python ABI.
+"""Build the compiled record scan (fast_decode.c), capture stream (fast_stream.c) and column
+work (fast_columns.c) with cffi, once per source and Python ABI.
 
-The cdef is the two headers themselves.  The extension is compiled on first use into the
+The cdef is the headers themselves.  The extension is compiled on first use into the
 stax cache directory (only one that is ours, mode 0700, else a directory private to the
 run: :func:`stax.cache_dirs.work_dir`; code is never loaded from another user's), named
 by a hash of the C source, the header, this script, the interpreter's ABI and the cffi
@@ -29,8 +29,8 @@ from types import ModuleType
 import cffi
 
 HERE = Path(__file__).resolve().parent
-HEADERS = (HERE / "fast_decode.h", HERE / "fast_stream.h")
-SOURCES = (HERE / "fast_decode.c", HERE / "fast_stream.c")
+HEADERS = (HERE / "fast_decode.h", HERE / "fast_stream.h", HERE / "fast_columns.h")
+SOURCES = (HERE / "fast_decode.c", HERE / "fast_stream.c", HERE / "fast_columns.c")
 
 
 def module_name() -> str:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 PURE_PYTHON_ENV = "STAX_PURE_PYTHON"
 ENTRY_WORDS = 11
-# fast_decode.h: tag, time, pid, tid, cpu, period|misc, wakee|dump at, k/u at+count
-ENTRY = struct.Struct("<6Qq4Q")
+# fast_decode.h: tag, time, pid, tid, cpu (-1: absent), period|misc, wakee|dump at, k/u at+count
+ENTRY = struct.Struct("<QQqqqQq4Q")
 BATCH = 4096  # entries per call into C
 
 TAG_SAMPLE = 0
@@ -58,7 +58,8 @@ class FastScan:
     def decode(self, decoder: RecordDecoder, chunk: bytes) -> list[Event]:
         """Everything :meth:`RecordDecoder.decode` returns for ``chunk``, and the same counts."""
         ffi = self.ffi
-        scan = self.lib.stax_decode
+        scan = self.lib.stax_decode_layout
+        layout = ffi.new("stax_layout *", decoder.compiled_layout)
         out_words = self._out
         stop = self._stop
         kinds = decoder.kinds
@@ -67,7 +68,6 @@ class FastScan:
         kind_of = ffi.new("int32_t[]", [kind | (KIND_NO_IP if event in no_ip else 0)
                                         for event, kind in kinds.items()] or [0])
         nids = len(kinds)
-        identifier = 1 if decoder.identifier else 0
         waking_at = decoder.waking_pid_offset
         max_stack = decoder.max_stack
         dump = decoder.dump
@@ -80,7 +80,7 @@ class FastScan:
         samples = switch_records = switch_stacks = wakings = 0
         off = 0
         while True:
-            n = scan(source, length, off, identifier, ids, kind_of, nids, waking_at, out_words, BATCH, stop)
+            n = scan(source, length, off, layout, ids, kind_of, nids, waking_at, out_words, BATCH, stop)
             if not n:
                 break
             for tag, when, pid, tid, cpu, extra, wakee, k_at, k_n, u_at, u_n in entries(

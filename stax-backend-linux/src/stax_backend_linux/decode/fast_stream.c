@@ -173,6 +173,7 @@ typedef struct {
 
 struct stax_stream {
     int identifier;
+    stax_layout layout; /* where the scan finds the fields: stax record's, or a perf.data file's */
     int64_t waking_pid_offset;
     uint64_t max_stack;
     int keep_kernel, wakeups, target_only;
@@ -209,6 +210,7 @@ stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t
     if (!s)
         return NULL;
     s->identifier = identifier;
+    stax_live_layout(identifier, &s->layout);
     s->waking_pid_offset = waking_pid_offset;
     s->max_stack = max_stack;
     s->keep_kernel = 1;
@@ -222,6 +224,11 @@ stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t
         return NULL;
     }
     return s;
+}
+
+void stax_stream_layout(stax_stream *s, const stax_layout *layout)
+{
+    s->layout = *layout;
 }
 
 void stax_stream_free(stax_stream *s)
@@ -471,8 +478,8 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
     size_t off = 0, stop = 0;
     s->cols[STAX_COL_OTHER_OFFSET].n = s->cols[STAX_COL_OTHER_SIZE].n = s->cols[STAX_COL_OTHER_ENTRY].n = 0;
     for (;;) {
-        size_t n = stax_decode(chunk, len, off, s->identifier, ids, kinds, nids, waking_pid_offset,
-                               s->scan_out, SCAN_BATCH, &stop);
+        size_t n = stax_decode_layout(chunk, len, off, &s->layout, ids, kinds, nids, waking_pid_offset,
+                                      s->scan_out, SCAN_BATCH, &stop);
         for (size_t i = 0; i < n; i++) {
             const uint64_t *w = s->scan_out + i * STAX_ENTRY_WORDS;
             entry *e = push_entry(s);
@@ -620,6 +627,67 @@ static int cmp_entry(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static inline int entry_before(const entry *x, const entry *y)
+{
+    return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+}
+
+/* The pending entries in (time, seq) order, as cmp_entry orders them.  They come as a few
+ * runs already in order -- what the last round kept, then each ring's chunk (a ring is
+ * written in time order, nearly always) -- so runs are found and merged pairwise: a few
+ * linear passes where qsort took n log n calls of cmp_entry.  -1 out of memory. */
+static int sort_pending(stax_stream *s)
+{
+    size_t n = s->npending;
+    size_t runs = 1;
+    for (size_t i = 1; i < n; i++)
+        runs += entry_before(&s->pending[i], &s->pending[i - 1]);
+    if (n < 2 || runs == 1)
+        return 0;
+    if (runs > 64) { /* not a few runs: leave it to qsort */
+        qsort(s->pending, n, sizeof(entry), cmp_entry);
+        return 0;
+    }
+    entry *tmp = malloc(n * sizeof(entry));
+    size_t *starts = malloc((runs + 1) * sizeof(size_t));
+    if (!tmp || !starts) {
+        free(tmp);
+        free(starts);
+        return -1;
+    }
+    size_t k = 0;
+    starts[k++] = 0;
+    for (size_t i = 1; i < n; i++)
+        if (entry_before(&s->pending[i], &s->pending[i - 1]))
+            starts[k++] = i;
+    starts[k] = n;
+    entry *from = s->pending, *to = tmp;
+    while (runs > 1) {
+        size_t merged = 0;
+        for (size_t r = 0; r < runs; r += 2) {
+            size_t a = starts[r], mid = starts[r + 1 < runs ? r + 1 : runs], b = starts[r + 2 < runs ? r + 2 : runs];
+            size_t i = a, j = mid, o = a;
+            while (i < mid && j < b) /* ties in time keep arrival order: seq decides */
+                to[o++] = entry_before(&from[j], &from[i]) ? from[j++] : from[i++];
+            while (i < mid)
+                to[o++] = from[i++];
+            while (j < b)
+                to[o++] = from[j++];
+            starts[merged++] = a;
+        }
+        starts[merged] = n;
+        runs = merged;
+        entry *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != s->pending)
+        memcpy(s->pending, from, n * sizeof(entry));
+    free(tmp);
+    free(starts);
+    return 0;
+}
+
 static int seen_thread(stax_stream *s, uint32_t pid, uint32_t tid, uint64_t when)
 {
     int fresh;
@@ -664,9 +732,9 @@ static int release(stax_stream *s, const entry *e)
     int fresh;
     slot *x;
     switch (e->tag) {
-    case STAX_TAG_SAMPLE:
+    case STAX_TAG_SAMPLE: /* cpu as int32: -1 when a perf.data file has no PERF_SAMPLE_CPU */
         if (vpush(&c[STAX_COL_SAMPLE_TIME], (int64_t)e->time) || vpush(&c[STAX_COL_SAMPLE_PID], e->pid)
-            || vpush(&c[STAX_COL_SAMPLE_TID], e->tid) || vpush(&c[STAX_COL_SAMPLE_CPU], e->cpu)
+            || vpush(&c[STAX_COL_SAMPLE_TID], e->tid) || vpush(&c[STAX_COL_SAMPLE_CPU], (int32_t)e->cpu)
             || vpush(&c[STAX_COL_SAMPLE_WEIGHT], e->extra) || vpush(&c[STAX_COL_SAMPLE_STACK], e->stack))
             return -1;
         return seen_thread(s, e->pid, e->tid, e->time);
@@ -781,7 +849,8 @@ int stax_stream_round(stax_stream *s, int final)
     s->round_start = s->npending;
     if (!final && !have_threshold)
         return 0;
-    qsort(s->pending, s->npending, sizeof(entry), cmp_entry);
+    if (sort_pending(s))
+        return -1;
     size_t cut = s->npending;
     if (!final) {
         size_t lo = 0, hi = s->npending; /* first entry newer than the threshold */

@@ -87,6 +87,8 @@ typedef struct stax_stream stax_stream;
 
 stax_stream *stax_stream_new(int identifier, int64_t waking_pid_offset, uint64_t max_stack);
 void stax_stream_free(stax_stream *s);
+/* read records of this layout (a perf.data file's) instead of stax record's */
+void stax_stream_layout(stax_stream *s, const stax_layout *layout);
 void stax_stream_off_cpu(stax_stream *s, int keep_kernel_ips, int wakeups, int target_only);
 void stax_stream_seed(stax_stream *s, uint32_t pid, uint32_t tid);
 /* returns the number of OTHER records listed for the Python decoder, or -1 out of memory */

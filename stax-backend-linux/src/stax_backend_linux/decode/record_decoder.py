@@ -73,6 +73,7 @@ PERF_RECORD_SWITCH_CPU_WIDE = 15  # CPU-wide event: header + u32 next_prev_pid, 
 PERF_RECORD_MISC_CPUMODE_MASK = 7
 PERF_RECORD_MISC_KERNEL = 1
 PERF_RECORD_MISC_COMM_EXEC = 1 << 13  # on COMM: the name changed because of exec
+PERF_RECORD_MISC_MMAP_DATA = 1 << 13  # on MMAP*: a mapping without exec (attr.mmap_data: perf.data files)
 PERF_RECORD_MISC_MMAP_BUILD_ID = 1 << 14  # on MMAP2: the union holds a build id, not maj/min/ino
 PERF_RECORD_MISC_SWITCH_OUT = 1 << 13  # on SWITCH*: switching out (else in)
 PERF_RECORD_MISC_SWITCH_OUT_PREEMPT = 1 << 14  # on SWITCH* out: the task was still runnable
@@ -176,8 +177,8 @@ class RecordDecoder:
         self.identifier = identifier or (layouts is not None and layouts.id_word == 1)
         self.layouts = layouts or EventLayouts(LIVE_SHARED if identifier else LIVE)
         live = LIVE_SHARED if self.identifier else LIVE
-        self._compiled_layouts = layouts is None or layouts.all_in((live,))
-        """fast_decode.c knows only stax record's layouts."""
+        self.compiled_layout = (live.compiled() if layouts is None else layouts.compiled())
+        """Where fast_decode.c finds the fields (one layout for every event), or None: it cannot."""
         self.kinds: dict[int, int] = {}
         """Event id -> kind; with samples that carry no id (one event), id 0 names them all."""
         self.without_ip: set[int] = set()
@@ -233,13 +234,18 @@ class RecordDecoder:
 
     def decode(self, chunk: bytes) -> list[Event]:
         """Decode every record in ``chunk`` (whole records, as read from a ring)."""
-        if self._fast is not None and self._compiled_layouts and self._compiled_kinds():
-            return self._fast.decode(self, chunk)
+        if self.scans_compiled:
+            return self._fast.decode(self, chunk)  # type: ignore[union-attr]
         return self._decode_range(chunk, 0, len(chunk))
 
+    @property
+    def scans_compiled(self) -> bool:
+        """fast_decode.c scans the chunks: it is loaded and reads every event's layout and kind."""
+        return self._fast is not None and self.compiled_layout is not None and self._compiled_kinds()
+
     def _compiled_kinds(self) -> bool:
-        """fast_decode.c reads event ids as PERF_SAMPLE_IDENTIFIER and knows only the live kinds."""
-        return (not self.kinds or self.layouts.id_word == 1) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
+        """fast_decode.c tells events apart by their id and knows only the live kinds."""
+        return (not self.kinds or bool(self.layouts.id_word)) and not {KIND_SCHED_SWITCH, KIND_SKIPPED} & set(
             self.kinds.values())
 
     def decode_python(self, chunk: bytes) -> list[Event]:
@@ -356,7 +362,8 @@ class RecordDecoder:
                                         out_ and bool(misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)))
                     self.switch_records += 1
                 elif rtype == PERF_RECORD_MMAP2 or rtype == PERF_RECORD_MMAP:
-                    append(self._mmap(chunk, off, rtype, misc, size))
+                    if not misc & PERF_RECORD_MISC_MMAP_DATA:  # data holds no code: not an image
+                        append(self._mmap(chunk, off, rtype, misc, size))
                 elif rtype == PERF_RECORD_COMM:
                     pid, tid = PID_TID.unpack_from(chunk, off + 8)
                     raw = chunk[off + 16:off + size - trailer]

@@ -105,6 +105,38 @@ class SampleLayout:
     def __repr__(self) -> str:
         return f"SampleLayout({self.sample_type:#x}, {self.read_format:#x}, {self.sample_id_all})"
 
+    def compiled(self) -> dict[str, int] | None:
+        """Where the compiled scan (fast_decode.c's ``stax_layout``) finds each field: byte offsets
+        from a sample's start, or back from a record's end for the trailer; -1 where absent.
+        None when a field's place varies from sample to sample (a PERF_FORMAT_GROUP read)."""
+        read = self.read_words()
+        if read is None:
+            return None
+        st = self.sample_type
+        found = dict.fromkeys(("ip", "pid", "time", "cpu", "period", "nr", "id"), -1)
+        at = 8  # after perf_event_header
+        for bit, part, fields in _SAMPLE_PREFIX:
+            if st & bit:
+                if fields:
+                    found[fields[0]] = at
+                elif bit == pea.PERF_SAMPLE_IDENTIFIER or (bit == pea.PERF_SAMPLE_ID and found["id"] < 0):
+                    found["id"] = at
+                at += struct.calcsize("<" + part)
+        at += 8 * read
+        if st & pea.PERF_SAMPLE_CALLCHAIN:
+            found["nr"] = at
+            at += 8
+        found["ips_at"] = at
+        trailer = dict.fromkeys(("t_pid", "t_time", "t_cpu"), -1)
+        if self.sample_id_all:
+            back = self.trailer_size
+            for bit, part, fields in _SAMPLE_ID:
+                if st & bit:
+                    if fields:
+                        trailer["t_" + fields[0]] = back
+                    back -= struct.calcsize("<" + part)
+        return found | trailer | {"min_trailer": self.trailer_size}
+
     def read_words(self) -> int | None:
         """u64s of a PERF_SAMPLE_READ value, or None when it depends on the group size."""
         if not self.sample_type & pea.PERF_SAMPLE_READ:
@@ -225,9 +257,11 @@ class EventLayouts:
         """The default layout's trailer size (records of an unknown event)."""
         self.sample_id = self._trailer_reader(layouts)
 
-    def all_in(self, allowed: tuple[SampleLayout, ...]) -> bool:
-        """Every event's layout is one of ``allowed``, and all are the same one."""
-        return {self.default, *self.by_id.values()} in ({a} for a in allowed)
+    def compiled(self) -> dict[str, int] | None:
+        """The compiled scan's layout when every event has the same one and the scan can read it
+        (:meth:`SampleLayout.compiled`); else None: the Python decoder reads the records."""
+        layouts = {self.default, *self.by_id.values()}
+        return layouts.pop().compiled() if len(layouts) == 1 else None
 
     def of(self, event_id: int) -> SampleLayout:
         return self.by_id.get(event_id, self.default)

@@ -49,5 +49,5 @@ def repair_columns(run: EventColumns, unwinder: DwarfUnwindPass) -> tuple[int, i
             if ips != user or cut != truncated:
                 remap[raw] = table.add((pid, kernel, ips, cut))  # type: ignore[attr-defined]
         if remap:
-            setattr(run, column, array("q", [remap.get(raw, raw) for raw in raws]))
+            setattr(run, column, array("q", map(remap.get, raws, raws)))  # C-level: no loop per row
     return rows, nbytes

@@ -29,7 +29,7 @@ from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.records import DumpedInterval
 
 # time, weight, pid, tid, cpu, n_kernel, n_user, regs_len, kind, stack_len
-_HEADER = struct.Struct("<QQiiIHHHHI")
+_HEADER = struct.Struct("<QQiiiHHHHI")  # cpu signed: -1 when a perf.data file has no PERF_SAMPLE_CPU
 HEADER_SIZE = _HEADER.size
 _INTERVAL = struct.Struct("<QqHH4x")  # end, waker tid (-1: none), reason index, wait-site bytes
 KIND_SAMPLE = 0

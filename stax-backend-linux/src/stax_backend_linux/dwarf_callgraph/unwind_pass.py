@@ -53,6 +53,8 @@ from stax_binfmt.cfi.x86_64_registers import RBP
 _UNSET = object()
 MEMO_BYTES = 64 << 20
 """The unwound-stack memo is cleared when its keys hold this many bytes of dumps."""
+MEMO_PLACES = 1 << 20
+"""Hybrid: (leaf pc, caller) places whose frame-pointer walk was decided, at most (then forgotten)."""
 UNWOUND, FP_KEPT, SAME, REPAIRED, UNREPAIRED = range(5)
 """Outcomes of one stack: unwound whole (dwarf); hybrid: the kernel's walk kept without a CFI walk,
 walked and found right, repaired, or not reached from the leaf."""
@@ -109,6 +111,9 @@ class DwarfUnwindPass:
         """Hybrid: stacks with a register dump looked at."""
         self._memo: dict[tuple[object, ...], tuple[tuple[int, ...], bool, int, str]] = {}
         self._memo_bytes = 0
+        self._fp_kept: dict[tuple[object, int, int], bool] = {}
+        """Hybrid: (mappings, leaf pc, caller's return address) -> the kernel's walk is right there
+        (both keep frame pointers), whatever the registers and stack copy: most copies differ."""
 
     # -- address spaces -------------------------------------------------------------------------
 
@@ -199,6 +204,9 @@ class DwarfUnwindPass:
         if not regs:  # a kernel thread, or the task had no user context
             return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack and bool(fp_ips)
         resolver = self.resolver(pid)
+        if self.hybrid and fp_ips and self._walk_kept(resolver, fp_ips):
+            self.hybrid_stacks += times
+            return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack
         key = (resolver, regs, stack, fp_ips)
         done = self._memo.get(key)
         if done is None:
@@ -231,15 +239,27 @@ class DwarfUnwindPass:
                 self.stop_reasons[reason] += times
         return ips, truncated or kernel_frames + len(ips) >= self.max_stack
 
+    def _walk_kept(self, resolver: ModuleResolver, fp_ips: tuple[int, ...]) -> bool:
+        """The leaf and its caller keep frame pointers (or their tables are unreadable): the
+        kernel's walk is right as it is, and no copy needs unwinding (decided once per place)."""
+        caller = fp_ips[1] if len(fp_ips) > 1 else 0
+        key = (resolver, fp_ips[0], caller)
+        kept = self._fp_kept.get(key)
+        if kept is None:
+            if len(self._fp_kept) > MEMO_PLACES:
+                self._fp_kept.clear()
+            try:
+                kept = keeps_frame_pointer(resolver, fp_ips[0]) and (
+                    len(fp_ips) < 2 or keeps_frame_pointer(resolver, caller - 1))
+            except UnwindTableError:
+                kept = True
+            self._fp_kept[key] = kept
+        return kept
+
     def _splice(self, registers: list[int | None], stack: bytes, fp_ips: tuple[int, ...],
                 resolver: ModuleResolver) -> tuple[tuple[int, ...], bool, int, str]:
-        """(ips, truncated apart from max_stack, outcome, why not repaired) of one hybrid stack."""
-        try:
-            if keeps_frame_pointer(resolver, fp_ips[0]) and (
-                    len(fp_ips) < 2 or keeps_frame_pointer(resolver, fp_ips[1] - 1)):
-                return fp_ips, False, FP_KEPT, ""  # leaf and caller keep frame pointers: the walk is right
-        except UnwindTableError:
-            return fp_ips, False, FP_KEPT, ""
+        """(ips, truncated apart from max_stack, outcome, why not repaired) of one hybrid stack
+        whose walk :meth:`_walk_kept` did not keep."""
         result = unwind(registers, stack, resolver, stop_at=FpChainJoin(fp_ips, resolver))
         spliced = splice_fp_chain(result.ips, result.reason, fp_ips)
         if spliced is None:

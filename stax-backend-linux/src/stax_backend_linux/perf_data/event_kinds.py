@@ -27,7 +27,6 @@ from stax_binfmt import tracefs
 from stax_binfmt.perf_event_attr import (
     PERF_COUNT_SW_CPU_CLOCK,
     PERF_COUNT_SW_DUMMY,
-    PERF_SAMPLE_STACK_USER,
     PERF_TYPE_SOFTWARE,
     PERF_TYPE_TRACEPOINT,
 )
@@ -72,7 +71,7 @@ def classify_events(attrs_: list[PerfAttr], features: PerfFeatures) -> EventKind
     for attr, name in zip(attrs_, names, strict=True):
         role, kind = _role(attr, name, features, kinds, on_cpu_taken=ON_CPU in kinds.roles)
         kinds.roles.append(role)
-        if kind != rd.KIND_SAMPLING:
+        if kind != rd.KIND_SAMPLING and role != SIDE_BAND:  # side-band events write no samples to tell apart
             for event_id in (0,) if single else attr.ids:
                 kinds.by_id[event_id] = kind
     return kinds
@@ -102,12 +101,6 @@ def _role(
         return SIDE_BAND, rd.KIND_SKIPPED  # counts, or perf's tracking event: never samples
     if attr.type == PERF_TYPE_TRACEPOINT or on_cpu_taken:
         return SKIPPED, rd.KIND_SKIPPED
-    if attr.sample_type & PERF_SAMPLE_STACK_USER:
-        kinds.notes.append(
-            f"{name} was recorded with --call-graph dwarf: stax imports each sample's ip and "
-            f"kernel callchain but does not unwind perf's copies of the user stack, so user "
-            f"callers are missing; record with -g (frame pointers) for whole stacks."
-        )
     if not (attr.type == PERF_TYPE_SOFTWARE and attr.config in TIME_EVENTS):
         kinds.notes.append(
             f"Samples of {name} weigh its event count, not nanoseconds, so CPU times shown in ms "

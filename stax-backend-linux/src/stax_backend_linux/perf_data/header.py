@@ -39,6 +39,8 @@ SECTION = struct.Struct("<QQ")
 ATTR_FIXED = struct.Struct("<IIQQQQQ")  # type, size, config, sample_period, sample_type, read_format, flags
 ATTR_CLOCKID = struct.Struct("<i")
 ATTR_CLOCKID_OFFSET = 92  # after sample_stack_user (perf_event.h, PERF_ATTR_SIZE_VER3)
+ATTR_USER_DUMP = struct.Struct("<QI")  # sample_regs_user, sample_stack_user (PERF_ATTR_SIZE_VER3)
+ATTR_USER_DUMP_OFFSET = 80
 FEATURE_BITS = 256
 
 
@@ -68,6 +70,10 @@ class PerfAttr:
     flags: int
     clockid: int | None
     ids: tuple[int, ...]
+    sample_regs_user: int = 0
+    """The user registers each sample copies (PERF_SAMPLE_REGS_USER; ``--call-graph dwarf``)."""
+    sample_stack_user: int = 0
+    """Bytes of user stack each sample copies (PERF_SAMPLE_STACK_USER)."""
 
     def flag(self, name: str) -> bool:
         return bool(self.flags >> FLAG_BITS[name] & 1)
@@ -180,4 +186,9 @@ def parse_attr(raw: bytes | memoryview, at: int, attr_bytes: int, ids: tuple[int
     clockid = None
     if attr_bytes >= ATTR_CLOCKID_OFFSET + 4 and flags >> FLAG_BITS["use_clockid"] & 1:
         (clockid,) = ATTR_CLOCKID.unpack_from(raw, at + ATTR_CLOCKID_OFFSET)
-    return PerfAttr(type_, config, period, sample_type, read_format, flags, clockid, ids)
+    regs_user = stack_user = 0
+    if attr_bytes >= ATTR_USER_DUMP_OFFSET + ATTR_USER_DUMP.size:
+        regs_user, stack_user = ATTR_USER_DUMP.unpack_from(raw, at + ATTR_USER_DUMP_OFFSET)
+    return PerfAttr(
+        type_, config, period, sample_type, read_format, flags, clockid, ids, regs_user, stack_user
+    )

@@ -1,14 +1,17 @@
 """``stax import perf.data``: a Linux perf recording, through the live decoder, into a recording.
 
-The importer the ``stax_importers`` hook offers for files starting with PERFILE2.  It
-reads the header, the attrs and the feature sections (:mod:`.header`, :mod:`.features`),
-gives every event its own sample layout and kind, walks the data section round by
-round (:mod:`.record_walker`) and sends each round through the pieces ``stax record``
-uses: :class:`~stax_backend_linux.decode.record_decoder.RecordDecoder`, the
-:class:`~stax_backend_linux.decode.time_order.TimeOrderer`, and the off-CPU
+The importer the ``stax_importers`` hook offers for files starting with PERFILE2.  The
+file is read by :class:`~stax_backend_linux.perf_data.reader.PerfDataReader` (header,
+attrs, features, each event's layout and kind, the data section round by round through
+the live decoder and time orderer), and its events go through the pieces ``stax
+record`` uses after that: the off-CPU
 :class:`~stax_backend_linux.off_cpu.stream.OffCpuStream` that pairs switches into
-spans and turns sched_waking hits into wakeups.  Symbols, wakeup links and blocked
-reasons are then the recording builder's passes, as after ``stax record``.
+spans and turns sched_waking hits into wakeups, and for ``perf record --call-graph
+dwarf`` (samples with perf's copies of user registers and stack) the
+:class:`~stax_backend_linux.dwarf_callgraph.stack_sample_stream.DwarfSampleStream` of
+``stax record --call-graph dwarf``, which spools them and unwinds each with stax's CFI
+unwinder at the end.  Symbols, wakeup links and blocked reasons are then the
+recording builder's passes, as after ``stax record``.
 
 What becomes what: samples of the first sampling event -> on-CPU samples (other
 sampling events are counted and skipped: one profile holds one event);
@@ -19,31 +22,34 @@ MMAP/MMAP2/COMM/FORK/EXIT -> images and threads, with HEADER_BUILD_ID's build id
 
 from __future__ import annotations
 
-import mmap
+import platform
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stax.contracts import CaptureSummary, EventSink
 from stax.events import Event
 from stax.recording import meta_keys as mk
-from stax_backend_linux.decode import record_decoder as rd
 from stax_backend_linux.decode.record_decoder import RecordDecoder
-from stax_backend_linux.decode.sample_layout import EventLayouts, SampleLayout
-from stax_backend_linux.decode.time_order import TimeOrderer
 from stax_backend_linux.off_cpu.stream import OffCpuStream
 from stax_backend_linux.off_cpu.switch_tracker import SwitchTracker
 from stax_backend_linux.off_cpu.wakeup_attribution import WakeupAttribution
-from stax_backend_linux.perf_data.event_kinds import ON_CPU, SIDE_BAND, EventKinds, classify_events
-from stax_backend_linux.perf_data.features import PerfFeatures, read_features
-from stax_backend_linux.perf_data.header import PerfDataError, describe_magic, read_attrs, read_header
-from stax_backend_linux.perf_data.pipe_stream import read_pipe_stream
-from stax_backend_linux.perf_data.record_walker import DECODED, CompressedRecords, RecordWalker
+from stax_backend_linux.perf_data.event_kinds import EventKinds
+from stax_backend_linux.perf_data.features import PerfFeatures
+from stax_backend_linux.perf_data.header import describe_magic
+from stax_backend_linux.perf_data.reader import PerfDataReader
+from stax_backend_linux.perf_data.record_walker import RecordWalker
 from stax_binfmt.kallsyms import kernel_build_id
+
+if TYPE_CHECKING:  # the DWARF stages are imported when a file needs them (~40 ms of start-up)
+    from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
 
 SINK_BATCH = 20_000
 """Events handed to the sink at once."""
 KERNEL_IMAGE = "[kernel.kallsyms]"
 """perf's name for the kernel in HEADER_BUILD_ID."""
+UNWOUND_ARCH = "x86_64"
+"""The one machine stax's DWARF unwinder reads registers of."""
 
 
 class PerfDataImporter:
@@ -56,102 +62,70 @@ class PerfDataImporter:
         return describe_magic(head) is not None
 
     def import_file(self, path: Path, sink: EventSink) -> CaptureSummary:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            header = read_header(f, path, size)
-            data = header.data
-            notes: list[str] = []
-            end = data.end
-            if data.size == 0 and size > data.offset and not header.pipe:  # perf killed before the header
-                end = size
-                notes.append(
-                    f"The header of {path.name} gives no data size (perf record did not finish), "
-                    f"so records were read up to the end of the file."
-                )
-            if end <= data.offset:
-                raise PerfDataError(
-                    f"{path} holds no records (perf record wrote only its header); record it again."
-                )
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                view = memoryview(mapped)
-                try:
-                    if header.pipe:
-                        attrs_, features = read_pipe_stream(view, data.offset, end, path)
-                    else:
-                        attrs_ = read_attrs(f, path, header, size)
-                        features = read_features(f, path, header, size)
-                    kinds = classify_events(attrs_, features)
-                    return self._decode(
-                        path, view, data.offset, end, features, kinds, notes, sink, header.pipe
-                    )
-                finally:
-                    view.release()
+        with PerfDataReader(path) as reader:
+            return self._decode(reader, sink)
 
-    def _decode(
-        self,
-        path: Path,
-        data: memoryview,
-        start: int,
-        end: int,
-        features: PerfFeatures,
-        kinds: EventKinds,
-        notes: list[str],
-        sink: EventSink,
-        pipe: bool,
-    ) -> CaptureSummary:
-        try:
-            layouts = _layouts(kinds)
-        except ValueError:
-            raise PerfDataError(
-                f"{path}'s events carry their ids at different places in their records, so "
-                f"their records cannot be told apart; record the events in separate files."
-            ) from None
-        decoder = RecordDecoder(features.build_ids.get, layouts=layouts)
-        for event_id, kind in kinds.by_id.items():
-            decoder.register(event_id, kind, kinds.waking_pid_offset)
-        decoder.sched_switch = kinds.sched_switch
-        decoded = DECODED
-        if kinds.sched_switch is not None:  # one source of switches, or spans would be counted twice
-            decoded = DECODED - {rd.PERF_RECORD_SWITCH, rd.PERF_RECORD_SWITCH_CPU_WIDE}
-        walker = RecordWalker(data, start, end, decoded)
-        orderer = TimeOrderer()
+    def _decode(self, reader: PerfDataReader, sink: EventSink) -> CaptureSummary:
+        kinds = reader.kinds
+        decoder = reader.decoder()
+        walker = reader.walker()
         threads: dict[int, int] = {}
         wakeups = WakeupAttribution(threads, target_only=False) if kinds.waking else None
         # name_from_proc off: this host's /proc says nothing of the threads in a file recorded earlier
         stream = OffCpuStream(SwitchTracker(keep_kernel_ips=True, use_wchan=False), wakeups, threads,
                               name_from_proc=False)
-        first = last = None
+        dwarf = _dwarf_stream(reader, decoder)
+        compiled = reader.compiled_stream(decoder) if dwarf is None else None
+        if compiled is not None:  # a plain profile: fast_stream.c does each round, as in stax record
+            for batch in reader.events(decoder, walker, compiled):
+                _deliver(batch, sink)
+            return _summary(reader, decoder, walker, None, list(reader.notes), "compiled")
         try:
-            for chunk in walker.rounds():  # raises CompressedRecords
-                ready = orderer.round([decoder.decode(chunk)])
-                if ready:  # sorted: its ends are the oldest and newest times
-                    first = ready[0].time if first is None else first
-                    last = ready[-1].time
-                    _deliver(stream.process(ready), sink)
-            rest = orderer.flush()
-        except CompressedRecords:
-            raise PerfDataError(
-                f"{path} holds records compressed by 'perf record -z', which stax does not "
-                f"import yet; record it again without -z."
-            ) from None
-        if rest:
-            first = rest[0].time if first is None else first
-            last = rest[-1].time
-            _deliver(stream.process(rest), sink)
-        if last is not None:
-            _deliver(stream.finish(last), sink)
+            for batch in reader.events(decoder, walker):
+                _deliver(_unwound(stream.process(batch), dwarf), sink)
+            if reader.last is not None:
+                _deliver(_unwound(stream.finish(reader.last), dwarf), sink)
+            if dwarf is not None:  # perf's user stack copies, unwound as stax record --call-graph dwarf does
+                for batch in dwarf.finish():
+                    _deliver(batch, sink)
+        finally:
+            if dwarf is not None:
+                dwarf.close()
+        notes = list(reader.notes)
         if stream.tracker.unpaired_outs:
             notes.append(
                 f"{stream.tracker.unpaired_outs:,} switch-outs have no switch-in in the file, so those "
                 f"spans are missing (a per-task 'perf record -e sched:sched_switch' sees a thread come "
                 f"back only after another recorded thread); record with -a or --switch-events."
             )
-        if walker.stopped_at is not None:
-            notes.append(
-                f"The data of {path.name} ends inside a record at byte {walker.stopped_at:,} (the file "
-                f"was cut short or perf record was killed); the records before it were imported."
-            )
-        return _summary(pipe, features, kinds, decoder, walker, first or 0, last or 0, notes)
+        if dwarf is not None:
+            notes += dwarf.notes()
+        return _summary(reader, decoder, walker, dwarf, notes,
+                        "compiled scan" if decoder.scans_compiled else "python")
+
+
+def _dwarf_stream(reader: PerfDataReader, decoder: RecordDecoder) -> DwarfSampleStream | None:
+    """The DWARF unwinding of ``stax record --call-graph dwarf``, for a file whose samples copy user
+    registers and stack; None without copies, or (with a note) when stax cannot unwind them."""
+    sampling = reader.dump_sampling
+    if sampling is None:
+        return None
+    arch = str(reader.features.machine.get("arch", platform.machine()))
+    if arch != UNWOUND_ARCH or platform.machine() != UNWOUND_ARCH:
+        reader.notes.append(
+            f"The samples copy user stacks (--call-graph dwarf) of an {arch} machine, which stax "
+            f"unwinds only on and for {UNWOUND_ARCH}: each sample keeps its ip and kernel callchain."
+        )
+        return None
+    from stax_backend_linux.dwarf_callgraph.stack_sample_stream import DwarfSampleStream
+
+    stream = DwarfSampleStream(sampling, max_stack=decoder.max_stack)
+    decoder.dump = stream.layout
+    return stream
+
+
+def _unwound(events: list[Event], dwarf: DwarfSampleStream | None) -> list[Event]:
+    return events if dwarf is None else dwarf.process(events)
 
 
 def _deliver(events: list[Event], sink: EventSink) -> None:
@@ -172,35 +146,18 @@ def _kernel_notes(features: PerfFeatures) -> list[str]:
     ]
 
 
-def _layouts(kinds: EventKinds) -> EventLayouts:
-    """Each attr's layout; ids map to them when there is more than one event.
-
-    The on-CPU event's layout is the default.  An event that never samples (perf's
-    tracking ``dummy``) only shapes its records' trailers, so it shares the default's
-    layout when its trailer is the same: ``perf record -a -g`` then has one layout,
-    ``stax record``'s own, which the compiled scan reads.
-    """
-    attrs_ = kinds.attrs
-    layouts = [SampleLayout(a.sample_type, a.read_format, a.sample_id_all) for a in attrs_]
-    default = layouts[kinds.roles.index(ON_CPU)] if ON_CPU in kinds.roles else layouts[0]
-    if len(attrs_) == 1:
-        return EventLayouts(default)
-    for index, role in enumerate(kinds.roles):
-        if role == SIDE_BAND and layouts[index].trailer_key == default.trailer_key:
-            layouts[index] = default
-    return EventLayouts(default, {i: lay for a, lay in zip(attrs_, layouts, strict=True) for i in a.ids})
-
-
 def _summary(
-    pipe: bool,
-    features: PerfFeatures,
-    kinds: EventKinds,
+    reader: PerfDataReader,
     decoder: RecordDecoder,
     walker: RecordWalker,
-    first: int,
-    last: int,
+    dwarf: DwarfSampleStream | None,
     notes: list[str],
+    decoded_by: str,
 ) -> CaptureSummary:
+    kinds: EventKinds = reader.kinds
+    features: PerfFeatures = reader.features
+    pipe = reader.header.pipe
+    first, last = reader.first or 0, reader.last or 0
     skipped: Counter[str] = Counter(walker.skipped)
     for name, count in kinds.skipped_samples(decoder.skipped_samples).items():
         skipped[name] += count
@@ -229,8 +186,10 @@ def _summary(
         lost_records=lost,
         notes=notes,
         metadata={
-            mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''})",
+            mk.IMPORT_FORMAT.field: f"perf.data (PERFILE2, little-endian{', pipe' if pipe else ''}"
+            f"{', zstd-compressed' if walker.inflater is not None else ''})",
             mk.IMPORT_OS.field: "linux",
+            mk.IMPORT_DECODER.field: decoded_by,
             mk.IMPORT_RECORDS.field: walker.records,
             mk.IMPORT_DURATION_S.field: round(max(0, last - first) / 1e9, 6),
             mk.IMPORT_SKIPPED.field: dict(skipped),
@@ -238,5 +197,15 @@ def _summary(
             mk.IMPORT_CMDLINE.field: features.cmdline,
             mk.IMPORT_BUILD_IDS.field: len(features.build_ids),
             **{mk.IMPORT_MACHINE.field + k: v for k, v in features.machine.items()},
+            **_unwind_metadata(dwarf),
         },
     )
+
+
+def _unwind_metadata(dwarf: DwarfSampleStream | None) -> dict[str, object]:
+    """``stax record --call-graph dwarf``'s figures of the unwinding, as ``import.unwind.*``."""
+    if dwarf is None:
+        return {}
+    from stax_backend_linux.dwarf_callgraph.dwarf_stage import DwarfStage
+
+    return {mk.IMPORT_UNWIND.field + k: v for k, v in DwarfStage(dwarf).metadata().items()}

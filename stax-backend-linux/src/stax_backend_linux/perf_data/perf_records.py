@@ -2,7 +2,8 @@
 
 The kernel's record types are in :mod:`stax_backend_linux.decode.record_decoder`;
 these are the ones ``perf record`` writes itself (tools/lib/perf/include/perf/event.h,
-``enum perf_user_event_type``).  Two are followed by a payload outside the record.
+``enum perf_user_event_type``).  Two are followed by a payload outside the record; the
+two compressed ones (``perf record -z``) hold zstd data inside it.
 """
 
 from __future__ import annotations
@@ -43,3 +44,13 @@ def payload_after(rtype: int, data: memoryview | bytes, off: int, size: int) -> 
     if rtype == PERF_RECORD_HEADER_TRACING_DATA and size >= 12:
         return (U32.unpack_from(data, off + 8)[0] + 7) & ~7
     return 0
+
+
+def compressed_payload(rtype: int, data: memoryview | bytes, off: int, size: int) -> bytes:
+    """The zstd bytes of a COMPRESSED record (everything after its header) or a COMPRESSED2 one
+    (u64 data size at +8, then the data; the record is padded to 8 bytes).  A copy: no view of
+    the file's mmap outlives the import, even in an exception's frames."""
+    if rtype == PERF_RECORD_COMPRESSED2 and size >= 16:
+        (length,) = U64.unpack_from(data, off + 8)
+        return bytes(data[off + 16 : off + 16 + min(length, size - 16)])
+    return bytes(data[off + 8 : off + size])

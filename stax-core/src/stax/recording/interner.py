@@ -15,7 +15,9 @@ writes the tables' new rows at each commit.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
+from itertools import repeat
 
 from stax.address_spaces import AddressSpaces
 from stax.event_columns import RawStacks
@@ -40,7 +42,7 @@ class StackInterner:
         self._frame_cache: dict[tuple[int, int, bool, bool], int] = {}
         self._stack_cache: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
         self._raw_table: RawStacks | None = None
-        self._raw_ids: list[int] = []
+        self._raw_ids = array("q")
         """Stack id of each raw stack of ``_raw_table`` (-1: not interned, or forgotten)."""
         self._raw_by_pid: dict[int, list[int]] = {}
 
@@ -61,28 +63,29 @@ class StackInterner:
             self._stack_cache[key] = stack_id
         return stack_id
 
-    def intern_raw(self, table: RawStacks, raws: Sequence[int]) -> list[int]:
+    def intern_raw(self, table: RawStacks, raws: Sequence[int]) -> array:
         """The stack id of each raw stack index in ``raws`` (a column of :mod:`stax.event_columns`).
 
         Each raw stack is interned once, by :meth:`intern_stack`, the first time it is met
-        (and again after an exec or fork of its process made its addresses mean something else).
+        (and again after an exec or fork of its process made its addresses mean something else),
+        in the order the rows first name them; the rows are translated through the raw -> stack
+        id table by ``table.translate`` (compiled code where the backend has it).
         """
         if table is not self._raw_table:
-            self._raw_table, self._raw_ids, self._raw_by_pid = table, [EMPTY_STACK], {}
+            self._raw_table, self._raw_ids, self._raw_by_pid = table, array("q", [EMPTY_STACK]), {}
         ids = self._raw_ids
-        if len(ids) < len(table.entries):
-            ids.extend([-1] * (len(table.entries) - len(ids)))
-        out = list(map(ids.__getitem__, raws))
-        if -1 in out:
+        if not isinstance(raws, array):
+            raws = array("q", raws)
+        out, missing = table.translate(ids, raws)
+        if missing:
+            if len(ids) < len(table.entries):
+                ids.extend(repeat(-1, len(table.entries) - len(ids)))
             entries = table.entries
-            for i, raw in enumerate(raws):
-                if out[i] < 0:
-                    stack_id = ids[raw]
-                    if stack_id < 0:
-                        pid, kernel_ips, user_ips, truncated = entries[raw]
-                        stack_id = ids[raw] = self.intern_stack(pid, kernel_ips, user_ips, truncated)
-                        self._raw_by_pid.setdefault(pid, []).append(raw)
-                    out[i] = stack_id
+            for raw in dict.fromkeys(missing):
+                pid, kernel_ips, user_ips, truncated = entries[raw]
+                ids[raw] = self.intern_stack(pid, kernel_ips, user_ips, truncated)
+                self._raw_by_pid.setdefault(pid, []).append(raw)
+            out, _ = table.translate(ids, raws)
         return out
 
     def _intern_stack(self, pid: int, kernel_ips: Sequence[int], user_ips: Sequence[int],

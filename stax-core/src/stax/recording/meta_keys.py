@@ -218,3 +218,9 @@ IMPORT_BUILD_IDS = _imported("build_ids", "perf.data: how many files HEADER_BUIL
 IMPORT_MACHINE = _imported("machine.",
                            "The trace's machine description: one key per field (model, OS version).",
                            family=True)
+IMPORT_DECODER = _imported("decoder", "perf.data: what read the records: ``compiled`` (fast_stream.c's "
+                           "rounds), ``compiled scan`` (fast_decode.c, objects after) or ``python``.")
+IMPORT_UNWIND = _imported("unwind.",
+                          "perf.data recorded with --call-graph dwarf: how its user stack copies were "
+                          "unwound, one key per figure stax record keeps as backend.dwarf_* (dwarf_unwound).",
+                          family=True)

@@ -1,10 +1,12 @@
 """Samples added up per (pid, tid, stack): the ``sample_totals`` table every view reads.
 
-Counted from each block's columns while they are written (stax.recording.sqlite_writer),
-and by the reader from decoded blocks when a view needs other groups (a time range, a
-recorder that was killed before writing the table).  ``Counter`` over the zipped
-columns counts in C; the weights are a product per group when a block's weights are all
-one value (every fixed-period sampler), a loop over the samples only otherwise.
+Counted from each batch of samples as the writer appends it (stax.recording.sqlite_writer),
+or taken already added up from a backend that did it in compiled code
+(:meth:`stax.event_columns.RawStacks.add_up`); and by the reader from decoded blocks when a
+view needs other groups (a time range, a recorder that was killed before writing the
+table).  ``Counter`` over the zipped columns counts in C; the weights are a product per
+group when a batch's weights are all one value (every fixed-period sampler), a loop over
+the samples only otherwise.
 """
 
 from __future__ import annotations
@@ -57,6 +59,14 @@ class SampleTotals(GroupTotals):
 
     def add_block(self, cols: SampleColumns) -> None:
         self.add(zip(cols.pid, cols.tid, cols.stack_id, strict=True), cols.weight)
+
+    def add_groups(self, rows: Iterable[tuple[int, int, int, int, int]]) -> None:
+        """Rows (pid, tid, stack, count, weight) already added up (RawStacks.add_up)."""
+        counts, weights = self.counts, self.weights
+        for pid, tid, stack, count, weight in rows:
+            key = (pid, tid, stack)
+            counts[key] += count
+            weights[key] += weight
 
     def table_rows(self) -> Iterator[tuple[int, int, int, int, int]]:
         for (pid, tid, stack), count, weight in self.rows():

@@ -6,8 +6,9 @@ the file ``meta.state = "recording"`` in its first commit, before any sample
 and lost counts pending until the next commit, when they are written with the new rows
 of the interned tables (images, frames, stacks) and the small tables (threads,
 processes, lost).  Samples go into columnar blocks (stax.recording.sample_blocks) as
-soon as a block is full, and the per-(thread, stack) totals are counted from the same
-columns then, so finishing needs no pass over the samples.  A recorder that is killed
+soon as a block is full; the per-(thread, stack) totals are counted as samples arrive
+(or handed over already added up, by a backend that did it in compiled code), so
+finishing needs no pass over the samples.  A recorder that is killed
 leaves a readable file up to its last commit.
 
 A write that fails (the disk is full) rolls back to the last commit, closes the file
@@ -76,17 +77,20 @@ class RecordingFile:
         self._failed = False
         self._complete = False
         with self.writing():
+            # the empty file needs no fsync (a killed recorder leaves the page cache intact; a crash
+            # of the machine this early loses nothing): its creation took ~15 of them
+            self.db.execute("PRAGMA synchronous=OFF")
             # small pages: a recording is ~25 tables and indexes, most of them a page or two
             # (4 KiB pages were ~100 KiB of a short recording); large ones are blobs anyway
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # complete() gives free pages back
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
             # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
             self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {compact(SCHEMA)}"
                                   f" PRAGMA user_version={SCHEMA_VERSION};")
             self.set_meta({mk.STATE: STATE_RECORDING})  # committed now: marked before any sample
             self.db.execute("COMMIT")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("BEGIN")
         self.off_cpu: list[tuple] = []
         """Pending ``off_cpu_spans`` rows; ``wakeup_id`` None where the link_wakeups pass finds it."""
@@ -103,7 +107,14 @@ class RecordingFile:
 
     # -- rows -------------------------------------------------------------------------------------
 
-    def append_samples(self, batch: SampleColumns) -> None:
+    def append_samples(self, batch: SampleColumns,
+                       totals: Iterable[tuple[int, int, int, int, int]] | None = None) -> None:
+        """Samples, written in blocks; ``totals``: the same added up per (pid, tid, stack) as
+        (pid, tid, stack, count, weight) rows, when the caller has them (else counted here)."""
+        if totals is None:
+            self.totals.add_block(batch)
+        else:
+            self.totals.add_groups(totals)
         pending = self._pending
         pending.extend(batch)
         self.sample_count += len(batch)
@@ -129,7 +140,6 @@ class RecordingFile:
             rows.append((self._blocks + start // BLOCK_SAMPLES, block.first_time, block.last_time,
                          block.count, block.data))
             if len(cols) == BLOCK_SAMPLES:
-                self.totals.add_block(cols)
                 self._closed_times = _span(self._closed_times, (block.first_time, block.last_time))
             else:
                 open_block = (block.first_time, block.last_time)
@@ -144,11 +154,8 @@ class RecordingFile:
             self._open_written = -1  # a new open block, not written yet
 
     def totals_rows(self) -> Iterator[tuple[int, int, int, int, int]]:
-        """The ``sample_totals`` rows: the full blocks' totals and the open block's samples."""
-        totals = self.totals
-        totals.add_block(self._pending)
-        self._pending = SampleColumns()  # counted once; no sample is appended after this
-        return totals.table_rows()
+        """The ``sample_totals`` rows: every sample appended, counted as it came."""
+        return self.totals.table_rows()
 
     def add_off_cpu(self, row: tuple) -> None:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
@@ -275,7 +282,10 @@ class RecordingFile:
             self._complete = True
             # pages freed by rewritten open blocks and dropped indexes: the file shrinks by them
             self.db.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page a call
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again, synced
+            # leaving WAL mode rewrites one header page: old or new, the file is whole either way,
+            # so it takes no fsync (it took three)
+            self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA journal_mode=DELETE")
             self.db.close()
         self._settle_previous()

@@ -144,12 +144,15 @@ class RecordingBuilder:
         for pid, tid, when in zip(run.thread_pid, run.thread_tid, run.thread_time, strict=True):
             threads.thread(pid, tid, when)
         if len(run.sample_time):
-            batch.time.extend(run.sample_time)
-            batch.pid.extend(run.sample_pid)
-            batch.tid.extend(run.sample_tid)
-            batch.cpu.extend(run.sample_cpu)
-            batch.stack_id.extend(intern_raw(run.stacks, run.sample_stack))
-            batch.weight.extend(run.sample_weight)
+            if len(batch):  # the samples before the run go first
+                file.append_samples(batch)
+                batch.clear()
+            stack_ids = intern_raw(run.stacks, run.sample_stack)
+            pid, tid, stack, count, weight = run.stacks.add_up(run.sample_pid, run.sample_tid, stack_ids,
+                                                               run.sample_weight)
+            file.append_samples(SampleColumns(run.sample_time, run.sample_pid, run.sample_tid, run.sample_cpu,
+                                              stack_ids, run.sample_weight),
+                                totals=zip(pid, tid, stack, count, weight, strict=True))
         if len(run.wake_time):  # before the spans: a span's wakeup came first, maybe in this run
             if self._wakeup_base is None:
                 self._wakeup_base = file.wakeup_count - run.wake_first

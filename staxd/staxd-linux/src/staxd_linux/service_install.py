@@ -18,6 +18,7 @@ from pathlib import Path
 import attrs
 
 from stax.errors import StaxError
+from stax.install_hint import root_venv_hint
 from stax.setup_plan import (
     GROUP,
     Action,
@@ -63,9 +64,7 @@ def plan_install(host: Host) -> list[Action]:
     unsafe = first_unsafe(command)
     if unsafe is not None:
         raise StaxError(f"{unsafe.path} {unsafe.why}, so {unsafe.who} could change the code staxd would run "
-                        f"as root; install stax system-wide or in a root-owned virtual environment such as "
-                        f"/opt/stax (sudo python3 -m venv /opt/stax && sudo /opt/stax/bin/pip install "
-                        f"'stax[linux]'), then run 'sudo /opt/stax/bin/stax setup'.")
+                        f"as root; install stax system-wide or in {root_venv_hint('linux')}.")
     unit = service_unit(command)
     actions.append(Action(f"write {host.unit_path} (ExecStart={' '.join(command)})",
                           write_file(host.unit_path, unit, 0o644), detail=unit))

@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from stax.errors import StaxError
+from stax.install_hint import root_venv_hint
 from stax.setup_plan import (
     GROUP,
     Action,
@@ -64,9 +65,7 @@ def plan_install(host: Host) -> list[Action]:
     unsafe = first_unsafe(command) if host.check_code else None
     if unsafe is not None:
         raise StaxError(f"{unsafe.path} {unsafe.why}, so {unsafe.who} could change the code staxd would run "
-                        f"as root; install stax in a root-owned virtual environment such as /opt/stax "
-                        f"(sudo python3 -m venv /opt/stax && sudo /opt/stax/bin/pip install 'stax[macos]'), "
-                        f"then run 'sudo /opt/stax/bin/stax setup'.")
+                        f"as root; install stax in {root_venv_hint('darwin')}.")
     data = plist_bytes(daemon_plist(command))
     actions = [Action(f"write {host.plist_path} (launchd runs {' '.join(command)} as root)",
                       write_file(host.plist_path, data, 0o644), detail=data.decode())]
