@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_env import STAX_ENV, warm_up  # bench/ is on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 STAX = [str(REPO / ".venv" / "bin" / "stax")]
 
@@ -34,7 +36,7 @@ STAX = [str(REPO / ".venv" / "bin" / "stax")]
 def cpu_time_of(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``cmd``; return (CPU seconds of it and all its reaped descendants, wall seconds)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or STAX_ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -94,6 +96,7 @@ def main() -> None:
     workload = [str(work), "-n", str(rounds)]
 
     results: dict[str, object] = {"rounds": rounds}
+    warm_up(STAX[0])
     base, _ = best_of(args.repeat, lambda: cpu_time_of(workload))
     perf_cpu, _ = best_of(args.repeat, lambda: cpu_time_of(
         ["perf", "record", "-q", "-F", "999", "-g", "-o", str(tmp / "o.data"), "--", *workload]))

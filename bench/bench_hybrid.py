@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from bench_dwarf import meta  # the recording's meta table as JSON values (bench/ is on sys.path)
+from bench_env import STAX_ENV, warm_up
 
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
@@ -46,7 +47,7 @@ SIZES = (128, 256, 512, 1024)
 
 def cpu_time_of(cmd: list[str]) -> float:
     """CPU seconds of ``cmd`` and its reaped descendants."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=STAX_ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) not in (0, 1):  # perf 6.x may exit 1 after recording
         raise SystemExit(f"bench: {' '.join(cmd)} failed")
@@ -184,6 +185,7 @@ def main() -> None:
     }
 
     print(f"\n2. capture CPU at {args.freq} Hz, profiled / unprofiled (best of {args.repeat})")
+    warm_up(STAX)
     base = min(cpu_time_of([program, phase]) for _ in range(args.repeat))
     runs = {
         "stax (fp hybrid, off-CPU on: the default)": [

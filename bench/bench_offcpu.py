@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_env import STAX_ENV, warm_up
+
 REPO = Path(__file__).resolve().parent.parent
 STAX = str(REPO / ".venv" / "bin" / "stax")
 WORKLOAD_C = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads" / "capture_pingpong.c"
@@ -45,7 +47,7 @@ WORKLOAD_C = REPO / "tests" / "backend_linux" / "off_cpu" / "workloads" / "captu
 def run_measured(cmd: list[str]) -> tuple[float, float, int]:
     """Run ``cmd``; (CPU seconds of it and all its reaped descendants, wall seconds, context switches)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=STAX_ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -84,12 +86,14 @@ def main() -> None:
     if not shutil.which("perf"):
         raise SystemExit("bench: perf is not installed (apt-get install linux-perf)")
 
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="stax-bench-offcpu-"))
     try:
         exe = tmp / "pingpong"
         subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", str(exe),
                         str(WORKLOAD_C)], check=True)
         workload = [str(exe), str(args.rounds), str(args.work)]
+        warm_up(STAX)
         rec, data = tmp / "o.stax", tmp / "o.data"
         runs: dict[str, list[str]] = {
             "stax record": [STAX, "record", "-q", "-o", str(rec), "--", *workload],
@@ -156,7 +160,8 @@ def main() -> None:
         print(f"{name} / perf record -e cs -c 1 -g: CPU {stax['cpu_s'] / perf_every['cpu_s']:.2f}x")
     load = os.getloadavg()
     results["loadavg"] = load
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the start: "
+          f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f})")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "offcpu.json").write_text(json.dumps(results, indent=2))

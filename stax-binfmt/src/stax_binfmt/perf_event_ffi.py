@@ -1,7 +1,9 @@
 """cffi bindings for perf_event_open(2) and its ioctls, in ABI mode.
 
-The declarations live in ``perf_event.h`` beside this file; :func:`ffi` reads them
-once and opens libc with ``dlopen(None)``, so installing needs no C compiler.  Each
+The declarations live in ``perf_event.h`` beside this file; :func:`ffi` takes them
+pre-parsed from ``_perf_event_cffi.py`` (cffi's out-of-line ABI mode, written by
+``perf_event_ffi_build``; no pycparser at run time) while that matches the header, else
+parses the header, and opens libc with ``dlopen(None)``, so installing needs no C compiler.  Each
 call has one thin wrapper that turns a failure into :class:`PerfEventError`
 carrying the errno and what we were doing.
 """
@@ -12,10 +14,12 @@ import errno
 import os
 import platform
 from functools import cache
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cffi
+from stax_binfmt import perf_event_ffi_build
+
+if TYPE_CHECKING:
+    import cffi
 
 # perf_event_open has no glibc wrapper; these are the syscall numbers from
 # asm/unistd_64.h (x86-64) and asm-generic/unistd.h (arm64).
@@ -43,9 +47,16 @@ class PerfEventError(OSError):
 
 @cache
 def ffi() -> cffi.FFI:
-    """The FFI with perf_event.h declared (parsed once per process)."""
+    """The FFI with perf_event.h declared: the pre-parsed module's, or parsed once per process."""
+    text = perf_event_ffi_build.header_text()
+    from stax_binfmt import _perf_event_cffi as prebuilt
+
+    if prebuilt.HEADER_SHA256 == perf_event_ffi_build.header_sha256(text):
+        return prebuilt.ffi
+    import cffi
+
     instance = cffi.FFI()
-    instance.cdef(resources.files(__package__).joinpath("perf_event.h").read_text())
+    instance.cdef(text)
     return instance
 
 

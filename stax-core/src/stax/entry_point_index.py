@@ -4,6 +4,9 @@
 The cache key is the interpreter, each ``sys.path`` directory and its mtime: installing
 or removing a distribution changes its site-packages directory's mtime (a dist-info
 directory appears or disappears), so the next command scans again.
+
+``importlib.metadata`` (and the ``email`` package it pulls in, ~25 ms) is imported only
+by a scan: a cached list loads each entry point with ``importlib.import_module``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 import os
 import sys
-from importlib import metadata
+from importlib import import_module
 
 import attrs
 
@@ -25,7 +28,13 @@ class EntryPointRecord:
     version: str
 
     def load(self) -> object:
-        return metadata.EntryPoint(self.name, self.value, "").load()
+        """The object ``value`` names (``module`` or ``module:attr.attr``), as
+        ``importlib.metadata.EntryPoint.load`` resolves it."""
+        module, _, attr = self.value.split("[")[0].partition(":")  # "[extras]" do not name the object
+        found: object = import_module(module.strip())
+        for part in filter(None, attr.strip().split(".")):
+            found = getattr(found, part)
+        return found
 
 
 def _path_key() -> str:
@@ -40,6 +49,8 @@ def _path_key() -> str:
 
 def scan(group: str) -> list[EntryPointRecord]:
     """Every entry point of ``group`` from installed distribution metadata (slow path)."""
+    from importlib import metadata
+
     found: list[EntryPointRecord] = []
     seen: set[str] = set()
     for ep in metadata.entry_points(group=group):

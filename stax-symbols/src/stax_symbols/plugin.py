@@ -11,6 +11,9 @@ network (debuginfod), so cheap exact tables answer before anything slow.  Source
 band serve disjoint image kinds.  The JIT sources (jitdump 150, perf maps 160) serve only
 per-process JIT/[unknown] images, which no other source reads.
 
+The Mach-O sources are gated by image kind (:mod:`stax_symbols.kind_gate`): built, and
+their modules imported, only when a Mach-O image needs names.
+
 The code source (``code-elf``) reads functions' machine code for annotated disassembly
 through the same debug-file search and memos.
 """
@@ -21,6 +24,8 @@ from collections.abc import Callable, Sequence
 
 import stax
 from stax.contracts import CodeSource, SymbolSource
+from stax.events import ImageKind
+from stax_symbols.kind_gate import KindGatedSource
 
 
 class SymbolSourcePlugin:
@@ -136,9 +141,10 @@ dwarf = SymbolSourcePlugin(_dwarf)
 """Entry point ``symbols-dwarf``: names, inline chains and file:line from DWARF, wherever it is."""
 debug_file_symbols = SymbolSourcePlugin(_debug_file_symbols)
 """Entry point ``symbols-debug-file``: .symtab of a stripped image's separate debug file."""
-macho_symbols = SymbolSourcePlugin(_macho_symbols)
+macho_symbols = SymbolSourcePlugin(
+    lambda: KindGatedSource(_macho_symbols, ImageKind.MACHO, "macho-symbols", 305))
 """Entry point ``symbols-macho``: Mach-O nlist tables, from files or the dyld shared cache."""
-macho_dwarf = SymbolSourcePlugin(_macho_dwarf)
+macho_dwarf = SymbolSourcePlugin(lambda: KindGatedSource(_macho_dwarf, ImageKind.MACHO, "macho-dwarf", 105))
 """Entry point ``symbols-macho-dwarf``: names, inline chains and file:line from a Mach-O image's dSYM."""
 debuginfod = SymbolSourcePlugin(_debuginfod)
 """Entry point ``symbols-debuginfod``: symbol tables of debuginfod's copy of a vanished executable."""

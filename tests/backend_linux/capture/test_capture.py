@@ -338,3 +338,15 @@ def test_attach_includes_existing_threads(workloads: dict[str, Path], sink: List
     per_thread = Counter(names.get(s.tid) for s in sink.samples if s.pid == proc.pid)
     assert per_thread["worker-big"] >= 40 and per_thread["worker-small"] >= 40, per_thread
     assert {s.cpu for s in sink.samples} <= set(range(os.cpu_count() or 1))
+
+
+@needs_root
+def test_stack_copies_at_switch_outs_get_a_ring_twice_as_big() -> None:
+    """The hybrid default copies 512 B of user stack at every switch-out, about doubling the bytes
+    a switch writes: its rings hold 16 MiB a CPU (fp-only keeps 8 MiB), so a loaded machine's
+    ping-pong loses nothing (capture_session.ROOT_OFF_CPU_DUMP_DATA_PAGES)."""
+    sizes = {}
+    for call_graph in ("fp", "fp-only"):
+        summary = record(RecordRequest(command=("true",), call_graph=call_graph, off_cpu=True), ListSink())
+        sizes[call_graph] = summary.metadata["ring_buffer_bytes_per_cpu"]
+    assert sizes == {"fp": 16 << 20, "fp-only": 8 << 20}

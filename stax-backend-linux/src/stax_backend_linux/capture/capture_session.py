@@ -72,6 +72,13 @@ ROOT_DATA_PAGES = 512
 # stack, switch-out, switch-in) plus the wakeups: a program switching 50k times a second
 # writes ~10 MB/s per CPU.  8 MiB rings ride out the GIL stalls of a busy decoder.
 ROOT_OFF_CPU_DATA_PAGES = 2048
+# --call-graph fp (the hybrid default) and dwarf copy the user stack at every switch-out too:
+# ~580 more bytes (fp's 512-byte copy), ~925 ring bytes a switch on the ping-pong against
+# ~350 with fp-only.  The ring doubles (8 MiB lost records in about one loaded ping-pong
+# run of four, bench/bench_offcpu.py; 16 MiB none in seven), as long as all CPUs' rings
+# stay within MAX_OFF_CPU_RING_BYTES of locked memory (16 CPUs; more CPUs keep 8 MiB each).
+ROOT_OFF_CPU_DUMP_DATA_PAGES = 4096
+MAX_OFF_CPU_RING_BYTES = 256 << 20
 MIN_DATA_PAGES = 8
 SYSTEM_WIDE_FP_ONLY = ("Stacks are the kernel's frame-pointer walks (--call-graph fp-only) because staxd "
                        "copies other users' stacks only with allow_other_users = true in its policy, so "
@@ -89,8 +96,13 @@ class CaptureSession:
         event = sampling_event(request, facts)
         off_cpu_note = None
         if request.off_cpu and event.name in CONTEXT_SWITCH_EVENTS:
-            # both would be the kernel's switch-out event of the same tasks, and the sampler's
-            # samples do not arrive beside the off-CPU stage's (seen on 6.1): the samples win
+            # both would be the kernel's switch-out event of the same tasks, and the kernel
+            # (6.1 on, seen on 6.18) writes every sample of two software events that fire
+            # together with one event's id: ___perf_sw_event shares one perf_sample_data among
+            # the matching events, and perf_prepare_sample keeps the id (sample_flags) the first
+            # one set.  The sampler's samples then read as the off-CPU stage's switch stacks and
+            # the profile is empty; `perf record -e cs/period=1,name=A/ -e cs/period=1,name=B/`
+            # shows the same (every sample is B's).  So the samples win
             request = attrs.evolve(request, off_cpu=False)
             off_cpu_note = (f"Off-CPU time was not recorded: -e {event.name} samples the same switch-outs;"
                             " record without -e for off-CPU time and wakeups.")
@@ -109,7 +121,6 @@ class CaptureSession:
         self.kernel = False
         self.drainer: RingDrainer | None = None
         self.end_time = 0
-        self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.opener = EventOpener(self.cpus, paranoid=self.facts.paranoid)  # in-process or staxd, per set
         if self._system_wide_copies_refused():
             request = self.request = attrs.evolve(request, call_graph="fp-only")
@@ -118,6 +129,7 @@ class CaptureSession:
         self.dwarf_sampling = dwarf.sampling if dwarf is not None else None
         """The register and stack dump the sampler and the switch-out samples are opened with
         (--call-graph fp, the hybrid default, and dwarf)."""
+        self.wakeup_bytes = self._data_pages() * PAGE_SIZE // 4
         self.compiled = compiled_stream.for_decoder(self.decoder, hybrid=dwarf is not None and dwarf.hybrid)
         """fast_stream.c doing the round (scan, order, off-CPU spans), or None: the Python path does
         (no compiled decoder, or --call-graph dwarf)."""
@@ -152,9 +164,15 @@ class CaptureSession:
     # -- opening --------------------------------------------------------------------------------
 
     def _data_pages(self) -> int:
-        if self.facts.euid == 0 or self.facts.perfmon_capable:
-            return ROOT_OFF_CPU_DATA_PAGES if self.request.off_cpu else ROOT_DATA_PAGES
-        return USER_DATA_PAGES
+        """Data pages of each CPU's ring (the mmap adds one page of header)."""
+        if not (self.facts.euid == 0 or self.facts.perfmon_capable):
+            return USER_DATA_PAGES
+        if not self.request.off_cpu:
+            return ROOT_DATA_PAGES
+        fits = len(self.cpus) * ROOT_OFF_CPU_DUMP_DATA_PAGES * PAGE_SIZE <= MAX_OFF_CPU_RING_BYTES
+        if self.dwarf_sampling is not None and fits:
+            return ROOT_OFF_CPU_DUMP_DATA_PAGES
+        return ROOT_OFF_CPU_DATA_PAGES
 
     def _open(self, kernel: bool, wakeup_bytes: int) -> PerCpuEvents:
         req = self.request

@@ -9,23 +9,24 @@ ask again.  A server that cannot be reached is not asked again by this client, s
 URL costs one timeout per run, not one per image.
 
 Everything that goes wrong is one sentence through ``warn``, and the caller goes on without
-the file.
+the file.  ``http.client`` (with ``ssl`` and ``email``, ~15 ms) is imported on the first
+request: every symbolication builds a client, most never ask a server.
 """
 
 from __future__ import annotations
 
 import enum
-import http.client
 import os
-import socket
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from stax_binfmt.elf import ElfFormatError, read_headers
+
+if TYPE_CHECKING:
+    import http.client
 
 NEGATIVE_TTL_S = 3600.0
 """How long "no server has it" is believed (elfutils uses 600 s; a profile is often re-run
@@ -124,6 +125,9 @@ class DebuginfodClient:
         self, base: str, build_id: bytes, kind: str, label: str, directory: Path, warn: Warn
     ) -> Path | _Outcome:
         """Ask one server: the saved file, NOT_FOUND on 404, or FAILED (already warned)."""
+        import http.client
+        import urllib.parse
+
         url = f"{base}/buildid/{build_id.hex()}/{kind}"
         try:
             for _ in range(_MAX_REDIRECTS + 1):
@@ -146,13 +150,16 @@ class DebuginfodClient:
             return _Outcome.FAILED
         except (OSError, http.client.HTTPException) as exc:
             self._unreachable.add(base)
-            reason = "timed out" if isinstance(exc, socket.timeout | TimeoutError) else (
+            reason = "timed out" if isinstance(exc, TimeoutError) else (  # socket.timeout is TimeoutError
                 getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
             warn(f"Cannot reach the debuginfod server {base} ({reason}); check DEBUGINFOD_URLS or"
                  " pass --no-debuginfod.")
             return _Outcome.FAILED
 
     def _get(self, url: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        import http.client
+        import urllib.parse
+
         parts = urllib.parse.urlsplit(url)
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = cls(parts.hostname or "", parts.port, timeout=self.connect_timeout)

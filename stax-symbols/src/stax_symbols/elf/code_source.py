@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from stax.analysis.disassembly import UnsupportedArchitecture, disassembler
 from stax.contracts import SymbolContext
 from stax.events import ImageKind
 from stax.function_code import CodeStatus, FunctionCode, SymbolRange
@@ -148,6 +147,8 @@ class ElfCodeSource:
 def _target_symbols(arch: str, code: bytes, start: int, end: int,
                     tables: list[SymbolTable]) -> tuple[SymbolRange, ...]:
     """The symbols that the function's direct branches and calls outside itself land in."""
+    from stax.analysis.disassembly import UnsupportedArchitecture, disassembler  # capstone: ~30 ms
+
     try:
         targets = disassembler(arch).direct_targets(code, start)
     except UnsupportedArchitecture:
