@@ -120,10 +120,11 @@ def test_hybrid_capture_writes_the_same_recording_and_counts(tmp_path: Path) -> 
     share raw stacks)."""
     program = compile_c(HYBRID / "leaf_callers.c", tmp_path / "leaf_callers", "-O2", "-g",
                         "-fno-omit-frame-pointer", "-pthread")
-    hotspots = compile_c(EXAMPLES / "hotspots.c", tmp_path / "hotspots", "-O1", "-g", "-fno-omit-frame-pointer")
+    hotspots = compile_c(EXAMPLES / "hotspots.c", tmp_path / "hotspots", "-O1", "-g",
+                         "-fno-omit-frame-pointer")
     bench = _bench()
-    rounds, like, captured = bench.capture(["/bin/sh", "-c", f"{program} 150 & {hotspots} -n 1000; wait"], 4000,
-                                           tmp_path / "capture.stax", "fp")
+    command = ["/bin/sh", "-c", f"{program} 150 & {hotspots} -n 1000; wait"]
+    rounds, like, captured = bench.capture(command, 4000, tmp_path / "capture.stax", "fp")
     assert like.dump is not None and captured > 1000
     _wall, _cpu, n_compiled = bench.replay_compiled(rounds, like, tmp_path / "compiled.stax")
     _wall, _cpu, n_python = bench.replay_python(rounds, like, tmp_path / "python.stax")
@@ -146,7 +147,8 @@ def test_hybrid_capture_writes_the_same_recording_and_counts(tmp_path: Path) -> 
     counts = ("hybrid_stacks", "checked", "repaired", "unrepaired", "stop_reasons")
     compiled_unwinder, python_unwinder = unwind.__self__.unwinder, py_unwind.__self__.unwinder
     assert python_unwinder.repaired > 0
-    assert {c: getattr(compiled_unwinder, c) for c in counts} == {c: getattr(python_unwinder, c) for c in counts}
+    assert ({c: getattr(compiled_unwinder, c) for c in counts}
+            == {c: getattr(python_unwinder, c) for c in counts})
     assert unwind.__self__.streamed_stack_bytes == py_unwind.__self__.streamed_stack_bytes
     assert stream.stacks.kept, "no place's copies shared a raw stack"
     kept_rows = python_unwinder.hybrid_stacks - python_unwinder.checked

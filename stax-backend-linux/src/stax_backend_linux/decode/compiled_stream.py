@@ -443,7 +443,8 @@ class DumpedRawStacks(CompiledRawStacks):
         after ``changes`` mapping changes: later copies there need no bytes (refused by the scan when
         it has seen other changes of the pid since)."""
         caller = fp_ips[1] if len(fp_ips) > 1 else 0
-        if self._lib.stax_stream_keep_place(self._stream._s, pid & 0xFFFFFFFF, fp_ips[0], caller, changes) < 0:
+        state = self._stream._s
+        if self._lib.stax_stream_keep_place(state, pid & 0xFFFFFFFF, fp_ips[0], caller, changes) < 0:
             raise MemoryError("the compiled capture stream ran out of memory")
 
     def add(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
