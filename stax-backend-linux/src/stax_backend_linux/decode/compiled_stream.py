@@ -427,14 +427,16 @@ class DumpedRawStacks(CompiledRawStacks):
     """The raw stacks of a hybrid capture: ``dumps`` holds (registers, stack copy) of each raw id
     whose record carried one; ``kept`` the raw ids of copies at a place whose kernel walk is kept
     (:meth:`keep_place`), with the copies' size; :meth:`add` gives a repaired stack its own raw id
-    (once per value)."""
+    (once per value); ``kept_checked`` the unwinder's mapping epoch at which each kept raw id
+    was last found kept (dwarf_callgraph/column_repair.py)."""
 
-    __slots__ = ("_ids", "_stream", "dumps", "kept")
+    __slots__ = ("_ids", "_stream", "dumps", "kept", "kept_checked")
 
     def __init__(self, stream: CompiledStream) -> None:
         super().__init__(stream.ffi, stream.lib)
         self.dumps: dict[int, tuple[bytes, bytes]] = {}
         self.kept: dict[int, int] = {}
+        self.kept_checked: dict[int, int] = {}
         self._stream = stream
         self._ids: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
 

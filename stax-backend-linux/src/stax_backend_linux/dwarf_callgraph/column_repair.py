@@ -24,7 +24,6 @@ unwinder has applied the same changes of the pid as the scan has read
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 
 from stax.event_columns import EventColumns, RawStacks
 from stax_backend_linux.dwarf_callgraph.unwind_pass import DwarfUnwindPass
@@ -38,23 +37,33 @@ def repair_columns(run: EventColumns, unwinder: DwarfUnwindPass) -> tuple[int, i
         return 0, 0
     entries = table.entries
     kept = table.kept  # type: ignore[attr-defined]
+    checked: dict[int, int] = table.kept_checked  # type: ignore[attr-defined]
+    epoch = unwinder.mapping_epoch
     max_stack = unwinder.max_stack
-    rows = nbytes = 0
+    rows = nbytes = kept_rows = 0
     for column, spans in (("sample_stack", False), ("span_stack", True)):
         raws = getattr(run, column)
         if not raws:
             continue
         remap: dict[int, int] = {}
-        for raw, times in Counter(raws).items():
+        _pid, _tid, distinct, counts, _weight = table.add_up(raws, raws, raws, raws)  # in C: rows once each
+        for raw, times in zip(distinct, counts, strict=True):
             dump = dumps.get(raw)
             if dump is None:
                 size = kept.get(raw)
                 if size is None:
                     continue
+                if checked.get(raw) == epoch:  # found kept since the last mapping change: as then
+                    kept_rows += times
+                    rows += times
+                    nbytes += times * size
+                    continue
                 pid, kernel, user, truncated = entries[raw]
+                ips, cut, stack_bytes = user, len(kernel) + len(user) >= max_stack, size
                 if not unwinder.walk_kept(pid, user, times):
                     unwinder.copy_dropped(times)  # the mappings changed under a kept place
-                ips, cut, stack_bytes = user, len(kernel) + len(user) >= max_stack, size
+                elif spans or cut == truncated:  # delivered as it is
+                    checked[raw] = epoch
             else:
                 regs, stack = dump
                 if spans and not regs:  # a span without user context is delivered as taken
@@ -74,6 +83,7 @@ def repair_columns(run: EventColumns, unwinder: DwarfUnwindPass) -> tuple[int, i
                 remap[raw] = table.add((pid, kernel, ips, cut))  # type: ignore[attr-defined]
         if remap:
             setattr(run, column, _remapped(table, raws, remap))
+    unwinder.hybrid_stacks += kept_rows
     return rows, nbytes
 
 

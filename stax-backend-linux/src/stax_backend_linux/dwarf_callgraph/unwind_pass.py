@@ -116,6 +116,8 @@ class DwarfUnwindPass:
         (both keep frame pointers), whatever the registers and stack copy: most copies differ."""
         self.map_changes: collections.Counter[int] = collections.Counter()
         """pid -> image loads, execs and forks applied (dwarf_callgraph/mapping_changes.py)."""
+        self.mapping_epoch = 0
+        """Those of every pid: a decision made at the same epoch was made with the same mappings."""
 
     # -- address spaces -------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class DwarfUnwindPass:
 
     def image_load(self, load: ImageLoad) -> None:
         self.map_changes[load.pid] += 1
+        self.mapping_epoch += 1
         if load.kind in (ImageKind.KERNEL, ImageKind.MACHO) or load.pid < 0:
             return
         maps = self.processes.get(load.pid)
@@ -136,6 +139,7 @@ class DwarfUnwindPass:
     def fork(self, parent_pid: int, child_pid: int) -> None:
         """A new process starts with a copy of its parent's mappings."""
         self.map_changes[child_pid] += 1
+        self.mapping_epoch += 1
         parent = self.processes.get(parent_pid)
         self.processes[child_pid] = ProcessMappings(list(parent.loads) if parent is not None else None)
         self._resolvers.pop(child_pid, None)
@@ -143,6 +147,7 @@ class DwarfUnwindPass:
     def exec(self, pid: int) -> None:
         """exec replaced the process image: its old mappings are gone."""
         self.map_changes[pid] += 1
+        self.mapping_epoch += 1
         self.processes[pid] = ProcessMappings()
         self._resolvers.pop(pid, None)
 
