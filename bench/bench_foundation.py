@@ -63,8 +63,15 @@ def perf_samples(data: Path) -> int:
 
 
 def stax_samples(rec: Path) -> int:
-    """Samples in a schema-2 recording: the block headers' counts (no decoding)."""
+    """Samples in a recording of schema 2 or later: the block headers' counts (no decoding)."""
     return sqlite3.connect(rec).execute("SELECT sum(count) FROM sample_blocks").fetchone()[0]
+
+
+def stax_events(rec: Path) -> tuple[int, int]:
+    """(off-CPU spans, wakeups) in a schema-3 recording: the block headers' counts."""
+    db = sqlite3.connect(rec)
+    return tuple(db.execute(f"SELECT coalesce(sum(count), 0) FROM {t}").fetchone()[0]
+                 for t in ("span_blocks", "wakeup_blocks"))
 
 
 def main() -> None:
@@ -94,6 +101,8 @@ def main() -> None:
         [*STAX, "record", "-q", "-F", "999", "-o", str(tmp / "o.stax"), "--", *workload]))
     lost = json.loads(sqlite3.connect(tmp / "o.stax").execute(
         "SELECT value FROM meta WHERE key='lost_records'").fetchone()[0])
+    spans, wakeups = stax_events(tmp / "o.stax")
+    results.update(stax_spans_at_999hz=spans, stax_wakeups_at_999hz=wakeups)
     results.update(unprofiled_cpu_s=base, perf_cpu_s=perf_cpu, stax_cpu_s=stax_cpu,
                    perf_overhead=perf_cpu / base, stax_overhead=stax_cpu / base,
                    stax_lost_at_999hz=lost, stax_samples_at_999hz=stax_samples(tmp / "o.stax"),
@@ -138,7 +147,9 @@ def main() -> None:
           f"   ({args.pp_freq} Hz recordings)")
     print(f"bytes per sample @999 Hz   perf.data {r['perf_bytes_per_sample_at_999hz']:.1f}"
           f"   .stax {r['stax_bytes_per_sample_at_999hz']:.1f}"
-          f"   ratio {r['stax_bytes_per_sample_at_999hz'] / r['perf_bytes_per_sample_at_999hz']:.2f}")
+          f"   ratio {r['stax_bytes_per_sample_at_999hz'] / r['perf_bytes_per_sample_at_999hz']:.2f}"
+          f"   (default recording, off-CPU on: {r['stax_samples_at_999hz']:,} samples, {spans:,} spans,"
+          f" {wakeups:,} wakeups; load {os.getloadavg()[0]:.1f})")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "foundation.json").write_text(json.dumps(results, indent=2))

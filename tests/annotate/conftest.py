@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from stax.recording import sample_sql
 from tests.conftest import compile_c
 
 WORKLOAD = Path(__file__).resolve().parent / "workloads" / "hot_loop.c"
@@ -71,7 +72,7 @@ def function_self_samples(recording: Path, name: str) -> int:
 
 def blocked_ns_through(recording: Path, name: str) -> tuple[int, int]:
     """(spans, blocked ns) of the blocked spans whose stack holds ``name``, from the tables."""
-    db = sqlite3.connect(recording)
+    db = sample_sql.connect(recording)  # the off_cpu_spans view decodes blocks through it
     try:
         parents = dict(db.execute("SELECT id, parent_id FROM stacks"))
         frame_of = dict(db.execute("SELECT id, frame_id FROM stacks"))

@@ -49,6 +49,16 @@ def test_unknown_function(old: Path) -> None:
                  " hottest functions.")
 
 
+def test_a_part_of_a_name_is_matched_as_callers_matches_it(old: Path) -> None:
+    """One helper (stax.analysis.function_match) for annotate, callers and callees: a part of one
+    function's name is that function; a part several share is one sentence listing them."""
+    document = json.loads(stax("annotate", str(old), "comp", "--json").stdout)
+    assert [(f["name"], f["count"]) for f in document["functions"]] == [("compute", 60)]
+    sentence = "'o' matches 2 functions (compute; work); give the whole name."
+    one_sentence(stax("annotate", str(old), "o", check=False), 2, sentence)
+    one_sentence(stax("callers", str(old), "o", check=False), 2, sentence)
+
+
 def test_unknown_image(old: Path) -> None:
     one_sentence(stax("annotate", str(old), "--image", "libnope.so", check=False), 1,
                  f"No function of image 'libnope.so' has samples in {old}; run `stax top {old}` to"

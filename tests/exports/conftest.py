@@ -42,6 +42,12 @@ def export_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_export_recording(tmp_path_factory.mktemp("export") / "export.stax")
 
 
+@pytest.fixture(scope="session")
+def page_faults_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same recording as if made with ``-e page-faults -c 10``: its weights are events."""
+    return write_export_recording(tmp_path_factory.mktemp("export") / "faults.stax", event="page-faults")
+
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for perf_event_open")
 
 

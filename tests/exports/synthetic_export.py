@@ -68,7 +68,13 @@ def _bases() -> dict[str, int]:
     return {**{n: KERNEL_BASE for n in KERNEL}, **{n: JIT_START for n in JIT}}
 
 
-def write_export_recording(path: Path) -> Path:
+PAGE_FAULTS_PERIOD = 10
+"""Events one sample stands for in the ``event="page-faults"`` variant (its weight, as ``-c 10``)."""
+
+
+def write_export_recording(path: Path, event: str | None = None) -> Path:
+    """The recording; with ``event`` (``page-faults``) as ``stax record -e EVENT -c 10`` writes it:
+    ``backend.event`` and ``backend.sample_period`` in the meta, each sample weighing 10 events."""
     addresses: dict[str, int] = {}
 
     def address(name: str) -> int:
@@ -91,7 +97,7 @@ def write_export_recording(path: Path) -> Path:
     for folded, tid, count in ON_CPU:
         kern, user = ips(folded)
         for _ in range(count):
-            events.append(Sample(clock, PID, tid, 0, PERIOD_NS, kern, user))
+            events.append(Sample(clock, PID, tid, 0, PAGE_FAULTS_PERIOD if event else PERIOD_NS, kern, user))
             clock += PERIOD_NS
     for folded, tid, ms, reason in OFF_CPU:
         kern, user = ips(folded)
@@ -99,6 +105,8 @@ def write_export_recording(path: Path) -> Path:
                                      if reason is BlockedReason.SLEEP else "", kern, user))
         clock += ms * MS + 1000
     builder = RecordingBuilder(path, plugins=None)
+    if event:
+        builder.set_meta({"backend.event": event, "backend.sample_period": PAGE_FAULTS_PERIOD})
     builder.consume(events)
     builder.finish(symbolicate=False)
     _name_frames(path, addresses)

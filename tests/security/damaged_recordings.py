@@ -21,8 +21,10 @@ from pathlib import Path
 
 import attrs
 
+from stax.recording import sample_sql
 from stax.stack_table import SampleColumns
 from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.event_block_edits import edit_event_rows
 from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 
@@ -141,7 +143,8 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     # threads and processes
     ("thread-name-utf8", ALL, ("UPDATE threads SET name = CAST(x'74ff' AS TEXT)",)),
     ("thread-name-blob", ALL, ("UPDATE threads SET name = x'07'",)),
-    ("thread-tid-text", ALL, ("UPDATE threads SET tid = 'seven' WHERE rowid = 1",)),
+    ("thread-tid-text", ALL,
+     ("UPDATE threads SET tid = 'seven' WHERE tid = (SELECT min(tid) FROM threads)",)),
     ("process-command-utf8", ALL, ("UPDATE processes SET command_line = CAST(x'ff' AS TEXT)",)),
     ("process-name-blob", ALL, ("UPDATE processes SET name = x'0102'",)),
     # per-stack totals (what the views aggregate in a finished recording)
@@ -210,8 +213,20 @@ TARGETED: list[tuple[str, str, tuple[str, ...]]] = [
     ("counter-name-blob", COUNTERS, ("UPDATE counter_values SET name = x'09'",)),
     ("lost-count-text", ALL, ("INSERT INTO lost VALUES (0, 'lost-records', 'many')",)),
     ("lost-kind-utf8", ALL, ("INSERT INTO lost VALUES (1, CAST(x'6cff' AS TEXT), 3)",)),
+    # span and wakeup blocks (schema 3): decoded by the views that read them
+    ("span-block-sites-bad", OFF_CPU, ("UPDATE span_blocks SET sites = '[oops' WHERE id = 0",)),
+    ("span-block-sites-not-text", OFF_CPU, ("UPDATE span_blocks SET sites = '[[1, 2]]' WHERE id = 0",)),
+    ("span-block-truncated", OFF_CPU,
+     ("UPDATE span_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
+    ("span-block-count-off", OFF_CPU, ("UPDATE span_blocks SET count = count - 1 WHERE id = 0",)),
+    ("span-block-count-huge", OFF_CPU, (f"UPDATE span_blocks SET count = {BIG} WHERE id = 0",)),
+    ("span-block-bounds-narrow", OFF_CPU,
+     ("UPDATE span_blocks SET first_time = first_time + 1 WHERE id = 0",)),
+    ("wakeup-block-truncated", WAKEUPS,
+     ("UPDATE wakeup_blocks SET data = substr(data, 1, length(data) - 9) WHERE id = 0",)),
+    ("wakeup-block-first-id-text", WAKEUPS, ("UPDATE wakeup_blocks SET first_id = 'x' WHERE id = 0",)),
     # whole tables
-    ("spans-table-dropped", OFF_CPU, ("DROP TABLE off_cpu_spans",)),
+    ("spans-table-dropped", OFF_CPU, ("DROP TABLE span_blocks",)),
     ("stacks-table-empty", ALL, ("DELETE FROM stacks",)),
 ]
 
@@ -262,23 +277,27 @@ def targeted(bases: dict[str, Path], directory: Path) -> Iterator[Damaged]:
                 continue
             path = directory / f"{base_name}.{name}.stax"
             shutil.copyfile(base, path)
-            try:
-                _sql(path, *statements)
-            except sqlite3.IntegrityError:
-                continue
+            if _mentioned(changed, {"off_cpu_spans", "wakeups"}):
+                if not edit_event_rows(path, *statements):
+                    continue  # damage column blocks cannot hold (text where integers are)
+            else:
+                try:
+                    _sql(path, *statements)
+                except sqlite3.IntegrityError:
+                    continue
             yield Damaged(f"{base_name}/{name}", path, scope)
 
 
 def _tables(path: Path) -> set[str]:
     db = sqlite3.connect(path)
     try:
-        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     finally:
         db.close()
 
 
 def _count(path: Path, table: str) -> int:
-    db = sqlite3.connect(path)
+    db = sample_sql.connect(path)  # the views of spans and wakeups decode through its functions
     try:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:

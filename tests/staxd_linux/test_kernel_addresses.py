@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from stax.recording import sample_sql
 from staxd_linux.policy import DEFAULT_POLICY_TEXT, Policy, parse_policy
 from tests.staxd_linux.conftest import StaxdProcess, as_nobody
 from tests.staxd_linux.test_doctor import _rows as _doctor_rows
@@ -73,7 +73,7 @@ def test_record_with_the_default_policy_has_user_stacks_off_cpu_spans_and_wakeup
     assert got["samples"] >= 100, got  # type: ignore[operator]
     assert got["kernel_samples"] == 0, got
     assert got["wakeups"] >= 20, got  # type: ignore[operator]
-    db = sqlite3.connect(out)
+    db = sample_sql.connect(out)  # the off_cpu_spans view decodes blocks through it
     try:
         spans, with_stacks = db.execute("SELECT count(*), sum(stack_id >= 0) FROM off_cpu_spans").fetchone()
         kernel_frames = db.execute("SELECT count(*) FROM frames WHERE is_kernel = 1").fetchone()[0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from stax.recording import sample_sql
 from tests.staxd_linux.conftest import NOBODY, NOGROUP, StaxdProcess
 
 WORKLOAD = Path(__file__).parent / "workloads" / "pipe_sleeper.c"
@@ -74,7 +74,7 @@ def record_as_nobody(exe: Path, out: Path, socket: Path) -> subprocess.Completed
 
 
 def contents(path: Path) -> dict[str, object]:
-    db = sqlite3.connect(path)
+    db = sample_sql.connect(path)  # the wakeups view decodes blocks through it
     try:
         meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
         return {

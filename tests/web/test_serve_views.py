@@ -151,6 +151,9 @@ def cli_json(*args: str) -> object:
 def test_annotate_is_the_cli_json(served, rec_3_1: Path) -> None:
     assert served.api("/api/annotate?function=hot_a") == cli_json("annotate", str(rec_3_1), "hot_a")
     assert served.get("/api/annotate?function=no_such_function")[0] == 404
+    status, _, body = served.get("/api/annotate?function=hot_")  # a part two names share, as the CLI says
+    assert status == 400 and json.loads(body) == {
+        "error": "'hot_' matches 2 functions (hot_a; hot_b); give the whole name."}
 
 
 def test_threads_wakers_and_off_cpu_on_a_ping_pong(pingpong_rec: Path) -> None:

@@ -18,7 +18,7 @@ debug info for them.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from stax.events import ImageKind
 from stax.function_code import CodeStatus, FunctionCode
 from stax.function_code_cache import FunctionCodeCache
 from stax.recording.code_tables import CodeTableWriter
+from stax.recording.event_blocks import all_spans
 from stax.symbol_cache import image_cache_key
 from stax.symbolication import source_tokens
 
@@ -171,10 +172,12 @@ def _offset_weights(
         " GROUP BY st.frame_id"
     ):
         add(frame_id, 0, count)
-    for stack_id, ns in db.execute(
-        "SELECT stack_id, sum(end - start) FROM off_cpu_spans WHERE reason != 'preempted'"
-        " AND stack_id >= 0 GROUP BY stack_id"
-    ):
+    blocked: Counter[int] = Counter()
+    spans = all_spans(db, "the recording")  # the file being written: its span blocks
+    for start, end, reason, stack_id in zip(spans[0], spans[1], spans[5], spans[7], strict=True):
+        if reason != "preempted" and stack_id >= 0:
+            blocked[stack_id] += end - start
+    for stack_id, ns in blocked.items():
         for frame_id in set(stacks.frames_leaf_first(stack_id)):
-            add(frame_id, 1, ns or 0)
+            add(frame_id, 1, ns)
     return out

@@ -13,7 +13,9 @@ with inline depths, libraries with build ids, and categories per frame.
   slice's start and weighted by the CPU time it stands for (``weightType: "tracing-ms"``),
   and each off-CPU span is a sample at its start, weighted by its length, whose stack
   ends in an ``[off-CPU: REASON]`` frame: the call tree and flame graph show where a
-  thread's wall time went.
+  thread's wall time went.  A recording of an event that is not a clock (``stax record -e
+  page-faults``) weighs its samples in events (``weightType: "samples"``, the event named
+  in ``meta.product``); its off-CPU spans are then markers only, never added to events.
 - **Categories**: ``User`` and ``Kernel`` for frames, ``Off-CPU`` (drawn as idle in the
   activity graph) with one subcategory per blocked reason for the off-CPU leaf frames.
 - **Markers**: every off-CPU span is an interval marker ``Off-CPU: REASON`` of schema
@@ -61,20 +63,24 @@ class FirefoxRenderer:
 
 def firefox_profile(timeline: Timeline) -> dict[str, object]:
     """The processed profile of ``timeline`` as a JSON-ready dict."""
+    from stax.analysis.sample_weight import sample_weight
     from stax.blocked_reason import BlockedReason
 
     reasons = [str(reason) for reason in BlockedReason]  # the Off-CPU subcategories after "Other"
     tables = _SharedTables(timeline, reasons)
     names = {(t.pid, t.tid): t for t in timeline.threads}
+    weight = sample_weight(timeline.meta)
+    scale = MS if weight.is_time else 1  # CPU ns -> ms; another event's weight is a count of events
     rows: dict[tuple[int, int], list[tuple[float, int, float]]] = {}
     for cut in timeline.slices:
         rows.setdefault((cut.pid, cut.tid), []).append(
-            (cut.start_ns / MS, tables.stack(cut.stack_id), cut.weight / MS))
+            (cut.start_ns / MS, tables.stack(cut.stack_id), cut.weight / scale))
     markers: dict[tuple[int, int], list[tuple[float, float, str, str]]] = {}
     for span in timeline.spans:
         key = (span.pid, span.tid)
         start, end = span.start_ns / MS, span.end_ns / MS
-        rows.setdefault(key, []).append((start, tables.stack(span.stack_id, span.reason), end - start))
+        if weight.is_time:  # ms of wall time beside ms of CPU time; never beside events
+            rows.setdefault(key, []).append((start, tables.stack(span.stack_id, span.reason), end - start))
         markers.setdefault(key, []).append((start, end, span.reason, span.wait_site))
     threads = []
     for (pid, tid), samples in sorted(rows.items()):
@@ -87,7 +93,8 @@ def firefox_profile(timeline: Timeline) -> dict[str, object]:
             "name": name, "processName": row.process_name if row else name,
             "isMainThread": pid == tid, "pid": str(pid), "tid": tid,
             "samples": {"stack": [s for _, s, _ in samples], "time": [t for t, _, _ in samples],
-                        "weight": [w for _, _, w in samples], "weightType": "tracing-ms",
+                        "weight": [w for _, _, w in samples],
+                        "weightType": "tracing-ms" if weight.is_time else "samples",
                         "length": len(samples)},
             "markers": tables.markers(markers.get((pid, tid), [])),
         })
@@ -97,7 +104,8 @@ def firefox_profile(timeline: Timeline) -> dict[str, object]:
     return {
         "meta": {
             "interval": period / MS if period else 1.0, "startTime": 0, "processType": 0,
-            "product": f"stax {__version__}: {timeline.meta.get(mk.TARGET, timeline.source)}",
+            "product": f"stax {__version__}: {timeline.meta.get(mk.TARGET, timeline.source)}"
+                       + ("" if weight.is_time else f" ({weight.label})"),
             "stackwalk": 1, "debug": False, "version": GECKO_PROFILE_VERSION,
             "preprocessedProfileVersion": PROCESSED_PROFILE_VERSION,
             "categories": _categories(reasons), "markerSchema": [_off_cpu_schema()],

@@ -7,7 +7,9 @@ The message is built with the ``protobuf`` package from pprof's own ``profile.pr
   ``runnable_wait/nanoseconds``; the default is ``cpu``.  An on-CPU sample row carries
   its count and CPU ns; an off-CPU row its blocked ns under ``off_cpu`` (what ``stax top
   --off-cpu`` ranks) or, for ``preempted`` spans, under ``runnable_wait`` (never blocked
-  time).  ``-sample_index=off_cpu`` gives the blocked-time view.
+  time).  ``-sample_index=off_cpu`` gives the blocked-time view.  A recording of an event
+  that is not a clock (``stax record -e page-faults``) weighs its samples in events, so
+  the second type is that event's, ``page-faults/count`` (and the period type with it).
 - **labels**: ``thread`` (its name), ``pid`` and ``tid`` on every sample; ``reason``
   (``sleep``, ``lock``, ...) and ``spans`` on off-CPU ones: ``-tagfocus=reason=lock``.
 - **locations** are the recorded frames: one per address in an image, its lines the
@@ -33,19 +35,26 @@ from __future__ import annotations
 import gzip
 from typing import IO, TYPE_CHECKING
 
-from stax.recording.meta_keys import TARGET
+from stax.recording.meta_keys import BACKEND_SAMPLE_PERIOD, TARGET
 from stax.views import ViewKind
 from stax_render.binary_output import write_binary
 
 if TYPE_CHECKING:  # the analyses and protobuf load on first render, so `stax --help` stays fast
     from stax.analysis.recorded_stacks import FrameDetail
+    from stax.analysis.sample_weight import SampleWeight
     from stax.analysis.stack_profile import StackProfile
     from stax.contracts import RenderOptions
     from stax_render.pprof_proto import profile_pb2
 
 SAMPLE_TYPES = (("samples", "count"), ("cpu", "nanoseconds"), ("off_cpu", "nanoseconds"),
                 ("runnable_wait", "nanoseconds"))
+"""For a clock event; another event's weight replaces ``cpu`` (:func:`sample_types`)."""
 SAMPLES, CPU, OFF_CPU, RUNNABLE_WAIT = range(len(SAMPLE_TYPES))
+
+
+def sample_types(weight: SampleWeight) -> tuple[tuple[str, str], ...]:
+    """The sample types of a recording whose samples weigh ``weight``."""
+    return (SAMPLE_TYPES[SAMPLES], (weight.kind, weight.unit), *SAMPLE_TYPES[OFF_CPU:])
 
 
 class PprofRenderer:
@@ -91,25 +100,31 @@ class _ProfileBuilder:
         return index
 
     def build(self) -> profile_pb2.Profile:
+        from stax.analysis.sample_weight import sample_weight
+
         profile, message = self.profile, self.message
-        for kind, unit in SAMPLE_TYPES:
+        weight = sample_weight(profile.meta)
+        types = sample_types(weight)
+        for kind, unit in types:
             message.sample_type.add(type=self.string(kind), unit=self.string(unit))
-        message.default_sample_type = self.string(SAMPLE_TYPES[CPU][0])
-        message.period_type.type = self.string("cpu")
-        message.period_type.unit = self.string("nanoseconds")
-        message.period = profile.sample_period_ns or 0
+        message.default_sample_type = self.string(types[CPU][0])
+        message.period_type.type = self.string(weight.kind)
+        message.period_type.unit = self.string(weight.unit)
+        period = profile.meta.get(BACKEND_SAMPLE_PERIOD.key)
+        message.period = (profile.sample_period_ns or 0) if weight.is_time else (
+            period if isinstance(period, int) else 0)
         message.duration_nanos = profile.duration_ns or 0
         target = profile.meta.get(TARGET)
         message.comment.append(self.string(f"stax recording {profile.source}"
                                            + (f" of {target}" if isinstance(target, str) else "")))
         names = profile.thread_names()
         for row in profile.on_cpu:
-            values = [0] * len(SAMPLE_TYPES)
+            values = [0] * len(types)
             values[SAMPLES], values[CPU] = row.count, row.weight
             sample = self.sample(row.stack_id, values)
             self.thread_labels(sample, row.pid, row.tid, names)
         for off in profile.off_cpu:
-            values = [0] * len(SAMPLE_TYPES)
+            values = [0] * len(types)
             values[OFF_CPU if off.is_blocked else RUNNABLE_WAIT] = off.ns
             sample = self.sample(off.stack_id, values)
             self.thread_labels(sample, off.pid, off.tid, names)

@@ -8,7 +8,10 @@ nanoseconds of that thread's time: on-CPU stacks weigh the CPU time their sample
 stand for, and off-CPU stacks their blocked time, each ending in an
 ``[off-CPU: REASON]`` frame (``[off-CPU: preempted]`` for runnable wait), so "left
 heavy" shows where a thread's wall time went and the sandwich view finds a function
-both on and off the CPU.  Threads with the most time come first.
+both on and off the CPU.  Threads with the most time come first.  A recording of an event
+that is not a clock (``stax record -e page-faults``) weighs its samples in events: each
+thread then has a profile of those (unit ``none``, named ``...: page-faults events``) and
+one of its off-CPU time in ns (``...: off-CPU``), never one adding the two.
 
 Frames are per function (name and file, as a function's frames merge in every stax
 view); a call inlined at an address is a frame of its own above the function it was
@@ -45,6 +48,7 @@ class SpeedscopeRenderer:
 def speedscope_document(profile: StackProfile) -> dict[str, object]:
     """The speedscope file of ``profile`` as a JSON-ready dict."""
     from stax.analysis.profile import NO_STACK_NAME
+    from stax.analysis.sample_weight import sample_weight
 
     frames: list[dict[str, object]] = []
     frame_index: dict[tuple[str, str | None], int] = {}
@@ -70,22 +74,28 @@ def speedscope_document(profile: StackProfile) -> dict[str, object]:
         out.reverse()
         return out or [frame(NO_STACK_NAME)]
 
-    per_thread: dict[tuple[int, int], tuple[list[list[int]], list[int]]] = {}
+    # a clock's samples weigh ns, as spans do: one profile per thread; another event's weigh
+    # events, so its samples are a profile of their own beside the thread's off-CPU one
+    weight = sample_weight(profile.meta)
+    on_part = "" if weight.is_time else f": {weight.event} events"
+    off_part = "" if weight.is_time else ": off-CPU"
+    per_thread: dict[tuple[int, int, str], tuple[list[list[int]], list[int]]] = {}
     for row in profile.on_cpu:
-        samples, weights = per_thread.setdefault((row.pid, row.tid), ([], []))
+        samples, weights = per_thread.setdefault((row.pid, row.tid, on_part), ([], []))
         samples.append(stack_of(row.stack_id))
         weights.append(row.weight)
     for off in profile.off_cpu:
-        samples, weights = per_thread.setdefault((off.pid, off.tid), ([], []))
+        samples, weights = per_thread.setdefault((off.pid, off.tid, off_part), ([], []))
         samples.append([*stack_of(off.stack_id), frame(f"[off-CPU: {off.reason}]")])
         weights.append(off.ns)
     names = profile.thread_names()
-    ordered = sorted(per_thread.items(), key=lambda item: (-sum(item[1][1]), item[0]))
+    ordered = sorted(per_thread.items(), key=lambda item: (item[0][2] == off_part != on_part,
+                                                          -sum(item[1][1]), item[0]))
     profiles = [
-        {"type": "sampled", "name": f"{names.get((pid, tid), '?')} (pid {pid}, tid {tid})",
-         "unit": "nanoseconds", "startValue": 0, "endValue": sum(weights),
+        {"type": "sampled", "name": f"{names.get((pid, tid), '?')} (pid {pid}, tid {tid}){part}",
+         "unit": "nanoseconds" if part == off_part else "none", "startValue": 0, "endValue": sum(weights),
          "samples": samples, "weights": weights}
-        for (pid, tid), (samples, weights) in ordered
+        for (pid, tid, part), (samples, weights) in ordered
     ]
     from stax import __version__
 

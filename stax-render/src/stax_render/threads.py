@@ -44,8 +44,13 @@ class ThreadsRenderer:
 
 def write_text(view: ThreadBreakdownView, out: IO[str]) -> None:
     rows = view.threads
-    out.write(f"# {printable(view.source)}: time per thread, in ms (on CPU, blocked by reason,"
-              " runnable wait)\n")
+    is_time = view.weight.is_time
+    if is_time:
+        out.write(f"# {printable(view.source)}: time per thread, in ms (on CPU, blocked by reason,"
+                  " runnable wait)\n")
+    else:  # the samples weigh events, not CPU time
+        out.write(f"# {printable(view.source)}: {printable(view.weight.label)} per thread (what its samples"
+                  " stand for), and time in ms (blocked by reason, runnable wait)\n")
     for note in view.notes:
         out.write(f"# note: {printable(note)}\n")
     if len(rows) < view.thread_count:
@@ -60,7 +65,8 @@ def write_text(view: ThreadBreakdownView, out: IO[str]) -> None:
             reason_totals[reason] = reason_totals.get(reason, 0) + ns
     reasons = sorted(reason_totals, key=lambda r: (-reason_totals[r], r))
     counters = [c for c in COUNTER_COLUMNS if any(dict(r.counters).get(c) is not None for r in rows)]
-    header = ["pid", "tid", "name", "on-cpu", "blocked", *reasons, "runnable", "wakeups", *counters]
+    on_cpu = "on-cpu" if is_time else printable(view.weight.event)
+    header = ["pid", "tid", "name", on_cpu, "blocked", *reasons, "runnable", "wakeups", *counters]
     has_ipc = any(r.ipc is not None for r in rows)
     if has_ipc:
         header.append("ipc")
@@ -69,7 +75,8 @@ def write_text(view: ThreadBreakdownView, out: IO[str]) -> None:
     for row in rows:
         split = dict(row.blocked)
         values = dict(row.counters)
-        cells = [str(row.pid), str(row.tid), printable(row.name), ms_figure(row.on_cpu_ns),
+        cells = [str(row.pid), str(row.tid), printable(row.name),
+                 ms_figure(row.on_cpu_ns) if is_time else f"{row.events:,}",
                  ms_figure(row.blocked_ns), *(ms_figure(split[r]) if r in split else "-" for r in reasons),
                  ms_figure(row.runnable_ns), f"{row.wakeups_received:,}",
                  *(f"{values[c]:,}" if c in values else "-" for c in counters)]
@@ -91,6 +98,7 @@ def write_text(view: ThreadBreakdownView, out: IO[str]) -> None:
 def as_json(view: ThreadBreakdownView) -> dict[str, object]:
     return {
         "recording": view.source,
+        "event": view.weight.event,
         "has_off_cpu": view.has_off_cpu,
         "notes": list(view.notes),
         "incomplete": view.incomplete,
@@ -102,7 +110,8 @@ def as_json(view: ThreadBreakdownView) -> dict[str, object]:
                 "name": r.name,
                 "process": r.process_name,
                 "samples": r.samples,
-                "on_cpu_ns": r.on_cpu_ns,
+                "on_cpu_ns": r.on_cpu_ns if view.weight.is_time else None,
+                "events": None if view.weight.is_time else r.events,
                 "blocked_ns": r.blocked_ns,
                 "blocked_spans": r.blocked_spans,
                 "blocked": dict(r.blocked),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, TypeVar
 
-from stax.recording.meta_keys import BACKEND_EVENT
+from stax.analysis.sample_weight import sample_weight
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.json_output import write_json
@@ -125,7 +125,7 @@ def _as_json(profile: Profile, functions: list[FunctionTotal],
     return {
         "recording": profile.source,
         "samples": profile.sample_count,
-        "event": profile.meta.get(BACKEND_EVENT.key, "cpu-clock"),
+        "event": sample_weight(profile.meta).event,
         "recorded_samples": profile.recorded_samples,
         "duration_s": None if profile.duration_ns is None else profile.duration_ns / 1e9,
         "lost": profile.lost,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from stax.recording.reader import thread_label
 from stax.text_safety import printable
 from stax.views import ViewKind
 from stax_render.blocked_time_text import format_ms, spans_text
@@ -60,20 +59,6 @@ def reasons_text(row: BlockedFunctionTotal) -> str:
     return shown + (f" +{more}" if more > 0 else "")
 
 
-def thread_blocked(profile: OffCpuProfile) -> list[tuple[int, int, str, str, int, int]]:
-    """(pid, tid, name, process, spans, blocked ns) per thread, most blocked first."""
-    sums: dict[tuple[int, int], list[int]] = {}
-    for row in profile.thread_stacks:
-        totals = sums.setdefault((row.pid, row.tid), [0, 0])
-        totals[0] += row.count
-        totals[1] += row.weight
-    names = {(t.pid, t.tid): (t.name, t.process_name) for t in profile.threads}
-    rows = [(pid, tid, *names.get((pid, tid), (thread_label(None, tid),) * 2), spans, ns)
-            for (pid, tid), (spans, ns) in sums.items()]
-    rows.sort(key=lambda r: (-r[5], r[0], r[1]))
-    return rows
-
-
 def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], out: IO[str],
                common: Sequence[DisplayFrame] = ()) -> None:
     blocked = profile.blocked_ns
@@ -98,10 +83,12 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
         out.write(f"# dropped: {count_text(profile.non_code_frames, 'frame')} that are not code (addresses"
                   f" no mapping holds, e.g. a system call argument read as a return address) from the"
                   f" stacks of {spans_text(profile.non_code_spans)}\n")
-    threads = thread_blocked(profile)
+    from stax.analysis.thread_totals import thread_totals
+
+    threads = thread_totals(profile, by_weight=True)
     if len(threads) > 1:
-        shown = ", ".join(f"{printable(name)}-{tid} {format_ms(ns)}"
-                          for _, tid, name, _, _, ns in threads[:MAX_THREADS_SHOWN])
+        shown = ", ".join(f"{printable(t.name)}-{t.tid} {format_ms(t.weight)}"
+                          for t in threads[:MAX_THREADS_SHOWN])
         more = f", +{len(threads) - MAX_THREADS_SHOWN} more" if len(threads) > MAX_THREADS_SHOWN else ""
         out.write(f"# threads: {shown}{more}\n")
     out.write("\n")
@@ -121,6 +108,8 @@ def write_text(profile: OffCpuProfile, functions: list[BlockedFunctionTotal], ou
 
 def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal],
             common: Sequence[DisplayFrame] = ()) -> dict[str, object]:
+    from stax.analysis.thread_totals import thread_totals
+
     blocked = profile.blocked_ns
     scale = 100.0 / blocked if blocked else 0.0
     return {
@@ -154,8 +143,8 @@ def as_json(profile: OffCpuProfile, functions: list[BlockedFunctionTotal],
             for row in functions
         ],
         "threads": [
-            {"pid": pid, "tid": tid, "name": name, "process": process, "spans": spans,
-             "blocked_ns": ns, "blocked_ms": ns / 1e6, "percent": round(ns * scale, 4)}
-            for pid, tid, name, process, spans, ns in thread_blocked(profile)
+            {"pid": t.pid, "tid": t.tid, "name": t.name, "process": t.process_name, "spans": t.count,
+             "blocked_ns": t.weight, "blocked_ms": t.weight / 1e6, "percent": round(t.weight * scale, 4)}
+            for t in thread_totals(profile, by_weight=True)
         ],
     }

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stax.cli.view_inputs import DEFAULT_MAX_WAKERS, DEFAULT_WAKERS_LIMIT
-from stax.errors import StaxError
+from stax.errors import StaxError, UsageError
 from stax_web import top_view, views
 from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.query import QueryError, ViewQuery, int_param, parse_query
@@ -53,7 +53,7 @@ def build_app(session: Session, token: str, host: str, port: int) -> Guard:
         async def endpoint(request: Request) -> Response:
             try:
                 payload = await view(request)
-            except QueryError as exc:
+            except (QueryError, UsageError) as exc:  # a parameter, e.g. a part several names share
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except WebError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)

@@ -15,7 +15,7 @@ import heapq
 import math
 
 from stax.analysis.call_tree import TREE_ROOT, CallTree
-from stax_web.flame_view import MAX_NODES, MIN_FRACTION, ROOT_NAME, USER, frame_kind, values
+from stax_web.flame_view import MAX_NODES, MIN_FRACTION, ROOT_NAME, USER, Locations, frame_kind, values
 
 
 def diff_payload(current: CallTree, base: CallTree, unit: str) -> dict:
@@ -62,19 +62,25 @@ def diff_payload(current: CallTree, base: CallTree, unit: str) -> dict:
     out_index = {index: i for i, index in enumerate(order)}
     names: dict[str, int] = {}
     images: dict[str, int] = {}
+    locations = Locations()
     nodes = []
+    node_locations = []
     for index in order:
         c, b, parent = union[index]
         if index == 0:
             name, image, kind = ROOT_NAME, "", USER
+            node_locations.append(0)
         else:
             name, image, kind = key(current, c) if c >= 0 else key(base, b)
+            tree, node = (current, c) if c >= 0 else (base, b)
+            node_locations.append(locations.index((c >= 0, tree.frame[node]), tree.frame_of(node)))
         nodes.append([names.setdefault(name, len(names)), images.setdefault(image, len(images)),
                       out_index.get(parent, -1), cur_total[c] if c >= 0 else 0, cur_self[c] if c >= 0 else 0,
                       kind, round(base_total[b] * scale) if b >= 0 else 0,
                       round(base_self[b] * scale) if b >= 0 else 0])
     return {"total": cur_total[TREE_ROOT], "unit": unit, "base_total_raw": base_total[TREE_ROOT],
             "scale": scale, "names": list(names), "images": list(images), "nodes": nodes,
+            "locations": locations.texts, "node_locations": node_locations,
             "dropped": {"nodes": dropped_nodes, "min_value": threshold}}
 
 

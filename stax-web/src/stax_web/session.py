@@ -47,7 +47,7 @@ class Session:
         self.origin: tuple[int, int] = (0, 0)
         """(first, last) event time of ``current``: the page's times are relative to ``first``."""
         self.base_origin: tuple[int, int] = (0, 0)
-        self._builders: dict[int, DisplayTreeBuilder] = {}
+        self._builders: dict[tuple[int, bool], DisplayTreeBuilder] = {}
 
     @classmethod
     def open(cls, path: Path, base: Path | None = None) -> Session:
@@ -88,11 +88,13 @@ class Session:
             cache.popitem(last=False)
         return value
 
-    def builder(self, rec: Recording) -> DisplayTreeBuilder:
-        """The display tree of ``rec``'s stacks, grown by every profile built (data thread only)."""
-        found = self._builders.get(id(rec))
+    def builder(self, rec: Recording, off_cpu: bool = False) -> DisplayTreeBuilder:
+        """The display tree of ``rec``'s stacks, grown by every profile built (data thread only);
+        ``off_cpu``: the one of its off-CPU stacks, frames that are not code dropped."""
+        key = (id(rec), off_cpu)
+        found = self._builders.get(key)
         if found is None:
-            found = self._builders[id(rec)] = display_tree_builder(rec)
+            found = self._builders[key] = display_tree_builder(rec, drop_non_code=off_cpu)
         return found
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from stax.analysis.call_tree import TREE_ROOT, CallTree
 from stax.analysis.profile import Profile
 from stax.recording.reader import Recording
 from stax_web import cli_views, diff_view, flame_view, meta_view, timeline_view, top_view, tree_transforms
+from stax_web.base_selection import base_selection
 from stax_web.cli_views import NoBase, NoSuchFunction
 from stax_web.profiles import load_profile
 from stax_web.query import ViewQuery
@@ -29,8 +30,9 @@ def profile(session: Session, query: ViewQuery, rec: Recording | None = None) ->
     rec = rec if rec is not None else session.current
     origin = session.origin[0] if rec is session.current else session.base_origin[0]
     flt = query.sample_filter(origin)
+    builder = session.builder(rec, off_cpu=query.mode != "cpu")
     raw = session.cached(("profile", id(rec), query.selection),
-                         lambda: load_profile(rec, query.mode, flt, session.builder(rec)))
+                         lambda: load_profile(rec, query.mode, flt, builder))
     if not query.transformed:
         return raw
     return session.cached(("transformed", id(rec), query.selection, query.transforms),
@@ -46,7 +48,9 @@ def tree(session: Session, query: ViewQuery, inverted: bool, rec: Recording | No
 def flame(session: Session, query: ViewQuery) -> dict:
     def build() -> dict:
         prof = profile(session, query)
-        return flame_view.flame_payload(prof, query.unit, query.invert, tree(session, query, query.invert))
+        # root-first: the cached tree /api/top shares; inverted: only what can be sent is built
+        shared = None if query.invert else tree(session, query, False)
+        return flame_view.flame_payload(prof, query.unit, query.invert, shared)
     return session.cached(("flame", query.selection, query.transforms, query.invert), build, payload=True)
 
 
@@ -106,15 +110,19 @@ def _base(session: Session) -> Recording:
 def diff(session: Session, query: ViewQuery) -> dict:
     base = _base(session)
     current = tree(session, query, query.invert)
-    base_tree = tree(session, query.with_selection_only(), query.invert, base)
-    return diff_view.diff_payload(current, base_tree, query.unit)
+    side = base_selection(query, session.current, base)
+    base_tree = (tree(session, side.query, query.invert, base) if side.query is not None
+                 else CallTree([], query.invert))
+    return {**diff_view.diff_payload(current, base_tree, query.unit), "base_notes": list(side.notes)}
 
 
 def diff_top(session: Session, query: ViewQuery, limit: int, text: str) -> dict:
     base = _base(session)
     rows, total = top_rows(session, query)
-    base_rows, base_total = top_rows(session, query.with_selection_only(), base)
-    return diff_view.diff_top(rows, base_rows, total, base_total, query.unit, limit, text)
+    side = base_selection(query, session.current, base)
+    base_rows, base_total = top_rows(session, side.query, base) if side.query is not None else ([], 0)
+    return {**diff_view.diff_top(rows, base_rows, total, base_total, query.unit, limit, text),
+            "base_notes": list(side.notes)}
 
 
 def timeline(session: Session, query: ViewQuery, buckets: int) -> dict:

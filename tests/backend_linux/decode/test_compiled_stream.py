@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from stax.event_columns import EventColumns, expand_columns
 from stax.events import OffCpuInterval, Sample, Wakeup
+from stax.recording import sample_sql
 from stax.recording.interner import StackInterner
 from stax_backend_linux.decode import compiled_stream, fast_decoder
 from stax_backend_linux.decode.record_decoder import (
@@ -376,7 +376,7 @@ def test_spans_linked_at_capture_name_the_wakeup_link_wakeups_would(tmp_path: Pa
     builder.consume(stream.finish(10**12))
     assert builder.file.unlinked_spans == 0
     builder.finish(symbolicate=False)
-    db = sqlite3.connect(tmp_path / "linked.stax")
+    db = sample_sql.connect(tmp_path / "linked.stax")  # the wakeups view decodes blocks through it
     rows = db.execute("SELECT id, time, wakee_tid FROM wakeups")
     wakeups = {wid: (time, wakee) for wid, time, wakee in rows}
     linked = 0

@@ -45,3 +45,21 @@ def test_inverted_merges_callee_first(tmp_path: Path) -> None:
         "hot_b": (0, 250, {"driver": (0, 250, {"main": (250, 250, {})})}),
         "driver": (0, 10, {"main": (10, 10, {})}),
     }
+
+
+def test_inverted_expands_only_what_is_asked(tmp_path: Path) -> None:
+    """min_total: nodes under it are in the tree with their totals but not expanded; max_nodes:
+    only the largest nodes are (a view sending 0.01% and up pays for those, not every stack)."""
+    prof = profile(tmp_path)
+    tree = inverted_call_tree(prof, min_total=100)
+    assert as_dict(tree) == {
+        "hot_a": (0, 790, {"driver": (0, 750, {"main": (750, 750, {})}), "other": (0, 40, {})}),
+        "hot_b": (0, 250, {"driver": (0, 250, {"main": (250, 250, {})})}),
+        "driver": (0, 10, {}),
+    }
+    shallow = inverted_call_tree(prof, by_weight=True, min_total=10**18)  # the root is always expanded
+    assert as_dict(shallow) == {"hot_a": (0, 790, {}), "hot_b": (0, 250, {}), "driver": (0, 10, {})}
+    largest = inverted_call_tree(prof, max_nodes=2)  # the root and hot_a (790) are expanded
+    assert as_dict(largest) == {
+        "hot_a": (0, 790, {"driver": (0, 750, {}), "other": (0, 40, {})}), "hot_b": (0, 250, {}),
+        "driver": (0, 10, {})}

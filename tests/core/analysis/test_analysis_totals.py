@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,35 @@ def test_threads(tmp_path: Path) -> None:
     assert [(r.tid, r.name, r.process_name, r.count) for r in rows] == [
         (101, "alpha", "proc", 35), (102, "beta", "proc", 10)]
     assert rows[0].percent == pytest.approx(35 / 45 * 100)
+
+
+def test_threads_by_blocked_time(tmp_path: Path) -> None:
+    """``by_weight``: an off-CPU profile's threads ranked by blocked ns (one long sleep beats three
+    short ones), the share of the ns: what ``stax top --off-cpu`` lists, from this one function."""
+    from stax.analysis.off_cpu_profile import OffCpuProfile
+    from stax.blocked_reason import BlockedReason
+    from stax.contracts import RenderOptions
+    from stax.events import OffCpuInterval, ThreadName
+    from stax.recording.writer import RecordingBuilder
+    from stax_render.top_off_cpu import OffCpuTopRenderer
+
+    path = tmp_path / "off.stax"
+    ms = 1_000_000
+    events: list[object] = [ThreadName(0, 100, 101, "long"), ThreadName(0, 100, 102, "short")]
+    events.append(OffCpuInterval(ms, 61 * ms, 100, 101, 0, BlockedReason.SLEEP))
+    events += [OffCpuInterval(i * 10 * ms, i * 10 * ms + 5 * ms, 100, 102, 0, BlockedReason.SLEEP)
+               for i in range(1, 5)]
+    builder = RecordingBuilder(path, plugins=None)
+    builder.consume(events)
+    builder.finish(symbolicate=False)
+    profile = OffCpuProfile.from_path(path)
+    rows = thread_totals(profile, by_weight=True)
+    assert [(r.tid, r.name, r.count, r.weight) for r in rows] == [(101, "long", 1, 60 * ms),
+                                                                   (102, "short", 4, 20 * ms)]
+    assert rows[0].percent == pytest.approx(75.0)
+    assert [r.tid for r in thread_totals(profile)] == [102, 101]  # by spans
+    out = io.StringIO()
+    OffCpuTopRenderer().render(profile, RenderOptions(format="json"), out)
+    listed = json.loads(out.getvalue())["threads"]
+    assert [(t["tid"], t["spans"], t["blocked_ns"], t["percent"]) for t in listed] == [
+        (r.tid, r.count, r.weight, round(r.percent, 4)) for r in rows]

@@ -22,6 +22,7 @@ from stax.recording.reader import Recording, SampleFilter
 from stax.recording.schema import BLOCK_SAMPLES, V1_SAMPLES
 from stax.recording.writer import RecordingBuilder
 from stax.stack_table import SampleColumns
+from tests.core.recording.event_block_edits import as_version_2
 from tests.core.recording.sample_block_edits import all_samples
 
 IMAGE = 0x400000
@@ -89,7 +90,7 @@ def test_the_samples_view_and_the_reader_agree_with_what_was_written(
     path, rows = written
     rec = Recording.open(path)
     try:
-        assert rec.version == 2 and rec.sample_count() == len(rows)
+        assert rec.version == 3 and rec.sample_count() == len(rows)
         assert rec.db.execute("SELECT time, pid, tid, cpu, stack_id, weight FROM samples").fetchall() == rows
         per_thread_stack = Counter()
         weights = Counter()
@@ -148,9 +149,10 @@ def test_time_ranges_at_block_edges(written: tuple[Path, list[tuple[int, ...]]])
         rec.close()
 
 
-def _as_version_1(v2: Path, v1: Path) -> None:
+def _as_version_1(v3: Path, v1: Path) -> None:
     """What stax 0.1 wrote: a ``samples`` table, user_version 1 (the rest of the schema is the same)."""
-    shutil.copyfile(v2, v1)
+    shutil.copyfile(v3, v1)
+    as_version_2(v1)
     rows = list(all_samples(v1).rows())
     db = sqlite3.connect(v1)
     with db:

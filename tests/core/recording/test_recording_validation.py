@@ -18,6 +18,7 @@ from stax.analysis.wakeup_context import RawStackContexts
 from stax.errors import RecordingFormatError
 from stax.recording.reader import FrameLabel, Recording
 from tests.backend_linux.off_cpu.synthetic_off_cpu import write_pingpong_recording
+from tests.core.recording.event_block_edits import edit_event_rows
 from tests.core.recording.sample_block_edits import edit_block
 from tests.render.synthetic_recording import write_recording
 
@@ -34,6 +35,9 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def damaged_copy(originals: dict[str, Path], tmp_path: Path, base: str, *sql: str) -> Path:
     path = tmp_path / "rec.stax"
     shutil.copyfile(originals[base], path)
+    if any("off_cpu_spans" in statement or "wakeups" in statement for statement in sql):
+        assert edit_event_rows(path, *sql)  # rows inside blocks since schema 3
+        return path
     db = sqlite3.connect(path)
     with db:
         for statement in sql:
@@ -75,7 +79,7 @@ def test_a_span_that_ends_before_it_starts(originals: dict[str, Path], tmp_path:
     path = damaged_copy(originals, tmp_path, "off-cpu",
                         "UPDATE off_cpu_spans SET end = start - 5 WHERE rowid = 7")
     message = refusal(path, lambda rec: rec.thread_off_cpu())
-    assert message.startswith(f"{path} is damaged: off-CPU span 7 ends before it starts (")
+    assert message.startswith(f"{path} is damaged: off-CPU span 6 of block 0 ends before it starts (")
     # the on-CPU view reads no span: it still shows the samples
     assert Profile.from_path(path).sample_count == 100
 

@@ -114,3 +114,11 @@ def ui(browser, request) -> Iterator[UI]:
     finally:
         context.close()
     assert not u.console_errors, f"console errors: {u.console_errors}"
+
+
+@pytest.fixture(scope="session")
+def hotspots_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/hotspots.c for 1 s (built with -g): hot_a ~75%, hot_b ~25%, with source lines."""
+    work = tmp_path_factory.mktemp("hotspots")
+    exe = compile_c(REPO / "examples" / "hotspots.c", work / "hotspots", *CFLAGS)
+    return record(work / "hotspots.stax", str(exe), "1")

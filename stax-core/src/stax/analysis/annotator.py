@@ -45,6 +45,7 @@ from stax.analysis.annotation_code import CodeLookup
 from stax.analysis.code_indexes import InlineIndex, LineIndex, TargetNames
 from stax.analysis.disassembly import Instruction, InstructionKind, UnsupportedArchitecture, disassembler
 from stax.analysis.frame_names import DEFAULT_STYLE, FrameStyle
+from stax.analysis.function_match import match_function_name
 from stax.analysis.source_text import SourceFiles
 from stax.function_code import FunctionCode
 from stax.recording.code_tables import StoredFunction, stored_functions
@@ -228,16 +229,27 @@ class Annotator:
 
     def find(self, name: str | None = None, address: int | None = None,
              image: str | None = None) -> list[FunctionSummary]:
-        """Functions called ``name``, or holding ``address`` (as linked, else an image offset)."""
+        """Functions called ``name``, or holding ``address`` (as linked, else an image offset).
+
+        ``name`` is as shown, the raw (mangled) name, or a part of one function's name, as
+        ``stax callers`` takes it (:func:`~stax.analysis.function_match.match_function_name`; a
+        part several functions share raises its one sentence listing them)."""
         rows = [s for s in self.functions() if image is None or _image_matches(s.image, image)]
-        if name is not None:  # as shown, or the raw (mangled) name
-            shown = self.style.name(name)
-            rows = [s for s in rows if shown in self._hits[s.ref].names or s.name == shown
-                    or s.ref.name == name]
+        if name is not None:
+            named = self._named(rows, self.style.name(name))
+            named += [s for s in rows if s.ref.name == name and s not in named]
+            if not named:
+                shown = {n for s in rows for n in self._hits[s.ref].names} | {s.name for s in rows}
+                found = match_function_name(shown, name, self.style.name)
+                named = self._named(rows, found) if found is not None else []
+            rows = named
         if address is not None:
             by_code = [s for s in rows if self._holds_address(s.ref, address)]
             rows = by_code or [s for s in rows if self._holds_offset(s.ref, address)]
         return rows
+
+    def _named(self, rows: list[FunctionSummary], shown: str) -> list[FunctionSummary]:
+        return [s for s in rows if shown in self._hits[s.ref].names or s.name == shown]
 
     def _holds_address(self, ref: FunctionRef, address: int) -> bool:
         stored = self._stored_at(ref.image_id, ref.offset)

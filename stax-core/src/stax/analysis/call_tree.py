@@ -8,6 +8,7 @@ below), which is what an "inverted" or "bottom-up" view shows.
 
 from __future__ import annotations
 
+import heapq
 from array import array
 
 from stax.analysis.profile import ROOT, DisplayFrame, Profile
@@ -48,13 +49,12 @@ class CallTree:
             self._index[key] = node
         return node
 
-    def child_of(self, parent: int, frame: int) -> int:
-        """The child of ``parent`` showing ``frame`` in a tree built node by node (inverted).
-
-        Raises KeyError when there is none; :func:`call_tree` trees keep no such index
-        (their node ``n + 1`` is the profile's node ``n``).
+    def child_of(self, parent: int, frame: int) -> int | None:
+        """The child of ``parent`` showing ``frame`` in a tree built node by node (inverted), None
+        when there is none (a node :func:`inverted_call_tree` did not expand has no children);
+        :func:`call_tree` trees keep no such index (their node ``n + 1`` is the profile's node ``n``).
         """
-        return self._index[(parent, frame)]
+        return self._index.get((parent, frame))
 
     def children(self, node: int) -> list[int]:
         """Children of ``node`` in creation order."""
@@ -117,22 +117,49 @@ def call_tree(profile: Profile) -> CallTree:
     return tree
 
 
-def inverted_call_tree(profile: Profile) -> CallTree:
-    """The callee-first tree: each stack merged from its leaf towards its root."""
+def inverted_call_tree(profile: Profile, min_total: int = 0, by_weight: bool = False,
+                       max_nodes: int | None = None) -> CallTree:
+    """The callee-first tree: each stack merged from its leaf towards its root.
+
+    Built top-down, one level at a time: a node's children are found by grouping the
+    stacks through it by their next frame.  Only nodes whose total (sample count, or the
+    weight with ``by_weight``) is at least ``min_total`` are expanded, largest first, and
+    at most ``max_nodes`` of them (counting the root; nodes tied with the last one are
+    expanded too); a node not expanded is in the tree with its total and self but without
+    children.  So a view that sends only the nodes above a share of the root pays for
+    those, not for the whole tree (a bottom-up tree of many distinct stacks is mostly
+    small nodes); the defaults build the whole tree.
+    """
     tree = CallTree(profile.frames, inverted=True)
     parents, frames = profile.node_parents, profile.node_frames
     total_count, total_weight = tree.total_count, tree.total_weight
-    for leaf, count, weight in zip(profile.leaf_nodes, profile.leaf_counts, profile.leaf_weights,
-                                   strict=True):
-        node = TREE_ROOT
-        total_count[node] += count
-        total_weight[node] += weight
-        walk = leaf
-        while walk != ROOT:
-            node = tree._child(node, frames[walk])
-            total_count[node] += count
-            total_weight[node] += weight
-            walk = parents[walk]
-        tree.self_count[node] += count
-        tree.self_weight[node] += weight
+    self_count, self_weight = tree.self_count, tree.self_weight
+    totals = total_weight if by_weight else total_count
+    # the stacks through a node not yet expanded: (profile node of its next frame, count, weight)
+    pending: dict[int, list[tuple[int, int, int]]] = {
+        TREE_ROOT: list(zip(profile.leaf_nodes, profile.leaf_counts, profile.leaf_weights, strict=True))}
+    total_count[TREE_ROOT] = sum(profile.leaf_counts)
+    total_weight[TREE_ROOT] = sum(profile.leaf_weights)
+    heap = [(-totals[TREE_ROOT], TREE_ROOT)]
+    expanded, last = 0, 0
+    while heap:
+        value, node = heapq.heappop(heap)
+        if max_nodes is not None and expanded >= max_nodes and -value < last:
+            break
+        expanded, last = expanded + 1, -value
+        children: dict[int, list[tuple[int, int, int]]] = {}
+        for walk, count, weight in pending.pop(node):
+            child = tree._child(node, frames[walk])
+            total_count[child] += count
+            total_weight[child] += weight
+            up = parents[walk]
+            if up == ROOT:
+                self_count[child] += count
+                self_weight[child] += weight
+            else:
+                children.setdefault(child, []).append((up, count, weight))
+        for child, through in children.items():
+            if totals[child] >= min_total:
+                pending[child] = through
+                heapq.heappush(heap, (-totals[child], child))
     return tree

@@ -14,12 +14,11 @@ from typing import Literal
 
 import attrs
 
-from stax.analysis.demangle import demangle
+from stax.analysis.function_match import match_function_name
 from stax.analysis.profile import ROOT, DisplayFrame, Profile
-from stax.errors import StaxError, UsageError
+from stax.errors import StaxError
 
 Direction = Literal["callers", "callees"]
-MAX_CANDIDATES_SHOWN = 5
 
 
 @attrs.define(slots=True, eq=False)
@@ -54,23 +53,14 @@ class FocusedCallTree:
 
 
 def match_function(profile: Profile, wanted: str, recording: str) -> str:
-    """The shown name ``wanted`` means: itself, the demangled form of a raw name, or the one
-    function whose name contains it.  None or several is one sentence."""
-    names = {frame.name for frame in profile.frames}
-    if wanted in names:
-        return wanted
-    if demangle(wanted) in names:  # the mangled name, as the binary spells it
-        return demangle(wanted)
-    candidates = sorted(name for name in names if wanted in name)
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
+    """The shown name ``wanted`` means (:func:`~stax.analysis.function_match.match_function_name`):
+    itself, the demangled form of a raw name, or the one function whose name contains it.  None
+    or several is one sentence."""
+    found = match_function_name((frame.name for frame in profile.frames), wanted)
+    if found is None:
         raise StaxError(f"No function named {wanted!r} has samples in {recording}; `stax top {recording}`"
                         " lists the functions that do.")
-    shown = "; ".join(candidates[:MAX_CANDIDATES_SHOWN])
-    hidden = len(candidates) - MAX_CANDIDATES_SHOWN
-    more = f" and {hidden} more" if hidden > 0 else ""
-    raise UsageError(f"{wanted!r} matches {len(candidates)} functions ({shown}{more}); give the whole name.")
+    return found
 
 
 def focused_tree(profile: Profile, function: str, direction: Direction) -> FocusedCallTree:

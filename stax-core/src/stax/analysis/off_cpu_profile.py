@@ -63,7 +63,8 @@ class OffCpuProfile(Profile):
 
     leaf_reasons: list[str] = attrs.field(factory=list)
     reasons: list[ReasonTotal] = attrs.field(factory=list)
-    """Blocked reasons present, most time first (``preempted`` never among them)."""
+    """Blocked reasons present, most time first (``preempted`` only in a ``runnable`` profile,
+    where it is the one reason)."""
     preempted_spans: int = 0
     preempted_ns: int = 0
     """Runnable wait: switched out involuntarily while still runnable (never blocked time)."""
@@ -78,10 +79,13 @@ class OffCpuProfile(Profile):
     @classmethod
     def from_recording(cls, recording: Recording, flt: SampleFilter = ALL_SAMPLES,
                        builder: DisplayTreeBuilder | None = None,
-                       style: FrameStyle = DEFAULT_STYLE) -> OffCpuProfile:
+                       style: FrameStyle = DEFAULT_STYLE, runnable: bool = False) -> OffCpuProfile:
         """Aggregate ``recording``'s off-CPU spans passing ``flt`` (one SQL ``GROUP BY`` pass);
-        ``builder`` as for :meth:`Profile.from_recording` (a new one leaves out frames that are
-        not code, :func:`~stax.analysis.profile.is_non_code`)."""
+        ``builder`` as for :meth:`Profile.from_recording`, one made with ``drop_non_code`` (a new
+        one leaves out frames that are not code, :func:`~stax.analysis.profile.is_non_code`).
+
+        With ``runnable`` the tree holds the runnable wait instead (preempted spans, whose one
+        reason is ``preempted``; the web UI's third mode), its frames dropped the same way."""
         builder = builder if builder is not None else display_tree_builder(recording, style,
                                                                            drop_non_code=True)
         thread_stacks: list[ThreadStack] = []
@@ -89,6 +93,7 @@ class OffCpuProfile(Profile):
         per_reason: dict[str, list[int]] = {}
         preempted = [0, 0]
         non_code_spans = 0
+        non_code_frames: set[int] = set()
         for pid, tid, stack_id, reason, count, ns in recording.thread_off_cpu_stack_totals(
             flt, include_preempted=True
         ):
@@ -96,10 +101,14 @@ class OffCpuProfile(Profile):
             if reason == PREEMPTED:
                 preempted[0] += count
                 preempted[1] += ns
+                if not runnable:
+                    continue
+            elif runnable:
                 continue
             node = builder.node_of(stack_id)
             if stack_id in builder.non_code_stacks:
                 non_code_spans += count
+                non_code_frames.update(builder.non_code_frames_of(stack_id))
             thread_stacks.append(OffCpuThreadStack(pid, tid, node, count, ns, reason))
             _add(per_leaf, (node, reason), count, ns)
             _add(per_reason, reason, count, ns)
@@ -133,7 +142,7 @@ class OffCpuProfile(Profile):
             preempted_spans=preempted[0],
             preempted_ns=preempted[1],
             recorded_spans=recording.off_cpu_span_count(),
-            non_code_frames=len(builder.non_code_frames),
+            non_code_frames=len(non_code_frames),
             non_code_spans=non_code_spans,
             incomplete=recording_incomplete_notice(recording, meta),
         )

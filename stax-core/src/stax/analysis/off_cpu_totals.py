@@ -110,7 +110,8 @@ def node_reason_weights(tree: CallTree, profile: OffCpuProfile) -> list[dict[str
     """Blocked ns per reason for every node of ``tree`` (index = tree node), None where none.
 
     ``tree`` is :func:`~stax.analysis.call_tree.call_tree` or
-    :func:`~stax.analysis.call_tree.inverted_call_tree` of ``profile``.
+    :func:`~stax.analysis.call_tree.inverted_call_tree` of ``profile`` (only the nodes it
+    expanded and their children get a split).
     """
     weights: list[dict[str, int] | None] = [None] * len(tree)
 
@@ -132,11 +133,13 @@ def node_reason_weights(tree: CallTree, profile: OffCpuProfile) -> list[dict[str
                 node = tree_parent[node]
         return weights
     for leaf, reason, ns in entries:
-        node = TREE_ROOT
-        add(node, reason, ns)
+        node: int | None = TREE_ROOT
+        add(TREE_ROOT, reason, ns)
         walk = leaf
         while walk != ROOT:
             node = tree.child_of(node, frames[walk])
+            if node is None:  # below a node the tree did not expand
+                break
             add(node, reason, ns)
             walk = parents[walk]
     return weights

@@ -214,6 +214,16 @@ class DisplayTreeBuilder:
             return self.child(ROOT, self.frame_id(DisplayFrame(NO_STACK_NAME, "", resolved=False)))
         return node
 
+    def non_code_frames_of(self, stack_id: int) -> set[int]:
+        """The raw frames of a mapped stack (:meth:`node_of`) that were left out as not code."""
+        out = set()
+        while stack_id in self.non_code_stacks:
+            frame = self.raw_frames[stack_id]
+            if frame in self.non_code_frames:
+                out.add(frame)
+            stack_id = self.raw_parents[stack_id]
+        return out
+
     def path(self, node: int) -> tuple[DisplayFrame, ...]:
         """The display frames from the outermost one down to ``node``."""
         out: list[DisplayFrame] = []
@@ -353,8 +363,10 @@ class Profile:
     def samples_text(self) -> str:
         """What the samples count, for a view's header: ``samples`` (of cpu-clock), or e.g.
         ``page-faults samples (one per 10 events)`` for a recording made with ``-e`` / ``-c``."""
-        event = self.meta.get(mk.BACKEND_EVENT.key)
-        if not isinstance(event, str) or event == "cpu-clock":
+        from stax.analysis.sample_weight import DEFAULT_EVENT, sample_weight
+
+        event = sample_weight(self.meta).event
+        if event == DEFAULT_EVENT:
             return "samples"
         period = self.meta.get(mk.BACKEND_SAMPLE_PERIOD.key)
         per = f" (one per {period:,} events)" if isinstance(period, int) and period > 1 else ""

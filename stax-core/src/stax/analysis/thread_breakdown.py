@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from stax.analysis.frame_names import frame_labels
+from stax.analysis.sample_weight import SampleWeight, sample_weight
 from stax.analysis.wakeup_context import RawStackContexts
 from stax.blocked_reason import BlockedReason
 from stax.recording.reader import IDLE_TASK_NAME, Recording, SampleFilter, thread_label
@@ -62,6 +63,9 @@ class ThreadBreakdown:
     """Hardware counter totals (name, value), when the recording has them."""
     only_woken: bool = False
     """Not a thread of the selection: it only shows up as woken by one (``stax threads --woken``)."""
+    events: int = 0
+    """The events its samples stand for, when the sampling event is not a clock (``-e page-faults``,
+    :mod:`stax.analysis.sample_weight`); ``on_cpu_ns`` is then 0, since events are not CPU time."""
 
     @property
     def blocked_ns(self) -> int:
@@ -100,6 +104,8 @@ class ThreadBreakdownView:
     """Threads left out because they were only woken by the selected ones (``--woken`` shows them)."""
     incomplete: str | None = None
     """The "incomplete recording" sentence when ``stax record`` did not finish the file."""
+    weight: SampleWeight = SampleWeight()
+    """What the samples weigh: CPU time (``on_cpu_ns``), or another event's count (``events``)."""
 
 
 def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED,
@@ -107,6 +113,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED,
     """Every thread passing ``flt`` with samples or off-CPU spans (the target's threads), most
     total time first; with ``woken`` also the threads that only show up as woken (a shell, a
     kernel worker, another program the target woke), which the recording has nothing else of."""
+    is_time = sample_weight(recording.meta()).is_time
     keys: set[tuple[int, int]] = set()
     on_cpu: dict[tuple[int, int], tuple[int, int]] = {}
     for pid, tid, count, weight in recording.thread_totals(flt):
@@ -154,7 +161,7 @@ def thread_breakdown(recording: Recording, flt: SampleFilter = ALL_SELECTED,
         woke = sorted(wakers.get(key, ()), key=lambda w: (-w.count, w.name, w.tid or 0))
         rows.append(ThreadBreakdown(
             pid=pid, tid=tid, name=name, process_name=process,
-            samples=samples, on_cpu_ns=weight,
+            samples=samples, on_cpu_ns=weight if is_time else 0, events=0 if is_time else weight,
             blocked=tuple(sorted(blocked.get(key, {}).items(), key=lambda r: (-r[1], r[0]))),
             blocked_spans=blocked_spans.get(key, 0),
             runnable_ns=runnable_ns, runnable_spans=runnable_spans,

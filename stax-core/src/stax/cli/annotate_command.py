@@ -52,7 +52,8 @@ def annotate(
     recording
         The .stax file written by ``stax record``.
     function
-        The function to annotate, as ``stax top`` names it (all functions of that name).
+        The function to annotate, as ``stax top`` names it (all functions of that name), the
+        mangled name, or a part of the name that only it has (as ``stax callers`` takes it).
     address
         Annotate the function holding this address (as annotate and objdump show it, e.g. 0x1240).
     image

@@ -342,8 +342,10 @@ def export(
     thread and reason labels; ``speedscope`` (JSON) one profile per thread, on- and
     off-CPU time in ns; ``firefox`` (the Firefox Profiler's processed format, JSON) a
     track per thread with user/kernel/off-CPU categories and a marker per off-CPU span;
-    ``folded`` the on-CPU stacks for flamegraph.pl and inferno. Any renderer name works
-    too (``stax plugins`` lists them). Example: ``stax export rec.stax -f pprof -o rec.pb.gz``.
+    ``folded`` the on-CPU stacks for flamegraph.pl and inferno. A recording of an event
+    that is not a clock (``-e page-faults``) is weighed in that event's count, named so,
+    never as CPU time. Any renderer name works too (``stax plugins`` lists them).
+    Example: ``stax export rec.stax -f pprof -o rec.pb.gz``.
 
     Parameters
     ----------

@@ -113,6 +113,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
                           announce: bool, woken: bool = False) -> ThreadBreakdownView:
     """Each selected thread's time (``ViewKind.THREAD_BREAKDOWN``), the first ``limit`` (None: all)."""
     from stax.analysis.off_cpu_profile import off_cpu_notes
+    from stax.analysis.sample_weight import sample_weight
     from stax.analysis.thread_breakdown import ThreadBreakdownView, thread_breakdown
     from stax.recording.reader import Recording
     from stax.recording.recording_state import recording_incomplete_notice
@@ -138,7 +139,7 @@ def load_thread_breakdown(recording: Path, selection: Selection, limit: int | No
         notes.insert(0, no_off_cpu_data_message(recording, meta, capabilities))
     shown = rows if limit is None or limit < 0 else rows[:limit]
     return ThreadBreakdownView(str(recording), tuple(shown), len(rows), has_off_cpu, tuple(notes),
-                               len(every) - len(rows), incomplete)
+                               len(every) - len(rows), incomplete, sample_weight(meta))
 
 
 def load_wakeup_chains(recording: Path, selection: Selection, limit: int | None, max_wakers: int | None,

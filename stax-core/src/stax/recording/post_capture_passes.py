@@ -10,6 +10,7 @@ then.  A failed write in any pass rolls the file back to its last commit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ import attrs
 
 from stax.address_spaces import JITDUMP_PATHS_OPTION
 from stax.blocked_reason import BlockedReason
+from stax.recording import event_blocks
 from stax.recording import meta_keys as mk
 from stax.recording.interner import TRUNCATED_FRAME, StackInterner
 from stax.recording.schema import to_sql_u64
@@ -48,19 +50,33 @@ def link_wakeups(rec: FinishingRecording) -> None:
 
     sched_waking fires on the waker's CPU before the switch-in that closes the span,
     so the latest wakeup of that tid with start <= time <= end is the one.  Done once
-    at the end, in SQL with an index, rather than per span while capturing; the index
-    is dropped afterwards (no view reads it, and it was a tenth of a short recording).
+    at the end, over the decoded blocks (each wakee's wakeup times sorted, a bisection
+    per span), rather than per span while capturing.
     """
     if not rec.file.wakeup_count or not rec.file.unlinked_spans:
         return  # none, or the backend linked each span as it closed it (stax.event_columns)
-    db = rec.file.db
-    db.execute("CREATE INDEX wakeups_by_wakee ON wakeups (wakee_tid, time)")
-    db.execute(
-        "UPDATE off_cpu_spans SET wakeup_id = (SELECT w.id FROM wakeups w"
-        " WHERE w.wakee_tid = off_cpu_spans.tid AND w.time BETWEEN off_cpu_spans.start"
-        " AND off_cpu_spans.end ORDER BY w.time DESC LIMIT 1)"
-    )
-    db.execute("DROP INDEX wakeups_by_wakee")
+    wakeups = event_blocks.all_wakeups(rec.file.db, rec.file.path)
+    by_wakee: dict[int, list[tuple[int, int]]] = {}
+    for wakeup_id, (when, tid) in enumerate(zip(wakeups[0], wakeups[5], strict=True)):
+        by_wakee.setdefault(tid, []).append((when, wakeup_id))
+    times: dict[int, list[int]] = {}
+    for tid, pairs in by_wakee.items():
+        pairs.sort()  # by time, then id: the last of equal times is the highest id, as before
+        times[tid] = [when for when, _ in pairs]
+
+    def link(cols: event_blocks.Columns) -> bool:
+        start, end, tid, wakeup = cols[0], cols[1], cols[3], cols[8]
+        for i, (s, e, t) in enumerate(zip(start, end, tid, strict=True)):
+            found = None
+            when = times.get(t)
+            if when is not None:
+                at = bisect_right(when, e) - 1
+                if at >= 0 and when[at] >= s:
+                    found = by_wakee[t][at][1]
+            wakeup[i] = found
+        return True
+
+    event_blocks.rewrite_spans(rec.file.db, rec.file.path, link)
 
 
 def write_sample_totals(rec: FinishingRecording) -> None:
@@ -124,12 +140,13 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
     if not rec.file.off_cpu_count:
         return
     db = rec.file.db
-    stack_ids = [row[0] for row in db.execute(
-        "SELECT DISTINCT stack_id FROM off_cpu_spans WHERE reason != 'preempted' AND stack_id >= 0")]
+    spans = event_blocks.all_spans(db, rec.file.path)
+    stack_ids = sorted({stack for stack, reason in zip(spans[7], spans[5], strict=True)
+                        if reason != "preempted" and stack >= 0})
     if not stack_ids:
         return
     names = dict(db.execute("SELECT id, function FROM frames WHERE is_kernel = 1"))
-    updates = []
+    updates: dict[int, tuple[str, str]] = {}
     is_kernel = rec.interner.frames.is_kernel
     stacks = rec.interner.stacks
     for stack_id in stack_ids:
@@ -142,18 +159,21 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
             continue
         reason, site = classify_wait_site(kernel_names)
         if reason is not BlockedReason.OTHER:
-            updates.append((str(reason), site, stack_id))
+            updates[stack_id] = (str(reason), site)
     if not updates:
         return
-    # One pass over the spans (an UPDATE per stack would scan the table once per wait site).
-    db.execute("CREATE TEMP TABLE reclassified (stack_id INTEGER PRIMARY KEY, reason TEXT, wait_site TEXT)")
-    db.executemany("INSERT INTO reclassified VALUES (?,?,?)", ((s, r, w) for r, w, s in updates))
-    db.execute(
-        "UPDATE off_cpu_spans SET (reason, wait_site) = (SELECT reason, wait_site FROM reclassified r"
-        " WHERE r.stack_id = off_cpu_spans.stack_id)"
-        " WHERE reason != 'preempted' AND stack_id IN (SELECT stack_id FROM reclassified)"
-    )
-    db.execute("DROP TABLE reclassified")
+
+    def reclassify(cols: event_blocks.Columns) -> bool:
+        reasons, sites, stack = cols[5], cols[6], cols[7]
+        changed = False
+        for i, (reason, stack_id) in enumerate(zip(reasons, stack, strict=True)):
+            new = updates.get(stack_id) if reason != "preempted" else None
+            if new is not None and (reason, sites[i]) != new:
+                reasons[i], sites[i] = new
+                changed = True
+        return changed
+
+    event_blocks.rewrite_spans(db, rec.file.path, reclassify)
 
 
 def name_truncated_frame(rec: FinishingRecording) -> None:

@@ -18,6 +18,7 @@ from stax.capabilities import CapabilityRow
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
 from stax.recording import sample_blocks, sample_sql, validation
+from stax.recording.event_tables import EventTables
 from stax.recording.meta_keys import SAMPLE_TOTALS
 from stax.recording.sample_totals import GroupTotals
 from stax.recording.schema import APPLICATION_ID, OLDEST_READABLE_VERSION, SCHEMA_VERSION, from_sql_u64
@@ -92,7 +93,8 @@ class Recording:
         self.path = path
         self.db = db
         self.version = version
-        """The file's schema: 1 stored a row per sample, 2 columnar blocks (docs/recording-format.md)."""
+        """The file's schema: 1 stored a row per sample, 2 columnar blocks, 3 spans and wakeups in
+        blocks too (docs/recording-format.md)."""
         # finished recordings carry per-(thread, stack) totals; a recorder killed before
         # the end left only raw samples, which aggregate the same way, just slower
         try:
@@ -106,6 +108,10 @@ class Recording:
         # they are decoded (validation.check_samples)
         self._signal = validation.install(db)
         sample_sql.register(db)  # the file's ``samples`` view decodes blocks through it
+        self._events = EventTables(path, db) if version >= 3 else None
+        """Version 3: the span and wakeup blocks decoded so far, as the tables of versions 1-2."""
+        if self._events is not None:
+            self._checked.add(validation.SPANS)  # decoding checks every span's times (event_blocks)
 
     def _check(self, part: str) -> None:
         """Check a table only some views read, the first time one does (stax.recording.validation)."""
@@ -163,7 +169,19 @@ class Recording:
         try:
             return self.db.execute(sql, tuple(params)).fetchall()
         except sqlite3.DatabaseError as exc:
+            if self._events is not None and self._signal.kind is not None:
+                self._events.load_all()  # finding the damaged row reads every span and wakeup
             raise validation.read_failed(self.path, self.db, self._shape, self._signal, exc) from None
+
+    def _spans_of(self, flt: SampleFilter | None) -> None:
+        """Version 3: decode the span blocks ``flt``'s time range meets (the views read them)."""
+        if self._events is not None:
+            self._events.load_spans(*(() if flt is None else (flt.start, flt.end)))
+
+    def _wakeups_of(self, flt: SampleFilter | None) -> None:
+        """Version 3: decode the wakeup blocks ``flt``'s time range meets."""
+        if self._events is not None:
+            self._events.load_wakeups(*(() if flt is None else (flt.start, flt.end)))
 
     def _span_check(self, ids: tuple[str, ...] = (), stack: str | None = None,
                     flt: SampleFilter | None = None) -> str:
@@ -474,6 +492,7 @@ class Recording:
         Preemptions (runnable waits) are excluded unless asked for: they are not blocked time.
         """
         self._check(validation.SPANS)
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         cond = "" if include_preempted else "reason != 'preempted'"
         if cond:
@@ -488,6 +507,7 @@ class Recording:
     def thread_off_cpu(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, str, int, int]]:
         """(pid, tid, reason, span count, ns) per thread and reason (preempted included)."""
         self._check(validation.SPANS)
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         ns = self._span_check(ids=("pid", "tid"), flt=flt)
         return self._query(
@@ -500,6 +520,7 @@ class Recording:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id) rows, by start.
 
         With a time range: the spans overlapping it, unclipped."""
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         stack = validation.checked("stack_id", validation.SPANS,
                                    validation.span_row_rules(self._shape), per_row=True)
@@ -511,6 +532,7 @@ class Recording:
 
     def wakeups(self) -> dict[int, tuple[int, int, int, int, int, int, int]]:
         """id -> (time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id)."""
+        self._wakeups_of(None)
         return {
             row[0]: tuple(row[1:])
             for row in self._query(
@@ -537,6 +559,7 @@ class Recording:
         Preemptions are excluded unless asked for, as in :meth:`off_cpu_stack_totals`.
         """
         self._check(validation.SPANS)
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         if not include_preempted:
             cond = "reason != 'preempted'"
@@ -553,6 +576,7 @@ class Recording:
         """(start, end, pid, tid, reason, spans of that thread) of each thread's ``per_thread``
         longest off-CPU spans passing ``flt`` (unclipped), preemptions included: a timeline draws
         these, and says how many it left out."""
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         reason = validation.checked("reason", validation.SPANS, validation.span_row_rules(self._shape),
                                     per_row=True)
@@ -567,6 +591,7 @@ class Recording:
     def off_cpu_time_range(self, flt: SampleFilter = SampleFilter()) -> tuple[int, int] | None:
         """(first switch-out, last switch-in) in ns of the spans passing ``flt`` (clipped to its
         time range), or None."""
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         first, last = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}",
                                   params)[0]
@@ -582,6 +607,7 @@ class Recording:
 
     def wakeup_pairs(self, flt: SampleFilter = SampleFilter()) -> list[tuple[int, int, int, int, int]]:
         """(wakee pid, wakee tid, waker pid, waker tid, count) per pair; ``flt`` selects wakees."""
+        self._wakeups_of(flt)
         where, params = self._where(flt)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"))
         return self._query(
@@ -601,9 +627,16 @@ class Recording:
         excluded: nobody wakes a runnable thread.
         """
         self._check(validation.SPANS)
+        self._spans_of(flt)
         where, params = self._where(flt, "span")
         cond = "reason != 'preempted'"
         where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        if self._events is not None:  # the wakeups that ended them: inside the spans' times
+            low, high = self._query(f"SELECT min(start), max(end) FROM off_cpu_spans{where}", params)[0]
+            if low is None:
+                self._events.load_wakeups(0, 0)  # none: the table, empty
+            else:
+                self._events.load_wakeups(low, high + 1 if high < validation.I64_MAX else None)
         ns = validation.checked(f"sum({_span_ns(flt, 's.')})", validation.SPANS, [
             *validation.span_rules(self._shape, ("s.pid", "s.tid"), "s.stack_id", "s."),
             *validation.wakeup_rules(self._shape, ("w.waker_pid", "w.waker_tid"), "w.stack_id",
@@ -619,6 +652,8 @@ class Recording:
 
     def off_cpu_span_count(self) -> int:
         """Spans in the whole recording (preemptions included): 0 means no off-CPU data."""
+        if self._events is not None:
+            return self._query("SELECT coalesce(sum(count), 0) FROM span_blocks")[0][0]
         return self._query("SELECT count(*) FROM off_cpu_spans")[0][0]
 
     def wakeup_stack_pairs(
@@ -628,6 +663,7 @@ class Recording:
 
         The stack tells a thread's own wakeup from an interrupt's that landed on it.
         """
+        self._wakeups_of(flt)
         where, params = self._where(flt)
         count = self._wakeup_check(ids=("pid", "tid", "waker_pid", "waker_tid"), stack="stack_id")
         return self._query(

@@ -14,13 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
 
+from stax.recording.column_blocks import is_constant
 from stax.stack_table import SampleColumns
-
-
-def is_constant(column) -> bool:  # noqa: ANN001 - an array
-    """Every value the same: one byte comparison of the whole column."""
-    raw = column.tobytes()
-    return raw == raw[:column.itemsize] * len(column)
 
 
 class GroupTotals:

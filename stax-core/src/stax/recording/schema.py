@@ -2,15 +2,18 @@
 
 Documented column by column in docs/recording-format.md; change both together and
 bump the version.  Version 2 keeps samples in columnar blocks (``sample_blocks``,
-stax.recording.sample_blocks) with a ``samples`` view over them; the reader still reads
-version 1 files, whose ``samples`` is a table (:data:`V1_SAMPLES`).  64-bit addresses
+stax.recording.sample_blocks) with a ``samples`` view over them; version 3 keeps off-CPU
+spans and wakeups in blocks too (``span_blocks``, ``wakeup_blocks``,
+stax.recording.event_blocks) behind views of their old names.  The reader still reads
+version 1 files, whose ``samples`` is a table (:data:`V1_SAMPLES`), and versions 1 and 2,
+whose spans and wakeups are tables (:data:`V2_EVENTS`).  64-bit addresses
 are stored as signed integers (two's complement), since SQLite integers are signed:
 see :func:`to_sql_u64`.
 """
 
 import re
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OLDEST_READABLE_VERSION = 1
 BLOCK_SAMPLES = 16_384
 """Samples per ``sample_blocks`` row at most (stax.recording.sample_blocks says why)."""
@@ -20,13 +23,13 @@ SCHEMA = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL                 -- JSON
-);
+) WITHOUT ROWID;
 CREATE TABLE capabilities (
     capability TEXT PRIMARY KEY,
     status     TEXT NOT NULL,           -- available | via staxd | unavailable
     reason     TEXT NOT NULL,
     fix        TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE processes (
     pid          INTEGER PRIMARY KEY,
     parent_pid   INTEGER,
@@ -42,7 +45,7 @@ CREATE TABLE threads (
     start_time INTEGER,
     end_time   INTEGER,
     PRIMARY KEY (pid, tid)
-);
+) WITHOUT ROWID;
 CREATE TABLE images (
     id       INTEGER PRIMARY KEY,
     path     TEXT NOT NULL,
@@ -75,7 +78,7 @@ CREATE TABLE frame_inlines (
     file     TEXT,
     line     INTEGER,
     PRIMARY KEY (frame_id, depth)
-);
+) WITHOUT ROWID;
 CREATE TABLE stacks (
     id        INTEGER PRIMARY KEY,
     parent_id INTEGER NOT NULL,         -- -1 = root
@@ -100,6 +103,63 @@ CREATE TABLE sample_totals (             -- samples aggregated per (thread, stac
     count    INTEGER NOT NULL,
     weight   INTEGER NOT NULL
 );
+CREATE TABLE span_blocks (             -- off-CPU spans, up to 16384 a block (stax.recording.event_blocks)
+    id         INTEGER PRIMARY KEY,     -- 0, 1, ... in writing order
+    first_time INTEGER NOT NULL,        -- the earliest switch-out in the block, ns
+    last_time  INTEGER NOT NULL,        -- the latest switch-in
+    count      INTEGER NOT NULL,        -- spans in the block
+    sites      TEXT NOT NULL,           -- JSON [[reason, wait_site], ...]: the block's site column indexes it
+    data       BLOB NOT NULL            -- the eight columns, zlib
+);
+CREATE VIEW off_cpu_spans AS            -- a row per span, through stax.recording.sample_sql
+    SELECT json_extract(j.value, '$[0]') AS start, json_extract(j.value, '$[1]') AS end,
+           json_extract(j.value, '$[2]') AS pid, json_extract(j.value, '$[3]') AS tid,
+           json_extract(j.value, '$[4]') AS cpu, json_extract(j.value, '$[5]') AS reason,
+           json_extract(j.value, '$[6]') AS wait_site, json_extract(j.value, '$[7]') AS stack_id,
+           json_extract(j.value, '$[8]') AS wakeup_id
+    FROM span_blocks b, json_each(stax_span_rows(b.count, b.sites, b.data)) j;
+CREATE TABLE wakeup_blocks (           -- wakeups, up to 16384 a block (stax.recording.event_blocks)
+    id         INTEGER PRIMARY KEY,     -- 0, 1, ... in writing order
+    first_id   INTEGER NOT NULL,        -- the wakeup id of the block's first wakeup (ids count from 0)
+    first_time INTEGER NOT NULL,        -- the earliest wakeup time in the block, ns
+    last_time  INTEGER NOT NULL,        -- the latest
+    count      INTEGER NOT NULL,        -- wakeups in the block
+    data       BLOB NOT NULL            -- the seven columns, zlib
+);
+CREATE VIEW wakeups AS                  -- a row per wakeup, through stax.recording.sample_sql
+    SELECT b.first_id + j.key AS id, json_extract(j.value, '$[0]') AS time,
+           json_extract(j.value, '$[1]') AS cpu, json_extract(j.value, '$[2]') AS waker_pid,
+           json_extract(j.value, '$[3]') AS waker_tid, json_extract(j.value, '$[4]') AS wakee_pid,
+           json_extract(j.value, '$[5]') AS wakee_tid, json_extract(j.value, '$[6]') AS stack_id
+    FROM wakeup_blocks b, json_each(stax_wakeup_rows(b.count, b.data)) j;
+CREATE TABLE counter_values (
+    time  INTEGER NOT NULL,
+    pid   INTEGER NOT NULL,
+    tid   INTEGER NOT NULL,
+    name  TEXT NOT NULL,                -- cycles, instructions, l1d-read-misses, branch-misses
+    value INTEGER NOT NULL
+);
+CREATE TABLE lost (
+    cpu   INTEGER NOT NULL,
+    kind  TEXT NOT NULL,                -- lost-records | throttled | lost-samples
+    count INTEGER NOT NULL,
+    PRIMARY KEY (cpu, kind)
+) WITHOUT ROWID;
+"""
+
+V1_SAMPLES = """
+CREATE TABLE samples (
+    time     INTEGER NOT NULL,
+    pid      INTEGER NOT NULL,
+    tid      INTEGER NOT NULL,
+    cpu      INTEGER NOT NULL,
+    stack_id INTEGER NOT NULL,          -- -1 = empty stack
+    weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
+);
+"""
+"""How version 1 stored samples: one row each (~27 bytes a sample); read, never written."""
+
+V2_EVENTS = """
 CREATE TABLE off_cpu_spans (
     start      INTEGER NOT NULL,        -- ns, switch-out
     end        INTEGER NOT NULL,        -- ns, switch-in
@@ -121,32 +181,9 @@ CREATE TABLE wakeups (
     wakee_tid INTEGER NOT NULL,
     stack_id  INTEGER NOT NULL          -- the waker's stack, -1 = none
 );
-CREATE TABLE counter_values (
-    time  INTEGER NOT NULL,
-    pid   INTEGER NOT NULL,
-    tid   INTEGER NOT NULL,
-    name  TEXT NOT NULL,                -- cycles, instructions, l1d-read-misses, branch-misses
-    value INTEGER NOT NULL
-);
-CREATE TABLE lost (
-    cpu   INTEGER NOT NULL,
-    kind  TEXT NOT NULL,                -- lost-records | throttled | lost-samples
-    count INTEGER NOT NULL,
-    PRIMARY KEY (cpu, kind)
-);
 """
-
-V1_SAMPLES = """
-CREATE TABLE samples (
-    time     INTEGER NOT NULL,
-    pid      INTEGER NOT NULL,
-    tid      INTEGER NOT NULL,
-    cpu      INTEGER NOT NULL,
-    stack_id INTEGER NOT NULL,          -- -1 = empty stack
-    weight   INTEGER NOT NULL           -- ns of CPU time this sample stands for
-);
-"""
-"""How version 1 stored samples: one row each (~27 bytes a sample); read, never written."""
+"""How versions 1 and 2 stored off-CPU spans and wakeups: one row each (~40 and ~30 bytes);
+read, never written."""
 
 CODE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS code_functions (  -- functions that hold samples, written at the end

@@ -8,7 +8,8 @@ of the interned tables (images, frames, stacks) and the small tables (threads,
 processes, lost).  Samples go into columnar blocks (stax.recording.sample_blocks) as
 soon as a block is full; the per-(thread, stack) totals are counted as samples arrive
 (or handed over already added up, by a backend that did it in compiled code), so
-finishing needs no pass over the samples.  A recorder that is killed
+finishing needs no pass over the samples; spans and wakeups go into blocks of their own
+the same way (stax.recording.event_blocks).  A recorder that is killed
 leaves a readable file up to its last commit.
 
 A write that fails (the disk is full) rolls back to the last commit, closes the file
@@ -30,8 +31,8 @@ from pathlib import Path
 from stax.capabilities import CapabilityRow
 from stax.errors import RecordingWriteError, StaxError
 from stax.events import CounterValues
+from stax.recording import event_blocks, sample_blocks
 from stax.recording import meta_keys as mk
-from stax.recording import sample_blocks
 from stax.recording.interner import StackInterner
 from stax.recording.recording_state import STATE_COMPLETE, STATE_RECORDING
 from stax.recording.sample_totals import SampleTotals
@@ -40,7 +41,10 @@ from stax.recording.thread_table import ThreadTable
 from stax.stack_table import SampleColumns
 from stax.trusted_files import recording_output
 
-PAGE_SIZE = 1024
+PAGE_SIZE = 512
+"""SQLite's smallest page: a recording is ~25 tables and indexes, most of them a page, so the
+page is most of a short recording's size (1 KiB pages were ~45 KiB of a 3 s one, 4 KiB ~100);
+the blocks are large blobs anyway, in overflow pages that waste 4 bytes each."""
 
 
 def _span(known: tuple[int, int] | None, more: tuple[int, int]) -> tuple[int, int]:
@@ -80,10 +84,7 @@ class RecordingFile:
             # the empty file needs no fsync (a killed recorder leaves the page cache intact; a crash
             # of the machine this early loses nothing): its creation took ~15 of them
             self.db.execute("PRAGMA synchronous=OFF")
-            # small pages: a recording is ~25 tables and indexes, most of them a page or two
-            # (4 KiB pages were ~100 KiB of a short recording); large ones are blobs anyway
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # complete() gives free pages back
             self.db.execute("PRAGMA journal_mode=WAL")
             # one transaction: the schema is one commit in the WAL (100 KB less than one per table)
             self.db.executescript(f"BEGIN; PRAGMA application_id={APPLICATION_ID}; {compact(SCHEMA)}"
@@ -92,17 +93,14 @@ class RecordingFile:
             self.db.execute("COMMIT")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("BEGIN")
-        self.off_cpu: list[tuple] = []
-        """Pending ``off_cpu_spans`` rows; ``wakeup_id`` None where the link_wakeups pass finds it."""
+        self.spans = event_blocks.BlockStream(event_blocks.SPANS)
+        """Off-CPU spans; ``wakeup_id`` None where the link_wakeups pass finds it."""
         self.unlinked_spans = 0
         """Spans added without their wakeup link (add_off_cpu): link_wakeups looks theirs up."""
-        self.wakeups: list[tuple] = []
-        """Pending ``wakeups`` rows."""
+        self.wakeups = event_blocks.BlockStream(event_blocks.WAKEUPS)
         self.counters: list[CounterValues] = []
         self.lost: dict[tuple[int, str], int] = {}
         """(cpu, kind) -> count, rewritten at each commit."""
-        self.off_cpu_count = 0
-        self.wakeup_count = 0
         self._written = {"images": 0, "frames": 0, "stacks": 0}
 
     # -- rows -------------------------------------------------------------------------------------
@@ -157,32 +155,48 @@ class RecordingFile:
         """The ``sample_totals`` rows: every sample appended, counted as it came."""
         return self.totals.table_rows()
 
+    @property
+    def off_cpu_count(self) -> int:
+        return self.spans.count
+
+    @property
+    def wakeup_count(self) -> int:
+        return self.wakeups.count
+
     def add_off_cpu(self, row: tuple) -> None:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
         its wakeup is linked at the end (link_wakeups)."""
-        self.off_cpu.append((*row, None))
-        self.off_cpu_count += 1
+        self.spans.add_rows(((*row, None),))
         self.unlinked_spans += 1
+        self._write_full_events()
 
     def add_wakeup(self, time: int, cpu: int, waker_pid: int, waker_tid: int, wakee_pid: int,
                    wakee_tid: int, stack_id: int) -> None:
-        """A ``wakeups`` row, numbered in arrival order, written at the next commit."""
-        self.wakeups.append((self.wakeup_count, time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid,
-                             stack_id))
-        self.wakeup_count += 1
+        """A wakeup, numbered in arrival order from 0, written at the next commit."""
+        self.wakeups.add_rows(((time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id),))
+        self._write_full_events()
 
-    def add_off_cpu_rows(self, rows: Iterable[tuple]) -> None:
-        """Many rows of (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id), their wakeup
-        linked already (None: none was captured inside the span)."""
-        before = len(self.off_cpu)
-        self.off_cpu.extend(rows)
-        self.off_cpu_count += len(self.off_cpu) - before
+    def add_off_cpu_columns(self, columns: Sequence[Iterable]) -> None:
+        """Spans as columns (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id),
+        their wakeup linked already (None: none was captured inside the span)."""
+        self.spans.add_columns(columns)
+        self._write_full_events()
 
-    def add_wakeup_rows(self, rows: Iterable[tuple[int, int, int, int, int, int, int]]) -> None:
-        """:meth:`add_wakeup` for many rows (time, cpu, waker pid, waker tid, wakee pid, wakee tid, stack)."""
-        before = len(self.wakeups)
-        self.wakeups.extend((n, *row) for n, row in enumerate(rows, self.wakeup_count))
-        self.wakeup_count += len(self.wakeups) - before
+    def add_wakeup_columns(self, columns: Sequence[Iterable]) -> None:
+        """Wakeups as columns (time, cpu, waker pid, waker tid, wakee pid, wakee tid, stack)."""
+        self.wakeups.add_columns(columns)
+        self._write_full_events()
+
+    def _write_full_events(self) -> None:
+        if self.spans.full() or self.wakeups.full():
+            with self.writing():
+                self._write_event_blocks(final=False)
+
+    def _write_event_blocks(self, final: bool) -> None:
+        for stream in (self.wakeups, self.spans):
+            rows = stream.block_rows(final)
+            if rows:
+                self.db.executemany(stream.insert_sql(), rows)
 
     def add_lost(self, cpu: int, kind: str, count: int) -> None:
         key = (cpu, kind)
@@ -230,16 +244,13 @@ class RecordingFile:
         )
 
     def _flush_pending(self) -> None:
-        """Append pending spans, wakeups and counter values (streamed, bounded memory)."""
-        self.db.executemany("INSERT INTO wakeups VALUES (?,?,?,?,?,?,?,?)", self.wakeups)
-        self.db.executemany("INSERT INTO off_cpu_spans VALUES (?,?,?,?,?,?,?,?,?)", self.off_cpu)
+        """Write the open span and wakeup blocks, append counter values (streamed, bounded memory)."""
+        self._write_event_blocks(final=True)
         self.db.executemany(
             "INSERT INTO counter_values VALUES (?,?,?,?,?)",
             ((c.time, c.pid, c.tid, name, value) for c in self.counters
              for name, value in c.values.items()),
         )
-        self.off_cpu.clear()
-        self.wakeups.clear()
         self.counters.clear()
 
     # -- commits ----------------------------------------------------------------------------------
@@ -280,21 +291,32 @@ class RecordingFile:
                            mk.WAKEUP_COUNT: self.wakeup_count, mk.STATE: STATE_COMPLETE})
             self.db.execute("COMMIT")
             self._complete = True
-            # pages freed by rewritten open blocks and dropped indexes: the file shrinks by them
-            self.db.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page a call
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file again, synced
             # leaving WAL mode rewrites one header page: old or new, the file is whole either way,
             # so it takes no fsync (it took three)
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA journal_mode=DELETE")
+            self._vacuum()
             self.db.close()
         self._settle_previous()
+
+    def _vacuum(self) -> None:
+        """Rewrite the finished file without the pages rewritten open blocks freed, each table's
+        rows packed in order (~10% of a short recording).  Needs the file's size again in free
+        space for a moment: on a full disk the file stays as it is, complete and readable.  The
+        rewrite goes through the rollback journal with its fsyncs: a crash midway keeps the file."""
+        try:
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("VACUUM")
+        except sqlite3.Error:
+            pass
 
     def abandon(self) -> None:
         """Close after a failed capture: keep what was recorded, remove a file that holds nothing."""
         if not self._failed:
             try:
                 self._write_blocks(final=True)
+                self._write_event_blocks(final=True)
                 self.db.execute("COMMIT")
                 self.committed_samples, self._committed_times = self.sample_count, self._times
             except sqlite3.Error:  # a failed write rolled back what the last commit did not keep

@@ -47,14 +47,17 @@ import attrs
 from stax.blocked_reason import BlockedReason
 from stax.errors import RecordingFormatError
 from stax.events import ImageKind
-from stax.recording.schema import BLOCK_SAMPLES, SCHEMA, V1_SAMPLES
+from stax.recording.schema import BLOCK_SAMPLES, SCHEMA, V1_SAMPLES, V2_EVENTS
 
 if TYPE_CHECKING:
     from stax.stack_table import SampleColumns
 
 SCHEMA_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
 """Every table a recording of this schema has; the writer creates them all at once."""
-V1_TABLES = SCHEMA_TABLES - {"sample_blocks"} | frozenset(re.findall(r"CREATE TABLE (\w+)", V1_SAMPLES))
+V2_TABLES = (SCHEMA_TABLES - {"span_blocks", "wakeup_blocks"}
+             | frozenset(re.findall(r"CREATE TABLE (\w+)", V2_EVENTS)))
+"""Every table of a version-2 recording (spans and wakeups tables, not blocks)."""
+V1_TABLES = V2_TABLES - {"sample_blocks"} | frozenset(re.findall(r"CREATE TABLE (\w+)", V1_SAMPLES))
 """Every table of a version-1 recording (samples a table, not blocks)."""
 
 IMAGE_KINDS = tuple(str(kind) for kind in ImageKind)
@@ -165,7 +168,8 @@ def _refuse_non_regular(path: Path, mode: int) -> None:
 
 def missing_tables(path: Path, tables: Iterable[str], version: int) -> None:
     """A recording of this schema has every table; one missing is damage, not another schema."""
-    missing = sorted((V1_TABLES if version == 1 else SCHEMA_TABLES) - set(tables))
+    expected = {1: V1_TABLES, 2: V2_TABLES}.get(version, SCHEMA_TABLES)
+    missing = sorted(expected - set(tables))
     if missing:
         raise damaged(path, f"its table {missing[0]!r} is missing")
 
@@ -444,7 +448,7 @@ def _loops(path: Path, db: sqlite3.Connection, stack: int, stacks: int) -> bool:
 def _check_threads(path: Path, db: sqlite3.Connection) -> None:
     _utf8(path, db, "threads", "tid", ("name",), "thread")
     _utf8(path, db, "processes", "pid", ("name", "command_line"), "process")
-    _utf8(path, db, "capabilities", "rowid", ("capability", "status", "reason", "fix"),
+    _utf8(path, db, "capabilities", "capability", ("capability", "status", "reason", "fix"),
           "capability row")
     _utf8(path, db, "lost", "cpu", ("kind",), "the lost records of CPU")
     bad = _one(path, db, "SELECT pid, tid FROM threads WHERE NOT " + _all(

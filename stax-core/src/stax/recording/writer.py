@@ -156,15 +156,15 @@ class RecordingBuilder:
         if len(run.wake_time):  # before the spans: a span's wakeup came first, maybe in this run
             if self._wakeup_base is None:
                 self._wakeup_base = file.wakeup_count - run.wake_first
-            file.add_wakeup_rows(zip(run.wake_time, run.wake_cpu, run.wake_waker_pid, run.wake_waker_tid,
+            file.add_wakeup_columns((run.wake_time, run.wake_cpu, run.wake_waker_pid, run.wake_waker_tid,
                                      run.wake_wakee_pid, run.wake_wakee_tid,
-                                     intern_raw(run.stacks, run.wake_stack), strict=True))
+                                     intern_raw(run.stacks, run.wake_stack)))
         if len(run.span_start):
             base = self._wakeup_base or 0
             wakeup_ids = [None if w < 0 else w + base for w in run.span_wakeup]
-            file.add_off_cpu_rows(zip(run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
+            file.add_off_cpu_columns((run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
                                       run.span_reason, run.span_wait_site,
-                                      intern_raw(run.stacks, run.span_stack), wakeup_ids, strict=True))
+                                      intern_raw(run.stacks, run.span_stack), wakeup_ids))
 
     # -- writing --------------------------------------------------------------------------------
 

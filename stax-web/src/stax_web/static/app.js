@@ -92,7 +92,8 @@ const app = {
   /** The total of the selection as the current view counted it. */
   report(total, unit) { this.total = total; this.unit = unit; },
 
-  /** file:line and sample counts for tooltips, from /api/top of the same selection (fetched once per selection). */
+  /** Span counts for off-CPU tooltips (and file:line where a payload has none), from /api/top of the
+   * same selection (fetched once per selection). */
   describer() {
     const params = [...commonParams(this.state), ["sort", "total"], ["limit", "5000"]];
     const key = new URLSearchParams(params).toString();

@@ -55,6 +55,11 @@ export class FlameTree {
     this.maxDepth = maxDepth;
     this.grandTotal = n ? this.total[0] : 0;
     this.dropped = payload.dropped || null; // frames the server left out (too small to see)
+    this.nonCode = payload.non_code || null; // off the CPU: frames that are not code, dropped and counted
+    this.baseNotes = payload.base_notes || []; // diff: how the selection applied to the base, in sentences
+    // file:line of each node (interned; index 0 is "no debug info")
+    this.locations = payload.locations || [""];
+    this.nodeLocation = payload.node_locations || null;
     // Off-CPU and runnable modes: the reason holding most of each frame's time colours it.
     this.reason = null;
     if (payload.reasons && Object.keys(payload.reasons).length) {
@@ -69,6 +74,7 @@ export class FlameTree {
   }
 
   nameOf(i) { return this.names[this.name[i]]; }
+  locationOf(i) { return this.nodeLocation ? this.locations[this.nodeLocation[i]] || "" : ""; }
   imageOf(i) { return this.images[this.image[i]] ?? ""; }
 
   children(i) {
@@ -260,7 +266,8 @@ export class FlameChart {
     const out = [el("b", {}, t.nameOf(i))];
     const extra = this.describe ? this.describe(t.nameOf(i), t.imageOf(i)) : null;
     if (t.imageOf(i)) out.push(line("image", t.imageOf(i)));
-    if (extra && extra.file) out.push(line("source", `${extra.file}${extra.line ? ":" + extra.line : ""}`));
+    const where = t.locationOf(i) || (extra && extra.file ? `${extra.file}${extra.line ? ":" + extra.line : ""}` : "");
+    if (where) out.push(line("source", where));
     out.push(line("total", `${amount(t.total[i], t.unit)} (${pct(t.total[i], all)})`));
     out.push(line("self", `${amount(t.self[i], t.unit)} (${pct(t.self[i], all)})`));
     if (extra && extra.samples !== undefined && t.unit === "ns") out.push(line("samples", String(extra.samples)));

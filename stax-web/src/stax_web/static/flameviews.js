@@ -6,7 +6,7 @@ import { commonParams } from "./state.js";
 import { FlameTree, FlameChart } from "./flame.js";
 import { CallTree } from "./calltree.js";
 import { KIND_LEGEND, REASON_COLOURS, reasonColour, diffColour } from "./colours.js";
-import { amount, el } from "./format.js";
+import { amount, el, plural } from "./format.js";
 import { functionActions, selectedFunctionData } from "./actions.js";
 import { diffTopTable } from "./tables.js";
 
@@ -58,7 +58,9 @@ export async function renderFlame(app, { icicle = false, diff = false } = {}) {
   app.report(tree.grandTotal, tree.unit);
   applyZoom(app);
   Object.assign(app.timings, { buildMs: tree.buildMs, drawMs: chart.lastDrawMs, nodes: tree.n });
-  app.describer(); // file:line for the tooltips: asked once the graph is drawn, not before
+  // file:line comes with each node; off the CPU the tooltips also give the span counts of /api/top,
+  // asked once the graph is drawn, not before
+  if (tree.unit === "ns") app.describer();
 }
 
 /** Zoom, search and selection of the current flame chart, from the state (no fetch). */
@@ -89,7 +91,8 @@ function legend(tree, diff) {
   if (diff) {
     items.push(el("span", {}, el("i", { style: `background:${diffColour(1)}` }), "grew"),
       el("span", {}, el("i", { style: `background:${diffColour(-1)}` }), "shrank"),
-      el("span", {}, "normalised to the current total: width is the current profile"));
+      el("span", {}, "normalised to the current total: width is the current profile"),
+      ...tree.baseNotes.map((note) => el("span", { "data-role": "base-note", class: "note" }, note)));
   } else if (tree.reason) {
     const seen = new Set(tree.reason.filter(Boolean));
     for (const r of Object.keys(REASON_COLOURS).concat([...seen].filter((r) => !(r in REASON_COLOURS))))
@@ -101,6 +104,11 @@ function legend(tree, diff) {
   if (tree.dropped && tree.dropped.nodes && tree.dropped.value > 0)
     items.push(el("span", { title: "the server leaves out frames too small to draw; zoom in or filter to see them" },
       `${tree.dropped.nodes.toLocaleString("en")} tiny frames left out (${amount(tree.dropped.value, tree.unit)})`));
+  if (tree.nonCode && tree.nonCode.frames > 0)
+    items.push(el("span", { "data-role": "non-code",
+      title: "addresses no mapping holds (e.g. a system call argument read as a return address), as stax top --off-cpu drops them" },
+    `dropped: ${plural(tree.nonCode.frames, "frame")} that ${tree.nonCode.frames === 1 ? "is" : "are"} not code,`
+      + ` from the stacks of ${plural(tree.nonCode.spans, "span")}`));
   return el("div", { class: "legend" }, items);
 }
 

@@ -31,3 +31,8 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 export function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+/** "1 frame", "3 frames": a count with its noun. */
+export function plural(n, noun) {
+  return `${Number(n).toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
+}

@@ -71,7 +71,7 @@ export async function renderThreads(app) {
     onclick: (e) => app.setState({ tids: e.shiftKey ? [...new Set([...tids, t.tid])] : [t.tid], view: "flame", zoom: [] }),
   },
   el("td", {}, String(t.tid)), el("td", { class: "name" }, t.name || ""), el("td", { class: "left" }, `${t.process || ""} (${t.pid})`),
-  el("td", {}, String(t.samples)), el("td", {}, ms(t.on_cpu_ns || 0)), el("td", {}, ms(t.blocked_ns || 0)),
+  el("td", {}, String(t.samples)), el("td", {}, t.on_cpu_ns === null ? `${(t.events || 0).toLocaleString("en")} ${data.event}` : ms(t.on_cpu_ns || 0)), el("td", {}, ms(t.blocked_ns || 0)),
   el("td", {}, ms(t.runnable_wait_ns || 0)), el("td", {}, String(t.wakeups_received ?? "")),
   el("td", { class: "left" }, (t.wakers || []).slice(0, 3).map((w) => el("a", {
     title: "filter to the waker", onclick: (e) => { e.stopPropagation(); if (w.tid !== null) app.setState({ tids: [w.tid], view: "flame", zoom: [] }); },
@@ -81,7 +81,7 @@ export async function renderThreads(app) {
   app.view.replaceChildren(
     ...(data.notes || []).map((n) => el("p", { class: "hint" }, n)),
     el("table", { class: "grid", id: "threads-table" }, el("thead", {}, el("tr", {},
-      ...["tid", "thread", "process", "samples", "on-CPU", "blocked", "runnable wait", "wakeups", "woken by", "blocked on"]
+      ...["tid", "thread", "process", "samples", data.threads.some((t) => t.on_cpu_ns === null) ? data.event : "on-CPU", "blocked", "runnable wait", "wakeups", "woken by", "blocked on"]
         .map((h, k) => el("th", { class: k === 1 || k === 2 || k >= 8 ? "name" : "" }, h)))), el("tbody", {}, rows)));
   app.current = { kind: "threads" };
   app.breadcrumb(null);
