@@ -11,6 +11,7 @@ the time orderer -- must hold the same rows in every table, the sample blocks' b
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 from pathlib import Path
 from types import ModuleType
@@ -18,14 +19,18 @@ from types import ModuleType
 import pytest
 
 from stax.recording.schema import BLOCK_SAMPLES
-from stax_backend_linux.decode import fast_decoder
+from stax_backend_linux.decode import compiled_stream, fast_decoder
 from stax_backend_linux.decode.record_decoder import RecordDecoder
+from stax_backend_linux.decode.time_order import TimeOrderer
 from tests.backend_linux import perf_record_bytes as rb
+from tests.conftest import compile_c
 
 compiled = pytest.mark.skipif(fast_decoder.load() is None,
                               reason="no compiled decoder (no compiler, or STAX_PURE_PYTHON=1)")
 
 Rounds = list[list[bytes]]
+HYBRID = Path(__file__).resolve().parents[1] / "unwind" / "hybrid"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _chain(rng: random.Random, base: int) -> list[int]:
@@ -102,3 +107,50 @@ def test_compiled_and_python_paths_write_the_same_recording(tmp_path: Path, seed
     images = {row[1] for row in want["images"]}
     assert {"/bin/p7", "/bin/next", "/bin/p20"} <= images
     assert len(want["sample_totals"]) > 1000
+
+
+@compiled
+@pytest.mark.skipif(os.geteuid() != 0, reason="captures with perf events at 4 kHz (root here)")
+def test_hybrid_capture_writes_the_same_recording_and_counts(tmp_path: Path) -> None:
+    """The default ``--call-graph fp``: a real capture of leaf_callers.c (memset and strlen leaves
+    repaired, nanosleep and read off the CPU) and examples/hotspots.c (its own frames: kept
+    walks) started by ``sh -c`` (forks and execs) replayed
+    through both paths: the same recording, the same "N of M stacks repaired", and on the
+    compiled path only the new places' stack copies crossed into Python (the kept places' copies
+    share raw stacks)."""
+    program = compile_c(HYBRID / "leaf_callers.c", tmp_path / "leaf_callers", "-O2", "-g",
+                        "-fno-omit-frame-pointer", "-pthread")
+    hotspots = compile_c(EXAMPLES / "hotspots.c", tmp_path / "hotspots", "-O1", "-g",
+                         "-fno-omit-frame-pointer")
+    bench = _bench()
+    command = ["/bin/sh", "-c", f"{program} 150 & {hotspots} -n 1000; wait"]
+    rounds, like, captured = bench.capture(command, 4000, tmp_path / "capture.stax", "fp")
+    assert like.dump is not None and captured > 1000
+    _wall, _cpu, n_compiled = bench.replay_compiled(rounds, like, tmp_path / "compiled.stax")
+    _wall, _cpu, n_python = bench.replay_python(rounds, like, tmp_path / "python.stax")
+    assert n_compiled == n_python > 1000
+    got = bench.recording_contents(tmp_path / "compiled.stax")
+    want = bench.recording_contents(tmp_path / "python.stax")
+    for name in want:
+        assert got[name] == want[name], name
+
+    decoder, unwind = bench.fresh_decoder(like)
+    stream = compiled_stream.for_decoder(decoder, hybrid=True)
+    for per_ring in rounds:
+        unwind(stream.round([c for c in per_ring if c]))
+    unwind(stream.flush())
+    py_decoder, py_unwind = bench.fresh_decoder(like)
+    orderer = TimeOrderer()
+    for per_ring in rounds:
+        py_unwind(orderer.round([py_decoder.decode_python(c) for c in per_ring if c]))
+    py_unwind(orderer.flush())
+    counts = ("hybrid_stacks", "checked", "repaired", "unrepaired", "stop_reasons")
+    compiled_unwinder, python_unwinder = unwind.__self__.unwinder, py_unwind.__self__.unwinder
+    assert python_unwinder.repaired > 0
+    assert ({c: getattr(compiled_unwinder, c) for c in counts}
+            == {c: getattr(python_unwinder, c) for c in counts})
+    assert unwind.__self__.streamed_stack_bytes == py_unwind.__self__.streamed_stack_bytes
+    assert stream.stacks.kept, "no place's copies shared a raw stack"
+    kept_rows = python_unwinder.hybrid_stacks - python_unwinder.checked
+    kept_copies_crossed = len(stream.stacks.dumps) - python_unwinder.checked  # at least
+    assert kept_copies_crossed < kept_rows / 2, "most copies at kept places crossed into Python"

@@ -32,6 +32,7 @@ from stax.event_columns import EventColumns, RawStacks
 from stax.events import Event, Sample, ThreadExit, ThreadName, ThreadStart
 from stax_backend_linux.capture.proc_snapshot import thread_name
 from stax_backend_linux.decode.record_decoder import KIND_NO_IP, PERF_RECORD_MISC_SWITCH_OUT
+from stax_backend_linux.dwarf_callgraph.mapping_changes import changed_mappings
 from stax_backend_linux.dwarf_callgraph.stack_sample import StackSample
 from stax_backend_linux.off_cpu.reasons import read_wchan, reason_from_wchan
 from stax_backend_linux.off_cpu.records import SwitchRecord, SwitchStack, WakingRecord
@@ -215,6 +216,10 @@ class CompiledStream:
         self._next_side += 1
         self._side[side] = event
         kind = type(event)
+        if self.decoder.dump is not None:
+            pid = changed_mappings(event)
+            if pid is not None:
+                lib.stax_stream_maps_changed(self._s, pid & 0xFFFFFFFF)
         if kind is ThreadStart:
             return side, lib.STAX_OTHER_START
         if kind is ThreadName:
@@ -248,6 +253,8 @@ class CompiledStream:
         lib, s, meta = self.lib, self._s, self._meta
         entries = self.stacks.entries
         dumps = getattr(self.stacks, "dumps", None)
+        kept = getattr(self.stacks, "kept", None)
+        kept_mark = lib.STAX_DUMP_KEPT
         total = lib.stax_stream_stacks(s)
         unpack, buffer = self.ffi.unpack, self.ffi.buffer
         stack, stack_dump = lib.stax_stream_stack, lib.stax_stream_stack_dump
@@ -257,9 +264,11 @@ class CompiledStream:
             pid, nk, nu, truncated = meta
             words = unpack(ips, nk + nu) if nk + nu else ()
             entries.append((pid, tuple(words[:nk]), tuple(words[nk:]), bool(truncated)))
-            if dumps is not None:  # hybrid: one per distinct copy, so most raw stacks have one
+            if dumps is not None:  # hybrid: one per distinct copy, or per kept place and copy size
                 at = stack_dump(s, raw, m0, m1, m2)
-                if meta[0]:
+                if meta[0] == kept_mark:
+                    kept[raw] = meta[2]
+                elif meta[0]:
                     nregs, nstack = meta[1], meta[2]
                     copy = buffer(at, nregs + nstack)[:] if nregs + nstack else b""
                     dumps[raw] = (copy[:nregs], copy[nregs:])
@@ -416,15 +425,29 @@ class CompiledRawStacks(RawStacks):
 
 class DumpedRawStacks(CompiledRawStacks):
     """The raw stacks of a hybrid capture: ``dumps`` holds (registers, stack copy) of each raw id
-    whose record carried one; :meth:`add` gives a repaired stack its own raw id (once per value)."""
+    whose record carried one; ``kept`` the raw ids of copies at a place whose kernel walk is kept
+    (:meth:`keep_place`), with the copies' size; :meth:`add` gives a repaired stack its own raw id
+    (once per value); ``kept_checked`` the unwinder's mapping epoch at which each kept raw id
+    was last found kept (dwarf_callgraph/column_repair.py)."""
 
-    __slots__ = ("_ids", "_stream", "dumps")
+    __slots__ = ("_ids", "_stream", "dumps", "kept", "kept_checked")
 
     def __init__(self, stream: CompiledStream) -> None:
         super().__init__(stream.ffi, stream.lib)
         self.dumps: dict[int, tuple[bytes, bytes]] = {}
+        self.kept: dict[int, int] = {}
+        self.kept_checked: dict[int, int] = {}
         self._stream = stream
         self._ids: dict[tuple[int, tuple[int, ...], tuple[int, ...], bool], int] = {}
+
+    def keep_place(self, pid: int, fp_ips: tuple[int, ...], changes: int) -> None:
+        """The kernel's walk at ``fp_ips``' leaf and caller in ``pid`` is kept, decided with its mappings
+        after ``changes`` mapping changes: later copies there need no bytes (refused by the scan when
+        it has seen other changes of the pid since)."""
+        caller = fp_ips[1] if len(fp_ips) > 1 else 0
+        state = self._stream._s
+        if self._lib.stax_stream_keep_place(state, pid & 0xFFFFFFFF, fp_ips[0], caller, changes) < 0:
+            raise MemoryError("the compiled capture stream ran out of memory")
 
     def add(self, entry: tuple[int, tuple[int, ...], tuple[int, ...], bool]) -> int:
         raw = self._ids.get(entry)

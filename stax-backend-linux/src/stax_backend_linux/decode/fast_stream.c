@@ -197,6 +197,10 @@ struct stax_stream {
     map threads; /* tid -> pid */
     map exited;  /* tid */
     map seen;    /* pid << 32 | tid: thread already reported */
+    /* hybrid: places whose kernel walk Python keeps (stax_stream_keep_place), and per pid the
+     * events that changed its mappings, counted as they are scanned */
+    map kept;    /* hash of (pid, leaf, caller) -> pid, leaf, caller */
+    map changes; /* pid -> mapping changes scanned */
     uint64_t open_order;
     uint64_t counts[STAX_COUNTS];
     vec cols[STAX_COLUMNS];
@@ -245,6 +249,8 @@ void stax_stream_free(stax_stream *s)
     free(s->threads.s);
     free(s->exited.s);
     free(s->seen.s);
+    free(s->kept.s);
+    free(s->changes.s);
     for (int i = 0; i < STAX_COLUMNS; i++)
         free(s->cols[i].v);
     free(s->tmp_sort);
@@ -289,7 +295,9 @@ static uint64_t stack_hash(uint32_t pid, const uint8_t *k, size_t nk, const uint
         h ^= h >> 29;
     }
     if (d->dumped) {
-        h = (h ^ ((uint64_t)d->nregs << 32 | d->nstack) ^ 0x5bd1e995ULL) * 0x100000001b3ULL;
+        h = (h ^ ((uint64_t)d->nregs << 32 | d->nstack) ^ 0x5bd1e995ULL ^ d->dumped) * 0x100000001b3ULL;
+        if (d->dumped == STAX_DUMP_KEPT)
+            return h | 1;
         for (size_t i = 0; i < d->nregs; i++)
             h = (h ^ d->regs[i]) * 0x100000001b3ULL;
         for (size_t i = 0; i + 8 <= d->nstack; i += 8) {
@@ -320,6 +328,16 @@ static int index_grow(stax_stream *s)
     return 0;
 }
 
+/* the dump bytes of raw stack m are d's (none to compare for STAX_DUMP_KEPT) */
+static int same_bytes(const stax_stream *s, const stack_meta *m, const dump_view *d)
+{
+    if (d->dumped != STAX_DUMP_BYTES)
+        return 1;
+    const uint8_t *at = (const uint8_t *)(s->arena.v + m->at + m->nk + m->nu);
+    return (!d->nregs || !memcmp(at, d->regs, d->nregs))
+           && (!d->nstack || !memcmp(at + d->nregs, d->stack, d->nstack));
+}
+
 /* The raw id of a stack (ips as bytes, leaf first); 0 for the empty one; -1 out of memory. */
 static int64_t intern(stax_stream *s, uint32_t pid, const uint8_t *k, size_t nk, const uint8_t *u,
                       size_t nu, uint32_t truncated, const dump_view *d)
@@ -334,10 +352,7 @@ static int64_t intern(stax_stream *s, uint32_t pid, const uint8_t *k, size_t nk,
         if (m->hash == h && m->pid == pid && m->nk == nk && m->nu == nu && m->truncated == truncated
             && (!nk || !memcmp(s->arena.v + m->at, k, 8 * nk))
             && (!nu || !memcmp(s->arena.v + m->at + nk, u, 8 * nu)) && m->dumped == d->dumped
-            && m->nregs == d->nregs && m->nstack == d->nstack
-            && (!d->nregs || !memcmp((const uint8_t *)(s->arena.v + m->at + nk + nu), d->regs, d->nregs))
-            && (!d->nstack
-                || !memcmp((const uint8_t *)(s->arena.v + m->at + nk + nu) + d->nregs, d->stack, d->nstack)))
+            && m->nregs == d->nregs && m->nstack == d->nstack && same_bytes(s, m, d))
             return s->index[i];
     }
     if (s->nstacks == s->cap_stacks) {
@@ -354,7 +369,7 @@ static int64_t intern(stax_stream *s, uint32_t pid, const uint8_t *k, size_t nk,
     for (size_t j = 0; j < nu; j++)
         if (vpush(&s->arena, (int64_t)rd64(u + 8 * j)))
             return -1;
-    if (d->dumped && (d->nregs || d->nstack)) { /* the dump's bytes, padded to whole words */
+    if (d->dumped == STAX_DUMP_BYTES && (d->nregs || d->nstack)) { /* the bytes, padded to whole words */
         size_t bytes = d->nregs + d->nstack, words = (bytes + 7) / 8, first = s->arena.n;
         for (size_t j = 0; j < words; j++)
             if (vpush(&s->arena, 0))
@@ -428,7 +443,7 @@ void stax_stream_dumps(stax_stream *s, size_t regs_bytes)
 static void read_dump(const stax_stream *s, const uint8_t *chunk, size_t len, size_t at, dump_view *d)
 {
     memset(d, 0, sizeof(*d));
-    d->dumped = s->dump_regs != 0;
+    d->dumped = s->dump_regs != 0 ? STAX_DUMP_BYTES : 0;
     if (!d->dumped || at > len || len - at < 8 || !rd64(chunk + at))
         return; /* no abi: no user context (or cut short) */
     at += 8;
@@ -451,6 +466,56 @@ static void read_dump(const stax_stream *s, const uint8_t *chunk, size_t len, si
     d->nregs = s->dump_regs;
     d->stack = stack;
     d->nstack = nstack;
+}
+
+/* -- hybrid: kept places ------------------------------------------------------------------- */
+
+static uint64_t place_key(uint32_t pid, uint64_t leaf, uint64_t caller)
+{
+    uint64_t h = (0x9E3779B97F4A7C15ULL ^ pid) * 0x100000001b3ULL;
+    h = (h ^ leaf) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+    h = (h ^ caller) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 31);
+}
+
+/* A dump whose (pid, leaf, caller) Python keeps: its bytes are not needed, so every copy at that
+ * place shares one raw stack (marked STAX_DUMP_KEPT, with the copy's size). */
+static void kept_place(stax_stream *s, uint32_t pid, const uint8_t *u, size_t nu, dump_view *d)
+{
+    if (!s->kept.n || !nu || !d->nregs)
+        return;
+    uint64_t leaf = rd64(u), caller = nu > 1 ? rd64(u + 8) : 0;
+    slot *x = mget(&s->kept, place_key(pid, leaf, caller));
+    if (!x || x->v[0] != pid || x->v[1] != leaf || x->v[2] != caller)
+        return;
+    d->dumped = STAX_DUMP_KEPT;
+    d->regs = d->stack = NULL;
+    d->nregs = 0;
+}
+
+void stax_stream_maps_changed(stax_stream *s, uint32_t pid)
+{
+    int fresh;
+    slot *x = mput(&s->changes, pid, &fresh);
+    if (x)
+        x->v[0] = fresh ? 1 : x->v[0] + 1;
+    mclear(&s->kept); /* rare: forget every place rather than look for the pid's */
+}
+
+int stax_stream_keep_place(stax_stream *s, uint32_t pid, uint64_t leaf, uint64_t caller, uint64_t changes)
+{
+    slot *c = mget(&s->changes, pid);
+    if ((c ? c->v[0] : 0) != changes)
+        return 0; /* the mappings it was decided with are not the ones scanned now */
+    int fresh;
+    slot *x = mput(&s->kept, place_key(pid, leaf, caller), &fresh);
+    if (!x)
+        return -1;
+    x->v[0] = pid;
+    x->v[1] = leaf;
+    x->v[2] = caller;
+    return 1;
 }
 
 /* -- scanning ------------------------------------------------------------------------------ */
@@ -507,13 +572,16 @@ int stax_stream_scan(stax_stream *s, const uint8_t *chunk, size_t len, const uin
             } else if (w[0] == STAX_TAG_SAMPLE) {
                 e->extra = (int64_t)w[5];
                 read_dump(s, chunk, len, w[6], &d);
+                kept_place(s, e->pid, chunk + w[9], nu, &d);
                 raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, nk + nu >= s->max_stack, &d);
                 s->counts[STAX_COUNT_SAMPLES]++;
             } else {
                 if (!s->keep_kernel)
                     nk = 0;
-                if (w[0] == STAX_TAG_SWITCH_STACK)
+                if (w[0] == STAX_TAG_SWITCH_STACK) {
                     read_dump(s, chunk, len, w[6], &d);
+                    kept_place(s, e->pid, chunk + w[9], nu, &d);
+                }
                 raw = intern(s, e->pid, chunk + w[7], nk, chunk + w[9], nu, 0, &d);
                 if (w[0] == STAX_TAG_WAKING) {
                     e->extra = (int64_t)w[6];
@@ -563,7 +631,7 @@ int stax_stream_set_hot(stax_stream *s, size_t at, uint32_t tag, uint64_t time, 
 {
     if (tag != STAX_TAG_SAMPLE && !s->keep_kernel)
         nk = 0;
-    dump_view d = {regs, stack, nregs, nstack, (uint32_t)(s->dump_regs && tag != STAX_TAG_WAKING)};
+    dump_view d = {regs, stack, nregs, nstack, (s->dump_regs && tag != STAX_TAG_WAKING) ? STAX_DUMP_BYTES : 0};
     if (!d.dumped)
         d.nregs = d.nstack = 0;
     int64_t raw = intern(s, pid, (const uint8_t *)kernel, nk, (const uint8_t *)user, nu, (uint32_t)truncated, &d);

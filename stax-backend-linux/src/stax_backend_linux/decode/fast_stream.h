@@ -120,5 +120,15 @@ const uint64_t *stax_stream_stack(stax_stream *s, size_t raw, uint32_t *pid, uin
 void stax_stream_dumps(stax_stream *s, size_t regs_bytes);
 const uint8_t *stax_stream_stack_dump(stax_stream *s, size_t raw, uint32_t *dumped, uint32_t *nregs,
                                       uint32_t *nstack);
+#define STAX_DUMP_BYTES 1 /* stax_stream_stack_dump's `dumped`: the registers and stack bytes follow */
+#define STAX_DUMP_KEPT 2  /* the copies at a kept place: no bytes; nstack is the copies' size */
+/* An event that changes `pid`'s mappings (exec, fork, a new mapping) was scanned: the kept
+ * places are forgotten, and the pid's count of such events goes up. */
+void stax_stream_maps_changed(stax_stream *s, uint32_t pid);
+/* Python keeps the kernel's walk at (pid, leaf, caller) (caller 0 for a one-frame walk), decided
+ * with the mappings after `changes` such events of the pid: from now on the scan gives the
+ * dumps there one raw stack per stack and copy size (STAX_DUMP_KEPT).  1 kept; 0 refused (the
+ * scan has seen other mapping changes of the pid since); -1 out of memory. */
+int stax_stream_keep_place(stax_stream *s, uint32_t pid, uint64_t leaf, uint64_t caller, uint64_t changes);
 /* a raw id that no scanned stack will get (Python fills it: a repaired stack); 0 out of memory */
 size_t stax_stream_reserve(stax_stream *s);

@@ -114,6 +114,10 @@ class DwarfUnwindPass:
         self._fp_kept: dict[tuple[object, int, int], bool] = {}
         """Hybrid: (mappings, leaf pc, caller's return address) -> the kernel's walk is right there
         (both keep frame pointers), whatever the registers and stack copy: most copies differ."""
+        self.map_changes: collections.Counter[int] = collections.Counter()
+        """pid -> image loads, execs and forks applied (dwarf_callgraph/mapping_changes.py)."""
+        self.mapping_epoch = 0
+        """Those of every pid: a decision made at the same epoch was made with the same mappings."""
 
     # -- address spaces -------------------------------------------------------------------------
 
@@ -123,6 +127,8 @@ class DwarfUnwindPass:
         return maps is not None and maps.overlaps(load)
 
     def image_load(self, load: ImageLoad) -> None:
+        self.map_changes[load.pid] += 1
+        self.mapping_epoch += 1
         if load.kind in (ImageKind.KERNEL, ImageKind.MACHO) or load.pid < 0:
             return
         maps = self.processes.get(load.pid)
@@ -132,12 +138,16 @@ class DwarfUnwindPass:
 
     def fork(self, parent_pid: int, child_pid: int) -> None:
         """A new process starts with a copy of its parent's mappings."""
+        self.map_changes[child_pid] += 1
+        self.mapping_epoch += 1
         parent = self.processes.get(parent_pid)
         self.processes[child_pid] = ProcessMappings(list(parent.loads) if parent is not None else None)
         self._resolvers.pop(child_pid, None)
 
     def exec(self, pid: int) -> None:
         """exec replaced the process image: its old mappings are gone."""
+        self.map_changes[pid] += 1
+        self.mapping_epoch += 1
         self.processes[pid] = ProcessMappings()
         self._resolvers.pop(pid, None)
 
@@ -203,10 +213,9 @@ class DwarfUnwindPass:
         """
         if not regs:  # a kernel thread, or the task had no user context
             return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack and bool(fp_ips)
-        resolver = self.resolver(pid)
-        if self.hybrid and fp_ips and self._walk_kept(resolver, fp_ips):
-            self.hybrid_stacks += times
+        if self.hybrid and fp_ips and self.walk_kept(pid, fp_ips, times):
             return fp_ips, kernel_frames + len(fp_ips) >= self.max_stack
+        resolver = self.resolver(pid)
         key = (resolver, regs, stack, fp_ips)
         done = self._memo.get(key)
         if done is None:
@@ -238,6 +247,23 @@ class DwarfUnwindPass:
                 self.unrepaired += times
                 self.stop_reasons[reason] += times
         return ips, truncated or kernel_frames + len(ips) >= self.max_stack
+
+    def walk_kept(self, pid: int, fp_ips: tuple[int, ...], times: int = 1) -> bool:
+        """Hybrid: :meth:`_walk_kept` with ``pid``'s mappings now; when kept, the stack (``times``
+        rows) is counted as looked at, and needs no unwinding whatever its copy holds."""
+        if self._walk_kept(self.resolver(pid), fp_ips):
+            self.hybrid_stacks += times
+            return True
+        return False
+
+    def copy_dropped(self, times: int) -> None:
+        """Hybrid: ``times`` rows at a place the scan kept without their copies, whose mappings
+        changed between its scan and its turn (a mapping change read later than the samples
+        after it); their kernel walk is delivered as is, counted as not repaired."""
+        self.hybrid_stacks += times
+        self.checked += times
+        self.unrepaired += times
+        self.stop_reasons["copy not kept"] += times
 
     def _walk_kept(self, resolver: ModuleResolver, fp_ips: tuple[int, ...]) -> bool:
         """The leaf and its caller keep frame pointers (or their tables are unreadable): the
