@@ -166,7 +166,7 @@ class RecordingFile:
     def add_off_cpu(self, row: tuple) -> None:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
         its wakeup is linked at the end (link_wakeups)."""
-        self.spans.add_rows(((*row, None),))
+        self.spans.add_rows(((*row, event_blocks.NO_WAKEUP),))
         self.unlinked_spans += 1
         self._write_full_events()
 
