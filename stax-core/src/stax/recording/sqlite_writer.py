@@ -178,7 +178,8 @@ class RecordingFile:
 
     def add_off_cpu_columns(self, columns: Sequence[Iterable]) -> None:
         """Spans as columns (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id),
-        their wakeup linked already (None: none was captured inside the span)."""
+        their wakeup linked already (event_blocks.NO_WAKEUP: none was captured inside the span);
+        ``array("q")`` integer columns (stax.event_columns) are appended by C-level copies."""
         self.spans.add_columns(columns)
         self._write_full_events()
 
