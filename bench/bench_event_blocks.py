@@ -22,12 +22,14 @@ import random
 import sqlite3
 import tempfile
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench_sample_blocks import table_bytes, timed  # bench/ is the script's directory
 
 from stax.events import ImageLoad, ThreadName
+from stax.recording.event_blocks import NO_WAKEUP, SPANS
 from stax.recording.reader import Recording
 from stax.recording.schema import V2_EVENTS, compact
 from stax.recording.writer import RecordingBuilder
@@ -75,6 +77,13 @@ def commits(spans: list[list]) -> Iterator[tuple[list[list], range]]:
         done_wakeups = upto
 
 
+def _as_run(part: list[list]) -> list:
+    """The span columns as the compiled stream hands them over (stax.event_columns): integers
+    in ``array("q")``, no wakeup as :data:`stax.recording.event_blocks.NO_WAKEUP`."""
+    wakeup = [NO_WAKEUP if w is None else w for w in part[8]]
+    return [c if i in SPANS.texts else array("q", c) for i, c in enumerate((*part[:8], wakeup))]
+
+
 def write_blocks(path: Path, spans: list[list], wakeups: list[list]) -> float:
     builder = RecordingBuilder(path, plugins=None)
     builder.consume([ImageLoad(0, PID, IMAGE, IMAGE + 0x100000, 0, "/usr/bin/pingpong"),
@@ -82,8 +91,9 @@ def write_blocks(path: Path, spans: list[list], wakeups: list[list]) -> float:
     for k in range(STACKS):  # the stack ids the synthetic events use: 0 .. STACKS - 1
         builder.interner.intern_stack(PID, (), tuple(IMAGE + 0x40 * (k * 3 + d) for d in range(4 + k % 3)))
     file = builder.file
+    runs = [(_as_run(part), ids) for part, ids in commits(spans)]
     start = time.process_time()
-    for part, ids in commits(spans):
+    for part, ids in runs:
         file.add_wakeup_columns([c[ids.start:ids.stop] for c in wakeups])
         file.add_off_cpu_columns(part)
         builder.commit()

@@ -18,7 +18,7 @@ debug info for them.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,6 @@ from stax.events import ImageKind
 from stax.function_code import CodeStatus, FunctionCode
 from stax.function_code_cache import FunctionCodeCache
 from stax.recording.code_tables import CodeTableWriter
-from stax.recording.event_blocks import all_spans
 from stax.symbol_cache import image_cache_key
 from stax.symbolication import source_tokens
 
@@ -85,11 +84,13 @@ def store_function_code(
     stacks: StackTable,
     plugins: StaxPlugins,
     options: Mapping[str, object],
+    blocked_ns: Mapping[int, int],
     limits: CodeLimits | None = None,
 ) -> tuple[CodeSummary, list[str]]:
-    """Read and store the code of every function with samples; return the summary and warnings."""
+    """Read and store the code of every function with samples or blocked time; return the
+    summary and warnings.  ``blocked_ns`` is the blocked (not preempted) ns per stack id."""
     limits = limits or CodeLimits.default()
-    weights = _offset_weights(db, images, frames, stacks)
+    weights = _offset_weights(db, images, frames, stacks, blocked_ns)
     context = SymbolContext(cache_dir=work_dir(), options=dict(options))
     sources = plugins.code_sources()
     cache = FunctionCodeCache(context.cache_dir)
@@ -155,7 +156,8 @@ def _functions(image: Image, wanted: list[int], sources: Sequence[CodeSource],
 
 
 def _offset_weights(
-    db: sqlite3.Connection, images: ImageTable, frames: FrameTable, stacks: StackTable
+    db: sqlite3.Connection, images: ImageTable, frames: FrameTable, stacks: StackTable,
+    blocked: Mapping[int, int],
 ) -> dict[int, dict[int, list[int]]]:
     """Image id -> lookup offset -> [self samples, blocked ns] of the user frames worth keeping."""
     out: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -172,11 +174,6 @@ def _offset_weights(
         " GROUP BY st.frame_id"
     ):
         add(frame_id, 0, count)
-    blocked: Counter[int] = Counter()
-    spans = all_spans(db, "the recording")  # the file being written: its span blocks
-    for start, end, reason, stack_id in zip(spans[0], spans[1], spans[5], spans[7], strict=True):
-        if reason != "preempted" and stack_id >= 0:
-            blocked[stack_id] += end - start
     for stack_id, ns in blocked.items():
         for frame_id in set(stacks.frames_leaf_first(stack_id)):
             add(frame_id, 1, ns)

@@ -59,7 +59,9 @@ def edit_event_rows(path: Path, *statements: str) -> bool:
         for statement in statements:
             db.execute(statement)
         try:
-            spans = db.execute("SELECT * FROM off_cpu_spans ORDER BY rowid").fetchall()
+            spans = db.execute("SELECT start, end, pid, tid, cpu, reason, wait_site, stack_id,"
+                               f" coalesce(wakeup_id, {event_blocks.NO_WAKEUP}) FROM off_cpu_spans"
+                               " ORDER BY rowid").fetchall()
             wakeups = db.execute("SELECT time, cpu, waker_pid, waker_tid, wakee_pid, wakee_tid, stack_id"
                                  " FROM wakeups ORDER BY id").fetchall()
             for kind, rows in ((SPANS, spans), (WAKEUPS, wakeups)):

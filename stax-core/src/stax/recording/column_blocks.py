@@ -24,6 +24,7 @@ it, which is why stax registers SQL functions for the views (stax.recording.samp
 
 from __future__ import annotations
 
+import operator
 import zlib
 from array import array
 from collections.abc import Collection, Sequence
@@ -104,6 +105,25 @@ def decode_columns(path: Path | str, what: str, block_id: int, count: object, da
     if at != len(raw):
         raise damaged(path, wrong_length)
     return columns
+
+
+def differences(minuend: array, subtrahend: array) -> array:
+    """``minuend[i] - subtrahend[i]`` for every row (signed 64-bit arrays of one length).
+
+    One big-integer subtraction when every value and every difference lies in ``[0, 2**63)``
+    (times: then no lane borrows from the next, and a lane that did would have its top bit
+    set, which is checked); a Python subtraction per row otherwise."""
+    n = len(minuend)
+    high, low = minuend.tobytes(), subtrahend.tobytes()
+    if n and not (high[WIDTH - 1::WIDTH] + low[WIDTH - 1::WIDTH]).translate(None, _LOW_BYTES):
+        mask = (1 << (64 * n)) - 1
+        lanes = ((int.from_bytes(high, "little") - int.from_bytes(low, "little")) & mask).to_bytes(n * WIDTH,
+                                                                                                  "little")
+        if not lanes[WIDTH - 1::WIDTH].translate(None, _LOW_BYTES):
+            out = array("q")
+            out.frombytes(lanes)
+            return out
+    return array("q", map(operator.sub, minuend, subtrahend))
 
 
 def is_constant(column: array) -> bool:

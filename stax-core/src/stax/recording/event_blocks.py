@@ -23,7 +23,6 @@ sample blocks are written: a full block at once, the open one at each commit.
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import attrs
 
-from stax.recording.column_blocks import decode_columns, encode_columns
+from stax.recording.column_blocks import decode_columns, differences, encode_columns
 from stax.recording.schema import BLOCK_SAMPLES
 from stax.recording.validation import damaged
 
@@ -47,20 +46,23 @@ WAKEUP_FIELDS = ("time", "cpu", "waker_pid", "waker_tid", "wakee_pid", "wakee_ti
 
 Columns = list[list]
 """Rows as columns: one list per field, all of one length."""
+NO_WAKEUP = -1
+"""A pending span's wakeup id when none was captured inside it (None once decoded)."""
 
 
 def encode_spans(cols: Columns) -> tuple[int, int, int, str, bytes]:
     """(first_time, last_time, count, sites, data) of one ``span_blocks`` row of ``cols``
-    (the :data:`SPAN_FIELDS` columns, at least one span)."""
+    (the :data:`SPAN_FIELDS` columns, at least one span; the integer ones lists or ``array("q")``,
+    a wakeup id None or :data:`NO_WAKEUP` where none was captured)."""
     start, end, pid, tid, cpu, reason, wait_site, stack, wakeup = cols
-    pairs = list(zip(reason, wait_site, strict=True))
-    sites = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}  # in order of first use
-    site = array("q", map(sites.__getitem__, pairs))
-    end_a = array("q", end)
-    duration = array("q", map(operator.sub, end, start))
+    # the (reason, wait site) pairs in order of first use
+    sites = {pair: i for i, pair in enumerate(dict.fromkeys(zip(reason, wait_site, strict=True)))}
+    site = array("q", map(sites.__getitem__, zip(reason, wait_site, strict=True)))
+    end_a, start_a = array("q", end), array("q", start)  # a copy of each array, a conversion of lists
+    duration = differences(end_a, start_a)
     data, _ = encode_columns((end_a, duration, array("q", pid), array("q", tid), array("q", cpu), site,
                               array("q", stack), _wakeup_gaps(wakeup)), delta=(0,))
-    return (min(start), max(end_a), len(end_a), json.dumps(list(sites), separators=(",", ":")), data)
+    return (min(start_a), max(end_a), len(end_a), json.dumps(list(sites), separators=(",", ":")), data)
 
 
 def decode_spans(path: Path | str, block_id: int, count: object, sites: object, data: object,
@@ -75,16 +77,20 @@ def decode_spans(path: Path | str, block_id: int, count: object, sites: object, 
         at = duration.index(min(duration))
         raise damaged(path, f"off-CPU span {at} of block {block_id} ends before it starts"
                             f" ({end[at]} < {end[at] - duration[at]})")
-    start = list(map(operator.sub, end, duration))
+    start = differences(end, duration).tolist()
     if times_checked and min(start) < 0:
         at = start.index(min(start))
         raise damaged(path, f"off-CPU span {at} of block {block_id} starts at a negative time ({start[at]})")
-    if min(site) < 0 or max(site) >= len(pairs):
-        raise damaged(path, f"off-CPU span block {block_id} names a wait site it does not list")
+    _check_sites(block_id, site, pairs, path)
     reasons = [pairs[i][0] for i in site]
     wait_sites = [pairs[i][1] for i in site]
     return [start, list(end), list(pid), list(tid), list(cpu), reasons, wait_sites, list(stack),
             _wakeup_ids(gaps)]
+
+
+def _check_sites(block_id: int, site: array, pairs: list[tuple[str, str]], path: Path | str) -> None:
+    if min(site) < 0 or max(site) >= len(pairs):
+        raise damaged(path, f"off-CPU span block {block_id} names a wait site it does not list")
 
 
 def _wakeup_gaps(wakeup: Sequence[int | None]) -> array:
@@ -93,7 +99,7 @@ def _wakeup_gaps(wakeup: Sequence[int | None]) -> array:
     gaps = []
     prev = 0
     for w in wakeup:
-        if w is None:
+        if w is None or w < 0:
             gaps.append(0)
         else:
             d = w - prev
@@ -151,9 +157,12 @@ class BlockKind:
     encode: Callable[[Columns], tuple]
     numbered: bool
     """The block row starts with ``first_id`` (wakeups: spans name them by id)."""
+    texts: tuple[int, ...] = ()
+    """The fields that hold strings; the others wait for their block in ``array("q")``, so
+    a run's columns are appended and a block's cut out with C-level copies."""
 
 
-SPANS = BlockKind("span_blocks", SPAN_FIELDS, encode_spans, numbered=False)
+SPANS = BlockKind("span_blocks", SPAN_FIELDS, encode_spans, numbered=False, texts=(5, 6))
 WAKEUPS = BlockKind("wakeup_blocks", WAKEUP_FIELDS, encode_wakeups, numbered=True)
 
 
@@ -166,7 +175,7 @@ class BlockStream:
 
     def __init__(self, kind: BlockKind) -> None:
         self.kind = kind
-        self.pending: Columns = [[] for _ in kind.fields]
+        self.pending: list = [[] if i in kind.texts else array("q") for i in range(len(kind.fields))]
         self.count = 0
         """Rows added so far, written or pending."""
         self._blocks = 0  # full blocks written; the open block has this id
@@ -236,6 +245,62 @@ def all_spans(db: sqlite3.Connection, path: Path | str) -> Columns:
                                 strict=True):
             mine.extend(theirs)
     return out
+
+
+SiteKey = tuple[str, str, int]
+"""(reason, wait site, stack id): what the finishing passes decide by, one per distinct value."""
+
+
+def span_times(db: sqlite3.Connection, path: Path | str) -> dict[SiteKey, int]:
+    """The off-CPU ns of every span block per distinct (reason, wait site, stack id).
+
+    One pass over the blocks' raw columns (no per-span lists, no start times): the
+    finishing passes then work per distinct key (tens) rather than per span (~100k
+    on a switch-heavy run)."""
+    out: dict[SiteKey, int] = {}
+    for block_id, count, sites, data in db.execute("SELECT id, count, sites, data FROM span_blocks"):
+        pairs, duration, site, stack = _site_columns(path, block_id, count, sites, data)
+        keys = list(zip(site, stack, strict=True))
+        totals = dict.fromkeys(keys, 0)
+        for key, ns in zip(keys, duration, strict=True):
+            totals[key] += ns
+        for (i, stack_id), ns in totals.items():
+            key = (*pairs[i], stack_id)
+            out[key] = out.get(key, 0) + ns
+    return out
+
+
+def rewrite_span_sites(db: sqlite3.Connection, path: Path | str,
+                       decide: Callable[[SiteKey], tuple[str, str]]) -> None:
+    """Give each span the (reason, wait site) ``decide`` says for its (reason, wait site, stack id).
+
+    ``decide`` is called once per distinct key of a block; only the site column and the
+    block's site list change, and only blocks with a changed span are written back, as
+    :func:`encode_spans` would have written them (sites in order of first use)."""
+    rows = db.execute("SELECT id, count, sites, data FROM span_blocks ORDER BY id").fetchall()
+    for block_id, count, sites, data in rows:
+        columns = decode_columns(path, "off-CPU span", block_id, count, data, SPAN_COLUMNS, BLOCK_ROWS)
+        pairs = _sites(path, block_id, sites)
+        _check_sites(block_id, columns[5], pairs, path)
+        keys = list(zip(columns[5], columns[6], strict=True))
+        new = {key: decide((*pairs[key[0]], key[1])) for key in dict.fromkeys(keys)}
+        if all(pairs[i] == pair for (i, _), pair in new.items()):
+            continue
+        new_pairs = list(map(new.__getitem__, keys))
+        order = {pair: i for i, pair in enumerate(dict.fromkeys(new_pairs))}
+        columns[5] = array("q", map(order.__getitem__, new_pairs))
+        encoded, _ = encode_columns(columns, delta=(0,))
+        db.execute("UPDATE span_blocks SET sites = ?, data = ? WHERE id = ?",
+                   (json.dumps(list(order), separators=(",", ":")), encoded, block_id))
+
+
+def _site_columns(path: Path | str, block_id: int, count: object, sites: object,
+                  data: object) -> tuple[list[tuple[str, str]], array, array, array]:
+    """The site pairs, and the duration, site and stack columns of one span block (checked)."""
+    columns = decode_columns(path, "off-CPU span", block_id, count, data, SPAN_COLUMNS, BLOCK_ROWS)
+    pairs = _sites(path, block_id, sites)
+    _check_sites(block_id, columns[5], pairs, path)
+    return pairs, columns[1], columns[5], columns[6]
 
 
 def rewrite_spans(db: sqlite3.Connection, path: Path | str, change: Callable[[Columns], bool]) -> None:

@@ -11,6 +11,7 @@ then.  A failed write in any pass rolls the file back to its last commit.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,17 @@ class FinishingRecording:
     symbol_options: dict[str, object]
     warnings: list[str] = attrs.field(factory=list)
     """One sentence each, for the user (symbol sources that failed, files not found)."""
+    span_ns: dict[event_blocks.SiteKey, int] | None = None
+    """Off-CPU ns per (reason, wait site, stack id), read once from the span blocks by
+    :func:`off_cpu_times` for the passes that need it (before blocked reasons change)."""
+
+
+def off_cpu_times(rec: FinishingRecording) -> dict[event_blocks.SiteKey, int]:
+    """The spans' ns per distinct (reason, wait site, stack id): one decode of the span
+    blocks serves every pass, and each then works per distinct stack, not per span."""
+    if rec.span_ns is None:
+        rec.span_ns = event_blocks.span_times(rec.file.db, rec.file.path) if rec.file.off_cpu_count else {}
+    return rec.span_ns
 
 
 def link_wakeups(rec: FinishingRecording) -> None:
@@ -124,8 +136,12 @@ def keep_function_code(rec: FinishingRecording) -> None:
         return
     from stax.function_code_store import store_function_code
 
+    blocked: Counter[int] = Counter()
+    for (reason, _, stack_id), ns in off_cpu_times(rec).items():
+        if reason != "preempted" and stack_id >= 0:
+            blocked[stack_id] += ns
     summary, warnings = store_function_code(rec.file.db, rec.interner.images, rec.interner.frames,
-                                            rec.interner.stacks, rec.plugins, rec.symbol_options)
+                                            rec.interner.stacks, rec.plugins, rec.symbol_options, blocked)
     rec.file.set_meta({mk.CODE: summary.as_meta()})
     rec.warnings += warnings
 
@@ -136,12 +152,13 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
     Backends classify what they can while capturing (e.g. /proc wchan); once frames
     have names, the kernel stack at switch-out decides (stax.wait_site_classifier),
     OS-neutrally.  Preemptions and stacks without named kernel frames keep theirs.
+    Decided once per distinct stack, then applied to the blocks' site columns as a map
+    (stax.recording.event_blocks.rewrite_span_sites): no per-span lists.
     """
     if not rec.file.off_cpu_count:
         return
     db = rec.file.db
-    spans = event_blocks.all_spans(db, rec.file.path)
-    stack_ids = sorted({stack for stack, reason in zip(spans[7], spans[5], strict=True)
+    stack_ids = sorted({stack for reason, _, stack in off_cpu_times(rec)
                         if reason != "preempted" and stack >= 0})
     if not stack_ids:
         return
@@ -163,17 +180,11 @@ def reclassify_blocked_reasons(rec: FinishingRecording) -> None:
     if not updates:
         return
 
-    def reclassify(cols: event_blocks.Columns) -> bool:
-        reasons, sites, stack = cols[5], cols[6], cols[7]
-        changed = False
-        for i, (reason, stack_id) in enumerate(zip(reasons, stack, strict=True)):
-            new = updates.get(stack_id) if reason != "preempted" else None
-            if new is not None and (reason, sites[i]) != new:
-                reasons[i], sites[i] = new
-                changed = True
-        return changed
+    def decide(key: event_blocks.SiteKey) -> tuple[str, str]:
+        reason, site, stack_id = key
+        return updates.get(stack_id, (reason, site)) if reason != "preempted" else (reason, site)
 
-    event_blocks.rewrite_spans(db, rec.file.path, reclassify)
+    event_blocks.rewrite_span_sites(db, rec.file.path, decide)
 
 
 def name_truncated_frame(rec: FinishingRecording) -> None:

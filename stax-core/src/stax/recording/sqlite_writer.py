@@ -166,7 +166,7 @@ class RecordingFile:
     def add_off_cpu(self, row: tuple) -> None:
         """(start, end, pid, tid, cpu, reason, wait_site, stack_id), written at the next commit;
         its wakeup is linked at the end (link_wakeups)."""
-        self.spans.add_rows(((*row, None),))
+        self.spans.add_rows(((*row, event_blocks.NO_WAKEUP),))
         self.unlinked_spans += 1
         self._write_full_events()
 
@@ -178,7 +178,8 @@ class RecordingFile:
 
     def add_off_cpu_columns(self, columns: Sequence[Iterable]) -> None:
         """Spans as columns (start, end, pid, tid, cpu, reason, wait_site, stack_id, wakeup_id),
-        their wakeup linked already (None: none was captured inside the span)."""
+        their wakeup linked already (event_blocks.NO_WAKEUP: none was captured inside the span);
+        ``array("q")`` integer columns (stax.event_columns) are appended by C-level copies."""
         self.spans.add_columns(columns)
         self._write_full_events()
 

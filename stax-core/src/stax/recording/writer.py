@@ -20,6 +20,7 @@ file complete.
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,7 +162,8 @@ class RecordingBuilder:
                                      intern_raw(run.stacks, run.wake_stack)))
         if len(run.span_start):
             base = self._wakeup_base or 0
-            wakeup_ids = [None if w < 0 else w + base for w in run.span_wakeup]
+            wakeup_ids = run.span_wakeup if not base else array(  # NO_WAKEUP (-1) stays
+                "q", [w if w < 0 else w + base for w in run.span_wakeup])
             file.add_off_cpu_columns((run.span_start, run.span_end, run.span_pid, run.span_tid, run.span_cpu,
                                       run.span_reason, run.span_wait_site,
                                       intern_raw(run.stacks, run.span_stack), wakeup_ids))
