@@ -62,7 +62,9 @@ def test_perf_layouts_go_through_the_compiled_scan(
     assert compiled.samples == python.samples > 100
     assert fast == slow
     if "--switch-events" in args:
-        assert compiled.switch_records == python.switch_records > 10
+        # hotspots is CPU-bound: on a quiet machine only its start (perf's exec wait), its exit
+        # and a few preemptions switch it out (8-10 seen), more under load.
+        assert compiled.switch_records == python.switch_records >= 4
 
 
 @pytest.mark.parametrize("name", ["per task -g", "per task --call-graph dwarf", "-a -g"])
