@@ -22,12 +22,14 @@ byte-reversed.
 from __future__ import annotations
 
 import struct
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
 import attrs
 
 from stax.errors import StaxError
+from stax_binfmt import perf_event_ffi
 from stax_binfmt.perf_event_attr import FLAG_BITS
 
 MAGIC = b"PERFILE2"
@@ -38,9 +40,7 @@ FILE_HEADER = struct.Struct("<8sQQ QQ QQ QQ 4Q")
 SECTION = struct.Struct("<QQ")
 ATTR_FIXED = struct.Struct("<IIQQQQQ")  # type, size, config, sample_period, sample_type, read_format, flags
 ATTR_CLOCKID = struct.Struct("<i")
-ATTR_CLOCKID_OFFSET = 92  # after sample_stack_user (perf_event.h, PERF_ATTR_SIZE_VER3)
 ATTR_USER_DUMP = struct.Struct("<QI")  # sample_regs_user, sample_stack_user (PERF_ATTR_SIZE_VER3)
-ATTR_USER_DUMP_OFFSET = 80
 FEATURE_BITS = 256
 
 
@@ -180,15 +180,22 @@ def read_attrs(f: BinaryIO, path: Path, header: PerfFileHeader, file_size: int) 
     return out
 
 
+@cache
+def _attr_offset(field: str) -> int:
+    """Where ``field`` sits in perf_event_attr, from perf_event.h as stax_binfmt declares it."""
+    return perf_event_ffi.ffi().offsetof("struct perf_event_attr", field)
+
+
 def parse_attr(raw: bytes | memoryview, at: int, attr_bytes: int, ids: tuple[int, ...]) -> PerfAttr:
     """The attr of ``attr_bytes`` bytes at ``at`` (a file's attrs section or a pipe's HEADER_ATTR)."""
     type_, _size, config, period, sample_type, read_format, flags = ATTR_FIXED.unpack_from(raw, at)
+    clockid_at, dump_at = _attr_offset("clockid"), _attr_offset("sample_regs_user")
     clockid = None
-    if attr_bytes >= ATTR_CLOCKID_OFFSET + 4 and flags >> FLAG_BITS["use_clockid"] & 1:
-        (clockid,) = ATTR_CLOCKID.unpack_from(raw, at + ATTR_CLOCKID_OFFSET)
+    if attr_bytes >= clockid_at + ATTR_CLOCKID.size and flags >> FLAG_BITS["use_clockid"] & 1:
+        (clockid,) = ATTR_CLOCKID.unpack_from(raw, at + clockid_at)
     regs_user = stack_user = 0
-    if attr_bytes >= ATTR_USER_DUMP_OFFSET + ATTR_USER_DUMP.size:
-        regs_user, stack_user = ATTR_USER_DUMP.unpack_from(raw, at + ATTR_USER_DUMP_OFFSET)
+    if attr_bytes >= dump_at + ATTR_USER_DUMP.size:
+        regs_user, stack_user = ATTR_USER_DUMP.unpack_from(raw, at + dump_at)
     return PerfAttr(
         type_, config, period, sample_type, read_format, flags, clockid, ids, regs_user, stack_user
     )
